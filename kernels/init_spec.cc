@@ -1,0 +1,386 @@
+#include "kernels/init_spec.h"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace twinsim::kernels {
+namespace {
+
+struct KindInfo {
+  InitKind kind;
+  std::string_view name;
+  std::vector<std::string_view> keys;
+};
+
+const std::vector<KindInfo>& Kinds() {
+  static const std::vector<KindInfo> kinds = {
+      {InitKind::kUniform, "uniform", {"a", "b"}},
+      {InitKind::kNormal, "normal", {"mean", "std"}},
+      {InitKind::kTruncNormal, "trunc_normal", {"mean", "std", "a", "b"}},
+      {InitKind::kKaimingUniform, "kaiming_uniform", {"fan_in", "fan_out", "a", "mode", "nonlinearity"}},
+      {InitKind::kKaimingNormal, "kaiming_normal", {"fan_in", "fan_out", "a", "mode", "nonlinearity"}},
+      {InitKind::kXavierUniform, "xavier_uniform", {"fan_in", "fan_out", "gain"}},
+      {InitKind::kXavierNormal, "xavier_normal", {"fan_in", "fan_out", "gain"}},
+      {InitKind::kConstant, "constant", {"value"}},
+  };
+  return kinds;
+}
+
+constexpr std::pair<Nonlinearity, std::string_view> kNonlinearities[] = {
+    {Nonlinearity::kLinear, "linear"},   {Nonlinearity::kConv, "conv"},
+    {Nonlinearity::kSigmoid, "sigmoid"}, {Nonlinearity::kTanh, "tanh"},
+    {Nonlinearity::kRelu, "relu"},       {Nonlinearity::kLeakyRelu, "leaky_relu"},
+    {Nonlinearity::kSelu, "selu"},
+};
+
+std::string Join(const std::vector<std::string_view>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ", ";
+    out += items[i];
+  }
+  return out;
+}
+
+std::string FormatDouble(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, end);
+}
+
+StatusOr<double> ParseDouble(std::string_view key, std::string_view text) {
+  double v = 0;
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  if (!text.empty() && *first == '+') ++first;
+  auto [ptr, ec] = std::from_chars(first, last, v);
+  if (text.empty() || ec != std::errc() || ptr != last || !std::isfinite(v)) {
+    return Status::InvalidArgument("'" + std::string(key) + "': expected a finite number, got '" +
+                                   std::string(text) + "'");
+  }
+  return v;
+}
+
+StatusOr<int64_t> ParseFan(std::string_view key, std::string_view text) {
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v <= 0) {
+    return Status::InvalidArgument("'" + std::string(key) +
+                                   "': expected a positive integer, got '" + std::string(text) +
+                                   "'");
+  }
+  return v;
+}
+
+// Standard normal CDF, as torch.nn.init's trunc_normal_ computes it.
+double NormCdf(double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; }
+
+// torch.nn.init.uniform_(-bound, bound) casts both ends to float, then the kernel computes
+// `to - from` in float.
+Transform UniformTransform(double lo, double hi) {
+  Transform t;
+  t.prim = Primitive::kUniform;
+  const float flo = static_cast<float>(lo);
+  const float fhi = static_cast<float>(hi);
+  t.p[0] = flo;
+  t.p[1] = fhi - flo;
+  return t;
+}
+
+Transform NormalTransform(double mean, double std) {
+  Transform t;
+  t.prim = Primitive::kNormal;
+  t.p[0] = static_cast<float>(mean);
+  t.p[1] = static_cast<float>(std);
+  return t;
+}
+
+StatusOr<int64_t> KaimingFan(const InitSpec& s) {
+  const int64_t fan = s.mode == FanMode::kFanIn ? s.fan_in : s.fan_out;
+  if (fan <= 0) {
+    return Status::InvalidArgument(std::string(InitKindName(s.kind)) + ": " +
+                                   (s.mode == FanMode::kFanIn ? "fan_in" : "fan_out") +
+                                   " must be a positive integer (mode=" +
+                                   (s.mode == FanMode::kFanIn ? "fan_in" : "fan_out") + ")");
+  }
+  return fan;
+}
+
+}  // namespace
+
+std::string_view InitKindName(InitKind kind) {
+  for (const KindInfo& k : Kinds()) {
+    if (k.kind == kind) return k.name;
+  }
+  return "?";
+}
+
+double CalculateGain(Nonlinearity nonlinearity, double negative_slope) {
+  switch (nonlinearity) {
+    case Nonlinearity::kLinear:
+    case Nonlinearity::kConv:
+    case Nonlinearity::kSigmoid:
+      return 1.0;
+    case Nonlinearity::kTanh:
+      return 5.0 / 3;
+    case Nonlinearity::kRelu:
+      return std::sqrt(2.0);
+    case Nonlinearity::kLeakyRelu:
+      return std::sqrt(2.0 / (1 + std::pow(negative_slope, 2)));
+    case Nonlinearity::kSelu:
+      return 3.0 / 4;
+  }
+  return 1.0;
+}
+
+StatusOr<InitSpec> ParseInitSpec(std::string_view text) {
+  const size_t colon = text.find(':');
+  const std::string_view kind_name = text.substr(0, colon);
+  const KindInfo* info = nullptr;
+  for (const KindInfo& k : Kinds()) {
+    if (k.name == kind_name) info = &k;
+  }
+  if (info == nullptr) {
+    std::vector<std::string_view> names;
+    for (const KindInfo& k : Kinds()) names.push_back(k.name);
+    return Status::InvalidArgument("unknown init kind '" + std::string(kind_name) +
+                                   "' (expected one of " + Join(names) + ")");
+  }
+  InitSpec spec;
+  spec.kind = info->kind;
+  if (spec.kind == InitKind::kTruncNormal) {
+    spec.a = -2.0;
+    spec.b = 2.0;
+  }
+  std::vector<std::string_view> seen;
+  std::string_view rest = colon == std::string_view::npos ? "" : text.substr(colon + 1);
+  if (colon != std::string_view::npos && rest.empty()) {
+    return Status::InvalidArgument(std::string(kind_name) + ": expected key=value after ':'");
+  }
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    if (comma != std::string_view::npos && rest.empty()) {
+      return Status::InvalidArgument(std::string(kind_name) + ": trailing ',' in '" +
+                                     std::string(text) + "'");
+    }
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos) {
+      return Status::InvalidArgument(std::string(kind_name) + ": expected key=value, got '" +
+                                     std::string(item) + "'");
+    }
+    const std::string_view key = item.substr(0, eq);
+    const std::string_view val = item.substr(eq + 1);
+    bool known = false;
+    for (std::string_view k : info->keys) known |= (k == key);
+    if (!known) {
+      return Status::InvalidArgument("unknown key '" + std::string(key) + "' for " +
+                                     std::string(kind_name) + " (expected " + Join(info->keys) +
+                                     ")");
+    }
+    for (std::string_view k : seen) {
+      if (k == key) {
+        return Status::InvalidArgument(std::string(kind_name) + ": key '" + std::string(key) +
+                                       "' given twice");
+      }
+    }
+    seen.push_back(key);
+    auto number = [&](double* field) -> Status {
+      StatusOr<double> v = ParseDouble(key, val);
+      if (!v.ok()) return Status::InvalidArgument(std::string(kind_name) + ": " + v.status().message());
+      *field = *v;
+      return Status::Ok();
+    };
+    auto fan = [&](int64_t* field) -> Status {
+      StatusOr<int64_t> v = ParseFan(key, val);
+      if (!v.ok()) return Status::InvalidArgument(std::string(kind_name) + ": " + v.status().message());
+      *field = *v;
+      return Status::Ok();
+    };
+    if (key == "a") {
+      TWINSIM_RETURN_IF_ERROR(number(&spec.a));
+    } else if (key == "b") {
+      TWINSIM_RETURN_IF_ERROR(number(&spec.b));
+    } else if (key == "mean") {
+      TWINSIM_RETURN_IF_ERROR(number(&spec.mean));
+    } else if (key == "std") {
+      TWINSIM_RETURN_IF_ERROR(number(&spec.std));
+    } else if (key == "value") {
+      TWINSIM_RETURN_IF_ERROR(number(&spec.value));
+    } else if (key == "gain") {
+      TWINSIM_RETURN_IF_ERROR(number(&spec.gain));
+    } else if (key == "fan_in") {
+      TWINSIM_RETURN_IF_ERROR(fan(&spec.fan_in));
+    } else if (key == "fan_out") {
+      TWINSIM_RETURN_IF_ERROR(fan(&spec.fan_out));
+    } else if (key == "mode") {
+      if (val == "fan_in") {
+        spec.mode = FanMode::kFanIn;
+      } else if (val == "fan_out") {
+        spec.mode = FanMode::kFanOut;
+      } else {
+        return Status::InvalidArgument(std::string(kind_name) +
+                                       ": 'mode': expected fan_in or fan_out, got '" +
+                                       std::string(val) + "'");
+      }
+    } else if (key == "nonlinearity") {
+      bool found = false;
+      std::vector<std::string_view> names;
+      for (const auto& [nl, name] : kNonlinearities) {
+        names.push_back(name);
+        if (name == val) {
+          spec.nonlinearity = nl;
+          found = true;
+        }
+      }
+      if (!found) {
+        return Status::InvalidArgument(std::string(kind_name) + ": 'nonlinearity': expected one of " +
+                                       Join(names) + ", got '" + std::string(val) + "'");
+      }
+    }
+  }
+  // Validate by resolving once, so a spec that parses is a spec that resolves.
+  StatusOr<Transform> t = Resolve(spec);
+  if (!t.ok()) return t.status();
+  return spec;
+}
+
+std::string FormatInitSpec(const InitSpec& s) {
+  std::string out(InitKindName(s.kind));
+  auto kv = [&](std::string_view k, const std::string& v) {
+    out += out.find(':') == std::string::npos ? ":" : ",";
+    out += k;
+    out += "=";
+    out += v;
+  };
+  auto nl_name = [&]() {
+    for (const auto& [nl, name] : kNonlinearities) {
+      if (nl == s.nonlinearity) return std::string(name);
+    }
+    return std::string("?");
+  };
+  switch (s.kind) {
+    case InitKind::kUniform:
+      kv("a", FormatDouble(s.a));
+      kv("b", FormatDouble(s.b));
+      break;
+    case InitKind::kNormal:
+      kv("mean", FormatDouble(s.mean));
+      kv("std", FormatDouble(s.std));
+      break;
+    case InitKind::kTruncNormal:
+      kv("mean", FormatDouble(s.mean));
+      kv("std", FormatDouble(s.std));
+      kv("a", FormatDouble(s.a));
+      kv("b", FormatDouble(s.b));
+      break;
+    case InitKind::kKaimingUniform:
+    case InitKind::kKaimingNormal:
+      if (s.fan_in > 0) kv("fan_in", std::to_string(s.fan_in));
+      if (s.fan_out > 0) kv("fan_out", std::to_string(s.fan_out));
+      kv("a", FormatDouble(s.a));
+      kv("mode", s.mode == FanMode::kFanIn ? "fan_in" : "fan_out");
+      kv("nonlinearity", nl_name());
+      break;
+    case InitKind::kXavierUniform:
+    case InitKind::kXavierNormal:
+      kv("fan_in", std::to_string(s.fan_in));
+      kv("fan_out", std::to_string(s.fan_out));
+      kv("gain", FormatDouble(s.gain));
+      break;
+    case InitKind::kConstant:
+      kv("value", FormatDouble(s.value));
+      break;
+  }
+  return out;
+}
+
+StatusOr<Transform> Resolve(const InitSpec& s) {
+  const std::string kind(InitKindName(s.kind));
+  const double kFloatMax = std::numeric_limits<float>::max();
+  const std::pair<const char*, double> fields[] = {{"a", s.a},       {"b", s.b},
+                                                    {"mean", s.mean}, {"std", s.std},
+                                                    {"value", s.value}, {"gain", s.gain}};
+  for (const auto& [name, v] : fields) {
+    if (!std::isfinite(v) || std::fabs(v) > kFloatMax) {
+      return Status::InvalidArgument(kind + ": '" + name + "' = " + FormatDouble(v) +
+                                     " is outside float range");
+    }
+  }
+  switch (s.kind) {
+    case InitKind::kUniform:
+      if (!(s.a <= s.b)) {
+        return Status::InvalidArgument(kind + ": a must be <= b, got a=" + FormatDouble(s.a) +
+                                       " b=" + FormatDouble(s.b));
+      }
+      return UniformTransform(s.a, s.b);
+    case InitKind::kNormal:
+      if (!(s.std >= 0)) {
+        return Status::InvalidArgument(kind + ": std must be >= 0, got " + FormatDouble(s.std));
+      }
+      return NormalTransform(s.mean, s.std);
+    case InitKind::kTruncNormal: {
+      if (!(s.std > 0)) {
+        return Status::InvalidArgument(kind + ": std must be > 0, got " + FormatDouble(s.std));
+      }
+      if (!(s.a < s.b)) {
+        return Status::InvalidArgument(kind + ": a must be < b, got a=" + FormatDouble(s.a) +
+                                       " b=" + FormatDouble(s.b));
+      }
+      // torch.nn.init.trunc_normal_: uniform_(2l-1, 2u-1), erfinv_, mul_(std*sqrt(2)),
+      // add_(mean), clamp_(a, b).
+      const double l = NormCdf((s.a - s.mean) / s.std);
+      const double u = NormCdf((s.b - s.mean) / s.std);
+      Transform t;
+      t.prim = Primitive::kTruncNormal;
+      const float lo = static_cast<float>(2 * l - 1);
+      const float hi = static_cast<float>(2 * u - 1);
+      t.p[0] = lo;
+      t.p[1] = hi - lo;
+      t.p[2] = static_cast<float>(s.std * std::sqrt(2.0));
+      t.p[3] = static_cast<float>(s.mean);
+      t.p[4] = static_cast<float>(s.a);
+      t.p[5] = static_cast<float>(s.b);
+      if (!(t.p[1] > 0)) {
+        return Status::InvalidArgument(kind + ": [a, b] = [" + FormatDouble(s.a) + ", " +
+                                       FormatDouble(s.b) + "] holds no probability mass in float " +
+                                       "for mean=" + FormatDouble(s.mean) +
+                                       " std=" + FormatDouble(s.std));
+      }
+      return t;
+    }
+    case InitKind::kKaimingUniform:
+    case InitKind::kKaimingNormal: {
+      StatusOr<int64_t> fan = KaimingFan(s);
+      if (!fan.ok()) return fan.status();
+      const double gain = CalculateGain(s.nonlinearity, s.a);
+      const double std = gain / std::sqrt(static_cast<double>(*fan));
+      if (s.kind == InitKind::kKaimingNormal) return NormalTransform(0.0, std);
+      const double bound = std::sqrt(3.0) * std;
+      return UniformTransform(-bound, bound);
+    }
+    case InitKind::kXavierUniform:
+    case InitKind::kXavierNormal: {
+      if (s.fan_in <= 0 || s.fan_out <= 0) {
+        return Status::InvalidArgument(kind + ": fan_in and fan_out must be positive integers");
+      }
+      const double std = s.gain * std::sqrt(2.0 / static_cast<double>(s.fan_in + s.fan_out));
+      if (s.kind == InitKind::kXavierNormal) return NormalTransform(0.0, std);
+      const double bound = std::sqrt(3.0) * std;
+      return UniformTransform(-bound, bound);
+    }
+    case InitKind::kConstant: {
+      Transform t;
+      t.prim = Primitive::kConstant;
+      t.p[0] = static_cast<float>(s.value);
+      return t;
+    }
+  }
+  return Status::Internal("unhandled init kind");
+}
+
+}  // namespace twinsim::kernels
