@@ -52,3 +52,15 @@ def cuda_library(name, srcs, hdrs = [], cuda_hdrs = [], deps = [], nvcc_flags = 
         deps = deps + ["@local_cuda//:cudart"],
         **kwargs
     )
+
+def cuda_ptx(name, src, cuda_hdrs = [], arch = "90"):
+    """PTX of `src` for compute_`arch`, built with cuda_library's flags: for static checks of
+    the instructions nvcc emits (no fused multiply-add, no approximate math)."""
+    native.genrule(
+        name = name,
+        srcs = [src] + cuda_hdrs,
+        outs = [name + ".ptx"],
+        cmd = ("%s/bin/nvcc %s -arch=compute_%s --ptx $(location %s) -o $@" %
+               (CUDA_HOME, _NVCC_FLAGS, arch, src)),
+        message = "nvcc --ptx %s" % src,
+    )
