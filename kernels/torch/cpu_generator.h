@@ -29,7 +29,10 @@ namespace twinsim::kernels::torch {
 //     logf/cosf/sinf in the DEFAULT build, but normal_fill_AVX2 in the AVX2 build. See
 //     Note [normal_ under AVX2] for what that costs.
 // PyTorch's own choice on a machine is printed by torch.__config__.show() ("CPU capability
-// usage: AVX2"; "NO AVX" means DEFAULT).
+// usage: AVX2"; "NO AVX" means DEFAULT). uniform_-based ops below default to kAvx2, what
+// PyTorch runs on x86-64 machines of the last decade; Normal() models DEFAULT, the path that
+// can be reproduced bit for bit. The seeded functions below are pure and thread-safe; the
+// stateful ones touch only the generator passed in. REQUIRES violations are assert()s.
 enum class CpuCapability {
   kDefault,  // ATEN_CPU_CAPABILITY=default: separate multiply and add.
   kAvx2,     // PyTorch's choice on x86-64 CPUs with AVX2: fused multiply-add in uniform_.
@@ -39,19 +42,24 @@ enum class CpuCapability {
 // ~~~~~~~~~~~~~~~~~~~~~~~~~
 // With the AVX2 capability, PyTorch 1.13 fills float tensors of >= 16 elements with
 // normal_fill_AVX2: the same uniforms in the same order and the same 16-element Box-Muller
-// layout as normal_fill, but log and sincos come from the Cephes-style polynomials of ATen's
-// avx_mathfun.h (not glibc, and not Sleef as one might expect), theta = 2*pi*u2 is rounded in
-// float instead of double, and `n * std + mean` is one fused multiply-add. twinsim models only
-// the DEFAULT path bit for bit (Normal() below); against the AVX2 path it differs by
-//   |ours - torch| <= 64 ulp(max(|torch|, |mean|, std))                (asserted in the test)
-// Measured over 40 x 262,147 samples with random mean/std: at most 20 ulp of that scale
-// (median 0, ~55% of elements bit-identical). A plain per-value ULP distance has no useful
-// bound: where cos(theta) or sin(theta) crosses zero the value is tiny, the absolute error
-// from rounding theta in float (about 1e-7 * |radius * std|) is not, and the distance
-// reached 1.6e6 ulp in the same measurement. Hence the bound is stated relative to the
-// distribution's scale, which is what an init check cares about.
-// On CPUs with AVX-512, PyTorch 1.13 runs the scalar normal_fill compiled with FMA: within
-// the same bound, not measured here (this machine has no AVX-512).
+// layout as normal_fill, but log and sincos come from vector polynomials (ATen's source
+// calls log256_ps / sincos256_ps from avx_mathfun.h, Cephes-style approximations, rather than
+// Sleef or libm), theta = 2*pi*u2 is rounded in float
+// instead of double, and `n * std + mean` is one fused multiply-add. twinsim models the
+// DEFAULT path bit for bit (Normal() below) and states how far the AVX2 path is from it:
+//   |ours - torch| <= kNormalAvx2ScaledUlpBound * ulp(max(|torch|, |mean|, std)).
+// Measured against PyTorch 1.13 (AVX2, this machine) on 39.3 million elements (150 random
+// seeds, 262,147-262,162 elements each, mean in {0, U(-2, 2)}, std from 0.001 to 5 including
+// values just below powers of two): worst 39.5 ulp of that scale, 64.6% of elements
+// bit-identical. Why that scale: the error is dominated by theta, which the AVX2 path rounds
+// to float (|d theta| <= ~6.5e-7 near 2*pi, plus ~2e-7 from the polynomial sincos), times
+// radius * std with radius <= sqrt(-2 ln 2^-24) = 5.77: at most ~4.9e-6 * std, i.e. <= ~82
+// ulp(std) since ulp(x) > x * 2^-24, plus a few ulp of the value from log and rounding. The
+// asserted bound, 128, leaves room above that worst case. A plain per-value ULP distance has
+// no useful bound: where cos(theta) or sin(theta) crosses zero the value is tiny (or changes
+// sign) while the absolute error is not; in the same measurement it reached 1.8e9 ulp.
+// AVX-512 CPUs run yet another build (ATen's source shows the scalar normal_fill, compiled
+// with FMA); not measured here, as this machine has no AVX-512.
 inline constexpr double kNormalAvx2ScaledUlpBound = 128;
 
 // PyTorch's CPUGeneratorImpl: at::mt19937 plus the cached second Box-Muller sample.
@@ -76,9 +84,7 @@ class CpuGenerator {
   // The second sample of the last Box-Muller pair drawn by at::normal_distribution<double>,
   // as a standard normal; empty after seeding and after it has been used.
   std::optional<double> next_double_normal_sample() const { return next_double_normal_; }
-  void set_next_double_normal_sample(std::optional<double> sample) {
-    next_double_normal_ = sample;
-  }
+  void set_next_double_normal_sample(std::optional<double> sample) { next_double_normal_ = sample; }
 
  private:
   static constexpr int kStateSize = 624;

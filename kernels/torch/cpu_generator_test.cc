@@ -70,12 +70,12 @@ TEST(CpuGeneratorTest, RandMatchesTorch) {
 TEST(CpuGeneratorTest, UniformMatchesTorchUnderBothCapabilities) {
   // torch.manual_seed(42); torch.empty(6).uniform_(-2.5, 0.75)
   ExpectBitsEqual(Uniform(42, 6, -2.5, 0.75, CpuCapability::kAvx2),
-                  {0x1.78312ep-2f, 0x1.e52218p-2f, -0x1.417514p+0f, 0x1.3c48dcp-1f,
-                   -0x1.3b25a8p+0f, -0x1.181c32p-1f});
+                  {0x1.78312ep-2f, 0x1.e52218p-2f, -0x1.417514p+0f, 0x1.3c48dcp-1f, -0x1.3b25a8p+0f,
+                   -0x1.181c32p-1f});
   // DEFAULT: the product and the sum rounded separately.
   ExpectBitsEqual(Uniform(42, 6, -2.5, 0.75, CpuCapability::kDefault),
-                  {0x1.78313p-2f, 0x1.e5221p-2f, -0x1.417514p+0f, 0x1.3c48d8p-1f,
-                   -0x1.3b25a8p+0f, -0x1.181c34p-1f});
+                  {0x1.78313p-2f, 0x1.e5221p-2f, -0x1.417514p+0f, 0x1.3c48d8p-1f, -0x1.3b25a8p+0f,
+                   -0x1.181c34p-1f});
 }
 
 TEST(CpuGeneratorTest, UniformStaysInsideTheRange) {
@@ -125,12 +125,12 @@ TEST(CpuGeneratorTest, KaimingBoundForLinearIsOneOverSqrtFanIn) {
 TEST(CpuGeneratorTest, LinearMatchesTorch) {
   // torch.manual_seed(3); torch.nn.Linear(3, 2)
   const LinearParams avx2 = Linear(3, 2, 3);
-  ExpectBitsEqual(avx2.weight, {-0x1.25152cp-1f, -0x1.d2614ap-2f, -0x1.fa7206p-3f,
-                                -0x1.17aadep-1f, -0x1.0c822ap-5f, -0x1.040fecp-1f});
+  ExpectBitsEqual(avx2.weight, {-0x1.25152cp-1f, -0x1.d2614ap-2f, -0x1.fa7206p-3f, -0x1.17aadep-1f,
+                                -0x1.0c822ap-5f, -0x1.040fecp-1f});
   ExpectBitsEqual(avx2.bias, {0x1.417532p-2f, 0x1.202744p-2f});
   const LinearParams plain = Linear(3, 2, 3, true, CpuCapability::kDefault);  // DEFAULT
-  ExpectBitsEqual(plain.weight, {-0x1.25152cp-1f, -0x1.d2614ap-2f, -0x1.fa7208p-3f,
-                                 -0x1.17aadep-1f, -0x1.0c822p-5f, -0x1.040fecp-1f});
+  ExpectBitsEqual(plain.weight, {-0x1.25152cp-1f, -0x1.d2614ap-2f, -0x1.fa7208p-3f, -0x1.17aadep-1f,
+                                 -0x1.0c822p-5f, -0x1.040fecp-1f});
   ExpectBitsEqual(plain.bias, {0x1.417534p-2f, 0x1.202744p-2f});
 }
 
@@ -145,7 +145,8 @@ TEST(CpuGeneratorTest, LinearDrawsWeightThenBiasFromOneStream) {
   const LinearParams p = InitLinear(gen, 4, 5);
   CpuGenerator again(8);
   std::vector<float> w(20), b(4);
-  FillUniform(again, w, -KaimingUniformBound(5, std::sqrt(5.0)), KaimingUniformBound(5, std::sqrt(5.0)));
+  FillUniform(again, w, -KaimingUniformBound(5, std::sqrt(5.0)),
+              KaimingUniformBound(5, std::sqrt(5.0)));
   FillUniform(again, b, -1.0 / std::sqrt(5.0), 1.0 / std::sqrt(5.0));
   ExpectBitsEqual(p.weight, w);
   ExpectBitsEqual(p.bias, b);

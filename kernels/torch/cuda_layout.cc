@@ -63,7 +63,8 @@ class CurandPhiloxStream {
       for (int i = 0; i < 4; ++i) out[i] = first.w[i];
     } else {
       const PhiloxCounter second = Block(block + 1);
-      for (int i = 0; i < 4; ++i) out[i] = i + skip < 4 ? first.w[i + skip] : second.w[i + skip - 4];
+      for (int i = 0; i < 4; ++i)
+        out[i] = i + skip < 4 ? first.w[i + skip] : second.w[i + skip - 4];
     }
     position_ += 4;
   }
@@ -211,8 +212,9 @@ float CudaUniformAt(uint64_t seed, uint64_t philox_offset, int64_t numel,
   const int64_t stride = int64_t{seg->launch.grid} * seg->launch.block;
   const int64_t thread = li % stride;
   const int64_t round = li / stride;  // = 4 * (draw number) + component
-  CurandPhiloxStream stream(seed, static_cast<uint64_t>(thread),
-                            philox_offset + seg->philox_offset + 4 * static_cast<uint64_t>(round / 4));
+  CurandPhiloxStream stream(
+      seed, static_cast<uint64_t>(thread),
+      philox_offset + seg->philox_offset + 4 * static_cast<uint64_t>(round / 4));
   uint32_t words[4];
   stream.Next4(words);
   return UniformTransform(from, to)(CurandUniform(words[round % 4]));

@@ -100,8 +100,7 @@ CudaUniformPlan TorchCudaUniformPlan(int64_t numel, const CudaDeviceProfile& pro
 // host sees the result. REQUIRES: numel >= 0; from <= to; philox_offset % 4 == 0 is what
 // PyTorch always passes (other offsets follow cuRAND's skipahead and are modelled too).
 std::vector<float> CudaUniform(uint64_t seed, uint64_t philox_offset, int64_t numel,
-                               const CudaDeviceProfile& profile, double from = 0,
-                               double to = 1);
+                               const CudaDeviceProfile& profile, double from = 0, double to = 1);
 
 // Element `index` of the same call, without computing the others (for sampled checks of
 // tensors too large to materialize). REQUIRES: 0 <= index < numel.

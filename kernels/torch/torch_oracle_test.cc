@@ -53,19 +53,27 @@ struct Request {
   int id = 0;
   Op op = Op::kRand;
   uint64_t seed = 0;
-  int64_t numel = 0;       // rand, uniform, normal
-  double a = 0, b = 0;     // from/to or mean/std
-  int64_t out = 0, in = 0; // linear
+  int64_t numel = 0;        // rand, uniform, normal
+  double a = 0, b = 0;      // from/to or mean/std
+  int64_t out = 0, in = 0;  // linear
   bool bias = true;
 
   std::string Line() const {
     std::ostringstream s;
     s << id << " ";
     switch (op) {
-      case Op::kRand: s << "rand " << seed << " " << numel; break;
-      case Op::kUniform: s << "uniform " << seed << " " << numel << " " << Hex(a) << " " << Hex(b); break;
-      case Op::kNormal: s << "normal " << seed << " " << numel << " " << Hex(a) << " " << Hex(b); break;
-      case Op::kLinear: s << "linear " << seed << " " << out << " " << in << " " << (bias ? 1 : 0); break;
+      case Op::kRand:
+        s << "rand " << seed << " " << numel;
+        break;
+      case Op::kUniform:
+        s << "uniform " << seed << " " << numel << " " << Hex(a) << " " << Hex(b);
+        break;
+      case Op::kNormal:
+        s << "normal " << seed << " " << numel << " " << Hex(a) << " " << Hex(b);
+        break;
+      case Op::kLinear:
+        s << "linear " << seed << " " << out << " " << in << " " << (bias ? 1 : 0);
+        break;
     }
     return s.str();
   }
@@ -129,7 +137,8 @@ OracleRun RunOracle(const std::vector<Request>& requests, const std::string& env
     std::vector<float>& values = run.tensors[{id, name}];
     values.reserve(count);
     std::string token;
-    while (fields >> token) values.push_back(static_cast<float>(std::strtod(token.c_str(), nullptr)));
+    while (fields >> token)
+      values.push_back(static_cast<float>(std::strtod(token.c_str(), nullptr)));
     if (values.size() != count) run.error = "truncated output for request " + std::to_string(id);
   }
   return run;
@@ -173,7 +182,9 @@ class TorchOracleTest : public ::testing::Test {
     auto between = [&](int64_t lo, int64_t hi) {
       return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
     };
-    auto real = [&](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
+    auto real = [&](double lo, double hi) {
+      return std::uniform_real_distribution<double>(lo, hi)(rng);
+    };
     std::vector<Request> r;
     auto add = [&](Request q) {
       q.id = static_cast<int>(r.size());
@@ -187,22 +198,34 @@ class TorchOracleTest : public ::testing::Test {
     // uniform_: random ranges, plus an empty range (from == to).
     for (int i = 0; i < 5; ++i) {
       const double from = real(-3, 1);
-      add({.op = Op::kUniform, .seed = seed(), .numel = between(1, 5000), .a = from, .b = from + real(0, 4)});
+      add({.op = Op::kUniform,
+           .seed = seed(),
+           .numel = between(1, 5000),
+           .a = from,
+           .b = from + real(0, 4)});
     }
     add({.op = Op::kUniform, .seed = seed(), .numel = 17, .a = 0.25, .b = 0.25});
     // nn.Linear: ones, odd sizes, and random shapes; one without bias.
-    const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {1, 7}, {7, 1}, {3, 5}, {37, 29}, {128, 64}};
+    const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {1, 7},   {7, 1},
+                                                  {3, 5}, {37, 29}, {128, 64}};
     for (auto [out, in] : shapes) add({.op = Op::kLinear, .seed = seed(), .out = out, .in = in});
     for (int i = 0; i < 3; ++i) {
       add({.op = Op::kLinear, .seed = seed(), .out = between(1, 300), .in = between(1, 300)});
     }
-    add({.op = Op::kLinear, .seed = seed(), .out = between(1, 64), .in = between(1, 64), .bias = false});
+    add({.op = Op::kLinear,
+         .seed = seed(),
+         .out = between(1, 64),
+         .in = between(1, 64),
+         .bias = false});
     // normal_: the scalar path (< 16), exactly one group, tails, and large tensors.
-    const int64_t sizes[] = {1, 2, 3, 7, 15, 16, 17, 31, 32, 33, 1000 + between(0, 15), 65536,
-                             262144 + between(1, 15)};
+    const int64_t sizes[] = {
+        1, 2, 3, 7, 15, 16, 17, 31, 32, 33, 1000 + between(0, 15), 65536, 262144 + between(1, 15)};
     for (int64_t n : sizes) {
       const bool standard = between(0, 3) == 0;
-      add({.op = Op::kNormal, .seed = seed(), .numel = n, .a = standard ? 0.0 : real(-2, 2),
+      add({.op = Op::kNormal,
+           .seed = seed(),
+           .numel = n,
+           .a = standard ? 0.0 : real(-2, 2),
            .b = standard ? 1.0 : real(0.001, 3)});
     }
     return r;
@@ -236,13 +259,12 @@ class TorchOracleTest : public ::testing::Test {
     for (size_t i = 0; i < ours.size(); ++i) {
       if (std::memcmp(&ours[i], &theirs[i], sizeof(float)) != 0 && ++mismatches <= 3) {
         ADD_FAILURE() << "capability '" << run.capability << "', request `" << r.Line() << "` "
-                      << name << "[" << i << "]: model " << std::hexfloat << ours[i]
-                      << ", torch " << theirs[i] << std::defaultfloat
+                      << name << "[" << i << "]: model " << std::hexfloat << ours[i] << ", torch "
+                      << theirs[i] << std::defaultfloat
                       << " (replay with TWINSIM_ORACLE_SEED=" << master_seed_ << ")";
       }
     }
-    EXPECT_EQ(mismatches, 0) << "of " << ours.size() << " elements differ for `" << r.Line()
-                             << "`";
+    EXPECT_EQ(mismatches, 0) << "of " << ours.size() << " elements differ for `" << r.Line() << "`";
   }
 
   static std::vector<const Request*> Of(Op op) {
@@ -279,7 +301,8 @@ TEST_F(TorchOracleTest, UniformIsBitExactUnderBothCapabilities) {
 TEST_F(TorchOracleTest, LinearIsBitExactUnderBothCapabilities) {
   for (const Request* r : Of(Op::kLinear)) {
     for (const auto* run : {&default_run_, &machine_run_}) {
-      const CpuCapability cap = run == &default_run_ ? CpuCapability::kDefault : MachineCapability();
+      const CpuCapability cap =
+          run == &default_run_ ? CpuCapability::kDefault : MachineCapability();
       const LinearParams p = Linear(r->seed, r->out, r->in, r->bias, cap);
       ExpectBitExact(*run, *r, "weight", p.weight);
       if (r->bias) {
@@ -312,15 +335,15 @@ TEST_F(TorchOracleTest, NormalUnderMachineCapabilityIsWithinTheStatedBound) {
     const std::vector<float>& theirs = machine_run_.tensors.at({r->id, "out"});
     ASSERT_EQ(ours.size(), theirs.size());
     for (size_t i = 0; i < ours.size(); ++i) {
-      const double d = ScaledUlpDistance(ours[i], theirs[i], static_cast<float>(r->a),
-                                         static_cast<float>(r->b));
+      const double d =
+          ScaledUlpDistance(ours[i], theirs[i], static_cast<float>(r->a), static_cast<float>(r->b));
       identical += ours[i] == theirs[i];
       ++total;
       if (d > worst) worst = d;
       ASSERT_LE(d, kNormalAvx2ScaledUlpBound)
           << "`" << r->Line() << "` element " << i << ": model " << std::hexfloat << ours[i]
-          << ", torch (" << machine_run_.capability << ") " << theirs[i]
-          << std::defaultfloat << " (replay with TWINSIM_ORACLE_SEED=" << master_seed_ << ")";
+          << ", torch (" << machine_run_.capability << ") " << theirs[i] << std::defaultfloat
+          << " (replay with TWINSIM_ORACLE_SEED=" << master_seed_ << ")";
     }
   }
   std::cout << "[ oracle   ] normal_ under " << machine_run_.capability << ": " << identical
