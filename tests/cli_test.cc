@@ -1,0 +1,652 @@
+// End-to-end tests of the `twinsim` binary: runs the built tool as a child process and checks
+// its exit status, stdout and stderr. Covers --help and --version, the Philox known answers,
+// the consistency of `rng fill` across sub-ranges, 2-D blocks, dtypes and --json, PyTorch
+// values from Debian's python3-torch, and a table of bad command lines.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kernels/dtype.h"
+#include "tools/cli/version.h"
+#include "tools/cpp/runfiles/runfiles.h"
+
+extern char** environ;
+
+namespace twinsim {
+namespace {
+
+using bazel::tools::cpp::runfiles::Runfiles;
+
+struct RunResult {
+  int exit_code = -1;  // -1 when the child did not exit normally
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string TmpDir() {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return dir != nullptr ? dir : "/tmp";
+}
+
+const std::string& TwinsimPath() {
+  static const std::string* path = [] {
+    std::string error;
+    std::unique_ptr<Runfiles> runfiles(Runfiles::CreateForTest(&error));
+    if (runfiles == nullptr) {
+      ADD_FAILURE() << "runfiles: " << error;
+      return new std::string("twinsim");
+    }
+    return new std::string(runfiles->Rlocation("twinsim/twinsim"));
+  }();
+  return *path;
+}
+
+// Runs `twinsim args...` with stdout and stderr captured in files (no pipe deadlocks for big
+// outputs). `stdout_path`, when given, receives stdout instead (e.g. /dev/full).
+RunResult Twinsim(const std::vector<std::string>& args, const std::string& stdout_path = "") {
+  static int counter = 0;
+  const std::string base = TmpDir() + "/run" + std::to_string(++counter);
+  const std::string out_path = stdout_path.empty() ? base + ".out" : stdout_path;
+  const std::string err_path = base + ".err";
+  std::vector<std::string> argv_storage = {TwinsimPath()};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  RunResult result;
+  if (spawned != 0) {
+    ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(spawned);
+    return result;
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (stdout_path.empty()) result.out = ReadFile(out_path);
+  result.err = ReadFile(err_path);
+  return result;
+}
+
+std::string Describe(const std::vector<std::string>& args) {
+  std::string text = "twinsim";
+  for (const std::string& a : args) text += " " + a;
+  return text;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Runs a command that must succeed and returns its stdout lines.
+std::vector<std::string> OkLines(const std::vector<std::string>& args) {
+  const RunResult r = Twinsim(args);
+  EXPECT_EQ(r.exit_code, 0) << Describe(args) << "\nstderr: " << r.err;
+  EXPECT_EQ(r.err, "") << Describe(args);
+  return Lines(r.out);
+}
+
+float ParseHexFloat(const std::string& text) {
+  char* end = nullptr;
+  const float f = std::strtof(text.c_str(), &end);
+  EXPECT_EQ(*end, '\0') << "not a hex float: " << text;
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Help and version
+
+TEST(CliHelpTest, EveryCommandHasHelpThatExitsZero) {
+  const std::vector<std::vector<std::string>> invocations = {
+      {"--help"},
+      {"-h"},
+      {"rng", "--help"},
+      {"rng", "philox", "--help"},
+      {"rng", "fill", "--help"},
+      {"rng", "fill", "-h"},
+      {"rng", "torch-cpu", "--help"},
+      {"rng", "torch-cuda", "--help"},
+      // Help wins over everything else on the line, including bad and missing options.
+      {"rng", "fill", "--numel", "-5", "--help"},
+  };
+  for (const auto& args : invocations) {
+    const RunResult r = Twinsim(args);
+    EXPECT_EQ(r.exit_code, 0) << Describe(args) << "\nstderr: " << r.err;
+    EXPECT_NE(r.out.find("Usage: twinsim"), std::string::npos) << Describe(args) << "\n" << r.out;
+    EXPECT_EQ(r.err, "") << Describe(args);
+  }
+}
+
+TEST(CliHelpTest, TopLevelHelpListsEveryCommand) {
+  const RunResult r = Twinsim({"--help"});
+  for (const char* command : {"rng philox", "rng fill", "rng torch-cpu", "rng torch-cuda"}) {
+    EXPECT_NE(r.out.find(command), std::string::npos) << command << "\n" << r.out;
+  }
+}
+
+TEST(CliVersionTest, PrintsTheVersion) {
+  const RunResult r = Twinsim({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "twinsim " + std::string(cli::kVersion) + "\n");
+  EXPECT_EQ(r.out, "twinsim 0.1.0\n");
+  EXPECT_EQ(r.err, "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// rng philox: the Random123 known-answer vectors (kat_vectors, philox4x32 10 rounds).
+
+TEST(CliPhiloxTest, Random123KnownAnswers) {
+  struct Kat {
+    const char* counter;
+    const char* key;
+    const char* expected;
+  };
+  const Kat kats[] = {
+      {"0,0,0,0", "0,0", "6627e8d5 e169c58d bc57ac4c 9b00dbd8"},
+      {"ffffffff,ffffffff,ffffffff,ffffffff", "ffffffff,ffffffff",
+       "408f276d 41c83b0e a20bc7c6 6d5451fd"},
+      {"243f6a88,85a308d3,13198a2e,03707344", "a4093822,299f31d0",
+       "d16cfe09 94fdcceb 5001e420 24126ea1"},
+      // The same words with 0x prefixes and upper-case digits.
+      {"0x243F6A88,0x85A308D3,0x13198A2E,0x3707344", "0xA4093822,0x299F31D0",
+       "d16cfe09 94fdcceb 5001e420 24126ea1"},
+  };
+  for (const Kat& kat : kats) {
+    const std::vector<std::string> args = {"rng",   "philox",    "--key",
+                                           kat.key, "--counter", kat.counter};
+    const RunResult r = Twinsim(args);
+    EXPECT_EQ(r.exit_code, 0) << Describe(args) << "\n" << r.err;
+    EXPECT_EQ(r.out, std::string(kat.expected) + "\n") << Describe(args);
+    EXPECT_EQ(r.err, "");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// rng fill
+
+std::vector<std::string> FillArgs(const std::string& dist, const std::string& dtype,
+                                  std::vector<std::string> extra) {
+  std::vector<std::string> args = {
+      "rng",    "fill", "--seed",  "0x5eed", "--param", "layers.3.mlp.w1.weight",
+      "--dist", dist,   "--dtype", dtype};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+const char* const kDists[] = {"normal:std=0.02", "uniform:a=-0.5,b=0.5", "trunc_normal:std=0.02",
+                              "kaiming_uniform:fan_in=63,a=2.2360679775", "constant:value=0.25"};
+const char* const kDtypes[] = {"fp32", "bf16", "fp16"};
+
+TEST(CliFillTest, SubRangeEqualsTheSameLinesOfTheFullFill) {
+  constexpr int kNumel = 1001;  // not a multiple of the 4-element Philox block
+  for (const char* dist : kDists) {
+    for (const char* dtype : kDtypes) {
+      const std::vector<std::string> full =
+          OkLines(FillArgs(dist, dtype, {"--numel", std::to_string(kNumel)}));
+      ASSERT_EQ(full.size(), static_cast<size_t>(kNumel)) << dist << " " << dtype;
+      const std::pair<int, int> ranges[] = {{0, 0},      {0, 1},     {1, 2},      {3, 17},
+                                            {5, 9},      {500, 500}, {998, 1001}, {1000, 1001},
+                                            {0, kNumel}, {2, 1000}};
+      for (const auto& [b, e] : ranges) {
+        const std::vector<std::string> part =
+            OkLines(FillArgs(dist, dtype,
+                             {"--numel", std::to_string(kNumel), "--begin", std::to_string(b),
+                              "--end", std::to_string(e)}));
+        EXPECT_EQ(part, std::vector<std::string>(full.begin() + b, full.begin() + e))
+            << dist << " " << dtype << " [" << b << ", " << e << ")";
+      }
+    }
+  }
+}
+
+TEST(CliFillTest, OnlyBeginOrOnlyEndDefaultsTheOther) {
+  const std::vector<std::string> full = OkLines(FillArgs(kDists[0], "fp32", {"--numel", "40"}));
+  EXPECT_EQ(OkLines(FillArgs(kDists[0], "fp32", {"--numel", "40", "--begin", "33"})),
+            std::vector<std::string>(full.begin() + 33, full.end()));
+  EXPECT_EQ(OkLines(FillArgs(kDists[0], "fp32", {"--numel", "40", "--end", "7"})),
+            std::vector<std::string>(full.begin(), full.begin() + 7));
+}
+
+TEST(CliFillTest, Block2DEqualsTheCorrespondingEntriesOfTheFullFill) {
+  constexpr int kRows = 7, kCols = 9;
+  for (const char* dist : kDists) {
+    for (const char* dtype : kDtypes) {
+      const std::vector<std::string> full =
+          OkLines(FillArgs(dist, dtype, {"--numel", std::to_string(kRows * kCols)}));
+      ASSERT_EQ(full.size(), static_cast<size_t>(kRows * kCols));
+      // The whole matrix through --rows/--cols is the flat fill.
+      EXPECT_EQ(OkLines(FillArgs(dist, dtype, {"--rows", "7", "--cols", "9"})), full);
+      struct Block {
+        int r0, r1, c0, c1;
+      };
+      const Block blocks[] = {{0, 7, 0, 9}, {2, 5, 3, 8}, {0, 1, 0, 9}, {6, 7, 8, 9},
+                              {0, 7, 4, 5}, {3, 3, 0, 9}, {1, 6, 0, 0}, {4, 7, 1, 9}};
+      for (const Block& b : blocks) {
+        const std::vector<std::string> got = OkLines(
+            FillArgs(dist, dtype,
+                     {"--rows", std::to_string(kRows), "--cols", std::to_string(kCols),
+                      "--row-begin", std::to_string(b.r0), "--row-end", std::to_string(b.r1),
+                      "--col-begin", std::to_string(b.c0), "--col-end", std::to_string(b.c1)}));
+        std::vector<std::string> expected;
+        for (int r = b.r0; r < b.r1; ++r) {
+          for (int c = b.c0; c < b.c1; ++c) expected.push_back(full[r * kCols + c]);
+        }
+        EXPECT_EQ(got, expected) << dist << " " << dtype << " rows [" << b.r0 << ", " << b.r1
+                                 << ") cols [" << b.c0 << ", " << b.c1 << ")";
+      }
+    }
+  }
+}
+
+// A block wider than the tool's internal batch (65,536 elements) is split inside rows.
+TEST(CliFillTest, WideBlockEqualsTheFlatRange) {
+  const std::vector<std::string> block =
+      OkLines(FillArgs(kDists[0], "bf16",
+                       {"--rows", "3", "--cols", "200000", "--row-begin", "1", "--row-end", "2",
+                        "--col-begin", "1000", "--col-end", "140000"}));
+  const std::vector<std::string> flat = OkLines(
+      FillArgs(kDists[0], "bf16", {"--numel", "600000", "--begin", "201000", "--end", "340000"}));
+  ASSERT_EQ(flat.size(), 139000u);
+  EXPECT_EQ(block, flat);
+}
+
+TEST(CliFillTest, JsonParsesAndMatchesTheTextOutput) {
+  for (const char* dtype : kDtypes) {
+    const std::vector<std::string> flat = {"--numel", "50", "--begin", "7",
+                                           "--end",   "31", "--draw",  "3"};
+    std::vector<std::string> args = FillArgs("normal:std=0.02", dtype, flat);
+    const std::vector<std::string> text = OkLines(args);
+    args.push_back("--json");
+    const RunResult r = Twinsim(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    const nlohmann::json j = nlohmann::json::parse(r.out);  // throws (fails) if malformed
+    EXPECT_EQ(j.at("seed").get<uint64_t>(), 0x5eedu);
+    EXPECT_EQ(j.at("param"), "layers.3.mlp.w1.weight");
+    EXPECT_EQ(j.at("numel"), 50);
+    EXPECT_EQ(j.at("dtype"), dtype);
+    EXPECT_EQ(j.at("draw"), 3);
+    EXPECT_EQ(j.at("begin"), 7);
+    EXPECT_EQ(j.at("end"), 31);
+    EXPECT_EQ(j.at("values").get<std::vector<std::string>>(), text);
+    // The canonical spec names the same distribution: feeding it back gives the same values.
+    const std::string canonical = j.at("dist").get<std::string>();
+    EXPECT_NE(canonical.find("std=0.02"), std::string::npos) << canonical;
+    EXPECT_EQ(OkLines(FillArgs(canonical, dtype, flat)), text) << canonical;
+  }
+}
+
+TEST(CliFillTest, JsonOfA2DBlockNamesTheBlock) {
+  const std::vector<std::string> block = {"--rows",      "4", "--cols",    "5",
+                                          "--row-begin", "1", "--col-end", "3"};
+  std::vector<std::string> args = FillArgs("uniform", "fp32", block);
+  const std::vector<std::string> text = OkLines(args);
+  ASSERT_EQ(text.size(), 9u);
+  args.push_back("--json");
+  const RunResult r = Twinsim(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("rows"), 4);
+  EXPECT_EQ(j.at("cols"), 5);
+  EXPECT_EQ(j.at("numel"), 20);
+  EXPECT_EQ(j.at("row_begin"), 1);
+  EXPECT_EQ(j.at("row_end"), 4);
+  EXPECT_EQ(j.at("col_begin"), 0);
+  EXPECT_EQ(j.at("col_end"), 3);
+  EXPECT_EQ(j.at("values").get<std::vector<std::string>>(), text);
+}
+
+TEST(CliFillTest, JsonEscapesTheParameterName) {
+  const RunResult r = Twinsim({"rng", "fill", "--seed", "1", "--param", "a\"b\\c", "--numel", "2",
+                               "--dist", "normal", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("param"), "a\"b\\c");
+}
+
+TEST(CliFillTest, ReducedPrecisionValuesAreRepresentable) {
+  const std::vector<std::string> bf16 = OkLines(FillArgs("normal", "bf16", {"--numel", "4000"}));
+  const std::vector<std::string> fp16 = OkLines(FillArgs("normal", "fp16", {"--numel", "4000"}));
+  const std::vector<std::string> fp32 = OkLines(FillArgs("normal", "fp32", {"--numel", "4000"}));
+  ASSERT_EQ(bf16.size(), 4000u);
+  ASSERT_EQ(fp16.size(), 4000u);
+  int rounded = 0;
+  for (size_t i = 0; i < bf16.size(); ++i) {
+    const float b = ParseHexFloat(bf16[i]);
+    const float h = ParseHexFloat(fp16[i]);
+    const float f = ParseHexFloat(fp32[i]);
+    EXPECT_EQ(kernels::FloatBits(b) & 0xffffu, 0u) << bf16[i] << " is not a bf16 value";
+    EXPECT_EQ(kernels::Fp16ToFloat(kernels::FloatToFp16(h)), h) << fp16[i] << " is not fp16";
+    // And they are the fp32 values rounded, not other draws.
+    EXPECT_EQ(b, kernels::Bf16ToFloat(kernels::FloatToBf16(f))) << i;
+    EXPECT_EQ(h, kernels::Fp16ToFloat(kernels::FloatToFp16(f))) << i;
+    rounded += b != f;
+  }
+  EXPECT_GT(rounded, 3900);  // almost every fp32 draw needs rounding
+}
+
+TEST(CliFillTest, SeedParamAndDrawSelectDifferentStreams) {
+  const std::vector<std::string> base =
+      OkLines({"rng", "fill", "--seed", "7", "--param", "w", "--numel", "8", "--dist", "normal"});
+  const std::vector<std::string> decimal_hex =
+      OkLines({"rng", "fill", "--seed", "0x7", "--param", "w", "--numel", "8", "--dist", "normal"});
+  EXPECT_EQ(base, decimal_hex);
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--seed", "8", "--param", "w"},
+                                             {"--seed", "7", "--param", "v"},
+                                             {"--seed", "7", "--param", "w", "--draw", "1"}}) {
+    std::vector<std::string> full = {"rng", "fill", "--numel", "8", "--dist", "normal"};
+    full.insert(full.end(), args.begin(), args.end());
+    EXPECT_NE(OkLines(full), base) << Describe(full);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// rng torch-cpu: values printed by Debian's PyTorch 1.13 (python3-torch) on x86-64, e.g.
+//   torch.manual_seed(3); l = torch.nn.Linear(4, 3); [x.hex() for x in l.weight.flatten()]
+// normal_ of >= 16 elements was taken under ATEN_CPU_CAPABILITY=default (see
+// kernels/torch/cpu_generator.h, Note [normal_ under AVX2]).
+
+std::vector<float> Floats(const std::vector<std::string>& hex) {
+  std::vector<float> values;
+  for (const std::string& h : hex) values.push_back(ParseHexFloat(h));
+  return values;
+}
+
+TEST(CliTorchCpuTest, RandMatchesPyTorch) {
+  // torch.manual_seed(42); torch.rand(2, 3)
+  const std::vector<std::string> expected = {"0x1.c3b8ccp-1", "0x1.d47b66p-1", "0x1.880d7p-2",
+                                             "0x1.eb2a1cp-1", "0x1.8fd1a8p-2", "0x1.33a88ep-1"};
+  EXPECT_EQ(Floats(OkLines({"rng", "torch-cpu", "--seed", "42", "--op", "rand", "--shape", "2,3"})),
+            Floats(expected));
+  // The shape only sets the element count.
+  EXPECT_EQ(Floats(OkLines({"rng", "torch-cpu", "--seed", "42", "--op", "rand", "--shape", "6"})),
+            Floats(expected));
+}
+
+TEST(CliTorchCpuTest, NormalMatchesPyTorch) {
+  // torch.manual_seed(7); torch.normal(0.0, 1.0, (5,))   (fewer than 16: the scalar path)
+  EXPECT_EQ(Floats(OkLines({"rng", "torch-cpu", "--seed", "7", "--op", "normal", "--shape", "5"})),
+            Floats({"-0x1.2ca2e8p-3", "0x1.92811cp-1", "0x1.e4c5cep-1", "-0x1.1d45a6p+0",
+                    "0x1.b0d7ap+0"}));
+  // ATEN_CPU_CAPABILITY=default: torch.manual_seed(5); torch.empty(17).normal_(0.5, 2.0)
+  EXPECT_EQ(
+      Floats(OkLines({"rng", "torch-cpu", "--seed", "5", "--op", "normal", "--shape", "17",
+                      "--mean", "0.5", "--std", "2", "--capability", "default"})),
+      Floats({"0x1.0bd178p+2", "0x1.78d6a6p+1", "-0x1.6218c0p-3", "-0x1.6e1c7ep+0", "0x1.ece6d4p-3",
+              "-0x1.683544p-1", "0x1.947a80p-1", "0x1.9a4ed4p-3", "0x1.6eaa76p+2", "0x1.077bdcp+1",
+              "0x1.88855cp-2", "-0x1.c7ce80p+1", "0x1.bba174p+1", "0x1.7cf290p+0", "0x1.ff3334p-1",
+              "0x1.ff3d74p+1", "0x1.fd5366p+0"}));
+}
+
+TEST(CliTorchCpuTest, LinearPrintsWeightRowMajorThenBias) {
+  // torch.manual_seed(3); torch.nn.Linear(4, 3): weight [3, 4], bias [3].
+  const std::vector<std::string> weight = {"-0x1.fba258p-2", "-0x1.93e5ap-2", "-0x1.b69838p-3",
+                                           "-0x1.e465f4p-2", "-0x1.d112p-6",  "-0x1.c270ep-2",
+                                           "0x1.1664p-2",    "0x1.f318a8p-3", "0x1.82bfdp-4",
+                                           "0x1.8d2a4cp-2",  "-0x1.9126cp-5", "0x1.32adacp-2"};
+  const std::vector<std::string> bias = {"-0x1.66901cp-2", "-0x1.93957p-4", "-0x1.c885d8p-2"};
+  std::vector<std::string> all = weight;
+  all.insert(all.end(), bias.begin(), bias.end());
+  const std::vector<std::string> args = {"rng",  "torch-cpu", "--seed",  "3",
+                                         "--op", "linear",    "--shape", "3,4"};
+  EXPECT_EQ(Floats(OkLines(args)), Floats(all));
+
+  std::vector<std::string> json_args = args;
+  json_args.push_back("--json");
+  const RunResult r = Twinsim(json_args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("op"), "linear");
+  EXPECT_EQ(j.at("shape"), nlohmann::json::array({3, 4}));
+  EXPECT_EQ(Floats(j.at("weight").get<std::vector<std::string>>()), Floats(weight));
+  EXPECT_EQ(Floats(j.at("bias").get<std::vector<std::string>>()), Floats(bias));
+
+  // nn.Linear(4, 3, bias=False) draws the same weight. Only the low 32 bits of the seed count.
+  EXPECT_EQ(Floats(OkLines({"rng", "torch-cpu", "--seed", "0x100000003", "--op", "linear",
+                            "--shape", "3,4", "--no-bias"})),
+            Floats(weight));
+}
+
+TEST(CliTorchCpuTest, JsonMatchesTextForRandAndNormal) {
+  for (const char* op : {"rand", "normal"}) {
+    const std::vector<std::string> args = {"rng",  "torch-cpu", "--seed",  "9",
+                                           "--op", op,          "--shape", "4,5"};
+    const std::vector<std::string> text = OkLines(args);
+    ASSERT_EQ(text.size(), 20u);
+    std::vector<std::string> json_args = args;
+    json_args.push_back("--json");
+    const RunResult r = Twinsim(json_args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j.at("seed"), 9);
+    EXPECT_EQ(j.at("op"), op);
+    EXPECT_EQ(j.at("values").get<std::vector<std::string>>(), text) << op;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// rng torch-cuda
+
+TEST(CliTorchCudaTest, JsonDescribesTheLaunchAndMatchesText) {
+  const std::vector<std::string> args = {"rng",     "torch-cuda", "--seed", "1234",
+                                         "--numel", "1000",       "--gpu",  "h100"};
+  const std::vector<std::string> text = OkLines(args);
+  ASSERT_EQ(text.size(), 1000u);
+  std::vector<std::string> json_args = args;
+  json_args.push_back("--json");
+  const RunResult r = Twinsim(json_args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("gpu"), "h100");
+  EXPECT_EQ(j.at("block"), 256);
+  EXPECT_EQ(j.at("grid"), 4);  // ceil(1000 / 256) blocks: far below the H100's resident limit
+  EXPECT_EQ(j.at("counter_offset"), 4);
+  EXPECT_EQ(j.at("values").get<std::vector<std::string>>(), text);
+  for (const std::string& v : text) {
+    const float f = ParseHexFloat(v);
+    EXPECT_TRUE(f >= 0.0f && f < 1.0f) << v;
+  }
+}
+
+// Small tensors give thread t the first word of Philox(counter = (offset / 4, 0, t, 0),
+// key = seed) as u * 2^-32 + 2^-33 in float: cross-checks `torch-cuda` against `philox`.
+TEST(CliTorchCudaTest, SmallTensorElementsComeFromThePhiloxSubsequenceOfTheirThread) {
+  const std::vector<std::string> values =
+      OkLines({"rng", "torch-cuda", "--seed", "0x123456789abcdef0", "--numel", "3", "--gpu", "a100",
+               "--offset", "8"});
+  ASSERT_EQ(values.size(), 3u);
+  for (int t = 0; t < 3; ++t) {
+    const std::vector<std::string> words =
+        OkLines({"rng", "philox", "--key", "9abcdef0,12345678", "--counter",
+                 "2,0," + std::to_string(t) + ",0"});
+    ASSERT_EQ(words.size(), 1u);
+    const uint32_t w0 = static_cast<uint32_t>(std::stoul(words[0].substr(0, 8), nullptr, 16));
+    const float expected = static_cast<float>(w0) * 0x1p-32f + 0x1p-33f;
+    EXPECT_EQ(ParseHexFloat(values[t]), expected) << "thread " << t;
+  }
+}
+
+TEST(CliTorchCudaTest, LayoutDependsOnTheGpuOnlyForLargeTensors) {
+  auto Values = [](const char* gpu, const char* numel) {
+    return OkLines({"rng", "torch-cuda", "--seed", "0", "--numel", numel, "--gpu", gpu});
+  };
+  EXPECT_EQ(Values("a100", "5000"), Values("h100", "5000"));
+  // 300,000 elements need more threads than either GPU keeps resident, so the grid-stride
+  // loops differ: same seed, different tensors.
+  const std::vector<std::string> a100 = Values("a100", "300000");
+  const std::vector<std::string> h100 = Values("h100", "300000");
+  ASSERT_EQ(a100.size(), 300000u);
+  EXPECT_EQ(a100[0], h100[0]);
+  EXPECT_NE(a100, h100);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures: exit status 2, one line on stderr naming the problem, nothing on stdout.
+
+struct BadCase {
+  std::vector<std::string> args;
+  std::string fragment;  // must appear in the single stderr line
+};
+
+TEST(CliErrorTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
+  const std::vector<std::string> fill = {"rng", "fill", "--seed", "1", "--param", "w"};
+  auto Fill = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = fill;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const std::vector<BadCase> cases = {
+      // Dispatcher
+      {{}, "twinsim: missing command"},
+      {{"--bogus"}, "twinsim: unknown option '--bogus'"},
+      {{"--version", "extra"}, "twinsim: --version: expected no further arguments"},
+      {{"rnq"}, "twinsim: unknown command group 'rnq' (did you mean 'rng'?)"},
+      {{"rng"}, "twinsim rng: missing command; expected one of philox, fill"},
+      {{"rng", "fil"}, "twinsim rng: unknown command 'fil' (did you mean 'fill'?)"},
+      {{"rng", "--seed", "1"}, "twinsim rng: expected a command"},
+      // rng philox
+      {{"rng", "philox", "--counter", "0,0,0,0"}, "twinsim rng philox: --key: missing"},
+      {{"rng", "philox", "--key", "0,0,0", "--counter", "0,0,0,0"},
+       "--key: expected 2 comma-separated 32-bit hex words"},
+      {{"rng", "philox", "--key", "0,0", "--counter", "0,0,0,xyz"},
+       "--counter: expected 4 comma-separated 32-bit hex words"},
+      {{"rng", "philox", "--key", "0,123456789", "--counter", "0,0,0,0"}, "got '0,123456789'"},
+      // rng fill: options
+      {Fill({"--numel", "-5", "--dist", "normal"}),
+       "twinsim rng fill: --numel: expected a non-negative integer, got '-5'"},
+      {Fill({"--numel=-5", "--dist", "normal"}), "--numel: expected a non-negative integer"},
+      {Fill({"--numel", "12abc", "--dist", "normal"}), "--numel: expected a non-negative integer"},
+      {Fill({"--numel", "10", "--begin", "6", "--end", "4", "--dist", "normal"}),
+       "--begin: expected at most --end (4), got '6'"},
+      {Fill({"--numel", "10", "--end", "11", "--dist", "normal"}),
+       "--end: expected at most --numel (10), got '11'"},
+      {Fill({"--numel", "10", "--begin", "11", "--dist", "normal"}),
+       "--begin: expected at most --numel (10), got '11'"},
+      {Fill({"--numel", "10", "--dist", "gaussian"}), "--dist: unknown init kind 'gaussian'"},
+      {Fill({"--numel", "10", "--dist", "normal:sdt=1"}), "--dist: unknown key 'sdt'"},
+      {Fill({"--numel", "10", "--dist", "normal:std=-1"}), "--dist: normal: std must be >= 0"},
+      {Fill({"--numel", "10", "--dist", "normal:std=abc"}), "--dist: normal: 'std'"},
+      {Fill({"--numel", "10", "--dist", "normal", "--dtype", "fp8"}),
+       "--dtype: unknown dtype 'fp8'"},
+      {Fill({"--numel", "10", "--dist", "normal", "--draw", "4294967296"}),
+       "--draw: expected a non-negative integer <= 4294967295"},
+      {{"rng", "fill", "--seed", "0xzz", "--param", "w", "--numel", "1", "--dist", "normal"},
+       "--seed: expected an unsigned 64-bit integer (decimal or 0x hex), got '0xzz'"},
+      {{"rng", "fill", "--seed", "18446744073709551616", "--param", "w", "--numel", "1", "--dist",
+        "normal"},
+       "--seed: expected an unsigned 64-bit integer"},
+      {{"rng", "fill", "--seed", "1", "--numel", "1", "--dist", "normal"},
+       "twinsim rng fill: --param: missing; this option is required"},
+      {{"rng", "fill", "--seed", "1", "--param", "w", "--numel", "1"}, "--dist: missing"},
+      {Fill({"--dist", "normal"}), "--numel: missing"},
+      {Fill({"--numel", "10", "--dist", "normal", "--nmuel", "3"}),
+       "unknown option '--nmuel' (did you mean '--numel'?)"},
+      {Fill({"--numel", "10", "--dist", "normal", "--frobnicate"}),
+       "unknown option '--frobnicate'"},
+      {Fill({"--numel", "10", "--dist", "normal", "stray"}), "unexpected argument 'stray'"},
+      {Fill({"--numel", "10", "--dist", "normal", "--numel", "11"}),
+       "--numel: given 2 times; expected at most once"},
+      {Fill({"--dist", "normal", "--numel"}), "--numel: expected a value"},
+      {Fill({"--numel=", "--dist", "normal"}), "--numel: expected a value after '='"},
+      {Fill({"--numel", "3", "--dist", "normal", "--json=yes"}),
+       "--json: takes no value, got 'yes'"},
+      {Fill({"--numel", "3", "--dist", "normal", "--json", "--json"}),
+       "--json: given 2 times; expected at most once"},
+      {Fill({"--numel", "10", "--rows", "2", "--dist", "normal"}),
+       "--rows: cannot be combined with --numel"},
+      {Fill({"--rows", "2", "--dist", "normal"}), "--cols: missing"},
+      {Fill({"--rows", "2", "--cols", "3", "--begin", "1", "--dist", "normal"}),
+       "--begin: only valid with --numel"},
+      {Fill({"--rows", "2", "--cols", "3", "--row-end", "3", "--dist", "normal"}),
+       "--row-begin/--row-end: row range [0, 3) is not inside [0, 2)"},
+      {Fill({"--rows", "2", "--cols", "3", "--col-begin", "2", "--col-end", "1", "--dist",
+             "normal"}),
+       "--col-begin/--col-end: column range [2, 1)"},
+      {Fill({"--rows", "4294967296", "--cols", "4294967296", "--dist", "normal"}),
+       "--rows/--cols: rows * cols overflows 64 bits"},
+      {{"rng", "fill", "--seed", "1", "--param", "", "--numel", "1", "--dist", "normal"},
+       "--param: expected a non-empty parameter name"},
+      {{"rng", "fill", "--seed", "1", "--param", "w\xff", "--numel", "1", "--dist", "normal"},
+       "--param: expected a name in UTF-8"},
+      // rng torch-cpu
+      {{"rng", "torch-cpu", "--seed", "1", "--op", "linear", "--shape", "2,3,4"},
+       "twinsim rng torch-cpu: --shape: expected 2 comma-separated non-negative dimensions "
+       "(got 3)"},
+      {{"rng", "torch-cpu", "--seed", "1", "--op", "linear", "--shape", "4"},
+       "--shape: expected 2 comma-separated"},
+      {{"rng", "torch-cpu", "--seed", "1", "--op", "randn", "--shape", "4"},
+       "--op: expected one of rand, normal, linear, got 'randn'"},
+      {{"rng", "torch-cpu", "--seed", "1", "--op", "rand", "--shape", "4,-1"}, "--shape: expected"},
+      {{"rng", "torch-cpu", "--seed", "1", "--op", "rand"}, "--shape: missing"},
+      {{"rng", "torch-cpu", "--seed", "1", "--op", "normal", "--shape", "4", "--std", "-1"},
+       "--std: expected a non-negative number"},
+      {{"rng", "torch-cpu", "--seed", "1", "--op", "rand", "--shape", "4", "--std", "2"},
+       "--std: only valid with --op normal"},
+      {{"rng", "torch-cpu", "--seed", "1", "--op", "normal", "--shape", "4", "--capability",
+        "avx2"},
+       "--capability: normal is modelled only under 'default'"},
+      // rng torch-cuda
+      {{"rng", "torch-cuda", "--seed", "1", "--numel", "10", "--gpu", "a10"},
+       "twinsim rng torch-cuda: --gpu:"},
+      {{"rng", "torch-cuda", "--seed", "1", "--numel", "10"}, "--gpu: missing"},
+      {{"rng", "torch-cuda", "--seed", "1", "--numel", "-1", "--gpu", "h100"},
+       "--numel: expected a non-negative integer, got '-1'"},
+      {{"rng", "torch-cuda", "--seed", "1", "--numel", "10", "--gpu", "h100", "--offset", "x"},
+       "--offset: expected"},
+  };
+  ASSERT_GE(cases.size(), 15u);
+  for (const BadCase& c : cases) {
+    const RunResult r = Twinsim(c.args);
+    EXPECT_EQ(r.exit_code, 2) << Describe(c.args) << "\nstderr: " << r.err;
+    EXPECT_EQ(r.out, "") << Describe(c.args);
+    const std::vector<std::string> err_lines = Lines(r.err);
+    EXPECT_EQ(err_lines.size(), 1u) << Describe(c.args) << "\nstderr: " << r.err;
+    EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << Describe(c.args);
+    EXPECT_NE(r.err.find(c.fragment), std::string::npos)
+        << Describe(c.args) << "\nexpected fragment: " << c.fragment << "\nstderr: " << r.err;
+    EXPECT_EQ(r.err.rfind("twinsim", 0), 0u)
+        << "stderr should start with the command path: " << r.err;
+  }
+}
+
+TEST(CliErrorTest, WriteFailureExitsOneWithOneLine) {
+  const RunResult r = Twinsim(FillArgs("normal", "fp32", {"--numel", "100000"}), "/dev/full");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("twinsim rng fill: writing standard output failed"), std::string::npos)
+      << r.err;
+}
+
+}  // namespace
+}  // namespace twinsim

@@ -1,0 +1,157 @@
+#include "tools/cli/args.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <string>
+
+namespace twinsim::cli {
+namespace {
+
+// Longest text quoted verbatim in a message; longer text is cut and marked with "...".
+constexpr size_t kMaxQuoted = 80;
+
+Status Expected(std::string_view option, std::string_view expected, std::string_view text) {
+  std::string msg(option);
+  msg += ": expected ";
+  msg += expected;
+  msg += ", got ";
+  msg += Quote(text);
+  return Status::InvalidArgument(std::move(msg));
+}
+
+bool HasHexPrefix(std::string_view text) {
+  return text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+}
+
+// Parses all of `text` as an unsigned integer in `base`; false on any leftover or overflow.
+bool ParseAllUnsigned(std::string_view text, int base, uint64_t& out) {
+  if (text.empty()) return false;
+  const char* first = text.data();
+  const char* last = first + text.size();
+  const auto [ptr, ec] = std::from_chars(first, last, out, base);
+  return ec == std::errc() && ptr == last;
+}
+
+std::vector<std::string_view> SplitCommas(std::string_view text) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) {
+      parts.push_back(text.substr(start));
+      return parts;
+    }
+    parts.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+}
+
+}  // namespace
+
+std::string Quote(std::string_view text) {
+  std::string out = "'";
+  const bool cut = text.size() > kMaxQuoted;
+  if (cut) text = text.substr(0, kMaxQuoted);
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\x%02x", u);
+      out += esc;
+    } else {
+      out += c;
+    }
+  }
+  out += cut ? "...'" : "'";
+  return out;
+}
+
+StatusOr<uint64_t> ParseUint64(std::string_view option, std::string_view text,
+                               std::string_view expected) {
+  uint64_t value = 0;
+  const bool ok = HasHexPrefix(text) ? ParseAllUnsigned(text.substr(2), 16, value)
+                                     : ParseAllUnsigned(text, 10, value);
+  if (!ok) return Expected(option, expected, text);
+  return value;
+}
+
+StatusOr<uint64_t> ParseUint64AtMost(std::string_view option, std::string_view text, uint64_t max,
+                                     std::string_view expected) {
+  StatusOr<uint64_t> value = ParseUint64(option, text, expected);
+  if (value.ok() && *value > max) {
+    return Expected(option, std::string(expected) + " <= " + std::to_string(max), text);
+  }
+  return value;
+}
+
+StatusOr<uint32_t> ParseHexWord32(std::string_view option, std::string_view text) {
+  const std::string_view digits = HasHexPrefix(text) ? text.substr(2) : text;
+  uint64_t value = 0;
+  if (digits.size() > 8 || !ParseAllUnsigned(digits, 16, value)) {
+    return Expected(option, "a 32-bit hex word (1 to 8 hex digits, optional 0x)", text);
+  }
+  return static_cast<uint32_t>(value);
+}
+
+StatusOr<std::vector<uint32_t>> ParseHexWords32(std::string_view option, std::string_view text,
+                                                size_t count) {
+  const std::string expected = std::to_string(count) +
+                               " comma-separated 32-bit hex words (1 to 8 hex digits each, "
+                               "optional 0x)";
+  const std::vector<std::string_view> parts = SplitCommas(text);
+  if (parts.size() != count) return Expected(option, expected, text);
+  std::vector<uint32_t> words;
+  words.reserve(count);
+  for (const std::string_view part : parts) {
+    StatusOr<uint32_t> word = ParseHexWord32(option, part);
+    if (!word.ok()) return Expected(option, expected, text);
+    words.push_back(*word);
+  }
+  return words;
+}
+
+StatusOr<double> ParseFiniteDouble(std::string_view option, std::string_view text) {
+  const std::string copy(text);  // strtod needs a terminated string
+  const bool starts_ok = !copy.empty() && (std::isdigit(static_cast<unsigned char>(copy[0])) ||
+                                           copy[0] == '-' || copy[0] == '+' || copy[0] == '.');
+  char* end = nullptr;
+  errno = 0;
+  const double value = starts_ok ? std::strtod(copy.c_str(), &end) : 0.0;
+  if (!starts_ok || end != copy.c_str() + copy.size() || errno == ERANGE || !std::isfinite(value)) {
+    return Expected(option, "a finite number", text);
+  }
+  return value;
+}
+
+StatusOr<std::vector<int64_t>> ParseShape(std::string_view option, std::string_view text,
+                                          size_t min_dims, size_t max_dims) {
+  const std::string expected =
+      min_dims == max_dims
+          ? std::to_string(min_dims) + " comma-separated non-negative dimension" +
+                (min_dims == 1 ? "" : "s")
+          : "between " + std::to_string(min_dims) + " and " + std::to_string(max_dims) +
+                " comma-separated non-negative dimensions";
+  const std::vector<std::string_view> parts = SplitCommas(text);
+  if (parts.size() < min_dims || parts.size() > max_dims) {
+    return Expected(option, expected + " (got " + std::to_string(parts.size()) + ")", text);
+  }
+  std::vector<int64_t> dims;
+  uint64_t numel = 1;
+  constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  for (const std::string_view part : parts) {
+    uint64_t dim = 0;
+    if (!ParseAllUnsigned(part, 10, dim) || dim > kMax) return Expected(option, expected, text);
+    if (dim != 0 && numel > kMax / dim) {
+      return Expected(option, "a shape whose element count fits in 63 bits", text);
+    }
+    numel *= dim;
+    dims.push_back(static_cast<int64_t>(dim));
+  }
+  return dims;
+}
+
+}  // namespace twinsim::cli

@@ -1,0 +1,15 @@
+// The `twinsim` binary: the command groups it offers, handed to the dispatcher.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "tools/cli/command.h"
+#include "tools/cli/rng_command.h"
+
+int main(int argc, char** argv) {
+  const std::vector<twinsim::cli::CommandGroup> groups = {
+      twinsim::cli::RngCommandGroup(),
+  };
+  const std::vector<std::string> args(argv, argv + argc);
+  return twinsim::cli::Dispatch(groups, args, stdout, stderr);
+}

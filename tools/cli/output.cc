@@ -1,0 +1,151 @@
+#include "tools/cli/output.h"
+
+#include <bit>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+namespace twinsim::cli {
+
+void AppendHexFloat(float value, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const uint32_t bits = std::bit_cast<uint32_t>(value);
+  const bool negative = (bits >> 31) != 0;
+  const uint32_t biased = (bits >> 23) & 0xffu;
+  uint32_t mantissa = bits & 0x7fffffu;
+  if (biased == 0xffu) {
+    out += mantissa != 0 ? (negative ? "-nan" : "nan") : (negative ? "-inf" : "inf");
+    return;
+  }
+  if (negative) out += '-';
+  if (biased == 0 && mantissa == 0) {
+    out += "0x0p+0";
+    return;
+  }
+  int exponent;
+  if (biased == 0) {
+    // Subnormal float, normal double: shift the leading 1 up to bit 23 (the implicit bit).
+    const int shift = std::countl_zero(mantissa) - 8;
+    mantissa = (mantissa << shift) & 0x7fffffu;
+    exponent = -126 - shift;
+  } else {
+    exponent = static_cast<int>(biased) - 127;
+  }
+  out += "0x1";
+  // The 23 fraction bits, left-aligned in six hex digits; trailing zero digits are dropped.
+  const uint32_t fraction = mantissa << 1;
+  if (fraction != 0) {
+    out += '.';
+    const int last_digit = std::countr_zero(fraction) / 4;  // digits 0..last_digit-1 are zero
+    for (int d = 5; d >= last_digit; --d) out += kHex[(fraction >> (4 * d)) & 0xfu];
+  }
+  out += 'p';
+  out += exponent < 0 ? '-' : '+';
+  char digits[8];
+  const auto [end, ec] =
+      std::to_chars(digits, digits + sizeof digits, exponent < 0 ? -exponent : exponent);
+  out.append(digits, end);
+}
+
+void AppendJsonString(std::string_view text, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (u < 0x20) {
+          out += "\\u00";
+          out += kHex[u >> 4];
+          out += kHex[u & 0xfu];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+bool IsValidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    int length;
+    uint32_t code;
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    } else if ((lead & 0xe0u) == 0xc0u) {
+      length = 2;
+      code = lead & 0x1fu;
+    } else if ((lead & 0xf0u) == 0xe0u) {
+      length = 3;
+      code = lead & 0x0fu;
+    } else if ((lead & 0xf8u) == 0xf0u) {
+      length = 4;
+      code = lead & 0x07u;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (int k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0u) != 0x80u) return false;
+      code = (code << 6) | (next & 0x3fu);
+    }
+    static constexpr uint32_t kMinCode[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kMinCode[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
+      return false;  // overlong, beyond Unicode, or a UTF-16 surrogate
+    }
+    i += length;
+  }
+  return true;
+}
+
+Output::Output(std::FILE* file, size_t block_bytes) : file_(file), block_bytes_(block_bytes) {
+  buffer_.reserve(block_bytes_ + 256);
+}
+
+void Output::AppendUnsigned(uint64_t value) {
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  Append(std::string_view(digits, end - digits));
+}
+
+void Output::WriteBuffer() {
+  if (error_ == 0 && !buffer_.empty()) {
+    // Flushed block by block, so that a failing stdout (disk full) stops a long command early.
+    errno = 0;
+    if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size() ||
+        std::fflush(file_) != 0) {
+      error_ = errno != 0 ? errno : EIO;
+    }
+  }
+  buffer_.clear();
+}
+
+Status Output::Finish() {
+  WriteBuffer();
+  if (error_ != 0) {
+    return Status::Unavailable(std::string("writing standard output failed: ") +
+                               std::strerror(error_));
+  }
+  return Status::Ok();
+}
+
+}  // namespace twinsim::cli
