@@ -137,6 +137,7 @@ TEST(CliHelpTest, EveryCommandHasHelpThatExitsZero) {
       {"rng", "fill", "-h"},
       {"rng", "torch-cpu", "--help"},
       {"rng", "torch-cuda", "--help"},
+      {"rng", "invariance", "--help"},
       // Help wins over everything else on the line, including bad and missing options.
       {"rng", "fill", "--numel", "-5", "--help"},
   };
@@ -514,6 +515,37 @@ TEST(CliTorchCudaTest, LayoutDependsOnTheGpuOnlyForLargeTensors) {
 // ---------------------------------------------------------------------------------------------
 // Failures: exit status 2, one line on stderr naming the problem, nothing on stdout.
 
+TEST(CliInvarianceTest, CounterStreamsMatchUnderEveryLayoutAndTorchsDoNot) {
+  const std::vector<std::string> args = {"rng", "invariance", "--rows", "64", "--cols", "40",
+                                         "--seed", "7", "--json"};
+  const RunResult r = Twinsim(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["ok"].get<bool>());
+  int counter_rows = 0;
+  for (const auto& c : j["checks"]) {
+    const std::string scheme = c["scheme"];
+    const std::string comparison = c["comparison"];
+    if (scheme == "twinsim counter") {
+      EXPECT_TRUE(c["claim"].get<bool>());
+      if (c.contains("skipped")) continue;  // host vs CUDA without a GPU
+      ++counter_rows;
+      EXPECT_EQ(c["differing"].get<uint64_t>(), 0u) << comparison;
+    } else if (comparison.find("column-parallel") != std::string::npos) {
+      // torch CPU: the second rank repeats the first rank's draws, so its half differs.
+      EXPECT_EQ(c["differing"].get<uint64_t>(), 32u * 40u) << comparison;
+    } else if (comparison.find("a100") != std::string::npos) {
+      // 2,560 elements fit in one grid-stride pass on both GPUs: same layout, same values.
+      EXPECT_EQ(c["differing"].get<uint64_t>(), 0u) << comparison;
+    }
+  }
+  EXPECT_EQ(counter_rows, 4);
+  // The table form says the same in words.
+  const RunResult table = Twinsim({"rng", "invariance", "--rows", "64", "--cols", "40"});
+  ASSERT_EQ(table.exit_code, 0);
+  EXPECT_NE(table.out.find("identical bits under every layout above"), std::string::npos);
+}
+
 struct BadCase {
   std::vector<std::string> args;
   std::string fragment;  // must appear in the single stderr line
@@ -535,6 +567,13 @@ TEST(CliErrorTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
       {{"rng"}, "twinsim rng: missing command; expected one of philox, fill"},
       {{"rng", "fil"}, "twinsim rng: unknown command 'fil' (did you mean 'fill'?)"},
       {{"rng", "--seed", "1"}, "twinsim rng: expected a command"},
+      // rng invariance
+      {{"rng", "invariance", "--rows", "4"},
+       "twinsim rng invariance: --rows: expected at least 8 (so that TP=8 shards exist), got '4'"},
+      {{"rng", "invariance", "--cols", "x"}, "twinsim rng invariance: --cols: expected"},
+      {{"rng", "invariance", "--dist", "gauss"},
+       "twinsim rng invariance: --dist: unknown init kind 'gauss'"},
+      {{"rng", "invariance", "--seed", "-1"}, "twinsim rng invariance: --seed: expected"},
       // rng philox
       {{"rng", "philox", "--counter", "0,0,0,0"}, "twinsim rng philox: --key: missing"},
       {{"rng", "philox", "--key", "0,0,0", "--counter", "0,0,0,0"},

@@ -1,5 +1,7 @@
 #include "tools/cli/rng_command.h"
 
+#include "tools/cli/invariance_command.h"
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cinttypes>
@@ -671,6 +673,7 @@ CommandGroup RngCommandGroup() {
        [] { return std::make_unique<TorchCpuCommand>(); }},
       {"torch-cuda", "PyTorch's CUDA uniform_ as laid out on a given GPU model",
        [] { return std::make_unique<TorchCudaCommand>(); }},
+      InvarianceCommandInfo(),
   };
   return group;
 }
