@@ -47,7 +47,9 @@ TEST(DTypeTest, Fp16EdgeCases) {
     uint16_t want;
     std::memcpy(&want, &h, 2);
     EXPECT_EQ(FloatToFp16(f), want) << std::hexfloat << f;
-    if (!std::isnan(f)) EXPECT_EQ(Fp16ToFloat(FloatToFp16(f)), static_cast<float>(h));
+    if (!std::isnan(f)) {
+      EXPECT_EQ(Fp16ToFloat(FloatToFp16(f)), static_cast<float>(h));
+    }
   }
   EXPECT_TRUE(std::isnan(Fp16ToFloat(FloatToFp16(NAN))));
 }

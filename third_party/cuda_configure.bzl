@@ -10,7 +10,9 @@ package(default_visibility = ["//visibility:public"])
 
 cc_library(
     name = "cuda_headers",
-    hdrs = glob(["include/**/*.h", "include/**/*.hpp"], allow_empty = False),
+    # Every file under include/: CUDA 13's CCCL headers (nv/target, cuda/std/...) have no
+    # extension.
+    hdrs = glob(["include/**"], allow_empty = False),
     includes = ["include"],
 )
 
