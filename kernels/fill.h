@@ -26,7 +26,7 @@
 
 #include "core/status.h"
 #include "kernels/dtype.h"
-#include "kernels/init_spec.h"
+#include "kernels/resolve.h"
 #include "kernels/philox.h"
 #include "kernels/transform.h"
 

@@ -17,7 +17,7 @@ namespace {
 constexpr uint64_t kNumel = uint64_t{1} << 24;
 
 void RunFill(benchmark::State& state, const char* spec_text, DType dtype, int threads) {
-  const Transform t = *Resolve(*ParseInitSpec(spec_text));
+  const Transform t = *Resolve(*core::ParseInitSpec(spec_text));
   const ParamStream s{DeriveParamKey(0, "bench.weight"), 0};
   std::vector<uint8_t> out(kNumel * DTypeSize(dtype));
   for (auto _ : state) {

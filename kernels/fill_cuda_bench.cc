@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   bool first = true;
   for (const char* spec : specs) {
     for (DType dtype : {DType::kFp32, DType::kBf16}) {
-      const Transform t = *Resolve(*ParseInitSpec(spec));
+      const Transform t = *Resolve(*twinsim::core::ParseInitSpec(spec));
       auto timing = TimeFillAndCopy(t, dtype, numel, reps);
       if (!timing.ok()) {
         std::fprintf(stderr, "fill_cuda_bench: %s\n", timing.status().ToString().c_str());

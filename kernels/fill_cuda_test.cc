@@ -74,7 +74,7 @@ TEST_F(FillCudaTest, LaunchShapeAndSubRangeDoNotChangeAnyBit) {
   const ParamStream s{DeriveParamKey(7, "h.0.mlp.c_fc.weight"), 0};
   constexpr uint64_t kBegin = 3, kEnd = 100003;
   for (const char* spec : specs) {
-    const Transform t = *Resolve(*ParseInitSpec(spec));
+    const Transform t = *Resolve(*core::ParseInitSpec(spec));
     for (DType dtype : {DType::kFp32, DType::kBf16, DType::kFp16}) {
       std::vector<uint8_t> host((kEnd - kBegin) * DTypeSize(dtype));
       FillRange(s, t, dtype, kBegin, kEnd, host.data());
@@ -94,7 +94,7 @@ TEST_F(FillCudaTest, Gpt2SmallEmbeddingEqualsTheHostFill) {
   // wte of gpt2-small: [50257, 768], normal(0, 0.02), 38.6M elements.
   constexpr uint64_t kNumel = 50257ull * 768;
   const ParamStream s{DeriveParamKey(42, "transformer.wte.weight"), 0};
-  const Transform t = *Resolve(*ParseInitSpec("normal:std=0.02"));
+  const Transform t = *Resolve(*core::ParseInitSpec("normal:std=0.02"));
   std::vector<float> host(kNumel), dev(kNumel);
   FillRangeParallel(s, t, DType::kFp32, 0, kNumel, host.data(), 0);
   ASSERT_TRUE(FillRangeCudaToHost(s, t, DType::kFp32, 0, kNumel, dev.data()).ok());

@@ -43,7 +43,7 @@ double KsStatistic(std::vector<float> v, const std::function<double(double)>& cd
 }
 
 std::vector<float> Sample(const char* spec_text, uint64_t seed, DType dtype = DType::kFp32) {
-  StatusOr<InitSpec> spec = ParseInitSpec(spec_text);
+  StatusOr<core::InitSpec> spec = core::ParseInitSpec(spec_text);
   EXPECT_TRUE(spec.ok());
   const Transform t = *Resolve(*spec);
   std::vector<uint8_t> raw(kSamples * DTypeSize(dtype));

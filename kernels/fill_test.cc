@@ -28,7 +28,7 @@ const char* const kSpecs[] = {
 const DType kDTypes[] = {DType::kFp32, DType::kBf16, DType::kFp16};
 
 Transform MustResolve(std::string_view text) {
-  StatusOr<InitSpec> spec = ParseInitSpec(text);
+  StatusOr<core::InitSpec> spec = core::ParseInitSpec(text);
   EXPECT_TRUE(spec.ok()) << spec.status().ToString();
   return *Resolve(*spec);
 }

@@ -12,7 +12,7 @@ namespace twinsim::kernels {
 ParamStream KatCase::Stream() const { return ParamStream{DeriveParamKey(seed, param), draw}; }
 
 StatusOr<Transform> KatCase::ResolvedTransform() const {
-  StatusOr<InitSpec> s = ParseInitSpec(spec);
+  StatusOr<core::InitSpec> s = core::ParseInitSpec(spec);
   if (!s.ok()) return s.status();
   return Resolve(*s);
 }

@@ -15,7 +15,7 @@
 
 #include "core/status.h"
 #include "kernels/dtype.h"
-#include "kernels/init_spec.h"
+#include "kernels/resolve.h"
 #include "kernels/transform.h"
 
 namespace twinsim::kernels {

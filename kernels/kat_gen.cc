@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
           KatCase c;
           c.seed = seed;
           c.param = params[n++ % 3];
-          c.spec = FormatInitSpec(*ParseInitSpec(spec));
+          c.spec = twinsim::core::FormatInitSpec(*twinsim::core::ParseInitSpec(spec));
           c.dtype = dtype;
           c.draw = r.draw;
           c.begin = r.begin;

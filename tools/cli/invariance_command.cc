@@ -97,10 +97,10 @@ class InvarianceCommand final : public Command {
       *field = *v;
     }
     if (param_.empty()) return Status::InvalidArgument("--param: expected a non-empty name");
-    StatusOr<kernels::InitSpec> spec = kernels::ParseInitSpec(dist_text_);
+    StatusOr<core::InitSpec> spec = core::ParseInitSpec(dist_text_);
     if (!spec.ok()) return Status::InvalidArgument("--dist: " + spec.status().message());
     transform_ = *kernels::Resolve(*spec);
-    dist_canonical_ = kernels::FormatInitSpec(*spec);
+    dist_canonical_ = core::FormatInitSpec(*spec);
     return Status::Ok();
   }
 

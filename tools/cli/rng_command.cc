@@ -16,7 +16,7 @@
 
 #include "kernels/dtype.h"
 #include "kernels/fill.h"
-#include "kernels/init_spec.h"
+#include "kernels/resolve.h"
 #include "kernels/philox.h"
 #include "kernels/torch/cpu_generator.h"
 #include "kernels/torch/cuda_layout.h"
@@ -178,7 +178,7 @@ class FillCommand final : public Command {
     if (!IsValidUtf8(param_)) {
       return Status::InvalidArgument("--param: expected a name in UTF-8, got " + Quote(param_));
     }
-    StatusOr<kernels::InitSpec> spec = kernels::ParseInitSpec(dist_text_);
+    StatusOr<core::InitSpec> spec = core::ParseInitSpec(dist_text_);
     if (!spec.ok()) return ForOption("--dist", spec.status());
     StatusOr<kernels::Transform> transform = kernels::Resolve(*spec);
     if (!transform.ok()) return ForOption("--dist", transform.status());
@@ -349,7 +349,7 @@ class FillCommand final : public Command {
     JsonKey(out, "numel");
     out.AppendUnsigned(numel_);
     JsonKey(out, "dist");
-    out.AppendJsonString(kernels::FormatInitSpec(spec_));
+    out.AppendJsonString(core::FormatInitSpec(spec_));
     JsonKey(out, "dtype");
     out.AppendJsonString(kernels::DTypeName(dtype_));
     JsonKey(out, "draw");
@@ -381,7 +381,7 @@ class FillCommand final : public Command {
   bool json_ = false;
   // Validated.
   uint64_t seed_ = 0;
-  kernels::InitSpec spec_;
+  core::InitSpec spec_;
   kernels::Transform transform_;
   kernels::ParamStream stream_;
   DType dtype_ = DType::kFp32;

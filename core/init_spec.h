@@ -1,21 +1,17 @@
-// InitSpec: how a parameter is initialized, in torch.nn.init's vocabulary, and the Transform
-// it reduces to on every backend.
+// InitSpec: how a parameter is initialized, in torch.nn.init's vocabulary.
 //
-// Users and model presets speak InitSpec ("kaiming_uniform:fan_in=768,a=2.2360679775").
-// Resolve() turns it, on the host and in double precision exactly as torch.nn.init does, into
-// a Transform: one of four primitives with float parameters. Only Transforms reach kernels, so
-// the host and CUDA builds evaluate identical float arithmetic on identical inputs.
-#ifndef TWINSIM_KERNELS_INIT_SPEC_H_
-#define TWINSIM_KERNELS_INIT_SPEC_H_
+// Users, scenario files and model presets speak InitSpec ("kaiming_uniform:fan_in=768,a=2.2").
+// kernels/resolve.h turns a spec into the float Transform that every backend evaluates.
+#ifndef TWINSIM_CORE_INIT_SPEC_H_
+#define TWINSIM_CORE_INIT_SPEC_H_
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "core/status.h"
-#include "kernels/transform.h"
 
-namespace twinsim::kernels {
+namespace twinsim::core {
 
 enum class InitKind : uint8_t {
   kUniform,         // U(a, b)
@@ -48,11 +44,12 @@ struct InitSpec {
   FanMode mode = FanMode::kFanIn;
 };
 
-// Parses "KIND[:key=value,...]". Kinds: uniform (a=0,b=1), normal (mean=0,std=1),
+// Parses "KIND[:key=value,...]" and validates the result (ValidateInitSpec). Kinds: uniform (a=0,b=1), normal (mean=0,std=1),
 // trunc_normal (mean=0,std=1,a=-2,b=2), kaiming_uniform / kaiming_normal (fan_in, fan_out,
 // a=0, mode=fan_in|fan_out, nonlinearity=leaky_relu|relu|linear|conv|sigmoid|tanh|selu),
 // xavier_uniform / xavier_normal (fan_in, fan_out, gain=1), constant (value=0).
 // On failure returns InvalidArgument naming the offending kind or key and what was expected.
+// Thread-safe; pure.
 StatusOr<InitSpec> ParseInitSpec(std::string_view text);
 
 // The canonical text form: ParseInitSpec(FormatInitSpec(s)) == s up to double rounding.
@@ -62,12 +59,11 @@ std::string_view InitKindName(InitKind kind);
 // torch.nn.init.calculate_gain(nonlinearity, param); `negative_slope` only for leaky_relu.
 double CalculateGain(Nonlinearity nonlinearity, double negative_slope);
 
-// Resolves a spec in double precision (as torch.nn.init computes bounds in Python floats),
-// rounding each final parameter to float once. Fails with InvalidArgument for std < 0,
-// a > b, non-finite bounds, a missing or non-positive fan, or a trunc_normal window with
-// no probability mass in float.
-StatusOr<Transform> Resolve(const InitSpec& spec);
+// Checks the spec's parameters: finite and within float range, std >= 0 (> 0 for
+// trunc_normal), a <= b (a < b for trunc_normal), positive fans where the kind needs them.
+// Returns InvalidArgument naming the kind, the key and the value.
+Status ValidateInitSpec(const InitSpec& spec);
 
-}  // namespace twinsim::kernels
+}  // namespace twinsim::core
 
-#endif  // TWINSIM_KERNELS_INIT_SPEC_H_
+#endif  // TWINSIM_CORE_INIT_SPEC_H_

@@ -1,4 +1,4 @@
-#include "kernels/init_spec.h"
+#include "core/init_spec.h"
 
 #include <charconv>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace twinsim::kernels {
+namespace twinsim::core {
 namespace {
 
 struct KindInfo {
@@ -73,40 +73,6 @@ StatusOr<int64_t> ParseFan(std::string_view key, std::string_view text) {
                                    "'");
   }
   return v;
-}
-
-// Standard normal CDF, as torch.nn.init's trunc_normal_ computes it.
-double NormCdf(double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; }
-
-// torch.nn.init.uniform_(-bound, bound) casts both ends to float, then the kernel computes
-// `to - from` in float.
-Transform UniformTransform(double lo, double hi) {
-  Transform t;
-  t.prim = Primitive::kUniform;
-  const float flo = static_cast<float>(lo);
-  const float fhi = static_cast<float>(hi);
-  t.p[0] = flo;
-  t.p[1] = fhi - flo;
-  return t;
-}
-
-Transform NormalTransform(double mean, double std) {
-  Transform t;
-  t.prim = Primitive::kNormal;
-  t.p[0] = static_cast<float>(mean);
-  t.p[1] = static_cast<float>(std);
-  return t;
-}
-
-StatusOr<int64_t> KaimingFan(const InitSpec& s) {
-  const int64_t fan = s.mode == FanMode::kFanIn ? s.fan_in : s.fan_out;
-  if (fan <= 0) {
-    return Status::InvalidArgument(std::string(InitKindName(s.kind)) + ": " +
-                                   (s.mode == FanMode::kFanIn ? "fan_in" : "fan_out") +
-                                   " must be a positive integer (mode=" +
-                                   (s.mode == FanMode::kFanIn ? "fan_in" : "fan_out") + ")");
-  }
-  return fan;
 }
 
 }  // namespace
@@ -243,9 +209,7 @@ StatusOr<InitSpec> ParseInitSpec(std::string_view text) {
       }
     }
   }
-  // Validate by resolving once, so a spec that parses is a spec that resolves.
-  StatusOr<Transform> t = Resolve(spec);
-  if (!t.ok()) return t.status();
+  TWINSIM_RETURN_IF_ERROR(ValidateInitSpec(spec));
   return spec;
 }
 
@@ -299,7 +263,7 @@ std::string FormatInitSpec(const InitSpec& s) {
   return out;
 }
 
-StatusOr<Transform> Resolve(const InitSpec& s) {
+Status ValidateInitSpec(const InitSpec& s) {
   const std::string kind(InitKindName(s.kind));
   const double kFloatMax = std::numeric_limits<float>::max();
   const std::pair<const char*, double> fields[] = {{"a", s.a},       {"b", s.b},
@@ -317,13 +281,13 @@ StatusOr<Transform> Resolve(const InitSpec& s) {
         return Status::InvalidArgument(kind + ": a must be <= b, got a=" + FormatDouble(s.a) +
                                        " b=" + FormatDouble(s.b));
       }
-      return UniformTransform(s.a, s.b);
+      return Status::Ok();
     case InitKind::kNormal:
       if (!(s.std >= 0)) {
         return Status::InvalidArgument(kind + ": std must be >= 0, got " + FormatDouble(s.std));
       }
-      return NormalTransform(s.mean, s.std);
-    case InitKind::kTruncNormal: {
+      return Status::Ok();
+    case InitKind::kTruncNormal:
       if (!(s.std > 0)) {
         return Status::InvalidArgument(kind + ": std must be > 0, got " + FormatDouble(s.std));
       }
@@ -331,56 +295,27 @@ StatusOr<Transform> Resolve(const InitSpec& s) {
         return Status::InvalidArgument(kind + ": a must be < b, got a=" + FormatDouble(s.a) +
                                        " b=" + FormatDouble(s.b));
       }
-      // torch.nn.init.trunc_normal_: uniform_(2l-1, 2u-1), erfinv_, mul_(std*sqrt(2)),
-      // add_(mean), clamp_(a, b).
-      const double l = NormCdf((s.a - s.mean) / s.std);
-      const double u = NormCdf((s.b - s.mean) / s.std);
-      Transform t;
-      t.prim = Primitive::kTruncNormal;
-      const float lo = static_cast<float>(2 * l - 1);
-      const float hi = static_cast<float>(2 * u - 1);
-      t.p[0] = lo;
-      t.p[1] = hi - lo;
-      t.p[2] = static_cast<float>(s.std * std::sqrt(2.0));
-      t.p[3] = static_cast<float>(s.mean);
-      t.p[4] = static_cast<float>(s.a);
-      t.p[5] = static_cast<float>(s.b);
-      if (!(t.p[1] > 0)) {
-        return Status::InvalidArgument(kind + ": [a, b] = [" + FormatDouble(s.a) + ", " +
-                                       FormatDouble(s.b) + "] holds no probability mass in float " +
-                                       "for mean=" + FormatDouble(s.mean) +
-                                       " std=" + FormatDouble(s.std));
-      }
-      return t;
-    }
+      return Status::Ok();
     case InitKind::kKaimingUniform:
     case InitKind::kKaimingNormal: {
-      StatusOr<int64_t> fan = KaimingFan(s);
-      if (!fan.ok()) return fan.status();
-      const double gain = CalculateGain(s.nonlinearity, s.a);
-      const double std = gain / std::sqrt(static_cast<double>(*fan));
-      if (s.kind == InitKind::kKaimingNormal) return NormalTransform(0.0, std);
-      const double bound = std::sqrt(3.0) * std;
-      return UniformTransform(-bound, bound);
+      const bool in = s.mode == FanMode::kFanIn;
+      if ((in ? s.fan_in : s.fan_out) <= 0) {
+        const std::string fan = in ? "fan_in" : "fan_out";
+        return Status::InvalidArgument(kind + ": " + fan + " must be a positive integer (mode=" +
+                                       fan + ")");
+      }
+      return Status::Ok();
     }
     case InitKind::kXavierUniform:
-    case InitKind::kXavierNormal: {
+    case InitKind::kXavierNormal:
       if (s.fan_in <= 0 || s.fan_out <= 0) {
         return Status::InvalidArgument(kind + ": fan_in and fan_out must be positive integers");
       }
-      const double std = s.gain * std::sqrt(2.0 / static_cast<double>(s.fan_in + s.fan_out));
-      if (s.kind == InitKind::kXavierNormal) return NormalTransform(0.0, std);
-      const double bound = std::sqrt(3.0) * std;
-      return UniformTransform(-bound, bound);
-    }
-    case InitKind::kConstant: {
-      Transform t;
-      t.prim = Primitive::kConstant;
-      t.p[0] = static_cast<float>(s.value);
-      return t;
-    }
+      return Status::Ok();
+    case InitKind::kConstant:
+      return Status::Ok();
   }
   return Status::Internal("unhandled init kind");
 }
 
-}  // namespace twinsim::kernels
+}  // namespace twinsim::core
