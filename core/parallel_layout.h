@@ -1,0 +1,276 @@
+// ParallelLayout: where every parameter of a model lives when it is trained with data, pipeline,
+// tensor and expert parallelism — which (dp, pp, tp, ep) coordinates a global rank has, which
+// transformer blocks each pipeline stage holds, and which slice of each parameter a rank stores.
+//
+// Seed policies, the parity / replica properties and placement all ask these questions; one pure
+// answer, following Megatron-LM's conventions (see the Notes at the end of this file), keeps every
+// policy and backend in agreement. Building one is cheap: no per-rank state is stored.
+#ifndef TWINSIM_CORE_PARALLEL_LAYOUT_H_
+#define TWINSIM_CORE_PARALLEL_LAYOUT_H_
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/model_spec.h"
+#include "core/status.h"
+
+namespace twinsim::core {
+
+// How transformer blocks are split over the pipeline's model chunks (Note [Pipeline partition]).
+enum class PipelinePartition : uint8_t {
+  kByLayers,  // contiguous, as even as possible in block count
+  kByParams,  // contiguous, minimizing the largest chunk's parameter count
+};
+
+struct LayoutConfig {
+  int dp = 1;   // data-parallel size
+  int pp = 1;   // pipeline-parallel size
+  int tp = 1;   // tensor-parallel size
+  int ep = 1;   // expert-parallel size; splits the DP group for expert params (ep divides dp)
+  int vpp = 1;  // virtual stages (model chunks) per pipeline rank; Megatron's interleaved schedule
+  PipelinePartition partition = PipelinePartition::kByLayers;
+  // Megatron's --make-vocab-size-divisible-by: vocab-parallel params are padded to a multiple of
+  // vocab_divisible_by * tp rows (Note [Vocab padding]). 1 pads only to a multiple of tp.
+  int vocab_divisible_by = 128;
+};
+
+// A rank's position in the parallel grid. `ep` and `expert_dp` are derived from `dp`
+// (Note [Expert parallelism]): dp = expert_dp * ep_size + ep.
+struct ParallelCoords {
+  int dp = 0;
+  int pp = 0;
+  int tp = 0;
+  int ep = 0;         // rank within its expert-parallel group
+  int expert_dp = 0;  // which expert replica (expert-data-parallel rank)
+  bool operator==(const ParallelCoords&) const = default;
+};
+
+// A half-open index range [begin, end).
+struct IndexRange {
+  int64_t begin = 0;
+  int64_t end = 0;
+  int64_t size() const { return end - begin; }
+  bool empty() const { return end <= begin; }
+  bool operator==(const IndexRange&) const = default;
+};
+
+// A rectangular block of a parameter viewed row-major as [shape[0], prod(shape[1:])] (a 1-D
+// tensor is [n, 1], a scalar [1, 1]). Same fields, in the same order, as kernels::Block2D, which
+// core cannot include; copy field by field (or aggregate-initialize) to fill one.
+struct Block2D {
+  uint64_t rows = 0, cols = 0;
+  uint64_t row_begin = 0, row_end = 0;
+  uint64_t col_begin = 0, col_end = 0;
+  bool operator==(const Block2D&) const = default;
+};
+
+// One TP rank's slice of one parameter: a range along one dimension, or the whole tensor (then
+// range, padded_range and padded_extent are unused). Cheap to copy; the methods take the shape
+// of the parameter ShardOf was asked about (`model().params[i].shape`). REQUIRES of every method:
+// `shape` is that shape.
+struct TpShard {
+  int dim = -1;               // the split dimension; -1 when this rank holds the whole tensor
+  IndexRange range;           // along `dim`, inside the parameter (may be empty for padded vocab)
+  IndexRange padded_range;    // along `dim`, inside the padded extent (== range unless kVocab)
+  int64_t padded_extent = 0;  // size of `dim` after vocab padding (== shape[dim] unless kVocab)
+
+  bool whole() const { return dim < 0; }
+  // Per-dimension ranges of this shard inside the parameter (every dimension but `dim` whole).
+  std::vector<IndexRange> Ranges(std::span<const int64_t> shape) const;
+  // As Ranges, inside the padded tensor (the one Megatron allocates and initializes).
+  std::vector<IndexRange> PaddedRanges(std::span<const int64_t> shape) const;
+  // The parameter's shape with `dim` padded; `shape` itself when nothing is padded.
+  std::vector<int64_t> PaddedShape(std::span<const int64_t> shape) const;
+  // Elements of the parameter (unpadded) this shard holds / elements of the padded shard.
+  int64_t Numel(std::span<const int64_t> shape) const;
+  int64_t PaddedNumel(std::span<const int64_t> shape) const;
+  // The shard as a block of the [shape[0], prod(rest)] view, or nullopt when it is not one
+  // rectangle of that view (a split along dim k >= 2 with some of dims 1..k-1 larger than 1).
+  std::optional<Block2D> AsBlock2D(std::span<const int64_t> shape) const;
+  // As AsBlock2D, of the padded tensor ([padded_extent, rest] for vocab-parallel params).
+  std::optional<Block2D> AsPaddedBlock2D(std::span<const int64_t> shape) const;
+};
+
+// A parameter's storage on one pipeline stage. A parameter appears once, except that a tied
+// parameter on another stage than its target gives the target a second placement there
+// (Note [Tied embeddings]); `param` is then the target and `tied_from` the tied parameter.
+struct Placement {
+  int param = -1;      // index into ModelSpec::params of the stored tensor
+  int stage = -1;      // model chunk, 0 .. num_stages() - 1 (Note [Pipeline partition])
+  int tied_from = -1;  // the tied parameter that put a copy of `param` here, or -1
+  bool tied_copy() const { return tied_from >= 0; }
+  bool operator==(const Placement&) const = default;
+};
+
+// What one rank stores: a placement on one of its virtual stages, and its TP slice of it.
+struct OwnedShard {
+  int param = -1;          // index into ModelSpec::params of the stored tensor
+  int stage = -1;          // model chunk (global stage order)
+  int virtual_stage = -1;  // 0 .. vpp - 1 on this pipeline rank
+  int tied_from = -1;      // as Placement::tied_from
+  TpShard shard;           // of params[param]
+};
+
+// An immutable, validated layout of one model over dp * pp * tp ranks. Copyable; every method is
+// const, pure and thread-safe. Per-rank queries cost O(parameters on that rank's stages).
+class ParallelLayout {
+ public:
+  // Validates `config` against `model` and builds the layout (a copy of `model` is kept).
+  // Returns InvalidArgument naming the field and the values when the layout is impossible:
+  // non-positive sizes, vpp > 1 with pp == 1, ep not dividing dp or the expert count,
+  // pp * vpp > num_layers, a column / row split dimension smaller than tp (empty shards are not
+  // allowed, Note [Uneven TP shards]), or a malformed model (layer out of range, tp_dim outside
+  // the shape, kVocab with tp_dim != 0, tied_to naming no parameter or a tied one or another
+  // shape, duplicate names, a negative size). Costs O(params + num_layers^2) at worst.
+  static StatusOr<ParallelLayout> Make(const LayoutConfig& config, const ModelSpec& model);
+
+  const LayoutConfig& config() const { return config_; }
+  const ModelSpec& model() const { return model_; }
+  int world_size() const { return world_; }
+  int num_stages() const { return num_stages_; }    // pp * vpp model chunks
+  int num_experts() const { return num_experts_; }  // 1 + the largest expert index, or 0
+
+  // ---- Ranks (Note [Megatron rank order]) ----
+
+  // REQUIRES: 0 <= rank < world_size().
+  ParallelCoords RankCoords(int rank) const;
+  // The rank at coords.dp / pp / tp (coords.ep and expert_dp are ignored: they follow from dp),
+  // or -1 when one of them is out of range.
+  int RankOf(const ParallelCoords& coords) const;
+  // Members of `rank`'s groups, ascending, `rank` included. REQUIRES: 0 <= rank < world_size().
+  std::vector<int> TpGroup(int rank) const;        // same dp, pp
+  std::vector<int> DpGroup(int rank) const;        // same pp, tp
+  std::vector<int> PpGroup(int rank) const;        // same dp, tp
+  std::vector<int> EpGroup(int rank) const;        // same pp, tp, expert_dp
+  std::vector<int> ExpertDpGroup(int rank) const;  // same pp, tp, ep
+  // The first and last ranks of rank's pipeline group (one rank when pp == 1): the ranks that
+  // hold word embeddings and all-reduce a tied embedding's gradient (Note [Tied embeddings]).
+  std::vector<int> EmbeddingGroup(int rank) const;
+
+  // ---- Pipeline stages (Note [Pipeline partition]) ----
+
+  // Model chunk `virtual_stage * pp + pp_rank`. REQUIRES: both in range.
+  int StageAt(int pp_rank, int virtual_stage) const;
+  // REQUIRES: 0 <= stage < num_stages().
+  int PipelineRankOf(int stage) const { return stage % config_.pp; }
+  int VirtualStageOf(int stage) const { return stage / config_.pp; }
+  // Transformer blocks [begin, end) of `stage`; never empty. REQUIRES: stage in range.
+  IndexRange StageLayers(int stage) const;
+  // The stage holding block `layer`. REQUIRES: 0 <= layer < model().num_layers.
+  int StageOfLayer(int layer) const { return layer_stage_[layer]; }
+  // The stage where parameter `param` is used: its block's stage, the first stage for
+  // embeddings, the last for the final norm and head (tied or not). REQUIRES: param in range.
+  int StageOfParam(int param) const { return param_stage_[param]; }
+  // Every placement, stage-major; within a stage in registration order (a tied copy sits at
+  // its tied parameter's position).
+  std::span<const Placement> Placements() const { return placements_; }
+  // The placements of one stage. REQUIRES: 0 <= stage < num_stages().
+  std::span<const Placement> StagePlacements(int stage) const;
+  // Sum of Numel over the placements of `stage` (tied copies included, before any sharding).
+  int64_t StageNumel(int stage) const;
+
+  // ---- Tensor and expert parallelism (Notes [Uneven TP shards], [Expert parallelism]) ----
+
+  // tp_rank's slice of params[param] (its own tp_split / tp_dim). REQUIRES: both in range.
+  TpShard ShardOf(int param, int tp_rank) const;
+  // The expert-parallel rank holding expert parameter `param`, or -1 for a dense parameter.
+  int ExpertOwner(int param) const;
+  // What `rank` stores, in stage order then placement order; dense parameters of ranks that
+  // differ only in dp are identical. REQUIRES: 0 <= rank < world_size().
+  std::vector<OwnedShard> OwnedBy(int rank) const;
+
+ private:
+  ParallelLayout() = default;
+
+  LayoutConfig config_;
+  ModelSpec model_;
+  int world_ = 0;
+  int num_stages_ = 0;
+  int num_experts_ = 0;
+  std::vector<int> stage_layer_begin_;  // num_stages_ + 1 boundaries
+  std::vector<int> layer_stage_;        // per layer
+  std::vector<int> param_stage_;        // per param
+  std::vector<int64_t> param_numel_;    // per param
+  std::vector<int64_t> padded_extent_;  // per param: padded size of tp_dim (0 if replicated)
+  std::vector<Placement> placements_;   // stage-major
+  std::vector<int> stage_offset_;       // num_stages_ + 1 offsets into placements_
+};
+
+// Note [Megatron rank order]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~
+// Global ranks enumerate the grid with tp fastest, then dp, then pp:
+//     rank = pp_rank * (dp * tp) + dp_rank * tp + tp_rank.
+// This is Megatron-LM's default order "tp-cp-ep-dp-pp" (megatron/core/parallel_state.py:
+// initialize_model_parallel builds a RankGenerator whose generate_masked_orthogonal_rank_groups
+// gives global_rank = tp_rank + dp_rank * tp + pp_rank * tp * dp, with cp = 1 and, for dense
+// parameters, ep = 1). With tp = 2, pp = 4 on 16 ranks, as in that function's docstring:
+// TP groups [0,1] [2,3] ..., DP groups [0,2] [1,3] [4,6] ..., PP groups [0,4,8,12] [1,5,9,13] ...
+// Adjacent ranks share a TP group, so TP traffic stays inside a node. Context parallelism is not
+// modelled (it does not change which weights a rank holds).
+//
+// Note [Expert parallelism]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~
+// Megatron builds expert groups with a second RankGenerator over the same ranks, order
+// "tp-ep-dp-pp" with expert-tensor size = tp (the default) and expert-data size
+// dp / ep: the DP dimension of each (pp, tp) is split as dp_rank = expert_dp * ep + ep_rank, so
+// an EP group is ep consecutive DP ranks. World must divide by tp * ep * pp, i.e. ep | dp.
+// Expert e (ParamSpec::expert) lives on ep_rank e / (num_experts / ep), like Megatron's
+// local_expert_indices; num_experts must divide by ep. One expert replica is the set of ranks
+// with equal expert_dp; dense parameters replicate over all dp ranks. ep > 1 on a model without
+// expert parameters is accepted and changes nothing.
+//
+// Note [Pipeline partition]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~
+// The num_layers blocks are split into S = pp * vpp contiguous model chunks ("stages", numbered in
+// model order). Chunk c lives on pipeline rank c % pp as its virtual stage c / pp, as in
+// Megatron's interleaved schedule: with 16 blocks, pp = 4, vpp = 2, pipeline rank 0 holds blocks
+// [0, 1] and [8, 9]. So stage order differs from rank order whenever vpp > 1. Every chunk holds at
+// least one block (pp * vpp > num_layers is rejected; Megatron's standalone embedding stage with
+// zero blocks is not modelled).
+// - kByLayers: each chunk gets num_layers / S blocks and the first num_layers % S chunks (model
+//   order) one more, as DeepSpeed's partition_uniform does. Megatron itself rejects a split that
+//   does not divide (transformer_block.py get_num_layers_to_build asserts
+//   num_layers % pp == 0 and (num_layers / pp) % vpp == 0) unless the first/last stage sizes are
+//   given; where it divides, both agree.
+// - kByParams: minimizes the largest chunk's parameter count, where embeddings count toward
+//   chunk 0 and the final norm and head (a tied head too: its copy is real) toward chunk S - 1,
+//   like DeepSpeed's partition_method="parameters". The bottleneck is found by binary search over
+//   a greedy feasibility check (optimal for contiguous splits); among the optimal splits, each
+//   chunk in turn takes the feasible end closest to an equal share of what remains.
+// Embeddings (role kEmbedding) live on chunk 0; the final norm and head on chunk S - 1.
+//
+// Note [Tied embeddings]
+// ~~~~~~~~~~~~~~~~~~~~~~
+// A parameter with tied_to (GPT-2's lm_head.weight -> transformer.wte.weight) shares storage with
+// its target. When both are on one stage (S == 1) there is one tensor. Otherwise the tied
+// parameter's stage holds its own copy of the target, as Megatron keeps word embeddings on the
+// first and last stage and all-reduces their gradients over the embedding group
+// (parallel_state.py default_embedding_ranks): Placements() lists the target twice, the second
+// time with tied_from = the tied parameter. The copy is sharded like the target. Coverage
+// ("every element exactly once per replica") counts home placements; copies are checked apart.
+//
+// Note [Uneven TP shards]
+// ~~~~~~~~~~~~~~~~~~~~~~~
+// kColumn / kRow split shape[tp_dim] = n into tp contiguous ranges; the first n % tp ranks get
+// n / tp + 1 indices, the rest n / tp (torch.tensor_split / numpy.array_split). Megatron does not
+// define this case: its divide() asserts n % tp == 0; DTensor's Shard uses torch.chunk instead
+// (ceil-sized pieces, the last ones smaller or empty), so a DTensor model must compute its own
+// offsets where n % tp != 0. Empty shards are rejected (n < tp is an error): no framework builds
+// a rank with a zero-width Linear, and every rank then holds something of every split parameter.
+// kVocab is the exception that padding makes safe: its padded shards are never empty, though the
+// real rows of the last ranks can be (Note [Vocab padding]).
+//
+// Note [Vocab padding]
+// ~~~~~~~~~~~~~~~~~~~~
+// kVocab splits dim 0 (tp_dim must be 0) as Megatron's VocabParallelEmbedding does: the vocab V
+// is first padded to Vp = ceil(V / m) * m with m = vocab_divisible_by * tp
+// (_vocab_size_with_padding), and each rank gets Vp / tp rows, [r * Vp / tp, (r + 1) * Vp / tp).
+// padded_range / padded_extent give that view (what Megatron allocates and initializes,
+// GPT-2's 50257 -> 50304 at tp = 1); range is its intersection with the real rows [0, V), which
+// is shorter, or empty, on the last ranks. Padding applies even at tp = 1, as in Megatron.
+
+}  // namespace twinsim::core
+
+#endif  // TWINSIM_CORE_PARALLEL_LAYOUT_H_
