@@ -6,44 +6,33 @@
 
 namespace twinsim::core {
 
-std::string_view FillPrimitiveName(FillPrimitive primitive) {
+std::string_view PrimitiveName(Primitive primitive) {
   switch (primitive) {
-    case FillPrimitive::kUniform:
+    case Primitive::kUniform:
       return "uniform";
-    case FillPrimitive::kNormal:
+    case Primitive::kNormal:
       return "normal";
-    case FillPrimitive::kTruncNormal:
+    case Primitive::kTruncNormal:
       return "trunc_normal";
-    case FillPrimitive::kConstant:
+    case Primitive::kConstant:
       return "constant";
-  }
-  return "invalid";
-}
-
-std::string_view FillDTypeName(FillDType dtype) {
-  switch (dtype) {
-    case FillDType::kFp32:
-      return "fp32";
-    case FillDType::kBf16:
-      return "bf16";
-    case FillDType::kFp16:
-      return "fp16";
   }
   return "invalid";
 }
 
 std::string FillRequest::ToString() const {
   return fmt::format("{}({}, {}, {}, {}, {}, {}) key={:#010x}:{:#010x} draw={} {} [{}, {})",
-                     FillPrimitiveName(primitive), params[0], params[1], params[2], params[3],
-                     params[4], params[5], key[0], key[1], draw, FillDTypeName(dtype), begin, end);
+                     PrimitiveName(transform.prim), transform.p[0], transform.p[1], transform.p[2],
+                     transform.p[3], transform.p[4], transform.p[5], key[0], key[1], draw,
+                     DTypeName(dtype), begin, end);
 }
 
 Status ValidateFillRequest(const FillRequest& request) {
-  if (FillPrimitiveName(request.primitive) == "invalid") {
+  if (PrimitiveName(request.transform.prim) == "invalid") {
     return Status::InvalidArgument(fmt::format("fill request: unknown primitive {}",
-                                               static_cast<uint32_t>(request.primitive)));
+                                               static_cast<uint32_t>(request.transform.prim)));
   }
-  if (FillDTypeName(request.dtype) == "invalid") {
+  if (!IsValidDType(request.dtype)) {
     return Status::InvalidArgument(
         fmt::format("fill request: unknown dtype {}", static_cast<int>(request.dtype)));
   }
@@ -51,7 +40,7 @@ Status ValidateFillRequest(const FillRequest& request) {
     return Status::InvalidArgument(
         fmt::format("fill request: begin {} is after end {}", request.begin, request.end));
   }
-  if (request.elements() > std::numeric_limits<uint64_t>::max() / FillDTypeSize(request.dtype)) {
+  if (request.elements() > std::numeric_limits<uint64_t>::max() / DTypeSize(request.dtype)) {
     return Status::InvalidArgument(fmt::format(
         "fill request: [{}, {}) overflows a 64-bit byte count", request.begin, request.end));
   }

@@ -24,8 +24,8 @@
 
 namespace twinsim::core {
 
-// Executes a fill on host memory: writes request.bytes() bytes to `out`. kernels/ provides
-// the implementation (it maps FillRequest onto kernels::FillRange); core does not link it.
+// Executes a fill on host memory: writes request.bytes() bytes to `out`. kernels::FillOnHost
+// (kernels/device_fill.h) is the implementation; core does not link it.
 // Must be safe to call from several threads at once on disjoint outputs.
 using FillFunction = std::function<Status(const FillRequest& request, std::span<std::byte> out)>;
 

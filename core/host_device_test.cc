@@ -154,9 +154,9 @@ TEST(HostDeviceTest, CopiesMoveRealBytesAndCheckBounds) {
 
 FillRequest ConstantRequest(float value, uint64_t begin, uint64_t end) {
   FillRequest request;
-  request.primitive = FillPrimitive::kConstant;
-  request.params[0] = value;
-  request.dtype = FillDType::kFp32;
+  request.transform.prim = Primitive::kConstant;
+  request.transform.p[0] = value;
+  request.dtype = DType::kFp32;
   request.begin = begin;
   request.end = end;
   return request;

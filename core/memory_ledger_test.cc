@@ -165,9 +165,9 @@ TEST(HostMemoryTest, RanksShareItFromTheirThreads) {
 
 TEST(FillRequestTest, ValidatesRangeAndEnums) {
   FillRequest request;
-  request.primitive = FillPrimitive::kNormal;
-  request.params[1] = 0.02f;
-  request.dtype = FillDType::kBf16;
+  request.transform.prim = Primitive::kNormal;
+  request.transform.p[1] = 0.02f;
+  request.dtype = DType::kBf16;
   request.begin = 10;
   request.end = 4106;
   EXPECT_TRUE(ValidateFillRequest(request).ok());
@@ -181,16 +181,16 @@ TEST(FillRequestTest, ValidatesRangeAndEnums) {
   EXPECT_EQ(ValidateFillRequest(inverted).code(), StatusCode::kInvalidArgument);
 
   FillRequest huge = request;
-  huge.dtype = FillDType::kFp32;
+  huge.dtype = DType::kFp32;
   huge.begin = 0;
   huge.end = std::numeric_limits<uint64_t>::max() / 2;
   EXPECT_EQ(ValidateFillRequest(huge).code(), StatusCode::kInvalidArgument);
 
   FillRequest bad_primitive = request;
-  bad_primitive.primitive = static_cast<FillPrimitive>(9);
+  bad_primitive.transform.prim = static_cast<Primitive>(9);
   EXPECT_EQ(ValidateFillRequest(bad_primitive).code(), StatusCode::kInvalidArgument);
   FillRequest bad_dtype = request;
-  bad_dtype.dtype = static_cast<FillDType>(7);
+  bad_dtype.dtype = static_cast<DType>(7);
   EXPECT_EQ(ValidateFillRequest(bad_dtype).code(), StatusCode::kInvalidArgument);
 }
 

@@ -160,11 +160,10 @@ StatusOr<bool> ParseBool(std::string_view head, std::string_view key, std::strin
                                  ": expected 0, 1, true or false, got " + Quote(value));
 }
 
-StatusOr<ParamDType> ParseDType(std::string_view head, std::string_view key,
+StatusOr<DType> ParseDTypeValue(std::string_view head, std::string_view key,
                                 std::string_view value) {
-  for (ParamDType d : {ParamDType::kFp32, ParamDType::kBf16, ParamDType::kFp16}) {
-    if (value == ParamDTypeName(d)) return d;
-  }
+  StatusOr<DType> dtype = ParseDType(value);
+  if (dtype.ok()) return dtype;
   return Status::InvalidArgument(std::string(head) + ": " + Quote(key) +
                                  ": expected fp32, bf16 or fp16, got " + Quote(value));
 }
@@ -224,7 +223,7 @@ const std::vector<Key>& FamilyKeys(Family family) {
       ParsedKey(
           "tie_word_embeddings", [](C& c) { return &c.gpt2.tie_word_embeddings; }, ParseBool),
       ParsedKey(
-          "dtype", [](C& c) { return &c.gpt2.dtype; }, ParseDType),
+          "dtype", [](C& c) { return &c.gpt2.dtype; }, ParseDTypeValue),
   };
   static const std::vector<Key> llama3 = {
       SizeKey("n_layers", kMaxLayers, [](C& c) { return &c.llama3.n_layers; }),
@@ -238,7 +237,7 @@ const std::vector<Key>& FamilyKeys(Family family) {
       ParsedKey(
           "tie_word_embeddings", [](C& c) { return &c.llama3.tie_word_embeddings; }, ParseBool),
       ParsedKey(
-          "dtype", [](C& c) { return &c.llama3.dtype; }, ParseDType),
+          "dtype", [](C& c) { return &c.llama3.dtype; }, ParseDTypeValue),
   };
   static const std::vector<Key> linear = {
       SizeKey("layers", kMaxLayers, [](C& c) { return &c.linear.layers; }),
@@ -248,7 +247,7 @@ const std::vector<Key>& FamilyKeys(Family family) {
       ParsedKey(
           "bias", [](C& c) { return &c.linear.bias; }, ParseBool),
       ParsedKey(
-          "dtype", [](C& c) { return &c.linear.dtype; }, ParseDType),
+          "dtype", [](C& c) { return &c.linear.dtype; }, ParseDTypeValue),
   };
   switch (family) {
     case Family::kGpt2:
@@ -377,7 +376,7 @@ InitSpec Constant(double value) {
 
 struct Builder {
   ModelSpec model;
-  ParamDType dtype = ParamDType::kFp32;
+  DType dtype = DType::kFp32;
 
   ParamSpec& Add(std::string name, std::vector<int64_t> shape, InitSpec init, TpSplit split,
                  int tp_dim, ParamRole role, int layer = -1) {

@@ -30,7 +30,7 @@ struct Gpt2Config {
   int64_t n_positions = 1024;
   double initializer_range = 0.02;
   bool tie_word_embeddings = true;
-  ParamDType dtype = ParamDType::kFp32;
+  DType dtype = DType::kFp32;
 };
 
 // Hugging Face LlamaForCausalLM with Llama 3's shapes (GQA, SwiGLU, RMSNorm, untied head).
@@ -44,7 +44,7 @@ struct Llama3Config {
   int64_t vocab_size = 128256;
   double initializer_range = 0.02;
   bool tie_word_embeddings = false;
-  ParamDType dtype = ParamDType::kFp32;
+  DType dtype = DType::kFp32;
 };
 
 // `layers` plain torch.nn.Linear layers in an nn.ModuleList named "layers", with PyTorch's
@@ -55,7 +55,7 @@ struct LinearStackConfig {
   int64_t in_features = 0;   // 0 means width
   int64_t out_features = 0;  // 0 means width
   bool bias = true;
-  ParamDType dtype = ParamDType::kFp32;
+  DType dtype = DType::kFp32;
 };
 
 // Build the ModelSpec of a configuration and validate it (ValidateModelSpec); `name` becomes

@@ -146,7 +146,7 @@ TEST(ModelPresetsTest, Gpt2RolesAndLayers) {
   EXPECT_EQ(Get(m, "transformer.ln_f.bias").role, ParamRole::kFinalNorm);
   EXPECT_EQ(Get(m, "transformer.ln_f.bias").layer, -1);
   EXPECT_EQ(Get(m, "lm_head.weight").role, ParamRole::kHead);
-  for (const ParamSpec& p : m.params) EXPECT_EQ(p.dtype, ParamDType::kFp32) << p.name;
+  for (const ParamSpec& p : m.params) EXPECT_EQ(p.dtype, DType::kFp32) << p.name;
 }
 
 TEST(ModelPresetsTest, Gpt2InitsAreHuggingFacesWithResidualScaling) {
@@ -361,7 +361,7 @@ TEST(ModelPresetsTest, OverridesChangeOnlyWhatTheyName) {
   EXPECT_EQ(Get(tied, "lm_head.weight").tied_to, "model.embed_tokens.weight");
 
   const ModelSpec half = Make("gpt2:n_layer=1,dtype=bf16,initializer_range=0.01");
-  for (const ParamSpec& p : half.params) EXPECT_EQ(p.dtype, ParamDType::kBf16) << p.name;
+  for (const ParamSpec& p : half.params) EXPECT_EQ(p.dtype, DType::kBf16) << p.name;
   EXPECT_EQ(Get(half, "transformer.wte.weight").init.std, 0.01);
 
   const ModelSpec stack = Make("linear-stack:layers=2,width=8,in_features=3,out_features=5");

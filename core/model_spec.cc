@@ -42,17 +42,6 @@ int ModelSpec::Find(std::string_view name) const {
   return -1;
 }
 
-std::string_view ParamDTypeName(ParamDType dtype) {
-  switch (dtype) {
-    case ParamDType::kFp32:
-      return "fp32";
-    case ParamDType::kBf16:
-      return "bf16";
-    case ParamDType::kFp16:
-      return "fp16";
-  }
-  return "?";
-}
 
 std::string_view TpSplitName(TpSplit split) {
   switch (split) {
@@ -82,7 +71,6 @@ std::string_view ParamRoleName(ParamRole role) {
   return "?";
 }
 
-int ParamDTypeBytes(ParamDType dtype) { return dtype == ParamDType::kFp32 ? 4 : 2; }
 
 std::string FormatShape(const std::vector<int64_t>& shape) {
   std::string out = "[";
@@ -173,9 +161,9 @@ Status ValidateModelSpec(const ModelSpec& model) {
     }
     if (target.shape != p.shape || target.dtype != p.dtype) {
       return Status::InvalidArgument(at() + ": shape " + FormatShape(p.shape) + " " +
-                                     std::string(ParamDTypeName(p.dtype)) + " differs from tied '" +
+                                     std::string(DTypeName(p.dtype)) + " differs from tied '" +
                                      target.name + "' " + FormatShape(target.shape) + " " +
-                                     std::string(ParamDTypeName(target.dtype)));
+                                     std::string(DTypeName(target.dtype)));
     }
   }
   return Status::Ok();

@@ -13,13 +13,12 @@
 #include <string_view>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/init_spec.h"
 #include "core/status.h"
 
 namespace twinsim::core {
 
-// Storage dtype of a parameter as the framework allocates it.
-enum class ParamDType : uint8_t { kFp32 = 0, kBf16 = 1, kFp16 = 2 };
 
 // How Megatron-style tensor parallelism splits a parameter over the TP ranks.
 enum class TpSplit : uint8_t {
@@ -40,7 +39,7 @@ enum class ParamRole : uint8_t {
 struct ParamSpec {
   std::string name;            // stable name, e.g. "transformer.h.0.attn.c_attn.weight"
   std::vector<int64_t> shape;  // as the framework stores it, row-major
-  ParamDType dtype = ParamDType::kFp32;
+  DType dtype = DType::kFp32;  // storage dtype as the framework allocates it
   InitSpec init;  // fan_in / fan_out filled in where the rule needs them
   TpSplit tp_split = TpSplit::kReplicated;
   int tp_dim = -1;  // the dimension of `shape` that TP splits; -1 when replicated
@@ -67,12 +66,9 @@ struct ModelSpec {
   int Find(std::string_view name) const;
 };
 
-// Lower-case names for messages and reports: "fp32", "column", "layer", ...
-std::string_view ParamDTypeName(ParamDType dtype);
+// Lower-case names for messages and reports: "column", "layer", ... (dtypes: DTypeName).
 std::string_view TpSplitName(TpSplit split);
 std::string_view ParamRoleName(ParamRole role);
-// Bytes per element of `dtype`: 4 for fp32, 2 for bf16 and fp16.
-int ParamDTypeBytes(ParamDType dtype);
 // "[768, 2304]"; "[]" for a scalar.
 std::string FormatShape(const std::vector<int64_t>& shape);
 

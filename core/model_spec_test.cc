@@ -70,9 +70,9 @@ TEST(ModelSpecTest, FindReturnsTheIndexOrMinusOne) {
 }
 
 TEST(ModelSpecTest, NamesAndBytes) {
-  EXPECT_EQ(ParamDTypeName(ParamDType::kBf16), "bf16");
-  EXPECT_EQ(ParamDTypeBytes(ParamDType::kFp32), 4);
-  EXPECT_EQ(ParamDTypeBytes(ParamDType::kFp16), 2);
+  EXPECT_EQ(DTypeName(DType::kBf16), "bf16");
+  EXPECT_EQ(DTypeSize(DType::kFp32), 4u);
+  EXPECT_EQ(DTypeSize(DType::kFp16), 2u);
   EXPECT_EQ(TpSplitName(TpSplit::kRow), "row");
   EXPECT_EQ(ParamRoleName(ParamRole::kFinalNorm), "final_norm");
   EXPECT_EQ(FormatShape({768, 2304}), "[768, 2304]");
@@ -137,7 +137,7 @@ TEST(ModelSpecTest, BrokenModelsSayWhatIsWrong) {
          m.params[3].shape = {4, 10};
        },
        "param 'head.weight': shape [4, 10] fp32 differs from tied 'emb.weight' [10, 4] fp32"},
-      {"tie dtype", [](ModelSpec& m) { m.params[3].dtype = ParamDType::kBf16; },
+      {"tie dtype", [](ModelSpec& m) { m.params[3].dtype = DType::kBf16; },
        "shape [10, 4] bf16 differs from tied 'emb.weight' [10, 4] fp32"},
       {"total overflow",
        [](ModelSpec& m) {

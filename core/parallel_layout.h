@@ -13,6 +13,7 @@
 #include <span>
 #include <vector>
 
+#include "core/block2d.h"
 #include "core/model_spec.h"
 #include "core/status.h"
 
@@ -56,15 +57,8 @@ struct IndexRange {
   bool operator==(const IndexRange&) const = default;
 };
 
-// A rectangular block of a parameter viewed row-major as [shape[0], prod(shape[1:])] (a 1-D
-// tensor is [n, 1], a scalar [1, 1]). Same fields, in the same order, as kernels::Block2D, which
-// core cannot include; copy field by field (or aggregate-initialize) to fill one.
-struct Block2D {
-  uint64_t rows = 0, cols = 0;
-  uint64_t row_begin = 0, row_end = 0;
-  uint64_t col_begin = 0, col_end = 0;
-  bool operator==(const Block2D&) const = default;
-};
+// Shards of 2-D views are described with core::Block2D (core/block2d.h): the [shape[0],
+// prod(shape[1:])] view of the tensor (a 1-D tensor is [n, 1], a scalar [1, 1]).
 
 // One TP rank's slice of one parameter: a range along one dimension, or the whole tensor (then
 // range, padded_range and padded_extent are unused). Cheap to copy; the methods take the shape

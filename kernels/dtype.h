@@ -9,19 +9,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <string_view>
 
-#include "core/status.h"
+#include "core/dtype.h"
 #include "kernels/hd.h"
 
 namespace twinsim::kernels {
 
-enum class DType : uint8_t { kFp32 = 0, kBf16 = 1, kFp16 = 2 };
-
-std::string_view DTypeName(DType dtype);  // "fp32", "bf16", "fp16"
-// Accepts fp32|float32, bf16|bfloat16, fp16|float16|half.
-StatusOr<DType> ParseDType(std::string_view text);
-inline size_t DTypeSize(DType dtype) { return dtype == DType::kFp32 ? 4 : 2; }
+// The storage dtype is core's vocabulary type; kernels round to it.
+using core::DType;
+using core::DTypeName;
+using core::DTypeSize;
+using core::ParseDType;
 
 TWINSIM_HD uint32_t FloatBits(float f) {
 #if defined(__CUDA_ARCH__)

@@ -257,22 +257,6 @@ void FillRangeParallel(const ParamStream& stream, const Transform& t, DType dtyp
   for (std::thread& th : pool) th.join();
 }
 
-Status ValidateBlock(const Block2D& b) {
-  auto str = [](uint64_t v) { return std::to_string(v); };
-  if (b.row_begin > b.row_end || b.row_end > b.rows) {
-    return Status::OutOfRange("row range [" + str(b.row_begin) + ", " + str(b.row_end) +
-                              ") is not inside [0, " + str(b.rows) + ")");
-  }
-  if (b.col_begin > b.col_end || b.col_end > b.cols) {
-    return Status::OutOfRange("column range [" + str(b.col_begin) + ", " + str(b.col_end) +
-                              ") is not inside [0, " + str(b.cols) + ")");
-  }
-  if (b.cols != 0 && b.rows > UINT64_MAX / b.cols) {
-    return Status::OutOfRange("rows * cols overflows 64 bits");
-  }
-  return Status::Ok();
-}
-
 void FillBlock2D(const ParamStream& stream, const Transform& t, DType dtype, const Block2D& b,
                  void* out) {
   const uint64_t width = b.col_end - b.col_begin;

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/block2d.h"
 #include "core/status.h"
 #include "kernels/dtype.h"
 #include "kernels/resolve.h"
@@ -50,17 +51,9 @@ void FillRange(const ParamStream& stream, const Transform& t, DType dtype, uint6
 void FillRangeParallel(const ParamStream& stream, const Transform& t, DType dtype,
                        uint64_t begin, uint64_t end, void* out, int threads);
 
-// A rectangular block of a row-major [rows, cols] parameter: rows [row_begin, row_end) and
-// columns [col_begin, col_end). A column-parallel TP shard of a Linear weight [out, in] is a
-// row block; a row-parallel shard is a column block.
-struct Block2D {
-  uint64_t rows = 0, cols = 0;
-  uint64_t row_begin = 0, row_end = 0;
-  uint64_t col_begin = 0, col_end = 0;
-};
-
-// Checks that the block lies inside the matrix and is non-inverted.
-Status ValidateBlock(const Block2D& block);
+// TP shards of a row-major [rows, cols] parameter are core::Block2D blocks (core/block2d.h).
+using core::Block2D;
+using core::ValidateBlock;
 
 // Fills `block` densely (row-major, leading dimension col_end - col_begin) into `out`.
 // Element (r, c) gets the value the full fill has at index r * cols + c.

@@ -8,26 +8,17 @@
 
 #include <cstdint>
 
+#include "core/fill_request.h"
 #include "kernels/hd.h"
 #include "kernels/philox.h"
 #include "kernels/portable_math.h"
 
 namespace twinsim::kernels {
 
-// The primitive distributions kernels implement; torch.nn.init's initializers reduce to them
-// (kernels/init_spec.h).
-enum class Primitive : uint32_t { kUniform = 0, kNormal = 1, kTruncNormal = 2, kConstant = 3 };
-
-// A resolved initializer: float parameters only, trivially copyable to a GPU.
-//   kUniform:     p[0] = lo, p[1] = hi - lo                value = lo + (hi-lo) * u
-//   kNormal:      p[0] = mean, p[1] = std                  value = mean + std * z
-//   kTruncNormal: p[0] = 2 Phi(alpha) - 1, p[1] = 2 Phi(beta) - 1 - p[0], p[2] = std sqrt(2),
-//                 p[3] = mean, p[4] = a, p[5] = b          value = clamp(p3 + p2 erfinv(p0 + p1 u))
-//   kConstant:    p[0] = value
-struct Transform {
-  Primitive prim = Primitive::kConstant;
-  float p[6] = {0, 0, 0, 0, 0, 0};
-};
+// The primitives and their resolved parameters are core's (core/fill_request.h), so a
+// Device::Fill request carries exactly what these functions evaluate.
+using core::Primitive;
+using core::Transform;
 
 // The stream of one parameter: its Philox key (from DeriveParamKey) and the draw index.
 struct ParamStream {

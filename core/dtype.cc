@@ -1,8 +1,8 @@
-#include "kernels/dtype.h"
+#include "core/dtype.h"
 
 #include <string>
 
-namespace twinsim::kernels {
+namespace twinsim::core {
 
 std::string_view DTypeName(DType dtype) {
   switch (dtype) {
@@ -21,4 +21,4 @@ StatusOr<DType> ParseDType(std::string_view text) {
                                  "' (expected fp32, bf16 or fp16)");
 }
 
-}  // namespace twinsim::kernels
+}  // namespace twinsim::core
