@@ -20,8 +20,12 @@ const std::vector<KindInfo>& Kinds() {
       {InitKind::kUniform, "uniform", {"a", "b"}},
       {InitKind::kNormal, "normal", {"mean", "std"}},
       {InitKind::kTruncNormal, "trunc_normal", {"mean", "std", "a", "b"}},
-      {InitKind::kKaimingUniform, "kaiming_uniform", {"fan_in", "fan_out", "a", "mode", "nonlinearity"}},
-      {InitKind::kKaimingNormal, "kaiming_normal", {"fan_in", "fan_out", "a", "mode", "nonlinearity"}},
+      {InitKind::kKaimingUniform,
+       "kaiming_uniform",
+       {"fan_in", "fan_out", "a", "mode", "nonlinearity"}},
+      {InitKind::kKaimingNormal,
+       "kaiming_normal",
+       {"fan_in", "fan_out", "a", "mode", "nonlinearity"}},
       {InitKind::kXavierUniform, "xavier_uniform", {"fan_in", "fan_out", "gain"}},
       {InitKind::kXavierNormal, "xavier_normal", {"fan_in", "fan_out", "gain"}},
       {InitKind::kConstant, "constant", {"value"}},
@@ -68,9 +72,8 @@ StatusOr<int64_t> ParseFan(std::string_view key, std::string_view text) {
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v <= 0) {
-    return Status::InvalidArgument("'" + std::string(key) +
-                                   "': expected a positive integer, got '" + std::string(text) +
-                                   "'");
+    return Status::InvalidArgument(
+        "'" + std::string(key) + "': expected a positive integer, got '" + std::string(text) + "'");
   }
   return v;
 }
@@ -157,13 +160,15 @@ StatusOr<InitSpec> ParseInitSpec(std::string_view text) {
     seen.push_back(key);
     auto number = [&](double* field) -> Status {
       StatusOr<double> v = ParseDouble(key, val);
-      if (!v.ok()) return Status::InvalidArgument(std::string(kind_name) + ": " + v.status().message());
+      if (!v.ok())
+        return Status::InvalidArgument(std::string(kind_name) + ": " + v.status().message());
       *field = *v;
       return Status::Ok();
     };
     auto fan = [&](int64_t* field) -> Status {
       StatusOr<int64_t> v = ParseFan(key, val);
-      if (!v.ok()) return Status::InvalidArgument(std::string(kind_name) + ": " + v.status().message());
+      if (!v.ok())
+        return Status::InvalidArgument(std::string(kind_name) + ": " + v.status().message());
       *field = *v;
       return Status::Ok();
     };
@@ -204,8 +209,9 @@ StatusOr<InitSpec> ParseInitSpec(std::string_view text) {
         }
       }
       if (!found) {
-        return Status::InvalidArgument(std::string(kind_name) + ": 'nonlinearity': expected one of " +
-                                       Join(names) + ", got '" + std::string(val) + "'");
+        return Status::InvalidArgument(std::string(kind_name) +
+                                       ": 'nonlinearity': expected one of " + Join(names) +
+                                       ", got '" + std::string(val) + "'");
       }
     }
   }
@@ -266,9 +272,9 @@ std::string FormatInitSpec(const InitSpec& s) {
 Status ValidateInitSpec(const InitSpec& s) {
   const std::string kind(InitKindName(s.kind));
   const double kFloatMax = std::numeric_limits<float>::max();
-  const std::pair<const char*, double> fields[] = {{"a", s.a},       {"b", s.b},
-                                                    {"mean", s.mean}, {"std", s.std},
-                                                    {"value", s.value}, {"gain", s.gain}};
+  const std::pair<const char*, double> fields[] = {{"a", s.a},         {"b", s.b},
+                                                   {"mean", s.mean},   {"std", s.std},
+                                                   {"value", s.value}, {"gain", s.gain}};
   for (const auto& [name, v] : fields) {
     if (!std::isfinite(v) || std::fabs(v) > kFloatMax) {
       return Status::InvalidArgument(kind + ": '" + name + "' = " + FormatDouble(v) +
@@ -301,8 +307,8 @@ Status ValidateInitSpec(const InitSpec& s) {
       const bool in = s.mode == FanMode::kFanIn;
       if ((in ? s.fan_in : s.fan_out) <= 0) {
         const std::string fan = in ? "fan_in" : "fan_out";
-        return Status::InvalidArgument(kind + ": " + fan + " must be a positive integer (mode=" +
-                                       fan + ")");
+        return Status::InvalidArgument(kind + ": " + fan +
+                                       " must be a positive integer (mode=" + fan + ")");
       }
       return Status::Ok();
     }

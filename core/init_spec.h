@@ -44,12 +44,12 @@ struct InitSpec {
   FanMode mode = FanMode::kFanIn;
 };
 
-// Parses "KIND[:key=value,...]" and validates the result (ValidateInitSpec). Kinds: uniform (a=0,b=1), normal (mean=0,std=1),
-// trunc_normal (mean=0,std=1,a=-2,b=2), kaiming_uniform / kaiming_normal (fan_in, fan_out,
-// a=0, mode=fan_in|fan_out, nonlinearity=leaky_relu|relu|linear|conv|sigmoid|tanh|selu),
-// xavier_uniform / xavier_normal (fan_in, fan_out, gain=1), constant (value=0).
-// On failure returns InvalidArgument naming the offending kind or key and what was expected.
-// Thread-safe; pure.
+// Parses "KIND[:key=value,...]" and validates the result (ValidateInitSpec). Kinds: uniform
+// (a=0,b=1), normal (mean=0,std=1), trunc_normal (mean=0,std=1,a=-2,b=2), kaiming_uniform /
+// kaiming_normal (fan_in, fan_out, a=0, mode=fan_in|fan_out,
+// nonlinearity=leaky_relu|relu|linear|conv|sigmoid|tanh|selu), xavier_uniform / xavier_normal
+// (fan_in, fan_out, gain=1), constant (value=0). On failure returns InvalidArgument naming the
+// offending kind or key and what was expected. Thread-safe; pure.
 StatusOr<InitSpec> ParseInitSpec(std::string_view text);
 
 // The canonical text form: ParseInitSpec(FormatInitSpec(s)) == s up to double rounding.

@@ -61,8 +61,8 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : value_(std::move(value)) {}           // NOLINT: implicit by design
-  StatusOr(Status status) : status_(std::move(status)) {}   // NOLINT: implicit by design
+  StatusOr(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
+  StatusOr(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
@@ -82,9 +82,9 @@ class [[nodiscard]] StatusOr {
 }  // namespace twinsim
 
 // Returns early from the enclosing function when `expr` (a Status) is not OK.
-#define TWINSIM_RETURN_IF_ERROR(expr)               \
-  do {                                              \
-    ::twinsim::Status twinsim_status_ = (expr);     \
+#define TWINSIM_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::twinsim::Status twinsim_status_ = (expr);        \
     if (!twinsim_status_.ok()) return twinsim_status_; \
   } while (0)
 

@@ -29,9 +29,8 @@ Status FillOnHost(const core::FillRequest& request, std::span<std::byte> out) {
   TWINSIM_RETURN_IF_ERROR(core::ValidateFillRequest(request));
   if (out.size() != request.bytes()) {
     return Status::InvalidArgument("FillOnHost: output is " + std::to_string(out.size()) +
-                                   " bytes, the request writes " +
-                                   std::to_string(request.bytes()) + " (" + request.ToString() +
-                                   ")");
+                                   " bytes, the request writes " + std::to_string(request.bytes()) +
+                                   " (" + request.ToString() + ")");
   }
   const ParamStream stream{PhiloxKey{{request.key[0], request.key[1]}}, request.draw};
   FillRange(stream, request.transform, request.dtype, request.begin, request.end, out.data());

@@ -58,8 +58,8 @@ TEST(DeviceFillTest, BadRequestsAreErrors) {
                 .message(),
             "trunc_normal: [a, b] = [30, 40] holds no probability mass in float for mean=0 std=1");
   std::vector<std::byte> small(3);
-  const Status s = FillOnHost(*MakeFillRequest(0, "w", Spec("normal"), core::DType::kBf16, 0, 2),
-                              small);
+  const Status s =
+      FillOnHost(*MakeFillRequest(0, "w", Spec("normal"), core::DType::kBf16, 0, 2), small);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("output is 3 bytes, the request writes 4"), std::string::npos)
       << s.message();

@@ -65,9 +65,9 @@ TWINSIM_HD uint16_t FloatToFp16(float f) {
   }
   if (abs < 0x33000000u) return static_cast<uint16_t>(sign);  // |f| <= 2^-25: rounds to 0
   // Subnormal half: value = m * 2^-24 with m in [0, 1024]; shift the 24-bit significand.
-  const uint32_t exp = abs >> 23;                  // 102 .. 112
+  const uint32_t exp = abs >> 23;  // 102 .. 112
   const uint32_t sig = (abs & 0x7fffffu) | 0x800000u;
-  const uint32_t shift = 126u - exp;               // 14 .. 24
+  const uint32_t shift = 126u - exp;  // 14 .. 24
   const uint32_t m = sig >> shift;
   const uint32_t rem = sig & ((1u << shift) - 1u);
   const uint32_t half = 1u << (shift - 1u);

@@ -18,7 +18,8 @@ uint16_t ReferenceBf16(float f) {
   const double du = std::fabs(Bf16ToFloat(up) - x);  // up may be inf: then du is inf
   if (std::isinf(Bf16ToFloat(up)) && !std::isinf(f)) {
     // Rounding up overflows only past the midpoint of the largest finite bf16 and 2^128.
-    const double mid = (std::fabs(static_cast<double>(Bf16ToFloat(down))) + std::ldexp(1.0, 128)) / 2;
+    const double mid =
+        (std::fabs(static_cast<double>(Bf16ToFloat(down))) + std::ldexp(1.0, 128)) / 2;
     if (std::fabs(x) > mid || (std::fabs(x) == mid && (down & 1))) return up;
     return down;
   }
@@ -39,9 +40,10 @@ TEST(DTypeTest, Fp16MatchesTheCompilersFloat16OnASweepOfAllFloats) {
 }
 
 TEST(DTypeTest, Fp16EdgeCases) {
-  const float cases[] = {0.0f,     -0.0f,   65504.0f, 65519.996f, 65520.0f, 1e9f,     0x1p-14f,
-                         0x1p-24f, 0x1p-25f, 0x1.8p-25f, 0x1p-26f, 0x1.ffcp-15f, 0x1.ffep-15f,
-                         INFINITY, -INFINITY, 1.0f + 0x1p-11f, 1.0f + 0x3p-11f};
+  const float cases[] = {
+      0.0f,         -0.0f,    65504.0f,  65519.996f,      65520.0f,       1e9f,
+      0x1p-14f,     0x1p-24f, 0x1p-25f,  0x1.8p-25f,      0x1p-26f,       0x1.ffcp-15f,
+      0x1.ffep-15f, INFINITY, -INFINITY, 1.0f + 0x1p-11f, 1.0f + 0x3p-11f};
   for (float f : cases) {
     const _Float16 h = static_cast<_Float16>(f);
     uint16_t want;

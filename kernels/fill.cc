@@ -34,9 +34,9 @@ static_assert(kBatchBlocks % 8 == 0);
 // The host fill computes a batch of blocks at a time, structure-of-arrays, so that the Philox
 // rounds and the float transforms vectorize: Philox with AVX2 intrinsics where the CPU has
 // them (GCC's own vectorization of 32x32->64 multiplies is 3x slower), the transforms through
-// target_clones (SSE2 by default, AVX2 where available). Vector add/mul/div/sqrt and int->float conversion round exactly like their
-// scalar forms, and -ffp-contract=off forbids fused multiply-add, so the result is the same
-// bits as ElementValue, which fill_test checks.
+// target_clones (SSE2 by default, AVX2 where available). Vector add/mul/div/sqrt and int->float
+// conversion round exactly like their scalar forms, and -ffp-contract=off forbids fused
+// multiply-add, so the result is the same bits as ElementValue, which fill_test checks.
 #define TWINSIM_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 
 struct Words {
@@ -69,8 +69,8 @@ __attribute__((target("avx2"))) inline void MulHiLo8(__m256i a, __m256i m, __m25
 }
 
 // Philox4x32-10 on 8 blocks at a time. Integer arithmetic: identical to Philox4x32.
-__attribute__((target("avx2"))) void BatchWordsAvx2(const ParamStream& stream,
-                                                    uint64_t first_block, int n, Words* words) {
+__attribute__((target("avx2"))) void BatchWordsAvx2(const ParamStream& stream, uint64_t first_block,
+                                                    int n, Words* words) {
   const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kPhiloxM0));
   const __m256i m1 = _mm256_set1_epi32(static_cast<int>(kPhiloxM1));
   const __m256i w0 = _mm256_set1_epi32(static_cast<int>(kPhiloxW0));
@@ -226,8 +226,8 @@ void FillRange(const ParamStream& stream, const Transform& t, DType dtype, uint6
   }
 }
 
-void FillRangeParallel(const ParamStream& stream, const Transform& t, DType dtype,
-                       uint64_t begin, uint64_t end, void* out, int threads) {
+void FillRangeParallel(const ParamStream& stream, const Transform& t, DType dtype, uint64_t begin,
+                       uint64_t end, void* out, int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   constexpr uint64_t kMinPerThread = 1 << 16;
   const uint64_t total = end > begin ? end - begin : 0;

@@ -27,8 +27,8 @@
 #include "core/block2d.h"
 #include "core/status.h"
 #include "kernels/dtype.h"
-#include "kernels/resolve.h"
 #include "kernels/philox.h"
+#include "kernels/resolve.h"
 #include "kernels/transform.h"
 
 namespace twinsim::kernels {
@@ -48,8 +48,8 @@ void FillRange(const ParamStream& stream, const Transform& t, DType dtype, uint6
 
 // As FillRange, split over `threads` worker threads (0 = hardware concurrency). The result is
 // identical for every thread count.
-void FillRangeParallel(const ParamStream& stream, const Transform& t, DType dtype,
-                       uint64_t begin, uint64_t end, void* out, int threads);
+void FillRangeParallel(const ParamStream& stream, const Transform& t, DType dtype, uint64_t begin,
+                       uint64_t end, void* out, int threads);
 
 // TP shards of a row-major [rows, cols] parameter are core::Block2D blocks (core/block2d.h).
 using core::Block2D;
@@ -58,8 +58,8 @@ using core::ValidateBlock;
 // Fills `block` densely (row-major, leading dimension col_end - col_begin) into `out`.
 // Element (r, c) gets the value the full fill has at index r * cols + c.
 // REQUIRES: ValidateBlock(block).ok().
-void FillBlock2D(const ParamStream& stream, const Transform& t, DType dtype,
-                 const Block2D& block, void* out);
+void FillBlock2D(const ParamStream& stream, const Transform& t, DType dtype, const Block2D& block,
+                 void* out);
 
 }  // namespace twinsim::kernels
 

@@ -35,9 +35,8 @@ void Register() {
     const char* name;
     const char* spec;
   };
-  const Dist dists[] = {{"uniform", "uniform"},
-                        {"normal", "normal"},
-                        {"trunc_normal", "trunc_normal"}};
+  const Dist dists[] = {
+      {"uniform", "uniform"}, {"normal", "normal"}, {"trunc_normal", "trunc_normal"}};
   for (const Dist& d : dists) {
     for (DType dtype : {DType::kFp32, DType::kBf16}) {
       if (dtype != DType::kFp32 && std::string(d.name) != "normal") continue;

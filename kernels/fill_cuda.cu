@@ -13,12 +13,12 @@ namespace twinsim::kernels {
 namespace {
 
 // Every CUDA runtime call goes through this: a failure becomes a Status naming the call.
-#define TWINSIM_CUDA_RETURN_IF_ERROR(call)                                                 \
-  do {                                                                                     \
-    const cudaError_t twinsim_err_ = (call);                                               \
-    if (twinsim_err_ != cudaSuccess) {                                                     \
+#define TWINSIM_CUDA_RETURN_IF_ERROR(call)                                                   \
+  do {                                                                                       \
+    const cudaError_t twinsim_err_ = (call);                                                 \
+    if (twinsim_err_ != cudaSuccess) {                                                       \
       return Status::Internal(std::string(#call) + ": " + cudaGetErrorString(twinsim_err_)); \
-    }                                                                                      \
+    }                                                                                        \
   } while (0)
 
 // One thread per 4-element block, grid-stride. Values depend only on the element index, so
@@ -46,8 +46,8 @@ __global__ void FillKernel(ParamStream stream, Transform t, uint64_t begin, uint
   }
 }
 
-__global__ void PhiloxKernel(const PhiloxCounter* ctrs, const PhiloxKey* keys,
-                             PhiloxCounter* out, size_t n) {
+__global__ void PhiloxKernel(const PhiloxCounter* ctrs, const PhiloxKey* keys, PhiloxCounter* out,
+                             size_t n) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) out[i] = Philox4x32(ctrs[i], keys[i]);
 }
@@ -141,8 +141,7 @@ Status FillRangeCudaToHost(const ParamStream& stream, const Transform& t, DType 
   return Status::Ok();
 }
 
-Status PhiloxCuda(const PhiloxCounter* ctrs, const PhiloxKey* keys, PhiloxCounter* out,
-                  size_t n) {
+Status PhiloxCuda(const PhiloxCounter* ctrs, const PhiloxKey* keys, PhiloxCounter* out, size_t n) {
   TWINSIM_RETURN_IF_ERROR(RequireDevice());
   if (n == 0) return Status::Ok();
   DeviceBuffer d_ctrs, d_keys, d_out;

@@ -50,8 +50,7 @@ struct CudaFillTiming {
   double copy_seconds = 0;
   double fill_seconds = 0;
 };
-StatusOr<CudaFillTiming> TimeFillAndCopy(const Transform& t, DType dtype, uint64_t numel,
-                                         int reps);
+StatusOr<CudaFillTiming> TimeFillAndCopy(const Transform& t, DType dtype, uint64_t numel, int reps);
 
 }  // namespace twinsim::kernels
 

@@ -15,9 +15,10 @@ int main(int argc, char** argv) {
   int reps = 10;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--help")) {
-      std::printf("usage: fill_cuda_bench [--numel N] [--reps R]\n"
-                  "Times the CUDA fill (normal, uniform; fp32, bf16) against a device-to-device\n"
-                  "cudaMemcpy of the same bytes and prints JSON.\n");
+      std::printf(
+          "usage: fill_cuda_bench [--numel N] [--reps R]\n"
+          "Times the CUDA fill (normal, uniform; fp32, bf16) against a device-to-device\n"
+          "cudaMemcpy of the same bytes and prints JSON.\n");
       return 0;
     } else if (!std::strcmp(argv[i], "--numel") && i + 1 < argc) {
       numel = std::strtoull(argv[++i], nullptr, 10);
@@ -48,12 +49,13 @@ int main(int argc, char** argv) {
       // A copy reads and writes `bytes`; a fill only writes them.
       const double copy_bw = 2 * bytes / timing->copy_seconds;
       const double fill_bw = bytes / timing->fill_seconds;
-      std::printf("%s  {\"dist\": \"%s\", \"dtype\": \"%s\", \"fill_elems_per_s\": %.4g, "
-                  "\"fill_write_bytes_per_s\": %.4g, \"copy_bytes_per_s\": %.4g, "
-                  "\"fill_time_over_copy_time\": %.4f}",
-                  first ? "" : ",\n", spec, std::string(DTypeName(dtype)).c_str(),
-                  numel / timing->fill_seconds, fill_bw, copy_bw,
-                  timing->fill_seconds / timing->copy_seconds);
+      std::printf(
+          "%s  {\"dist\": \"%s\", \"dtype\": \"%s\", \"fill_elems_per_s\": %.4g, "
+          "\"fill_write_bytes_per_s\": %.4g, \"copy_bytes_per_s\": %.4g, "
+          "\"fill_time_over_copy_time\": %.4f}",
+          first ? "" : ",\n", spec, std::string(DTypeName(dtype)).c_str(),
+          numel / timing->fill_seconds, fill_bw, copy_bw,
+          timing->fill_seconds / timing->copy_seconds);
       first = false;
     }
   }

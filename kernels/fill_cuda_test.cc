@@ -28,8 +28,8 @@ TEST(FillCudaNoDeviceTest, DeviceQueriesNeverFail) {
   EXPECT_EQ(n == 0, !CudaUnavailableReason().empty());
   if (n == 0) {
     std::vector<float> out(8);
-    const Status s = FillRangeCudaToHost(ParamStream{}, Transform{}, DType::kFp32, 0, 8,
-                                         out.data());
+    const Status s =
+        FillRangeCudaToHost(ParamStream{}, Transform{}, DType::kFp32, 0, 8, out.data());
     EXPECT_EQ(s.code(), StatusCode::kUnavailable);
   }
 }
@@ -56,9 +56,8 @@ TEST_F(FillCudaTest, DeviceFillReproducesTheKnownAnswerFile) {
   for (const KatCase& c : *cases) {
     const uint64_t n = c.bits.size();
     std::vector<uint8_t> buf(n * DTypeSize(c.dtype));
-    const Status s =
-        FillRangeCudaToHost(c.Stream(), *c.ResolvedTransform(), c.dtype, c.begin, c.begin + n,
-                            buf.data());
+    const Status s = FillRangeCudaToHost(c.Stream(), *c.ResolvedTransform(), c.dtype, c.begin,
+                                         c.begin + n, buf.data());
     ASSERT_TRUE(s.ok()) << s.ToString();
     for (uint64_t i = 0; i < n; ++i) {
       ASSERT_EQ(ElementBits(c.dtype, buf.data(), i), c.bits[i])

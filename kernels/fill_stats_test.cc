@@ -70,8 +70,8 @@ std::vector<Case> Cases() {
                      [a, b](double x) { return std::clamp((x - a) / (b - a), 0.0, 1.0); }});
   };
   auto normal = [&](const char* spec, double m, double s) {
-    cases.push_back({spec, m, s * s, std::sqrt(2.0 / n),
-                     [m, s](double x) { return Phi((x - m) / s); }});
+    cases.push_back(
+        {spec, m, s * s, std::sqrt(2.0 / n), [m, s](double x) { return Phi((x - m) / s); }});
   };
   uniform("uniform:a=-3,b=5", -3, 5);
   normal("normal:mean=1.5,std=0.02", 1.5, 0.02);
@@ -89,8 +89,7 @@ std::vector<Case> Cases() {
     const double pa = std::exp(-al * al / 2) / std::sqrt(2 * M_PI);
     const double pb = std::exp(-be * be / 2) / std::sqrt(2 * M_PI);
     const double mean = m + s * (pa - pb) / z;
-    const double var =
-        s * s * (1 + (al * pa - be * pb) / z - ((pa - pb) / z) * ((pa - pb) / z));
+    const double var = s * s * (1 + (al * pa - be * pb) / z - ((pa - pb) / z) * ((pa - pb) / z));
     cases.push_back({spec, mean, var, 5 * std::sqrt(2.0 / n), [=](double x) {
                        if (x <= a) return 0.0;
                        if (x >= b) return 1.0;
@@ -125,9 +124,9 @@ TEST(FillStatsTest, TruncationBoundsAreNeverViolated) {
   const Window windows[] = {
       {"trunc_normal", -2, 2},
       {"trunc_normal:mean=0,std=0.02,a=-0.04,b=0.04", -0.04f, 0.04f},
-      {"trunc_normal:mean=0,std=1,a=2.5,b=6", 2.5f, 6},       // far tail
+      {"trunc_normal:mean=0,std=1,a=2.5,b=6", 2.5f, 6},             // far tail
       {"trunc_normal:mean=0,std=1,a=-0.01,b=0.01", -0.01f, 0.01f},  // narrow
-      {"trunc_normal:mean=3,std=0.5,a=-1,b=3.1", -1, 3.1f},   // asymmetric
+      {"trunc_normal:mean=3,std=0.5,a=-1,b=3.1", -1, 3.1f},         // asymmetric
   };
   for (const Window& w : windows) {
     for (DType dtype : {DType::kFp32, DType::kBf16, DType::kFp16}) {

@@ -206,8 +206,7 @@ TEST(FillTest, DistinctKeyElementPairsNeverShareAPhiloxInput) {
   struct Input {
     uint32_t k0, k1, c0, c1, c2, lane;
     bool operator==(const Input& o) const {
-      return k0 == o.k0 && k1 == o.k1 && c0 == o.c0 && c1 == o.c1 && c2 == o.c2 &&
-             lane == o.lane;
+      return k0 == o.k0 && k1 == o.k1 && c0 == o.c0 && c1 == o.c1 && c2 == o.c2 && lane == o.lane;
     }
   };
   struct Hash {
@@ -224,8 +223,12 @@ TEST(FillTest, DistinctKeyElementPairsNeverShareAPhiloxInput) {
     if (!pairs.emplace(name, e).second) continue;
     const PhiloxKey k = DeriveParamKey(42, name);
     const uint64_t block = e / 4;
-    const Input in{k.w[0], k.w[1], static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
-                   0, static_cast<uint32_t>(e % 4)};
+    const Input in{k.w[0],
+                   k.w[1],
+                   static_cast<uint32_t>(block),
+                   static_cast<uint32_t>(block >> 32),
+                   0,
+                   static_cast<uint32_t>(e % 4)};
     ASSERT_TRUE(seen.insert(in).second) << name << " element " << e;
   }
   EXPECT_GT(seen.size(), 350'000u);

@@ -83,8 +83,8 @@ std::string FormatKatFile(const std::vector<KatCase>& cases, const std::string& 
   char buf[160];
   for (const KatCase& c : cases) {
     std::snprintf(buf, sizeof buf, "case %" PRIu64 " %s %s %s %u %" PRIu64 " %zu\n", c.seed,
-                  c.param.c_str(), c.spec.c_str(), std::string(DTypeName(c.dtype)).c_str(),
-                  c.draw, c.begin, c.bits.size());
+                  c.param.c_str(), c.spec.c_str(), std::string(DTypeName(c.dtype)).c_str(), c.draw,
+                  c.begin, c.bits.size());
     out += buf;
     for (size_t i = 0; i < c.bits.size(); ++i) {
       std::snprintf(buf, sizeof buf, c.dtype == DType::kFp32 ? "%08x" : "%04x", c.bits[i]);

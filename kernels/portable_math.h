@@ -30,12 +30,12 @@ TWINSIM_HD float Sqrt(float x) {
 // s = f / (2 + f), log(m) = 2 atanh(s) = f - f^2/2 + s (f^2/2 + R(s^2)), R a minimax
 // polynomial (the classic fdlibm coefficients); k ln 2 is added in two parts.
 TWINSIM_HD float Log(float x) {
-  constexpr float kLn2Hi = 0x1.62e3p-1f;  // 0x3f317180: low bits zero, so k*kLn2Hi exact
+  constexpr float kLn2Hi = 0x1.62e3p-1f;     // 0x3f317180: low bits zero, so k*kLn2Hi exact
   constexpr float kLn2Lo = 0x1.2fefa2p-17f;  // 0x3717f7d1
-  constexpr float kLg1 = 0x1.555554p-1f;       // 0xaaaaaa.0p-24
-  constexpr float kLg2 = 0x1.999c26p-2f;       // 0xccce13.0p-25
-  constexpr float kLg3 = 0x1.23d3dcp-2f;       // 0x91e9ee.0p-25
-  constexpr float kLg4 = 0x1.f13c4cp-3f;       // 0xf89e26.0p-26
+  constexpr float kLg1 = 0x1.555554p-1f;     // 0xaaaaaa.0p-24
+  constexpr float kLg2 = 0x1.999c26p-2f;     // 0xccce13.0p-25
+  constexpr float kLg3 = 0x1.23d3dcp-2f;     // 0x91e9ee.0p-25
+  constexpr float kLg4 = 0x1.f13c4cp-3f;     // 0xf89e26.0p-26
   // Re-bias so the exponent field counts from sqrt(1/2) instead of 1.
   uint32_t ix = FloatBits(x) + (0x3f800000u - 0x3f3504f3u);
   const int k = static_cast<int>(ix >> 23) - 127;
@@ -58,22 +58,18 @@ TWINSIM_HD float Log(float x) {
 // (exact for t a multiple of 2^-24, as uniforms are), x = 2 pi r in [-pi/4, pi/4], then
 // Taylor polynomials (degree 9 for sin, 10 for cos: truncation error < 2^-28 there).
 TWINSIM_HD void SinCos2Pi(float t, float* sin_out, float* cos_out) {
-  constexpr float kTwoPi = 0x1.921fb6p+2f;  // 2 pi rounded to float
+  constexpr float kTwoPi = 0x1.921fb6p+2f;          // 2 pi rounded to float
   const int q = static_cast<int>(t * 4.0f + 0.5f);  // 0..4
   const float r = t - static_cast<float>(q) * 0.25f;
   const float x = r * kTwoPi;
   const float z = x * x;
-  const float s =
-      x + x * z *
-              (-0x1.555556p-3f +
-               z * (0x1.111112p-7f +
-                    z * (-0x1.a01a02p-13f + z * 0x1.71de3ap-19f)));
+  const float s = x + x * z *
+                          (-0x1.555556p-3f +
+                           z * (0x1.111112p-7f + z * (-0x1.a01a02p-13f + z * 0x1.71de3ap-19f)));
   const float c =
       1.0f - 0.5f * z +
       z * z *
-          (0x1.555556p-5f +
-           z * (-0x1.6c16c2p-10f +
-                z * (0x1.a01a02p-16f + z * -0x1.27e4fcp-22f)));
+          (0x1.555556p-5f + z * (-0x1.6c16c2p-10f + z * (0x1.a01a02p-16f + z * -0x1.27e4fcp-22f)));
   // Rotate by q quarter turns: (sin, cos) -> (cos, -sin) per quarter.
   const bool swap = (q & 1) != 0;
   const float sv = swap ? c : s;

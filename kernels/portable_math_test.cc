@@ -61,8 +61,8 @@ TEST(PortableMathTest, SinCos2PiIsWithinTwoUlpOnEveryUniformAngle) {
     if (es > worst_s) worst_s = es, worst_s_k = k;
     if (ec > worst_c) worst_c = ec, worst_c_k = k;
   }
-  std::printf("SinCos2Pi: max error sin %.3f ulp (k=%u), cos %.3f ulp (k=%u)\n", worst_s,
-              worst_s_k, worst_c, worst_c_k);
+  std::printf("SinCos2Pi: max error sin %.3f ulp (k=%u), cos %.3f ulp (k=%u)\n", worst_s, worst_s_k,
+              worst_c, worst_c_k);
   EXPECT_LE(worst_s, 2.0);
   EXPECT_LE(worst_c, 2.0);
 }

@@ -66,10 +66,10 @@ StatusOr<Transform> Resolve(const InitSpec& s) {
       t.p[4] = static_cast<float>(s.a);
       t.p[5] = static_cast<float>(s.b);
       if (!(t.p[1] > 0)) {
-        return Status::InvalidArgument(
-            std::string(InitKindName(s.kind)) + ": [a, b] = [" + FormatDouble(s.a) + ", " +
-            FormatDouble(s.b) + "] holds no probability mass in float for mean=" +
-            FormatDouble(s.mean) + " std=" + FormatDouble(s.std));
+        return Status::InvalidArgument(std::string(InitKindName(s.kind)) + ": [a, b] = [" +
+                                       FormatDouble(s.a) + ", " + FormatDouble(s.b) +
+                                       "] holds no probability mass in float for mean=" +
+                                       FormatDouble(s.mean) + " std=" + FormatDouble(s.std));
       }
       return t;
     }

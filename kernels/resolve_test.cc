@@ -42,7 +42,8 @@ TEST(ResolveTest, KaimingUniformOfNnLinearIsOneOverSqrtFanIn) {
 }
 
 TEST(ResolveTest, KaimingNormalReluAndFanOut) {
-  const Transform t = MustResolve("kaiming_normal:fan_in=3,fan_out=50,mode=fan_out,nonlinearity=relu");
+  const Transform t =
+      MustResolve("kaiming_normal:fan_in=3,fan_out=50,mode=fan_out,nonlinearity=relu");
   EXPECT_EQ(t.prim, Primitive::kNormal);
   EXPECT_EQ(t.p[1], static_cast<float>(std::sqrt(2.0) / std::sqrt(50.0)));
 }
@@ -62,7 +63,7 @@ TEST(ResolveTest, GainsFollowCalculateGain) {
 
 TEST(ResolveTest, ATruncationWindowWithNoFloatMassIsRejected) {
   StatusOr<core::InitSpec> spec = core::ParseInitSpec("trunc_normal:a=30,b=40");
-  ASSERT_TRUE(spec.ok());  // a valid spec ...
+  ASSERT_TRUE(spec.ok());                  // a valid spec ...
   StatusOr<Transform> t = Resolve(*spec);  // ... that float cannot represent
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.status().message(),

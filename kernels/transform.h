@@ -30,15 +30,13 @@ inline constexpr int kBlockElems = 4;
 
 // The Philox words of block `block` (elements 4*block .. 4*block+3) of `stream`.
 TWINSIM_HD PhiloxCounter BlockWords(const ParamStream& stream, uint64_t block) {
-  return Philox4x32(PhiloxCounter{{static_cast<uint32_t>(block),
-                                   static_cast<uint32_t>(block >> 32), stream.draw, 0u}},
+  return Philox4x32(PhiloxCounter{{static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
+                                   stream.draw, 0u}},
                     stream.key);
 }
 
 // u in [0, 1): the top 24 bits of `w` times 2^-24 (exact).
-TWINSIM_HD float UnitFloat(uint32_t w) {
-  return static_cast<float>(w >> 8) * 0x1p-24f;
-}
+TWINSIM_HD float UnitFloat(uint32_t w) { return static_cast<float>(w >> 8) * 0x1p-24f; }
 
 // u in (0, 1): (2k + 1) 2^-24 from the top 23 bits of `w` (exact; never 0, so log is finite).
 // The normal's tails are therefore cut at sqrt(48 ln 2) = 5.77 standard deviations.

@@ -1,15 +1,15 @@
 // Each //third_party wrapper compiles, links and does one real thing, so a broken system
 // package or link flag shows up here rather than in the first package that needs it.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nccl.h>
 #include <rapidcheck/gtest.h>
-#include <simgrid/s4u.hpp>
-
-#include <nlohmann/json.hpp>
-#include <string>
 #include <toml++/toml.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <simgrid/s4u.hpp>
+#include <string>
 #include <vector>
 
 namespace {

@@ -1,8 +1,8 @@
 #include "tools/cli/invariance_command.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -34,7 +34,7 @@ struct Row {
   std::string skip_reason;
   uint64_t compared = 0;
   uint64_t differing = 0;
-  std::string note;  // what the difference means
+  std::string note;         // what the difference means
   bool must_match = false;  // a claim of twinsim's: nonzero differing fails the command
 };
 
@@ -84,8 +84,8 @@ class InvarianceCommand final : public Command {
       if (!seed.ok()) return seed.status();
       seed_ = *seed;
     }
-    for (auto [option, text, field] : {std::tuple{"--rows", &rows_text_, &rows_},
-                                       std::tuple{"--cols", &cols_text_, &cols_}}) {
+    for (auto [option, text, field] :
+         {std::tuple{"--rows", &rows_text_, &rows_}, std::tuple{"--cols", &cols_text_, &cols_}}) {
       if (text->empty()) continue;
       StatusOr<uint64_t> v = ParseUint64AtMost(option, *text, uint64_t{1} << 16);
       if (!v.ok()) return v.status();
@@ -164,8 +164,8 @@ class InvarianceCommand final : public Command {
         row.skipped = true;
         row.skip_reason = kernels::CudaUnavailableReason();
       } else {
-        const Status s = kernels::FillRangeCudaToHost(stream, transform_, DType::kFp32, 0, n,
-                                                      other.data());
+        const Status s =
+            kernels::FillRangeCudaToHost(stream, transform_, DType::kFp32, 0, n, other.data());
         if (!s.ok()) return s;
         row.compared = n;
         row.differing = CountDiffering(full.data(), other.data(), n);
@@ -251,9 +251,8 @@ class InvarianceCommand final : public Command {
       StatusOr<kernels::torch::CudaDeviceProfile> p = CudaDeviceProfileByName(name);
       if (!p.ok()) return p.status();
       const std::vector<float> v = kernels::torch::CudaUniform(seed_, 0, n, *p);
-      Row row{"torch CUDA",
-              fmt::format("uniform_ on {} ({} SMs) vs {} ({} SMs)", p->name, p->sm_count,
-                          h100->name, h100->sm_count)};
+      Row row{"torch CUDA", fmt::format("uniform_ on {} ({} SMs) vs {} ({} SMs)", p->name,
+                                        p->sm_count, h100->name, h100->sm_count)};
       row.compared = static_cast<uint64_t>(n);
       row.differing = CountDiffering(v.data(), ref.data(), v.size());
       const kernels::torch::CudaLaunch launch = kernels::torch::TorchCudaLaunch(n, *p);
@@ -281,11 +280,11 @@ class InvarianceCommand final : public Command {
       const std::string note = r.skipped ? r.skip_reason : r.note;
       out.Append(fmt::format("{:<16} {:<54} {:>22}  {}\n", r.scheme, r.comparison, diff, note));
     }
-    out.Append(fmt::format(
-        "\n{} ({:.1f} s)\n",
-        ok ? "twinsim's counter streams: identical bits under every layout above."
-           : "FAILED: twinsim's counter streams differed between layouts.",
-        seconds));
+    out.Append(
+        fmt::format("\n{} ({:.1f} s)\n",
+                    ok ? "twinsim's counter streams: identical bits under every layout above."
+                       : "FAILED: twinsim's counter streams differed between layouts.",
+                    seconds));
   }
 
   void PrintJson(Output& out, const std::vector<Row>& rows, bool ok, double seconds) const {
