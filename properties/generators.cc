@@ -1,0 +1,176 @@
+// RapidCheck generators for models, layouts and seeds (see generators.h).
+#include "properties/generators.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "core/model_presets.h"
+
+namespace twinsim::properties {
+namespace {
+
+using core::LayoutConfig;
+using core::ModelSpec;
+
+// A generator bug, not a property failure: the generators promise valid values.
+ModelSpec OrDie(StatusOr<ModelSpec> model) {
+  if (!model.ok()) {
+    std::fprintf(stderr, "properties::GenModel built an invalid model: %s\n",
+                 model.status().ToString().c_str());
+    std::abort();
+  }
+  return std::move(model).value();
+}
+
+rc::Gen<ModelSpec> GenGpt2() {
+  // n_layer, n_head, head_dim, n_inner (0 = 4 * n_embd), vocab_size, n_positions, tied.
+  return rc::gen::map(
+      rc::gen::tuple(rc::gen::inRange(1, 7), rc::gen::inRange(1, 5), rc::gen::inRange(1, 25),
+                     rc::gen::inRange(0, 65), rc::gen::inRange(17, 301), rc::gen::inRange(1, 33),
+                     rc::gen::arbitrary<bool>()),
+      [](const std::tuple<int, int, int, int, int, int, bool>& t) {
+        const auto& [n_layer, n_head, head_dim, n_inner, vocab, n_positions, untied] = t;
+        core::Gpt2Config c;
+        c.n_layer = n_layer;
+        c.n_head = n_head;
+        c.n_embd = static_cast<int64_t>(n_head) * head_dim;
+        c.n_inner = n_inner;
+        c.vocab_size = vocab;
+        c.n_positions = n_positions;
+        c.tie_word_embeddings = !untied;
+        const std::string name = "gpt2:n_layer=" + std::to_string(c.n_layer) +
+                                 ",n_embd=" + std::to_string(c.n_embd) +
+                                 ",n_head=" + std::to_string(c.n_head) +
+                                 (c.n_inner > 0 ? ",n_inner=" + std::to_string(c.n_inner) : "") +
+                                 ",vocab_size=" + std::to_string(c.vocab_size) +
+                                 ",n_positions=" + std::to_string(c.n_positions) +
+                                 ",tie_word_embeddings=" + (c.tie_word_embeddings ? "1" : "0");
+        return OrDie(core::MakeGpt2(c, name));
+      });
+}
+
+rc::Gen<ModelSpec> GenLlama3() {
+  // n_layers, n_kv_heads, heads per kv head, head_dim, ffn_dim, vocab_size, tied.
+  return rc::gen::map(
+      rc::gen::tuple(rc::gen::inRange(1, 7), rc::gen::inRange(1, 4), rc::gen::inRange(1, 4),
+                     rc::gen::inRange(1, 11), rc::gen::inRange(1, 129), rc::gen::inRange(17, 301),
+                     rc::gen::arbitrary<bool>()),
+      [](const std::tuple<int, int, int, int, int, int, bool>& t) {
+        const auto& [n_layers, n_kv, group, head_dim, ffn, vocab, tied] = t;
+        core::Llama3Config c;
+        c.n_layers = n_layers;
+        c.n_kv_heads = n_kv;
+        c.n_heads = n_kv * group;
+        c.dim = static_cast<int64_t>(c.n_heads) * head_dim;
+        c.ffn_dim = ffn;
+        c.vocab_size = vocab;
+        c.tie_word_embeddings = tied;
+        const std::string name = "llama3:n_layers=" + std::to_string(c.n_layers) +
+                                 ",dim=" + std::to_string(c.dim) +
+                                 ",n_heads=" + std::to_string(c.n_heads) +
+                                 ",n_kv_heads=" + std::to_string(c.n_kv_heads) +
+                                 ",ffn_dim=" + std::to_string(c.ffn_dim) +
+                                 ",vocab_size=" + std::to_string(c.vocab_size) +
+                                 ",tie_word_embeddings=" + (c.tie_word_embeddings ? "1" : "0");
+        return OrDie(core::MakeLlama3(c, name));
+      });
+}
+
+rc::Gen<ModelSpec> GenLinearStack() {
+  // layers, width, in_features (0 = width), out_features (0 = width), no bias.
+  return rc::gen::map(
+      rc::gen::tuple(rc::gen::inRange(1, 7), rc::gen::inRange(1, 97), rc::gen::inRange(0, 97),
+                     rc::gen::inRange(0, 97), rc::gen::arbitrary<bool>()),
+      [](const std::tuple<int, int, int, int, bool>& t) {
+        const auto& [layers, width, in, out, no_bias] = t;
+        core::LinearStackConfig c;
+        c.layers = layers;
+        c.width = width;
+        c.in_features = in;
+        c.out_features = out;
+        c.bias = !no_bias;
+        const std::string name =
+            "linear-stack:layers=" + std::to_string(c.layers) +
+            ",width=" + std::to_string(c.width) +
+            (c.in_features > 0 ? ",in_features=" + std::to_string(c.in_features) : "") +
+            (c.out_features > 0 ? ",out_features=" + std::to_string(c.out_features) : "") +
+            ",bias=" + (c.bias ? "1" : "0");
+        return OrDie(core::MakeLinearStack(c, name));
+      });
+}
+
+// The largest tp every column / row split of `model` allows (no empty shards), capped at 8.
+int MaxTp(const ModelSpec& model) {
+  int64_t max_tp = 8;
+  for (const core::ParamSpec& p : model.params) {
+    if (p.tp_split == core::TpSplit::kColumn || p.tp_split == core::TpSplit::kRow) {
+      max_tp = std::min(max_tp, p.shape[p.tp_dim]);
+    }
+  }
+  return static_cast<int>(max_tp);
+}
+
+}  // namespace
+
+rc::Gen<ModelSpec> GenModel() { return rc::gen::oneOf(GenGpt2(), GenLlama3(), GenLinearStack()); }
+
+rc::Gen<LayoutConfig> GenLayout(const ModelSpec& model) {
+  const int max_tp = MaxTp(model);
+  const int layers = model.num_layers;
+  // tp, pp, vpp (clamped below), dp, ep choice, by-params, vocab_divisible_by choice.
+  return rc::gen::map(
+      rc::gen::tuple(rc::gen::inRange(1, max_tp + 1), rc::gen::inRange(1, layers + 1),
+                     rc::gen::inRange(1, layers + 1), rc::gen::inRange(1, 5),
+                     rc::gen::inRange(0, 3), rc::gen::arbitrary<bool>(), rc::gen::inRange(0, 3)),
+      [layers](const std::tuple<int, int, int, int, int, bool, int>& t) {
+        const auto& [tp, pp, vpp, dp, ep_choice, by_params, vocab_choice] = t;
+        LayoutConfig c;
+        c.tp = tp;
+        c.pp = pp;
+        c.vpp = pp == 1 ? 1 : std::min(vpp, layers / pp);
+        c.dp = dp;
+        std::vector<int> divisors;
+        for (int d = 1; d <= dp; ++d) {
+          if (dp % d == 0) divisors.push_back(d);
+        }
+        c.ep = divisors[ep_choice % divisors.size()];
+        c.partition =
+            by_params ? core::PipelinePartition::kByParams : core::PipelinePartition::kByLayers;
+        constexpr int kVocabDivisibleBy[] = {1, 2, 128};
+        c.vocab_divisible_by = kVocabDivisibleBy[vocab_choice];
+        return c;
+      });
+}
+
+rc::Gen<uint64_t> GenSeed() { return rc::gen::arbitrary<uint64_t>(); }
+
+std::string_view ModelFamily(const ModelSpec& model) {
+  const std::string_view name = model.name;
+  return name.substr(0, name.find(':'));
+}
+
+std::string Describe(const ModelSpec& model) {
+  return "--model " + model.name + " (" + std::to_string(model.num_layers) + " layers, " +
+         std::to_string(model.params.size()) + " tensors, " + std::to_string(model.NumParams()) +
+         " elements)";
+}
+
+std::string Describe(const LayoutConfig& c) {
+  return "tp=" + std::to_string(c.tp) + " pp=" + std::to_string(c.pp) +
+         " vpp=" + std::to_string(c.vpp) + " dp=" + std::to_string(c.dp) +
+         " ep=" + std::to_string(c.ep) +
+         " partition=" + (c.partition == core::PipelinePartition::kByParams ? "params" : "layers") +
+         " vocab_divisible_by=" + std::to_string(c.vocab_divisible_by);
+}
+
+}  // namespace twinsim::properties
+
+namespace twinsim::core {
+void showValue(const ModelSpec& model, std::ostream& os) { os << properties::Describe(model); }
+void showValue(const LayoutConfig& config, std::ostream& os) { os << properties::Describe(config); }
+}  // namespace twinsim::core
