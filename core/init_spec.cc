@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/text.h"
+
 namespace twinsim::core {
 namespace {
 
@@ -39,15 +41,6 @@ constexpr std::pair<Nonlinearity, std::string_view> kNonlinearities[] = {
     {Nonlinearity::kRelu, "relu"},       {Nonlinearity::kLeakyRelu, "leaky_relu"},
     {Nonlinearity::kSelu, "selu"},
 };
-
-std::string Join(const std::vector<std::string_view>& items) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ", ";
-    out += items[i];
-  }
-  return out;
-}
 
 std::string FormatDouble(double v) {
   char buf[64];
@@ -124,26 +117,14 @@ StatusOr<InitSpec> ParseInitSpec(std::string_view text) {
     spec.a = -2.0;
     spec.b = 2.0;
   }
-  std::vector<std::string_view> seen;
-  std::string_view rest = colon == std::string_view::npos ? "" : text.substr(colon + 1);
-  if (colon != std::string_view::npos && rest.empty()) {
-    return Status::InvalidArgument(std::string(kind_name) + ": expected key=value after ':'");
+  std::vector<KeyValue> items;
+  if (colon != std::string_view::npos) {
+    StatusOr<std::vector<KeyValue>> split =
+        SplitKeyValues(text.substr(colon + 1), kind_name, text, /*keys=*/{});
+    if (!split.ok()) return split.status();
+    items = std::move(*split);
   }
-  while (!rest.empty()) {
-    const size_t comma = rest.find(',');
-    const std::string_view item = rest.substr(0, comma);
-    rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
-    if (comma != std::string_view::npos && rest.empty()) {
-      return Status::InvalidArgument(std::string(kind_name) + ": trailing ',' in '" +
-                                     std::string(text) + "'");
-    }
-    const size_t eq = item.find('=');
-    if (eq == std::string_view::npos) {
-      return Status::InvalidArgument(std::string(kind_name) + ": expected key=value, got '" +
-                                     std::string(item) + "'");
-    }
-    const std::string_view key = item.substr(0, eq);
-    const std::string_view val = item.substr(eq + 1);
+  for (const auto& [key, val] : items) {
     bool known = false;
     for (std::string_view k : info->keys) known |= (k == key);
     if (!known) {
@@ -151,13 +132,6 @@ StatusOr<InitSpec> ParseInitSpec(std::string_view text) {
                                      std::string(kind_name) + " (expected " + Join(info->keys) +
                                      ")");
     }
-    for (std::string_view k : seen) {
-      if (k == key) {
-        return Status::InvalidArgument(std::string(kind_name) + ": key '" + std::string(key) +
-                                       "' given twice");
-      }
-    }
-    seen.push_back(key);
     auto number = [&](double* field) -> Status {
       StatusOr<double> v = ParseDouble(key, val);
       if (!v.ok())

@@ -11,6 +11,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/text.h"
+
 namespace twinsim::core {
 
 // Note [GPT-2 as Hugging Face builds it]
@@ -72,58 +74,6 @@ namespace {
 
 constexpr int kMaxLayers = 10000;
 constexpr int64_t kMaxSize = int64_t{1} << 24;  // 16,777,216: any width, vocabulary or count
-
-// ---------------------------------------------------------------------------------------------
-// Small text helpers.
-
-std::string Join(const std::vector<std::string_view>& items) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ", ";
-    out += items[i];
-  }
-  return out;
-}
-
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-// Optimal-string-alignment distance, case-insensitive: a swapped pair of letters costs 1.
-int EditDistance(std::string_view a, std::string_view b) {
-  const size_t n = a.size(), m = b.size();
-  std::vector<std::vector<int>> d(n + 1, std::vector<int>(m + 1, 0));
-  auto lower = [](char c) {
-    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  };
-  for (size_t i = 0; i <= n; ++i) d[i][0] = static_cast<int>(i);
-  for (size_t j = 0; j <= m; ++j) d[0][j] = static_cast<int>(j);
-  for (size_t i = 1; i <= n; ++i) {
-    for (size_t j = 1; j <= m; ++j) {
-      const int cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
-          lower(a[i - 2]) == lower(b[j - 1])) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[n][m];
-}
-
-// " (did you mean 'x'?)" for the closest candidate within a third of its length (at least 2
-// edits), else "".
-std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates) {
-  std::string_view best;
-  int best_distance = 0;
-  for (std::string_view c : candidates) {
-    const int dist = EditDistance(word, c);
-    const int allowed = std::max<int>(2, static_cast<int>(c.size()) / 3);
-    if (dist <= allowed && (best.empty() || dist < best_distance)) {
-      best = c;
-      best_distance = dist;
-    }
-  }
-  return best.empty() ? "" : " (did you mean " + Quote(best) + "?)";
-}
 
 // ---------------------------------------------------------------------------------------------
 // Values of `key=value` overrides. `head` is the model name before ':' (the message prefix).
@@ -629,35 +579,16 @@ StatusOr<ModelSpec> MakeModel(std::string_view text) {
   const std::string prefix(head);
 
   if (colon != std::string_view::npos) {
-    std::string_view rest = text.substr(colon + 1);
-    if (rest.empty()) {
-      return Status::InvalidArgument(prefix +
-                                     ": expected key=value after ':' (keys: " + Join(keys) + ")");
-    }
-    std::vector<std::string_view> seen;
-    while (!rest.empty()) {
-      const size_t comma = rest.find(',');
-      const std::string_view item = rest.substr(0, comma);
-      rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
-      if (comma != std::string_view::npos && rest.empty()) {
-        return Status::InvalidArgument(prefix + ": trailing ',' in " + Quote(text));
-      }
-      const size_t eq = item.find('=');
-      if (eq == std::string_view::npos) {
-        return Status::InvalidArgument(prefix + ": expected key=value, got " + Quote(item));
-      }
-      const std::string_view key = item.substr(0, eq);
-      const std::string_view value = item.substr(eq + 1);
+    StatusOr<std::vector<KeyValue>> items =
+        SplitKeyValues(text.substr(colon + 1), prefix, text, keys);
+    if (!items.ok()) return items.status();
+    for (const auto& [key, value] : *items) {
       const auto known = std::find_if(family_keys.begin(), family_keys.end(),
                                       [&](const Key& k) { return k.name == key; });
       if (known == family_keys.end()) {
         return Status::InvalidArgument(prefix + ": unknown key " + Quote(key) +
                                        DidYouMean(key, keys) + "; expected one of " + Join(keys));
       }
-      if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
-        return Status::InvalidArgument(prefix + ": key " + Quote(key) + " given twice");
-      }
-      seen.push_back(key);
       TWINSIM_RETURN_IF_ERROR(known->set(head, value, config));
     }
   }

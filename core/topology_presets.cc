@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "core/text.h"
+
 namespace twinsim::core {
 
 // Note [Where the preset figures come from]
@@ -253,50 +255,6 @@ NodeSpec BuildNode(const NodeTemplate& t) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Text helpers: quoting, did-you-mean.
-
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-std::string Join(const std::vector<std::string_view>& items) {
-  std::string out;
-  for (std::string_view s : items) out += (out.empty() ? "" : ", ") + std::string(s);
-  return out;
-}
-
-// Levenshtein distance with adjacent transpositions, case-insensitive.
-int Distance(std::string_view a, std::string_view b) {
-  auto low = [](char c) { return std::tolower(static_cast<unsigned char>(c)); };
-  std::vector<std::vector<int>> d(a.size() + 1, std::vector<int>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = static_cast<int>(i);
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = static_cast<int>(j);
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
-                          d[i - 1][j - 1] + (low(a[i - 1]) == low(b[j - 1]) ? 0 : 1)});
-      if (i > 1 && j > 1 && low(a[i - 1]) == low(b[j - 2]) && low(a[i - 2]) == low(b[j - 1])) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// " (did you mean 'x'?)" for the nearest candidate within max(2, |x|/3) edits, else "".
-std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates) {
-  std::string_view best;
-  int best_distance = 0;
-  for (std::string_view c : candidates) {
-    const int dist = Distance(word, c);
-    if (dist <= std::max<int>(2, static_cast<int>(c.size()) / 3) &&
-        (best.empty() || dist < best_distance)) {
-      best = c;
-      best_distance = dist;
-    }
-  }
-  return best.empty() ? "" : " (did you mean " + Quote(best) + "?)";
-}
-
-// ---------------------------------------------------------------------------------------------
 // Overrides.
 
 struct Overrides {
@@ -400,25 +358,10 @@ StatusOr<Topology> MakeTopology(std::string_view text) {
   Overrides overrides;
   const std::string prefix(head);
   if (colon != std::string_view::npos) {
-    std::string_view rest = text.substr(colon + 1);
-    if (rest.empty()) {
-      return Status::InvalidArgument(
-          prefix + ": expected key=value after ':' (keys: " + Join(KeyNames()) + ")");
-    }
-    std::vector<std::string_view> seen;
-    while (!rest.empty()) {
-      const size_t comma = rest.find(',');
-      const std::string_view item = rest.substr(0, comma);
-      rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
-      if (comma != std::string_view::npos && rest.empty()) {
-        return Status::InvalidArgument(prefix + ": trailing ',' in " + Quote(text));
-      }
-      const size_t eq = item.find('=');
-      if (eq == std::string_view::npos) {
-        return Status::InvalidArgument(prefix + ": expected key=value, got " + Quote(item));
-      }
-      const std::string_view key = item.substr(0, eq);
-      const std::string_view value = item.substr(eq + 1);
+    StatusOr<std::vector<KeyValue>> items =
+        SplitKeyValues(text.substr(colon + 1), prefix, text, KeyNames());
+    if (!items.ok()) return items.status();
+    for (const auto& [key, value] : *items) {
       const auto known =
           std::find_if(Keys().begin(), Keys().end(), [&](const Key& k) { return k.name == key; });
       if (known == Keys().end()) {
@@ -426,10 +369,6 @@ StatusOr<Topology> MakeTopology(std::string_view text) {
                                        DidYouMean(key, KeyNames()) + "; expected one of " +
                                        Join(KeyNames()));
       }
-      if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
-        return Status::InvalidArgument(prefix + ": key " + Quote(key) + " given twice");
-      }
-      seen.push_back(key);
       StatusOr<int64_t> v = ParseInt(head, key, value, known->max);
       if (!v.ok()) return v.status();
       TWINSIM_RETURN_IF_ERROR(known->set(*v, node, overrides));
