@@ -21,37 +21,17 @@
 #include <vector>
 
 #include "core/model_presets.h"
+#include "core/testing/python_oracle.h"
 
 namespace twinsim::core {
 namespace {
 
-constexpr char kPython[] = "/usr/bin/python3";
+using testing_support::kOraclePython;
+using testing_support::RunCommand;
+using testing_support::RunfilePath;
+using testing_support::TorchOracleUnavailableReason;
+
 constexpr char kScript[] = "core/testdata/torch_modules.py";
-
-std::string ScriptPath() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir != nullptr && workspace != nullptr) {
-    return std::string(srcdir) + "/" + workspace + "/" + kScript;
-  }
-  return kScript;  // run from the workspace root
-}
-
-// Runs `command`, returning its stdout and setting *status to its exit status.
-std::string RunCommand(const std::string& command, int* status) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    *status = -1;
-    return out;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  const int raw = pclose(pipe);
-  *status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return out;
-}
 
 std::string Shape(const std::vector<int64_t>& shape) {
   std::string s;
@@ -72,15 +52,8 @@ struct Stack {
 class ModelPresetsTorchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (access(kPython, X_OK) != 0) {
-      GTEST_SKIP() << kPython << " not found; install Debian's python3-torch (tools/setup)";
-    }
-    int status = 0;
-    RunCommand(std::string(kPython) + " -c 'import torch' 2>/dev/null", &status);
-    if (status != 0) {
-      GTEST_SKIP() << "torch is not importable by " << kPython
-                   << "; install Debian's python3-torch (tools/setup)";
-    }
+    const std::string missing = TorchOracleUnavailableReason();
+    if (!missing.empty()) GTEST_SKIP() << missing;
   }
 };
 
@@ -94,7 +67,8 @@ TEST_F(ModelPresetsTorchTest, LinearStacksMatchTorchModules) {
       {"linear-stack", "4,1024,1024,1024,1"},
       {"linear-stack:layers=2,width=8,in_features=4,out_features=6,bias=0", "2,4,8,6,0"},
   };
-  std::string command = std::string(kPython) + " " + ScriptPath() + " " + std::to_string(seed);
+  std::string command =
+      std::string(kOraclePython) + " " + RunfilePath(kScript) + " " + std::to_string(seed);
   for (const Stack& s : stacks) command += " " + s.torch_arg;
   int status = 0;
   const std::string out = RunCommand(command, &status);

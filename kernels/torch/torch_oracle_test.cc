@@ -23,22 +23,18 @@
 #include <string>
 #include <vector>
 
+#include "core/testing/python_oracle.h"
 #include "kernels/torch/cpu_generator.h"
 
 namespace twinsim::kernels::torch {
 namespace {
 
-constexpr char kPython[] = "/usr/bin/python3";
-constexpr char kScript[] = "kernels/torch/testdata/torch_oracle.py";
+using core::testing_support::kOraclePython;
+using core::testing_support::RunCommand;
+using core::testing_support::RunfilePath;
+using core::testing_support::TorchOracleUnavailableReason;
 
-std::string ScriptPath() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir != nullptr && workspace != nullptr) {
-    return std::string(srcdir) + "/" + workspace + "/" + kScript;
-  }
-  return kScript;  // run from the workspace root
-}
+constexpr char kScript[] = "kernels/torch/testdata/torch_oracle.py";
 
 std::string Hex(double v) {
   char buf[64];
@@ -102,17 +98,10 @@ OracleRun RunOracle(const std::vector<Request>& requests, const std::string& env
     std::ofstream f(path);
     for (const Request& r : requests) f << r.Line() << "\n";
   }
-  const std::string cmd = env + " " + kPython + " '" + ScriptPath() + "' '" + path + "'";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) {
-    run.error = "popen failed: " + cmd;
-    return run;
-  }
-  std::string text;
-  char buf[1 << 16];
-  size_t got;
-  while ((got = std::fread(buf, 1, sizeof(buf), pipe)) > 0) text.append(buf, got);
-  const int status = pclose(pipe);
+  const std::string cmd =
+      env + " " + kOraclePython + " '" + RunfilePath(kScript) + "' '" + path + "'";
+  int status = 0;
+  const std::string text = RunCommand(cmd, &status);
   std::remove(path.c_str());
   if (status != 0) {
     run.error = "`" + cmd + "` exited with status " + std::to_string(status);
@@ -154,8 +143,7 @@ double ScaledUlpDistance(float ours, float theirs, float mean, float std) {
 class TorchOracleTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    torch_available_ =
-        std::system((std::string(kPython) + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0;
+    torch_available_ = TorchOracleUnavailableReason().empty();
     if (!torch_available_) return;
 
     uint64_t master;
@@ -233,8 +221,7 @@ class TorchOracleTest : public ::testing::Test {
 
   void SetUp() override {
     if (!torch_available_) {
-      GTEST_SKIP() << kPython << " cannot import torch: install Debian's python3-torch "
-                   << "(tools/setup does)";
+      GTEST_SKIP() << TorchOracleUnavailableReason();
     }
     ASSERT_TRUE(default_run_.error.empty()) << default_run_.error;
     ASSERT_TRUE(machine_run_.error.empty()) << machine_run_.error;
