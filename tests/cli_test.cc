@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -685,6 +686,175 @@ TEST(CliErrorTest, WriteFailureExitsOneWithOneLine) {
   EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
   EXPECT_NE(r.err.find("twinsim rng fill: writing standard output failed"), std::string::npos)
       << r.err;
+}
+
+// ---------------------------------------------------------------------------------------------
+// show model / layout / cluster
+
+nlohmann::json OkJson(const std::vector<std::string>& args) {
+  const RunResult r = Twinsim(args);
+  EXPECT_EQ(r.exit_code, 0) << Describe(args) << "\nstderr: " << r.err;
+  EXPECT_EQ(r.err, "") << Describe(args);
+  return nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+}
+
+TEST(CliShowTest, EveryShowCommandHasHelpThatExitsZero) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"show", "--help"},
+                                             {"show", "model", "--help"},
+                                             {"show", "layout", "--help"},
+                                             {"show", "cluster", "--help"}}) {
+    const RunResult r = Twinsim(args);
+    EXPECT_EQ(r.exit_code, 0) << Describe(args) << "\nstderr: " << r.err;
+    EXPECT_NE(r.out.find("Usage: twinsim"), std::string::npos) << Describe(args) << "\n" << r.out;
+    EXPECT_EQ(r.err, "") << Describe(args);
+  }
+}
+
+TEST(CliShowTest, ModelJsonReportsGpt2SmallParameters) {
+  const nlohmann::json j = OkJson({"show", "model", "gpt2-small", "--json"});
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["name"], "gpt2-small");
+  EXPECT_EQ(j["num_params"].get<int64_t>(), 124439808);
+  EXPECT_EQ(j["num_layers"].get<int>(), 12);
+  ASSERT_EQ(j["params"].size(), j["num_tensors"].get<size_t>());
+  EXPECT_EQ(j["params"][0]["name"], "transformer.wte.weight");
+  EXPECT_EQ(j["params"][0]["shape"], nlohmann::json({50257, 768}));
+  // The untied parameters' elements add up to the parameter count; so do the role totals.
+  int64_t untied = 0, roles = 0;
+  for (const auto& p : j["params"]) {
+    if (p["tied_to"] == "") untied += p["numel"].get<int64_t>();
+  }
+  for (const auto& r : j["roles"]) roles += r["elements"].get<int64_t>();
+  EXPECT_EQ(untied, 124439808);
+  EXPECT_EQ(roles, 124439808);
+  // --model is the same as the argument; --summary drops the parameter list.
+  const nlohmann::json summary = OkJson({"show", "model", "--model", "gpt2-small", "--summary",
+                                         "--json"});
+  EXPECT_EQ(summary["num_params"].get<int64_t>(), 124439808);
+  EXPECT_FALSE(summary.contains("params"));
+  const std::vector<std::string> text = OkLines({"show", "model", "gpt2-small"});
+  ASSERT_GE(text.size(), 2u);
+  EXPECT_NE(text[1].find("124,439,808"), std::string::npos) << text[1];
+}
+
+TEST(CliShowTest, ModelWithoutArgumentListsPresetsAndFamilies) {
+  const nlohmann::json j = OkJson({"show", "model", "--json"});
+  ASSERT_TRUE(j.is_object());
+  bool found = false;
+  for (const auto& p : j["presets"]) found |= p["name"] == "llama3-405b";
+  EXPECT_TRUE(found);
+  EXPECT_NE(std::find(j["families"].begin(), j["families"].end(), "gpt2"), j["families"].end());
+}
+
+TEST(CliShowTest, LayoutOwnedElementsOfOneReplicaCoverTheModel) {
+  const nlohmann::json model = OkJson({"show", "model", "gpt2-small", "--json"});
+  const nlohmann::json j = OkJson(
+      {"show", "layout", "--model", "gpt2-small", "--tp", "4", "--pp", "3", "--dp", "2", "--json"});
+  ASSERT_TRUE(j.is_object() && model.is_object());
+  EXPECT_EQ(j["world_size"].get<int>(), 24);
+  EXPECT_EQ(j["num_stages"].get<int>(), 3);
+  ASSERT_EQ(j["ranks"].size(), 24u);
+  ASSERT_EQ(j["stages"].size(), 3u);
+  // One DP replica stores every parameter once, plus a copy of the tied embedding on the last
+  // stage (pp > 1), plus tp - 1 extra copies of every replicated tensor (each TP rank holds it
+  // whole). Split tensors are partitioned exactly, vocabulary padding aside.
+  const int64_t tp = 4;
+  int64_t expected = model["num_params"].get<int64_t>();
+  for (const auto& p : model["params"]) {
+    const int64_t numel = p["numel"].get<int64_t>();
+    std::string split = p["tp_split"];
+    if (p["tied_to"] != "") {
+      expected += numel;  // the tied copy
+      for (const auto& q : model["params"]) {
+        if (q["name"] == p["tied_to"]) split = q["tp_split"];
+      }
+      if (split == "replicated") expected += (tp - 1) * numel;
+      continue;
+    }
+    if (split == "replicated") expected += (tp - 1) * numel;
+  }
+  int64_t owned = 0, stage_elements = 0;
+  for (const auto& r : j["ranks"]) {
+    if (r["dp"] == 0) owned += r["elements"].get<int64_t>();
+  }
+  for (const auto& s : j["stages"]) stage_elements += s["elements"].get<int64_t>();
+  EXPECT_EQ(owned, expected);
+  EXPECT_EQ(stage_elements, model["num_params"].get<int64_t>() + 50257 * 768);
+  // Ranks that differ only in dp own the same.
+  for (int r = 0; r < 24; ++r) {
+    const auto& a = j["ranks"][r];
+    for (const auto& b : j["ranks"]) {
+      if (b["pp"] == a["pp"] && b["tp"] == a["tp"]) {
+        EXPECT_EQ(b["elements"], a["elements"]);
+      }
+    }
+  }
+}
+
+TEST(CliShowTest, LayoutTextListsAtMost64Ranks) {
+  const std::vector<std::string> lines =
+      OkLines({"show", "layout", "--model", "gpt2-small", "--tp", "8", "--pp", "2", "--dp", "8"});
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.back().find("64 more ranks omitted"), std::string::npos) << lines.back();
+  EXPECT_LT(lines.size(), 90u);
+  const nlohmann::json j = OkJson({"show", "layout", "--model", "gpt2-small", "--tp", "8", "--pp",
+                                   "2", "--dp", "8", "--json"});
+  EXPECT_EQ(j["ranks"].size(), 128u);
+}
+
+TEST(CliShowTest, ClusterJsonReportsGpuCount) {
+  const nlohmann::json j = OkJson({"show", "cluster", "dgx-h100:nodes=2048", "--json"});
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["num_gpus"].get<int64_t>(), 16384);
+  EXPECT_EQ(j["nodes"].get<int64_t>(), 2048);
+  EXPECT_EQ(j["gpus_per_node"].get<int>(), 8);
+  const nlohmann::json list = OkJson({"show", "cluster", "--json"});
+  ASSERT_TRUE(list.is_object());
+  EXPECT_GE(list["presets"].size(), 1u);
+  const std::vector<std::string> text = OkLines({"show", "cluster", "dgx-h100:nodes=2048"});
+  bool found = false;
+  for (const std::string& line : text) found |= line.find("16,384") != std::string::npos;
+  EXPECT_TRUE(found);
+}
+
+TEST(CliShowTest, BadShowInvocationsExitTwoWithOneLineAndNoOutput) {
+  const std::vector<std::string> layout = {"show", "layout", "--model", "gpt2-small"};
+  auto Layout = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = layout;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const std::vector<BadCase> cases = {
+      {{"show", "modle"}, "twinsim show: unknown command 'modle' (did you mean 'model'?)"},
+      {{"show", "model", "gpt2-smal"},
+       "twinsim show model: --model: unknown model 'gpt2-smal' (did you mean 'gpt2-small'?)"},
+      {{"show", "model", "gpt2:n_layers=2"}, "--model: gpt2: unknown key 'n_layers'"},
+      {{"show", "model", "gpt2", "--model", "gpt2"}, "--model: given both"},
+      {{"show", "layout", "--tp", "2"}, "twinsim show layout: --model: missing"},
+      {{"show", "layout", "--model", "gpt2-smal"}, "--model: unknown model 'gpt2-smal'"},
+      {Layout({"--tp", "0"}), "twinsim show layout: --tp: expected a positive integer, got '0'"},
+      {Layout({"--tp", "abc"}), "--tp: expected"},
+      {Layout({"--pp", "13"}), "--pp: LayoutConfig: pp * vpp = 13 * 1"},
+      {Layout({"--tp", "5000"}), "--tp: LayoutConfig.tp = 5000 leaves empty TP shards"},
+      {Layout({"--dp", "4", "--ep", "3"}), "--ep: LayoutConfig.ep = 3 does not divide dp = 4"},
+      {Layout({"--vpp", "2"}), "--vpp: LayoutConfig.vpp = 2 needs pp > 1"},
+      {Layout({"--partition", "even"}), "--partition: expected 'layers' or 'params'"},
+      {Layout({"--dp", "65536", "--tp", "2"}), "--dp: world size dp * pp * tp"},
+      {{"show", "cluster", "dgx-h10"},
+       "twinsim show cluster: --cluster: unknown cluster preset 'dgx-h10' (did you mean "
+       "'dgx-h100'?)"},
+      {{"show", "cluster", "dgx-h100:node=2"}, "--cluster: dgx-h100: unknown key 'node'"},
+      {{"show", "cluster", "dgx-h100:nodes=0"}, "--cluster: dgx-h100: 'nodes'"},
+  };
+  for (const BadCase& c : cases) {
+    const RunResult r = Twinsim(c.args);
+    EXPECT_EQ(r.exit_code, 2) << Describe(c.args) << "\nstderr: " << r.err;
+    EXPECT_EQ(r.out, "") << Describe(c.args);
+    EXPECT_EQ(Lines(r.err).size(), 1u) << Describe(c.args) << "\nstderr: " << r.err;
+    EXPECT_NE(r.err.find(c.fragment), std::string::npos)
+        << Describe(c.args) << "\nexpected fragment: " << c.fragment << "\nstderr: " << r.err;
+  }
 }
 
 }  // namespace

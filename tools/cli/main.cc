@@ -5,10 +5,12 @@
 
 #include "tools/cli/command.h"
 #include "tools/cli/rng_command.h"
+#include "tools/cli/show_command.h"
 
 int main(int argc, char** argv) {
   const std::vector<twinsim::cli::CommandGroup> groups = {
       twinsim::cli::RngCommandGroup(),
+      twinsim::cli::ShowCommandGroup(),
   };
   const std::vector<std::string> args(argv, argv + argc);
   return twinsim::cli::Dispatch(groups, args, stdout, stderr);

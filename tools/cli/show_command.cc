@@ -1,0 +1,578 @@
+#include "tools/cli/show_command.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/init_spec.h"
+#include "core/model_presets.h"
+#include "core/model_spec.h"
+#include "core/parallel_layout.h"
+#include "core/topology.h"
+#include "core/topology_presets.h"
+#include "tools/cli/args.h"
+
+namespace twinsim::cli {
+namespace {
+
+// Ranks listed by the text form of `show layout`; --json lists them all.
+constexpr int kMaxRanksShown = 64;
+// Largest world size `show layout` accepts (dp * pp * tp).
+constexpr uint64_t kMaxWorld = 65536;
+constexpr uint64_t kMaxDegree = 65536;
+
+Status ForOption(std::string_view option, const Status& status) {
+  return Status::InvalidArgument(std::string(option) + ": " + status.message());
+}
+
+std::string Thousands(int64_t v) {
+  std::string s = std::to_string(v < 0 ? -v : v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
+  return v < 0 ? "-" + s : s;
+}
+
+std::string Billions(int64_t v) { return fmt::format("{:.3f} B", static_cast<double>(v) / 1e9); }
+
+std::string GiB(int64_t bytes) {
+  return fmt::format("{:.0f} GiB", static_cast<double>(bytes) / (int64_t{1} << 30));
+}
+
+std::string GBps(double bytes_per_s) { return fmt::format("{:.1f} GB/s", bytes_per_s / 1e9); }
+
+std::string Gbps(double bytes_per_s) { return fmt::format("{:.0f} Gb/s", bytes_per_s * 8 / 1e9); }
+
+// A table with a header row; columns are left-aligned unless marked right-aligned.
+void PrintTable(Output& out, const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows,
+                const std::vector<bool>& right) {
+  std::vector<size_t> width(header.size());
+  for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string text;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      const bool last = c + 1 == cells.size();
+      const std::string pad(width[c] - cells[c].size(), ' ');
+      if (c) text += "  ";
+      if (right[c]) {
+        text += pad + cells[c];
+      } else {
+        text += cells[c];
+        if (!last) text += pad;
+      }
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    out.Append(text);
+    out.Append('\n');
+  };
+  line(header);
+  for (const auto& row : rows) line(row);
+}
+
+std::string JsonString(std::string_view text) {
+  std::string s;
+  AppendJsonString(text, s);
+  return s;
+}
+
+// Picks the model text from a positional argument or --model (not both).
+StatusOr<std::optional<std::string>> PickPositionalOrOption(std::string_view option,
+                                                             const std::string& positional,
+                                                             const std::string& named,
+                                                             bool positional_given,
+                                                             bool named_given) {
+  if (positional_given && named_given) {
+    return Status::InvalidArgument(std::string(option) + ": given both as an argument (" +
+                                   Quote(positional) + ") and as " + std::string(option) + " (" +
+                                   Quote(named) + "); give one");
+  }
+  if (positional_given) return std::optional<std::string>(positional);
+  if (named_given) return std::optional<std::string>(named);
+  return std::optional<std::string>();
+}
+
+std::string SplitText(const core::ParamSpec& p) {
+  if (p.tp_split == core::TpSplit::kReplicated) return "replicated";
+  return fmt::format("{}(dim {})", core::TpSplitName(p.tp_split), p.tp_dim);
+}
+
+std::string RoleText(const core::ParamSpec& p) {
+  std::string text(core::ParamRoleName(p.role));
+  if (p.role == core::ParamRole::kLayer) text += " " + std::to_string(p.layer);
+  if (p.expert >= 0) text += " expert " + std::to_string(p.expert);
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// show model
+
+class ShowModelCommand final : public Command {
+ public:
+  void DeclareOptions(CLI::App& app) override {
+    positional_ = app.add_option("model", model_pos_, "Model: a preset or FAMILY[:key=value,...]")
+                      ->type_name("MODEL");
+    named_ = app.add_option("--model", model_opt_, "The same as the MODEL argument")
+                 ->type_name("MODEL");
+    app.add_flag("--summary", summary_, "Print only the header and per-role totals");
+    app.add_flag("--json", json_, "Print one JSON object instead of the table");
+    app.footer(
+        "Prints a model's parameters in registration order: name, shape, dtype, init rule,\n"
+        "tensor-parallel split, role (embedding, layer N, final_norm, head) and the parameter\n"
+        "it is tied to. With no MODEL, lists the presets and families. Examples:\n"
+        "  twinsim show model gpt2-small\n"
+        "  twinsim show model 'gpt2:n_layer=2,n_embd=128,n_head=4' --summary\n"
+        "  twinsim show model llama3-405b --summary --json");
+  }
+
+  Status Validate() override {
+    StatusOr<std::optional<std::string>> text = PickPositionalOrOption(
+        "--model", model_pos_, model_opt_, positional_->count() > 0, named_->count() > 0);
+    if (!text.ok()) return text.status();
+    if (!text->has_value()) return Status::Ok();
+    if (!IsValidUtf8(**text)) return Status::InvalidArgument("--model: expected UTF-8 text");
+    StatusOr<core::ModelSpec> model = core::MakeModel(**text);
+    if (!model.ok()) return ForOption("--model", model.status());
+    model_ = std::move(*model);
+    return Status::Ok();
+  }
+
+  Status Execute(Output& out) override {
+    if (!model_) return List(out);
+    const core::ModelSpec& m = *model_;
+    struct RoleTotal {
+      core::ParamRole role;
+      int64_t tensors = 0, elements = 0, tied = 0;
+    };
+    std::vector<RoleTotal> totals;
+    for (core::ParamRole role : {core::ParamRole::kEmbedding, core::ParamRole::kLayer,
+                                 core::ParamRole::kFinalNorm, core::ParamRole::kHead}) {
+      RoleTotal t{role};
+      for (const core::ParamSpec& p : m.params) {
+        if (p.role != role) continue;
+        ++t.tensors;
+        (p.tied_to.empty() ? t.elements : t.tied) += p.Numel();
+      }
+      if (t.tensors > 0) totals.push_back(t);
+    }
+    if (json_) {
+      out.Append("{\"name\":" + JsonString(m.name));
+      out.Append(fmt::format(",\"num_params\":{},\"num_tensors\":{},\"num_layers\":{},\"roles\":[",
+                             m.NumParams(), m.params.size(), m.num_layers));
+      for (size_t i = 0; i < totals.size(); ++i) {
+        out.Append(fmt::format(
+            "{}{{\"role\":\"{}\",\"tensors\":{},\"elements\":{},\"tied_elements\":{}}}",
+            i ? "," : "", core::ParamRoleName(totals[i].role), totals[i].tensors,
+            totals[i].elements, totals[i].tied));
+      }
+      out.Append("]");
+      if (!summary_) {
+        out.Append(",\"params\":[");
+        for (size_t i = 0; i < m.params.size(); ++i) {
+          const core::ParamSpec& p = m.params[i];
+          std::string shape;
+          for (size_t d = 0; d < p.shape.size(); ++d) {
+            shape += (d ? "," : "") + std::to_string(p.shape[d]);
+          }
+          out.Append(fmt::format(
+              "{}{{\"name\":{},\"shape\":[{}],\"numel\":{},\"dtype\":\"{}\",\"init\":{},"
+              "\"tp_split\":\"{}\",\"tp_dim\":{},\"role\":\"{}\",\"layer\":{},\"expert\":{},"
+              "\"tied_to\":{}}}",
+              i ? "," : "", JsonString(p.name), shape, p.Numel(), core::DTypeName(p.dtype),
+              JsonString(core::FormatInitSpec(p.init)), core::TpSplitName(p.tp_split), p.tp_dim,
+              core::ParamRoleName(p.role), p.layer, p.expert, JsonString(p.tied_to)));
+        }
+        out.Append("]");
+      }
+      out.Append("}\n");
+      return Status::Ok();
+    }
+    out.Append(fmt::format("model       {}\nparameters  {} ({})\ntensors     {}\nlayers      {}\n\n",
+                           m.name, Thousands(m.NumParams()), Billions(m.NumParams()),
+                           m.params.size(), m.num_layers));
+    std::vector<std::vector<std::string>> role_rows;
+    for (const RoleTotal& t : totals) {
+      role_rows.push_back({std::string(core::ParamRoleName(t.role)), Thousands(t.tensors),
+                           Thousands(t.elements), t.tied ? Thousands(t.tied) : ""});
+    }
+    PrintTable(out, {"role", "tensors", "elements", "tied elements (not counted)"}, role_rows,
+               {false, true, true, false});
+    if (summary_) return Status::Ok();
+    out.Append('\n');
+    std::vector<std::vector<std::string>> rows;
+    for (size_t i = 0; i < m.params.size(); ++i) {
+      const core::ParamSpec& p = m.params[i];
+      rows.push_back({std::to_string(i), p.name, core::FormatShape(p.shape),
+                      std::string(core::DTypeName(p.dtype)), core::FormatInitSpec(p.init),
+                      SplitText(p), RoleText(p), p.tied_to});
+    }
+    PrintTable(out, {"#", "name", "shape", "dtype", "init", "tp split", "role", "tied_to"}, rows,
+               {true, false, false, false, false, false, false, false});
+    return Status::Ok();
+  }
+
+ private:
+  Status List(Output& out) const {
+    std::vector<std::vector<std::string>> rows;
+    std::string json = "{\"presets\":[";
+    bool first = true;
+    for (const std::string& name : core::ModelPresetNames()) {
+      StatusOr<core::ModelSpec> m = core::MakeModel(name);
+      if (!m.ok()) return m.status();
+      rows.push_back({name, Thousands(m->NumParams()), Billions(m->NumParams()),
+                      std::to_string(m->num_layers), std::to_string(m->params.size())});
+      json += fmt::format("{}{{\"name\":{},\"num_params\":{},\"num_layers\":{},\"num_tensors\":{}}}",
+                          first ? "" : ",", JsonString(name), m->NumParams(), m->num_layers,
+                          m->params.size());
+      first = false;
+    }
+    json += "],\"families\":[";
+    std::string families_text;
+    first = true;
+    for (const std::string& family : core::ModelFamilyNames()) {
+      json += (first ? "" : ",") + JsonString(family);
+      families_text += (first ? "" : ", ") + family;
+      first = false;
+    }
+    json += "]}\n";
+    if (json_) {
+      out.Append(json);
+      return Status::Ok();
+    }
+    out.Append("Model presets (twinsim show model PRESET):\n\n");
+    PrintTable(out, {"preset", "parameters", "", "layers", "tensors"}, rows,
+               {false, true, true, true, true});
+    out.Append("\nFamilies (FAMILY or PRESET, optionally with :key=value,... overrides): " +
+               families_text + "\n");
+    return Status::Ok();
+  }
+
+  CLI::Option* positional_ = nullptr;
+  CLI::Option* named_ = nullptr;
+  std::string model_pos_, model_opt_;
+  bool summary_ = false;
+  bool json_ = false;
+  std::optional<core::ModelSpec> model_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// show layout
+
+// The option a ParallelLayout::Make message is about ("LayoutConfig.vpp = 0: ..." -> "--vpp").
+std::string LayoutOption(const std::string& message) {
+  const std::string_view prefix = "LayoutConfig.";
+  if (message.rfind(prefix, 0) == 0) {
+    const size_t end = message.find_first_of(" =:", prefix.size());
+    const std::string field = message.substr(prefix.size(), end - prefix.size());
+    if (field == "vocab_divisible_by") return "--tp";
+    return "--" + field;
+  }
+  if (message.find("pp * vpp") != std::string::npos) return "--pp";
+  if (message.find("vocab_divisible_by * tp") != std::string::npos) return "--tp";
+  return "--tp/--pp/--dp";
+}
+
+class ShowLayoutCommand final : public Command {
+ public:
+  void DeclareOptions(CLI::App& app) override {
+    app.add_option("--model", model_text_, "Model: a preset or FAMILY[:key=value,...]")
+        ->type_name("MODEL")
+        ->required();
+    app.add_option("--tp", tp_text_, "Tensor-parallel size (default 1)")->type_name("T");
+    app.add_option("--pp", pp_text_, "Pipeline-parallel size (default 1)")->type_name("P");
+    app.add_option("--dp", dp_text_, "Data-parallel size (default 1)")->type_name("D");
+    app.add_option("--vpp", vpp_text_, "Virtual stages per pipeline rank (default 1)")
+        ->type_name("V");
+    app.add_option("--ep", ep_text_, "Expert-parallel size, dividing --dp (default 1)")
+        ->type_name("E");
+    app.add_option("--partition", partition_text_,
+                   "Pipeline partition: layers (even block counts, default) or params "
+                   "(balanced parameter counts)")
+        ->type_name("layers|params");
+    app.add_flag("--json", json_, "Print one JSON object instead of the tables");
+    app.footer(
+        "Prints how Megatron-style parallelism places a model on dp * pp * tp ranks: the world\n"
+        "size, each pipeline stage (model chunk) with its pipeline rank, virtual stage, block\n"
+        "range and parameter count (tied copies included), and for each rank its coordinates,\n"
+        "the stages it holds, and the number of shards and elements it owns (a replicated\n"
+        "tensor counts whole on every TP rank). The table lists the first 64 ranks; --json\n"
+        "lists them all. Example:\n"
+        "  twinsim show layout --model gpt2-small --tp 4 --pp 3 --dp 2");
+  }
+
+  Status Validate() override {
+    if (!IsValidUtf8(model_text_)) return Status::InvalidArgument("--model: expected UTF-8 text");
+    StatusOr<core::ModelSpec> model = core::MakeModel(model_text_);
+    if (!model.ok()) return ForOption("--model", model.status());
+    core::LayoutConfig config;
+    for (auto [option, text, field] :
+         {std::tuple{"--tp", &tp_text_, &config.tp}, std::tuple{"--pp", &pp_text_, &config.pp},
+          std::tuple{"--dp", &dp_text_, &config.dp}, std::tuple{"--vpp", &vpp_text_, &config.vpp},
+          std::tuple{"--ep", &ep_text_, &config.ep}}) {
+      if (text->empty()) continue;
+      StatusOr<uint64_t> v = ParseUint64AtMost(option, *text, kMaxDegree, "a positive integer");
+      if (!v.ok()) return v.status();
+      if (*v == 0) {
+        return Status::InvalidArgument(std::string(option) + ": expected a positive integer, got " +
+                                       Quote(*text));
+      }
+      *field = static_cast<int>(*v);
+    }
+    const uint64_t world = uint64_t(config.dp) * uint64_t(config.pp) * uint64_t(config.tp);
+    if (world > kMaxWorld) {
+      return Status::InvalidArgument(fmt::format(
+          "--dp: world size dp * pp * tp = {} * {} * {} = {} exceeds {}", config.dp, config.pp,
+          config.tp, Thousands(static_cast<int64_t>(world)), Thousands(kMaxWorld)));
+    }
+    if (partition_text_ == "layers") {
+      config.partition = core::PipelinePartition::kByLayers;
+    } else if (partition_text_ == "params") {
+      config.partition = core::PipelinePartition::kByParams;
+    } else {
+      return Status::InvalidArgument("--partition: expected 'layers' or 'params', got " +
+                                     Quote(partition_text_));
+    }
+    StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
+    if (!layout.ok()) {
+      return ForOption(LayoutOption(layout.status().message()), layout.status());
+    }
+    layout_ = std::move(*layout);
+    return Status::Ok();
+  }
+
+  Status Execute(Output& out) override {
+    const core::ParallelLayout& l = *layout_;
+    const core::ModelSpec& m = l.model();
+    const core::LayoutConfig& c = l.config();
+    const std::string_view partition =
+        c.partition == core::PipelinePartition::kByLayers ? "layers" : "params";
+    if (json_) {
+      out.Append("{\"model\":" + JsonString(m.name));
+      out.Append(fmt::format(
+          ",\"num_params\":{},\"num_layers\":{},\"dp\":{},\"pp\":{},\"tp\":{},\"vpp\":{},"
+          "\"ep\":{},\"partition\":\"{}\",\"world_size\":{},\"num_stages\":{},\"stages\":[",
+          m.NumParams(), m.num_layers, c.dp, c.pp, c.tp, c.vpp, c.ep, partition, l.world_size(),
+          l.num_stages()));
+    } else {
+      out.Append(fmt::format(
+          "model       {} ({} parameters, {} layers)\nlayout      dp={} pp={} tp={} vpp={} "
+          "ep={}, partition by {}\nworld size  {}\nstages      {}\n\n",
+          m.name, Thousands(m.NumParams()), m.num_layers, c.dp, c.pp, c.tp, c.vpp, c.ep, partition,
+          Thousands(l.world_size()), l.num_stages()));
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (int s = 0; s < l.num_stages(); ++s) {
+      const core::IndexRange layers = l.StageLayers(s);
+      const size_t tensors = l.StagePlacements(s).size();
+      if (json_) {
+        out.Append(fmt::format(
+            "{}{{\"stage\":{},\"pp_rank\":{},\"virtual_stage\":{},\"layer_begin\":{},"
+            "\"layer_end\":{},\"tensors\":{},\"elements\":{}}}",
+            s ? "," : "", s, l.PipelineRankOf(s), l.VirtualStageOf(s), layers.begin, layers.end,
+            tensors, l.StageNumel(s)));
+      } else {
+        rows.push_back({std::to_string(s), std::to_string(l.PipelineRankOf(s)),
+                        std::to_string(l.VirtualStageOf(s)),
+                        fmt::format("[{}, {})", layers.begin, layers.end),
+                        std::to_string(tensors), Thousands(l.StageNumel(s))});
+      }
+    }
+    if (json_) {
+      out.Append("],\"ranks\":[");
+    } else {
+      PrintTable(out, {"stage", "pp rank", "virtual", "layers", "tensors", "elements"}, rows,
+                 {true, true, true, false, true, true});
+      out.Append('\n');
+      rows.clear();
+    }
+    const int shown = json_ ? l.world_size() : std::min(l.world_size(), kMaxRanksShown);
+    for (int r = 0; r < shown; ++r) {
+      const core::ParallelCoords co = l.RankCoords(r);
+      std::vector<int> stages;
+      for (int v = 0; v < c.vpp; ++v) stages.push_back(l.StageAt(co.pp, v));
+      const std::vector<core::OwnedShard> owned = l.OwnedBy(r);
+      int64_t elements = 0;
+      for (const core::OwnedShard& o : owned) elements += o.shard.Numel(m.params[o.param].shape);
+      std::string stage_list;
+      for (size_t i = 0; i < stages.size(); ++i) {
+        stage_list += (i ? "," : "") + std::to_string(stages[i]);
+      }
+      if (json_) {
+        out.Append(fmt::format(
+            "{}{{\"rank\":{},\"dp\":{},\"pp\":{},\"tp\":{},\"ep\":{},\"expert_dp\":{},"
+            "\"stages\":[{}],\"shards\":{},\"elements\":{}}}",
+            r ? "," : "", r, co.dp, co.pp, co.tp, co.ep, co.expert_dp, stage_list, owned.size(),
+            elements));
+      } else {
+        rows.push_back({std::to_string(r), fmt::format("({}, {}, {})", co.dp, co.pp, co.tp),
+                        stage_list, std::to_string(owned.size()), Thousands(elements)});
+      }
+    }
+    if (json_) {
+      out.Append("]}\n");
+      return Status::Ok();
+    }
+    PrintTable(out, {"rank", "(dp, pp, tp)", "stages", "shards", "elements owned"}, rows,
+               {true, false, false, true, true});
+    if (shown < l.world_size()) {
+      out.Append(fmt::format("... {} more ranks omitted (--json lists every rank)\n",
+                             Thousands(l.world_size() - shown)));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::string model_text_, tp_text_, pp_text_, dp_text_, vpp_text_, ep_text_;
+  std::string partition_text_ = "layers";
+  bool json_ = false;
+  std::optional<core::ParallelLayout> layout_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// show cluster
+
+class ShowClusterCommand final : public Command {
+ public:
+  void DeclareOptions(CLI::App& app) override {
+    positional_ = app.add_option("cluster", cluster_pos_, "Cluster: PRESET[:key=value,...]")
+                      ->type_name("PRESET");
+    named_ = app.add_option("--cluster", cluster_opt_, "The same as the PRESET argument")
+                 ->type_name("PRESET");
+    app.add_flag("--json", json_, "Print one JSON object instead of the text");
+    app.footer(
+        "Prints a cluster preset's hardware: nodes, GPUs per node, GPU model, memory and HBM\n"
+        "bandwidth, NVLink, PCIe, NICs, fabric and host memory (node 0; preset nodes are\n"
+        "identical). Keys: nodes, gpus_per_node, gpu_memory_gb, host_memory_gb,\n"
+        "pinned_memory_gb, nic_gbps, fabric_latency_ns. With no PRESET, lists the presets.\n"
+        "Example:\n"
+        "  twinsim show cluster dgx-h100:nodes=2048");
+  }
+
+  Status Validate() override {
+    StatusOr<std::optional<std::string>> text = PickPositionalOrOption(
+        "--cluster", cluster_pos_, cluster_opt_, positional_->count() > 0, named_->count() > 0);
+    if (!text.ok()) return text.status();
+    if (!text->has_value()) return Status::Ok();
+    if (!IsValidUtf8(**text)) return Status::InvalidArgument("--cluster: expected UTF-8 text");
+    StatusOr<core::Topology> topology = core::MakeTopology(**text);
+    if (!topology.ok()) return ForOption("--cluster", topology.status());
+    topology_ = std::move(*topology);
+    return Status::Ok();
+  }
+
+  Status Execute(Output& out) override {
+    if (!topology_) return List(out);
+    const core::Topology& t = *topology_;
+    const core::NodeSpec& n = t.nodes.front();
+    const core::GpuSpec& g = n.gpus.front();
+    if (json_) {
+      out.Append("{\"name\":" + JsonString(t.name));
+      out.Append(fmt::format(
+          ",\"nodes\":{},\"gpus_per_node\":{},\"num_gpus\":{},\"gpu_model\":{},"
+          "\"gpu_memory_bytes\":{},\"hbm_bandwidth_bytes_per_s\":{},\"sm_count\":{},"
+          "\"nvlink\":{{\"kind\":\"{}\",\"generation\":{},\"num_nvswitches\":{},"
+          "\"per_gpu_bandwidth_bytes_per_s\":{}}},"
+          "\"pcie\":{{\"generation\":{},\"lanes\":{},\"bandwidth_bytes_per_s\":{}}},"
+          "\"pcie_switches\":{},\"nics_per_node\":{},\"nic_bandwidth_bytes_per_s\":{},"
+          "\"fabric\":{{\"kind\":{},\"link_bandwidth_bytes_per_s\":{},\"latency_s\":{}}},"
+          "\"host_memory\":{{\"pageable_bytes\":{},\"pinned_bytes\":{}}}}}\n",
+          t.nodes.size(), n.gpus.size(), core::NumGpus(t), JsonString(g.model),
+          g.memory_capacity_bytes, g.hbm_bandwidth_bytes_per_s, g.sm_count,
+          core::NvlinkKindName(n.nvlink.kind), n.nvlink.generation, n.nvlink.num_nvswitches,
+          n.nvlink.per_gpu_bandwidth_bytes_per_s, g.pcie.generation, g.pcie.lanes,
+          g.pcie.bandwidth_bytes_per_s, n.pcie_switches.size(), n.nics.size(),
+          n.nics.empty() ? 0.0 : n.nics.front().bandwidth_bytes_per_s,
+          JsonString(t.fabric.kind), t.fabric.link_bandwidth_bytes_per_s, t.fabric.latency_s,
+          n.host_memory.pageable_bytes, n.host_memory.pinned_bytes));
+      return Status::Ok();
+    }
+    std::string nvlink = "none";
+    if (n.nvlink.kind != core::NvlinkKind::kNone) {
+      nvlink = fmt::format("{} gen {}, {} NVSwitches, {} per GPU per direction",
+                           core::NvlinkKindName(n.nvlink.kind), n.nvlink.generation,
+                           n.nvlink.num_nvswitches, GBps(n.nvlink.per_gpu_bandwidth_bytes_per_s));
+    }
+    std::string nics = "none";
+    if (!n.nics.empty()) {
+      nics = fmt::format("{} x {} per node", n.nics.size(), Gbps(n.nics.front().bandwidth_bytes_per_s));
+    }
+    out.Append(fmt::format(
+        "cluster        {}\nnodes          {}\nGPUs per node  {}\nGPUs           {}\n"
+        "GPU model      {} ({} SMs)\nGPU memory     {}\nHBM bandwidth  {}\nNVLink         {}\n"
+        "PCIe           Gen{} x{}, {} per direction per GPU; {} switches\nNICs           {}\n"
+        "fabric         {}, {} links, {:.2f} us latency\nhost memory    {} pageable, {} pinned "
+        "per node\n",
+        t.name, Thousands(static_cast<int64_t>(t.nodes.size())), n.gpus.size(),
+        Thousands(core::NumGpus(t)), g.model, g.sm_count, GiB(g.memory_capacity_bytes),
+        GBps(g.hbm_bandwidth_bytes_per_s), nvlink, g.pcie.generation, g.pcie.lanes,
+        GBps(g.pcie.bandwidth_bytes_per_s), n.pcie_switches.size(), nics,
+        t.fabric.kind.empty() ? "none" : t.fabric.kind, Gbps(t.fabric.link_bandwidth_bytes_per_s),
+        t.fabric.latency_s * 1e6, GiB(n.host_memory.pageable_bytes),
+        GiB(n.host_memory.pinned_bytes)));
+    return Status::Ok();
+  }
+
+ private:
+  Status List(Output& out) const {
+    std::vector<std::vector<std::string>> rows;
+    std::string json = "{\"presets\":[";
+    bool first = true;
+    for (const std::string& name : core::TopologyPresetNames()) {
+      StatusOr<core::Topology> t = core::MakeTopology(name);
+      if (!t.ok()) return t.status();
+      const core::NodeSpec& n = t->nodes.front();
+      rows.push_back({name, std::to_string(n.gpus.size()), n.gpus.front().model,
+                      GiB(n.gpus.front().memory_capacity_bytes),
+                      std::string(core::NvlinkKindName(n.nvlink.kind))});
+      json += fmt::format("{}{{\"name\":{},\"gpus_per_node\":{},\"gpu_model\":{}}}",
+                          first ? "" : ",", JsonString(name), n.gpus.size(),
+                          JsonString(n.gpus.front().model));
+      first = false;
+    }
+    json += "]}\n";
+    if (json_) {
+      out.Append(json);
+      return Status::Ok();
+    }
+    out.Append("Cluster presets (twinsim show cluster PRESET[:nodes=N,...]):\n\n");
+    PrintTable(out, {"preset", "GPUs/node", "GPU model", "GPU memory", "NVLink"}, rows,
+               {false, true, false, true, false});
+    return Status::Ok();
+  }
+
+  CLI::Option* positional_ = nullptr;
+  CLI::Option* named_ = nullptr;
+  std::string cluster_pos_, cluster_opt_;
+  bool json_ = false;
+  std::optional<core::Topology> topology_;
+};
+
+}  // namespace
+
+CommandGroup ShowCommandGroup() {
+  CommandGroup group;
+  group.name = "show";
+  group.summary = "print models, parallel layouts and cluster presets as twinsim sees them";
+  group.commands = {
+      {"model", "a model's parameters: names, shapes, dtypes, inits, TP splits, ties",
+       [] { return std::make_unique<ShowModelCommand>(); }},
+      {"layout", "how dp x pp x tp parallelism places a model's parameters on ranks",
+       [] { return std::make_unique<ShowLayoutCommand>(); }},
+      {"cluster", "a cluster preset's nodes, GPUs, links and memory",
+       [] { return std::make_unique<ShowClusterCommand>(); }},
+  };
+  return group;
+}
+
+}  // namespace twinsim::cli
