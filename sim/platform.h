@@ -34,8 +34,10 @@ std::string_view LinkClassName(LinkClass link_class);
 // NVLink + NVSwitch or through one PCIe link is well under a microsecond.
 inline constexpr double kNvlinkPortLatencyS = 0.5e-6;  // per GPU port (a route crosses two)
 inline constexpr double kPcieLinkLatencyS = 0.5e-6;    // per PCIe link (slot or uplink)
-// Speed of a node's CPU host in flop/s. The Topology has no CPU figure; a placeholder of
-// 1e11 (a few dozen cores doing simple arithmetic). Nothing in sim/ relies on it yet.
+// Speed of a node's CPU host in flop/s. Assumed, not measured: 1e11, about what a few dozen
+// cores reach on simple element-wise arithmetic. The Topology has no CPU figure yet; today the
+// CPU host is only a route endpoint (PCIe copies), and CPU-side init will need a measured
+// figure in core::Topology (from `twinsim calibrate`, issue 7) before it relies on this.
 inline constexpr double kCpuFlopsPerS = 1e11;
 
 // What BuildPlatform made. Pointers are owned by the Engine and live as long as it does.
