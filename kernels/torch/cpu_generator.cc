@@ -84,6 +84,7 @@ void CpuGenerator::ManualSeed(uint64_t seed) {
   }
   left_ = 1;
   next_ = 0;
+  words_drawn_ = 0;
   next_double_normal_.reset();
 }
 
@@ -101,6 +102,7 @@ void CpuGenerator::Twist() {
 }
 
 uint32_t CpuGenerator::Random() {
+  ++words_drawn_;
   if (--left_ == 0) Twist();
   uint32_t y = state_[next_++];
   y ^= y >> 11;

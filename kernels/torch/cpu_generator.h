@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 namespace twinsim::kernels::torch {
@@ -81,6 +82,11 @@ class CpuGenerator {
   // Two 32-bit outputs, the first in the high half (CPUGeneratorImpl::random64()).
   uint64_t Random64();
 
+  // How many 32-bit outputs Random() has produced since the last seeding: the position in
+  // the stream, which seed policies report so that overlapping draws can be detected. Not
+  // part of PyTorch's state (it does not change any output).
+  uint64_t words_drawn() const { return words_drawn_; }
+
   // The second sample of the last Box-Muller pair drawn by at::normal_distribution<double>,
   // as a standard normal; empty after seeding and after it has been used.
   std::optional<double> next_double_normal_sample() const { return next_double_normal_; }
@@ -94,8 +100,13 @@ class CpuGenerator {
   int left_ = 1;
   int next_ = 0;
   uint64_t seed_ = 0;
+  uint64_t words_drawn_ = 0;
   std::optional<double> next_double_normal_;
 };
+
+// The generator is plain data, so its state can be sent between ranks as bytes, as PyTorch
+// pipelining sends torch.get_rng_state() tensors stage to stage.
+static_assert(std::is_trivially_copyable_v<CpuGenerator>);
 
 // ---- Stateful ops: draw from `gen` exactly as the PyTorch op on a fresh float32 tensor. ----
 

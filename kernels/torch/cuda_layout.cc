@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/philox.h"
+#include "kernels/portable_math.h"
 
 namespace twinsim::kernels::torch {
 namespace {
@@ -176,11 +177,14 @@ CudaUniformPlan TorchCudaUniformPlan(int64_t numel, const CudaDeviceProfile& pro
   return plan;
 }
 
-std::vector<float> CudaUniform(uint64_t seed, uint64_t philox_offset, int64_t numel,
-                               const CudaDeviceProfile& profile, double from, double to) {
-  assert(numel >= 0 && from <= to);
+namespace {
+
+// Runs PyTorch's grid-stride layout over `numel` elements: `transform4` turns thread t's k-th
+// curand4 words into the four values of elements t + S * (4k + i), i = 0..3.
+template <typename Transform4>
+std::vector<float> LayoutFill(uint64_t seed, uint64_t philox_offset, int64_t numel,
+                              const CudaDeviceProfile& profile, const Transform4& transform4) {
   std::vector<float> out(static_cast<size_t>(numel));
-  const UniformTransform transform(from, to);
   const CudaUniformPlan plan = TorchCudaUniformPlan(numel, profile);
   for (const CudaKernelSegment& seg : plan.segments) {
     const int64_t stride = int64_t{seg.launch.grid} * seg.launch.block;
@@ -190,14 +194,54 @@ std::vector<float> CudaUniform(uint64_t seed, uint64_t philox_offset, int64_t nu
       for (int64_t base = t; base < seg.numel; base += stride * kUnroll) {
         uint32_t words[4];
         stream.Next4(words);
+        float values[4];
+        transform4(words, values);
         for (int i = 0; i < static_cast<int>(kUnroll); ++i) {
           const int64_t li = base + stride * i;
-          if (li < seg.numel) data[li] = transform(CurandUniform(words[i]));
+          if (li < seg.numel) data[li] = values[i];
         }
       }
     }
   }
   return out;
+}
+
+// cuRAND's _curand_box_muller on two words, with twinsim's portable log and sincos (Note
+// [PyTorch CUDA normal_ layout]): {sin(v) * s, cos(v) * s}.
+void CurandBoxMuller(uint32_t x, uint32_t y, float* first, float* second) {
+  const float u = CurandUniform(x);                         // (0, 1]
+  const float turns = std::fma(static_cast<float>(y), 0x1p-32f, 0x1p-33f);  // v / (2 pi)
+  const float s = std::sqrt(-2.0f * Log(u));
+  float sin_v, cos_v;
+  SinCos2Pi(turns, &sin_v, &cos_v);
+  *first = sin_v * s;
+  *second = cos_v * s;
+}
+
+}  // namespace
+
+std::vector<float> CudaUniform(uint64_t seed, uint64_t philox_offset, int64_t numel,
+                               const CudaDeviceProfile& profile, double from, double to) {
+  assert(numel >= 0 && from <= to);
+  const UniformTransform transform(from, to);
+  return LayoutFill(seed, philox_offset, numel, profile,
+                    [&](const uint32_t words[4], float values[4]) {
+                      for (int i = 0; i < 4; ++i) values[i] = transform(CurandUniform(words[i]));
+                    });
+}
+
+std::vector<float> CudaNormal(uint64_t seed, uint64_t philox_offset, int64_t numel,
+                              const CudaDeviceProfile& profile, double mean, double std) {
+  assert(numel >= 0 && std >= 0);
+  const float m = static_cast<float>(mean);
+  const float sd = static_cast<float>(std);
+  return LayoutFill(seed, philox_offset, numel, profile,
+                    [&](const uint32_t words[4], float values[4]) {
+                      float z[4];
+                      CurandBoxMuller(words[0], words[1], &z[0], &z[1]);
+                      CurandBoxMuller(words[2], words[3], &z[2], &z[3]);
+                      for (int i = 0; i < 4; ++i) values[i] = std::fma(z[i], sd, m);
+                    });
 }
 
 float CudaUniformAt(uint64_t seed, uint64_t philox_offset, int64_t numel,

@@ -102,6 +102,23 @@ CudaUniformPlan TorchCudaUniformPlan(int64_t numel, const CudaDeviceProfile& pro
 std::vector<float> CudaUniform(uint64_t seed, uint64_t philox_offset, int64_t numel,
                                const CudaDeviceProfile& profile, double from = 0, double to = 1);
 
+// Note [PyTorch CUDA normal_ layout]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// normal_ launches exactly like uniform_ (same grid, same counter_offset, same grid-stride
+// loop with unroll 4), but each curand4 becomes curand_normal4: Box-Muller on words (w0, w1)
+// and (w2, w3), each pair giving {sin(v) * s, cos(v) * s} with u = w * 2^-32 + 2^-33,
+// v = 2 pi (w' * 2^-32 + 2^-33), s = sqrt(-2 log u); then value = fma(z, std, mean). Which Philox
+// words feed which element is modelled exactly; the values use twinsim's portable Log and
+// SinCos2Pi where CUDA uses logf and sincosf, so they may differ from a GPU's in the last
+// bits. Seed policies rely on the layout (which elements share draws, how far the offset
+// moves), not on those bits; no test claims them bit-exact.
+
+// torch.cuda.manual_seed(seed), offset `philox_offset`, then normal_(mean, std) on a float32
+// tensor of `numel` elements. Advances the offset by TorchCudaUniformPlan(numel).offset_advance.
+// REQUIRES: numel >= 0, std >= 0.
+std::vector<float> CudaNormal(uint64_t seed, uint64_t philox_offset, int64_t numel,
+                              const CudaDeviceProfile& profile, double mean, double std);
+
 // Element `index` of the same call, without computing the others (for sampled checks of
 // tensors too large to materialize). REQUIRES: 0 <= index < numel.
 float CudaUniformAt(uint64_t seed, uint64_t philox_offset, int64_t numel,

@@ -217,3 +217,31 @@ TEST(CudaLayoutTest, SmallTensorsAreOneSegmentAdvancingByTheCounterOffset) {
 
 }  // namespace
 }  // namespace twinsim::kernels::torch
+
+namespace twinsim::kernels::torch {
+namespace {
+
+// normal_ uses uniform_'s layout: with numel <= grid * 256, element t is component 0 of thread
+// t's first curand_normal4, i.e. sin(2 pi v) * sqrt(-2 log u) from words 0 and 1.
+TEST(CudaLayoutTest, NormalUsesTheUniformLayoutAndBoxMullerOnWordPairs) {
+  const CudaDeviceProfile p = Profile("a100");
+  const int64_t n = 5000;
+  const std::vector<float> z = CudaNormal(11, 8, n, p, 0.0, 1.0);
+  const std::vector<float> shifted = CudaNormal(11, 8, n, p, 1.5, 2.0);
+  for (int64_t t : {int64_t{0}, int64_t{1}, int64_t{4999}}) {
+    const uint32_t w0 = PhiloxWord(11, 2, static_cast<uint32_t>(t), 0);
+    const uint32_t w1 = PhiloxWord(11, 2, static_cast<uint32_t>(t), 1);
+    const double u = w0 * 0x1p-32 + 0x1p-33;
+    const double v = 2 * 3.14159265358979323846 * (w1 * 0x1p-32 + 0x1p-33);
+    const double expected = std::sin(v) * std::sqrt(-2 * std::log(u));
+    EXPECT_NEAR(z[t], expected, 1e-5 * (1 + std::fabs(expected))) << t;
+    EXPECT_FLOAT_EQ(shifted[t], std::fma(z[t], 2.0f, 1.5f)) << t;
+  }
+  double sum = 0, sum2 = 0;
+  for (float x : z) sum += x, sum2 += double{x} * x;
+  EXPECT_NEAR(sum / n, 0.0, 0.06);
+  EXPECT_NEAR(sum2 / n, 1.0, 0.08);
+}
+
+}  // namespace
+}  // namespace twinsim::kernels::torch
