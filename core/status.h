@@ -88,4 +88,15 @@ class [[nodiscard]] StatusOr {
     if (!twinsim_status_.ok()) return twinsim_status_; \
   } while (0)
 
+// Evaluates `expr` (a StatusOr<T>); returns its status early when it is not OK, otherwise
+// declares or assigns `lhs` from its value: TWINSIM_ASSIGN_OR_RETURN(Buffer b, Allocate(...)).
+#define TWINSIM_ASSIGN_OR_RETURN(lhs, expr) \
+  TWINSIM_ASSIGN_OR_RETURN_IMPL_(TWINSIM_STATUS_CONCAT_(twinsim_statusor_, __LINE__), lhs, expr)
+#define TWINSIM_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                                   \
+  if (!tmp.ok()) return tmp.status();                  \
+  lhs = std::move(tmp).value()
+#define TWINSIM_STATUS_CONCAT_(a, b) TWINSIM_STATUS_CONCAT_INNER_(a, b)
+#define TWINSIM_STATUS_CONCAT_INNER_(a, b) a##b
+
 #endif  // TWINSIM_CORE_STATUS_H_

@@ -1,0 +1,426 @@
+#include "policies/seed/common.h"
+
+#include <cassert>
+#include <cmath>
+#include <cstring>
+#include <numbers>
+
+#include "fmt/format.h"
+#include "kernels/dtype.h"
+#include "kernels/portable_math.h"
+
+namespace twinsim::policies::seed {
+namespace {
+
+using kernels::torch::CpuGenerator;
+using kernels::torch::CudaDeviceProfile;
+
+constexpr uint32_t kCudaStateMagic = 0x43554441;  // "CUDA"
+
+// torch.nn.init reduced to one op (Note [Modelled PyTorch init]).
+struct TorchOp {
+  enum Kind { kUniform, kNormal, kTruncNormal, kConstant } kind = kConstant;
+  double p0 = 0, p1 = 0;        // uniform from/to, normal mean/std, constant value
+  double mean = 0, std = 1;     // trunc_normal
+  double lo = 0, hi = 0;        // trunc_normal clamp bounds
+};
+
+double Fan(const core::InitSpec& s) {
+  return static_cast<double>(s.mode == core::FanMode::kFanIn ? s.fan_in : s.fan_out);
+}
+
+TorchOp ToTorchOp(const core::InitSpec& s) {
+  using core::InitKind;
+  switch (s.kind) {
+    case InitKind::kUniform:
+      return {TorchOp::kUniform, s.a, s.b};
+    case InitKind::kNormal:
+      return {TorchOp::kNormal, s.mean, s.std};
+    case InitKind::kKaimingUniform: {
+      const double std = core::CalculateGain(s.nonlinearity, s.a) / std::sqrt(Fan(s));
+      const double bound = std::sqrt(3.0) * std;
+      return {TorchOp::kUniform, -bound, bound};
+    }
+    case InitKind::kKaimingNormal:
+      return {TorchOp::kNormal, 0.0, core::CalculateGain(s.nonlinearity, s.a) / std::sqrt(Fan(s))};
+    case InitKind::kXavierUniform: {
+      const double std =
+          s.gain * std::sqrt(2.0 / static_cast<double>(s.fan_in + s.fan_out));
+      const double a = std::sqrt(3.0) * std;
+      return {TorchOp::kUniform, -a, a};
+    }
+    case InitKind::kXavierNormal:
+      return {TorchOp::kNormal, 0.0,
+              s.gain * std::sqrt(2.0 / static_cast<double>(s.fan_in + s.fan_out))};
+    case InitKind::kTruncNormal: {
+      // torch.nn.init._no_grad_trunc_normal_.
+      auto norm_cdf = [](double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; };
+      const double l = norm_cdf((s.a - s.mean) / s.std);
+      const double u = norm_cdf((s.b - s.mean) / s.std);
+      TorchOp op{TorchOp::kTruncNormal, 2 * l - 1, 2 * u - 1};
+      op.mean = s.mean;
+      op.std = s.std;
+      op.lo = s.a;
+      op.hi = s.b;
+      return op;
+    }
+    case InitKind::kConstant:
+      return {TorchOp::kConstant, s.value};
+  }
+  return {};
+}
+
+// erfinv_, mul_(std * sqrt(2)), add_(mean), clamp_(a, b) in float, as the tensor ops do.
+void FinishTruncNormal(const TorchOp& op, std::span<float> out) {
+  const float scale = static_cast<float>(op.std * std::numbers::sqrt2);
+  const float mean = static_cast<float>(op.mean);
+  const float lo = static_cast<float>(op.lo), hi = static_cast<float>(op.hi);
+  for (float& v : out) {
+    float x = kernels::ErfInv(v) * scale + mean;
+    v = x < lo ? lo : (x > hi ? hi : x);
+  }
+}
+
+}  // namespace
+
+// ---- TorchGenerator ----
+
+TorchGenerator::TorchGenerator(InitDevice device, uint64_t seed, const CudaDeviceProfile& gpu)
+    : device_(device), cpu_(seed), cuda_seed_(seed), gpu_(gpu) {}
+
+TorchGenerator TorchGenerator::Cpu(uint64_t seed) {
+  return TorchGenerator(InitDevice::kCpu, seed, CudaDeviceProfile{});
+}
+
+TorchGenerator TorchGenerator::Cuda(uint64_t seed, const CudaDeviceProfile& gpu) {
+  return TorchGenerator(InitDevice::kCuda, seed, gpu);
+}
+
+TorchGenerator TorchGenerator::For(InitDevice device, uint64_t seed,
+                                   const CudaDeviceProfile& gpu) {
+  return device == InitDevice::kCpu ? Cpu(seed) : Cuda(seed, gpu);
+}
+
+StreamId TorchGenerator::stream() const {
+  if (device_ == InitDevice::kCpu) {
+    // Only the low 32 bits reach mt19937 (kernels/torch/cpu_generator.h).
+    return {StreamKind::kTorchCpu, cpu_.seed() & 0xffffffffu, 0};
+  }
+  return {StreamKind::kTorchCuda, cuda_seed_, 0};
+}
+
+uint64_t TorchGenerator::position() const {
+  return device_ == InitDevice::kCpu ? cpu_.words_drawn() : cuda_offset_;
+}
+
+void TorchGenerator::set_offset(uint64_t offset) {
+  assert(device_ == InitDevice::kCuda);
+  cuda_offset_ = offset;
+}
+
+std::pair<uint64_t, uint64_t> TorchGenerator::Init(const core::InitSpec& spec,
+                                                   std::span<float> out) {
+  const TorchOp op = ToTorchOp(spec);
+  const uint64_t begin = position();
+  const int64_t n = static_cast<int64_t>(out.size());
+  if (op.kind == TorchOp::kConstant) {
+    for (float& v : out) v = static_cast<float>(op.p0);
+    return {begin, begin};
+  }
+  if (device_ == InitDevice::kCpu) {
+    if (op.kind == TorchOp::kNormal) {
+      kernels::torch::FillNormal(cpu_, out, op.p0, op.p1);
+    } else {
+      kernels::torch::FillUniform(cpu_, out, op.p0, op.p1);
+    }
+  } else {
+    std::vector<float> values =
+        op.kind == TorchOp::kNormal
+            ? kernels::torch::CudaNormal(cuda_seed_, cuda_offset_, n, gpu_, op.p0, op.p1)
+            : kernels::torch::CudaUniform(cuda_seed_, cuda_offset_, n, gpu_, op.p0, op.p1);
+    std::copy(values.begin(), values.end(), out.begin());
+    cuda_offset_ += kernels::torch::TorchCudaUniformPlan(n, gpu_).offset_advance;
+  }
+  if (op.kind == TorchOp::kTruncNormal) FinishTruncNormal(op, out);
+  return {begin, position()};
+}
+
+std::vector<std::byte> TorchGenerator::Save() const {
+  if (device_ == InitDevice::kCpu) {
+    std::vector<std::byte> bytes(sizeof(CpuGenerator));
+    std::memcpy(bytes.data(), &cpu_, sizeof(CpuGenerator));
+    return bytes;
+  }
+  std::vector<std::byte> bytes(4 + 8 + 8);
+  std::memcpy(bytes.data(), &kCudaStateMagic, 4);
+  std::memcpy(bytes.data() + 4, &cuda_seed_, 8);
+  std::memcpy(bytes.data() + 12, &cuda_offset_, 8);
+  return bytes;
+}
+
+Status TorchGenerator::Load(std::span<const std::byte> state) {
+  if (device_ == InitDevice::kCpu) {
+    if (state.size() != sizeof(CpuGenerator)) {
+      return Status::InvalidArgument(fmt::format(
+          "CPU generator state has {} bytes, expected {}", state.size(), sizeof(CpuGenerator)));
+    }
+    std::memcpy(static_cast<void*>(&cpu_), state.data(), sizeof(CpuGenerator));
+    return Status::Ok();
+  }
+  uint32_t magic = 0;
+  if (state.size() == 20) std::memcpy(&magic, state.data(), 4);
+  if (magic != kCudaStateMagic) {
+    return Status::InvalidArgument(
+        fmt::format("CUDA generator state of {} bytes is not one Save() wrote", state.size()));
+  }
+  std::memcpy(&cuda_seed_, state.data() + 4, 8);
+  std::memcpy(&cuda_offset_, state.data() + 12, 8);
+  return Status::Ok();
+}
+
+// ---- RankShards ----
+
+RankShards::RankShards(const InitContext& ctx)
+    : ctx_(ctx), owned_(ctx.layout->OwnedBy(ctx.rank)) {
+  blocks_.reserve(owned_.size());
+  for (const core::OwnedShard& s : owned_) {
+    const auto& shape = ctx.layout->model().params[s.param].shape;
+    blocks_.push_back(s.shard.AsPaddedBlock2D(shape).value_or(core::Block2D{}));
+  }
+}
+
+const core::ParamSpec& RankShards::spec(int i) const {
+  return ctx_.layout->model().params[owned_[i].param];
+}
+
+int64_t RankShards::numel(int i) const {
+  const core::Block2D& b = blocks_[i];
+  return static_cast<int64_t>((b.row_end - b.row_begin) * (b.col_end - b.col_begin));
+}
+
+uint64_t RankShards::bytes(int i) const {
+  return static_cast<uint64_t>(numel(i)) * core::DTypeSize(spec(i).dtype);
+}
+
+uint64_t RankShards::total_bytes() const {
+  uint64_t total = 0;
+  for (int i = 0; i < size(); ++i) total += bytes(i);
+  return total;
+}
+
+StatusOr<bool> RankShards::AllocateAll(RankInit& init) {
+  init.buffers.assign(owned_.size(), core::Buffer{});
+  for (int i = 0; i < size(); ++i) {
+    const auto& shape = spec(i).shape;
+    if (!owned_[i].shard.AsPaddedBlock2D(shape)) {
+      return Status::InvalidArgument(fmt::format(
+          "param '{}': its TP shard is not a block of the 2-D view of shape {}; seed policies "
+          "need 2-D blocks",
+          spec(i).name, core::FormatShape(shape)));
+    }
+    TWINSIM_ASSIGN_OR_RETURN(
+        bool fits, AllocateOrRecord(*ctx_.device, bytes(i), core::kTagParam,
+                                    fmt::format("the shard of '{}'", spec(i).name), init,
+                                    &init.buffers[i]));
+    if (!fits) return false;
+  }
+  return true;
+}
+
+Status RankShards::Write(int i, const RankInit& init, std::span<const float> values) {
+  assert(static_cast<int64_t>(values.size()) == numel(i));
+  const core::DType dtype = spec(i).dtype;
+  std::vector<std::byte> bytes(this->bytes(i));
+  for (size_t e = 0; e < values.size(); ++e) kernels::StoreAs(dtype, values[e], bytes.data(), e);
+  return ctx_.device->CopyFromHost(core::BufferRegion::Whole(init.buffers[i]), bytes);
+}
+
+std::vector<float> Slice(std::span<const float> full, const core::Block2D& b) {
+  std::vector<float> out;
+  out.reserve((b.row_end - b.row_begin) * (b.col_end - b.col_begin));
+  for (uint64_t r = b.row_begin; r < b.row_end; ++r) {
+    const float* row = full.data() + r * b.cols;
+    out.insert(out.end(), row + b.col_begin, row + b.col_end);
+  }
+  return out;
+}
+
+StatusOr<bool> AllocateOrRecord(core::Device& device, uint64_t bytes, std::string_view tag,
+                                std::string_view during, RankInit& init, core::Buffer* buffer) {
+  TWINSIM_ASSIGN_OR_RETURN(core::Allocation a, device.Allocate(bytes, tag));
+  if (!a.fits()) {
+    init.oom = a.oom;
+    init.oom_during = std::string(during);
+    return false;
+  }
+  *buffer = a.buffer;
+  return true;
+}
+
+StatusOr<bool> ReserveOrRecord(core::HostMemory* host, int rank, uint64_t bytes,
+                               std::string_view tag, std::string_view during, RankInit& init,
+                               core::HostReservation* reservation) {
+  if (host == nullptr) return true;
+  TWINSIM_ASSIGN_OR_RETURN(core::HostAllocation a,
+                           host->Reserve(core::HostMemoryKind::kPageable, bytes, tag, rank));
+  if (!a.fits()) {
+    init.oom = a.oom;
+    init.oom_during = std::string(during);
+    return false;
+  }
+  *reservation = a.reservation;
+  return true;
+}
+
+// ---- Tied copies ----
+
+namespace {
+constexpr int kTiedTagBase = 1 << 20;
+}  // namespace
+
+Status SyncTiedCopies(const InitContext& ctx, const RankShards& shards, const RankInit& init) {
+  const core::ParallelLayout& layout = *ctx.layout;
+  const core::ParallelCoords me = layout.RankCoords(ctx.rank);
+  const auto placements = layout.Placements();
+  // Sends: a home shard whose parameter has a copy on another pipeline rank.
+  for (size_t p = 0; p < placements.size(); ++p) {
+    const core::Placement& copy = placements[p];
+    if (!copy.tied_copy()) continue;
+    const int home_stage = layout.StageOfParam(copy.param);
+    core::ParallelCoords src = me, dst = me;
+    src.pp = layout.PipelineRankOf(home_stage);
+    dst.pp = layout.PipelineRankOf(copy.stage);
+    const int src_rank = layout.RankOf(src), dst_rank = layout.RankOf(dst);
+    int home = -1, mine = -1;
+    for (int i = 0; i < shards.size(); ++i) {
+      const core::OwnedShard& o = shards.owned()[i];
+      if (o.param == copy.param && o.stage == home_stage && !(o.tied_from >= 0)) home = i;
+      if (o.param == copy.param && o.stage == copy.stage && o.tied_from == copy.tied_from) mine = i;
+    }
+    const int tag = kTiedTagBase + static_cast<int>(p);
+    if (src_rank == dst_rank) {
+      if (home >= 0 && mine >= 0) {
+        TWINSIM_RETURN_IF_ERROR(ctx.device->Copy(core::BufferRegion::Whole(init.buffers[mine]),
+                                                 core::BufferRegion::Whole(init.buffers[home])));
+      }
+    } else if (ctx.rank == src_rank && home >= 0) {
+      TWINSIM_RETURN_IF_ERROR(
+          ctx.comm->Send(dst_rank, core::BufferRegion::Whole(init.buffers[home]), tag));
+    }
+  }
+  for (size_t p = 0; p < placements.size(); ++p) {
+    const core::Placement& copy = placements[p];
+    if (!copy.tied_copy()) continue;
+    core::ParallelCoords src = me, dst = me;
+    src.pp = layout.PipelineRankOf(layout.StageOfParam(copy.param));
+    dst.pp = layout.PipelineRankOf(copy.stage);
+    const int src_rank = layout.RankOf(src), dst_rank = layout.RankOf(dst);
+    if (ctx.rank != dst_rank || src_rank == dst_rank) continue;
+    for (int i = 0; i < shards.size(); ++i) {
+      const core::OwnedShard& o = shards.owned()[i];
+      if (o.param == copy.param && o.stage == copy.stage && o.tied_from == copy.tied_from) {
+        TWINSIM_RETURN_IF_ERROR(ctx.comm->Recv(
+            src_rank, core::BufferRegion::Whole(init.buffers[i]), kTiedTagBase + static_cast<int>(p)));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- The common stateful draw ----
+
+StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& init,
+                          const std::function<DrawChoice(int entry)>& choose) {
+  const core::ParallelLayout& layout = *ctx.layout;
+  std::vector<core::HostReservation> staged;
+  for (int i = 0; i < shards.size(); ++i) {
+    const core::OwnedShard& o = shards.owned()[i];
+    if ((o.tied_from >= 0)) continue;
+    const core::ParamSpec& spec = shards.spec(i);
+    const DrawChoice choice = choose(i);
+    if (choice.generator == nullptr) continue;
+    TorchGenerator& gen = *choice.generator;
+    const bool on_cpu = gen.device() == InitDevice::kCpu;
+    if (on_cpu) {
+      // The shard lives on the CPU until the whole model is moved to the GPU.
+      core::HostReservation r;
+      TWINSIM_ASSIGN_OR_RETURN(bool fits,
+                               ReserveOrRecord(ctx.host, ctx.rank, shards.bytes(i), "cpu-model",
+                                               fmt::format("'{}' on the CPU", spec.name), init, &r));
+      if (!fits) return false;
+      staged.push_back(r);
+    }
+    const core::Block2D& block = shards.block(i);
+    std::vector<float> values;
+    if (choice.full_then_slice) {
+      // The full (padded) master tensor, then this rank's slice of it.
+      const uint64_t full_bytes = block.rows * block.cols * sizeof(float);
+      const std::string during = fmt::format("the full master weight of '{}'", spec.name);
+      core::HostReservation master;
+      core::Buffer master_buffer;
+      if (on_cpu) {
+        TWINSIM_ASSIGN_OR_RETURN(bool fits, ReserveOrRecord(ctx.host, ctx.rank, full_bytes,
+                                                            "init-temp", during, init, &master));
+        if (!fits) return false;
+      } else {
+        TWINSIM_ASSIGN_OR_RETURN(bool fits, AllocateOrRecord(*ctx.device, full_bytes,
+                                                             core::kTagInitTemp, during, init,
+                                                             &master_buffer));
+        if (!fits) return false;
+      }
+      std::vector<float> full(block.rows * block.cols);
+      const auto [begin, end] = gen.Init(spec.init, full);
+      core::Block2D whole{block.rows, block.cols, 0, block.rows, 0, block.cols};
+      if (begin != end) init.draws.push_back({gen.stream(), begin, end, o.param, whole});
+      values = Slice(full, block);
+      if (on_cpu) {
+        TWINSIM_RETURN_IF_ERROR(ctx.host->Release(master));
+      } else {
+        TWINSIM_RETURN_IF_ERROR(ctx.device->Free(master_buffer));
+      }
+    } else {
+      values.resize(static_cast<size_t>(shards.numel(i)));
+      const auto [begin, end] = gen.Init(spec.init, values);
+      if (begin != end) init.draws.push_back({gen.stream(), begin, end, o.param, block});
+    }
+    TWINSIM_RETURN_IF_ERROR(shards.Write(i, init, values));
+  }
+  for (const core::HostReservation& r : staged) TWINSIM_RETURN_IF_ERROR(ctx.host->Release(r));
+  (void)layout;
+  return true;
+}
+
+// ---- Bytes over Comm ----
+
+Status SendBytes(const InitContext& ctx, int dst, std::span<const std::byte> bytes, int tag) {
+  TWINSIM_ASSIGN_OR_RETURN(core::Buffer staging,
+                           core::AllocateOrError(*ctx.device, bytes.size(), core::kTagComm));
+  Status s = ctx.device->CopyFromHost(core::BufferRegion::Whole(staging), bytes);
+  if (s.ok()) s = ctx.comm->Send(dst, core::BufferRegion::Whole(staging), tag);
+  Status f = ctx.device->Free(staging);
+  return s.ok() ? f : s;
+}
+
+StatusOr<std::vector<std::byte>> RecvBytes(const InitContext& ctx, int src, uint64_t bytes,
+                                           int tag) {
+  TWINSIM_ASSIGN_OR_RETURN(core::Buffer staging,
+                           core::AllocateOrError(*ctx.device, bytes, core::kTagComm));
+  std::vector<std::byte> out(bytes);
+  Status s = ctx.comm->Recv(src, core::BufferRegion::Whole(staging), tag);
+  if (s.ok() && ctx.device->Info().holds_bytes) {
+    s = ctx.device->CopyToHost(core::BufferRegion::Whole(staging), out);
+  }
+  Status f = ctx.device->Free(staging);
+  if (!s.ok()) return s;
+  if (!f.ok()) return f;
+  return out;
+}
+
+Claim Always(Property property) { return Claim{property, "", nullptr}; }
+
+Claim When(Property property, std::string condition,
+           std::function<bool(const core::ParallelLayout&, InitDevice)> applies) {
+  return Claim{property, std::move(condition), std::move(applies)};
+}
+
+}  // namespace twinsim::policies::seed

@@ -1,0 +1,152 @@
+// What the seed policies share: PyTorch's stateful generators as a framework uses them, one
+// rank's shard buffers, and the tied-embedding copy that every framework makes the same way.
+// Internal to policies/seed.
+#ifndef TWINSIM_POLICIES_SEED_COMMON_H_
+#define TWINSIM_POLICIES_SEED_COMMON_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/device.h"
+#include "core/host_memory.h"
+#include "core/init_spec.h"
+#include "core/parallel_layout.h"
+#include "core/status.h"
+#include "kernels/torch/cpu_generator.h"
+#include "kernels/torch/cuda_layout.h"
+#include "policies/seed/policy.h"
+
+namespace twinsim::policies::seed {
+
+// Note [Modelled PyTorch init]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// A framework initializes a tensor with torch.nn.init, which reduces every initializer to one
+// uniform_ or normal_ call on the generator of the tensor's device (trunc_normal_ to uniform_
+// followed by erfinv_, mul_, add_, clamp_; constant_ draws nothing). TorchGenerator does the
+// same with twinsim's bit-exact models of those generators (kernels/torch): on the CPU the
+// mt19937 stream (uniform_ under the AVX2 capability, normal_ under DEFAULT: see
+// kernels/torch/cpu_generator.h), on CUDA the Philox stream with PyTorch's launch layout for the
+// rank's GPU (kernels/torch/cuda_layout.h). Which stream positions each tensor consumes, and so
+// which tensors share draws, is exact; CUDA normal_ and trunc_normal_'s erfinv use twinsim's
+// portable math where PyTorch uses libm / CUDA intrinsics, so those values may differ from a
+// real run in the last bits. The properties compare a policy with itself (across layouts, runs
+// and ranks), never with a live PyTorch, so this does not affect any verdict.
+class TorchGenerator {
+ public:
+  // torch.manual_seed(seed) as the CPU generator sees it.
+  static TorchGenerator Cpu(uint64_t seed);
+  // torch.cuda.manual_seed(seed) on a GPU with `gpu`'s launch shape; offset 0.
+  static TorchGenerator Cuda(uint64_t seed, const kernels::torch::CudaDeviceProfile& gpu);
+  // Cpu(seed) or Cuda(seed, gpu) by `device`.
+  static TorchGenerator For(InitDevice device, uint64_t seed,
+                            const kernels::torch::CudaDeviceProfile& gpu);
+
+  InitDevice device() const { return device_; }
+  StreamId stream() const;
+  // Words drawn (CPU) or the Philox offset (CUDA).
+  uint64_t position() const;
+  // DTensor's OffsetBasedRNGTracker sets the CUDA offset directly. REQUIRES: a CUDA generator.
+  void set_offset(uint64_t offset);
+
+  // torch.nn.init `spec` on a fresh float32 tensor of out.size() elements (Note [Modelled
+  // PyTorch init]). Returns the positions consumed, [begin, end); begin == end for constant.
+  // REQUIRES: ValidateInitSpec(spec).ok().
+  std::pair<uint64_t, uint64_t> Init(const core::InitSpec& spec, std::span<float> out);
+
+  // The state as bytes (torch.get_rng_state / torch.cuda.get_rng_state) and back.
+  std::vector<std::byte> Save() const;
+  // InvalidArgument when `state` is not a Save() of a generator of the same device.
+  Status Load(std::span<const std::byte> state);
+
+ private:
+  TorchGenerator(InitDevice device, uint64_t seed, const kernels::torch::CudaDeviceProfile& gpu);
+
+  InitDevice device_;
+  kernels::torch::CpuGenerator cpu_;
+  uint64_t cuda_seed_ = 0;
+  uint64_t cuda_offset_ = 0;
+  kernels::torch::CudaDeviceProfile gpu_;
+};
+
+// One rank's owned shards (layout->OwnedBy(rank)) and their device buffers.
+class RankShards {
+ public:
+  explicit RankShards(const InitContext& ctx);
+
+  const std::vector<core::OwnedShard>& owned() const { return owned_; }
+  int size() const { return static_cast<int>(owned_.size()); }
+  const core::ParamSpec& spec(int i) const;
+  // Entry i in the [rows, cols] view of the parameter's padded storage.
+  const core::Block2D& block(int i) const { return blocks_[i]; }
+  int64_t numel(int i) const;
+  uint64_t bytes(int i) const;  // in the parameter's dtype
+  // Sum of bytes(i) over all entries.
+  uint64_t total_bytes() const;
+
+  // Allocates every entry's buffer (tag "param") into init.buffers. Returns false, with
+  // init.oom set, when one does not fit. InvalidArgument when a shard is not a 2-D block.
+  StatusOr<bool> AllocateAll(RankInit& init);
+  // Writes fp32 `values` (numel(i) of them) into entry i's buffer, rounded to its dtype.
+  Status Write(int i, const RankInit& init, std::span<const float> values);
+
+ private:
+  const InitContext& ctx_;
+  std::vector<core::OwnedShard> owned_;
+  std::vector<core::Block2D> blocks_;
+};
+
+// The shard [block] of a row-major [rows, cols] tensor `full`, densely.
+std::vector<float> Slice(std::span<const float> full, const core::Block2D& block);
+
+// Allocates `bytes` on the device under `tag`; false (with init.oom / oom_during set) when it
+// does not fit. `*buffer` receives the allocation.
+StatusOr<bool> AllocateOrRecord(core::Device& device, uint64_t bytes, std::string_view tag,
+                                std::string_view during, RankInit& init, core::Buffer* buffer);
+// As AllocateOrRecord, for host memory (pageable). A null `host` always fits.
+StatusOr<bool> ReserveOrRecord(core::HostMemory* host, int rank, uint64_t bytes,
+                               std::string_view tag, std::string_view during, RankInit& init,
+                               core::HostReservation* reservation);
+
+// Note [Tied copies]
+// ~~~~~~~~~~~~~~~~~~
+// A tied parameter on another stage than its target holds a copy of the target (Note [Tied
+// embeddings] in core/parallel_layout.h). Frameworks do not draw it: Megatron zeroes the last
+// stage's word embeddings and all-reduces them over the embedding group, which makes them equal
+// to the first stage's. Every stateful policy does the equivalent here: after its own init, the
+// rank holding the home shard sends it to the rank holding the copy (same dp and tp). Sends go
+// before receives and both follow placement order, so this never deadlocks.
+Status SyncTiedCopies(const InitContext& ctx, const RankShards& shards, const RankInit& init);
+
+// Runs the usual stateful init over `shards` in owned order (stage order, then registration
+// order), skipping tied copies: `choose(i)` names the generator for entry i (null: skip it,
+// another call draws it) and whether the
+// framework draws the local shard (false) or the full padded tensor and keeps its slice (true).
+// CPU-side init (`host_staging`) keeps the rank's shards in host memory until all are drawn, as
+// a model built on the CPU and then moved with .cuda() does.
+struct DrawChoice {
+  TorchGenerator* generator = nullptr;
+  bool full_then_slice = false;
+};
+StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& init,
+                          const std::function<DrawChoice(int entry)>& choose);
+
+// Sends and receives `bytes` host bytes through a device staging buffer (tag "comm"), as
+// PyTorch sends RNG state tensors.
+Status SendBytes(const InitContext& ctx, int dst, std::span<const std::byte> bytes, int tag);
+StatusOr<std::vector<std::byte>> RecvBytes(const InitContext& ctx, int src, uint64_t bytes,
+                                           int tag);
+
+// The claims every policy shares the shape of.
+Claim Always(Property property);
+Claim When(Property property, std::string condition,
+           std::function<bool(const core::ParallelLayout&, InitDevice)> applies);
+
+}  // namespace twinsim::policies::seed
+
+#endif  // TWINSIM_POLICIES_SEED_COMMON_H_

@@ -1,0 +1,23 @@
+// Constructors of the eight seed policies; MakePolicy (policy.h) is the public way in.
+// Internal to policies/seed.
+#ifndef TWINSIM_POLICIES_SEED_FACTORIES_H_
+#define TWINSIM_POLICIES_SEED_FACTORIES_H_
+
+#include <memory>
+
+#include "policies/seed/policy.h"
+
+namespace twinsim::policies::seed {
+
+std::unique_ptr<SeedPolicy> NewTorchSerialPolicy();    // torch_policies.cc
+std::unique_ptr<SeedPolicy> NewTorchParallelPolicy();  // torch_policies.cc
+std::unique_ptr<SeedPolicy> NewDTensorPolicy();        // torch_policies.cc
+std::unique_ptr<SeedPolicy> NewMegatronPolicy();       // megatron.cc
+std::unique_ptr<SeedPolicy> NewMegatronCpuPolicy();    // megatron.cc
+std::unique_ptr<SeedPolicy> NewColossalLegacyPolicy(); // colossal.cc
+std::unique_ptr<SeedPolicy> NewSeedCheckpointPolicy(); // seed_checkpoint.cc
+std::unique_ptr<SeedPolicy> NewCounterPolicy();        // counter.cc
+
+}  // namespace twinsim::policies::seed
+
+#endif  // TWINSIM_POLICIES_SEED_FACTORIES_H_

@@ -1,0 +1,97 @@
+#include "policies/seed/policy.h"
+
+#include "core/text.h"
+#include "fmt/format.h"
+#include "policies/seed/factories.h"
+
+namespace twinsim::policies::seed {
+
+std::string_view InitDeviceName(InitDevice device) {
+  return device == InitDevice::kCpu ? "cpu" : "cuda";
+}
+
+StatusOr<InitDevice> ParseInitDevice(std::string_view text) {
+  if (text == "cpu") return InitDevice::kCpu;
+  if (text == "cuda") return InitDevice::kCuda;
+  return Status::InvalidArgument(
+      fmt::format("unknown init device {} (expected cpu or cuda)", core::Quote(text)));
+}
+
+namespace {
+constexpr std::string_view kPropertyNames[] = {"parity", "replica", "distinct", "determinism",
+                                               "init-fits"};
+}  // namespace
+
+std::string_view PropertyName(Property property) {
+  return kPropertyNames[static_cast<int>(property)];
+}
+
+StatusOr<Property> ParseProperty(std::string_view text) {
+  std::vector<std::string_view> names;
+  for (Property p : AllProperties()) {
+    if (PropertyName(p) == text) return p;
+    names.push_back(PropertyName(p));
+  }
+  return Status::InvalidArgument(fmt::format("unknown property {}{} (known: {})",
+                                             core::Quote(text), core::DidYouMean(text, names),
+                                             core::Join(names)));
+}
+
+const std::vector<Property>& AllProperties() {
+  static const std::vector<Property> kAll = {Property::kParity, Property::kReplica,
+                                             Property::kDistinct, Property::kDeterminism,
+                                             Property::kInitFits};
+  return kAll;
+}
+
+std::string_view StreamKindName(StreamKind kind) {
+  switch (kind) {
+    case StreamKind::kTorchCpu:
+      return "CPU mt19937";
+    case StreamKind::kTorchCuda:
+      return "CUDA Philox";
+    case StreamKind::kCounter:
+      return "counter";
+  }
+  return "?";
+}
+
+std::string DescribeStream(const StreamId& stream) {
+  if (stream.kind == StreamKind::kCounter) {
+    return fmt::format("the counter stream key {:#018x} draw {}", stream.seed, stream.draw);
+  }
+  return fmt::format("the {} stream seeded {}", StreamKindName(stream.kind), stream.seed);
+}
+
+SeedPolicy::~SeedPolicy() = default;
+
+const Claim* SeedPolicy::FindClaim(Property property) const {
+  for (const Claim& c : claims()) {
+    if (c.property == property) return &c;
+  }
+  return nullptr;
+}
+
+const std::vector<std::string>& PolicyNames() {
+  static const std::vector<std::string> kNames = {
+      "torch-serial",    "torch-parallel", "megatron",        "megatron-cpu",
+      "colossal-legacy", "dtensor",        "seed-checkpoint", "counter"};
+  return kNames;
+}
+
+StatusOr<std::unique_ptr<SeedPolicy>> MakePolicy(std::string_view name) {
+  if (name == "torch-serial") return NewTorchSerialPolicy();
+  if (name == "torch-parallel") return NewTorchParallelPolicy();
+  if (name == "megatron") return NewMegatronPolicy();
+  if (name == "megatron-cpu") return NewMegatronCpuPolicy();
+  if (name == "colossal-legacy") return NewColossalLegacyPolicy();
+  if (name == "dtensor") return NewDTensorPolicy();
+  if (name == "seed-checkpoint") return NewSeedCheckpointPolicy();
+  if (name == "counter") return NewCounterPolicy();
+  std::vector<std::string_view> names(PolicyNames().begin(), PolicyNames().end());
+  return Status::InvalidArgument(fmt::format("unknown seed policy {}{} (known: {})",
+                                             core::Quote(name), core::DidYouMean(name, names),
+                                             core::Join(names)));
+}
+
+}  // namespace twinsim::policies::seed
