@@ -392,28 +392,35 @@ StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& 
 
 // ---- Bytes over Comm ----
 
-Status SendBytes(const InitContext& ctx, int dst, std::span<const std::byte> bytes, int tag) {
-  TWINSIM_ASSIGN_OR_RETURN(core::Buffer staging,
-                           core::AllocateOrError(*ctx.device, bytes.size(), core::kTagComm));
+StatusOr<bool> SendBytes(const InitContext& ctx, int dst, std::span<const std::byte> bytes,
+                         int tag, RankInit& init) {
+  core::Buffer staging;
+  TWINSIM_ASSIGN_OR_RETURN(bool fits, AllocateOrRecord(*ctx.device, bytes.size(), core::kTagComm,
+                                                       "a send buffer", init, &staging));
+  if (!fits) return false;
   Status s = ctx.device->CopyFromHost(core::BufferRegion::Whole(staging), bytes);
   if (s.ok()) s = ctx.comm->Send(dst, core::BufferRegion::Whole(staging), tag);
   Status f = ctx.device->Free(staging);
-  return s.ok() ? f : s;
+  if (!s.ok()) return s;
+  if (!f.ok()) return f;
+  return true;
 }
 
-StatusOr<std::vector<std::byte>> RecvBytes(const InitContext& ctx, int src, uint64_t bytes,
-                                           int tag) {
-  TWINSIM_ASSIGN_OR_RETURN(core::Buffer staging,
-                           core::AllocateOrError(*ctx.device, bytes, core::kTagComm));
-  std::vector<std::byte> out(bytes);
+StatusOr<bool> RecvBytes(const InitContext& ctx, int src, uint64_t bytes, int tag,
+                         RankInit& init, std::vector<std::byte>* out) {
+  core::Buffer staging;
+  TWINSIM_ASSIGN_OR_RETURN(bool fits, AllocateOrRecord(*ctx.device, bytes, core::kTagComm,
+                                                       "a receive buffer", init, &staging));
+  if (!fits) return false;
+  out->assign(bytes, std::byte{0});
   Status s = ctx.comm->Recv(src, core::BufferRegion::Whole(staging), tag);
   if (s.ok() && ctx.device->Info().holds_bytes) {
-    s = ctx.device->CopyToHost(core::BufferRegion::Whole(staging), out);
+    s = ctx.device->CopyToHost(core::BufferRegion::Whole(staging), *out);
   }
   Status f = ctx.device->Free(staging);
   if (!s.ok()) return s;
   if (!f.ok()) return f;
-  return out;
+  return true;
 }
 
 Claim Always(Property property) { return Claim{property, "", nullptr}; }

@@ -137,10 +137,12 @@ StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& 
                           const std::function<DrawChoice(int entry)>& choose);
 
 // Sends and receives `bytes` host bytes through a device staging buffer (tag "comm"), as
-// PyTorch sends RNG state tensors.
-Status SendBytes(const InitContext& ctx, int dst, std::span<const std::byte> bytes, int tag);
-StatusOr<std::vector<std::byte>> RecvBytes(const InitContext& ctx, int src, uint64_t bytes,
-                                           int tag);
+// PyTorch sends RNG state tensors. False (init.oom set) when the staging buffer does not fit.
+StatusOr<bool> SendBytes(const InitContext& ctx, int dst, std::span<const std::byte> bytes,
+                         int tag, RankInit& init);
+// Fills `*out` with the received bytes. False (init.oom set) when staging does not fit.
+StatusOr<bool> RecvBytes(const InitContext& ctx, int src, uint64_t bytes, int tag,
+                         RankInit& init, std::vector<std::byte>* out);
 
 // The claims every policy shares the shape of.
 Claim Always(Property property);

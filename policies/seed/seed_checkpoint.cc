@@ -99,7 +99,8 @@ class SeedCheckpointPolicy final : public SeedPolicy {
           TWINSIM_RETURN_IF_ERROR(
               ctx.device->CopyFromHost(core::BufferRegion::Whole(init.buffers[i]), bytes));
         } else {
-          TWINSIM_RETURN_IF_ERROR(SendBytes(ctx, r, bytes, i));
+          TWINSIM_ASSIGN_OR_RETURN(fits, SendBytes(ctx, r, bytes, i, init));
+          if (!fits) return init;
         }
       }
     }

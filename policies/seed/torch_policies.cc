@@ -54,8 +54,10 @@ class TorchSerialPolicy final : public SeedPolicy {
       if (stage > 0) {
         core::ParallelCoords prev = me;
         prev.pp = layout.PipelineRankOf(stage - 1);
-        TWINSIM_ASSIGN_OR_RETURN(auto state,
-                                 RecvBytes(ctx, layout.RankOf(prev), cpu_bytes + cuda_bytes, stage));
+        std::vector<std::byte> state;
+        TWINSIM_ASSIGN_OR_RETURN(fits, RecvBytes(ctx, layout.RankOf(prev), cpu_bytes + cuda_bytes,
+                                                 stage, init, &state));
+        if (!fits) return init;
         if (ctx.device->Info().holds_bytes) {
           TWINSIM_RETURN_IF_ERROR(cpu.Load(std::span(state).first(cpu_bytes)));
           TWINSIM_RETURN_IF_ERROR(cuda.Load(std::span(state).subspan(cpu_bytes)));
@@ -72,7 +74,8 @@ class TorchSerialPolicy final : public SeedPolicy {
         std::vector<std::byte> state = cpu.Save();
         const std::vector<std::byte> cuda_state = cuda.Save();
         state.insert(state.end(), cuda_state.begin(), cuda_state.end());
-        TWINSIM_RETURN_IF_ERROR(SendBytes(ctx, layout.RankOf(next), state, stage + 1));
+        TWINSIM_ASSIGN_OR_RETURN(fits, SendBytes(ctx, layout.RankOf(next), state, stage + 1, init));
+        if (!fits) return init;
       }
     }
     TWINSIM_RETURN_IF_ERROR(SyncTiedCopies(ctx, shards, init));
@@ -143,8 +146,9 @@ class DTensorPolicy final : public SeedPolicy {
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
         Always(Property::kReplica),
-        When(Property::kDistinct, "every TP shard of a random parameter has >= 4 elements",
-             ShardsOfAtLeastFour),
+        When(Property::kDistinct,
+             "every TP-split random parameter splits evenly, >= 4 elements per shard",
+             EvenShardsOfAtLeastFour),
         Always(Property::kDeterminism), Always(Property::kInitFits)};
     return kClaims;
   }
@@ -184,7 +188,11 @@ class DTensorPolicy final : public SeedPolicy {
   }
 
  private:
-  static bool ShardsOfAtLeastFour(const core::ParallelLayout& layout, InitDevice) {
+  // Where the offset formula is safe. Uneven splits are twinsim's (numpy.array_split: the
+  // first shards one larger), not DTensor's (torch.chunk: ceil-sized, trailing shards smaller
+  // or empty); with them shard_linear_idx * local_size_on_rank_0 can run past the tensor's
+  // numel into the next parameter's offsets, so no claim is made there.
+  static bool EvenShardsOfAtLeastFour(const core::ParallelLayout& layout, InitDevice) {
     const core::ModelSpec& model = layout.model();
     for (int p = 0; p < static_cast<int>(model.params.size()); ++p) {
       const core::ParamSpec& spec = model.params[p];
@@ -192,8 +200,10 @@ class DTensorPolicy final : public SeedPolicy {
           spec.init.kind == core::InitKind::kConstant) {
         continue;
       }
-      for (int t = 0; t < layout.config().tp; ++t) {
-        if (layout.ShardOf(p, t).PaddedNumel(spec.shape) < 4) return false;
+      const int64_t first = layout.ShardOf(p, 0).PaddedNumel(spec.shape);
+      if (first < 4) return false;
+      for (int t = 1; t < layout.config().tp; ++t) {
+        if (layout.ShardOf(p, t).PaddedNumel(spec.shape) != first) return false;
       }
     }
     return true;

@@ -1,0 +1,540 @@
+#include "properties/init_check.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <thread>
+#include <tuple>
+
+#include "core/host_comm.h"
+#include "core/host_device.h"
+#include "core/host_memory.h"
+#include "fmt/format.h"
+#include "kernels/device_fill.h"
+#include "kernels/dtype.h"
+
+namespace twinsim::properties {
+namespace {
+
+using policies::seed::DrawSpan;
+using policies::seed::StreamKind;
+
+// Pauses pseudo-randomly before device calls, so ranks interleave differently from run to run.
+class JitterDevice final : public core::DeviceWrapper {
+ public:
+  JitterDevice(core::Device* target, uint64_t salt) : DeviceWrapper(target), state_(salt) {}
+  StatusOr<core::Allocation> Allocate(uint64_t bytes, std::string_view tag) override {
+    Pause();
+    return DeviceWrapper::Allocate(bytes, tag);
+  }
+  Status CopyFromHost(const core::BufferRegion& dst, std::span<const std::byte> src) override {
+    Pause();
+    return DeviceWrapper::CopyFromHost(dst, src);
+  }
+  Status Fill(const core::BufferRegion& dst, const core::FillRequest& request) override {
+    Pause();
+    return DeviceWrapper::Fill(dst, request);
+  }
+
+ private:
+  void Pause() {
+    state_ = state_ * 6364136223846793005ull + 1442695040888963407ull;
+    const uint64_t r = state_ >> 59;  // 0..31
+    if (r < 4) std::this_thread::sleep_for(std::chrono::microseconds(20 * r));
+    else if (r < 16) std::this_thread::yield();
+  }
+  uint64_t state_;
+};
+
+std::string BlockText(const core::Block2D& b) {
+  if (b.cols == 1) return fmt::format("[{}:{}]", b.row_begin, b.row_end);
+  return fmt::format("[{}:{}, {}:{}]", b.row_begin, b.row_end, b.col_begin, b.col_end);
+}
+
+std::string ElementText(const core::Block2D& b, uint64_t row, uint64_t col) {
+  if (b.cols == 1) return fmt::format("[{}]", row);
+  return fmt::format("[{}, {}]", row, col);
+}
+
+std::string ValueText(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  return fmt::format("{:.9g} (0x{:08x})", v, bits);
+}
+
+std::string PositionsText(const DrawSpan& d) {
+  switch (d.stream.kind) {
+    case StreamKind::kTorchCpu:
+      return fmt::format("words [{}, {})", d.begin, d.end);
+    case StreamKind::kTorchCuda:
+      return fmt::format("offsets [{}, {})", d.begin, d.end);
+    case StreamKind::kCounter:
+      return "its own element indices";
+  }
+  return "";
+}
+
+const char* ShortKind(StreamKind kind) {
+  switch (kind) {
+    case StreamKind::kTorchCpu:
+      return "CPU";
+    case StreamKind::kTorchCuda:
+      return "CUDA";
+    case StreamKind::kCounter:
+      return "counter";
+  }
+  return "";
+}
+
+// Why two ranks' draws collide, from how their coordinates differ.
+std::string Why(const core::ParallelLayout& layout, int a, int b, StreamKind kind) {
+  if (a == b) {
+    return fmt::format("two tensors on one rank drew overlapping positions of the same {} stream",
+                       ShortKind(kind));
+  }
+  const core::ParallelCoords ca = layout.RankCoords(a), cb = layout.RankCoords(b);
+  std::vector<std::string> parts;
+  if (ca.tp != cb.tp) parts.push_back(fmt::format("tp_rank {} and tp_rank {}", ca.tp, cb.tp));
+  if (ca.pp != cb.pp) parts.push_back(fmt::format("pp_rank {} and pp_rank {}", ca.pp, cb.pp));
+  if (ca.dp != cb.dp) parts.push_back(fmt::format("dp_rank {} and dp_rank {}", ca.dp, cb.dp));
+  std::string who;
+  for (size_t i = 0; i < parts.size(); ++i) who += (i ? ", " : "") + parts[i];
+  return fmt::format("{} drew from the same {} stream", who, ShortKind(kind));
+}
+
+float Element(core::DType dtype, const std::vector<std::byte>& bytes, uint64_t i) {
+  return kernels::LoadAsFloat(dtype, bytes.data(), i);
+}
+
+}  // namespace
+
+std::string DescribeRank(const core::ParallelLayout& layout, int rank) {
+  const core::ParallelCoords c = layout.RankCoords(rank);
+  return fmt::format("rank {} (dp {}, pp {}, tp {})", rank, c.dp, c.pp, c.tp);
+}
+
+std::string_view VerdictName(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kHolds:
+      return "holds";
+    case Verdict::kFails:
+      return "fails";
+    case Verdict::kNotApplicable:
+      return "n/a";
+  }
+  return "?";
+}
+
+const RankOutcome* InitRun::FirstOom() const {
+  for (const RankOutcome& r : ranks) {
+    if (r.oom) return &r;
+  }
+  return nullptr;
+}
+
+Status InitRun::status() const {
+  std::vector<Status> statuses;
+  for (const RankOutcome& r : ranks) statuses.push_back(r.status);
+  Status combined = core::CombineRankStatuses(statuses);
+  if (combined.ok()) return combined;
+  // Ranks left waiting on a rank that stopped for lack of memory fail with Unavailable.
+  if (FirstOom() != nullptr) {
+    bool only_waiting = true;
+    for (const RankOutcome& r : ranks) {
+      if (!r.status.ok() && r.status.code() != StatusCode::kUnavailable) only_waiting = false;
+    }
+    if (only_waiting) return Status::Ok();
+  }
+  return Status(combined.code(), fmt::format("policy {}: {}", policy, combined.message()));
+}
+
+StatusOr<InitRun> RunInit(const SeedPolicy& policy, const core::ParallelLayout& layout,
+                          const InitRunOptions& options) {
+  if (!policy.Supports(options.init_device)) {
+    return Status::InvalidArgument(fmt::format("policy '{}' does not initialize on {}",
+                                               policy.name(),
+                                               InitDeviceName(options.init_device)));
+  }
+  InitRun run;
+  run.policy = std::string(policy.name());
+  run.options = options;
+  const int world = layout.world_size();
+  run.ranks.resize(world);
+
+  core::RunRanksOptions ro;
+  ro.world_size = world;
+  ro.device.capacity = options.device_capacity;
+  ro.device.fill = kernels::FillOnHost;
+  ro.comm.send_mode = options.perturb ? core::SendMode::kEager : core::SendMode::kRendezvous;
+  ro.comm.timeout = std::chrono::milliseconds(options.comm_timeout_ms);
+
+  std::vector<Status> statuses =
+      core::RunRanks(ro, [&](int rank, core::Comm& comm, core::Device& base_device) -> Status {
+        RankOutcome& out = run.ranks[rank];
+        out.rank = rank;
+        out.coords = layout.RankCoords(rank);
+        JitterDevice jitter(&base_device, options.perturb_salt * 0x9e3779b97f4a7c15ull + rank);
+        core::Device& device = options.perturb ? static_cast<core::Device&>(jitter) : base_device;
+        core::HostMemory host(core::HostMemoryOptions{fmt::format("host:{}", rank),
+                                                      options.host_capacity,
+                                                      options.host_capacity});
+        policies::seed::InitContext ctx;
+        ctx.layout = &layout;
+        ctx.rank = rank;
+        ctx.seed = options.seed;
+        ctx.init_device = options.init_device;
+        ctx.gpu = options.gpu;
+        ctx.device = &device;
+        ctx.comm = &comm;
+        ctx.host = &host;
+        StatusOr<policies::seed::RankInit> init = policy.InitRank(ctx);
+        out.owned = layout.OwnedBy(rank);
+        for (const core::OwnedShard& o : out.owned) {
+          const auto& shape = layout.model().params[o.param].shape;
+          out.blocks.push_back(o.shard.AsPaddedBlock2D(shape).value_or(core::Block2D{}));
+        }
+        out.peak_device_bytes = device.Stats().peak;
+        out.peak_host_bytes = host.TotalStats().peak;
+        out.bytes_sent = comm.traffic().bytes_sent();
+        if (!init.ok()) return init.status();
+        out.draws = std::move(init->draws);
+        out.oom = init->oom;
+        out.oom_during = init->oom_during;
+        out.bytes.resize(out.owned.size());
+        for (size_t i = 0; i < init->buffers.size(); ++i) {
+          const core::Buffer& b = init->buffers[i];
+          if (b.is_null()) continue;
+          if (!out.oom) {
+            out.bytes[i].resize(b.bytes);
+            TWINSIM_RETURN_IF_ERROR(
+                base_device.CopyToHost(core::BufferRegion::Whole(b), out.bytes[i]));
+          }
+          TWINSIM_RETURN_IF_ERROR(base_device.Free(b));
+        }
+        return Status::Ok();
+      });
+  for (int r = 0; r < world; ++r) run.ranks[r].status = statuses[r];
+  TWINSIM_RETURN_IF_ERROR(run.status());
+  return run;
+}
+
+// ---- parity ----
+
+PropertyResult CheckParity(const core::ParallelLayout& layout, const InitRun& run,
+                           const InitRun& reference) {
+  PropertyResult result{Property::kParity, Verdict::kHolds, ""};
+  const core::ModelSpec& model = layout.model();
+  // The reference's shard of each parameter (one rank holds everything).
+  const RankOutcome& ref = reference.ranks.at(0);
+  std::vector<int> ref_entry(model.params.size(), -1);
+  for (size_t i = 0; i < ref.owned.size(); ++i) {
+    if (ref.owned[i].tied_from < 0) ref_entry[ref.owned[i].param] = static_cast<int>(i);
+  }
+  uint64_t compared = 0;
+  for (const RankOutcome& r : run.ranks) {
+    for (size_t i = 0; i < r.owned.size(); ++i) {
+      const int p = r.owned[i].param;
+      const core::ParamSpec& spec = model.params[p];
+      const int re = ref_entry[p];
+      if (re < 0) continue;
+      const core::Block2D& b = r.blocks[i];
+      const core::Block2D& rb = ref.blocks[re];
+      const uint64_t esz = core::DTypeSize(spec.dtype);
+      const uint64_t width = b.col_end - b.col_begin;
+      const uint64_t real_rows = std::min<uint64_t>(b.row_end, static_cast<uint64_t>(spec.shape[0]));
+      for (uint64_t row = b.row_begin; row < real_rows; ++row) {
+        const std::byte* mine = r.bytes[i].data() + (row - b.row_begin) * width * esz;
+        const std::byte* theirs = ref.bytes[re].data() + (row * rb.cols + b.col_begin) * esz;
+        compared += width;
+        if (std::memcmp(mine, theirs, width * esz) == 0) continue;
+        uint64_t c = 0;
+        while (std::memcmp(mine + c * esz, theirs + c * esz, esz) == 0) ++c;
+        const uint64_t col = b.col_begin + c;
+        const float got = Element(spec.dtype, r.bytes[i], (row - b.row_begin) * width + c);
+        const float want = Element(spec.dtype, ref.bytes[re], row * rb.cols + col);
+        // Which draws produced the two values.
+        std::string how;
+        for (const DrawSpan& d : r.draws) {
+          if (d.param == p && row >= d.block.row_begin && row < d.block.row_end &&
+              col >= d.block.col_begin && col < d.block.col_end) {
+            how = fmt::format("; the rank drew it from {} ({})", DescribeStream(d.stream),
+                              PositionsText(d));
+          }
+        }
+        for (const DrawSpan& d : ref.draws) {
+          if (d.param == p) {
+            how += fmt::format(", one device from {} ({})", DescribeStream(d.stream),
+                               PositionsText(d));
+          }
+        }
+        if (r.owned[i].tied_from >= 0) {
+          how += fmt::format("; this is the copy tied to '{}'", model.params[r.owned[i].tied_from].name);
+        }
+        result.verdict = Verdict::kFails;
+        result.detail = fmt::format(
+            "param '{}' element {} on {} is {} but single-device init gives {}{}", spec.name,
+            ElementText(b, row, col), DescribeRank(layout, r.rank), ValueText(got),
+            ValueText(want), how);
+        return result;
+      }
+    }
+  }
+  result.detail = fmt::format("{} elements equal single-device init", compared);
+  return result;
+}
+
+// ---- replica ----
+
+PropertyResult CheckReplica(const core::ParallelLayout& layout, const InitRun& run) {
+  PropertyResult result{Property::kReplica, Verdict::kHolds, ""};
+  const core::ModelSpec& model = layout.model();
+  // First holder of each (pp, tp, param, stage, tied_from, block).
+  using Key = std::tuple<int, int, int, int, int, uint64_t, uint64_t, uint64_t, uint64_t>;
+  std::map<Key, std::pair<int, int>> first;  // -> (rank, entry)
+  uint64_t compared = 0;
+  for (const RankOutcome& r : run.ranks) {
+    for (size_t i = 0; i < r.owned.size(); ++i) {
+      const core::OwnedShard& o = r.owned[i];
+      const core::Block2D& b = r.blocks[i];
+      const Key key{r.coords.pp, r.coords.tp, o.param, o.stage, o.tied_from,
+                    b.row_begin,  b.row_end,  b.col_begin, b.col_end};
+      auto [it, inserted] = first.try_emplace(key, r.rank, static_cast<int>(i));
+      if (inserted) continue;
+      const RankOutcome& other = run.ranks[it->second.first];
+      const std::vector<std::byte>& theirs = other.bytes[it->second.second];
+      compared += r.bytes[i].size();
+      if (r.bytes[i] == theirs) continue;
+      const core::ParamSpec& spec = model.params[o.param];
+      const uint64_t esz = core::DTypeSize(spec.dtype);
+      uint64_t e = 0;
+      while (std::memcmp(r.bytes[i].data() + e * esz, theirs.data() + e * esz, esz) == 0) ++e;
+      const uint64_t width = b.col_end - b.col_begin;
+      result.verdict = Verdict::kFails;
+      result.detail = fmt::format(
+          "param '{}' {}: {} holds {} at element {} but its DP replica {} holds {}", spec.name,
+          BlockText(b), DescribeRank(layout, r.rank), ValueText(Element(spec.dtype, r.bytes[i], e)),
+          ElementText(b, b.row_begin + e / width, b.col_begin + e % width),
+          DescribeRank(layout, other.rank), ValueText(Element(spec.dtype, theirs, e)));
+      return result;
+    }
+  }
+  result.detail = fmt::format("{} bytes of DP replicas compared", compared);
+  return result;
+}
+
+// ---- distinct ----
+
+PropertyResult CheckDistinct(const core::ParallelLayout& layout, const InitRun& run) {
+  PropertyResult result{Property::kDistinct, Verdict::kHolds, ""};
+  const core::ModelSpec& model = layout.model();
+  struct Tagged {
+    const DrawSpan* span;
+    int rank;
+  };
+  auto same_elements = [](const DrawSpan& a, const DrawSpan& b) {
+    return a.param == b.param && a.block == b.block;
+  };
+  std::map<policies::seed::StreamId, std::vector<Tagged>> by_stream;
+  size_t total = 0;
+  for (const RankOutcome& r : run.ranks) {
+    for (const DrawSpan& d : r.draws) {
+      by_stream[d.stream].push_back({&d, r.rank});
+      ++total;
+    }
+  }
+  auto report = [&](const Tagged& a, const Tagged& b, const std::string& where) {
+    const DrawSpan& x = *a.span;
+    const DrawSpan& y = *b.span;
+    result.verdict = Verdict::kFails;
+    result.detail = fmt::format(
+        "'{}' {} on {} and '{}' {} on {} both drew {} of {}: {}", model.params[x.param].name,
+        BlockText(x.block), DescribeRank(layout, a.rank), model.params[y.param].name,
+        BlockText(y.block), DescribeRank(layout, b.rank), where, DescribeStream(x.stream),
+        Why(layout, a.rank, b.rank, x.stream.kind));
+  };
+  for (auto& [stream, spans] : by_stream) {
+    if (stream.kind == StreamKind::kCounter) {
+      // Positions are logical element indices of each span's own parameter.
+      for (size_t i = 0; i < spans.size(); ++i) {
+        for (size_t j = i + 1; j < spans.size(); ++j) {
+          const DrawSpan& x = *spans[i].span;
+          const DrawSpan& y = *spans[j].span;
+          if (same_elements(x, y)) continue;
+          const bool rows = x.block.row_begin < y.block.row_end && y.block.row_begin < x.block.row_end;
+          const bool cols = x.block.col_begin < y.block.col_end && y.block.col_begin < x.block.col_end;
+          if (x.param != y.param || (rows && cols)) {
+            report(spans[i], spans[j], "the same element indices");
+            return result;
+          }
+        }
+      }
+      continue;
+    }
+    std::sort(spans.begin(), spans.end(), [](const Tagged& a, const Tagged& b) {
+      return std::tie(a.span->begin, a.span->end, a.rank) <
+             std::tie(b.span->begin, b.span->end, b.rank);
+    });
+    std::vector<Tagged> active;  // spans whose end is past the current begin
+    for (const Tagged& t : spans) {
+      std::erase_if(active, [&](const Tagged& a) { return a.span->end <= t.span->begin; });
+      // Of the overlapping draws, report the pair whose ranks differ in the fewest coordinates.
+      const Tagged* best = nullptr;
+      int best_score = 0;
+      for (const Tagged& a : active) {
+        if (same_elements(*a.span, *t.span)) continue;
+        const core::ParallelCoords ca = layout.RankCoords(a.rank), ct = layout.RankCoords(t.rank);
+        const int score = (ca.dp != ct.dp) + (ca.pp != ct.pp) + (ca.tp != ct.tp);
+        if (best == nullptr || score < best_score) best = &a, best_score = score;
+      }
+      if (best != nullptr) {
+        const uint64_t lo = std::max(best->span->begin, t.span->begin);
+        const uint64_t hi = std::min(best->span->end, t.span->end);
+        const std::string unit = stream.kind == StreamKind::kTorchCpu ? "words" : "offsets";
+        const bool in_order = best->rank <= t.rank;
+        report(in_order ? *best : t, in_order ? t : *best, fmt::format("{} [{}, {})", unit, lo, hi));
+        return result;
+      }
+      bool duplicate = false;
+      for (const Tagged& a : active) duplicate |= same_elements(*a.span, *t.span) &&
+                                                  a.span->begin == t.span->begin &&
+                                                  a.span->end == t.span->end;
+      if (!duplicate) active.push_back(t);
+    }
+  }
+  result.detail = fmt::format("{} draws over {} streams, no position drawn twice", total,
+                              by_stream.size());
+  return result;
+}
+
+// ---- determinism ----
+
+PropertyResult CheckDeterminism(const core::ParallelLayout& layout, const InitRun& first,
+                                const InitRun& second) {
+  PropertyResult result{Property::kDeterminism, Verdict::kHolds, ""};
+  const core::ModelSpec& model = layout.model();
+  uint64_t bytes = 0;
+  for (size_t r = 0; r < first.ranks.size(); ++r) {
+    const RankOutcome& a = first.ranks[r];
+    const RankOutcome& b = second.ranks[r];
+    for (size_t i = 0; i < a.owned.size(); ++i) {
+      bytes += a.bytes[i].size();
+      if (a.bytes[i] == b.bytes[i]) continue;
+      const core::ParamSpec& spec = model.params[a.owned[i].param];
+      const uint64_t esz = core::DTypeSize(spec.dtype);
+      uint64_t e = 0;
+      while (e * esz < a.bytes[i].size() &&
+             std::memcmp(a.bytes[i].data() + e * esz, b.bytes[i].data() + e * esz, esz) == 0) {
+        ++e;
+      }
+      const core::Block2D& blk = a.blocks[i];
+      const uint64_t width = blk.col_end - blk.col_begin;
+      result.verdict = Verdict::kFails;
+      result.detail = fmt::format(
+          "param '{}' element {} on {}: {} in one run, {} in a rerun with eager sends and "
+          "perturbed timing",
+          spec.name, ElementText(blk, blk.row_begin + e / width, blk.col_begin + e % width),
+          DescribeRank(layout, a.rank),
+          e * esz < a.bytes[i].size() ? ValueText(Element(spec.dtype, a.bytes[i], e)) : "-",
+          e * esz < b.bytes[i].size() ? ValueText(Element(spec.dtype, b.bytes[i], e)) : "-");
+      return result;
+    }
+  }
+  result.detail = fmt::format("{} bytes identical across two runs with different timing", bytes);
+  return result;
+}
+
+// ---- init-fits ----
+
+PropertyResult CheckInitFits(const core::ParallelLayout& layout, const InitRun& run) {
+  PropertyResult result{Property::kInitFits, Verdict::kHolds, ""};
+  if (const RankOutcome* oom = run.FirstOom()) {
+    result.verdict = Verdict::kFails;
+    result.detail = fmt::format("{} ran out of memory allocating {}: {}",
+                                DescribeRank(layout, oom->rank), oom->oom_during,
+                                oom->oom->ToString());
+    return result;
+  }
+  uint64_t device = 0, host = 0;
+  for (const RankOutcome& r : run.ranks) {
+    device = std::max(device, r.peak_device_bytes);
+    host = std::max(host, r.peak_host_bytes);
+  }
+  result.detail = fmt::format("peak {} B of {} B device, {} B of {} B host per rank", device,
+                              run.options.device_capacity, host, run.options.host_capacity);
+  return result;
+}
+
+// ---- all together ----
+
+bool PolicyCheck::BrokeClaim() const {
+  for (const Row& row : rows) {
+    if (row.claimed && row.result.verdict == Verdict::kFails) return true;
+  }
+  return false;
+}
+
+StatusOr<PolicyCheck> CheckPolicy(const SeedPolicy& policy, const core::ParallelLayout& layout,
+                                  const InitRunOptions& options,
+                                  const std::vector<Property>& properties) {
+  PolicyCheck check;
+  check.policy = std::string(policy.name());
+  check.version = std::string(policy.version());
+  check.init_device = options.init_device;
+  auto row_for = [&](Property p) {
+    PolicyCheck::Row row;
+    row.result.property = p;
+    if (const policies::seed::Claim* claim = policy.FindClaim(p)) {
+      row.claimed = claim->AppliesTo(layout, options.init_device);
+      row.claim_condition = claim->condition;
+    }
+    return row;
+  };
+  if (!policy.Supports(options.init_device)) {
+    for (Property p : properties) {
+      PolicyCheck::Row row = row_for(p);
+      row.claimed = false;
+      row.result.detail =
+          fmt::format("{} does not initialize on {}", policy.name(), InitDeviceName(options.init_device));
+      check.rows.push_back(row);
+    }
+    return check;
+  }
+  TWINSIM_ASSIGN_OR_RETURN(check.run, RunInit(policy, layout, options));
+  const RankOutcome* oom = check.run.FirstOom();
+  for (Property p : properties) {
+    PolicyCheck::Row row = row_for(p);
+    if (p == Property::kInitFits) {
+      row.result = CheckInitFits(layout, check.run);
+    } else if (oom != nullptr) {
+      row.result = {p, Verdict::kNotApplicable,
+                    fmt::format("not checked: init ran out of memory on {}",
+                                DescribeRank(layout, oom->rank))};
+    } else if (p == Property::kParity) {
+      core::LayoutConfig single = layout.config();
+      single.dp = single.pp = single.tp = single.ep = single.vpp = 1;
+      TWINSIM_ASSIGN_OR_RETURN(core::ParallelLayout one,
+                               core::ParallelLayout::Make(single, layout.model()));
+      InitRunOptions ref_options = options;
+      ref_options.perturb = false;
+      ref_options.device_capacity = ref_options.host_capacity = uint64_t{1} << 40;
+      TWINSIM_ASSIGN_OR_RETURN(InitRun reference, RunInit(policy, one, ref_options));
+      row.result = CheckParity(layout, check.run, reference);
+    } else if (p == Property::kReplica) {
+      row.result = CheckReplica(layout, check.run);
+    } else if (p == Property::kDistinct) {
+      row.result = CheckDistinct(layout, check.run);
+    } else if (p == Property::kDeterminism) {
+      InitRunOptions again = options;
+      again.perturb = true;
+      TWINSIM_ASSIGN_OR_RETURN(InitRun second, RunInit(policy, layout, again));
+      row.result = CheckDeterminism(layout, check.run, second);
+    }
+    check.rows.push_back(row);
+  }
+  return check;
+}
+
+}  // namespace twinsim::properties

@@ -1,0 +1,128 @@
+// Runs a seed policy on the host backend and checks the init properties of DESIGN.md
+// ("Properties") on what it produced: parity, replica, distinct, determinism, init-fits.
+//
+// The checks know nothing about how a policy works. They look only at what every rank ended up
+// holding (the bytes of each owned shard) and at the draws the policy reported (DrawSpan), so
+// a framework's weakness is found from its behaviour, and each failure is explained with the
+// parameter, the ranks, the elements and the streams involved.
+#ifndef TWINSIM_PROPERTIES_INIT_CHECK_H_
+#define TWINSIM_PROPERTIES_INIT_CHECK_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/memory_ledger.h"
+#include "core/parallel_layout.h"
+#include "core/status.h"
+#include "kernels/torch/cuda_layout.h"
+#include "policies/seed/policy.h"
+
+namespace twinsim::properties {
+
+using policies::seed::InitDevice;
+using policies::seed::Property;
+using policies::seed::SeedPolicy;
+
+struct InitRunOptions {
+  uint64_t seed = 0;
+  InitDevice init_device = InitDevice::kCuda;
+  kernels::torch::CudaDeviceProfile gpu{"h100", 132, 2048};
+  uint64_t device_capacity = uint64_t{1} << 30;  // per rank
+  uint64_t host_capacity = uint64_t{1} << 34;    // per rank
+  // Perturbs the schedule: eager sends and pseudo-random pauses in every device call, so that
+  // ranks interleave differently from an unperturbed run (determinism).
+  bool perturb = false;
+  uint64_t perturb_salt = 1;
+  // Longest a rank may wait on another before the run is aborted.
+  int comm_timeout_ms = 600'000;
+};
+
+// What one rank ended up with.
+struct RankOutcome {
+  int rank = 0;
+  core::ParallelCoords coords;
+  std::vector<core::OwnedShard> owned;  // layout.OwnedBy(rank)
+  std::vector<core::Block2D> blocks;    // each entry's padded 2-D block
+  std::vector<std::vector<std::byte>> bytes;  // each entry's contents, in its dtype
+  std::vector<policies::seed::DrawSpan> draws;
+  uint64_t peak_device_bytes = 0;
+  uint64_t peak_host_bytes = 0;
+  uint64_t bytes_sent = 0;
+  std::optional<core::OomReport> oom;
+  std::string oom_during;
+  Status status;  // the policy's own status on this rank
+};
+
+struct InitRun {
+  std::string policy;
+  InitRunOptions options;
+  std::vector<RankOutcome> ranks;
+
+  // The first rank that ran out of memory, or null.
+  const RankOutcome* FirstOom() const;
+  // OK when no rank failed, or when the only failures are ranks left waiting on one that ran
+  // out of memory; otherwise the failures.
+  Status status() const;
+};
+
+// Runs `policy` on every rank of `layout` (ranks as threads, HostDevices holding real bytes,
+// HostComm), then reads every shard back. InvalidArgument when the policy does not support
+// options.init_device.
+StatusOr<InitRun> RunInit(const SeedPolicy& policy, const core::ParallelLayout& layout,
+                          const InitRunOptions& options);
+
+enum class Verdict : uint8_t { kHolds, kFails, kNotApplicable };
+std::string_view VerdictName(Verdict verdict);  // "holds", "fails", "n/a"
+
+struct PropertyResult {
+  Property property = Property::kParity;
+  Verdict verdict = Verdict::kNotApplicable;
+  // The counterexample when it fails; why when n/a; a short summary when it holds.
+  std::string detail;
+};
+
+// The union of all ranks' shards equals `reference` — the same policy on one rank
+// (tp = pp = dp = 1) — bit for bit, on the real (unpadded) elements, tied copies included.
+PropertyResult CheckParity(const core::ParallelLayout& layout, const InitRun& run,
+                           const InitRun& reference);
+// Ranks that differ only in their DP coordinate hold identical bytes for the same shard.
+PropertyResult CheckReplica(const core::ParallelLayout& layout, const InitRun& run);
+// No stream position was drawn for two different sets of elements.
+PropertyResult CheckDistinct(const core::ParallelLayout& layout, const InitRun& run);
+// Two runs (one perturbed) hold the same bytes and made the same draws.
+PropertyResult CheckDeterminism(const core::ParallelLayout& layout, const InitRun& first,
+                                const InitRun& second);
+// No rank ran out of device or host memory.
+PropertyResult CheckInitFits(const core::ParallelLayout& layout, const InitRun& run);
+
+// A policy checked on one layout.
+struct PolicyCheck {
+  std::string policy;
+  std::string version;
+  InitDevice init_device = InitDevice::kCuda;
+  struct Row {
+    PropertyResult result;
+    bool claimed = false;        // the policy claims it for this layout and init device
+    std::string claim_condition; // "" when claimed always or not at all
+  };
+  std::vector<Row> rows;  // in the order asked
+  InitRun run;            // the (unperturbed) run
+  // A claimed property failed.
+  bool BrokeClaim() const;
+};
+
+// Runs `policy` (and, as needed, its single-device reference and a perturbed rerun) and checks
+// `properties`. A policy that does not support options.init_device gets every property n/a.
+StatusOr<PolicyCheck> CheckPolicy(const SeedPolicy& policy, const core::ParallelLayout& layout,
+                                  const InitRunOptions& options,
+                                  const std::vector<Property>& properties);
+
+// "rank 5 (dp 1, pp 0, tp 1)".
+std::string DescribeRank(const core::ParallelLayout& layout, int rank);
+
+}  // namespace twinsim::properties
+
+#endif  // TWINSIM_PROPERTIES_INIT_CHECK_H_
