@@ -43,8 +43,7 @@ class JitterDevice final : public core::DeviceWrapper {
   void Pause() {
     state_ = state_ * 6364136223846793005ull + 1442695040888963407ull;
     const uint64_t r = state_ >> 59;  // 0..31
-    if (r < 4) std::this_thread::sleep_for(std::chrono::microseconds(20 * r));
-    else if (r < 16) std::this_thread::yield();
+    if (r < 16) std::this_thread::yield();
   }
   uint64_t state_;
 };
