@@ -1,7 +1,8 @@
 // End-to-end tests of the `twinsim` binary: runs the built tool as a child process and checks
 // its exit status, stdout and stderr. Covers --help and --version, the Philox known answers,
 // the consistency of `rng fill` across sub-ranges, 2-D blocks, dtypes and --json, PyTorch
-// values from Debian's python3-torch, and a table of bad command lines.
+// values from Debian's python3-torch, `show`, `init` (seed policies checked on small layouts)
+// and tables of bad command lines.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
@@ -139,6 +140,8 @@ TEST(CliHelpTest, EveryCommandHasHelpThatExitsZero) {
       {"rng", "torch-cpu", "--help"},
       {"rng", "torch-cuda", "--help"},
       {"rng", "invariance", "--help"},
+      {"init", "--help"},
+      {"init", "--policy", "nope", "--help"},
       // Help wins over everything else on the line, including bad and missing options.
       {"rng", "fill", "--numel", "-5", "--help"},
   };
@@ -152,7 +155,8 @@ TEST(CliHelpTest, EveryCommandHasHelpThatExitsZero) {
 
 TEST(CliHelpTest, TopLevelHelpListsEveryCommand) {
   const RunResult r = Twinsim({"--help"});
-  for (const char* command : {"rng philox", "rng fill", "rng torch-cpu", "rng torch-cuda"}) {
+  for (const char* command : {"rng philox", "rng fill", "rng torch-cpu", "rng torch-cuda",
+                              "show layout", "twinsim init [options]"}) {
     EXPECT_NE(r.out.find(command), std::string::npos) << command << "\n" << r.out;
   }
 }
@@ -840,12 +844,235 @@ TEST(CliShowTest, BadShowInvocationsExitTwoWithOneLineAndNoOutput) {
       {Layout({"--dp", "4", "--ep", "3"}), "--ep: LayoutConfig.ep = 3 does not divide dp = 4"},
       {Layout({"--vpp", "2"}), "--vpp: LayoutConfig.vpp = 2 needs pp > 1"},
       {Layout({"--partition", "even"}), "--partition: expected 'layers' or 'params'"},
+      {Layout({"--vocab-divisible-by", "0"}),
+       "--vocab-divisible-by: expected a positive integer, got '0'"},
       {Layout({"--dp", "65536", "--tp", "2"}), "--dp: world size dp * pp * tp"},
       {{"show", "cluster", "dgx-h10"},
        "twinsim show cluster: --cluster: unknown cluster preset 'dgx-h10' (did you mean "
        "'dgx-h100'?)"},
       {{"show", "cluster", "dgx-h100:node=2"}, "--cluster: dgx-h100: unknown key 'node'"},
       {{"show", "cluster", "dgx-h100:nodes=0"}, "--cluster: dgx-h100: 'nodes'"},
+  };
+  for (const BadCase& c : cases) {
+    const RunResult r = Twinsim(c.args);
+    EXPECT_EQ(r.exit_code, 2) << Describe(c.args) << "\nstderr: " << r.err;
+    EXPECT_EQ(r.out, "") << Describe(c.args);
+    EXPECT_EQ(Lines(r.err).size(), 1u) << Describe(c.args) << "\nstderr: " << r.err;
+    EXPECT_NE(r.err.find(c.fragment), std::string::npos)
+        << Describe(c.args) << "\nexpected fragment: " << c.fragment << "\nstderr: " << r.err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// init
+
+// `twinsim init` on a small GPT-2 (2 blocks, width 16, vocabulary 64): well under a second.
+constexpr char kSmallGpt2[] = "gpt2:n_layer=2,n_embd=16,n_head=2,vocab_size=64";
+
+// The table row of `property` in `twinsim init` text output ("  parity  FAILS  not claimed"),
+// and the detail line below it; fails the test when there is none.
+struct InitRow {
+  std::string row, detail;
+};
+InitRow FindInitRow(const std::vector<std::string>& lines, const std::string& property) {
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    if (lines[i].rfind("  " + property + " ", 0) == 0) return {lines[i], lines[i + 1]};
+  }
+  ADD_FAILURE() << "no row for " << property;
+  return {};
+}
+
+TEST(CliInitTest, CounterHoldsEveryPropertyOnTinyMlp) {
+  const std::vector<std::string> lines = OkLines(
+      {"init", "--model", "tiny-mlp", "--tp", "2", "--pp", "1", "--dp", "2", "--policy", "counter",
+       "--check", "all"});
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0].rfind("counter v", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("(init on cuda): twinsim: element-wise"), std::string::npos) << lines[0];
+  for (const char* property : {"parity", "replica", "distinct", "determinism", "init-fits"}) {
+    const InitRow r = FindInitRow(lines, property);
+    EXPECT_NE(r.row.find(" holds "), std::string::npos) << r.row;
+    EXPECT_NE(r.row.find("claimed"), std::string::npos) << r.row;
+    EXPECT_EQ(r.row.find("not claimed"), std::string::npos) << r.row;
+    EXPECT_EQ(r.detail.rfind("      ", 0), 0u) << "detail should be indented: " << r.detail;
+  }
+  bool cost = false;
+  for (const std::string& line : lines) {
+    cost |= line.rfind("  init cost: peak device memory", 0) == 0;
+  }
+  EXPECT_TRUE(cost);
+  EXPECT_EQ(lines.back(), "1 policy, 5 claims checked, 0 broken");
+}
+
+TEST(CliInitTest, TorchParallelFailsUnclaimedParityWithACounterexample) {
+  const std::vector<std::string> args = {"init", "--policy", "torch-parallel", "--model",
+                                         kSmallGpt2, "--tp", "1", "--pp", "2", "--dp", "1",
+                                         "--check", "parity"};
+  const std::vector<std::string> lines = OkLines(args);
+  const InitRow r = FindInitRow(lines, "parity");
+  EXPECT_NE(r.row.find("FAILS"), std::string::npos) << r.row;
+  EXPECT_NE(r.row.find("not claimed"), std::string::npos) << r.row;
+  // The counterexample: which element, on which rank, and what single-device init gives.
+  EXPECT_NE(r.detail.find("param '"), std::string::npos) << r.detail;
+  EXPECT_NE(r.detail.find("on rank "), std::string::npos) << r.detail;
+  EXPECT_NE(r.detail.find("but single-device init gives"), std::string::npos) << r.detail;
+  for (const std::string& line : lines) {
+    EXPECT_NE(line.rfind("  replica ", 0), 0u) << "--check parity printed another row: " << line;
+  }
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back(), "1 policy, 0 claims checked, 0 broken");
+}
+
+TEST(CliInitTest, ClaimsShowTheirConditions) {
+  // torch-serial claims parity only when tp == 1.
+  const std::vector<std::string> base = {"init", "--policy", "torch-serial", "--model",
+                                         "tiny-mlp", "--check", "parity"};
+  std::vector<std::string> tp2 = base;
+  tp2.insert(tp2.end(), {"--tp", "2"});
+  EXPECT_NE(FindInitRow(OkLines(tp2), "parity").row.find("not claimed (claimed only when tp == 1)"),
+            std::string::npos);
+  EXPECT_NE(FindInitRow(OkLines(base), "parity").row.find("claimed when tp == 1"),
+            std::string::npos);
+}
+
+TEST(CliInitTest, JsonLinesHaveTheDocumentedKeys) {
+  const std::vector<std::string> args = {"init", "--model", "tiny-mlp", "--tp", "2", "--dp", "2",
+                                         "--policy", "all", "--seed", "7", "--json"};
+  const RunResult r = Twinsim(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  const std::vector<std::string> lines = Lines(r.out);
+  const std::vector<std::string> policies = {"torch-serial",    "torch-parallel", "megatron",
+                                             "megatron-cpu",    "colossal-legacy", "dtensor",
+                                             "seed-checkpoint", "counter"};
+  ASSERT_EQ(lines.size(), policies.size()) << r.out;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const nlohmann::json j = nlohmann::json::parse(lines[i], nullptr, false);
+    ASSERT_TRUE(j.is_object()) << lines[i];
+    for (const char* key : {"policy", "version", "models", "init_device", "layout", "seed",
+                            "properties", "cost", "broke_claim"}) {
+      EXPECT_TRUE(j.contains(key)) << key << " in " << lines[i];
+    }
+    EXPECT_EQ(j["policy"], policies[i]);
+    EXPECT_EQ(j["seed"].get<uint64_t>(), 7u);
+    EXPECT_FALSE(j["broke_claim"].get<bool>()) << lines[i];
+    const nlohmann::json& layout = j["layout"];
+    EXPECT_EQ(layout["model"], "tiny-mlp");
+    EXPECT_EQ(layout["tp"].get<int>(), 2);
+    EXPECT_EQ(layout["pp"].get<int>(), 1);
+    EXPECT_EQ(layout["dp"].get<int>(), 2);
+    EXPECT_EQ(layout["vpp"].get<int>(), 1);
+    EXPECT_EQ(layout["ep"].get<int>(), 1);
+    EXPECT_EQ(layout["world"].get<int>(), 4);
+    ASSERT_EQ(j["properties"].size(), 5u);
+    for (const nlohmann::json& p : j["properties"]) {
+      for (const char* key : {"property", "verdict", "claimed", "condition", "detail"}) {
+        EXPECT_TRUE(p.contains(key)) << key << " in " << p.dump();
+      }
+      EXPECT_TRUE(p["verdict"] == "holds" || p["verdict"] == "fails" || p["verdict"] == "n/a");
+      EXPECT_FALSE(p["claimed"].get<bool>() && p["verdict"] == "fails") << lines[i];
+    }
+    const nlohmann::json& cost = j["cost"];
+    for (const char* key : {"max_device_bytes", "max_host_bytes", "bytes_sent", "per_rank"}) {
+      EXPECT_TRUE(cost.contains(key)) << key;
+    }
+    ASSERT_EQ(cost["per_rank"].size(), 4u);
+    uint64_t max_device = 0, sent = 0;
+    for (const nlohmann::json& rank : cost["per_rank"]) {
+      for (const char* key :
+           {"rank", "dp", "pp", "tp", "device_bytes", "host_bytes", "bytes_sent"}) {
+        EXPECT_TRUE(rank.contains(key)) << key;
+      }
+      max_device = std::max(max_device, rank["device_bytes"].get<uint64_t>());
+      sent += rank["bytes_sent"].get<uint64_t>();
+    }
+    EXPECT_EQ(cost["max_device_bytes"].get<uint64_t>(), max_device);
+    EXPECT_EQ(cost["bytes_sent"].get<uint64_t>(), sent);
+  }
+}
+
+TEST(CliInitTest, BrokenClaimExitsOneAfterPrintingEverything) {
+  // 1000 bytes of device memory: the counter policy claims init-fits and runs out.
+  const std::vector<std::string> args = {"init", "--model", "tiny-mlp", "--policy", "counter",
+                                         "--device-memory", "1000"};
+  const RunResult r = Twinsim(args);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const std::vector<std::string> lines = Lines(r.out);
+  const InitRow fits = FindInitRow(lines, "init-fits");
+  EXPECT_NE(fits.row.find("FAILS"), std::string::npos) << fits.row;
+  EXPECT_NE(fits.detail.find("ran out of memory"), std::string::npos) << fits.detail;
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back(), "1 policy, 1 claim checked, 1 broken, 4 not checked (n/a)");
+  EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+  EXPECT_EQ(r.err, "twinsim init: 1 claimed property broken: counter init-fits\n");
+  const RunResult json = Twinsim({"init", "--model", "tiny-mlp", "--policy", "counter",
+                                  "--device-memory", "1000", "--json"});
+  EXPECT_EQ(json.exit_code, 1);
+  const nlohmann::json j = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << json.out;
+  EXPECT_TRUE(j["broke_claim"].get<bool>());
+}
+
+TEST(CliInitTest, UnsupportedInitDeviceGivesNotApplicableRows) {
+  const std::vector<std::string> lines = OkLines({"init", "--model", "tiny-mlp", "--policy",
+                                                  "megatron", "--init-device", "cpu"});
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines[0].find("(init on cpu)"), std::string::npos) << lines[0];
+  for (const char* property : {"parity", "replica", "distinct", "determinism", "init-fits"}) {
+    const InitRow r = FindInitRow(lines, property);
+    EXPECT_NE(r.row.find(" n/a "), std::string::npos) << r.row;
+    EXPECT_NE(r.detail.find("does not initialize on cpu"), std::string::npos) << r.detail;
+  }
+  EXPECT_EQ(lines.back(), "1 policy, 0 claims checked, 0 broken");
+}
+
+TEST(CliInitTest, BadInitInvocationsExitTwoWithOneLineAndNoOutput) {
+  auto Init = [](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"init", "--model", "tiny-mlp", "--tp", "2", "--dp", "2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const std::vector<BadCase> cases = {
+      {Init({"--policy", "megatorn"}),
+       "twinsim init: --policy: unknown seed policy 'megatorn' (did you mean 'megatron'?) "
+       "(known: torch-serial, torch-parallel, megatron, megatron-cpu, colossal-legacy, dtensor, "
+       "seed-checkpoint, counter)"},
+      {Init({"--policy", "counter,counter"}), "--policy: 'counter' given twice"},
+      {Init({"--policy", "all,counter"}), "--policy: 'all' must stand alone"},
+      {Init({"--policy", "counter,"}), "--policy: expected comma-separated names"},
+      {Init({}), "twinsim init: --policy: missing; this option is required"},
+      {Init({"--policy", "counter", "--check", "parity,fits"}),
+       "--check: unknown property 'fits'"},
+      {{"init", "--model", "tiny-mlp", "--tp", "0", "--policy", "counter"},
+       "twinsim init: --tp: expected a positive integer, got '0'"},
+      {{"init", "--model", "tiny-mlp", "--tp", "-1", "--policy", "counter"},
+       "--tp: expected a positive integer, got '-1'"},
+      {Init({"--policy", "counter", "--seed", "-3"}),
+       "--seed: expected an unsigned 64-bit integer (decimal or 0x hex), got '-3'"},
+      {Init({"--policy", "counter", "--init-device", "gpu"}),
+       "--init-device: unknown init device 'gpu' (expected cpu or cuda)"},
+      {Init({"--policy", "counter", "--gpu", "a10"}), "--gpu: unknown GPU profile 'a10'"},
+      {{"init", "--model", "tiny-ml", "--policy", "counter"}, "--model: unknown model 'tiny-ml'"},
+      {{"init", "--policy", "counter"}, "--model: missing"},
+      {{"init", "--model", "tiny-mlp", "--tp", "64", "--policy", "counter"},
+       "--tp: LayoutConfig.tp = 64 leaves empty TP shards"},
+      {{"init", "--model", "tiny-mlp", "--pp", "4", "--policy", "counter"},
+       "--pp: LayoutConfig: pp * vpp = 4 * 1"},
+      {{"init", "--model", "tiny-mlp", "--dp", "64", "--pp", "2", "--tp", "33", "--policy",
+        "counter"},
+       "--dp: world size dp * pp * tp = 64 * 2 * 33 = 4,224 exceeds 4,096"},
+      {{"init", "--model", "tiny-mlp", "--dp", "4097", "--policy", "counter"},
+       "--dp: world size dp * pp * tp = 4097 * 1 * 1 = 4,097 exceeds 4,096 (twinsim init runs "
+       "every rank as a thread)"},
+      {Init({"--policy", "counter", "--device-memory", "-1"}),
+       "--device-memory: expected a number of bytes (a non-negative integer), got '-1'"},
+      {Init({"--policy", "counter", "--device-memory", "80GiB"}),
+       "--device-memory: expected a number of bytes"},
+      {Init({"--policy", "counter", "--host-memory", "lots"}), "--host-memory: expected"},
+      {Init({"--policy", "counter", "--vocab-divisible-by", "0"}),
+       "--vocab-divisible-by: expected a positive integer"},
+      {Init({"--policy", "counter", "--jsn"}), "unknown option '--jsn' (did you mean '--json'?)"},
+      {Init({"--policy", "counter", "stray"}), "unexpected argument 'stray'"},
   };
   for (const BadCase& c : cases) {
     const RunResult r = Twinsim(c.args);

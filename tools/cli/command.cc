@@ -113,13 +113,16 @@ std::vector<std::string> CommandNames(const CommandGroup& group) {
   return names;
 }
 
+// "rng fill", or "init" for a single-command group.
+std::string CommandPath(const CommandGroup& group, const CommandInfo& command) {
+  return command.name.empty() ? group.name : group.name + " " + command.name;
+}
+
 void AppendCommandList(const CommandGroup& group, std::string& text) {
   size_t width = 0;
+  for (const CommandInfo& c : group.commands) width = std::max(width, CommandPath(group, c).size());
   for (const CommandInfo& c : group.commands) {
-    width = std::max(width, group.name.size() + 1 + c.name.size());
-  }
-  for (const CommandInfo& c : group.commands) {
-    const std::string name = group.name + " " + c.name;
+    const std::string name = CommandPath(group, c);
     text += "  " + name + std::string(width - name.size() + 3, ' ') + c.summary + "\n";
   }
 }
@@ -128,14 +131,21 @@ std::string TopLevelHelp(const std::vector<CommandGroup>& groups) {
   std::string text = std::string(kProgramName) + " " + std::string(kVersion) +
                      ": simulation and verification harness for distributed parameter\n"
                      "initialization and memory placement in large-model training.\n\n"
-                     "Usage: twinsim <group> <command> [options]\n"
-                     "       twinsim --version\n\n";
+                     "Usage: twinsim <group> <command> [options]\n";
+  for (const CommandGroup& group : groups) {
+    if (group.IsSingleCommand()) text += "       twinsim " + group.name + " [options]\n";
+  }
+  text += "       twinsim --version\n\n";
   for (const CommandGroup& group : groups) {
     text += group.name + ": " + group.summary + "\n";
     AppendCommandList(group, text);
     text += "\n";
   }
-  text += "Run 'twinsim <group> <command> --help' for a command's options.\n";
+  std::string single;
+  for (const CommandGroup& group : groups) {
+    if (group.IsSingleCommand()) single += " or 'twinsim " + group.name + " --help'";
+  }
+  text += "Run 'twinsim <group> <command> --help'" + single + " for a command's options.\n";
   return text;
 }
 
@@ -311,6 +321,10 @@ int DispatchOrThrow(const std::vector<CommandGroup>& groups, const std::vector<s
   }
 
   const std::string group_path = program + " " + group->name;
+  if (group->IsSingleCommand()) {
+    const std::vector<std::string> options(args.begin() + 2, args.end());
+    return RunCommand(group->commands.front(), group_path, options, out, err);
+  }
   const std::string expected_commands = JoinNames(CommandNames(*group));
   if (args.size() < 3) {
     return UsageError(err, group_path,

@@ -1,8 +1,9 @@
-// The twinsim command line: commands grouped as `twinsim <group> <command> [options]`, and
-// the dispatcher that finds the command argv names, parses its options with CLI11, and turns
-// every failure into ONE line on stderr ("twinsim rng fill: --numel: expected ...") with exit
-// status 2, before anything reaches stdout. Each command group lives in its own file
-// (rng_command.h, ...) and contributes a CommandGroup.
+// The twinsim command line: commands grouped as `twinsim <group> <command> [options]` (or,
+// for a group that is itself one command, `twinsim <group> [options]`), and the dispatcher
+// that finds the command argv names, parses its options with CLI11, and turns every failure
+// into ONE line on stderr ("twinsim rng fill: --numel: expected ...") with exit status 2,
+// before anything reaches stdout. Each command group lives in its own file (rng_command.h,
+// ...) and contributes a CommandGroup.
 #ifndef TWINSIM_TOOLS_CLI_COMMAND_H_
 #define TWINSIM_TOOLS_CLI_COMMAND_H_
 
@@ -58,7 +59,12 @@ struct CommandInfo {
 struct CommandGroup {
   std::string name;  // "rng"
   std::string summary;
+  // Named commands (`twinsim rng fill`), or exactly one command with an empty name, which
+  // makes the group itself the command (`twinsim init --model ...`).
   std::vector<CommandInfo> commands;
+
+  // True when the group is one command run as `twinsim <name> [options]`.
+  bool IsSingleCommand() const { return commands.size() == 1 && commands.front().name.empty(); }
 };
 
 // Runs the twinsim command line `args` (args[0], the program name, is ignored) against

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "tools/cli/command.h"
+#include "tools/cli/init_command.h"
 #include "tools/cli/rng_command.h"
 #include "tools/cli/show_command.h"
 
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   const std::vector<twinsim::cli::CommandGroup> groups = {
       twinsim::cli::RngCommandGroup(),
       twinsim::cli::ShowCommandGroup(),
+      twinsim::cli::InitCommandGroup(),
   };
   const std::vector<std::string> args(argv, argv + argc);
   return twinsim::cli::Dispatch(groups, args, stdout, stderr);

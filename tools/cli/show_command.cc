@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -21,6 +20,7 @@
 #include "core/topology.h"
 #include "core/topology_presets.h"
 #include "tools/cli/args.h"
+#include "tools/cli/layout_args.h"
 
 namespace twinsim::cli {
 namespace {
@@ -29,7 +29,6 @@ namespace {
 constexpr int kMaxRanksShown = 64;
 // Largest world size `show layout` accepts (dp * pp * tp).
 constexpr uint64_t kMaxWorld = 65536;
-constexpr uint64_t kMaxDegree = 65536;
 
 Status ForOption(std::string_view option, const Status& status) {
   return Status::InvalidArgument(std::string(option) + ": " + status.message());
@@ -269,37 +268,10 @@ class ShowModelCommand final : public Command {
 // ---------------------------------------------------------------------------------------------
 // show layout
 
-// The option a ParallelLayout::Make message is about ("LayoutConfig.vpp = 0: ..." -> "--vpp").
-std::string LayoutOption(const std::string& message) {
-  const std::string_view prefix = "LayoutConfig.";
-  if (message.rfind(prefix, 0) == 0) {
-    const size_t end = message.find_first_of(" =:", prefix.size());
-    const std::string field = message.substr(prefix.size(), end - prefix.size());
-    if (field == "vocab_divisible_by") return "--tp";
-    return "--" + field;
-  }
-  if (message.find("pp * vpp") != std::string::npos) return "--pp";
-  if (message.find("vocab_divisible_by * tp") != std::string::npos) return "--tp";
-  return "--tp/--pp/--dp";
-}
-
 class ShowLayoutCommand final : public Command {
  public:
   void DeclareOptions(CLI::App& app) override {
-    app.add_option("--model", model_text_, "Model: a preset or FAMILY[:key=value,...]")
-        ->type_name("MODEL")
-        ->required();
-    app.add_option("--tp", tp_text_, "Tensor-parallel size (default 1)")->type_name("T");
-    app.add_option("--pp", pp_text_, "Pipeline-parallel size (default 1)")->type_name("P");
-    app.add_option("--dp", dp_text_, "Data-parallel size (default 1)")->type_name("D");
-    app.add_option("--vpp", vpp_text_, "Virtual stages per pipeline rank (default 1)")
-        ->type_name("V");
-    app.add_option("--ep", ep_text_, "Expert-parallel size, dividing --dp (default 1)")
-        ->type_name("E");
-    app.add_option("--partition", partition_text_,
-                   "Pipeline partition: layers (even block counts, default) or params "
-                   "(balanced parameter counts)")
-        ->type_name("layers|params");
+    layout_args_.Declare(app);
     app.add_flag("--json", json_, "Print one JSON object instead of the tables");
     app.footer(
         "Prints how Megatron-style parallelism places a model on dp * pp * tp ranks: the world\n"
@@ -312,41 +284,8 @@ class ShowLayoutCommand final : public Command {
   }
 
   Status Validate() override {
-    if (!IsValidUtf8(model_text_)) return Status::InvalidArgument("--model: expected UTF-8 text");
-    StatusOr<core::ModelSpec> model = core::MakeModel(model_text_);
-    if (!model.ok()) return ForOption("--model", model.status());
-    core::LayoutConfig config;
-    for (auto [option, text, field] :
-         {std::tuple{"--tp", &tp_text_, &config.tp}, std::tuple{"--pp", &pp_text_, &config.pp},
-          std::tuple{"--dp", &dp_text_, &config.dp}, std::tuple{"--vpp", &vpp_text_, &config.vpp},
-          std::tuple{"--ep", &ep_text_, &config.ep}}) {
-      if (text->empty()) continue;
-      StatusOr<uint64_t> v = ParseUint64AtMost(option, *text, kMaxDegree, "a positive integer");
-      if (!v.ok()) return v.status();
-      if (*v == 0) {
-        return Status::InvalidArgument(std::string(option) + ": expected a positive integer, got " +
-                                       Quote(*text));
-      }
-      *field = static_cast<int>(*v);
-    }
-    const uint64_t world = uint64_t(config.dp) * uint64_t(config.pp) * uint64_t(config.tp);
-    if (world > kMaxWorld) {
-      return Status::InvalidArgument(fmt::format(
-          "--dp: world size dp * pp * tp = {} * {} * {} = {} exceeds {}", config.dp, config.pp,
-          config.tp, Thousands(static_cast<int64_t>(world)), Thousands(kMaxWorld)));
-    }
-    if (partition_text_ == "layers") {
-      config.partition = core::PipelinePartition::kByLayers;
-    } else if (partition_text_ == "params") {
-      config.partition = core::PipelinePartition::kByParams;
-    } else {
-      return Status::InvalidArgument("--partition: expected 'layers' or 'params', got " +
-                                     Quote(partition_text_));
-    }
-    StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
-    if (!layout.ok()) {
-      return ForOption(LayoutOption(layout.status().message()), layout.status());
-    }
+    StatusOr<core::ParallelLayout> layout = layout_args_.Make(kMaxWorld);
+    if (!layout.ok()) return layout.status();
     layout_ = std::move(*layout);
     return Status::Ok();
   }
@@ -433,8 +372,7 @@ class ShowLayoutCommand final : public Command {
   }
 
  private:
-  std::string model_text_, tp_text_, pp_text_, dp_text_, vpp_text_, ep_text_;
-  std::string partition_text_ = "layers";
+  LayoutArgs layout_args_;
   bool json_ = false;
   std::optional<core::ParallelLayout> layout_;
 };

@@ -1,0 +1,489 @@
+#include "tools/cli/init_command.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "core/parallel_layout.h"
+#include "kernels/torch/cuda_layout.h"
+#include "policies/seed/policy.h"
+#include "properties/init_check.h"
+#include "tools/cli/args.h"
+#include "tools/cli/layout_args.h"
+#include "tools/cli/output.h"
+
+namespace twinsim::cli {
+namespace {
+
+using policies::seed::InitDevice;
+using policies::seed::Property;
+using policies::seed::SeedPolicy;
+using properties::PolicyCheck;
+using properties::Verdict;
+
+// Ranks run as threads of this process (properties::RunInit), so worlds stay modest.
+constexpr uint64_t kMaxWorld = 4096;
+constexpr char kSeedExpected[] = "an unsigned 64-bit integer (decimal or 0x hex)";
+constexpr char kBytesExpected[] = "a number of bytes (a non-negative integer)";
+constexpr uint64_t kDefaultDeviceMemory = uint64_t{80} << 30;
+constexpr uint64_t kDefaultHostMemory = uint64_t{256} << 30;
+
+Status ForOption(std::string_view option, const Status& status) {
+  return Status::InvalidArgument(std::string(option) + ": " + status.message());
+}
+
+// "512 B", "1.5 KiB", "12.0 MiB", "3.25 GiB"-style: one decimal in binary units.
+std::string HumanBytes(uint64_t bytes) {
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  int unit = 0;
+  while (value >= 1024 && unit + 1 < 6) {
+    value /= 1024;
+    ++unit;
+  }
+  return fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
+
+std::string JsonString(std::string_view text) {
+  std::string s;
+  AppendJsonString(text, s);
+  return s;
+}
+
+// The comma-separated items of `text` ("a,b,c"); empty items are kept, to be reported.
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  size_t begin = 0;
+  while (true) {
+    const size_t comma = text.find(',', begin);
+    items.push_back(text.substr(begin, comma - begin));
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  return items;
+}
+
+// Checks that `items` (from SplitList) has no empty or repeated item and that "all", if
+// present, stands alone.
+Status CheckList(std::string_view option, const std::string& text,
+                 const std::vector<std::string>& items) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i].empty()) {
+      return Status::InvalidArgument(std::string(option) +
+                                     ": expected comma-separated names without empty items, got " +
+                                     Quote(text));
+    }
+    if (items[i] == "all" && items.size() > 1) {
+      return Status::InvalidArgument(std::string(option) + ": 'all' must stand alone, got " +
+                                     Quote(text));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (items[j] == items[i]) {
+        return Status::InvalidArgument(std::string(option) + ": " + Quote(items[i]) +
+                                       " given twice");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// "claimed", "claimed when tp == 1", "not claimed (claimed only when tp == 1)", "not claimed".
+std::string ClaimText(const PolicyCheck::Row& row) {
+  if (row.claimed) {
+    return row.claim_condition.empty() ? "claimed" : "claimed when " + row.claim_condition;
+  }
+  if (!row.claim_condition.empty()) {
+    return "not claimed (claimed only when " + row.claim_condition + ")";
+  }
+  return "not claimed";
+}
+
+// The verdict as the text table shows it: failures stand out.
+std::string_view VerdictText(Verdict verdict) {
+  return verdict == Verdict::kFails ? "FAILS" : properties::VerdictName(verdict);
+}
+
+// What a policy claims, for --help: "replica, determinism, parity when tp == 1".
+std::string ClaimsText(const SeedPolicy& policy) {
+  std::string text;
+  for (const policies::seed::Claim& claim : policy.claims()) {
+    if (!text.empty()) text += ", ";
+    text += policies::seed::PropertyName(claim.property);
+    if (!claim.condition.empty()) text += " when " + claim.condition;
+  }
+  return text.empty() ? "nothing" : text;
+}
+
+// The largest per-rank figure of `run` and the first rank that has it.
+struct RankMax {
+  uint64_t bytes = 0;
+  int rank = 0;
+};
+
+template <typename Field>
+RankMax MaxOver(const properties::InitRun& run, Field field) {
+  RankMax max;
+  for (const properties::RankOutcome& r : run.ranks) {
+    if (r.*field > max.bytes) max = {r.*field, r.rank};
+  }
+  return max;
+}
+
+uint64_t TotalSent(const properties::InitRun& run) {
+  uint64_t total = 0;
+  for (const properties::RankOutcome& r : run.ranks) total += r.bytes_sent;
+  return total;
+}
+
+// Each line of `text`, indented by `indent`.
+std::string Indented(std::string_view text, std::string_view indent) {
+  std::string out;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string_view::npos) end = text.size();
+    out += std::string(indent) + std::string(text.substr(begin, end - begin)) + "\n";
+    begin = end + 1;
+  }
+  return out;
+}
+
+// "a100, h100, ...": the --gpu values.
+std::string GpuNames() {
+  std::string names;
+  for (const std::string& n : kernels::torch::CudaDeviceProfileNames()) {
+    names += (names.empty() ? "" : ", ") + n;
+  }
+  return names;
+}
+
+// The footer of `twinsim init --help`: the properties, the policies and examples.
+std::string HelpFooter() {
+  std::string text =
+      "Runs each seed policy on every rank of the layout (ranks as threads on the host, holding\n"
+      "real bytes) and checks the init properties on what the ranks end up with:\n"
+      "  parity       all shards together equal single-device init (tp = pp = dp = 1), bit for\n"
+      "               bit, tied copies included\n"
+      "  replica      ranks that differ only in their dp coordinate hold identical bytes\n"
+      "  distinct     no position of a random stream is drawn for two different sets of elements\n"
+      "  determinism  a rerun with eager sends and perturbed timing gives the same bytes and\n"
+      "               draws\n"
+      "  init-fits    no rank runs out of device or host memory (--device-memory, --host-memory)\n"
+      "Each row also says whether the policy claims the property for this layout and init device,\n"
+      "and explains every failure (parameter, element, ranks, streams). A policy that does not\n"
+      "initialize on --init-device gets n/a everywhere. After the rows: the largest peak device\n"
+      "and host memory of a rank and the bytes all ranks sent. The last line counts the claims\n"
+      "checked and broken. Exit status: 0 when every claimed property holds, 1 when a policy\n"
+      "breaks one (everything is still printed), 2 for a bad command line.\n"
+      "\n"
+      "With --json: one object per policy and line:\n"
+      "  {\"policy\",\"version\",\"models\",\"init_device\",\n"
+      "   \"layout\":{\"model\",\"tp\",\"pp\",\"dp\",\"vpp\",\"ep\",\"world\",...},\"seed\",...,\n"
+      "   \"properties\":[{\"property\",\"verdict\",\"claimed\",\"condition\",\"detail\"}],\n"
+      "   \"cost\":{\"max_device_bytes\",\"max_host_bytes\",\"bytes_sent\",\n"
+      "           \"per_rank\":[{\"rank\",\"dp\",\"pp\",\"tp\",\"device_bytes\",\"host_bytes\",\n"
+      "                         \"bytes_sent\",\"oom\"}]},\n"
+      "   \"broke_claim\"}\n"
+      "\n"
+      "Policies (--policy), with their default init device and claims:\n";
+  size_t width = 0;
+  for (const std::string& name : policies::seed::PolicyNames()) {
+    width = std::max(width, name.size());
+  }
+  for (const std::string& name : policies::seed::PolicyNames()) {
+    StatusOr<std::unique_ptr<SeedPolicy>> policy = policies::seed::MakePolicy(name);
+    if (!policy.ok()) continue;
+    const SeedPolicy& p = **policy;
+    const std::string pad(width + 4, ' ');
+    const bool both = p.Supports(InitDevice::kCpu) && p.Supports(InitDevice::kCuda);
+    text += fmt::format("  {:<{}}  {}\n", name, width, p.models());
+    text += fmt::format("{}v{}, init on {}{}; claims {}\n", pad, p.version(),
+                        policies::seed::InitDeviceName(p.default_init_device()),
+                        both ? " (cpu or cuda)" : " only", ClaimsText(p));
+  }
+  text +=
+      "\n"
+      "Examples:\n"
+      "  twinsim init --model gpt2-small --tp 4 --pp 3 --dp 2 --policy all\n"
+      "  twinsim init --model tiny-mlp --tp 2 --dp 2 --policy megatron,counter --check parity "
+      "--json";
+  return text;
+}
+
+class InitCommand final : public Command {
+ public:
+  void DeclareOptions(CLI::App& app) override {
+    layout_args_.Declare(app);
+    app.add_option("--policy", policy_text_,
+                   "Seed policies to run, comma-separated, or 'all' (listed below)")
+        ->type_name("NAME[,NAME...]|all")
+        ->required();
+    app.add_option("--seed", seed_text_,
+                   "Root seed: unsigned 64-bit, decimal or 0x hex (default 0)")
+        ->type_name("S");
+    app.add_option("--init-device", init_device_text_,
+                   "Where init kernels run: cpu or cuda (default: each policy's own default)")
+        ->type_name("cpu|cuda");
+    app.add_option("--gpu", gpu_text_,
+                   "GPU model whose SM count sets PyTorch's CUDA launch layout: " + GpuNames() +
+                       " (default h100)")
+        ->type_name("GPU");
+    app.add_option("--device-memory", device_memory_text_,
+                   "Device memory per rank in bytes (default 85899345920, 80 GiB)")
+        ->type_name("BYTES");
+    app.add_option("--host-memory", host_memory_text_,
+                   "Host memory per rank in bytes (default 274877906944, 256 GiB)")
+        ->type_name("BYTES");
+    app.add_option("--check", check_text_,
+                   "Properties to check, comma-separated, or 'all' (default): parity, replica, "
+                   "distinct, determinism, init-fits")
+        ->type_name("PROP[,PROP...]|all");
+    app.add_flag("--json", json_, "Print one JSON object per policy and line instead of tables");
+    app.footer(HelpFooter());
+  }
+
+  Status Validate() override {
+    StatusOr<core::ParallelLayout> layout =
+        layout_args_.Make(kMaxWorld, "(twinsim init runs every rank as a thread)");
+    if (!layout.ok()) return layout.status();
+    layout_ = std::move(*layout);
+
+    const std::vector<std::string> names = SplitList(policy_text_);
+    TWINSIM_RETURN_IF_ERROR(CheckList("--policy", policy_text_, names));
+    for (const std::string& name :
+         names == std::vector<std::string>{"all"} ? policies::seed::PolicyNames() : names) {
+      StatusOr<std::unique_ptr<SeedPolicy>> policy = policies::seed::MakePolicy(name);
+      if (!policy.ok()) return ForOption("--policy", policy.status());
+      policies_.push_back(std::move(*policy));
+    }
+
+    if (!seed_text_.empty()) {
+      StatusOr<uint64_t> seed = ParseUint64("--seed", seed_text_, kSeedExpected);
+      if (!seed.ok()) return seed.status();
+      options_.seed = *seed;
+    }
+    if (!init_device_text_.empty()) {
+      StatusOr<InitDevice> device = policies::seed::ParseInitDevice(init_device_text_);
+      if (!device.ok()) return ForOption("--init-device", device.status());
+      init_device_ = *device;
+    }
+    StatusOr<kernels::torch::CudaDeviceProfile> gpu =
+        kernels::torch::CudaDeviceProfileByName(gpu_text_);
+    if (!gpu.ok()) return ForOption("--gpu", gpu.status());
+    options_.gpu = *gpu;
+    options_.device_capacity = kDefaultDeviceMemory;
+    options_.host_capacity = kDefaultHostMemory;
+    for (auto [option, text, field] :
+         {std::tuple{"--device-memory", &device_memory_text_, &options_.device_capacity},
+          std::tuple{"--host-memory", &host_memory_text_, &options_.host_capacity}}) {
+      if (text->empty()) continue;
+      StatusOr<uint64_t> bytes = ParseUint64(option, *text, kBytesExpected);
+      if (!bytes.ok()) return bytes.status();
+      *field = *bytes;
+    }
+
+    const std::vector<std::string> checks = SplitList(check_text_);
+    TWINSIM_RETURN_IF_ERROR(CheckList("--check", check_text_, checks));
+    if (checks == std::vector<std::string>{"all"}) {
+      properties_ = policies::seed::AllProperties();
+    } else {
+      for (const std::string& name : checks) {
+        StatusOr<Property> property = policies::seed::ParseProperty(name);
+        if (!property.ok()) return ForOption("--check", property.status());
+        properties_.push_back(*property);
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Execute(Output& out) override {
+    const bool progress = isatty(STDERR_FILENO) == 1;
+    int claims_checked = 0, claims_unchecked = 0;
+    std::vector<std::string> broken;
+    for (size_t i = 0; i < policies_.size(); ++i) {
+      const SeedPolicy& policy = *policies_[i];
+      if (progress) {
+        std::fprintf(stderr, "twinsim init: checking %.*s (%zu/%zu)...\n",
+                     static_cast<int>(policy.name().size()), policy.name().data(), i + 1,
+                     policies_.size());
+      }
+      properties::InitRunOptions options = options_;
+      options.init_device = init_device_.value_or(policy.default_init_device());
+      StatusOr<PolicyCheck> check = properties::CheckPolicy(policy, *layout_, options, properties_);
+      if (!check.ok()) {
+        return Status(check.status().code(),
+                      fmt::format("policy {}: {}", policy.name(), check.status().message()));
+      }
+      for (const PolicyCheck::Row& row : check->rows) {
+        if (!row.claimed) continue;
+        if (row.result.verdict == Verdict::kNotApplicable) {
+          ++claims_unchecked;
+          continue;
+        }
+        ++claims_checked;
+        if (row.result.verdict == Verdict::kFails) {
+          broken.push_back(fmt::format("{} {}", policy.name(),
+                                       policies::seed::PropertyName(row.result.property)));
+        }
+      }
+      if (json_) {
+        PrintJson(out, policy, *check);
+      } else {
+        PrintText(out, policy, *check);
+      }
+      // Each policy's result appears as soon as it is known.
+      TWINSIM_RETURN_IF_ERROR(out.Finish());
+    }
+    if (!json_) {
+      out.Append(fmt::format("{} {}, {} {} checked, {} broken", policies_.size(),
+                             policies_.size() == 1 ? "policy" : "policies", claims_checked,
+                             claims_checked == 1 ? "claim" : "claims", broken.size()));
+      if (claims_unchecked > 0) {
+        out.Append(fmt::format(", {} not checked (n/a)", claims_unchecked));
+      }
+      out.Append('\n');
+    }
+    if (!broken.empty()) {
+      std::string list;
+      for (const std::string& b : broken) list += (list.empty() ? "" : ", ") + b;
+      return Status::FailedPrecondition(fmt::format("{} claimed {} broken: {}", broken.size(),
+                                                    broken.size() == 1 ? "property" : "properties",
+                                                    list));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  void PrintText(Output& out, const SeedPolicy& policy, const PolicyCheck& check) const {
+    out.Append(fmt::format("{} v{} (init on {}): {}\n", check.policy, check.version,
+                           policies::seed::InitDeviceName(check.init_device), policy.models()));
+    std::vector<std::vector<std::string>> cells = {{"property", "verdict", "claim"}};
+    for (const PolicyCheck::Row& row : check.rows) {
+      cells.push_back({std::string(policies::seed::PropertyName(row.result.property)),
+                       std::string(VerdictText(row.result.verdict)), ClaimText(row)});
+    }
+    std::vector<size_t> width(3, 0);
+    for (const auto& line : cells) {
+      for (size_t c = 0; c < line.size(); ++c) width[c] = std::max(width[c], line[c].size());
+    }
+    for (size_t r = 0; r < cells.size(); ++r) {
+      out.Append(fmt::format("  {:<{}}  {:<{}}  {}\n", cells[r][0], width[0], cells[r][1], width[1],
+                             cells[r][2]));
+      if (r > 0 && !check.rows[r - 1].result.detail.empty()) {
+        out.Append(Indented(check.rows[r - 1].result.detail, "      "));
+      }
+    }
+    const properties::InitRun& run = check.run;
+    if (run.ranks.empty()) {
+      out.Append(fmt::format("  init cost: not run ({} does not initialize on {})\n\n",
+                             check.policy, policies::seed::InitDeviceName(check.init_device)));
+      return;
+    }
+    const RankMax device = MaxOver(run, &properties::RankOutcome::peak_device_bytes);
+    const RankMax host = MaxOver(run, &properties::RankOutcome::peak_host_bytes);
+    auto where = [&](const RankMax& max) {
+      return max.bytes == 0 ? std::string()
+                            : ", at " + properties::DescribeRank(*layout_, max.rank);
+    };
+    out.Append(fmt::format(
+        "  init cost: peak device memory {} per rank{}; peak host memory {} per rank{}; {} sent "
+        "in total\n",
+        HumanBytes(device.bytes), where(device), HumanBytes(host.bytes), where(host),
+        HumanBytes(TotalSent(run))));
+    // The init-fits row explains an OOM; without that row, say it here.
+    const bool fits_checked = std::any_of(
+        check.rows.begin(), check.rows.end(),
+        [](const PolicyCheck::Row& row) { return row.result.property == Property::kInitFits; });
+    if (const properties::RankOutcome* oom = run.FirstOom(); oom != nullptr && !fits_checked) {
+      out.Append(fmt::format("  {} ran out of memory allocating {}\n",
+                             properties::DescribeRank(*layout_, oom->rank), oom->oom_during));
+    }
+    out.Append('\n');
+  }
+
+  void PrintJson(Output& out, const SeedPolicy& policy, const PolicyCheck& check) const {
+    const core::ParallelLayout& l = *layout_;
+    const core::LayoutConfig& c = l.config();
+    out.Append(fmt::format(
+        "{{\"policy\":{},\"version\":{},\"models\":{},\"init_device\":\"{}\","
+        "\"layout\":{{\"model\":{},\"tp\":{},\"pp\":{},\"dp\":{},\"vpp\":{},\"ep\":{},"
+        "\"world\":{},\"partition\":\"{}\",\"vocab_divisible_by\":{}}},\"seed\":{},"
+        "\"gpu\":{},\"device_memory_bytes\":{},\"host_memory_bytes\":{},\"properties\":[",
+        JsonString(check.policy), JsonString(check.version), JsonString(policy.models()),
+        policies::seed::InitDeviceName(check.init_device), JsonString(l.model().name), c.tp, c.pp,
+        c.dp, c.vpp, c.ep, l.world_size(),
+        c.partition == core::PipelinePartition::kByLayers ? "layers" : "params",
+        c.vocab_divisible_by, options_.seed, JsonString(options_.gpu.name),
+        options_.device_capacity, options_.host_capacity));
+    for (size_t i = 0; i < check.rows.size(); ++i) {
+      const PolicyCheck::Row& row = check.rows[i];
+      out.Append(
+          fmt::format("{}{{\"property\":\"{}\",\"verdict\":\"{}\",\"claimed\":{},\"condition\":{},"
+                      "\"detail\":{}}}",
+                      i ? "," : "", policies::seed::PropertyName(row.result.property),
+                      properties::VerdictName(row.result.verdict), row.claimed,
+                      JsonString(row.claim_condition), JsonString(ValidUtf8(row.result.detail))));
+    }
+    const properties::InitRun& run = check.run;
+    out.Append(
+        fmt::format("],\"cost\":{{\"max_device_bytes\":{},\"max_host_bytes\":{},\"bytes_sent\":{},"
+                    "\"per_rank\":[",
+                    MaxOver(run, &properties::RankOutcome::peak_device_bytes).bytes,
+                    MaxOver(run, &properties::RankOutcome::peak_host_bytes).bytes, TotalSent(run)));
+    for (size_t i = 0; i < run.ranks.size(); ++i) {
+      const properties::RankOutcome& r = run.ranks[i];
+      out.Append(fmt::format(
+          "{}{{\"rank\":{},\"dp\":{},\"pp\":{},\"tp\":{},\"device_bytes\":{},\"host_bytes\":{},"
+          "\"bytes_sent\":{},\"oom\":{}}}",
+          i ? "," : "", r.rank, r.coords.dp, r.coords.pp, r.coords.tp, r.peak_device_bytes,
+          r.peak_host_bytes, r.bytes_sent, r.oom.has_value()));
+    }
+    out.Append(fmt::format("]}},\"broke_claim\":{}}}\n", check.BrokeClaim()));
+  }
+
+  // `text`, or a marker when it is not valid UTF-8 (AppendJsonString requires UTF-8).
+  static std::string ValidUtf8(const std::string& text) {
+    return IsValidUtf8(text) ? text : "(detail not valid UTF-8)";
+  }
+
+  LayoutArgs layout_args_;
+  std::string policy_text_, seed_text_, init_device_text_, device_memory_text_, host_memory_text_;
+  std::string gpu_text_ = "h100";
+  std::string check_text_ = "all";
+  bool json_ = false;
+
+  std::optional<core::ParallelLayout> layout_;
+  std::vector<std::unique_ptr<SeedPolicy>> policies_;
+  std::optional<InitDevice> init_device_;  // unset: each policy's default
+  properties::InitRunOptions options_;
+  std::vector<Property> properties_;
+};
+
+}  // namespace
+
+CommandGroup InitCommandGroup() {
+  CommandGroup group;
+  group.name = "init";
+  group.summary = "run framework seed policies on a parallel layout and check their init";
+  group.commands = {
+      {"",
+       "check parity, replica, distinct, determinism and init-fits of seed policies "
+       "(torch, Megatron, ColossalAI, DTensor, counter) on a layout",
+       [] { return std::make_unique<InitCommand>(); }},
+  };
+  return group;
+}
+
+}  // namespace twinsim::cli

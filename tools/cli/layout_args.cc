@@ -1,0 +1,119 @@
+#include "tools/cli/layout_args.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+#include "core/model_presets.h"
+#include "core/model_spec.h"
+#include "tools/cli/args.h"
+#include "tools/cli/output.h"
+
+namespace twinsim::cli {
+namespace {
+
+// Largest parallel degree accepted before ParallelLayout::Make sees it.
+constexpr uint64_t kMaxDegree = 65536;
+// Largest --vocab-divisible-by (Megatron uses 128).
+constexpr uint64_t kMaxVocabDivisor = uint64_t{1} << 20;
+
+Status ForOption(std::string_view option, const Status& status) {
+  return Status::InvalidArgument(std::string(option) + ": " + status.message());
+}
+
+std::string Thousands(uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
+  return s;
+}
+
+// A positive integer <= `max`, as `option`'s value.
+StatusOr<int> ParsePositive(std::string_view option, const std::string& text, uint64_t max) {
+  StatusOr<uint64_t> v = ParseUint64AtMost(option, text, max, "a positive integer");
+  if (!v.ok()) return v.status();
+  if (*v == 0) {
+    return Status::InvalidArgument(std::string(option) + ": expected a positive integer, got " +
+                                   Quote(text));
+  }
+  return static_cast<int>(*v);
+}
+
+// The option a ParallelLayout::Make message is about ("LayoutConfig.vpp = 0: ..." -> "--vpp").
+std::string LayoutOption(const std::string& message) {
+  const std::string_view prefix = "LayoutConfig.";
+  if (message.rfind(prefix, 0) == 0) {
+    const size_t end = message.find_first_of(" =:", prefix.size());
+    const std::string field = message.substr(prefix.size(), end - prefix.size());
+    if (field == "vocab_divisible_by") return "--vocab-divisible-by";
+    return "--" + field;
+  }
+  if (message.find("pp * vpp") != std::string::npos) return "--pp";
+  if (message.find("vocab_divisible_by * tp") != std::string::npos) return "--tp";
+  return "--tp/--pp/--dp";
+}
+
+}  // namespace
+
+void LayoutArgs::Declare(CLI::App& app) {
+  app.add_option("--model", model_, "Model: a preset or FAMILY[:key=value,...]")
+      ->type_name("MODEL")
+      ->required();
+  app.add_option("--tp", tp_, "Tensor-parallel size (default 1)")->type_name("T");
+  app.add_option("--pp", pp_, "Pipeline-parallel size (default 1)")->type_name("P");
+  app.add_option("--dp", dp_, "Data-parallel size (default 1)")->type_name("D");
+  app.add_option("--vpp", vpp_, "Virtual stages per pipeline rank (default 1)")->type_name("V");
+  app.add_option("--ep", ep_, "Expert-parallel size, dividing --dp (default 1)")->type_name("E");
+  app.add_option("--partition", partition_,
+                 "Pipeline partition: layers (even block counts, default) or params "
+                 "(balanced parameter counts)")
+      ->type_name("layers|params");
+  app.add_option("--vocab-divisible-by", vocab_divisible_by_,
+                 "Pad vocab-parallel tensors to a multiple of N * tp rows, as Megatron's "
+                 "--make-vocab-size-divisible-by (default 128)")
+      ->type_name("N");
+}
+
+StatusOr<core::ParallelLayout> LayoutArgs::Make(uint64_t max_world, std::string_view why) const {
+  if (!IsValidUtf8(model_)) return Status::InvalidArgument("--model: expected UTF-8 text");
+  StatusOr<core::ModelSpec> model = core::MakeModel(model_);
+  if (!model.ok()) return ForOption("--model", model.status());
+  core::LayoutConfig config;
+  for (auto [option, text, field] :
+       {std::tuple{"--tp", &tp_, &config.tp}, std::tuple{"--pp", &pp_, &config.pp},
+        std::tuple{"--dp", &dp_, &config.dp}, std::tuple{"--vpp", &vpp_, &config.vpp},
+        std::tuple{"--ep", &ep_, &config.ep}}) {
+    if (text->empty()) continue;
+    StatusOr<int> v = ParsePositive(option, *text, kMaxDegree);
+    if (!v.ok()) return v.status();
+    *field = *v;
+  }
+  if (!vocab_divisible_by_.empty()) {
+    StatusOr<int> v = ParsePositive("--vocab-divisible-by", vocab_divisible_by_, kMaxVocabDivisor);
+    if (!v.ok()) return v.status();
+    config.vocab_divisible_by = *v;
+  }
+  const uint64_t world = uint64_t(config.dp) * uint64_t(config.pp) * uint64_t(config.tp);
+  if (world > max_world) {
+    return Status::InvalidArgument(fmt::format(
+        "--dp: world size dp * pp * tp = {} * {} * {} = {} exceeds {}{}{}", config.dp, config.pp,
+        config.tp, Thousands(world), Thousands(max_world), why.empty() ? "" : " ", why));
+  }
+  if (partition_ == "layers") {
+    config.partition = core::PipelinePartition::kByLayers;
+  } else if (partition_ == "params") {
+    config.partition = core::PipelinePartition::kByParams;
+  } else {
+    return Status::InvalidArgument("--partition: expected 'layers' or 'params', got " +
+                                   Quote(partition_));
+  }
+  StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
+  if (!layout.ok()) return ForOption(LayoutOption(layout.status().message()), layout.status());
+  return layout;
+}
+
+}  // namespace twinsim::cli

@@ -1,0 +1,42 @@
+// The options that name a model and how it is parallelized:
+//   --model M [--tp T] [--pp P] [--dp D] [--vpp V] [--ep E] [--partition layers|params]
+//   [--vocab-divisible-by N]
+// Every command that works on a core::ParallelLayout (`show layout`, `init`) declares and
+// checks them through LayoutArgs, so they accept and reject exactly the same command lines.
+#ifndef TWINSIM_TOOLS_CLI_LAYOUT_ARGS_H_
+#define TWINSIM_TOOLS_CLI_LAYOUT_ARGS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/parallel_layout.h"
+#include "core/status.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace twinsim::cli {
+
+class LayoutArgs {
+ public:
+  // Declares the options on `app`, bound to members of this object, which must outlive the
+  // parse. --model is required; the others default as core::LayoutConfig does (degrees 1,
+  // partition by layers, vocabulary padded to a multiple of 128 * tp).
+  void Declare(CLI::App& app);
+
+  // Builds the model and layout from the parsed text. On a bad value returns InvalidArgument
+  // whose message names the option first ("--tp: expected a positive integer, got '0'",
+  // "--pp: LayoutConfig: pp * vpp = 13 * 1 ..."). A world size dp * pp * tp above `max_world`
+  // is refused too ("--dp: world size ... exceeds 4,096"), followed by `why` when non-empty.
+  StatusOr<core::ParallelLayout> Make(uint64_t max_world, std::string_view why = "") const;
+
+ private:
+  std::string model_, tp_, pp_, dp_, vpp_, ep_, vocab_divisible_by_;
+  std::string partition_ = "layers";
+};
+
+}  // namespace twinsim::cli
+
+#endif  // TWINSIM_TOOLS_CLI_LAYOUT_ARGS_H_
