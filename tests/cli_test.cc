@@ -503,6 +503,40 @@ TEST(CliTorchCudaTest, SmallTensorElementsComeFromThePhiloxSubsequenceOfTheirThr
   }
 }
 
+// normal_ launches like uniform_: the same offset advance, so a uniform_ call followed by a
+// normal_ call starts the second at the first's offset_after.
+TEST(CliTorchCudaTest, NormalAdvancesTheOffsetLikeUniformAndHasTheRequestedMoments) {
+  auto Json = [](std::vector<std::string> args) {
+    args.push_back("--json");
+    const RunResult r = Twinsim(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  };
+  const nlohmann::json u = Json({"rng", "torch-cuda", "--seed", "5", "--numel", "300000",
+                                 "--gpu", "h100"});
+  const nlohmann::json n = Json({"rng", "torch-cuda", "--seed", "5", "--numel", "300000",
+                                 "--gpu", "h100", "--op", "normal", "--mean", "1", "--std", "0.02"});
+  EXPECT_EQ(u.at("op"), "uniform");
+  EXPECT_EQ(n.at("op"), "normal");
+  EXPECT_EQ(n.at("grid"), u.at("grid"));
+  EXPECT_EQ(n.at("offset_after"), u.at("offset_after"));
+  EXPECT_EQ(u.at("offset_after").get<uint64_t>(), u.at("counter_offset").get<uint64_t>());
+  const auto values = n.at("values").get<std::vector<std::string>>();
+  double sum = 0, sum_sq = 0;
+  for (const std::string& v : values) {
+    const double x = ParseHexFloat(v);
+    sum += x;
+    sum_sq += (x - 1) * (x - 1);
+  }
+  const double mean = sum / values.size(), sd = std::sqrt(sum_sq / values.size());
+  EXPECT_NEAR(mean, 1.0, 0.001);
+  EXPECT_NEAR(sd, 0.02, 0.0005);
+  const nlohmann::json next =
+      Json({"rng", "torch-cuda", "--seed", "5", "--numel", "10", "--gpu", "h100", "--offset",
+            std::to_string(u.at("offset_after").get<uint64_t>())});
+  EXPECT_EQ(next.at("offset_after").get<uint64_t>(), u.at("offset_after").get<uint64_t>() + 4);
+}
+
 TEST(CliTorchCudaTest, LayoutDependsOnTheGpuOnlyForLargeTensors) {
   auto Values = [](const char* gpu, const char* numel) {
     return OkLines({"rng", "torch-cuda", "--seed", "0", "--numel", numel, "--gpu", gpu});
@@ -668,6 +702,16 @@ TEST(CliErrorTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
        "--numel: expected a non-negative integer, got '-1'"},
       {{"rng", "torch-cuda", "--seed", "1", "--numel", "10", "--gpu", "h100", "--offset", "x"},
        "--offset: expected"},
+      {{"rng", "torch-cuda", "--seed", "1", "--numel", "10", "--gpu", "h100", "--op", "randn"},
+       "--op: expected uniform or normal, got 'randn'"},
+      {{"rng", "torch-cuda", "--seed", "1", "--numel", "10", "--gpu", "h100", "--std", "2"},
+       "--std: only valid with --op normal"},
+      {{"rng", "torch-cuda", "--seed", "1", "--numel", "10", "--gpu", "h100", "--op", "normal",
+        "--to", "2"},
+       "--to: only valid with --op uniform"},
+      {{"rng", "torch-cuda", "--seed", "1", "--numel", "10", "--gpu", "h100", "--op", "normal",
+        "--std", "-0.5"},
+       "--std: expected a non-negative number, got '-0.5'"},
   };
   ASSERT_GE(cases.size(), 15u);
   for (const BadCase& c : cases) {

@@ -561,15 +561,23 @@ class TorchCudaCommand final : public Command {
     app.add_option("--from", from_text_, "uniform_(from, to): lower bound (default 0)")
         ->type_name("A");
     app.add_option("--to", to_text_, "uniform_(from, to): upper bound (default 1)")->type_name("B");
+    app.add_option("--op", op_, "uniform (default) or normal")->type_name("OP");
+    app.add_option("--mean", mean_text_, "normal_(mean, std): the mean (default 0)")
+        ->type_name("M");
+    app.add_option("--std", std_text_, "normal_(mean, std): the standard deviation (default 1)")
+        ->type_name("SD");
     app.add_flag("--json", json_, "Print one JSON object instead of one value per line");
     app.footer(
-        "Prints what torch.empty(N, device='cuda').uniform_(A, B) gives on the GPU model after\n"
-        "torch.cuda.manual_seed(S) (host model of PyTorch's launch-shape-dependent layout),\n"
-        "one value per line as a C99 hex float. With --json: {\"seed\":..,\"numel\":..,\n"
-        "\"offset\":..,\"gpu\":..,\"grid\":..,\"block\":..,\"counter_offset\":..,\"values\":[..]},"
-        "\n"
-        "where grid, block and counter_offset describe PyTorch's launch.\n"
-        "Example: twinsim rng torch-cuda --seed 0 --numel 8 --gpu h100");
+        "Prints what torch.empty(N, device='cuda').uniform_(A, B) (or .normal_(M, SD) with\n"
+        "--op normal) gives on the GPU model after torch.cuda.manual_seed(S) (host model of\n"
+        "PyTorch's launch-shape-dependent layout), one value per line as a C99 hex float.\n"
+        "uniform_ values are modelled bit for bit; normal_ values follow the same layout but\n"
+        "use portable log/sincos, so they may differ from a GPU's in the last bits.\n"
+        "With --json: {\"seed\":..,\"numel\":..,\"offset\":..,\"gpu\":..,\"op\":..,\"grid\":..,\n"
+        "\"block\":..,\"counter_offset\":..,\"offset_after\":..,\"values\":[..]}, where grid,\n"
+        "block and counter_offset describe PyTorch's (first) launch and offset_after is the\n"
+        "generator's Philox offset after the call.\n"
+        "Example: twinsim rng torch-cuda --seed 0 --numel 8 --gpu h100 --op normal --std 0.02");
   }
 
   Status Validate() override {
@@ -600,13 +608,33 @@ class TorchCudaCommand final : public Command {
       return Status::InvalidArgument("--from: expected at most --to (" + FormatNumber(to_) +
                                      "), got " + Quote(from_text_));
     }
+    if (op_ != "uniform" && op_ != "normal") {
+      return Status::InvalidArgument("--op: expected uniform or normal, got " + Quote(op_));
+    }
+    if (op_ == "uniform" && (!mean_text_.empty() || !std_text_.empty())) {
+      return Status::InvalidArgument(std::string(mean_text_.empty() ? "--std" : "--mean") + ": only valid with --op normal");
+    }
+    if (op_ == "normal" && (!from_text_.empty() || !to_text_.empty())) {
+      return Status::InvalidArgument(std::string(from_text_.empty() ? "--to" : "--from") + ": only valid with --op uniform");
+    }
+    for (const auto& [name, text, field] : {std::tuple{"--mean", &mean_text_, &mean_},
+                                            std::tuple{"--std", &std_text_, &std_}}) {
+      if (text->empty()) continue;
+      StatusOr<double> value = ParseFiniteDouble(name, *text);
+      if (!value.ok()) return value.status();
+      *field = *value;
+    }
+    if (std_ < 0) {
+      return Status::InvalidArgument("--std: expected a non-negative number, got " + Quote(std_text_));
+    }
     return Status::Ok();
   }
 
   Status Execute(Output& out) override {
     namespace torch = kernels::torch;
     const std::vector<float> values =
-        torch::CudaUniform(seed_, offset_, numel_, profile_, from_, to_);
+        op_ == "normal" ? torch::CudaNormal(seed_, offset_, numel_, profile_, mean_, std_)
+                        : torch::CudaUniform(seed_, offset_, numel_, profile_, from_, to_);
     if (!json_) {
       ValueWriter(out, false).AddAll(values);
       return Status::Ok();
@@ -621,12 +649,16 @@ class TorchCudaCommand final : public Command {
     out.AppendUnsigned(offset_);
     JsonKey(out, "gpu");
     out.AppendJsonString(profile_.name);
+    JsonKey(out, "op");
+    out.AppendJsonString(op_);
     JsonKey(out, "grid");
     out.AppendUnsigned(launch.grid);
     JsonKey(out, "block");
     out.AppendUnsigned(launch.block);
     JsonKey(out, "counter_offset");
     out.AppendUnsigned(launch.counter_offset);
+    JsonKey(out, "offset_after");
+    out.AppendUnsigned(offset_ + torch::TorchCudaUniformPlan(numel_, profile_).offset_advance);
     JsonKey(out, "values");
     out.Append('[');
     ValueWriter(out, true).AddAll(values);
@@ -651,10 +683,11 @@ class TorchCudaCommand final : public Command {
   }
 
   std::string seed_text_, numel_text_, gpu_text_, offset_text_, from_text_, to_text_;
+  std::string op_ = "uniform", mean_text_, std_text_;
   bool json_ = false;
   uint64_t seed_ = 0, offset_ = 0;
   int64_t numel_ = 0;
-  double from_ = 0.0, to_ = 1.0;
+  double from_ = 0.0, to_ = 1.0, mean_ = 0.0, std_ = 1.0;
   kernels::torch::CudaDeviceProfile profile_;
 };
 
@@ -671,7 +704,7 @@ CommandGroup RngCommandGroup() {
        [] { return std::make_unique<FillCommand>(); }},
       {"torch-cpu", "PyTorch's CPU generator after torch.manual_seed: rand, normal, nn.Linear",
        [] { return std::make_unique<TorchCpuCommand>(); }},
-      {"torch-cuda", "PyTorch's CUDA uniform_ as laid out on a given GPU model",
+      {"torch-cuda", "PyTorch's CUDA uniform_ / normal_ as laid out on a given GPU model",
        [] { return std::make_unique<TorchCudaCommand>(); }},
       InvarianceCommandInfo(),
   };
