@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <new>
+#include <stdexcept>
 #include <utility>
 
 namespace twinsim::core {
@@ -51,15 +52,21 @@ StatusOr<Allocation> HostDevice::Allocate(uint64_t bytes, std::string_view tag) 
   entry.bytes = bytes;
   entry.tag = std::string(tag);
   if (options_.holds_bytes && bytes > 0) {
-    entry.data.reset(new (std::nothrow) std::byte[bytes]);
-    if (entry.data == nullptr) {
+    bool backed = true;
+    try {
+      entry.data.assign(bytes, static_cast<std::byte>(options_.fresh_byte));
+    } catch (const std::bad_alloc&) {
+      backed = false;
+    } catch (const std::length_error&) {
+      backed = false;
+    }
+    if (!backed) {
       ledger_.Release(bytes, tag);
       return Status::ResourceExhausted(fmt::format(
           "{}: the host could not back an allocation of {} for '{}' with real memory (the "
           "modelled device had room; accounting-only runs use holds_bytes = false)",
           name_, FormatByteSize(bytes), tag));
     }
-    std::memset(entry.data.get(), static_cast<int>(options_.fresh_byte), bytes);
   }
   const uint64_t id = next_buffer_id_++;
   buffers_.emplace(id, std::move(entry));
@@ -79,6 +86,16 @@ Status HostDevice::Free(const Buffer& buffer) {
   ledger_.Release((*entry)->bytes, (*entry)->tag);
   buffers_.erase(buffer.id);
   return Status::Ok();
+}
+
+StatusOr<std::vector<std::byte>> HostDevice::TakeBytes(const Buffer& buffer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  StatusOr<Entry*> entry = FindLocked(BufferRegion::Whole(buffer), "TakeBytes");
+  if (!entry.ok()) return entry.status();
+  std::vector<std::byte> data = std::move((*entry)->data);
+  ledger_.Release((*entry)->bytes, (*entry)->tag);
+  buffers_.erase(buffer.id);
+  return data;
 }
 
 StatusOr<HostDevice::Entry*> HostDevice::FindLocked(const BufferRegion& region,
@@ -118,8 +135,8 @@ Status HostDevice::CopyFromHost(const BufferRegion& dst, std::span<const std::by
     return Status::InvalidArgument(fmt::format(
         "{}: CopyFromHost of {} host bytes into a region of {} B", name_, src.size(), dst.bytes));
   }
-  if ((*entry)->data != nullptr && !src.empty()) {
-    std::memcpy((*entry)->data.get() + dst.offset, src.data(), src.size());
+  if (!(*entry)->data.empty() && !src.empty()) {
+    std::memcpy((*entry)->data.data() + dst.offset, src.data(), src.size());
   }
   return Status::Ok();
 }
@@ -136,7 +153,7 @@ Status HostDevice::CopyToHost(const BufferRegion& src, std::span<std::byte> dst)
     return Status::FailedPrecondition(
         fmt::format("{}: CopyToHost on a device that holds no bytes (accounting only)", name_));
   }
-  if (!dst.empty()) std::memcpy(dst.data(), (*entry)->data.get() + src.offset, dst.size());
+  if (!dst.empty()) std::memcpy(dst.data(), (*entry)->data.data() + src.offset, dst.size());
   return Status::Ok();
 }
 
@@ -151,7 +168,7 @@ Status HostDevice::Copy(const BufferRegion& dst, const BufferRegion& src) {
         fmt::format("{}: Copy of {} B into a region of {} B", name_, src.bytes, dst.bytes));
   }
   if (options_.holds_bytes && dst.bytes > 0) {
-    std::memmove((*to)->data.get() + dst.offset, (*from)->data.get() + src.offset, dst.bytes);
+    std::memmove((*to)->data.data() + dst.offset, (*from)->data.data() + src.offset, dst.bytes);
   }
   return Status::Ok();
 }
@@ -172,7 +189,7 @@ Status HostDevice::Fill(const BufferRegion& dst, const FillRequest& request) {
         name_));
   }
   std::span<std::byte> out;
-  if (dst.bytes > 0) out = std::span<std::byte>((*entry)->data.get() + dst.offset, dst.bytes);
+  if (dst.bytes > 0) out = std::span<std::byte>((*entry)->data.data() + dst.offset, dst.bytes);
   return options_.fill(request, out);
 }
 

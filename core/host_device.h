@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/device.h"
 #include "core/fill_request.h"
@@ -59,11 +60,16 @@ class HostDevice final : public Device {
   Status Fill(const BufferRegion& dst, const FillRequest& request) override;
   MemoryStats Stats() const override;
 
+  // Beyond the Device contract: frees `buffer` (as Free) and hands its bytes to the caller
+  // instead of copying them out first — how the host-backend harness reads a whole model back
+  // without a second copy of it. Empty bytes when the device holds none. Fails as Free does.
+  StatusOr<std::vector<std::byte>> TakeBytes(const Buffer& buffer);
+
  private:
   struct Entry {
     uint64_t bytes = 0;
     std::string tag;
-    std::unique_ptr<std::byte[]> data;  // null when !holds_bytes or bytes == 0
+    std::vector<std::byte> data;  // empty when !holds_bytes or bytes == 0
   };
 
   // The live entry `region` refers to, after checking the handle and the bounds. `op` names

@@ -104,7 +104,7 @@ std::string Why(const core::ParallelLayout& layout, int a, int b, StreamKind kin
   return fmt::format("{} drew from the same {} stream", who, ShortKind(kind));
 }
 
-float Element(core::DType dtype, const std::vector<std::byte>& bytes, uint64_t i) {
+float Element(core::DType dtype, std::span<const std::byte> bytes, uint64_t i) {
   return kernels::LoadAsFloat(dtype, bytes.data(), i);
 }
 
@@ -203,13 +203,47 @@ StatusOr<InitRun> RunInit(const SeedPolicy& policy, const core::ParallelLayout& 
         out.oom = init->oom;
         out.oom_during = init->oom_during;
         out.bytes.resize(out.owned.size());
+        const RankOutcome* other =
+            options.compare_with != nullptr &&
+                    static_cast<size_t>(rank) < options.compare_with->ranks.size()
+                ? &options.compare_with->ranks[rank]
+                : nullptr;
+        out.compared = options.compare_with != nullptr;
+        std::vector<std::byte> scratch;  // reused across shards when comparing
+        auto* host_device = dynamic_cast<core::HostDevice*>(&base_device);
         for (size_t i = 0; i < init->buffers.size(); ++i) {
           const core::Buffer& b = init->buffers[i];
           if (b.is_null()) continue;
+          if (!out.oom && !out.compared && host_device != nullptr) {
+            // The shard's bytes move out of the device: no second copy of the model.
+            TWINSIM_ASSIGN_OR_RETURN(out.bytes[i], host_device->TakeBytes(b));
+            continue;
+          }
           if (!out.oom) {
-            out.bytes[i].resize(b.bytes);
-            TWINSIM_RETURN_IF_ERROR(
-                base_device.CopyToHost(core::BufferRegion::Whole(b), out.bytes[i]));
+            std::vector<std::byte>& dst = out.compared ? scratch : out.bytes[i];
+            dst.resize(b.bytes);
+            TWINSIM_RETURN_IF_ERROR(base_device.CopyToHost(core::BufferRegion::Whole(b), dst));
+            if (out.compared) {
+              out.bytes_compared += dst.size();
+              const std::vector<std::byte> none;
+              const std::vector<std::byte>& theirs =
+                  other != nullptr && i < other->bytes.size() ? other->bytes[i] : none;
+              if (!out.difference && dst != theirs) {
+                const uint64_t esz =
+                    core::DTypeSize(layout.model().params[out.owned[i].param].dtype);
+                uint64_t e = 0;
+                while ((e + 1) * esz <= std::min(dst.size(), theirs.size()) &&
+                       std::memcmp(dst.data() + e * esz, theirs.data() + e * esz, esz) == 0) {
+                  ++e;
+                }
+                ShardDifference d;
+                d.shard = i;
+                d.element = e;
+                if ((e + 1) * esz <= dst.size()) d.mine.assign(dst.begin() + e * esz, dst.begin() + (e + 1) * esz);
+                if ((e + 1) * esz <= theirs.size()) d.theirs.assign(theirs.begin() + e * esz, theirs.begin() + (e + 1) * esz);
+                out.difference = std::move(d);
+              }
+            }
           }
           TWINSIM_RETURN_IF_ERROR(base_device.Free(b));
         }
@@ -414,30 +448,51 @@ PropertyResult CheckDeterminism(const core::ParallelLayout& layout, const InitRu
                                 const InitRun& second) {
   PropertyResult result{Property::kDeterminism, Verdict::kHolds, ""};
   const core::ModelSpec& model = layout.model();
+  auto fail = [&](const RankOutcome& a, size_t i, uint64_t e, std::span<const std::byte> mine,
+                  std::span<const std::byte> theirs) {
+    const core::ParamSpec& spec = model.params[a.owned[i].param];
+    const core::Block2D& blk = a.blocks[i];
+    const uint64_t width = blk.col_end - blk.col_begin;
+    auto text = [&](std::span<const std::byte> v) {
+      return v.empty() ? std::string("-") : ValueText(Element(spec.dtype, v, 0));
+    };
+    result.verdict = Verdict::kFails;
+    result.detail = fmt::format(
+        "param '{}' element {} on {}: {} in one run, {} in a rerun with eager sends and "
+        "perturbed timing",
+        spec.name,
+        width == 0 ? std::to_string(e)
+                   : ElementText(blk, blk.row_begin + e / width, blk.col_begin + e % width),
+        DescribeRank(layout, a.rank), text(theirs), text(mine));
+  };
   uint64_t bytes = 0;
   for (size_t r = 0; r < first.ranks.size(); ++r) {
     const RankOutcome& a = first.ranks[r];
     const RankOutcome& b = second.ranks[r];
+    if (b.compared) {
+      bytes += b.bytes_compared;
+      if (b.difference) {
+        const ShardDifference& d = *b.difference;
+        fail(a, d.shard, d.element, d.mine, d.theirs);
+        return result;
+      }
+      continue;
+    }
     for (size_t i = 0; i < a.owned.size(); ++i) {
       bytes += a.bytes[i].size();
       if (a.bytes[i] == b.bytes[i]) continue;
-      const core::ParamSpec& spec = model.params[a.owned[i].param];
-      const uint64_t esz = core::DTypeSize(spec.dtype);
+      const uint64_t esz = core::DTypeSize(model.params[a.owned[i].param].dtype);
+      const size_t common = std::min(a.bytes[i].size(), b.bytes[i].size());
       uint64_t e = 0;
-      while (e * esz < a.bytes[i].size() &&
+      while ((e + 1) * esz <= common &&
              std::memcmp(a.bytes[i].data() + e * esz, b.bytes[i].data() + e * esz, esz) == 0) {
         ++e;
       }
-      const core::Block2D& blk = a.blocks[i];
-      const uint64_t width = blk.col_end - blk.col_begin;
-      result.verdict = Verdict::kFails;
-      result.detail = fmt::format(
-          "param '{}' element {} on {}: {} in one run, {} in a rerun with eager sends and "
-          "perturbed timing",
-          spec.name, ElementText(blk, blk.row_begin + e / width, blk.col_begin + e % width),
-          DescribeRank(layout, a.rank),
-          e * esz < a.bytes[i].size() ? ValueText(Element(spec.dtype, a.bytes[i], e)) : "-",
-          e * esz < b.bytes[i].size() ? ValueText(Element(spec.dtype, b.bytes[i], e)) : "-");
+      auto at = [&](const std::vector<std::byte>& v) {
+        return (e + 1) * esz <= v.size() ? std::span<const std::byte>(v.data() + e * esz, esz)
+                                         : std::span<const std::byte>();
+      };
+      fail(a, i, e, at(b.bytes[i]), at(a.bytes[i]));
       return result;
     }
   }
@@ -528,6 +583,7 @@ StatusOr<PolicyCheck> CheckPolicy(const SeedPolicy& policy, const core::Parallel
     } else if (p == Property::kDeterminism) {
       InitRunOptions again = options;
       again.perturb = true;
+      again.compare_with = &check.run;
       TWINSIM_ASSIGN_OR_RETURN(InitRun second, RunInit(policy, layout, again));
       row.result = CheckDeterminism(layout, check.run, second);
     }

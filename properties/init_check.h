@@ -38,6 +38,17 @@ struct InitRunOptions {
   uint64_t perturb_salt = 1;
   // Longest a rank may wait on another before the run is aborted.
   int comm_timeout_ms = 600'000;
+  // When set (a finished run of the same policy and layout), each rank compares every shard
+  // with this run's bytes as it reads it back, records the first difference and keeps no
+  // bytes itself (RankOutcome::compared): a determinism rerun needs no second copy of the model.
+  const struct InitRun* compare_with = nullptr;
+};
+
+// The first element in which a shard differs from the same shard of InitRunOptions::compare_with.
+struct ShardDifference {
+  size_t shard = 0;                  // index into owned
+  uint64_t element = 0;              // element index within the shard (row-major)
+  std::vector<std::byte> mine, theirs;  // that element's bytes; empty when past one's end
 };
 
 // What one rank ended up with.
@@ -54,6 +65,10 @@ struct RankOutcome {
   std::optional<core::OomReport> oom;
   std::string oom_during;
   Status status;  // the policy's own status on this rank
+  // Set when the run compared with InitRunOptions::compare_with instead of keeping bytes.
+  bool compared = false;
+  uint64_t bytes_compared = 0;
+  std::optional<ShardDifference> difference;  // the first differing shard, if any
 };
 
 struct InitRun {
@@ -92,7 +107,8 @@ PropertyResult CheckParity(const core::ParallelLayout& layout, const InitRun& ru
 PropertyResult CheckReplica(const core::ParallelLayout& layout, const InitRun& run);
 // No stream position was drawn for two different sets of elements.
 PropertyResult CheckDistinct(const core::ParallelLayout& layout, const InitRun& run);
-// Two runs (one perturbed) hold the same bytes and made the same draws.
+// Two runs (one perturbed) hold the same bytes. `second` either holds its bytes or compared
+// itself with `first` as it ran (InitRunOptions::compare_with = &first).
 PropertyResult CheckDeterminism(const core::ParallelLayout& layout, const InitRun& first,
                                 const InitRun& second);
 // No rank ran out of device or host memory.

@@ -4,6 +4,8 @@
 #include <cassert>
 #include <cctype>
 #include <cmath>
+#include <cstring>
+#include <memory>
 
 #include "kernels/philox.h"
 #include "kernels/portable_math.h"
@@ -180,7 +182,8 @@ CudaUniformPlan TorchCudaUniformPlan(int64_t numel, const CudaDeviceProfile& pro
 namespace {
 
 // Runs PyTorch's grid-stride layout over `numel` elements: `transform4` turns thread t's k-th
-// curand4 words into the four values of elements t + S * (4k + i), i = 0..3.
+// curand4 words into the four values of elements t + S * (4k + i), i = 0..3. The reference
+// path, one thread at a time; LayoutFillBatched below computes the same values faster.
 template <typename Transform4>
 std::vector<float> LayoutFill(uint64_t seed, uint64_t philox_offset, int64_t numel,
                               const CudaDeviceProfile& profile, const Transform4& transform4) {
@@ -206,6 +209,106 @@ std::vector<float> LayoutFill(uint64_t seed, uint64_t philox_offset, int64_t num
   return out;
 }
 
+// Note [Batched CUDA layout on the host]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// Seed policies model every GPU-side init with CudaNormal/CudaUniform, so their speed bounds
+// how fast the property checks run. The batched path turns the loops around: for each round k
+// of the grid-stride loop, a batch of kLanes consecutive threads computes its Philox blocks
+// (counter = (offset/4 + k, thread), structure of arrays), then the transform runs over the
+// batch as a plain loop the compiler vectorizes, and component i of the batch lands in the
+// contiguous elements S * (4k + i) + [t, t + kLanes). It needs the Philox offset to be a
+// multiple of 4 (what PyTorch always passes); other offsets take the reference path.
+// The float operations are the reference path's, in the same order; the fused multiply-adds
+// are real fmaf (hardware FMA in the x86-64-v3 clone, libm's fmaf otherwise), so the bits
+// are the same -- cuda_layout_test compares both paths.
+#define TWINSIM_LAYOUT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+
+constexpr int kLanes = 512;
+
+struct LaneWords {
+  alignas(64) uint32_t w[4][kLanes];
+};
+struct LaneValues {
+  alignas(64) float v[4][kLanes];
+};
+
+TWINSIM_LAYOUT_CLONES void PhiloxLanes(PhiloxKey key, uint64_t block, uint64_t first_thread,
+                                       int n, LaneWords* out) {
+  const uint32_t c0 = static_cast<uint32_t>(block), c1 = static_cast<uint32_t>(block >> 32);
+  for (int j = 0; j < n; ++j) {
+    const uint64_t t = first_thread + static_cast<uint64_t>(j);
+    const PhiloxCounter c = Philox4x32(
+        PhiloxCounter{{c0, c1, static_cast<uint32_t>(t), static_cast<uint32_t>(t >> 32)}}, key);
+    out->w[0][j] = c.w[0];
+    out->w[1][j] = c.w[1];
+    out->w[2][j] = c.w[2];
+    out->w[3][j] = c.w[3];
+  }
+}
+
+// CurandUniform and the uniform_ transform over lanes. x * 2^-32 is exact, so the multiply
+// and add round like the fused form.
+TWINSIM_LAYOUT_CLONES void UniformLanes(const LaneWords& words, int n, float from, float to,
+                                        float range, LaneValues* out) {
+  for (int i = 0; i < 4; ++i) {
+    for (int j = 0; j < n; ++j) {
+      const float rand = static_cast<float>(words.w[i][j]) * 0x1p-32f + 0x1p-33f;
+      const float value = __builtin_fmaf(rand, range, from);
+      out->v[i][j] = value == to ? from : value;
+    }
+  }
+}
+
+// cuRAND's Box-Muller (see CurandBoxMuller) on word pairs (0, 1) and (2, 3), then
+// fmaf(z, std, mean).
+TWINSIM_LAYOUT_CLONES void NormalLanes(const LaneWords& words, int n, float mean, float sd,
+                                       LaneValues* out) {
+  for (int p = 0; p < 2; ++p) {
+    for (int j = 0; j < n; ++j) {
+      const float u = static_cast<float>(words.w[2 * p][j]) * 0x1p-32f + 0x1p-33f;
+      const float turns = static_cast<float>(words.w[2 * p + 1][j]) * 0x1p-32f + 0x1p-33f;
+      const float s = Sqrt(-2.0f * Log(u));
+      float sin_v, cos_v;
+      SinCos2Pi(turns, &sin_v, &cos_v);
+      out->v[2 * p][j] = __builtin_fmaf(sin_v * s, sd, mean);
+      out->v[2 * p + 1][j] = __builtin_fmaf(cos_v * s, sd, mean);
+    }
+  }
+}
+
+// `transform_lanes(words, n, values)` fills values->v[i][0, n) from words->w[*][0, n).
+template <typename TransformLanes>
+void LayoutFillBatched(uint64_t seed, uint64_t philox_offset, const CudaDeviceProfile& profile,
+                       const TransformLanes& transform_lanes, std::span<float> out) {
+  const int64_t numel = static_cast<int64_t>(out.size());
+  const CudaUniformPlan plan = TorchCudaUniformPlan(numel, profile);
+  const PhiloxKey key{{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)}};
+  auto words = std::make_unique<LaneWords>();
+  auto values = std::make_unique<LaneValues>();
+  for (const CudaKernelSegment& seg : plan.segments) {
+    const int64_t stride = int64_t{seg.launch.grid} * seg.launch.block;
+    const uint64_t first_block = (philox_offset + seg.philox_offset) / 4;
+    float* data = out.data() + seg.begin;
+    for (int64_t round = 0; round * stride * kUnroll < seg.numel; ++round) {
+      const int64_t round_base = round * stride * kUnroll;
+      // Threads past this bound have no element in the round.
+      const int64_t threads = std::min<int64_t>(stride, seg.numel - round_base);
+      for (int64_t t0 = 0; t0 < threads; t0 += kLanes) {
+        const int n = static_cast<int>(std::min<int64_t>(kLanes, threads - t0));
+        PhiloxLanes(key, first_block + static_cast<uint64_t>(round), static_cast<uint64_t>(t0),
+                    n, words.get());
+        transform_lanes(*words, n, values.get());
+        for (int i = 0; i < static_cast<int>(kUnroll); ++i) {
+          const int64_t begin = round_base + stride * i + t0;
+          const int64_t count = std::min<int64_t>(n, seg.numel - begin);
+          if (count <= 0) break;
+          std::memcpy(data + begin, values->v[i], static_cast<size_t>(count) * sizeof(float));
+        }
+      }
+    }
+  }
+}
+
 // cuRAND's _curand_box_muller on two words, with twinsim's portable log and sincos (Note
 // [PyTorch CUDA normal_ layout]): {sin(v) * s, cos(v) * s}.
 void CurandBoxMuller(uint32_t x, uint32_t y, float* first, float* second) {
@@ -220,8 +323,11 @@ void CurandBoxMuller(uint32_t x, uint32_t y, float* first, float* second) {
 
 }  // namespace
 
-std::vector<float> CudaUniform(uint64_t seed, uint64_t philox_offset, int64_t numel,
-                               const CudaDeviceProfile& profile, double from, double to) {
+namespace internal {
+
+std::vector<float> CudaUniformOneThreadAtATime(uint64_t seed, uint64_t philox_offset,
+                                               int64_t numel, const CudaDeviceProfile& profile,
+                                               double from, double to) {
   assert(numel >= 0 && from <= to);
   const UniformTransform transform(from, to);
   return LayoutFill(seed, philox_offset, numel, profile,
@@ -230,8 +336,9 @@ std::vector<float> CudaUniform(uint64_t seed, uint64_t philox_offset, int64_t nu
                     });
 }
 
-std::vector<float> CudaNormal(uint64_t seed, uint64_t philox_offset, int64_t numel,
-                              const CudaDeviceProfile& profile, double mean, double std) {
+std::vector<float> CudaNormalOneThreadAtATime(uint64_t seed, uint64_t philox_offset,
+                                              int64_t numel, const CudaDeviceProfile& profile,
+                                              double mean, double std) {
   assert(numel >= 0 && std >= 0);
   const float m = static_cast<float>(mean);
   const float sd = static_cast<float>(std);
@@ -242,6 +349,59 @@ std::vector<float> CudaNormal(uint64_t seed, uint64_t philox_offset, int64_t num
                       CurandBoxMuller(words[2], words[3], &z[2], &z[3]);
                       for (int i = 0; i < 4; ++i) values[i] = std::fma(z[i], sd, m);
                     });
+}
+
+}  // namespace internal
+
+void CudaUniformInto(uint64_t seed, uint64_t philox_offset, const CudaDeviceProfile& profile,
+                     double from, double to, std::span<float> out) {
+  assert(from <= to);
+  if (philox_offset % 4 != 0) {
+    const std::vector<float> v = internal::CudaUniformOneThreadAtATime(
+        seed, philox_offset, static_cast<int64_t>(out.size()), profile, from, to);
+    std::copy(v.begin(), v.end(), out.begin());
+    return;
+  }
+  const UniformTransform transform(from, to);
+  LayoutFillBatched(
+      seed, philox_offset, profile,
+      [&](const LaneWords& words, int n, LaneValues* values) {
+        UniformLanes(words, n, transform.from, transform.to, transform.range, values);
+      },
+      out);
+}
+
+void CudaNormalInto(uint64_t seed, uint64_t philox_offset, const CudaDeviceProfile& profile,
+                    double mean, double std, std::span<float> out) {
+  assert(std >= 0);
+  if (philox_offset % 4 != 0) {
+    const std::vector<float> v = internal::CudaNormalOneThreadAtATime(
+        seed, philox_offset, static_cast<int64_t>(out.size()), profile, mean, std);
+    std::copy(v.begin(), v.end(), out.begin());
+    return;
+  }
+  const float m = static_cast<float>(mean);
+  const float sd = static_cast<float>(std);
+  LayoutFillBatched(
+      seed, philox_offset, profile,
+      [&](const LaneWords& words, int n, LaneValues* values) { NormalLanes(words, n, m, sd, values); },
+      out);
+}
+
+std::vector<float> CudaUniform(uint64_t seed, uint64_t philox_offset, int64_t numel,
+                               const CudaDeviceProfile& profile, double from, double to) {
+  assert(numel >= 0 && from <= to);
+  std::vector<float> out(static_cast<size_t>(numel));
+  CudaUniformInto(seed, philox_offset, profile, from, to, out);
+  return out;
+}
+
+std::vector<float> CudaNormal(uint64_t seed, uint64_t philox_offset, int64_t numel,
+                              const CudaDeviceProfile& profile, double mean, double std) {
+  assert(numel >= 0 && std >= 0);
+  std::vector<float> out(static_cast<size_t>(numel));
+  CudaNormalInto(seed, philox_offset, profile, mean, std, out);
+  return out;
 }
 
 float CudaUniformAt(uint64_t seed, uint64_t philox_offset, int64_t numel,

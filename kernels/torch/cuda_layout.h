@@ -9,6 +9,7 @@
 #define TWINSIM_KERNELS_TORCH_CUDA_LAYOUT_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -122,11 +123,29 @@ std::vector<float> CudaUniform(uint64_t seed, uint64_t philox_offset, int64_t nu
 std::vector<float> CudaNormal(uint64_t seed, uint64_t philox_offset, int64_t numel,
                               const CudaDeviceProfile& profile, double mean, double std);
 
+// CudaUniform / CudaNormal writing into `out` (out.size() elements) instead of a new vector.
+void CudaUniformInto(uint64_t seed, uint64_t philox_offset, const CudaDeviceProfile& profile,
+                     double from, double to, std::span<float> out);
+void CudaNormalInto(uint64_t seed, uint64_t philox_offset, const CudaDeviceProfile& profile,
+                    double mean, double std, std::span<float> out);
+
 // Element `index` of the same call, without computing the others (for sampled checks of
 // tensors too large to materialize). REQUIRES: 0 <= index < numel.
 float CudaUniformAt(uint64_t seed, uint64_t philox_offset, int64_t numel,
                     const CudaDeviceProfile& profile, int64_t index, double from = 0,
                     double to = 1);
+
+namespace internal {
+// The reference path of CudaUniform / CudaNormal: one simulated thread at a time, exactly as
+// the kernel loops. The public functions take a batched path that must give the same bits
+// (Note [Batched CUDA layout on the host] in cuda_layout.cc); tests compare the two.
+std::vector<float> CudaUniformOneThreadAtATime(uint64_t seed, uint64_t philox_offset,
+                                               int64_t numel, const CudaDeviceProfile& profile,
+                                               double from, double to);
+std::vector<float> CudaNormalOneThreadAtATime(uint64_t seed, uint64_t philox_offset,
+                                              int64_t numel, const CudaDeviceProfile& profile,
+                                              double mean, double std);
+}  // namespace internal
 
 }  // namespace twinsim::kernels::torch
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels/philox.h"
@@ -223,6 +224,31 @@ namespace {
 
 // normal_ uses uniform_'s layout: with numel <= grid * 256, element t is component 0 of thread
 // t's first curand_normal4, i.e. sin(2 pi v) * sqrt(-2 log u) from words 0 and 1.
+// Note [Batched CUDA layout on the host]: the batched path gives the reference path's bits,
+// on sizes that end mid-batch, mid-round and mid-component, on several grids and offsets.
+TEST(CudaLayoutTest, BatchedPathEqualsOneThreadAtATime) {
+  for (const char* gpu : {"a100", "h100", "rtx3090"}) {
+    const CudaDeviceProfile p = Profile(gpu);
+    for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{255}, int64_t{513}, int64_t{4099},
+                      int64_t{221185}, int64_t{777777}, int64_t{2 * 1048576 + 3}}) {
+      for (uint64_t offset : {uint64_t{0}, uint64_t{8}, uint64_t{1236}}) {
+        const std::vector<float> u = CudaUniform(7, offset, n, p, -0.5, 0.25);
+        const std::vector<float> u_ref =
+            internal::CudaUniformOneThreadAtATime(7, offset, n, p, -0.5, 0.25);
+        ASSERT_EQ(u.size(), u_ref.size());
+        EXPECT_EQ(std::memcmp(u.data(), u_ref.data(), u.size() * sizeof(float)), 0)
+            << gpu << " uniform n=" << n << " offset=" << offset;
+        const std::vector<float> z = CudaNormal(7, offset, n, p, 0.1, 0.02);
+        const std::vector<float> z_ref =
+            internal::CudaNormalOneThreadAtATime(7, offset, n, p, 0.1, 0.02);
+        ASSERT_EQ(z.size(), z_ref.size());
+        EXPECT_EQ(std::memcmp(z.data(), z_ref.data(), z.size() * sizeof(float)), 0)
+            << gpu << " normal n=" << n << " offset=" << offset;
+      }
+    }
+  }
+}
+
 TEST(CudaLayoutTest, NormalUsesTheUniformLayoutAndBoxMullerOnWordPairs) {
   const CudaDeviceProfile p = Profile("a100");
   const int64_t n = 5000;

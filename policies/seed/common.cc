@@ -1,9 +1,11 @@
 #include "policies/seed/common.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstring>
 #include <numbers>
+#include <span>
 
 #include "fmt/format.h"
 #include "kernels/dtype.h"
@@ -134,11 +136,11 @@ std::pair<uint64_t, uint64_t> TorchGenerator::Init(const core::InitSpec& spec,
       kernels::torch::FillUniform(cpu_, out, op.p0, op.p1);
     }
   } else {
-    std::vector<float> values =
-        op.kind == TorchOp::kNormal
-            ? kernels::torch::CudaNormal(cuda_seed_, cuda_offset_, n, gpu_, op.p0, op.p1)
-            : kernels::torch::CudaUniform(cuda_seed_, cuda_offset_, n, gpu_, op.p0, op.p1);
-    std::copy(values.begin(), values.end(), out.begin());
+    if (op.kind == TorchOp::kNormal) {
+      kernels::torch::CudaNormalInto(cuda_seed_, cuda_offset_, gpu_, op.p0, op.p1, out);
+    } else {
+      kernels::torch::CudaUniformInto(cuda_seed_, cuda_offset_, gpu_, op.p0, op.p1, out);
+    }
     cuda_offset_ += kernels::torch::TorchCudaUniformPlan(n, gpu_).offset_advance;
   }
   if (op.kind == TorchOp::kTruncNormal) FinishTruncNormal(op, out);
@@ -230,18 +232,36 @@ StatusOr<bool> RankShards::AllocateAll(RankInit& init) {
 Status RankShards::Write(int i, const RankInit& init, std::span<const float> values) {
   assert(static_cast<int64_t>(values.size()) == numel(i));
   const core::DType dtype = spec(i).dtype;
-  std::vector<std::byte> bytes(this->bytes(i));
-  for (size_t e = 0; e < values.size(); ++e) kernels::StoreAs(dtype, values[e], bytes.data(), e);
-  return ctx_.device->CopyFromHost(core::BufferRegion::Whole(init.buffers[i]), bytes);
+  const core::Buffer& dst = init.buffers[i];
+  if (dtype == core::DType::kFp32) {
+    return ctx_.device->CopyFromHost(core::BufferRegion::Whole(dst), std::as_bytes(values));
+  }
+  // Narrower dtypes: convert and copy a slice at a time, so no second full-size host copy.
+  constexpr size_t kSlice = size_t{1} << 16;
+  const uint64_t esz = core::DTypeSize(dtype);
+  std::vector<std::byte> bytes(std::min(values.size(), kSlice) * esz);
+  for (size_t begin = 0; begin < values.size(); begin += kSlice) {
+    const size_t n = std::min(kSlice, values.size() - begin);
+    for (size_t e = 0; e < n; ++e) kernels::StoreAs(dtype, values[begin + e], bytes.data(), e);
+    TWINSIM_RETURN_IF_ERROR(ctx_.device->CopyFromHost(
+        core::BufferRegion::Slice(dst, begin * esz, n * esz),
+        std::span<const std::byte>(bytes.data(), n * esz)));
+  }
+  return Status::Ok();
 }
 
-std::vector<float> Slice(std::span<const float> full, const core::Block2D& b) {
-  std::vector<float> out;
+void SliceInto(std::span<const float> full, const core::Block2D& b, std::vector<float>& out) {
+  out.clear();
   out.reserve((b.row_end - b.row_begin) * (b.col_end - b.col_begin));
   for (uint64_t r = b.row_begin; r < b.row_end; ++r) {
     const float* row = full.data() + r * b.cols;
     out.insert(out.end(), row + b.col_begin, row + b.col_end);
   }
+}
+
+std::vector<float> Slice(std::span<const float> full, const core::Block2D& b) {
+  std::vector<float> out;
+  SliceInto(full, b, out);
   return out;
 }
 
@@ -333,6 +353,9 @@ StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& 
                           const std::function<DrawChoice(int entry)>& choose) {
   const core::ParallelLayout& layout = *ctx.layout;
   std::vector<core::HostReservation> staged;
+  // Host-side staging, reused from parameter to parameter (fresh pages cost more than the
+  // generation itself on large models).
+  std::vector<float> values, full;
   for (int i = 0; i < shards.size(); ++i) {
     const core::OwnedShard& o = shards.owned()[i];
     if ((o.tied_from >= 0)) continue;
@@ -351,7 +374,6 @@ StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& 
       staged.push_back(r);
     }
     const core::Block2D& block = shards.block(i);
-    std::vector<float> values;
     if (choice.full_then_slice) {
       // The full (padded) master tensor, then this rank's slice of it.
       const uint64_t full_bytes = block.rows * block.cols * sizeof(float);
@@ -368,11 +390,11 @@ StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& 
                                                              &master_buffer));
         if (!fits) return false;
       }
-      std::vector<float> full(block.rows * block.cols);
+      full.resize(block.rows * block.cols);
       const auto [begin, end] = gen.Init(spec.init, full);
       core::Block2D whole{block.rows, block.cols, 0, block.rows, 0, block.cols};
       if (begin != end) init.draws.push_back({gen.stream(), begin, end, o.param, whole});
-      values = Slice(full, block);
+      SliceInto(full, block, values);
       if (on_cpu) {
         TWINSIM_RETURN_IF_ERROR(ctx.host->Release(master));
       } else {

@@ -103,6 +103,8 @@ class RankShards {
 
 // The shard [block] of a row-major [rows, cols] tensor `full`, densely.
 std::vector<float> Slice(std::span<const float> full, const core::Block2D& block);
+// The same into `out` (replacing its contents, reusing its capacity).
+void SliceInto(std::span<const float> full, const core::Block2D& block, std::vector<float>& out);
 
 // Allocates `bytes` on the device under `tag`; false (with init.oom / oom_during set) when it
 // does not fit. `*buffer` receives the allocation.
