@@ -166,6 +166,7 @@ StatusOr<InitRun> RunInit(const SeedPolicy& policy, const core::ParallelLayout& 
   core::RunRanksOptions ro;
   ro.world_size = world;
   ro.device.capacity = options.device_capacity;
+  ro.device.name = "gpu";  // each rank's device stands for its GPU: "gpu:<rank>" in OOM reports
   ro.device.fill = kernels::FillOnHost;
   ro.comm.send_mode = options.perturb ? core::SendMode::kEager : core::SendMode::kRendezvous;
   ro.comm.timeout = std::chrono::milliseconds(options.comm_timeout_ms);
@@ -437,8 +438,9 @@ PropertyResult CheckDistinct(const core::ParallelLayout& layout, const InitRun& 
       if (!duplicate) active.push_back(t);
     }
   }
-  result.detail = fmt::format("{} draws over {} streams, no position drawn twice", total,
-                              by_stream.size());
+  result.detail = fmt::format("{} {} over {} {}, no position drawn twice", total,
+                              total == 1 ? "draw" : "draws", by_stream.size(),
+                              by_stream.size() == 1 ? "stream" : "streams");
   return result;
 }
 
@@ -516,8 +518,11 @@ PropertyResult CheckInitFits(const core::ParallelLayout& layout, const InitRun& 
     device = std::max(device, r.peak_device_bytes);
     host = std::max(host, r.peak_host_bytes);
   }
-  result.detail = fmt::format("peak {} B of {} B device, {} B of {} B host per rank", device,
-                              run.options.device_capacity, host, run.options.host_capacity);
+  result.detail = fmt::format("peak {} of {} device, {} of {} host per rank",
+                              core::FormatByteSize(device),
+                              core::FormatByteSize(run.options.device_capacity),
+                              core::FormatByteSize(host),
+                              core::FormatByteSize(run.options.host_capacity));
   return result;
 }
 

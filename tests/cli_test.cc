@@ -967,6 +967,22 @@ TEST(CliInitTest, TorchParallelFailsUnclaimedParityWithACounterexample) {
   EXPECT_EQ(lines.back(), "1 policy, 0 claims checked, 0 broken");
 }
 
+// With several policies, a closing matrix gives one line per policy and one column per
+// property; a claimed property carries '*'.
+TEST(CliInitTest, SeveralPoliciesEndWithTheMatrix) {
+  const std::vector<std::string> lines =
+      OkLines({"init", "--policy", "torch-parallel,counter", "--model", kSmallGpt2, "--tp", "2",
+               "--pp", "2", "--dp", "1", "--check", "parity,replica"});
+  auto at = std::find(lines.begin(), lines.end(),
+                      "matrix (* = claimed by the policy on this layout)");
+  ASSERT_NE(at, lines.end());
+  ASSERT_GE(lines.end() - at, 5);
+  EXPECT_EQ(at[1], "  policy          parity  replica");
+  EXPECT_EQ(at[2], "  torch-parallel  FAILS   holds*");
+  EXPECT_EQ(at[3], "  counter         holds*  holds*");
+  EXPECT_EQ(lines.back(), "2 policies, 3 claims checked, 0 broken");
+}
+
 TEST(CliInitTest, ClaimsShowTheirConditions) {
   // torch-serial claims parity only when tp == 1.
   const std::vector<std::string> base = {"init", "--policy", "torch-serial", "--model",

@@ -86,7 +86,7 @@ class TorchSerialPolicy final : public SeedPolicy {
 // Note [torch-parallel]
 // ~~~~~~~~~~~~~~~~~~~~~
 // Every pipeline rank seeds torch.manual_seed(seed + pp_rank) and initializes its own stages at
-// once, with no communication (pipelining's "parallel" mode; torchtitan adds pp_rank to the seed
+// once, with no generator state passed between stages (pipelining's "parallel" mode; torchtitan adds pp_rank to the seed
 // the same way). Stages draw different streams, so nothing matches single-device init once
 // pp > 1; TP ranks of a stage still share a state, so tp > 1 repeats draws across shards.
 class TorchParallelPolicy final : public SeedPolicy {
@@ -95,7 +95,8 @@ class TorchParallelPolicy final : public SeedPolicy {
   std::string_view version() const override { return "1"; }
   std::string_view models() const override {
     return "PyTorch pipelining seeded init, mode=\"parallel\" / torchtitan: "
-           "torch.manual_seed(seed + pp_rank) on every stage, no communication";
+           "torch.manual_seed(seed + pp_rank) on every stage, no generator state passed between "
+           "stages (tied embeddings still copied)";
   }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {

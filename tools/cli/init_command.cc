@@ -312,6 +312,8 @@ class InitCommand final : public Command {
     const bool progress = isatty(STDERR_FILENO) == 1;
     int claims_checked = 0, claims_unchecked = 0;
     std::vector<std::string> broken;
+    // One line per policy for the closing matrix: name, then one cell per property.
+    std::vector<std::vector<std::string>> matrix;
     for (size_t i = 0; i < policies_.size(); ++i) {
       const SeedPolicy& policy = *policies_[i];
       if (progress) {
@@ -338,6 +340,13 @@ class InitCommand final : public Command {
                                        policies::seed::PropertyName(row.result.property)));
         }
       }
+      std::vector<std::string> cells = {check->policy};
+      for (const PolicyCheck::Row& row : check->rows) {
+        std::string cell(VerdictText(row.result.verdict));
+        if (row.claimed) cell += "*";
+        cells.push_back(cell);
+      }
+      matrix.push_back(std::move(cells));
       if (json_) {
         PrintJson(out, policy, *check);
       } else {
@@ -346,6 +355,7 @@ class InitCommand final : public Command {
       // Each policy's result appears as soon as it is known.
       TWINSIM_RETURN_IF_ERROR(out.Finish());
     }
+    if (!json_ && matrix.size() > 1) PrintMatrix(out, matrix);
     if (!json_) {
       out.Append(fmt::format("{} {}, {} {} checked, {} broken", policies_.size(),
                              policies_.size() == 1 ? "policy" : "policies", claims_checked,
@@ -366,6 +376,30 @@ class InitCommand final : public Command {
   }
 
  private:
+  // Every policy against every property checked, one line each: "holds*" is a claimed
+  // property that holds, "FAILS" one that fails without being claimed, "FAILS*" a broken claim.
+  void PrintMatrix(Output& out, const std::vector<std::vector<std::string>>& matrix) const {
+    std::vector<std::vector<std::string>> cells = {{"policy"}};
+    for (Property p : properties_) cells[0].emplace_back(policies::seed::PropertyName(p));
+    cells.insert(cells.end(), matrix.begin(), matrix.end());
+    std::vector<size_t> width(cells[0].size(), 0);
+    for (const auto& line : cells) {
+      for (size_t c = 0; c < line.size() && c < width.size(); ++c) {
+        width[c] = std::max(width[c], line[c].size());
+      }
+    }
+    out.Append("matrix (* = claimed by the policy on this layout)\n");
+    for (const auto& line : cells) {
+      std::string text = "  ";
+      for (size_t c = 0; c < line.size() && c < width.size(); ++c) {
+        text += line[c];
+        if (c + 1 < line.size()) text += std::string(width[c] - line[c].size() + 2, ' ');
+      }
+      out.Append(text + "\n");
+    }
+    out.Append("\n");
+  }
+
   void PrintText(Output& out, const SeedPolicy& policy, const PolicyCheck& check) const {
     out.Append(fmt::format("{} v{} (init on {}): {}\n", check.policy, check.version,
                            policies::seed::InitDeviceName(check.init_device), policy.models()));
