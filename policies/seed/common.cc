@@ -120,15 +120,8 @@ void TorchGenerator::set_offset(uint64_t offset) {
   cuda_offset_ = offset;
 }
 
-std::pair<uint64_t, uint64_t> TorchGenerator::Init(const core::InitSpec& spec,
-                                                   std::span<float> out) {
-  const TorchOp op = ToTorchOp(spec);
-  const uint64_t begin = position();
-  const int64_t n = static_cast<int64_t>(out.size());
-  if (op.kind == TorchOp::kConstant) {
-    for (float& v : out) v = static_cast<float>(op.p0);
-    return {begin, begin};
-  }
+void TorchGenerator::Generate(const TorchOpView& view, std::span<float> out) {
+  const TorchOp& op = *static_cast<const TorchOp*>(view.op);
   if (device_ == InitDevice::kCpu) {
     if (op.kind == TorchOp::kNormal) {
       kernels::torch::FillNormal(cpu_, out, op.p0, op.p1);
@@ -141,10 +134,149 @@ std::pair<uint64_t, uint64_t> TorchGenerator::Init(const core::InitSpec& spec,
     } else {
       kernels::torch::CudaUniformInto(cuda_seed_, cuda_offset_, gpu_, op.p0, op.p1, out);
     }
-    cuda_offset_ += kernels::torch::TorchCudaUniformPlan(n, gpu_).offset_advance;
+    cuda_offset_ +=
+        kernels::torch::TorchCudaUniformPlan(static_cast<int64_t>(out.size()), gpu_).offset_advance;
   }
   if (op.kind == TorchOp::kTruncNormal) FinishTruncNormal(op, out);
+}
+
+std::shared_ptr<const GeneratedTensor> TorchGenerator::Draw(const TorchOpView& view,
+                                                            uint64_t numel) {
+  const TorchOp& op = *static_cast<const TorchOp*>(view.op);
+  auto compute = [&](GeneratedTensor& t) {
+    TorchGenerator copy = *this;
+    t.values.resize(numel);
+    copy.Generate(view, t.values);
+    t.cpu_after = copy.cpu_;
+    t.cuda_offset_after = copy.cuda_offset_;
+  };
+  std::shared_ptr<const GeneratedTensor> tensor;
+  if (numel < kGenerationCacheMinElements) {
+    auto fresh = std::make_shared<GeneratedTensor>();
+    compute(*fresh);
+    tensor = std::move(fresh);
+  } else {
+    // Note [Generation cache]: the key is the complete input of the draw.
+    std::string key;
+    const auto append = [&key](const void* p, size_t n) {
+      key.append(static_cast<const char*>(p), n);
+    };
+    append(&device_, sizeof device_);
+    append(&op.kind, sizeof op.kind);
+    for (double d : {op.p0, op.p1, op.mean, op.std, op.lo, op.hi}) append(&d, sizeof d);
+    append(&numel, sizeof numel);
+    if (device_ == InitDevice::kCpu) {
+      append(&cpu_, sizeof cpu_);
+    } else {
+      append(&cuda_seed_, sizeof cuda_seed_);
+      append(&cuda_offset_, sizeof cuda_offset_);
+      append(&gpu_.sm_count, sizeof gpu_.sm_count);
+      append(&gpu_.max_threads_per_sm, sizeof gpu_.max_threads_per_sm);
+    }
+    tensor = GenerationCache::Global().GetOrCompute(std::move(key), compute);
+  }
+  cpu_ = tensor->cpu_after;
+  cuda_offset_ = tensor->cuda_offset_after;
+  return tensor;
+}
+
+std::pair<uint64_t, uint64_t> TorchGenerator::Init(const core::InitSpec& spec,
+                                                   std::span<float> out) {
+  const TorchOp op = ToTorchOp(spec);
+  const uint64_t begin = position();
+  if (op.kind == TorchOp::kConstant) {
+    for (float& v : out) v = static_cast<float>(op.p0);
+    return {begin, begin};
+  }
+  if (out.size() < kGenerationCacheMinElements) {
+    Generate(TorchOpView{&op}, out);  // no temporary for small tensors
+    return {begin, position()};
+  }
+  std::shared_ptr<const GeneratedTensor> tensor = Draw(TorchOpView{&op}, out.size());
+  std::copy(tensor->values.begin(), tensor->values.end(), out.begin());
   return {begin, position()};
+}
+
+std::pair<uint64_t, uint64_t> TorchGenerator::InitBlock(const core::InitSpec& spec,
+                                                        const core::Block2D& block,
+                                                        std::vector<float>& out) {
+  const TorchOp op = ToTorchOp(spec);
+  const uint64_t begin = position();
+  if (op.kind == TorchOp::kConstant) {
+    out.assign((block.row_end - block.row_begin) * (block.col_end - block.col_begin),
+               static_cast<float>(op.p0));
+    return {begin, begin};
+  }
+  std::shared_ptr<const GeneratedTensor> tensor = Draw(TorchOpView{&op}, block.rows * block.cols);
+  SliceInto(tensor->values, block, out);
+  return {begin, position()};
+}
+
+// ---- GenerationCache ----
+
+GenerationCache& GenerationCache::Global() {
+  static GenerationCache* cache = new GenerationCache(kDefaultCapacityBytes);
+  return *cache;
+}
+
+std::shared_ptr<const GeneratedTensor> GenerationCache::GetOrCompute(
+    std::string key, const std::function<void(GeneratedTensor&)>& compute) {
+  std::shared_ptr<Slot> slot;
+  bool owner = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = slots_.find(key);
+    if (it != slots_.end()) {
+      slot = it->second;
+      ++hits_;
+    } else {
+      slot = std::make_shared<Slot>();
+      slot->ready = slot->done.get_future().share();
+      slots_.emplace(key, slot);
+      order_.push_back(key);
+      owner = true;
+      ++misses_;
+    }
+  }
+  if (!owner) {
+    slot->ready.get();  // rethrows what the computing thread threw
+    return std::shared_ptr<const GeneratedTensor>(slot, &slot->tensor);
+  }
+  try {
+    compute(slot->tensor);
+  } catch (...) {
+    slot->done.set_exception(std::current_exception());
+    std::lock_guard<std::mutex> lock(mu_);
+    slots_.erase(key);
+    throw;
+  }
+  slot->done.set_value();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    bytes_ += slot->tensor.values.size() * sizeof(float);
+    slot->bytes = slot->tensor.values.size() * sizeof(float);
+    // Oldest first; holders of an evicted tensor keep it alive until they are done with it.
+    while (bytes_ > capacity_ && !order_.empty()) {
+      auto victim = slots_.find(order_.front());
+      order_.pop_front();
+      if (victim == slots_.end()) continue;
+      bytes_ -= victim->second->bytes;
+      slots_.erase(victim);
+    }
+  }
+  return std::shared_ptr<const GeneratedTensor>(slot, &slot->tensor);
+}
+
+GenerationCache::Stats GenerationCache::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {hits_, misses_, bytes_};
+}
+
+void GenerationCache::Clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  slots_.clear();
+  order_.clear();
+  bytes_ = hits_ = misses_ = 0;
 }
 
 std::vector<std::byte> TorchGenerator::Save() const {
@@ -355,7 +487,7 @@ StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& 
   std::vector<core::HostReservation> staged;
   // Host-side staging, reused from parameter to parameter (fresh pages cost more than the
   // generation itself on large models).
-  std::vector<float> values, full;
+  std::vector<float> values;
   for (int i = 0; i < shards.size(); ++i) {
     const core::OwnedShard& o = shards.owned()[i];
     if ((o.tied_from >= 0)) continue;
@@ -390,11 +522,11 @@ StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& 
                                                              &master_buffer));
         if (!fits) return false;
       }
-      full.resize(block.rows * block.cols);
-      const auto [begin, end] = gen.Init(spec.init, full);
+      // The draw covers the whole tensor; only the slice is kept (the full tensor's memory
+      // is charged above, as the framework needs it).
+      const auto [begin, end] = gen.InitBlock(spec.init, block, values);
       core::Block2D whole{block.rows, block.cols, 0, block.rows, 0, block.cols};
       if (begin != end) init.draws.push_back({gen.stream(), begin, end, o.param, whole});
-      SliceInto(full, block, values);
       if (on_cpu) {
         TWINSIM_RETURN_IF_ERROR(ctx.host->Release(master));
       } else {

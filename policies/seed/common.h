@@ -6,10 +6,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -37,6 +42,8 @@ namespace twinsim::policies::seed {
 // portable math where PyTorch uses libm / CUDA intrinsics, so those values may differ from a
 // real run in the last bits. The properties compare a policy with itself (across layouts, runs
 // and ranks), never with a live PyTorch, so this does not affect any verdict.
+struct GeneratedTensor;  // Note [Generation cache], below
+
 class TorchGenerator {
  public:
   // torch.manual_seed(seed) as the CPU generator sees it.
@@ -58,6 +65,11 @@ class TorchGenerator {
   // PyTorch init]). Returns the positions consumed, [begin, end); begin == end for constant.
   // REQUIRES: ValidateInitSpec(spec).ok().
   std::pair<uint64_t, uint64_t> Init(const core::InitSpec& spec, std::span<float> out);
+  // Init on the whole [block.rows, block.cols] tensor, keeping only `block` (densely, in `out`):
+  // what a framework does when it builds a full master weight and keeps its slice, without
+  // the host holding the full tensor for every rank at once.
+  std::pair<uint64_t, uint64_t> InitBlock(const core::InitSpec& spec, const core::Block2D& block,
+                                          std::vector<float>& out);
 
   // The state as bytes (torch.get_rng_state / torch.cuda.get_rng_state) and back.
   std::vector<std::byte> Save() const;
@@ -65,13 +77,73 @@ class TorchGenerator {
   Status Load(std::span<const std::byte> state);
 
  private:
+  struct TorchOpView {
+    const void* op;  // the TorchOp of common.cc
+  };
+
   TorchGenerator(InitDevice device, uint64_t seed, const kernels::torch::CudaDeviceProfile& gpu);
+  // Draws `op` into `out` and advances the state: the work Init shares through the cache.
+  void Generate(const TorchOpView& op, std::span<float> out);
+  // Generate on `numel` elements through the cache (Note [Generation cache]); advances the
+  // state as Generate does.
+  std::shared_ptr<const GeneratedTensor> Draw(const TorchOpView& op, uint64_t numel);
 
   InitDevice device_;
   kernels::torch::CpuGenerator cpu_;
   uint64_t cuda_seed_ = 0;
   uint64_t cuda_offset_ = 0;
   kernels::torch::CudaDeviceProfile gpu_;
+};
+
+// Note [Generation cache]
+// ~~~~~~~~~~~~~~~~~~~~~~~~
+// A modelled PyTorch draw is a pure function of (generator state, op, size). Many ranks repeat
+// the same draw: TP ranks seeded alike (torch-serial, megatron-cpu's full master weights), DP
+// replicas, the determinism rerun. TorchGenerator::Init (for tensors of at least
+// kGenerationCacheMinElements) looks the draw up here first; the first rank to ask computes it
+// while the others wait, and later ranks copy the result and the state after it. Oldest
+// entries are dropped past a byte budget. Results are the same bits with or without the cache
+// (the key is the complete input), so it changes only how long a check takes.
+inline constexpr size_t kGenerationCacheMinElements = size_t{1} << 14;
+
+struct GeneratedTensor {
+  std::vector<float> values;
+  kernels::torch::CpuGenerator cpu_after{0};
+  uint64_t cuda_offset_after = 0;
+};
+
+class GenerationCache {
+ public:
+  static constexpr uint64_t kDefaultCapacityBytes = uint64_t{256} << 20;
+  explicit GenerationCache(uint64_t capacity_bytes) : capacity_(capacity_bytes) {}
+
+  // The process-wide cache TorchGenerator uses. Thread-safe.
+  static GenerationCache& Global();
+
+  // The tensor stored under `key`, computed by `compute` on a fresh GeneratedTensor when
+  // absent; a caller that finds the key being computed waits for it. Thread-safe.
+  std::shared_ptr<const GeneratedTensor> GetOrCompute(
+      std::string key, const std::function<void(GeneratedTensor&)>& compute);
+
+  struct Stats {
+    uint64_t hits = 0, misses = 0, bytes = 0;
+  };
+  Stats stats() const;
+  // Drops every entry and zeroes the counters.
+  void Clear();
+
+ private:
+  struct Slot {
+    std::promise<void> done;
+    std::shared_future<void> ready;
+    GeneratedTensor tensor;
+    uint64_t bytes = 0;
+  };
+  const uint64_t capacity_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<Slot>> slots_;  // guarded by mu_
+  std::deque<std::string> order_;                                 // insertion order
+  uint64_t bytes_ = 0, hits_ = 0, misses_ = 0;
 };
 
 // One rank's owned shards (layout->OwnedBy(rank)) and their device buffers.
