@@ -1,0 +1,257 @@
+// SimDevice: memory accounting and OOM reports as on every backend, data mode bytes equal to
+// the fill function's, timing-only mode without bytes, and the simulated time of each call
+// (Note [Device time model]) on a dgx-h100 node.
+#include "sim/sim_device.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/device.h"
+#include "core/topology_presets.h"
+#include "kernels/device_fill.h"
+#include "sim/platform.h"
+#include "sim/sim_run.h"
+
+namespace twinsim::sim {
+namespace {
+
+using core::BufferRegion;
+
+core::Topology DgxH100(const std::string& suffix = "") {
+  StatusOr<core::Topology> topology = core::MakeTopology("dgx-h100" + suffix);
+  EXPECT_TRUE(topology.ok()) << topology.status().message();
+  return *topology;
+}
+
+SimRunOptions Options(int world, uint64_t capacity = 0) {
+  SimRunOptions options;
+  options.topology = DgxH100();
+  options.world_size = world;
+  options.device_capacity = capacity;
+  options.fill = kernels::FillOnHost;
+  options.wall_timeout = std::chrono::milliseconds(60'000);
+  return options;
+}
+
+SimRun MustRun(const SimRunOptions& options, const SimRankFunction& fn) {
+  StatusOr<SimRun> run = RunRanksOnSim(options, fn);
+  EXPECT_TRUE(run.ok()) << run.status().ToString();
+  if (!run.ok()) return SimRun{};
+  for (size_t r = 0; r < run->ranks.size(); ++r) {
+    EXPECT_TRUE(run->ranks[r].status.ok())
+        << "rank " << r << ": " << run->ranks[r].status.ToString();
+  }
+  return *std::move(run);
+}
+
+// A double in `out`, for the parent to read.
+void PutDouble(std::vector<std::byte>& out, double v) {
+  const size_t at = out.size();
+  out.resize(at + sizeof v);
+  std::memcpy(out.data() + at, &v, sizeof v);
+}
+std::vector<double> Doubles(const std::vector<std::byte>& bytes) {
+  std::vector<double> out(bytes.size() / sizeof(double));
+  if (!out.empty()) std::memcpy(out.data(), bytes.data(), out.size() * sizeof(double));
+  return out;
+}
+
+TEST(SimDeviceTest, AnAllocationThatDoesNotFitIsAnOomReportNotAnError) {
+  const SimRun run = MustRun(
+      Options(2, 1000),
+      [](int rank, core::Comm&, core::Device& device, std::vector<std::byte>& out) -> Status {
+        if (rank != 1) return Status::Ok();
+        StatusOr<core::Allocation> a = device.Allocate(600, core::kTagParam);
+        if (!a.ok() || !a->fits()) return Status::Internal("600 B should fit in 1000 B");
+        StatusOr<core::Allocation> b = device.Allocate(300, core::kTagOptim);
+        if (!b.ok() || !b->fits()) return Status::Internal("900 B should fit in 1000 B");
+        if (device.WouldFit(101) || !device.WouldFit(100)) return Status::Internal("WouldFit");
+        StatusOr<core::Allocation> c = device.Allocate(200, core::kTagInitTemp);
+        if (!c.ok()) return c.status();
+        if (c->fits()) return Status::Internal("1100 B fit in 1000 B");
+        const std::string report = c->oom->ToString();
+        out.assign(reinterpret_cast<const std::byte*>(report.data()),
+                   reinterpret_cast<const std::byte*>(report.data()) + report.size());
+        TWINSIM_RETURN_IF_ERROR(device.Free(a->buffer));
+        if (device.Free(a->buffer).code() != StatusCode::kNotFound) {
+          return Status::Internal("double free not refused");
+        }
+        StatusOr<core::Allocation> d = device.Allocate(650, core::kTagParam);
+        if (!d.ok() || !d->fits()) return Status::Internal("650 B should fit after the free");
+        if (device.Allocate(1, "").status().code() != StatusCode::kInvalidArgument) {
+          return Status::Internal("an empty tag was accepted");
+        }
+        return Status::Ok();
+      });
+  ASSERT_EQ(run.ranks.size(), 2u);
+  const core::MemoryStats& m = run.ranks[1].memory;
+  EXPECT_EQ(m.capacity, 1000u);
+  EXPECT_EQ(m.in_use, 950u);
+  EXPECT_EQ(m.peak, 950u);
+  EXPECT_EQ(m.oom_count, 1u);
+  ASSERT_EQ(m.oom_events.size(), 1u);
+  const core::OomReport& oom = m.oom_events[0];
+  EXPECT_EQ(oom.rank, 1);
+  EXPECT_EQ(oom.device, "sim:gpu1");
+  EXPECT_EQ(oom.tag, "init-temp");
+  EXPECT_EQ(oom.requested, 200u);
+  EXPECT_EQ(oom.in_use, 900u);
+  EXPECT_EQ(oom.capacity, 1000u);
+  using Tags = std::vector<std::pair<std::string, uint64_t>>;
+  EXPECT_EQ(oom.in_use_by_tag, (Tags{{"optim", 300}, {"param", 600}}));
+  EXPECT_EQ(m.Tag("param").peak, 650u);
+  EXPECT_EQ(m.Tag("param").total_allocations, 2u);
+  const std::string text(reinterpret_cast<const char*>(run.ranks[1].output.data()),
+                         run.ranks[1].output.size());
+  EXPECT_NE(text.find("rank 1 (sim:gpu1): out of memory allocating"), std::string::npos) << text;
+  // Rank 0 allocated nothing; OOM took no simulated time.
+  EXPECT_EQ(run.ranks[0].memory.peak, 0u);
+  EXPECT_EQ(run.ranks[1].end_time_s, 0.0);
+}
+
+TEST(SimDeviceTest, DefaultCapacityIsTheGpusMemory) {
+  const SimRun run = MustRun(
+      Options(1), [](int, core::Comm&, core::Device& device, std::vector<std::byte>&) -> Status {
+        const core::DeviceInfo info = device.Info();
+        if (info.kind != core::DeviceKind::kSim || info.rank != 0 || info.name != "sim:gpu0" ||
+            !info.holds_bytes) {
+          return Status::Internal("unexpected Info()");
+        }
+        return Status::Ok();
+      });
+  EXPECT_EQ(run.ranks[0].memory.capacity,
+            static_cast<uint64_t>(DgxH100().nodes[0].gpus[0].memory_capacity_bytes));
+}
+
+TEST(SimDeviceTest, DataModeFillsTheSameBytesAsTheFillFunction) {
+  StatusOr<core::FillRequest> request = kernels::MakeFillRequest(
+      7, "layer.weight", core::InitSpec{}, core::DType::kBf16, 100, 100 + 4096);
+  ASSERT_TRUE(request.ok()) << request.status().message();
+  std::vector<std::byte> want(request->bytes());
+  ASSERT_TRUE(kernels::FillOnHost(*request, want).ok());
+  const core::FillRequest req = *request;
+  const SimRun run =
+      MustRun(Options(1),
+              [req](int, core::Comm&, core::Device& device, std::vector<std::byte>& out) -> Status {
+                TWINSIM_ASSIGN_OR_RETURN(core::Buffer b,
+                                         core::AllocateOrError(device, req.bytes(), "param"));
+                TWINSIM_RETURN_IF_ERROR(device.Fill(BufferRegion::Whole(b), req));
+                out.resize(req.bytes());
+                return device.CopyToHost(BufferRegion::Whole(b), out);
+              });
+  EXPECT_EQ(run.ranks[0].output, want);
+}
+
+TEST(SimDeviceTest, ArgumentsAreCheckedAsOnTheHost) {
+  MustRun(
+      Options(1), [](int, core::Comm&, core::Device& device, std::vector<std::byte>&) -> Status {
+        TWINSIM_ASSIGN_OR_RETURN(core::Buffer b, core::AllocateOrError(device, 64, "param"));
+        std::vector<std::byte> host(32);
+        auto expect = [](const Status& s, StatusCode code, const char* what) -> Status {
+          if (s.code() != code) return Status::Internal(std::string(what) + ": " + s.ToString());
+          return Status::Ok();
+        };
+        TWINSIM_RETURN_IF_ERROR(expect(device.CopyFromHost(BufferRegion::Whole(b), host),
+                                       StatusCode::kInvalidArgument, "size mismatch"));
+        TWINSIM_RETURN_IF_ERROR(expect(device.CopyToHost(BufferRegion::Slice(b, 40, 32), host),
+                                       StatusCode::kInvalidArgument, "out of bounds"));
+        TWINSIM_RETURN_IF_ERROR(
+            expect(device.Copy(BufferRegion::Whole(b), BufferRegion::Slice(b, 0, 8)),
+                   StatusCode::kInvalidArgument, "copy sizes"));
+        TWINSIM_RETURN_IF_ERROR(
+            expect(device.Free(core::Buffer{}), StatusCode::kInvalidArgument, "null handle"));
+        core::Buffer foreign = b;
+        foreign.device_id += 1000;
+        TWINSIM_RETURN_IF_ERROR(
+            expect(device.Free(foreign), StatusCode::kInvalidArgument, "another device's buffer"));
+        core::FillRequest bad;
+        bad.begin = 10;
+        bad.end = 5;
+        TWINSIM_RETURN_IF_ERROR(expect(device.Fill(BufferRegion::Whole(b), bad),
+                                       StatusCode::kInvalidArgument, "bad fill request"));
+        return Status::Ok();
+      });
+}
+
+TEST(SimDeviceTest, TimingOnlyModeKeepsAccountsAndTimeButNoBytes) {
+  SimRunOptions options = Options(1);
+  options.holds_bytes = false;
+  options.fill = nullptr;                            // never called without bytes
+  constexpr uint64_t kElements = uint64_t{1} << 30;  // 4 GiB of fp32 that nobody allocates
+  const SimRun run = MustRun(
+      options, [](int, core::Comm&, core::Device& device, std::vector<std::byte>& out) -> Status {
+        if (device.Info().holds_bytes) return Status::Internal("holds bytes");
+        TWINSIM_ASSIGN_OR_RETURN(core::Buffer b,
+                                 core::AllocateOrError(device, 4 * kElements, "param"));
+        core::FillRequest request;
+        request.transform.prim = core::Primitive::kNormal;
+        request.transform.p[1] = 0.02f;
+        request.end = kElements;
+        TWINSIM_RETURN_IF_ERROR(device.Fill(BufferRegion::Whole(b), request));
+        std::vector<std::byte> host(8);
+        if (device.CopyToHost(BufferRegion::Slice(b, 0, 8), host).code() !=
+            StatusCode::kFailedPrecondition) {
+          return Status::Internal("CopyToHost without bytes did not fail");
+        }
+        return Status::Ok();
+      });
+  const double throughput = DgxH100().nodes[0].gpus[0].init_elements_per_s;
+  EXPECT_NEAR(run.ranks[0].end_time_s, kElements / throughput, 1e-9 * kElements / throughput);
+  EXPECT_EQ(run.ranks[0].memory.peak, 4 * kElements);
+}
+
+// Note [Device time model], measured call by call on one rank.
+TEST(SimDeviceTest, EachCallTakesTheTimeTheTopologyImplies) {
+  constexpr uint64_t kBytes = 1 << 26;  // 64 MiB
+  SimRunOptions options = Options(1);
+  options.holds_bytes = false;
+  const SimRun run = MustRun(
+      options, [](int, core::Comm&, core::Device& device, std::vector<std::byte>& out) -> Status {
+        namespace sg4 = simgrid::s4u;
+        TWINSIM_ASSIGN_OR_RETURN(core::Buffer a, core::AllocateOrError(device, kBytes, "param"));
+        TWINSIM_ASSIGN_OR_RETURN(core::Buffer b, core::AllocateOrError(device, kBytes, "param"));
+        std::vector<std::byte> host(kBytes);
+        double t = sg4::Engine::get_clock();
+        auto lap = [&] {
+          const double now = sg4::Engine::get_clock();
+          PutDouble(out, now - t);
+          t = now;
+        };
+        TWINSIM_RETURN_IF_ERROR(device.CopyFromHost(BufferRegion::Whole(a), host));
+        lap();
+        TWINSIM_RETURN_IF_ERROR(device.Copy(BufferRegion::Whole(b), BufferRegion::Whole(a)));
+        lap();
+        core::FillRequest request;
+        request.end = kBytes / 4;
+        TWINSIM_RETURN_IF_ERROR(device.Fill(BufferRegion::Whole(a), request));
+        lap();
+        TWINSIM_RETURN_IF_ERROR(device.Free(a));
+        lap();
+        return Status::Ok();
+      });
+  const std::vector<double> laps = Doubles(run.ranks[0].output);
+  ASSERT_EQ(laps.size(), 4u);
+  const core::Topology topology = DgxH100();
+  const core::NodeSpec& node = topology.nodes[0];
+  const core::GpuSpec& gpu = node.gpus[0];
+  const double pcie = std::min(gpu.pcie.bandwidth_bytes_per_s,
+                               node.pcie_switches[gpu.pcie_switch].uplink.bandwidth_bytes_per_s);
+  const double h2d = kBytes / pcie + 2 * kPcieLinkLatencyS;
+  const double d2d = 2.0 * kBytes / gpu.hbm_bandwidth_bytes_per_s;
+  const double fill = (kBytes / 4) / gpu.init_elements_per_s;
+  EXPECT_NEAR(laps[0], h2d, 1e-6 * h2d);
+  EXPECT_NEAR(laps[1], d2d, 1e-9 * d2d);
+  EXPECT_NEAR(laps[2], fill, 1e-9 * fill);
+  EXPECT_EQ(laps[3], 0.0);
+  // The host copy crossed the GPU's PCIe link and its switch uplink.
+  EXPECT_EQ(run.link_bytes[static_cast<int>(LinkClass::kPcieGpu)], kBytes);
+  EXPECT_EQ(run.link_bytes[static_cast<int>(LinkClass::kPcieUplink)], kBytes);
+  EXPECT_EQ(run.link_bytes[static_cast<int>(LinkClass::kNvlink)], 0u);
+}
+
+}  // namespace
+}  // namespace twinsim::sim
