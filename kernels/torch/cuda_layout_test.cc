@@ -236,13 +236,15 @@ TEST(CudaLayoutTest, BatchedPathEqualsOneThreadAtATime) {
         const std::vector<float> u_ref =
             internal::CudaUniformOneThreadAtATime(7, offset, n, p, -0.5, 0.25);
         ASSERT_EQ(u.size(), u_ref.size());
-        EXPECT_EQ(std::memcmp(u.data(), u_ref.data(), u.size() * sizeof(float)), 0)
+        EXPECT_TRUE(u.empty() ||
+                    std::memcmp(u.data(), u_ref.data(), u.size() * sizeof(float)) == 0)
             << gpu << " uniform n=" << n << " offset=" << offset;
         const std::vector<float> z = CudaNormal(7, offset, n, p, 0.1, 0.02);
         const std::vector<float> z_ref =
             internal::CudaNormalOneThreadAtATime(7, offset, n, p, 0.1, 0.02);
         ASSERT_EQ(z.size(), z_ref.size());
-        EXPECT_EQ(std::memcmp(z.data(), z_ref.data(), z.size() * sizeof(float)), 0)
+        EXPECT_TRUE(z.empty() ||
+                    std::memcmp(z.data(), z_ref.data(), z.size() * sizeof(float)) == 0)
             << gpu << " normal n=" << n << " offset=" << offset;
       }
     }
