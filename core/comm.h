@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/device.h"
@@ -28,13 +29,45 @@ struct PeerTraffic {
   friend bool operator==(const PeerTraffic&, const PeerTraffic&) = default;
 };
 
-struct TrafficStats {
-  std::vector<PeerTraffic> peers;  // indexed by peer rank; size() entries; own entry stays 0
-  uint64_t collective_calls = 0;   // collectives (barriers included) that completed
+// One rank's traffic: per peer, only the peers it actually exchanged bytes or messages with,
+// so the stats of a rank that talks to two neighbours stay small in a world of 16,384 ranks
+// (a dense per-peer table over every rank of such a world would take gigabytes).
+//
+// Thread safety: a value type; not synchronized.
+class TrafficStats {
+ public:
+  // A peer and its traffic. peers() lists them by ascending rank.
+  using Entry = std::pair<int, PeerTraffic>;
 
-  uint64_t bytes_sent() const;
-  uint64_t bytes_received() const;
-  friend bool operator==(const TrafficStats&, const TrafficStats&) = default;
+  // Adds `bytes` and `messages` sent to / received from `peer` (>= 0). A call that adds
+  // nothing (0 bytes, 0 messages) records no entry. O(1) when `peer` is the last peer so far
+  // or already known near the end; O(peers) for an insertion in the middle.
+  void RecordSent(int peer, uint64_t bytes, uint64_t messages = 0);
+  void RecordReceived(int peer, uint64_t bytes, uint64_t messages = 0);
+  // Counts one completed collective.
+  void RecordCollective() { ++collective_calls_; }
+  void set_collective_calls(uint64_t calls) { collective_calls_ = calls; }
+
+  // The traffic with `peer`: zeros for a peer never talked to (or out of range).
+  PeerTraffic Peer(int peer) const;
+  // The peers talked to, by ascending rank. Valid until the next Record call.
+  std::span<const Entry> peers() const { return peers_; }
+
+  uint64_t bytes_sent() const { return bytes_sent_; }          // over all peers
+  uint64_t bytes_received() const { return bytes_received_; }  // over all peers
+  uint64_t collective_calls() const { return collective_calls_; }  // barriers included
+
+  friend bool operator==(const TrafficStats& a, const TrafficStats& b) {
+    return a.peers_ == b.peers_ && a.collective_calls_ == b.collective_calls_;
+  }
+
+ private:
+  PeerTraffic& Slot(int peer);
+
+  std::vector<Entry> peers_;  // sorted by peer; no all-zero entry
+  uint64_t bytes_sent_ = 0;
+  uint64_t bytes_received_ = 0;
+  uint64_t collective_calls_ = 0;
 };
 
 // Note [Logical traffic]

@@ -1,10 +1,33 @@
 #include "core/device.h"
 
+#include <fmt/format.h>
+
 #include <atomic>
 
 namespace twinsim::core {
 
 Device::~Device() = default;
+
+Status Device::WriteKernelOutput(const BufferRegion& dst, std::span<const std::byte> src,
+                                 uint64_t elements) {
+  (void)elements;
+  if (src.empty() && dst.bytes > 0 && !Info().holds_bytes) {
+    // No bits to write: check the handle with an empty copy at the region's start.
+    if (!dst.InBounds()) {
+      return Status::InvalidArgument(
+          fmt::format("{}: WriteKernelOutput of bytes [{}, {}+{}) outside buffer #{} of {} B",
+                      Info().name, dst.offset, dst.offset, dst.bytes, dst.buffer.id,
+                      dst.buffer.bytes));
+    }
+    return CopyFromHost(BufferRegion::Slice(dst.buffer, dst.offset, 0), {});
+  }
+  return CopyFromHost(dst, src);
+}
+
+Status Device::HostInitWork(uint64_t elements) {
+  (void)elements;
+  return Status::Ok();
+}
 
 std::string_view DeviceKindName(DeviceKind kind) {
   switch (kind) {

@@ -88,9 +88,10 @@ std::string_view DeviceKindName(DeviceKind kind);  // "host", "sim", "cuda"
 // A sim device in timing-only mode (405B parameters on 16k GPUs) accounts for memory and time
 // but stores no bytes; DeviceInfo::holds_bytes says so. On such a device Allocate, Free, Copy,
 // CopyFromHost and Fill succeed and check their arguments exactly as elsewhere (bounds, handle
-// validity, sizes) but move no data, and CopyToHost fails with FailedPrecondition: code that
-// needs the bytes back checks holds_bytes first (parity is then checked on sampled elements,
-// recomputed from the counter-based stream). Comm over such devices checks sizes and accounts
+// validity, sizes) but move no data; CopyFromHost and WriteKernelOutput also take an empty
+// `src` there, for bits the caller did not compute. CopyToHost fails with FailedPrecondition:
+// code that needs the bytes back checks holds_bytes first (parity is then checked on sampled
+// elements, recomputed from the counter-based stream). Comm over such devices checks sizes and accounts
 // traffic but carries no payload.
 struct DeviceInfo {
   std::string name;   // unique among a run's devices: "host:3", "sim:node0/gpu3", "cuda:0"
@@ -133,9 +134,9 @@ class Device {
   // buffer already freed; the accounting is then unchanged.
   virtual Status Free(const Buffer& buffer) = 0;
 
-  // Copies src.size() host bytes into `dst`. REQUIRES dst.bytes == src.size() and dst in
-  // bounds; otherwise InvalidArgument and nothing is written. On a device without bytes the
-  // data are discarded (Note [Devices without bytes]).
+  // Copies src.size() host bytes into `dst`. REQUIRES dst.bytes == src.size() (or, on a device
+  // without bytes, src empty) and dst in bounds; otherwise InvalidArgument and nothing is
+  // written. On a device without bytes the data are discarded (Note [Devices without bytes]).
   virtual Status CopyFromHost(const BufferRegion& dst, std::span<const std::byte> src) = 0;
 
   // Copies the bytes of `src` to host memory `dst`. REQUIRES src.bytes == dst.size() and src
@@ -155,6 +156,28 @@ class Device {
 
   // Capacity, live and peak bytes per tag, and the OOM log. Never fails.
   virtual MemoryStats Stats() const = 0;
+
+  // Note [Modelled init kernels]
+  // ----------------------------
+  // Seed policies that reproduce a framework's own generator (PyTorch's CUDA Philox layout,
+  // its CPU mt19937) compute the bits on the host, in kernels/torch, because only twinsim's
+  // counter streams have a device fill. Two hooks tell the backend what really ran, so the sim
+  // charges the right time and the right link:
+  //   WriteKernelOutput  the bits of an init kernel that ran on this GPU: charged as a kernel
+  //                      of `elements` elements on the GPU (sim), not as a host-to-device copy.
+  //   HostInitWork       `elements` values produced by the rank's CPU (CPU-side init before
+  //                      a copy to the GPU): charged on the node's CPU (sim).
+  // On a device without bytes (timing-only sim) policies skip computing the bits and pass an
+  // empty `src`; parity and the other value checks then need a data-mode run.
+
+  // Writes `src` into `dst` as the output of an init kernel of `elements` elements that ran on
+  // this device. REQUIRES dst in bounds and src.size() == dst.bytes, or src empty on a device
+  // without bytes (else InvalidArgument, nothing written). Default: CopyFromHost.
+  virtual Status WriteKernelOutput(const BufferRegion& dst, std::span<const std::byte> src,
+                                   uint64_t elements);
+
+  // Accounts `elements` values computed by this rank's CPU. Default: nothing (no time).
+  virtual Status HostInitWork(uint64_t elements);
 };
 
 // Forwards every call to another Device; subclass it and override what you want to change
@@ -185,6 +208,11 @@ class DeviceWrapper : public Device {
     return target_->Fill(dst, request);
   }
   MemoryStats Stats() const override { return target_->Stats(); }
+  Status WriteKernelOutput(const BufferRegion& dst, std::span<const std::byte> src,
+                           uint64_t elements) override {
+    return target_->WriteKernelOutput(dst, src, elements);
+  }
+  Status HostInitWork(uint64_t elements) override { return target_->HostInitWork(elements); }
 
  private:
   Device* target_;

@@ -35,8 +35,8 @@ struct Transform {
 std::string_view PrimitiveName(Primitive primitive);  // "invalid" for a non-enumerator
 
 // One fill: elements [begin, end) of the stream (key, draw), transformed by `transform`,
-// stored as `dtype`. Element e of the output is
-// element begin + e of the parameter. Trivially copyable, so a GPU backend can pass it by value.
+// stored as `dtype`. Element e of the output is element begin + e of the parameter (with
+// rows > 1: element begin + (e / w) * row_stride + e % w, w = end - begin). Trivially copyable, so a GPU backend can pass it by value.
 struct FillRequest {
   uint32_t key[2] = {0, 0};  // Philox key (kernels::DeriveParamKey of seed and param name)
   uint32_t draw = 0;         // which draw of the parameter (0 for the first init)
@@ -44,16 +44,23 @@ struct FillRequest {
   DType dtype = DType::kFp32;
   uint64_t begin = 0;  // first element (logical index in the whole parameter)
   uint64_t end = 0;    // one past the last element
+  // A 2-D block (a column-split TP shard) in one request: `rows` runs of [begin, end), run r
+  // shifted by r * row_stride logical elements, written one after another. rows == 1: the
+  // plain range. REQUIRES (checked by ValidateFillRequest): row_stride >= end - begin when
+  // rows > 1.
+  uint64_t rows = 1;
+  uint64_t row_stride = 0;
 
-  uint64_t elements() const { return end - begin; }
+  uint64_t elements() const { return rows * (end - begin); }
   // Bytes the fill writes. REQUIRES: ValidateFillRequest(*this).ok().
   uint64_t bytes() const { return elements() * DTypeSize(dtype); }
   // "normal(0, 0.02) key=0x1234abcd:0x5678ef01 draw=0 bf16 [0, 4096)", for messages.
   std::string ToString() const;
 };
 
-// InvalidArgument when begin > end, when the byte count overflows 64 bits, or when the
-// primitive or dtype is not one of the enumerators. Pure; thread-safe.
+// InvalidArgument when begin > end, when rows == 0, when rows > 1 with row_stride < end - begin
+// or a last element past 2^64, when the byte count overflows 64 bits, or when the primitive or
+// dtype is not one of the enumerators. Pure; thread-safe.
 Status ValidateFillRequest(const FillRequest& request);
 
 }  // namespace twinsim::core

@@ -10,18 +10,16 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "core/comm.h"
+#include "core/comm_matching.h"
 #include "core/device.h"
 #include "core/host_device.h"
 #include "core/status.h"
@@ -72,8 +70,6 @@ class HostCommWorld {
  private:
   friend class HostComm;
   struct Message;
-  struct Collective;
-  struct RankState;
 
   // Blocks `rank` until ready() (evaluated under mu_) holds, the world is aborted, a deadlock
   // is found or the timeout expires. `what` describes the call for reports.
@@ -82,7 +78,6 @@ class HostCommWorld {
   Status AbortedLocked(int rank, const std::string& what) const;
   bool AllStuckLocked() const;
   std::string ReportLocked() const;
-  std::vector<std::string> UndeliveredLocked() const;
   void AbortLocked(Status reason);
 
   const int size_;
@@ -90,12 +85,10 @@ class HostCommWorld {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<RankState> ranks_;  // guarded by mu_
-  // Queued messages by (src, dst, tag), oldest first. Guarded by mu_.
-  std::map<std::tuple<int, int, int>, std::deque<std::shared_ptr<Message>>> queues_;
-  // Collectives some rank has entered and not every rank has left, by sequence number.
-  std::map<uint64_t, std::shared_ptr<Collective>> collectives_;  // guarded by mu_
-  std::optional<Status> abort_;                                  // guarded by mu_
+  std::vector<RankActivity> ranks_;  // guarded by mu_
+  MessageQueues<Message> queues_;    // guarded by mu_
+  CollectiveTable collectives_;      // guarded by mu_
+  std::optional<Status> abort_;      // guarded by mu_
 };
 
 // One rank's Comm over a HostCommWorld, moving the bytes of `device`'s buffers.
@@ -121,19 +114,16 @@ class HostComm final : public Comm {
   TrafficStats traffic() const override { return traffic_; }
 
  private:
-  struct CollectiveArgs;
-
   // Copies `region` into a new payload (empty when the device holds no bytes).
   StatusOr<std::vector<std::byte>> ReadRegion(const BufferRegion& region);
   // Checks a region on a device without bytes, where it cannot be read.
   Status CheckRegion(const BufferRegion& region);
-  Status CheckPeer(int peer, std::string_view role) const;
   Status PostMessage(int dst, const BufferRegion& src, int tag, const std::string& what,
                      std::shared_ptr<HostCommWorld::Message>* posted);
   Status AwaitConsumed(const std::shared_ptr<HostCommWorld::Message>& message,
                        const std::string& what);
   Status TakeMessage(int src, const BufferRegion& dst, int tag, const std::string& what);
-  Status RunCollective(CollectiveArgs args);
+  Status RunCollective(const CollectiveArgs& args);
 
   HostCommWorld* const world_;
   const int rank_;

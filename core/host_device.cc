@@ -22,7 +22,8 @@ HostDevice::HostDevice(int rank, HostDeviceOptions options)
       options_(std::move(options)),
       name_(ResolveName(rank, options_.name)),
       device_id_(NewDeviceId()),
-      ledger_(rank, name_, options_.capacity) {}
+      ledger_(rank, name_, options_.capacity),
+      buffers_(name_, device_id_) {}
 
 HostDevice::~HostDevice() = default;
 
@@ -38,23 +39,18 @@ DeviceInfo HostDevice::Info() const {
 }
 
 StatusOr<Allocation> HostDevice::Allocate(uint64_t bytes, std::string_view tag) {
-  if (tag.empty()) {
-    return Status::InvalidArgument(
-        fmt::format("{}: Allocate of {} B with an empty tag", name_, bytes));
-  }
+  TWINSIM_RETURN_IF_ERROR(CheckAllocateTag(name_, bytes, tag));
   std::lock_guard<std::mutex> lock(mu_);
   Allocation result;
   if (std::optional<OomReport> oom = ledger_.TryCharge(bytes, tag)) {
     result.oom = std::move(oom);
     return result;
   }
-  Entry entry;
-  entry.bytes = bytes;
-  entry.tag = std::string(tag);
+  std::vector<std::byte> data;
   if (options_.holds_bytes && bytes > 0) {
     bool backed = true;
     try {
-      entry.data.assign(bytes, static_cast<std::byte>(options_.fresh_byte));
+      data.assign(bytes, static_cast<std::byte>(options_.fresh_byte));
     } catch (const std::bad_alloc&) {
       backed = false;
     } catch (const std::length_error&) {
@@ -62,15 +58,10 @@ StatusOr<Allocation> HostDevice::Allocate(uint64_t bytes, std::string_view tag) 
     }
     if (!backed) {
       ledger_.Release(bytes, tag);
-      return Status::ResourceExhausted(fmt::format(
-          "{}: the host could not back an allocation of {} for '{}' with real memory (the "
-          "modelled device had room; accounting-only runs use holds_bytes = false)",
-          name_, FormatByteSize(bytes), tag));
+      return HostCannotBack(name_, bytes, tag, "accounting-only runs use holds_bytes = false");
     }
   }
-  const uint64_t id = next_buffer_id_++;
-  buffers_.emplace(id, std::move(entry));
-  result.buffer = Buffer{device_id_, id, bytes};
+  result.buffer = buffers_.Add(bytes, std::string(tag), std::move(data));
   return result;
 }
 
@@ -81,60 +72,30 @@ bool HostDevice::WouldFit(uint64_t bytes) const {
 
 Status HostDevice::Free(const Buffer& buffer) {
   std::lock_guard<std::mutex> lock(mu_);
-  StatusOr<Entry*> entry = FindLocked(BufferRegion::Whole(buffer), "Free");
+  StatusOr<Entry*> entry = buffers_.Find(BufferRegion::Whole(buffer), "Free");
   if (!entry.ok()) return entry.status();
   ledger_.Release((*entry)->bytes, (*entry)->tag);
-  buffers_.erase(buffer.id);
+  buffers_.Remove(buffer);
   return Status::Ok();
 }
 
 StatusOr<std::vector<std::byte>> HostDevice::TakeBytes(const Buffer& buffer) {
   std::lock_guard<std::mutex> lock(mu_);
-  StatusOr<Entry*> entry = FindLocked(BufferRegion::Whole(buffer), "TakeBytes");
+  StatusOr<Entry*> entry = buffers_.Find(BufferRegion::Whole(buffer), "TakeBytes");
   if (!entry.ok()) return entry.status();
   std::vector<std::byte> data = std::move((*entry)->data);
   ledger_.Release((*entry)->bytes, (*entry)->tag);
-  buffers_.erase(buffer.id);
+  buffers_.Remove(buffer);
   return data;
-}
-
-StatusOr<HostDevice::Entry*> HostDevice::FindLocked(const BufferRegion& region,
-                                                    std::string_view op) {
-  const Buffer& buffer = region.buffer;
-  if (buffer.is_null()) {
-    return Status::InvalidArgument(fmt::format("{}: {} of a null buffer", name_, op));
-  }
-  if (buffer.device_id != device_id_) {
-    return Status::InvalidArgument(fmt::format(
-        "{}: {} of buffer #{} that belongs to another device (device id {}, this is {})", name_, op,
-        buffer.id, buffer.device_id, device_id_));
-  }
-  auto it = buffers_.find(buffer.id);
-  if (it == buffers_.end()) {
-    return Status::NotFound(fmt::format("{}: {} of buffer #{}, which is not live (freed already?)",
-                                        name_, op, buffer.id));
-  }
-  if (it->second.bytes != buffer.bytes) {
-    return Status::InvalidArgument(
-        fmt::format("{}: {} of buffer #{} with a handle saying {} B; the buffer has {} B", name_,
-                    op, buffer.id, buffer.bytes, it->second.bytes));
-  }
-  if (!region.InBounds()) {
-    return Status::InvalidArgument(
-        fmt::format("{}: {} of bytes [{}, {}+{}) outside buffer #{} of {} B", name_, op,
-                    region.offset, region.offset, region.bytes, buffer.id, buffer.bytes));
-  }
-  return &it->second;
 }
 
 Status HostDevice::CopyFromHost(const BufferRegion& dst, std::span<const std::byte> src) {
   std::lock_guard<std::mutex> lock(mu_);
-  StatusOr<Entry*> entry = FindLocked(dst, "CopyFromHost");
+  StatusOr<Entry*> entry = buffers_.Find(dst, "CopyFromHost");
   if (!entry.ok()) return entry.status();
-  if (dst.bytes != src.size()) {
-    return Status::InvalidArgument(fmt::format(
-        "{}: CopyFromHost of {} host bytes into a region of {} B", name_, src.size(), dst.bytes));
-  }
+  // Without bytes, an empty `src` stands for bits the caller did not compute.
+  const bool uncomputed = src.empty() && !options_.holds_bytes;
+  if (!uncomputed) TWINSIM_RETURN_IF_ERROR(CheckCopyFromHostSize(name_, dst, src.size()));
   if (!(*entry)->data.empty() && !src.empty()) {
     std::memcpy((*entry)->data.data() + dst.offset, src.data(), src.size());
   }
@@ -143,30 +104,21 @@ Status HostDevice::CopyFromHost(const BufferRegion& dst, std::span<const std::by
 
 Status HostDevice::CopyToHost(const BufferRegion& src, std::span<std::byte> dst) {
   std::lock_guard<std::mutex> lock(mu_);
-  StatusOr<Entry*> entry = FindLocked(src, "CopyToHost");
+  StatusOr<Entry*> entry = buffers_.Find(src, "CopyToHost");
   if (!entry.ok()) return entry.status();
-  if (src.bytes != dst.size()) {
-    return Status::InvalidArgument(fmt::format(
-        "{}: CopyToHost of a region of {} B into {} host bytes", name_, src.bytes, dst.size()));
-  }
-  if (!options_.holds_bytes) {
-    return Status::FailedPrecondition(
-        fmt::format("{}: CopyToHost on a device that holds no bytes (accounting only)", name_));
-  }
+  TWINSIM_RETURN_IF_ERROR(CheckCopyToHostSize(name_, src, dst.size()));
+  if (!options_.holds_bytes) return NoBytesToCopy(name_, "accounting only");
   if (!dst.empty()) std::memcpy(dst.data(), (*entry)->data.data() + src.offset, dst.size());
   return Status::Ok();
 }
 
 Status HostDevice::Copy(const BufferRegion& dst, const BufferRegion& src) {
   std::lock_guard<std::mutex> lock(mu_);
-  StatusOr<Entry*> to = FindLocked(dst, "Copy (destination)");
+  StatusOr<Entry*> to = buffers_.Find(dst, "Copy (destination)");
   if (!to.ok()) return to.status();
-  StatusOr<Entry*> from = FindLocked(src, "Copy (source)");
+  StatusOr<Entry*> from = buffers_.Find(src, "Copy (source)");
   if (!from.ok()) return from.status();
-  if (dst.bytes != src.bytes) {
-    return Status::InvalidArgument(
-        fmt::format("{}: Copy of {} B into a region of {} B", name_, src.bytes, dst.bytes));
-  }
+  TWINSIM_RETURN_IF_ERROR(CheckCopySizes(name_, dst, src));
   if (options_.holds_bytes && dst.bytes > 0) {
     std::memmove((*to)->data.data() + dst.offset, (*from)->data.data() + src.offset, dst.bytes);
   }
@@ -176,18 +128,11 @@ Status HostDevice::Copy(const BufferRegion& dst, const BufferRegion& src) {
 Status HostDevice::Fill(const BufferRegion& dst, const FillRequest& request) {
   TWINSIM_RETURN_IF_ERROR(ValidateFillRequest(request));
   std::lock_guard<std::mutex> lock(mu_);
-  StatusOr<Entry*> entry = FindLocked(dst, "Fill");
+  StatusOr<Entry*> entry = buffers_.Find(dst, "Fill");
   if (!entry.ok()) return entry.status();
-  if (dst.bytes != request.bytes()) {
-    return Status::InvalidArgument(fmt::format("{}: Fill of {} ({} B) into a region of {} B", name_,
-                                               request.ToString(), request.bytes(), dst.bytes));
-  }
+  TWINSIM_RETURN_IF_ERROR(CheckFillSize(name_, dst, request));
   if (!options_.holds_bytes) return Status::Ok();
-  if (!options_.fill) {
-    return Status::FailedPrecondition(fmt::format(
-        "{}: Fill needs a fill implementation (HostDeviceOptions::fill; kernels/ provides it)",
-        name_));
-  }
+  if (!options_.fill) return NoFillFunction(name_, "HostDeviceOptions::fill");
   std::span<std::byte> out;
   if (dst.bytes > 0) out = std::span<std::byte>((*entry)->data.data() + dst.offset, dst.bytes);
   return options_.fill(request, out);

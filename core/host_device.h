@@ -15,9 +15,9 @@
 #include <mutex>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "core/buffer_table.h"
 #include "core/device.h"
 #include "core/fill_request.h"
 #include "core/memory_ledger.h"
@@ -66,15 +66,9 @@ class HostDevice final : public Device {
   StatusOr<std::vector<std::byte>> TakeBytes(const Buffer& buffer);
 
  private:
-  struct Entry {
-    uint64_t bytes = 0;
-    std::string tag;
-    std::vector<std::byte> data;  // empty when !holds_bytes or bytes == 0
-  };
-
-  // The live entry `region` refers to, after checking the handle and the bounds. `op` names
-  // the calling operation in messages. REQUIRES: mu_ held.
-  StatusOr<Entry*> FindLocked(const BufferRegion& region, std::string_view op);
+  // A buffer's bytes: empty when !holds_bytes or bytes == 0.
+  using Table = BufferTable<std::vector<std::byte>>;
+  using Entry = Table::Entry;
 
   const int rank_;
   const HostDeviceOptions options_;
@@ -83,8 +77,7 @@ class HostDevice final : public Device {
 
   mutable std::mutex mu_;
   MemoryLedger ledger_;                          // guarded by mu_
-  uint64_t next_buffer_id_ = 1;                  // guarded by mu_
-  std::unordered_map<uint64_t, Entry> buffers_;  // guarded by mu_
+  Table buffers_;                                // guarded by mu_
 };
 
 }  // namespace twinsim::core

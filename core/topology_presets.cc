@@ -27,7 +27,8 @@ namespace twinsim::core {
 // and transcendental operations per 4 elements, which these GPUs' ALUs cover, so the kernel is
 // taken to be write-bandwidth bound at half the HBM roofline:
 //   init_elements_per_s = 0.5 * hbm_bandwidth_bytes_per_s / 4.
-// The factor 0.5 is an assumption. `twinsim calibrate` replaces it with a measured figure.
+// The factor 0.5 is an assumption. `twinsim calibrate` replaces it with a measured figure;
+// where a GPU run measured one, the preset carries it (GpuModel::measured_init_elements_per_s).
 
 namespace {
 
@@ -48,6 +49,8 @@ struct GpuModel {
   int max_threads_per_sm;
   int pcie_generation;
   int pcie_lanes;
+  // Measured init throughput (elements/s) where a GPU run gave one; 0: InitEstimate.
+  double measured_init_elements_per_s = 0;
 };
 
 // One machine: the GPU, how GPUs and NICs hang off PCIe switches, NVLink, host memory, NICs
@@ -86,7 +89,13 @@ constexpr GpuModel kA100Sxm80 = {"A100-SXM4-80GB", 80, 2039 * kGB, 108, 2048, 4,
 // NVIDIA H100 datasheet (confirmed via HPC Tech's H100 spec table and
 // glennklockwood.com/garden/processors/h100). 2,048 threads per SM for compute capability
 // 9.0: CUDA C++ Programming Guide (from memory, unverified).
-constexpr GpuModel kH100Sxm = {"H100-SXM5-80GB", 80, 3350 * kGB, 132, 2048, 5, 16};
+// Init throughput measured, not estimated: PyTorch 2.11's CUDA normal_ on 2^28 fp32 elements
+// ran at 4.403e11 elements/s on an "NVIDIA H100 80GB HBM3" (best of 10, CUDA events;
+// tools/gpu-check, reports/validation/2026-11-26-nvidia-h100-80gb-hbm3/torch.json). The
+// estimate of Note [Init throughput estimate] gives 4.19e11. twinsim's own counter fill ran at
+// 3.775e11 there (fill_cuda_bench.json); one figure serves both, the PyTorch one, since most
+// seed policies model PyTorch's kernels.
+constexpr GpuModel kH100Sxm = {"H100-SXM5-80GB", 80, 3350 * kGB, 132, 2048, 5, 16, 4.403e11};
 
 // H200 SXM 141GB. 141 GB HBM3e, 4.8 TB/s: NVIDIA H200 datasheet (confirmed via several pages
 // quoting it, e.g. acecloud.ai "As per NVIDIA's spec sheet"). Same GH100 die as H100 SXM5,
@@ -217,7 +226,9 @@ NodeSpec BuildNode(const NodeTemplate& t) {
   gpu.model = std::string(t.gpu.model);
   gpu.memory_capacity_bytes = t.gpu.memory_gib * kGiB;
   gpu.hbm_bandwidth_bytes_per_s = t.gpu.hbm_bytes_per_s;
-  gpu.init_elements_per_s = InitEstimate(t.gpu.hbm_bytes_per_s);
+  gpu.init_elements_per_s = t.gpu.measured_init_elements_per_s > 0
+                               ? t.gpu.measured_init_elements_per_s
+                               : InitEstimate(t.gpu.hbm_bytes_per_s);
   gpu.sm_count = t.gpu.sm_count;
   gpu.max_threads_per_sm = t.gpu.max_threads_per_sm;
   gpu.pcie = PcieLink{t.gpu.pcie_generation, t.gpu.pcie_lanes,

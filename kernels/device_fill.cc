@@ -33,7 +33,13 @@ Status FillOnHost(const core::FillRequest& request, std::span<std::byte> out) {
                                    " (" + request.ToString() + ")");
   }
   const ParamStream stream{PhiloxKey{{request.key[0], request.key[1]}}, request.draw};
-  FillRange(stream, request.transform, request.dtype, request.begin, request.end, out.data());
+  const uint64_t width = request.end - request.begin;
+  const uint64_t row_bytes = width * core::DTypeSize(request.dtype);
+  for (uint64_t r = 0; r < request.rows; ++r) {
+    const uint64_t begin = request.begin + r * request.row_stride;
+    FillRange(stream, request.transform, request.dtype, begin, begin + width,
+              out.data() + r * row_bytes);
+  }
   return Status::Ok();
 }
 

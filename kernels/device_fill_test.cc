@@ -50,6 +50,40 @@ TEST(DeviceFillTest, TwoHalfFillsEqualOneWholeFill) {
   EXPECT_EQ(whole, halves);
 }
 
+// A column-split TP shard in one request: rows of [begin, end) shifted by row_stride equal the
+// 2-D block fill, in every dtype.
+TEST(DeviceFillTest, BlockRequestEqualsFillBlock2D) {
+  const core::InitSpec spec = Spec("normal:std=0.02");
+  const ParamStream stream{DeriveParamKey(77, "mlp.down.weight"), 0};
+  const core::Block2D block{/*rows=*/40, /*cols=*/96, /*row_begin=*/3, /*row_end=*/29,
+                            /*col_begin=*/24, /*col_end=*/48};
+  for (core::DType dtype : {core::DType::kFp32, core::DType::kBf16}) {
+    StatusOr<core::FillRequest> request =
+        MakeFillRequest(77, "mlp.down.weight", spec, dtype, 3 * 96 + 24, 3 * 96 + 48);
+    ASSERT_TRUE(request.ok());
+    request->rows = 26;
+    request->row_stride = 96;
+    ASSERT_EQ(request->elements(), 26u * 24u);
+    std::vector<std::byte> got(request->bytes()), want(request->bytes());
+    ASSERT_TRUE(FillOnHost(*request, got).ok());
+    FillBlock2D(stream, *Resolve(spec), dtype, block, want.data());
+    EXPECT_EQ(got, want) << DTypeName(dtype);
+  }
+}
+
+TEST(DeviceFillTest, BadBlockRequestsAreErrors) {
+  core::FillRequest r = *MakeFillRequest(0, "w", Spec("normal"), core::DType::kFp32, 10, 20);
+  r.rows = 0;
+  EXPECT_EQ(core::ValidateFillRequest(r).message(), "fill request: rows must be at least 1");
+  r.rows = 3;
+  r.row_stride = 9;
+  EXPECT_NE(core::ValidateFillRequest(r).message().find("rows would overlap"), std::string::npos);
+  r.row_stride = uint64_t{1} << 63;
+  EXPECT_NE(core::ValidateFillRequest(r).message().find("pass 2^64 elements"), std::string::npos);
+  r.row_stride = 10;
+  EXPECT_TRUE(core::ValidateFillRequest(r).ok());
+}
+
 TEST(DeviceFillTest, BadRequestsAreErrors) {
   EXPECT_EQ(MakeFillRequest(0, "w", Spec("normal"), core::DType::kFp32, 5, 4).status().code(),
             StatusCode::kInvalidArgument);

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <thread>
@@ -15,6 +16,10 @@
 #include "fmt/format.h"
 #include "kernels/device_fill.h"
 #include "kernels/dtype.h"
+#include "sim/platform.h"
+#include "sim/sim_device.h"
+#include "sim/sim_run.h"
+#include <simgrid/s4u/Engine.hpp>
 
 namespace twinsim::properties {
 namespace {
@@ -150,6 +155,347 @@ Status InitRun::status() const {
   return Status(combined.code(), fmt::format("policy {}: {}", policy, combined.message()));
 }
 
+namespace {
+
+// Compares shard i's `bytes` with the same shard of `other` (InitRunOptions::compare_with) and
+// records the first difference in `out`.
+void CompareShard(const core::ParallelLayout& layout, const RankOutcome* other, size_t i,
+                  std::span<const std::byte> bytes, RankOutcome& out) {
+  out.bytes_compared += bytes.size();
+  const std::vector<std::byte> none;
+  const std::vector<std::byte>& theirs =
+      other != nullptr && i < other->bytes.size() ? other->bytes[i] : none;
+  if (out.difference ||
+      (bytes.size() == theirs.size() &&
+       (bytes.empty() || std::memcmp(bytes.data(), theirs.data(), bytes.size()) == 0))) {
+    return;
+  }
+  const uint64_t esz = core::DTypeSize(layout.model().params[out.owned[i].param].dtype);
+  uint64_t e = 0;
+  while ((e + 1) * esz <= std::min(bytes.size(), theirs.size()) &&
+         std::memcmp(bytes.data() + e * esz, theirs.data() + e * esz, esz) == 0) {
+    ++e;
+  }
+  ShardDifference d;
+  d.shard = i;
+  d.element = e;
+  if ((e + 1) * esz <= bytes.size()) {
+    d.mine.assign(bytes.begin() + e * esz, bytes.begin() + (e + 1) * esz);
+  }
+  if ((e + 1) * esz <= theirs.size()) {
+    d.theirs.assign(theirs.begin() + e * esz, theirs.begin() + (e + 1) * esz);
+  }
+  out.difference = std::move(d);
+}
+
+const RankOutcome* CompareTarget(const InitRunOptions& options, int rank) {
+  return options.compare_with != nullptr &&
+                 static_cast<size_t>(rank) < options.compare_with->ranks.size()
+             ? &options.compare_with->ranks[rank]
+             : nullptr;
+}
+
+// One rank of RunInit on either backend: runs the policy and fills `out` (the shards' bytes
+// when the device holds them; compared instead of kept when `compare_here`).
+// How the harness reads a shard back after init, outside the policy's work: on the sim, without
+// simulated time or traffic (the reading is the harness's, not the framework's).
+using ReadBack = std::function<StatusOr<std::vector<std::byte>>(const core::Buffer&)>;
+
+Status InitOneRank(const SeedPolicy& policy, const core::ParallelLayout& layout,
+                   const InitRunOptions& options, int rank, core::Comm& comm,
+                   core::Device& base_device, bool compare_here, RankOutcome& out,
+                   const ReadBack& read_back = nullptr,
+                   const std::function<void()>& after_init = nullptr) {
+  out.rank = rank;
+  out.coords = layout.RankCoords(rank);
+  JitterDevice jitter(&base_device, options.perturb_salt * 0x9e3779b97f4a7c15ull + rank);
+  core::Device& device = options.perturb ? static_cast<core::Device&>(jitter) : base_device;
+  core::HostMemory host(core::HostMemoryOptions{fmt::format("host:{}", rank),
+                                                options.host_capacity, options.host_capacity});
+  policies::seed::InitContext ctx;
+  ctx.layout = &layout;
+  ctx.rank = rank;
+  ctx.seed = options.seed;
+  ctx.init_device = options.init_device;
+  ctx.gpu = options.gpu;
+  ctx.device = &device;
+  ctx.comm = &comm;
+  ctx.host = &host;
+  StatusOr<policies::seed::RankInit> init = policy.InitRank(ctx);
+  if (after_init) after_init();
+  out.owned = layout.OwnedBy(rank);
+  for (const core::OwnedShard& o : out.owned) {
+    const auto& shape = layout.model().params[o.param].shape;
+    out.blocks.push_back(o.shard.AsPaddedBlock2D(shape).value_or(core::Block2D{}));
+  }
+  out.peak_device_bytes = device.Stats().peak;
+  out.peak_host_bytes = host.TotalStats().peak;
+  out.bytes_sent = comm.traffic().bytes_sent();
+  out.holds_bytes = base_device.Info().holds_bytes;
+  if (!init.ok()) return init.status();
+  out.draws = std::move(init->draws);
+  out.oom = init->oom;
+  out.oom_during = init->oom_during;
+  out.bytes.resize(out.owned.size());
+  const RankOutcome* other = CompareTarget(options, rank);
+  out.compared = compare_here && options.compare_with != nullptr;
+  std::vector<std::byte> scratch;  // reused across shards when comparing
+  auto* host_device = dynamic_cast<core::HostDevice*>(&base_device);
+  for (size_t i = 0; i < init->buffers.size(); ++i) {
+    const core::Buffer& b = init->buffers[i];
+    if (b.is_null()) continue;
+    if (!out.oom && out.holds_bytes) {
+      if (read_back) {
+        TWINSIM_ASSIGN_OR_RETURN(out.bytes[i], read_back(b));
+        if (out.compared) {
+          CompareShard(layout, other, i, out.bytes[i], out);
+          out.bytes[i] = {};
+        }
+        TWINSIM_RETURN_IF_ERROR(base_device.Free(b));
+        continue;
+      }
+      if (!out.compared && host_device != nullptr) {
+        // The shard's bytes move out of the device: no second copy of the model.
+        TWINSIM_ASSIGN_OR_RETURN(out.bytes[i], host_device->TakeBytes(b));
+        continue;
+      }
+      std::vector<std::byte>& dst = out.compared ? scratch : out.bytes[i];
+      dst.resize(b.bytes);
+      TWINSIM_RETURN_IF_ERROR(base_device.CopyToHost(core::BufferRegion::Whole(b), dst));
+      if (out.compared) CompareShard(layout, other, i, dst, out);
+    }
+    TWINSIM_RETURN_IF_ERROR(base_device.Free(b));
+  }
+  return Status::Ok();
+}
+
+// ---- RankOutcome through the forked simulation's pipe ----
+
+class ByteWriter {
+ public:
+  explicit ByteWriter(std::vector<std::byte>& out) : out_(out) {}
+  void U64(uint64_t v) { Raw(&v, sizeof v); }
+  void Bytes(std::span<const std::byte> b) {
+    U64(b.size());
+    Raw(b.data(), b.size());
+  }
+  void Text(std::string_view t) { Bytes(std::as_bytes(std::span<const char>(t.data(), t.size()))); }
+
+ private:
+  void Raw(const void* p, size_t n) {
+    const size_t at = out_.size();
+    out_.resize(at + n);
+    if (n > 0) std::memcpy(out_.data() + at, p, n);
+  }
+  std::vector<std::byte>& out_;
+};
+
+class ByteReader {
+ public:
+  explicit ByteReader(std::span<const std::byte> in) : in_(in) {}
+  uint64_t U64() {
+    uint64_t v = 0;
+    Raw(&v, sizeof v);
+    return v;
+  }
+  std::vector<std::byte> Bytes() {
+    const uint64_t n = U64();
+    std::vector<std::byte> b;
+    if (ok_ && n <= in_.size() - pos_) {
+      b.assign(in_.begin() + pos_, in_.begin() + pos_ + n);
+      pos_ += n;
+    } else {
+      ok_ = false;
+    }
+    return b;
+  }
+  std::string Text() {
+    const std::vector<std::byte> b = Bytes();
+    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  void Raw(void* p, size_t n) {
+    if (!ok_ || n > in_.size() - pos_) {
+      ok_ = false;
+      return;
+    }
+    std::memcpy(p, in_.data() + pos_, n);
+    pos_ += n;
+  }
+  std::span<const std::byte> in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+void WriteBlock(ByteWriter& w, const core::Block2D& b) {
+  for (uint64_t v : {b.rows, b.cols, b.row_begin, b.row_end, b.col_begin, b.col_end}) w.U64(v);
+}
+
+core::Block2D ReadBlock(ByteReader& r) {
+  core::Block2D b;
+  for (uint64_t* v : {&b.rows, &b.cols, &b.row_begin, &b.row_end, &b.col_begin, &b.col_end}) {
+    *v = r.U64();
+  }
+  return b;
+}
+
+// What the parent needs of a rank that ran in the simulation's child process; owned and
+// blocks are recomputed from the layout.
+void SerializeOutcome(const RankOutcome& o, std::vector<std::byte>& out) {
+  ByteWriter w(out);
+  w.U64(o.peak_device_bytes);
+  w.U64(o.peak_host_bytes);
+  w.U64(o.bytes_sent);
+  w.U64(o.holds_bytes ? 1 : 0);
+  uint64_t end_bits = 0;
+  std::memcpy(&end_bits, &o.end_time_s, sizeof end_bits);
+  w.U64(end_bits);
+  w.U64(o.draws.size());
+  for (const policies::seed::DrawSpan& d : o.draws) {
+    w.U64(static_cast<uint64_t>(d.stream.kind));
+    w.U64(d.stream.seed);
+    w.U64(d.stream.draw);
+    w.U64(d.begin);
+    w.U64(d.end);
+    w.U64(static_cast<uint64_t>(static_cast<int64_t>(d.param)));
+    WriteBlock(w, d.block);
+  }
+  w.U64(o.oom.has_value() ? 1 : 0);
+  if (o.oom) {
+    const core::OomReport& r = *o.oom;
+    w.U64(static_cast<uint64_t>(static_cast<int64_t>(r.rank)));
+    w.Text(r.device);
+    w.Text(r.tag);
+    w.U64(r.requested);
+    w.U64(r.in_use);
+    w.U64(r.capacity);
+    w.U64(r.in_use_by_tag.size());
+    for (const auto& [tag, bytes] : r.in_use_by_tag) {
+      w.Text(tag);
+      w.U64(bytes);
+    }
+  }
+  w.Text(o.oom_during);
+  w.U64(o.bytes.size());
+  for (const std::vector<std::byte>& b : o.bytes) w.Bytes(b);
+}
+
+Status DeserializeOutcome(std::span<const std::byte> in, RankOutcome& o) {
+  ByteReader r(in);
+  o.peak_device_bytes = r.U64();
+  o.peak_host_bytes = r.U64();
+  o.bytes_sent = r.U64();
+  o.holds_bytes = r.U64() != 0;
+  const uint64_t end_bits = r.U64();
+  std::memcpy(&o.end_time_s, &end_bits, sizeof end_bits);
+  const uint64_t draws = r.U64();
+  for (uint64_t k = 0; k < draws && r.ok(); ++k) {
+    policies::seed::DrawSpan d;
+    d.stream.kind = static_cast<policies::seed::StreamKind>(r.U64());
+    d.stream.seed = r.U64();
+    d.stream.draw = static_cast<uint32_t>(r.U64());
+    d.begin = r.U64();
+    d.end = r.U64();
+    d.param = static_cast<int>(static_cast<int64_t>(r.U64()));
+    d.block = ReadBlock(r);
+    o.draws.push_back(d);
+  }
+  if (r.U64() != 0) {
+    core::OomReport rep;
+    rep.rank = static_cast<int>(static_cast<int64_t>(r.U64()));
+    rep.device = r.Text();
+    rep.tag = r.Text();
+    rep.requested = r.U64();
+    rep.in_use = r.U64();
+    rep.capacity = r.U64();
+    const uint64_t tags = r.U64();
+    for (uint64_t k = 0; k < tags && r.ok(); ++k) {
+      std::string tag = r.Text();
+      rep.in_use_by_tag.emplace_back(std::move(tag), r.U64());
+    }
+    o.oom = std::move(rep);
+  }
+  o.oom_during = r.Text();
+  const uint64_t shards = r.U64();
+  for (uint64_t k = 0; k < shards && r.ok(); ++k) o.bytes.push_back(r.Bytes());
+  if (!r.ok()) return Status::Internal("a rank's result from the simulation was truncated");
+  return Status::Ok();
+}
+
+StatusOr<InitRun> RunInitOnSim(const SeedPolicy& policy, const core::ParallelLayout& layout,
+                               const InitRunOptions& options, InitRun run) {
+  sim::SimRunOptions so;
+  so.topology = options.sim.topology;
+  so.world_size = layout.world_size();
+  so.holds_bytes = options.sim.holds_bytes;
+  so.fill = kernels::FillOnHost;
+  so.device_capacity = options.device_capacity;
+  so.send_mode = options.perturb ? core::SendMode::kEager : core::SendMode::kRendezvous;
+  so.trace_path = options.sim.trace_path;
+  so.wall_timeout = std::chrono::milliseconds(options.comm_timeout_ms);
+  TWINSIM_ASSIGN_OR_RETURN(
+      sim::SimRun result,
+      sim::RunRanksOnSim(so, [&](int rank, core::Comm& comm, core::Device& device,
+                                 std::vector<std::byte>& output) -> Status {
+        RankOutcome out;
+        auto* sim_device = dynamic_cast<sim::SimDevice*>(&device);
+        double end_time = -1;
+        const Status s = InitOneRank(
+            policy, layout, options, rank, comm, device, /*compare_here=*/false, out,
+            [&](const core::Buffer& b) {
+              return sim_device != nullptr
+                         ? sim_device->ReadRegion(core::BufferRegion::Whole(b), "read-back")
+                         : StatusOr<std::vector<std::byte>>(
+                               Status::Internal("the sim backend's device is not a SimDevice"));
+            },
+            [&] { end_time = simgrid::s4u::Engine::get_clock(); });
+        out.end_time_s = end_time;
+        SerializeOutcome(out, output);
+        return s;
+      }));
+  SimSummary summary;
+  summary.wall_s = result.wall.total_s;
+  for (int c = 0; c < sim::kNumLinkClasses; ++c) {
+    summary.link_bytes.emplace_back(
+        std::string(sim::LinkClassName(static_cast<sim::LinkClass>(c))), result.link_bytes[c]);
+  }
+  run.sim = std::move(summary);
+  for (size_t r = 0; r < run.ranks.size(); ++r) {
+    RankOutcome& out = run.ranks[r];
+    const sim::SimRankResult& rr = result.ranks[r];
+    out.rank = static_cast<int>(r);
+    out.coords = layout.RankCoords(out.rank);
+    out.owned = layout.OwnedBy(out.rank);
+    for (const core::OwnedShard& o : out.owned) {
+      const auto& shape = layout.model().params[o.param].shape;
+      out.blocks.push_back(o.shard.AsPaddedBlock2D(shape).value_or(core::Block2D{}));
+    }
+    out.end_time_s = rr.end_time_s;
+    out.status = rr.status;
+    if (!rr.output.empty()) {
+      TWINSIM_RETURN_IF_ERROR(DeserializeOutcome(rr.output, out));
+      if (out.end_time_s < 0) out.end_time_s = rr.end_time_s;
+    }
+    if (options.compare_with != nullptr && out.holds_bytes && !out.oom) {
+      out.compared = true;
+      const RankOutcome* other = CompareTarget(options, out.rank);
+      for (size_t i = 0; i < out.bytes.size(); ++i) CompareShard(layout, other, i, out.bytes[i], out);
+      out.bytes.assign(out.bytes.size(), {});
+    }
+  }
+  // The critical path: the last rank to finish the policy's init (read-back excluded).
+  for (const RankOutcome& out : run.ranks) {
+    summary.end_time_s = std::max(summary.end_time_s, out.end_time_s);
+  }
+  run.sim->end_time_s = summary.end_time_s;
+  TWINSIM_RETURN_IF_ERROR(run.status());
+  return run;
+}
+
+}  // namespace
+
 StatusOr<InitRun> RunInit(const SeedPolicy& policy, const core::ParallelLayout& layout,
                           const InitRunOptions& options) {
   if (!policy.Supports(options.init_device)) {
@@ -162,6 +508,9 @@ StatusOr<InitRun> RunInit(const SeedPolicy& policy, const core::ParallelLayout& 
   run.options = options;
   const int world = layout.world_size();
   run.ranks.resize(world);
+  if (options.backend == Backend::kSim) {
+    return RunInitOnSim(policy, layout, options, std::move(run));
+  }
 
   core::RunRanksOptions ro;
   ro.world_size = world;
@@ -173,82 +522,8 @@ StatusOr<InitRun> RunInit(const SeedPolicy& policy, const core::ParallelLayout& 
 
   std::vector<Status> statuses =
       core::RunRanks(ro, [&](int rank, core::Comm& comm, core::Device& base_device) -> Status {
-        RankOutcome& out = run.ranks[rank];
-        out.rank = rank;
-        out.coords = layout.RankCoords(rank);
-        JitterDevice jitter(&base_device, options.perturb_salt * 0x9e3779b97f4a7c15ull + rank);
-        core::Device& device = options.perturb ? static_cast<core::Device&>(jitter) : base_device;
-        core::HostMemory host(core::HostMemoryOptions{fmt::format("host:{}", rank),
-                                                      options.host_capacity,
-                                                      options.host_capacity});
-        policies::seed::InitContext ctx;
-        ctx.layout = &layout;
-        ctx.rank = rank;
-        ctx.seed = options.seed;
-        ctx.init_device = options.init_device;
-        ctx.gpu = options.gpu;
-        ctx.device = &device;
-        ctx.comm = &comm;
-        ctx.host = &host;
-        StatusOr<policies::seed::RankInit> init = policy.InitRank(ctx);
-        out.owned = layout.OwnedBy(rank);
-        for (const core::OwnedShard& o : out.owned) {
-          const auto& shape = layout.model().params[o.param].shape;
-          out.blocks.push_back(o.shard.AsPaddedBlock2D(shape).value_or(core::Block2D{}));
-        }
-        out.peak_device_bytes = device.Stats().peak;
-        out.peak_host_bytes = host.TotalStats().peak;
-        out.bytes_sent = comm.traffic().bytes_sent();
-        if (!init.ok()) return init.status();
-        out.draws = std::move(init->draws);
-        out.oom = init->oom;
-        out.oom_during = init->oom_during;
-        out.bytes.resize(out.owned.size());
-        const RankOutcome* other =
-            options.compare_with != nullptr &&
-                    static_cast<size_t>(rank) < options.compare_with->ranks.size()
-                ? &options.compare_with->ranks[rank]
-                : nullptr;
-        out.compared = options.compare_with != nullptr;
-        std::vector<std::byte> scratch;  // reused across shards when comparing
-        auto* host_device = dynamic_cast<core::HostDevice*>(&base_device);
-        for (size_t i = 0; i < init->buffers.size(); ++i) {
-          const core::Buffer& b = init->buffers[i];
-          if (b.is_null()) continue;
-          if (!out.oom && !out.compared && host_device != nullptr) {
-            // The shard's bytes move out of the device: no second copy of the model.
-            TWINSIM_ASSIGN_OR_RETURN(out.bytes[i], host_device->TakeBytes(b));
-            continue;
-          }
-          if (!out.oom) {
-            std::vector<std::byte>& dst = out.compared ? scratch : out.bytes[i];
-            dst.resize(b.bytes);
-            TWINSIM_RETURN_IF_ERROR(base_device.CopyToHost(core::BufferRegion::Whole(b), dst));
-            if (out.compared) {
-              out.bytes_compared += dst.size();
-              const std::vector<std::byte> none;
-              const std::vector<std::byte>& theirs =
-                  other != nullptr && i < other->bytes.size() ? other->bytes[i] : none;
-              if (!out.difference && dst != theirs) {
-                const uint64_t esz =
-                    core::DTypeSize(layout.model().params[out.owned[i].param].dtype);
-                uint64_t e = 0;
-                while ((e + 1) * esz <= std::min(dst.size(), theirs.size()) &&
-                       std::memcmp(dst.data() + e * esz, theirs.data() + e * esz, esz) == 0) {
-                  ++e;
-                }
-                ShardDifference d;
-                d.shard = i;
-                d.element = e;
-                if ((e + 1) * esz <= dst.size()) d.mine.assign(dst.begin() + e * esz, dst.begin() + (e + 1) * esz);
-                if ((e + 1) * esz <= theirs.size()) d.theirs.assign(theirs.begin() + e * esz, theirs.begin() + (e + 1) * esz);
-                out.difference = std::move(d);
-              }
-            }
-          }
-          TWINSIM_RETURN_IF_ERROR(base_device.Free(b));
-        }
-        return Status::Ok();
+        return InitOneRank(policy, layout, options, rank, comm, base_device,
+                           /*compare_here=*/true, run.ranks[rank]);
       });
   for (int r = 0; r < world; ++r) run.ranks[r].status = statuses[r];
   TWINSIM_RETURN_IF_ERROR(run.status());
@@ -565,8 +840,14 @@ StatusOr<PolicyCheck> CheckPolicy(const SeedPolicy& policy, const core::Parallel
   const RankOutcome* oom = check.run.FirstOom();
   for (Property p : properties) {
     PolicyCheck::Row row = row_for(p);
+    const bool timing_only =
+        options.backend == Backend::kSim && !options.sim.holds_bytes;
     if (p == Property::kInitFits) {
       row.result = CheckInitFits(layout, check.run);
+    } else if (timing_only) {
+      row.result = {p, Verdict::kNotApplicable,
+                    "not checked: a timing-only simulation holds no bytes (check it in data "
+                    "mode or on the host backend)"};
     } else if (oom != nullptr) {
       row.result = {p, Verdict::kNotApplicable,
                     fmt::format("not checked: init ran out of memory on {}",

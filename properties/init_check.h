@@ -12,10 +12,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/memory_ledger.h"
 #include "core/parallel_layout.h"
+#include "core/topology.h"
 #include "core/status.h"
 #include "kernels/torch/cuda_layout.h"
 #include "policies/seed/policy.h"
@@ -26,7 +28,21 @@ using policies::seed::InitDevice;
 using policies::seed::Property;
 using policies::seed::SeedPolicy;
 
+// Which backend runs the ranks (DESIGN.md, "The three backends").
+enum class Backend : uint8_t {
+  kHost,  // ranks as threads, real bytes (core::RunRanks)
+  kSim,   // a SimGrid model of a cluster (sim::RunRanksOnSim): adds simulated time and traffic
+};
+
+struct SimBackendOptions {
+  core::Topology topology;  // the cluster; must have at least world_size GPUs
+  bool holds_bytes = true;  // data mode; false: timing-only (no bytes, value checks n/a)
+  std::string trace_path;   // non-empty: write a Perfetto / Chrome trace there
+};
+
 struct InitRunOptions {
+  Backend backend = Backend::kHost;
+  SimBackendOptions sim;  // for Backend::kSim
   uint64_t seed = 0;
   InitDevice init_device = InitDevice::kCuda;
   kernels::torch::CudaDeviceProfile gpu{"h100", 132, 2048};
@@ -67,14 +83,25 @@ struct RankOutcome {
   Status status;  // the policy's own status on this rank
   // Set when the run compared with InitRunOptions::compare_with instead of keeping bytes.
   bool compared = false;
+  bool holds_bytes = true;  // false: a timing-only sim run, `bytes` are empty
+  double end_time_s = 0;    // sim: simulated time at which the rank finished init
   uint64_t bytes_compared = 0;
   std::optional<ShardDifference> difference;  // the first differing shard, if any
+};
+
+// What a sim run adds.
+struct SimSummary {
+  double end_time_s = 0;  // simulated init time: when the last rank finished (critical path)
+  // Bytes that crossed each link class ("nvlink", "pcie-gpu", "pcie-uplink", "nic", "fabric").
+  std::vector<std::pair<std::string, uint64_t>> link_bytes;
+  double wall_s = 0;  // wall-clock time the simulation took
 };
 
 struct InitRun {
   std::string policy;
   InitRunOptions options;
   std::vector<RankOutcome> ranks;
+  std::optional<SimSummary> sim;  // set for Backend::kSim
 
   // The first rank that ran out of memory, or null.
   const RankOutcome* FirstOom() const;

@@ -10,18 +10,16 @@
 #define TWINSIM_SIM_SIM_COMM_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <simgrid/s4u.hpp>
 #include <span>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "core/comm.h"
+#include "core/comm_matching.h"
 #include "core/host_comm.h"
 #include "core/status.h"
 #include "sim/sim_cluster.h"
@@ -66,8 +64,6 @@ class SimCommWorld {
  private:
   friend class SimComm;
   struct Message;
-  struct Collective;
-  struct RankState;
 
   using Lock = std::unique_lock<simgrid::s4u::Mutex>;
 
@@ -85,12 +81,12 @@ class SimCommWorld {
 
   simgrid::s4u::MutexPtr mu_;
   std::vector<simgrid::s4u::ConditionVariablePtr> cvs_;  // one per rank
-  std::vector<RankState> ranks_;
+  std::vector<core::RankActivity> ranks_;
   int running_ = 0;    // ranks neither blocked nor exited
   int blocked_ = 0;    // ranks waiting in a call
   int in_flight_ = 0;  // eager messages still travelling
-  std::map<std::tuple<int, int, int>, std::deque<std::shared_ptr<Message>>> queues_;
-  std::map<uint64_t, std::shared_ptr<Collective>> collectives_;
+  core::MessageQueues<Message> queues_;
+  core::CollectiveTable collectives_;
   std::optional<Status> abort_;
 };
 
@@ -117,17 +113,17 @@ class SimComm final : public core::Comm {
   core::TrafficStats traffic() const override { return traffic_; }
 
  private:
-  struct CollectiveArgs;
-
   StatusOr<std::vector<std::byte>> ReadRegion(const core::BufferRegion& region,
                                               std::string_view op);
-  Status CheckPeer(int peer, std::string_view role) const;
   Status PostMessage(int dst, const core::BufferRegion& src, int tag, const std::string& what,
                      std::shared_ptr<SimCommWorld::Message>* posted);
   Status AwaitConsumed(const std::shared_ptr<SimCommWorld::Message>& message,
                        const std::string& what);
   Status TakeMessage(int src, const core::BufferRegion& dst, int tag, const std::string& what);
-  Status RunCollective(CollectiveArgs args);
+  Status RunCollective(const core::CollectiveArgs& args);
+  // The ring transfers of a decided collective (Note [Collective timing] in sim_comm.cc), run
+  // by the last rank to arrive, without the world's lock.
+  Status RunRing(const core::CollectiveRendezvous& collective);
   // The trace span of one call, from `start` to now.
   void TraceCall(const std::string& what, double start, uint64_t bytes, const Status& status);
 

@@ -109,14 +109,15 @@ void Record(Bytes& out, Device& device, const core::Buffer& buffer) {
 }
 
 void RecordTraffic(Bytes& out, const core::TrafficStats& traffic) {
-  for (const core::PeerTraffic& peer : traffic.peers) {
+  for (const auto& [rank_of_peer, peer] : traffic.peers()) {
+    out.push_back(static_cast<std::byte>(rank_of_peer));
     for (uint64_t v :
          {peer.bytes_sent, peer.bytes_received, peer.messages_sent, peer.messages_received}) {
       for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
     }
   }
   for (int i = 0; i < 8; ++i)
-    out.push_back(static_cast<std::byte>(traffic.collective_calls >> (8 * i)));
+    out.push_back(static_cast<std::byte>(traffic.collective_calls() >> (8 * i)));
 }
 
 std::vector<float> SpreadFloats(uint64_t seed, uint64_t n) {

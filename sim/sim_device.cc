@@ -26,7 +26,8 @@ SimDevice::SimDevice(int rank, SimDeviceOptions options, SimCluster* cluster)
       cluster_(cluster),
       name_(ResolveName(options_.name, *cluster, rank)),
       device_id_(core::NewDeviceId()),
-      ledger_(rank, name_, options_.capacity) {}
+      ledger_(rank, name_, options_.capacity),
+      buffers_(name_, device_id_) {}
 
 SimDevice::~SimDevice() = default;
 
@@ -51,11 +52,27 @@ void SimDevice::TraceMemory() {
   trace.Counter(rank_, "memory (bytes)", cluster_->Now(), std::move(series));
 }
 
-StatusOr<core::Allocation> SimDevice::Allocate(uint64_t bytes, std::string_view tag) {
-  if (tag.empty()) {
-    return Status::InvalidArgument(
-        fmt::format("{}: Allocate of {} B with an empty tag", name_, bytes));
+Status SimDevice::Execute(sg4::Host* host, uint64_t elements, std::string name,
+                          std::vector<TraceArg> args) {
+  if (elements == 0) return Status::Ok();
+  const double start = cluster_->Now();
+  try {
+    // On `host` explicitly: this_actor::execute would run on the caller's host (build-facts.md).
+    sg4::Exec::init()
+        ->set_flops_amount(static_cast<double>(elements))
+        ->set_host(host)
+        ->start()
+        ->wait();
+  } catch (const std::exception& e) {
+    return Status::Internal(fmt::format("{}: SimGrid failed {}: {}", name_, name, e.what()));
   }
+  cluster_->trace().Span(rank_, TraceTrack::kDevice, std::move(name), start, cluster_->Now(),
+                         std::move(args));
+  return Status::Ok();
+}
+
+StatusOr<core::Allocation> SimDevice::Allocate(uint64_t bytes, std::string_view tag) {
+  TWINSIM_RETURN_IF_ERROR(core::CheckAllocateTag(name_, bytes, tag));
   core::Allocation result;
   if (std::optional<core::OomReport> oom = ledger_.TryCharge(bytes, tag)) {
     cluster_->trace().Instant(
@@ -65,74 +82,37 @@ StatusOr<core::Allocation> SimDevice::Allocate(uint64_t bytes, std::string_view 
     result.oom = std::move(oom);
     return result;
   }
-  Entry entry;
-  entry.bytes = bytes;
-  entry.tag = std::string(tag);
+  std::unique_ptr<std::byte[]> data;
   if (options_.holds_bytes && bytes > 0) {
-    entry.data.reset(new (std::nothrow) std::byte[bytes]);
-    if (entry.data == nullptr) {
+    data.reset(new (std::nothrow) std::byte[bytes]);
+    if (data == nullptr) {
       ledger_.Release(bytes, tag);
-      return Status::ResourceExhausted(fmt::format(
-          "{}: the host could not back an allocation of {} for '{}' with real memory (the "
-          "modelled device had room; timing-only runs hold no bytes)",
-          name_, core::FormatByteSize(bytes), tag));
+      return core::HostCannotBack(name_, bytes, tag, "timing-only runs hold no bytes");
     }
-    std::memset(entry.data.get(), static_cast<int>(options_.fresh_byte), bytes);
+    std::memset(data.get(), static_cast<int>(options_.fresh_byte), bytes);
   }
-  const uint64_t id = next_buffer_id_++;
-  buffers_.emplace(id, std::move(entry));
-  result.buffer = core::Buffer{device_id_, id, bytes};
+  result.buffer = buffers_.Add(bytes, std::string(tag), std::move(data));
   TraceMemory();
   return result;
 }
 
 bool SimDevice::WouldFit(uint64_t bytes) const { return ledger_.WouldFit(bytes); }
 
-StatusOr<SimDevice::Entry*> SimDevice::Find(const core::BufferRegion& region,
-                                            std::string_view op) const {
-  const core::Buffer& buffer = region.buffer;
-  if (buffer.is_null()) {
-    return Status::InvalidArgument(fmt::format("{}: {} of a null buffer", name_, op));
-  }
-  if (buffer.device_id != device_id_) {
-    return Status::InvalidArgument(fmt::format(
-        "{}: {} of buffer #{} that belongs to another device (device id {}, this is {})", name_, op,
-        buffer.id, buffer.device_id, device_id_));
-  }
-  auto it = buffers_.find(buffer.id);
-  if (it == buffers_.end()) {
-    return Status::NotFound(fmt::format("{}: {} of buffer #{}, which is not live (freed already?)",
-                                        name_, op, buffer.id));
-  }
-  if (it->second.bytes != buffer.bytes) {
-    return Status::InvalidArgument(
-        fmt::format("{}: {} of buffer #{} with a handle saying {} B; the buffer has {} B", name_,
-                    op, buffer.id, buffer.bytes, it->second.bytes));
-  }
-  if (!region.InBounds()) {
-    return Status::InvalidArgument(
-        fmt::format("{}: {} of bytes [{}, {}+{}) outside buffer #{} of {} B", name_, op,
-                    region.offset, region.offset, region.bytes, buffer.id, buffer.bytes));
-  }
-  return const_cast<Entry*>(&it->second);
-}
-
 Status SimDevice::Free(const core::Buffer& buffer) {
-  StatusOr<Entry*> entry = Find(core::BufferRegion::Whole(buffer), "Free");
+  StatusOr<Entry*> entry = buffers_.Find(core::BufferRegion::Whole(buffer), "Free");
   if (!entry.ok()) return entry.status();
   ledger_.Release((*entry)->bytes, (*entry)->tag);
-  buffers_.erase(buffer.id);
+  buffers_.Remove(buffer);
   TraceMemory();
   return Status::Ok();
 }
 
 Status SimDevice::CopyFromHost(const core::BufferRegion& dst, std::span<const std::byte> src) {
-  StatusOr<Entry*> entry = Find(dst, "CopyFromHost");
+  StatusOr<Entry*> entry = buffers_.Find(dst, "CopyFromHost");
   if (!entry.ok()) return entry.status();
-  if (dst.bytes != src.size()) {
-    return Status::InvalidArgument(fmt::format(
-        "{}: CopyFromHost of {} host bytes into a region of {} B", name_, src.size(), dst.bytes));
-  }
+  // Without bytes, an empty `src` stands for bits the caller did not compute (core/device.h).
+  const bool uncomputed = src.empty() && !options_.holds_bytes;
+  if (!uncomputed) TWINSIM_RETURN_IF_ERROR(core::CheckCopyFromHostSize(name_, dst, src.size()));
   if ((*entry)->data != nullptr && !src.empty()) {
     std::memcpy((*entry)->data.get() + dst.offset, src.data(), src.size());
   }
@@ -146,16 +126,10 @@ Status SimDevice::CopyFromHost(const core::BufferRegion& dst, std::span<const st
 }
 
 Status SimDevice::CopyToHost(const core::BufferRegion& src, std::span<std::byte> dst) {
-  StatusOr<Entry*> entry = Find(src, "CopyToHost");
+  StatusOr<Entry*> entry = buffers_.Find(src, "CopyToHost");
   if (!entry.ok()) return entry.status();
-  if (src.bytes != dst.size()) {
-    return Status::InvalidArgument(fmt::format(
-        "{}: CopyToHost of a region of {} B into {} host bytes", name_, src.bytes, dst.size()));
-  }
-  if (!options_.holds_bytes) {
-    return Status::FailedPrecondition(
-        fmt::format("{}: CopyToHost on a device that holds no bytes (timing-only)", name_));
-  }
+  TWINSIM_RETURN_IF_ERROR(core::CheckCopyToHostSize(name_, src, dst.size()));
+  if (!options_.holds_bytes) return core::NoBytesToCopy(name_, "timing-only");
   if (!dst.empty()) std::memcpy(dst.data(), (*entry)->data.get() + src.offset, dst.size());
   if (src.bytes == 0) return Status::Ok();
   const double start = cluster_->Now();
@@ -167,14 +141,11 @@ Status SimDevice::CopyToHost(const core::BufferRegion& src, std::span<std::byte>
 }
 
 Status SimDevice::Copy(const core::BufferRegion& dst, const core::BufferRegion& src) {
-  StatusOr<Entry*> to = Find(dst, "Copy (destination)");
+  StatusOr<Entry*> to = buffers_.Find(dst, "Copy (destination)");
   if (!to.ok()) return to.status();
-  StatusOr<Entry*> from = Find(src, "Copy (source)");
+  StatusOr<Entry*> from = buffers_.Find(src, "Copy (source)");
   if (!from.ok()) return from.status();
-  if (dst.bytes != src.bytes) {
-    return Status::InvalidArgument(
-        fmt::format("{}: Copy of {} B into a region of {} B", name_, src.bytes, dst.bytes));
-  }
+  TWINSIM_RETURN_IF_ERROR(core::CheckCopySizes(name_, dst, src));
   if (options_.holds_bytes && dst.bytes > 0) {
     std::memmove((*to)->data.get() + dst.offset, (*from)->data.get() + src.offset, dst.bytes);
   }
@@ -194,52 +165,58 @@ Status SimDevice::Copy(const core::BufferRegion& dst, const core::BufferRegion& 
 
 Status SimDevice::Fill(const core::BufferRegion& dst, const core::FillRequest& request) {
   TWINSIM_RETURN_IF_ERROR(core::ValidateFillRequest(request));
-  StatusOr<Entry*> entry = Find(dst, "Fill");
+  StatusOr<Entry*> entry = buffers_.Find(dst, "Fill");
   if (!entry.ok()) return entry.status();
-  if (dst.bytes != request.bytes()) {
-    return Status::InvalidArgument(fmt::format("{}: Fill of {} ({} B) into a region of {} B", name_,
-                                               request.ToString(), request.bytes(), dst.bytes));
-  }
+  TWINSIM_RETURN_IF_ERROR(core::CheckFillSize(name_, dst, request));
   if (options_.holds_bytes) {
-    if (!options_.fill) {
-      return Status::FailedPrecondition(fmt::format(
-          "{}: Fill needs a fill implementation (SimDeviceOptions::fill; kernels/ provides it)",
-          name_));
-    }
+    if (!options_.fill) return core::NoFillFunction(name_, "SimDeviceOptions::fill");
     std::span<std::byte> out;
     if (dst.bytes > 0) out = std::span<std::byte>((*entry)->data.get() + dst.offset, dst.bytes);
     TWINSIM_RETURN_IF_ERROR(options_.fill(request, out));
   }
-  if (request.elements() == 0) return Status::Ok();
   // Note [Device time model]: one flop per element on the GPU host.
-  const double start = cluster_->Now();
-  try {
-    sg4::Exec::init()
-        ->set_flops_amount(static_cast<double>(request.elements()))
-        ->set_host(cluster_->gpu(rank_))
-        ->start()
-        ->wait();
-  } catch (const std::exception& e) {
-    return Status::Internal(fmt::format("{}: SimGrid failed an init kernel: {}", name_, e.what()));
+  return Execute(cluster_->gpu(rank_), request.elements(),
+                 fmt::format("init {}", core::PrimitiveName(request.transform.prim)),
+                 {TraceArg::Num("elements", static_cast<double>(request.elements())),
+                  TraceArg::Num("bytes", static_cast<double>(request.bytes())),
+                  TraceArg::Num("first_element", static_cast<double>(request.begin))});
+}
+
+Status SimDevice::WriteKernelOutput(const core::BufferRegion& dst, std::span<const std::byte> src,
+                                    uint64_t elements) {
+  StatusOr<Entry*> entry = buffers_.Find(dst, "WriteKernelOutput");
+  if (!entry.ok()) return entry.status();
+  // Note [Modelled init kernels] in core/device.h: an empty `src` on a device without bytes
+  // stands for bits nobody computed.
+  if (!(src.empty() && !options_.holds_bytes) && src.size() != dst.bytes) {
+    return Status::InvalidArgument(
+        fmt::format("{}: WriteKernelOutput of {} host bytes into a region of {} B", name_,
+                    src.size(), dst.bytes));
   }
-  cluster_->trace().Span(rank_, TraceTrack::kDevice,
-                         fmt::format("init {}", core::PrimitiveName(request.transform.prim)), start,
-                         cluster_->Now(),
-                         {TraceArg::Num("elements", static_cast<double>(request.elements())),
-                          TraceArg::Num("bytes", static_cast<double>(request.bytes())),
-                          TraceArg::Num("first_element", static_cast<double>(request.begin))});
-  return Status::Ok();
+  if ((*entry)->data != nullptr && !src.empty()) {
+    std::memcpy((*entry)->data.get() + dst.offset, src.data(), src.size());
+  }
+  // Note [Device time model]: a kernel on the GPU, as Fill; no PCIe transfer.
+  return Execute(cluster_->gpu(rank_), elements, "init kernel",
+                 {TraceArg::Num("elements", static_cast<double>(elements)),
+                  TraceArg::Num("bytes", static_cast<double>(dst.bytes))});
+}
+
+Status SimDevice::HostInitWork(uint64_t elements) {
+  // Note [Device time model]: on the node's CPU host, shared with the node's other ranks.
+  return Execute(cluster_->cpu(rank_), elements, "host init",
+                 {TraceArg::Num("elements", static_cast<double>(elements))});
 }
 
 core::MemoryStats SimDevice::Stats() const { return ledger_.Stats(); }
 
 Status SimDevice::CheckRegion(const core::BufferRegion& region, std::string_view op) const {
-  return Find(region, op).status();
+  return buffers_.Find(region, op).status();
 }
 
 StatusOr<std::vector<std::byte>> SimDevice::ReadRegion(const core::BufferRegion& region,
                                                        std::string_view op) const {
-  StatusOr<Entry*> entry = Find(region, op);
+  StatusOr<const Entry*> entry = buffers_.Find(region, op);
   if (!entry.ok()) return entry.status();
   std::vector<std::byte> out;
   if (options_.holds_bytes && region.bytes > 0) {
@@ -251,7 +228,7 @@ StatusOr<std::vector<std::byte>> SimDevice::ReadRegion(const core::BufferRegion&
 
 Status SimDevice::WriteRegion(const core::BufferRegion& region, std::span<const std::byte> data,
                               std::string_view op) {
-  StatusOr<Entry*> entry = Find(region, op);
+  StatusOr<Entry*> entry = buffers_.Find(region, op);
   if (!entry.ok()) return entry.status();
   if (!options_.holds_bytes) return Status::Ok();
   if (data.size() != region.bytes) {

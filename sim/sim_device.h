@@ -15,9 +15,9 @@
 #include <memory>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "core/buffer_table.h"
 #include "core/device.h"
 #include "core/host_device.h"
 #include "core/memory_ledger.h"
@@ -37,6 +37,12 @@ namespace twinsim::sim {
 //   CopyToHost    switch uplink), shared with whatever else uses those links at the time.
 //   Copy          2 * bytes / hbm_bandwidth (read and write), a sleep: one rank per GPU, so
 //                 nothing else competes for the GPU's memory in this model.
+//   WriteKernelOutput  an init kernel of `elements` elements on the GPU host, as Fill: the bits
+//                 were computed elsewhere (Note [Modelled init kernels] in core/device.h) but
+//                 the modelled GPU ran the kernel, so no PCIe transfer is charged.
+//   HostInitWork  an Exec of `elements` flops on the node's CPU host at sim::kCpuFlopsPerS (an
+//                 assumed figure, sim/platform.h). The CPU host is one SimGrid host per node, so
+//                 the node's ranks doing CPU init at once share its speed (8 ranks: 1/8 each).
 //   Allocate, Free, Info, Stats, WouldFit: no time (a caching allocator's bookkeeping).
 // Zero-byte operations take no time. Argument errors are found before any time passes; a
 // failed call takes none.
@@ -73,6 +79,9 @@ class SimDevice final : public core::Device {
   Status Copy(const core::BufferRegion& dst, const core::BufferRegion& src) override;
   Status Fill(const core::BufferRegion& dst, const core::FillRequest& request) override;
   core::MemoryStats Stats() const override;
+  Status WriteKernelOutput(const core::BufferRegion& dst, std::span<const std::byte> src,
+                           uint64_t elements) override;
+  Status HostInitWork(uint64_t elements) override;
 
   // For SimComm, which moves bytes between devices and times the move itself: the same checks
   // as the Device calls (handle, bounds; `op` names the caller in messages), no time.
@@ -88,16 +97,16 @@ class SimDevice final : public core::Device {
   uint64_t device_id() const { return device_id_; }
 
  private:
-  struct Entry {
-    uint64_t bytes = 0;
-    std::string tag;
-    std::unique_ptr<std::byte[]> data;  // null when !holds_bytes or bytes == 0
-  };
+  // A buffer's bytes: null when !holds_bytes or bytes == 0.
+  using Table = core::BufferTable<std::unique_ptr<std::byte[]>>;
+  using Entry = Table::Entry;
 
-  // The live entry `region` refers to, after checking the handle and the bounds.
-  StatusOr<Entry*> Find(const core::BufferRegion& region, std::string_view op) const;
   // Logs the live bytes per tag to the trace's memory counter.
   void TraceMemory();
+  // Runs `elements` flops on `host` (the GPU's or the node CPU's) and traces the span `name`
+  // on the device track with `args`. No time for 0 elements.
+  Status Execute(simgrid::s4u::Host* host, uint64_t elements, std::string name,
+                 std::vector<TraceArg> args);
 
   const int rank_;
   const SimDeviceOptions options_;
@@ -106,8 +115,7 @@ class SimDevice final : public core::Device {
   const uint64_t device_id_;
 
   core::MemoryLedger ledger_;
-  uint64_t next_buffer_id_ = 1;
-  std::unordered_map<uint64_t, Entry> buffers_;
+  Table buffers_;
 };
 
 }  // namespace twinsim::sim

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -251,6 +252,124 @@ TEST(SimDeviceTest, EachCallTakesTheTimeTheTopologyImplies) {
   EXPECT_EQ(run.link_bytes[static_cast<int>(LinkClass::kPcieGpu)], kBytes);
   EXPECT_EQ(run.link_bytes[static_cast<int>(LinkClass::kPcieUplink)], kBytes);
   EXPECT_EQ(run.link_bytes[static_cast<int>(LinkClass::kNvlink)], 0u);
+}
+
+// Note [Modelled init kernels]: bits computed elsewhere, written as the output of a kernel that
+// ran on the GPU — the GPU's init time, no PCIe transfer — in both modes.
+TEST(SimDeviceTest, WriteKernelOutputTakesAnInitKernelsTimeAndNoPcie) {
+  constexpr uint64_t kElements = uint64_t{1} << 24;
+  for (bool holds_bytes : {true, false}) {
+    SCOPED_TRACE(holds_bytes ? "data mode" : "timing-only");
+    SimRunOptions options = Options(1);
+    options.holds_bytes = holds_bytes;
+    const SimRun run = MustRun(
+        options,
+        [holds_bytes](int, core::Comm&, core::Device& device,
+                      std::vector<std::byte>& out) -> Status {
+          namespace sg4 = simgrid::s4u;
+          TWINSIM_ASSIGN_OR_RETURN(core::Buffer b,
+                                   core::AllocateOrError(device, 2 * kElements, "param"));
+          std::vector<std::byte> bits;
+          if (holds_bytes) {
+            bits.resize(2 * kElements);
+            for (size_t i = 0; i < bits.size(); ++i) bits[i] = static_cast<std::byte>(i * 7);
+          }
+          const double t0 = sg4::Engine::get_clock();
+          TWINSIM_RETURN_IF_ERROR(device.WriteKernelOutput(BufferRegion::Whole(b), bits, kElements));
+          PutDouble(out, sg4::Engine::get_clock() - t0);
+          if (holds_bytes) {
+            std::vector<std::byte> back(2 * kElements);
+            TWINSIM_RETURN_IF_ERROR(device.CopyToHost(BufferRegion::Whole(b), back));
+            if (back != bits) return Status::Internal("the kernel's output was not written");
+          }
+          return Status::Ok();
+        });
+    const std::vector<double> laps = Doubles(run.ranks[0].output);
+    ASSERT_EQ(laps.size(), 1u);
+    const double kernel = kElements / DgxH100().nodes[0].gpus[0].init_elements_per_s;
+    EXPECT_NEAR(laps[0], kernel, 1e-9 * kernel);
+    // holds_bytes: the data-mode check for CopyToHost moved bytes device->host afterwards.
+    EXPECT_EQ(run.link_bytes[static_cast<int>(LinkClass::kPcieUplink)],
+              holds_bytes ? 2 * kElements : 0u);
+  }
+}
+
+TEST(SimDeviceTest, WriteKernelOutputChecksHandlesAndSizesInBothModes) {
+  for (bool holds_bytes : {true, false}) {
+    SCOPED_TRACE(holds_bytes ? "data mode" : "timing-only");
+    SimRunOptions options = Options(1);
+    options.holds_bytes = holds_bytes;
+    MustRun(options, [holds_bytes](int, core::Comm&, core::Device& device,
+                                   std::vector<std::byte>&) -> Status {
+      TWINSIM_ASSIGN_OR_RETURN(core::Buffer b, core::AllocateOrError(device, 64, "param"));
+      auto expect = [](const Status& s, StatusCode code, const char* what) -> Status {
+        if (s.code() != code) return Status::Internal(std::string(what) + ": " + s.ToString());
+        return Status::Ok();
+      };
+      const std::vector<std::byte> eight(8);
+      TWINSIM_RETURN_IF_ERROR(
+          expect(device.WriteKernelOutput(BufferRegion::Slice(b, 60, 8), {}, 2),
+                 StatusCode::kInvalidArgument, "out of bounds, empty src"));
+      TWINSIM_RETURN_IF_ERROR(expect(device.WriteKernelOutput(BufferRegion::Whole(b), eight, 16),
+                                     StatusCode::kInvalidArgument, "size mismatch"));
+      TWINSIM_RETURN_IF_ERROR(
+          expect(device.WriteKernelOutput(BufferRegion::Whole(core::Buffer{}), {}, 0),
+                 StatusCode::kInvalidArgument, "null handle"));
+      core::Buffer foreign = b;
+      foreign.device_id += 1000;
+      TWINSIM_RETURN_IF_ERROR(
+          expect(device.WriteKernelOutput(BufferRegion::Whole(foreign), {}, 16),
+                 StatusCode::kInvalidArgument, "another device's buffer"));
+      // An empty src stands for uncomputed bits only on a device without bytes.
+      TWINSIM_RETURN_IF_ERROR(expect(device.WriteKernelOutput(BufferRegion::Whole(b), {}, 16),
+                                     holds_bytes ? StatusCode::kInvalidArgument : StatusCode::kOk,
+                                     "empty src"));
+      TWINSIM_RETURN_IF_ERROR(device.Free(b));
+      return expect(device.WriteKernelOutput(BufferRegion::Whole(b), {}, 16),
+                    StatusCode::kNotFound, "freed buffer");
+    });
+  }
+}
+
+// HostInitWork runs on the node's CPU host at kCpuFlopsPerS; the node's ranks share it.
+TEST(SimDeviceTest, HostInitWorkRunsOnTheNodesSharedCpu) {
+  constexpr uint64_t kElements = uint64_t{1} << 30;
+  SimRunOptions options = Options(2);
+  options.holds_bytes = false;
+  const SimRun alone = MustRun(
+      options, [](int rank, core::Comm&, core::Device& device, std::vector<std::byte>&) {
+        return rank == 0 ? device.HostInitWork(kElements) : Status::Ok();
+      });
+  const SimRun both = MustRun(
+      options, [](int, core::Comm&, core::Device& device, std::vector<std::byte>&) {
+        return device.HostInitWork(kElements);
+      });
+  const double one = kElements / kCpuFlopsPerS;
+  EXPECT_NEAR(alone.ranks[0].end_time_s, one, 1e-9 * one);
+  EXPECT_EQ(alone.ranks[1].end_time_s, 0.0);
+  EXPECT_NEAR(both.ranks[0].end_time_s, 2 * one, 2e-9 * one);
+  EXPECT_NEAR(both.ranks[1].end_time_s, 2 * one, 2e-9 * one);
+  for (uint64_t bytes : both.link_bytes) EXPECT_EQ(bytes, 0u);
+}
+
+TEST(SimDeviceTest, TheTraceShowsInitKernelsAndHostInit) {
+  SimRunOptions options = Options(1);
+  options.holds_bytes = false;
+  options.trace_path = ::testing::TempDir() + "/sim_device_test_trace.json";
+  MustRun(options, [](int, core::Comm&, core::Device& device, std::vector<std::byte>&) -> Status {
+    TWINSIM_ASSIGN_OR_RETURN(core::Buffer b, core::AllocateOrError(device, 4096, "param"));
+    TWINSIM_RETURN_IF_ERROR(device.WriteKernelOutput(BufferRegion::Whole(b), {}, 1024));
+    return device.HostInitWork(1024);
+  });
+  std::FILE* file = std::fopen(options.trace_path.c_str(), "rb");
+  ASSERT_NE(file, nullptr);
+  std::string json;
+  char chunk[4096];
+  for (size_t n; (n = std::fread(chunk, 1, sizeof chunk, file)) > 0;) json.append(chunk, n);
+  std::fclose(file);
+  EXPECT_NE(json.find("\"name\":\"init kernel\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"name\":\"host init\""), std::string::npos) << json;
+  EXPECT_EQ(json.find("copy host->device"), std::string::npos) << json;
 }
 
 }  // namespace

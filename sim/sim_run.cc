@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <simgrid/Exception.hpp>
 #include <simgrid/s4u.hpp>
@@ -143,6 +144,8 @@ class Reader {
     }
     return tags;
   }
+  // Marks the data malformed.
+  void Fail() { ok_ = false; }
   // A count of items at least `min_size` bytes each, checked against what is left.
   uint64_t Count(uint64_t min_size) {
     const uint64_t n = U64();
@@ -251,14 +254,15 @@ std::string EncodeOutcome(const StatusOr<SimRun>& outcome) {
     w.St(rank.status);
     w.F64(rank.end_time_s);
     EncodeMemory(w, rank.memory);
-    w.U64(rank.traffic.peers.size());
-    for (const core::PeerTraffic& p : rank.traffic.peers) {
+    w.U64(rank.traffic.peers().size());
+    for (const auto& [peer, p] : rank.traffic.peers()) {
+      w.I64(peer);
       w.U64(p.bytes_sent);
       w.U64(p.bytes_received);
       w.U64(p.messages_sent);
       w.U64(p.messages_received);
     }
-    w.U64(rank.traffic.collective_calls);
+    w.U64(rank.traffic.collective_calls());
     EncodeLinks(w, rank.link_bytes);
     w.Bytes(rank.output);
   }
@@ -286,14 +290,22 @@ StatusOr<SimRun> DecodeOutcome(std::string_view data) {
       rank.status = r.St();
       rank.end_time_s = r.F64();
       rank.memory = DecodeMemory(r);
-      rank.traffic.peers.resize(r.Count(32));
-      for (core::PeerTraffic& p : rank.traffic.peers) {
+      const uint64_t peers = r.Count(40);
+      for (uint64_t i = 0; i < peers; ++i) {
+        const int64_t peer = r.I64();
+        core::PeerTraffic p;
         p.bytes_sent = r.U64();
         p.bytes_received = r.U64();
         p.messages_sent = r.U64();
         p.messages_received = r.U64();
+        if (peer < 0 || peer >= std::numeric_limits<int>::max()) {
+          r.Fail();
+          break;
+        }
+        rank.traffic.RecordSent(static_cast<int>(peer), p.bytes_sent, p.messages_sent);
+        rank.traffic.RecordReceived(static_cast<int>(peer), p.bytes_received, p.messages_received);
       }
-      rank.traffic.collective_calls = r.U64();
+      rank.traffic.set_collective_calls(r.U64());
       rank.link_bytes = DecodeLinks(r);
       rank.output = r.Bytes();
     }

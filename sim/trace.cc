@@ -7,35 +7,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/json.h"
+
 namespace twinsim::sim {
 
-std::string JsonString(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
+using core::JsonString;
 
 void TraceLog::NameRank(int rank, std::string name) {
   if (!enabled_) return;

@@ -85,9 +85,6 @@ class TraceLog {
   std::vector<Event> events_;
 };
 
-// `text` as a JSON string literal, quotes included, with control characters escaped. Pure.
-std::string JsonString(std::string_view text);
-
 }  // namespace twinsim::sim
 
 #endif  // TWINSIM_SIM_TRACE_H_

@@ -983,6 +983,61 @@ TEST(CliInitTest, SeveralPoliciesEndWithTheMatrix) {
   EXPECT_EQ(lines.back(), "2 policies, 3 claims checked, 0 broken");
 }
 
+// --backend sim: the same verdicts as the host backend, plus a line with the simulated init
+// time and the bytes per link class; timing-only keeps init-fits and makes the rest n/a.
+TEST(CliInitTest, SimBackendAddsSimulatedTimeAndTraffic) {
+  const std::vector<std::string> base = {"init", "--policy", "torch-serial", "--model",
+                                         kSmallGpt2, "--tp", "2", "--pp", "2", "--dp", "1",
+                                         "--check", "parity,distinct,init-fits"};
+  std::vector<std::string> sim = base;
+  for (const char* a : {"--backend", "sim", "--cluster", "dgx-h100"}) sim.push_back(a);
+  const std::vector<std::string> host_lines = OkLines(base);
+  const std::vector<std::string> sim_lines = OkLines(sim);
+  for (const char* property : {"parity", "distinct", "init-fits"}) {
+    EXPECT_EQ(FindInitRow(host_lines, property).row, FindInitRow(sim_lines, property).row)
+        << property;
+  }
+  bool simulated = false;
+  for (const std::string& line : sim_lines) {
+    if (line.rfind("  simulated on dgx-h100 (data mode): init takes ", 0) == 0) {
+      simulated = true;
+      EXPECT_NE(line.find("traffic nvlink "), std::string::npos) << line;
+      EXPECT_NE(line.find(", fabric 0 B"), std::string::npos) << line;  // one node
+    }
+  }
+  EXPECT_TRUE(simulated);
+
+  std::vector<std::string> timing = sim;
+  for (const char* a : {"--timing-only", "--json"}) timing.push_back(a);
+  const RunResult r = Twinsim(timing);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("sim").at("mode"), "timing-only");
+  EXPECT_GT(j.at("sim").at("init_time_s").get<double>(), 0.0);
+  EXPECT_EQ(j.at("sim").at("link_bytes").size(), 5u);
+  for (const nlohmann::json& p : j.at("properties")) {
+    EXPECT_EQ(p.at("verdict"), p.at("property") == "init-fits" ? "holds" : "n/a") << p;
+  }
+  for (const nlohmann::json& rank : j.at("cost").at("per_rank")) {
+    EXPECT_TRUE(rank.contains("end_time_s")) << rank;
+  }
+}
+
+// Serial init waits for the previous stage; parallel init does not: on the simulated cluster
+// torch-serial takes longer than torch-parallel once there are several stages.
+TEST(CliInitTest, SimulatedSerialInitIsSlowerThanParallel) {
+  auto Time = [](const char* policy) {
+    const RunResult r = Twinsim({"init", "--policy", policy, "--model", "llama3-8b", "--tp", "8",
+                                 "--pp", "4", "--backend", "sim", "--cluster",
+                                 "dgx-h100:nodes=4", "--timing-only", "--check", "init-fits",
+                                 "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out).at("sim").at("init_time_s").get<double>();
+  };
+  const double serial = Time("torch-serial"), parallel = Time("torch-parallel");
+  EXPECT_GT(serial, 2.5 * parallel) << serial << " vs " << parallel;
+}
+
 TEST(CliInitTest, ClaimsShowTheirConditions) {
   // torch-serial claims parity only when tp == 1.
   const std::vector<std::string> base = {"init", "--policy", "torch-serial", "--model",
@@ -1123,7 +1178,22 @@ TEST(CliInitTest, BadInitInvocationsExitTwoWithOneLineAndNoOutput) {
        "--dp: world size dp * pp * tp = 64 * 2 * 33 = 4,224 exceeds 4,096"},
       {{"init", "--model", "tiny-mlp", "--dp", "4097", "--policy", "counter"},
        "--dp: world size dp * pp * tp = 4097 * 1 * 1 = 4,097 exceeds 4,096 (twinsim init runs "
-       "every rank as a thread)"},
+       "every rank as a thread; --backend sim goes further)"},
+      // --backend sim
+      {Init({"--policy", "counter", "--backend", "simgrid"}),
+       "--backend: expected host or sim, got 'simgrid'"},
+      {Init({"--policy", "counter", "--backend", "sim"}),
+       "--cluster: required with --backend sim (e.g. --cluster dgx-h100:nodes=2)"},
+      {Init({"--policy", "counter", "--cluster", "dgx-h100"}),
+       "--cluster: only with --backend sim"},
+      {Init({"--policy", "counter", "--timing-only"}), "--timing-only: only with --backend sim"},
+      {Init({"--policy", "counter", "--trace", "t.json"}), "--trace: only with --backend sim"},
+      {Init({"--policy", "counter", "--backend", "sim", "--cluster", "dgx-h10"}),
+       "--cluster: unknown cluster preset 'dgx-h10'"},
+      {{"init", "--model", "tiny-mlp", "--dp", "9", "--policy", "counter", "--backend", "sim",
+        "--cluster", "dgx-h100"},
+       "--cluster: dgx-h100 has 8 GPUs, the layout needs 9 (tp 1 x pp 1 x dp 9); add nodes, e.g. "
+       "dgx-h100:nodes=2"},
       {Init({"--policy", "counter", "--device-memory", "-1"}),
        "--device-memory: expected a number of bytes (a non-negative integer), got '-1'"},
       {Init({"--policy", "counter", "--device-memory", "80GiB"}),

@@ -361,12 +361,25 @@ StatusOr<bool> RankShards::AllocateAll(RankInit& init) {
   return true;
 }
 
-Status RankShards::Write(int i, const RankInit& init, std::span<const float> values) {
-  assert(static_cast<int64_t>(values.size()) == numel(i));
+Status RankShards::Write(int i, const RankInit& init, std::span<const float> values,
+                         InitDevice produced_on) {
   const core::DType dtype = spec(i).dtype;
   const core::Buffer& dst = init.buffers[i];
+  const uint64_t numel = static_cast<uint64_t>(this->numel(i));
+  // Note [Modelled init kernels]: a CUDA-side draw is a kernel on the GPU; a CPU-side one is
+  // CPU work followed by a host-to-device copy.
+  auto write = [&](const core::BufferRegion& region, std::span<const std::byte> bytes) {
+    return produced_on == InitDevice::kCuda
+               ? ctx_.device->WriteKernelOutput(region, bytes, region.bytes / core::DTypeSize(dtype))
+               : ctx_.device->CopyFromHost(region, bytes);
+  };
+  if (values.empty() && numel > 0) {
+    // Timing-only device: the bits were not computed (Note [Devices without bytes]).
+    return write(core::BufferRegion::Whole(dst), {});
+  }
+  assert(values.size() == numel);
   if (dtype == core::DType::kFp32) {
-    return ctx_.device->CopyFromHost(core::BufferRegion::Whole(dst), std::as_bytes(values));
+    return write(core::BufferRegion::Whole(dst), std::as_bytes(values));
   }
   // Narrower dtypes: convert and copy a slice at a time, so no second full-size host copy.
   constexpr size_t kSlice = size_t{1} << 16;
@@ -375,9 +388,8 @@ Status RankShards::Write(int i, const RankInit& init, std::span<const float> val
   for (size_t begin = 0; begin < values.size(); begin += kSlice) {
     const size_t n = std::min(kSlice, values.size() - begin);
     for (size_t e = 0; e < n; ++e) kernels::StoreAs(dtype, values[begin + e], bytes.data(), e);
-    TWINSIM_RETURN_IF_ERROR(ctx_.device->CopyFromHost(
-        core::BufferRegion::Slice(dst, begin * esz, n * esz),
-        std::span<const std::byte>(bytes.data(), n * esz)));
+    TWINSIM_RETURN_IF_ERROR(write(core::BufferRegion::Slice(dst, begin * esz, n * esz),
+                                  std::span<const std::byte>(bytes.data(), n * esz)));
   }
   return Status::Ok();
 }
@@ -488,6 +500,8 @@ StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& 
   // Host-side staging, reused from parameter to parameter (fresh pages cost more than the
   // generation itself on large models).
   std::vector<float> values;
+  // Timing-only device: charge the work, skip computing bits nobody can store.
+  const bool compute_bits = ctx.device->Info().holds_bytes;
   for (int i = 0; i < shards.size(); ++i) {
     const core::OwnedShard& o = shards.owned()[i];
     if ((o.tied_from >= 0)) continue;
@@ -524,20 +538,42 @@ StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& 
       }
       // The draw covers the whole tensor; only the slice is kept (the full tensor's memory
       // is charged above, as the framework needs it).
-      const auto [begin, end] = gen.InitBlock(spec.init, block, values);
-      core::Block2D whole{block.rows, block.cols, 0, block.rows, 0, block.cols};
-      if (begin != end) init.draws.push_back({gen.stream(), begin, end, o.param, whole});
+      if (compute_bits) {
+        const auto [begin, end] = gen.InitBlock(spec.init, block, values);
+        core::Block2D whole{block.rows, block.cols, 0, block.rows, 0, block.cols};
+        if (begin != end) init.draws.push_back({gen.stream(), begin, end, o.param, whole});
+      } else {
+        values.clear();
+      }
+      // The full draw's cost; Write below charges the slice's.
+      const uint64_t full_numel = block.rows * block.cols;
+      if (on_cpu) {
+        TWINSIM_RETURN_IF_ERROR(ctx.device->HostInitWork(full_numel));
+      } else {
+        TWINSIM_RETURN_IF_ERROR(ctx.device->WriteKernelOutput(
+            core::BufferRegion::Whole(master_buffer), {}, full_numel));
+      }
       if (on_cpu) {
         TWINSIM_RETURN_IF_ERROR(ctx.host->Release(master));
       } else {
         TWINSIM_RETURN_IF_ERROR(ctx.device->Free(master_buffer));
       }
     } else {
-      values.resize(static_cast<size_t>(shards.numel(i)));
-      const auto [begin, end] = gen.Init(spec.init, values);
-      if (begin != end) init.draws.push_back({gen.stream(), begin, end, o.param, block});
+      if (compute_bits) {
+        values.resize(static_cast<size_t>(shards.numel(i)));
+        const auto [begin, end] = gen.Init(spec.init, values);
+        if (begin != end) init.draws.push_back({gen.stream(), begin, end, o.param, block});
+      } else {
+        values.clear();
+      }
+      if (on_cpu) {
+        TWINSIM_RETURN_IF_ERROR(
+            ctx.device->HostInitWork(static_cast<uint64_t>(shards.numel(i))));
+      }
     }
-    TWINSIM_RETURN_IF_ERROR(shards.Write(i, init, values));
+    // CPU-side values reach the GPU by a copy; GPU-side ones are written by a kernel (a full
+    // master weight's slice: a device-side slice copy, charged like a kernel of its size).
+    TWINSIM_RETURN_IF_ERROR(shards.Write(i, init, values, gen.device()));
   }
   for (const core::HostReservation& r : staged) TWINSIM_RETURN_IF_ERROR(ctx.host->Release(r));
   (void)layout;
@@ -548,8 +584,14 @@ StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& 
 
 StatusOr<bool> SendBytes(const InitContext& ctx, int dst, std::span<const std::byte> bytes,
                          int tag, RankInit& init) {
+  return SendBytes(ctx, dst, bytes.size(), bytes, tag, init);
+}
+
+StatusOr<bool> SendBytes(const InitContext& ctx, int dst, uint64_t size,
+                         std::span<const std::byte> bytes, int tag, RankInit& init) {
+  assert(bytes.empty() || bytes.size() == size);
   core::Buffer staging;
-  TWINSIM_ASSIGN_OR_RETURN(bool fits, AllocateOrRecord(*ctx.device, bytes.size(), core::kTagComm,
+  TWINSIM_ASSIGN_OR_RETURN(bool fits, AllocateOrRecord(*ctx.device, size, core::kTagComm,
                                                        "a send buffer", init, &staging));
   if (!fits) return false;
   Status s = ctx.device->CopyFromHost(core::BufferRegion::Whole(staging), bytes);

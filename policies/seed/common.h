@@ -164,8 +164,12 @@ class RankShards {
   // Allocates every entry's buffer (tag "param") into init.buffers. Returns false, with
   // init.oom set, when one does not fit. InvalidArgument when a shard is not a 2-D block.
   StatusOr<bool> AllocateAll(RankInit& init);
-  // Writes fp32 `values` (numel(i) of them) into entry i's buffer, rounded to its dtype.
-  Status Write(int i, const RankInit& init, std::span<const float> values);
+  // Writes fp32 `values` (numel(i) of them) into entry i's buffer, rounded to its dtype:
+  // produced_on kCuda = the output of an init kernel on the GPU (Device::WriteKernelOutput),
+  // kCpu = a host-to-device copy (Note [Modelled init kernels]). Empty `values` on a device
+  // without bytes: the bits were not computed, only the cost is charged.
+  Status Write(int i, const RankInit& init, std::span<const float> values,
+               InitDevice produced_on);
 
  private:
   const InitContext& ctx_;
@@ -214,6 +218,10 @@ StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& 
 // PyTorch sends RNG state tensors. False (init.oom set) when the staging buffer does not fit.
 StatusOr<bool> SendBytes(const InitContext& ctx, int dst, std::span<const std::byte> bytes,
                          int tag, RankInit& init);
+// The same for `size` bytes whose contents may be empty: on a device without bytes (timing-only
+// sim) the caller did not compute them, and only the copy and the message are charged.
+StatusOr<bool> SendBytes(const InitContext& ctx, int dst, uint64_t size,
+                         std::span<const std::byte> bytes, int tag, RankInit& init);
 // Fills `*out` with the received bytes. False (init.oom set) when staging does not fit.
 StatusOr<bool> RecvBytes(const InitContext& ctx, int src, uint64_t bytes, int tag,
                          RankInit& init, std::vector<std::byte>* out);

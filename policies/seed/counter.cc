@@ -41,20 +41,21 @@ class CounterPolicy final : public SeedPolicy {
     for (int i = 0; i < shards.size(); ++i) {
       const core::ParamSpec& spec = shards.spec(i);
       const core::Block2D& b = shards.block(i);
-      const uint64_t width = b.col_end - b.col_begin;
-      const uint64_t elem = core::DTypeSize(spec.dtype);
-      // Whole rows are one contiguous range; otherwise one request per row.
+      // One request for the whole block: a row range when whole rows, else one run per row.
       const bool whole_rows = b.col_begin == 0 && b.col_end == b.cols;
-      const uint64_t pieces = whole_rows ? 1 : b.row_end - b.row_begin;
-      for (uint64_t k = 0; k < pieces; ++k) {
-        const uint64_t row = b.row_begin + k;
-        const uint64_t begin = whole_rows ? b.row_begin * b.cols : row * b.cols + b.col_begin;
-        const uint64_t count = whole_rows ? (b.row_end - b.row_begin) * b.cols : width;
-        TWINSIM_ASSIGN_OR_RETURN(core::FillRequest request,
-                                 kernels::MakeFillRequest(ctx.seed, spec.name, spec.init,
-                                                          spec.dtype, begin, begin + count));
-        TWINSIM_RETURN_IF_ERROR(ctx.device->Fill(
-            core::BufferRegion::Slice(init.buffers[i], k * width * elem, count * elem), request));
+      const uint64_t begin = b.row_begin * b.cols + b.col_begin;
+      const uint64_t width = whole_rows ? (b.row_end - b.row_begin) * b.cols
+                                        : b.col_end - b.col_begin;
+      TWINSIM_ASSIGN_OR_RETURN(core::FillRequest request,
+                               kernels::MakeFillRequest(ctx.seed, spec.name, spec.init,
+                                                        spec.dtype, begin, begin + width));
+      if (!whole_rows) {
+        request.rows = b.row_end - b.row_begin;
+        request.row_stride = b.cols;
+      }
+      if (request.elements() > 0) {
+        TWINSIM_RETURN_IF_ERROR(
+            ctx.device->Fill(core::BufferRegion::Whole(init.buffers[i]), request));
       }
       if (spec.init.kind != core::InitKind::kConstant) {
         const kernels::PhiloxKey key = kernels::DeriveParamKey(ctx.seed, spec.name);

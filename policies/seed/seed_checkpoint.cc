@@ -67,39 +67,67 @@ class SeedCheckpointPolicy final : public SeedPolicy {
     }
     if (!fits) return init;
     TorchGenerator gen = TorchGenerator::For(ctx.init_device, ctx.seed, ctx.gpu);
+    // Timing-only device (Note [Devices without bytes]): charge the work, compute no bits.
+    const bool compute_bits = ctx.device->Info().holds_bytes;
     std::vector<std::vector<float>> full(model.params.size());
+    uint64_t device_offset = 0;  // where each parameter lies in device_full (init on cuda)
     for (int p = 0; p < static_cast<int>(model.params.size()); ++p) {
       const core::ParamSpec& spec = model.params[p];
       if (!spec.tied_to.empty()) continue;
-      full[p].resize(static_cast<size_t>(spec.Numel()));
-      const auto [begin, end] = gen.Init(spec.init, full[p]);
-      if (begin == end) continue;
-      const core::Block2D view = *layout.ShardOf(p, 0).AsPaddedBlock2D(spec.shape);
-      const uint64_t rows = static_cast<uint64_t>(spec.shape[0]);
-      init.draws.push_back({gen.stream(), begin, end, p,
-                            core::Block2D{view.rows, view.cols, 0, rows, 0, view.cols}});
+      const uint64_t numel = static_cast<uint64_t>(spec.Numel());
+      const uint64_t bytes = numel * core::DTypeSize(spec.dtype);
+      if (compute_bits) {
+        full[p].resize(static_cast<size_t>(numel));
+        const auto [begin, end] = gen.Init(spec.init, full[p]);
+        if (begin != end) {
+          const core::Block2D view = *layout.ShardOf(p, 0).AsPaddedBlock2D(spec.shape);
+          const uint64_t rows = static_cast<uint64_t>(spec.shape[0]);
+          init.draws.push_back({gen.stream(), begin, end, p,
+                                core::Block2D{view.rows, view.cols, 0, rows, 0, view.cols}});
+        }
+      }
+      // Note [Modelled init kernels]: the CPU's work, or a kernel writing the GPU copy.
+      if (ctx.init_device == InitDevice::kCpu) {
+        TWINSIM_RETURN_IF_ERROR(ctx.device->HostInitWork(numel));
+      } else {
+        std::vector<std::byte> stored;
+        if (compute_bits) {
+          stored.resize(bytes);
+          for (uint64_t e = 0; e < numel; ++e) {
+            kernels::StoreAs(spec.dtype, full[p][e], stored.data(), e);
+          }
+        }
+        TWINSIM_RETURN_IF_ERROR(ctx.device->WriteKernelOutput(
+            core::BufferRegion::Slice(device_full, device_offset, bytes), stored, numel));
+      }
+      device_offset += bytes;
     }
     // Shards in each owner's order; rows past the real vocabulary are zero.
+    std::vector<std::byte> bytes;
     for (int r = 0; r < layout.world_size(); ++r) {
       const std::vector<core::OwnedShard> owned = layout.OwnedBy(r);
       for (int i = 0; i < static_cast<int>(owned.size()); ++i) {
         const core::ParamSpec& spec = model.params[owned[i].param];
         const core::Block2D b = *owned[i].shard.AsPaddedBlock2D(spec.shape);
         const uint64_t real_rows = static_cast<uint64_t>(spec.shape[0]);
-        std::vector<std::byte> bytes((b.row_end - b.row_begin) * (b.col_end - b.col_begin) *
-                                     core::DTypeSize(spec.dtype));
-        uint64_t e = 0;
-        for (uint64_t row = b.row_begin; row < b.row_end; ++row) {
-          for (uint64_t col = b.col_begin; col < b.col_end; ++col, ++e) {
-            const float v = row < real_rows ? full[owned[i].param][row * b.cols + col] : 0.0f;
-            kernels::StoreAs(spec.dtype, v, bytes.data(), e);
+        const uint64_t size = (b.row_end - b.row_begin) * (b.col_end - b.col_begin) *
+                              core::DTypeSize(spec.dtype);
+        bytes.clear();
+        if (compute_bits) {
+          bytes.resize(size);
+          uint64_t e = 0;
+          for (uint64_t row = b.row_begin; row < b.row_end; ++row) {
+            for (uint64_t col = b.col_begin; col < b.col_end; ++col, ++e) {
+              const float v = row < real_rows ? full[owned[i].param][row * b.cols + col] : 0.0f;
+              kernels::StoreAs(spec.dtype, v, bytes.data(), e);
+            }
           }
         }
         if (r == kRoot) {
           TWINSIM_RETURN_IF_ERROR(
               ctx.device->CopyFromHost(core::BufferRegion::Whole(init.buffers[i]), bytes));
         } else {
-          TWINSIM_ASSIGN_OR_RETURN(fits, SendBytes(ctx, r, bytes, i, init));
+          TWINSIM_ASSIGN_OR_RETURN(fits, SendBytes(ctx, r, size, bytes, i, init));
           if (!fits) return init;
         }
       }

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -16,6 +17,9 @@
 #include <vector>
 
 #include "core/parallel_layout.h"
+#include "core/text.h"
+#include "core/topology.h"
+#include "core/topology_presets.h"
 #include "kernels/torch/cuda_layout.h"
 #include "policies/seed/policy.h"
 #include "properties/init_check.h"
@@ -34,6 +38,8 @@ using properties::Verdict;
 
 // Ranks run as threads of this process (properties::RunInit), so worlds stay modest.
 constexpr uint64_t kMaxWorld = 4096;
+// The sim backend runs ranks as SimGrid actors; its bound is the cluster's GPU count.
+constexpr uint64_t kMaxSimWorld = 1 << 20;
 constexpr char kSeedExpected[] = "an unsigned 64-bit integer (decimal or 0x hex)";
 constexpr char kBytesExpected[] = "a number of bytes (a non-negative integer)";
 constexpr uint64_t kDefaultDeviceMemory = uint64_t{80} << 30;
@@ -173,7 +179,8 @@ std::string GpuNames() {
 std::string HelpFooter() {
   std::string text =
       "Runs each seed policy on every rank of the layout (ranks as threads on the host, holding\n"
-      "real bytes) and checks the init properties on what the ranks end up with:\n"
+      "real bytes; or, with --backend sim, as actors on a SimGrid model of --cluster) and checks\n"
+      "the init properties on what the ranks end up with:\n"
       "  parity       all shards together equal single-device init (tp = pp = dp = 1), bit for\n"
       "               bit, tied copies included\n"
       "  replica      ranks that differ only in their dp coordinate hold identical bytes\n"
@@ -185,7 +192,11 @@ std::string HelpFooter() {
       "and explains every failure (parameter, element, ranks, streams). A policy that does not\n"
       "initialize on --init-device gets n/a everywhere. After the rows: the largest peak device\n"
       "and host memory of a rank and the bytes all ranks sent. The last line counts the claims\n"
-      "checked and broken. Exit status: 0 when every claimed property holds, 1 when a policy\n"
+      "checked and broken. With --backend sim, a line per policy adds the simulated init time\n"
+      "(when the last rank finished), which rank that was, and the bytes that crossed each link\n"
+      "class (nvlink, pcie-gpu, pcie-uplink, nic, fabric); --json adds \"sim\":{\"cluster\",\"mode\",\n"
+      "\"init_time_s\",\"last_rank\",\"wall_s\",\"link_bytes\":{...}} and each rank's \"end_time_s\".\n"
+      "Exit status: 0 when every claimed property holds, 1 when a policy\n"
       "breaks one (everything is still printed), 2 for a bad command line.\n"
       "\n"
       "With --json: one object per policy and line:\n"
@@ -218,7 +229,11 @@ std::string HelpFooter() {
       "Examples:\n"
       "  twinsim init --model gpt2-small --tp 4 --pp 3 --dp 2 --policy all\n"
       "  twinsim init --model tiny-mlp --tp 2 --dp 2 --policy megatron,counter --check parity "
-      "--json";
+      "--json\n"
+      "  twinsim init --model gpt2-small --tp 8 --pp 2 --policy torch-serial,counter --backend sim "
+      "--cluster dgx-h100:nodes=2 --trace init.json\n"
+      "  twinsim init --model llama3-70b --tp 8 --pp 16 --policy all --backend sim --cluster "
+      "dgx-h100:nodes=16 --timing-only --check init-fits";
   return text;
 }
 
@@ -241,7 +256,8 @@ class InitCommand final : public Command {
                        " (default h100)")
         ->type_name("GPU");
     app.add_option("--device-memory", device_memory_text_,
-                   "Device memory per rank in bytes (default 85899345920, 80 GiB)")
+                   "Device memory per rank in bytes (default 85899345920, 80 GiB; with "
+                   "--backend sim, the cluster's GPU memory)")
         ->type_name("BYTES");
     app.add_option("--host-memory", host_memory_text_,
                    "Host memory per rank in bytes (default 274877906944, 256 GiB)")
@@ -250,15 +266,72 @@ class InitCommand final : public Command {
                    "Properties to check, comma-separated, or 'all' (default): parity, replica, "
                    "distinct, determinism, init-fits")
         ->type_name("PROP[,PROP...]|all");
+    app.add_option("--backend", backend_text_,
+                   "host (default: ranks as threads, real bytes) or sim (a SimGrid model of "
+                   "--cluster: adds simulated init time, memory and traffic per link class)")
+        ->type_name("host|sim");
+    app.add_option("--cluster", cluster_text_,
+                   "With --backend sim: the cluster, PRESET[:key=value,...] (twinsim show "
+                   "cluster lists them), e.g. dgx-h100:nodes=4")
+        ->type_name("CLUSTER");
+    app.add_flag("--timing-only", timing_only_,
+                 "With --backend sim: simulate time, memory and traffic without bytes (for "
+                 "models too large to hold; parity, replica, distinct and determinism are n/a)");
+    app.add_option("--trace", trace_text_,
+                   "With --backend sim: write a Perfetto / Chrome trace of the init run to FILE "
+                   "(several policies: FILE with the policy's name before the extension)")
+        ->type_name("FILE");
     app.add_flag("--json", json_, "Print one JSON object per policy and line instead of tables");
     app.footer(HelpFooter());
   }
 
   Status Validate() override {
+    if (backend_text_ != "host" && backend_text_ != "sim") {
+      return Status::InvalidArgument("--backend: expected host or sim, got " +
+                                     Quote(backend_text_));
+    }
+    const bool sim = backend_text_ == "sim";
+    if (!sim) {
+      for (const auto& [option, given] :
+           {std::pair{"--cluster", !cluster_text_.empty()},
+            std::pair{"--timing-only", timing_only_}, std::pair{"--trace", !trace_text_.empty()}}) {
+        if (given) {
+          return Status::InvalidArgument(std::string(option) + ": only with --backend sim");
+        }
+      }
+    }
+    std::optional<core::Topology> topology;
+    if (sim) {
+      if (cluster_text_.empty()) {
+        return Status::InvalidArgument(
+            "--cluster: required with --backend sim (e.g. --cluster dgx-h100:nodes=2)");
+      }
+      StatusOr<core::Topology> t = core::MakeTopology(cluster_text_);
+      if (!t.ok()) return ForOption("--cluster", t.status());
+      topology = std::move(*t);
+    }
     StatusOr<core::ParallelLayout> layout =
-        layout_args_.Make(kMaxWorld, "(twinsim init runs every rank as a thread)");
+        sim ? layout_args_.Make(kMaxSimWorld, "(the largest simulated world)")
+            : layout_args_.Make(kMaxWorld, "(twinsim init runs every rank as a thread; "
+                                           "--backend sim goes further)");
     if (!layout.ok()) return layout.status();
     layout_ = std::move(*layout);
+    if (sim) {
+      const int64_t gpus = core::NumGpus(*topology);
+      if (layout_->world_size() > gpus) {
+        return Status::InvalidArgument(fmt::format(
+            "--cluster: {} has {} GPUs, the layout needs {} (tp {} x pp {} x dp {}); add nodes, "
+            "e.g. {}:nodes={}",
+            cluster_text_, gpus, layout_->world_size(), layout_->config().tp,
+            layout_->config().pp, layout_->config().dp,
+            topology->name.substr(0, topology->name.find(':')),
+            (layout_->world_size() + GpusPerNode(*topology) - 1) / GpusPerNode(*topology)));
+      }
+      options_.backend = properties::Backend::kSim;
+      options_.sim.topology = *topology;
+      options_.sim.holds_bytes = !timing_only_;
+      options_.sim.trace_path = trace_text_;
+    }
 
     const std::vector<std::string> names = SplitList(policy_text_);
     TWINSIM_RETURN_IF_ERROR(CheckList("--policy", policy_text_, names));
@@ -283,7 +356,9 @@ class InitCommand final : public Command {
         kernels::torch::CudaDeviceProfileByName(gpu_text_);
     if (!gpu.ok()) return ForOption("--gpu", gpu.status());
     options_.gpu = *gpu;
-    options_.device_capacity = kDefaultDeviceMemory;
+    options_.device_capacity =
+        sim ? static_cast<uint64_t>(options_.sim.topology.nodes.at(0).gpus.at(0).memory_capacity_bytes)
+            : kDefaultDeviceMemory;
     options_.host_capacity = kDefaultHostMemory;
     for (auto [option, text, field] :
          {std::tuple{"--device-memory", &device_memory_text_, &options_.device_capacity},
@@ -323,6 +398,9 @@ class InitCommand final : public Command {
       }
       properties::InitRunOptions options = options_;
       options.init_device = init_device_.value_or(policy.default_init_device());
+      if (!trace_text_.empty() && policies_.size() > 1) {
+        options.sim.trace_path = TracePathFor(trace_text_, policy.name());
+      }
       StatusOr<PolicyCheck> check = properties::CheckPolicy(policy, *layout_, options, properties_);
       if (!check.ok()) {
         return Status(check.status().code(),
@@ -376,6 +454,54 @@ class InitCommand final : public Command {
   }
 
  private:
+  static int64_t GpusPerNode(const core::Topology& t) {
+    return t.nodes.empty() || t.nodes[0].gpus.empty() ? 1
+                                                      : static_cast<int64_t>(t.nodes[0].gpus.size());
+  }
+
+  // "trace.json" -> "trace.<policy>.json": one trace per policy.
+  static std::string TracePathFor(const std::string& path, std::string_view policy) {
+    const size_t slash = path.find_last_of('/');
+    const size_t dot = path.find_last_of('.');
+    if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) {
+      return path + "." + std::string(policy);
+    }
+    return path.substr(0, dot) + "." + std::string(policy) + path.substr(dot);
+  }
+
+  // The rank that finished last: the end of the critical path.
+  static const properties::RankOutcome* LastRank(const properties::InitRun& run) {
+    const properties::RankOutcome* last = nullptr;
+    for (const properties::RankOutcome& r : run.ranks) {
+      if (last == nullptr || r.end_time_s > last->end_time_s) last = &r;
+    }
+    return last;
+  }
+
+  void PrintSimText(Output& out, const properties::InitRun& run) const {
+    const properties::SimSummary& sim = *run.sim;
+    std::string traffic;
+    for (const auto& [link, bytes] : sim.link_bytes) {
+      traffic += fmt::format("{}{} {}", traffic.empty() ? "" : ", ", link, HumanBytes(bytes));
+    }
+    const properties::RankOutcome* last = LastRank(run);
+    out.Append(fmt::format(
+        "  simulated on {} ({}): init takes {}{}; traffic {}; simulated in {:.2f} s\n",
+        options_.sim.topology.name, options_.sim.holds_bytes ? "data mode" : "timing only",
+        HumanSeconds(sim.end_time_s),
+        last != nullptr ? ", last to finish " + properties::DescribeRank(*layout_, last->rank)
+                        : std::string(),
+        traffic, sim.wall_s));
+  }
+
+  // "12.3 ms", "4.56 s", "2 min 3.4 s".
+  static std::string HumanSeconds(double s) {
+    if (s < 1e-3) return fmt::format("{:.1f} us", s * 1e6);
+    if (s < 1.0) return fmt::format("{:.2f} ms", s * 1e3);
+    if (s < 120.0) return fmt::format("{:.3f} s", s);
+    return fmt::format("{:.0f} min {:.1f} s", std::floor(s / 60), s - 60 * std::floor(s / 60));
+  }
+
   // Every policy against every property checked, one line each: "holds*" is a claimed
   // property that holds, "FAILS" one that fails without being claimed, "FAILS*" a broken claim.
   void PrintMatrix(Output& out, const std::vector<std::vector<std::string>>& matrix) const {
@@ -436,6 +562,7 @@ class InitCommand final : public Command {
         "in total\n",
         HumanBytes(device.bytes), where(device), HumanBytes(host.bytes), where(host),
         HumanBytes(TotalSent(run))));
+    if (run.sim) PrintSimText(out, run);
     // The init-fits row explains an OOM; without that row, say it here.
     const bool fits_checked = std::any_of(
         check.rows.begin(), check.rows.end(),
@@ -480,11 +607,27 @@ class InitCommand final : public Command {
       const properties::RankOutcome& r = run.ranks[i];
       out.Append(fmt::format(
           "{}{{\"rank\":{},\"dp\":{},\"pp\":{},\"tp\":{},\"device_bytes\":{},\"host_bytes\":{},"
-          "\"bytes_sent\":{},\"oom\":{}}}",
+          "\"bytes_sent\":{},\"oom\":{}{}}}",
           i ? "," : "", r.rank, r.coords.dp, r.coords.pp, r.coords.tp, r.peak_device_bytes,
-          r.peak_host_bytes, r.bytes_sent, r.oom.has_value()));
+          r.peak_host_bytes, r.bytes_sent, r.oom.has_value(),
+          run.sim ? fmt::format(",\"end_time_s\":{:.9g}", r.end_time_s) : std::string()));
     }
-    out.Append(fmt::format("]}},\"broke_claim\":{}}}\n", check.BrokeClaim()));
+    out.Append("]}");
+    if (run.sim) {
+      const properties::SimSummary& sim = *run.sim;
+      const properties::RankOutcome* last = LastRank(run);
+      out.Append(fmt::format(",\"sim\":{{\"cluster\":{},\"mode\":\"{}\",\"init_time_s\":{:.9g},"
+                             "\"last_rank\":{},\"wall_s\":{:.3f},\"link_bytes\":{{",
+                             JsonString(options_.sim.topology.name),
+                             options_.sim.holds_bytes ? "data" : "timing-only", sim.end_time_s,
+                             last != nullptr ? last->rank : -1, sim.wall_s));
+      for (size_t k = 0; k < sim.link_bytes.size(); ++k) {
+        out.Append(fmt::format("{}{}:{}", k ? "," : "", JsonString(sim.link_bytes[k].first),
+                               sim.link_bytes[k].second));
+      }
+      out.Append("}}");
+    }
+    out.Append(fmt::format(",\"broke_claim\":{}}}\n", check.BrokeClaim()));
   }
 
   // `text`, or a marker when it is not valid UTF-8 (AppendJsonString requires UTF-8).
@@ -496,6 +639,8 @@ class InitCommand final : public Command {
   std::string policy_text_, seed_text_, init_device_text_, device_memory_text_, host_memory_text_;
   std::string gpu_text_ = "h100";
   std::string check_text_ = "all";
+  std::string backend_text_ = "host", cluster_text_, trace_text_;
+  bool timing_only_ = false;
   bool json_ = false;
 
   std::optional<core::ParallelLayout> layout_;

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/json.h"
+
 namespace twinsim::cli {
 
 void AppendHexFloat(float value, std::string& out) {
@@ -48,37 +50,7 @@ void AppendHexFloat(float value, std::string& out) {
 }
 
 void AppendJsonString(std::string_view text, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out += kHex[u >> 4];
-          out += kHex[u & 0xfu];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
+  core::AppendJsonString(text, out);
 }
 
 bool IsValidUtf8(std::string_view text) {

@@ -21,7 +21,7 @@ namespace twinsim::cli {
 // doubles. Pure and thread-safe; avoids snprintf in the per-value loop.
 void AppendHexFloat(float value, std::string& out);
 
-// Appends `text` as a JSON string literal (quoted and escaped).
+// Appends `text` as a JSON string literal (quoted and escaped): core::AppendJsonString.
 // REQUIRES: `text` is valid UTF-8 (callers validate user text first; see IsValidUtf8).
 void AppendJsonString(std::string_view text, std::string& out);
 
