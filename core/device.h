@@ -89,8 +89,9 @@ std::string_view DeviceKindName(DeviceKind kind);  // "host", "sim", "cuda"
 // but stores no bytes; DeviceInfo::holds_bytes says so. On such a device Allocate, Free, Copy,
 // CopyFromHost and Fill succeed and check their arguments exactly as elsewhere (bounds, handle
 // validity, sizes) but move no data; CopyFromHost and WriteKernelOutput also take an empty
-// `src` there, for bits the caller did not compute. CopyToHost fails with FailedPrecondition:
-// code that needs the bytes back checks holds_bytes first (parity is then checked on sampled
+// `src` there, for bits the caller did not compute, and CopyToHost an empty `dst`, for a copy
+// whose cost counts but whose bytes nobody reads. CopyToHost into a non-empty `dst` fails with
+// FailedPrecondition: code that needs the bytes back checks holds_bytes first (parity is then checked on sampled
 // elements, recomputed from the counter-based stream). Comm over such devices checks sizes and accounts
 // traffic but carries no payload.
 struct DeviceInfo {
@@ -140,7 +141,8 @@ class Device {
   virtual Status CopyFromHost(const BufferRegion& dst, std::span<const std::byte> src) = 0;
 
   // Copies the bytes of `src` to host memory `dst`. REQUIRES src.bytes == dst.size() and src
-  // in bounds (InvalidArgument otherwise). FailedPrecondition on a device without bytes.
+  // in bounds (InvalidArgument otherwise). On a device without bytes: FailedPrecondition, except
+  // for an empty `dst`, which charges the copy and reads nothing.
   virtual Status CopyToHost(const BufferRegion& src, std::span<std::byte> dst) = 0;
 
   // Device-to-device copy within this device. REQUIRES dst.bytes == src.bytes, both in bounds

@@ -128,8 +128,12 @@ Status SimDevice::CopyFromHost(const core::BufferRegion& dst, std::span<const st
 Status SimDevice::CopyToHost(const core::BufferRegion& src, std::span<std::byte> dst) {
   StatusOr<Entry*> entry = buffers_.Find(src, "CopyToHost");
   if (!entry.ok()) return entry.status();
-  TWINSIM_RETURN_IF_ERROR(core::CheckCopyToHostSize(name_, src, dst.size()));
-  if (!options_.holds_bytes) return core::NoBytesToCopy(name_, "timing-only");
+  // Without bytes, an empty `dst` asks for the copy's cost only (Note [Devices without bytes]).
+  const bool uncomputed = !options_.holds_bytes && dst.empty();
+  if (!uncomputed) {
+    TWINSIM_RETURN_IF_ERROR(core::CheckCopyToHostSize(name_, src, dst.size()));
+    if (!options_.holds_bytes) return core::NoBytesToCopy(name_, "timing-only");
+  }
   if (!dst.empty()) std::memcpy(dst.data(), (*entry)->data.get() + src.offset, dst.size());
   if (src.bytes == 0) return Status::Ok();
   const double start = cluster_->Now();

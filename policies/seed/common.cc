@@ -610,8 +610,11 @@ StatusOr<bool> RecvBytes(const InitContext& ctx, int src, uint64_t bytes, int ta
   if (!fits) return false;
   out->assign(bytes, std::byte{0});
   Status s = ctx.comm->Recv(src, core::BufferRegion::Whole(staging), tag);
-  if (s.ok() && ctx.device->Info().holds_bytes) {
-    s = ctx.device->CopyToHost(core::BufferRegion::Whole(staging), *out);
+  if (s.ok()) {
+    // On a device without bytes the copy is still charged; nothing is read.
+    s = ctx.device->CopyToHost(core::BufferRegion::Whole(staging),
+                               ctx.device->Info().holds_bytes ? std::span<std::byte>(*out)
+                                                              : std::span<std::byte>());
   }
   Status f = ctx.device->Free(staging);
   if (!s.ok()) return s;
