@@ -91,9 +91,10 @@ std::string_view DeviceKindName(DeviceKind kind);  // "host", "sim", "cuda"
 // validity, sizes) but move no data; CopyFromHost and WriteKernelOutput also take an empty
 // `src` there, for bits the caller did not compute, and CopyToHost an empty `dst`, for a copy
 // whose cost counts but whose bytes nobody reads. CopyToHost into a non-empty `dst` fails with
-// FailedPrecondition: code that needs the bytes back checks holds_bytes first (parity is then checked on sampled
-// elements, recomputed from the counter-based stream). Comm over such devices checks sizes and accounts
-// traffic but carries no payload.
+// FailedPrecondition: code that needs the bytes back checks holds_bytes first (parity is then
+// checked on sampled elements, recomputed from the counter-based stream: Note [Sampled fills]
+// in sim/sim_device.h). Comm over such devices checks sizes and accounts traffic but carries
+// no payload.
 struct DeviceInfo {
   std::string name;   // unique among a run's devices: "host:3", "sim:node0/gpu3", "cuda:0"
   std::string model;  // what it stands for: "host", "H100 80GB HBM3", ...
@@ -170,7 +171,8 @@ class Device {
   //   HostInitWork       `elements` values produced by the rank's CPU (CPU-side init before
   //                      a copy to the GPU): charged on the node's CPU (sim).
   // On a device without bytes (timing-only sim) policies skip computing the bits and pass an
-  // empty `src`; parity and the other value checks then need a data-mode run.
+  // empty `src`; such bits are never sampled (only Fill's are: Note [Sampled fills] in
+  // sim/sim_device.h), so parity and the other value checks then need a data-mode run.
 
   // Writes `src` into `dst` as the output of an init kernel of `elements` elements that ran on
   // this device. REQUIRES dst in bounds and src.size() == dst.bytes, or src empty on a device

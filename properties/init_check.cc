@@ -200,12 +200,32 @@ const RankOutcome* CompareTarget(const InitRunOptions& options, int rank) {
 // How the harness reads a shard back after init, outside the policy's work: on the sim, without
 // simulated time or traffic (the reading is the harness's, not the framework's).
 using ReadBack = std::function<StatusOr<std::vector<std::byte>>(const core::Buffer&)>;
+// How the harness reads a shard's sampled elements on a device without bytes (Note [Sampled
+// fills] in sim/sim_device.h): (byte offset in the buffer, element bytes) pairs, no time.
+using ReadSamples =
+    std::function<std::vector<std::pair<uint64_t, std::vector<std::byte>>>(const core::Buffer&)>;
+
+// `samples` (from ReadSamples) as the elements of a shard of `element_size`-byte elements;
+// a sample that is not one whole element (not possible from a Fill) is left out.
+ShardSamples ToShardSamples(const std::vector<std::pair<uint64_t, std::vector<std::byte>>>& samples,
+                            uint64_t element_size) {
+  ShardSamples out;
+  out.elements.reserve(samples.size());
+  out.bytes.reserve(samples.size() * element_size);
+  for (const auto& [offset, bytes] : samples) {
+    if (offset % element_size != 0 || bytes.size() != element_size) continue;
+    out.elements.push_back(offset / element_size);
+    out.bytes.insert(out.bytes.end(), bytes.begin(), bytes.end());
+  }
+  return out;
+}
 
 Status InitOneRank(const SeedPolicy& policy, const core::ParallelLayout& layout,
                    const InitRunOptions& options, int rank, core::Comm& comm,
                    core::Device& base_device, bool compare_here, RankOutcome& out,
                    const ReadBack& read_back = nullptr,
-                   const std::function<void()>& after_init = nullptr) {
+                   const std::function<void()>& after_init = nullptr,
+                   const ReadSamples& read_samples = nullptr) {
   out.rank = rank;
   out.coords = layout.RankCoords(rank);
   JitterDevice jitter(&base_device, options.perturb_salt * 0x9e3779b97f4a7c15ull + rank);
@@ -237,6 +257,7 @@ Status InitOneRank(const SeedPolicy& policy, const core::ParallelLayout& layout,
   out.oom = init->oom;
   out.oom_during = init->oom_during;
   out.bytes.resize(out.owned.size());
+  if (!out.holds_bytes && read_samples) out.samples.resize(out.owned.size());
   const RankOutcome* other = CompareTarget(options, rank);
   out.compared = compare_here && options.compare_with != nullptr;
   std::vector<std::byte> scratch;  // reused across shards when comparing
@@ -263,6 +284,10 @@ Status InitOneRank(const SeedPolicy& policy, const core::ParallelLayout& layout,
       dst.resize(b.bytes);
       TWINSIM_RETURN_IF_ERROR(base_device.CopyToHost(core::BufferRegion::Whole(b), dst));
       if (out.compared) CompareShard(layout, other, i, dst, out);
+    } else if (!out.oom && read_samples && i < out.samples.size()) {
+      // No bytes: keep the shard's sampled elements instead (Note [Sampled parity]).
+      const uint64_t esz = core::DTypeSize(layout.model().params[out.owned[i].param].dtype);
+      out.samples[i] = ToShardSamples(read_samples(b), esz);
     }
     TWINSIM_RETURN_IF_ERROR(base_device.Free(b));
   }
@@ -380,6 +405,12 @@ void SerializeOutcome(const RankOutcome& o, std::vector<std::byte>& out) {
   w.Text(o.oom_during);
   w.U64(o.bytes.size());
   for (const std::vector<std::byte>& b : o.bytes) w.Bytes(b);
+  w.U64(o.samples.size());
+  for (const ShardSamples& s : o.samples) {
+    w.U64(s.elements.size());
+    for (uint64_t e : s.elements) w.U64(e);
+    w.Bytes(s.bytes);
+  }
 }
 
 Status DeserializeOutcome(std::span<const std::byte> in, RankOutcome& o) {
@@ -420,6 +451,14 @@ Status DeserializeOutcome(std::span<const std::byte> in, RankOutcome& o) {
   o.oom_during = r.Text();
   const uint64_t shards = r.U64();
   for (uint64_t k = 0; k < shards && r.ok(); ++k) o.bytes.push_back(r.Bytes());
+  const uint64_t sampled = r.U64();
+  for (uint64_t k = 0; k < sampled && r.ok(); ++k) {
+    ShardSamples s;
+    const uint64_t n = r.U64();
+    for (uint64_t j = 0; j < n && r.ok(); ++j) s.elements.push_back(r.U64());
+    s.bytes = r.Bytes();
+    o.samples.push_back(std::move(s));
+  }
   if (!r.ok()) return Status::Internal("a rank's result from the simulation was truncated");
   return Status::Ok();
 }
@@ -450,7 +489,12 @@ StatusOr<InitRun> RunInitOnSim(const SeedPolicy& policy, const core::ParallelLay
                          : StatusOr<std::vector<std::byte>>(
                                Status::Internal("the sim backend's device is not a SimDevice"));
             },
-            [&] { end_time = simgrid::s4u::Engine::get_clock(); });
+            [&] { end_time = simgrid::s4u::Engine::get_clock(); },
+            [&](const core::Buffer& b) {
+              return sim_device != nullptr
+                         ? sim_device->SampledElements(b)
+                         : std::vector<std::pair<uint64_t, std::vector<std::byte>>>();
+            });
         out.end_time_s = end_time;
         SerializeOutcome(out, output);
         return s;
@@ -464,7 +508,7 @@ StatusOr<InitRun> RunInitOnSim(const SeedPolicy& policy, const core::ParallelLay
   run.sim = std::move(summary);
   for (size_t r = 0; r < run.ranks.size(); ++r) {
     RankOutcome& out = run.ranks[r];
-    const sim::SimRankResult& rr = result.ranks[r];
+    sim::SimRankResult& rr = result.ranks[r];
     out.rank = static_cast<int>(r);
     out.coords = layout.RankCoords(out.rank);
     out.owned = layout.OwnedBy(out.rank);
@@ -476,6 +520,7 @@ StatusOr<InitRun> RunInitOnSim(const SeedPolicy& policy, const core::ParallelLay
     out.status = rr.status;
     if (!rr.output.empty()) {
       TWINSIM_RETURN_IF_ERROR(DeserializeOutcome(rr.output, out));
+      std::vector<std::byte>().swap(rr.output);  // read: 16,384 ranks need no second copy
       if (out.end_time_s < 0) out.end_time_s = rr.end_time_s;
     }
     if (options.compare_with != nullptr && out.holds_bytes && !out.oom) {
@@ -534,6 +579,9 @@ StatusOr<InitRun> RunInit(const SeedPolicy& policy, const core::ParallelLayout& 
 
 PropertyResult CheckParity(const core::ParallelLayout& layout, const InitRun& run,
                            const InitRun& reference) {
+  if (run.options.backend == Backend::kSim && !run.options.sim.holds_bytes) {
+    return CheckSampledParity(layout, run, run.options.seed);
+  }
   PropertyResult result{Property::kParity, Verdict::kHolds, ""};
   const core::ModelSpec& model = layout.model();
   // The reference's shard of each parameter (one rank holds everything).
@@ -592,6 +640,87 @@ PropertyResult CheckParity(const core::ParallelLayout& layout, const InitRun& ru
     }
   }
   result.detail = fmt::format("{} elements equal single-device init", compared);
+  return result;
+}
+
+PropertyResult CheckSampledParity(const core::ParallelLayout& layout, const InitRun& run,
+                                  uint64_t reference_seed) {
+  PropertyResult result{Property::kParity, Verdict::kHolds, ""};
+  const core::ModelSpec& model = layout.model();
+  uint64_t compared = 0;
+  size_t sampled_shards = 0, unsampled_shards = 0;
+  std::vector<std::byte> want;
+  for (const RankOutcome& r : run.ranks) {
+    for (size_t i = 0; i < r.owned.size(); ++i) {
+      const core::Block2D& b = r.blocks[i];
+      const uint64_t width = b.col_end - b.col_begin;
+      if (width == 0 || b.row_end == b.row_begin) continue;
+      if (i >= r.samples.size() || r.samples[i].empty()) {
+        ++unsampled_shards;
+        continue;
+      }
+      ++sampled_shards;
+      const ShardSamples& samples = r.samples[i];
+      const int p = r.owned[i].param;
+      const core::ParamSpec& spec = model.params[p];
+      const uint64_t esz = core::DTypeSize(spec.dtype);
+      const uint64_t real_rows = std::min<uint64_t>(b.row_end, static_cast<uint64_t>(spec.shape[0]));
+      for (size_t k = 0; k < samples.size(); ++k) {
+        const uint64_t e = samples.elements[k];
+        const uint64_t row = b.row_begin + e / width;
+        const uint64_t col = b.col_begin + e % width;
+        if (row >= real_rows) continue;  // padding: not part of the parameter
+        // Note [Sampled parity]: single-device init's value is the stream's element there.
+        const uint64_t index = row * b.cols + col;
+        StatusOr<core::FillRequest> request = kernels::MakeFillRequest(
+            reference_seed, spec.name, spec.init, spec.dtype, index, index + 1);
+        want.assign(esz, std::byte{0});
+        Status filled = request.ok() ? kernels::FillOnHost(*request, want) : request.status();
+        if (!filled.ok()) {
+          return {Property::kParity, Verdict::kNotApplicable,
+                  fmt::format("not checked: no counter-stream reference for param '{}': {}",
+                              spec.name, filled.message())};
+        }
+        ++compared;
+        const std::span<const std::byte> got(samples.bytes.data() + k * esz, esz);
+        if (std::memcmp(got.data(), want.data(), esz) == 0) continue;
+        std::string how;
+        for (const DrawSpan& d : r.draws) {
+          if (d.param == p && row >= d.block.row_begin && row < d.block.row_end &&
+              col >= d.block.col_begin && col < d.block.col_end) {
+            how = fmt::format("; the rank drew it from {} ({})", DescribeStream(d.stream),
+                              PositionsText(d));
+          }
+        }
+        if (r.owned[i].tied_from >= 0) {
+          how += fmt::format("; this is the copy tied to '{}'",
+                             model.params[r.owned[i].tied_from].name);
+        }
+        result.verdict = Verdict::kFails;
+        result.detail = fmt::format(
+            "param '{}' element {} on {} is {} but single-device init gives {} (sampled element "
+            "{} of the shard; timing-only run, reference computed from the counter stream){}",
+            spec.name, ElementText(b, row, col), DescribeRank(layout, r.rank),
+            ValueText(Element(spec.dtype, got, 0)), ValueText(Element(spec.dtype, want, 0)), e,
+            how);
+        return result;
+      }
+    }
+  }
+  if (sampled_shards == 0) {
+    result.verdict = Verdict::kNotApplicable;
+    result.detail =
+        "not checked: timing-only: only counter-stream fills are sampled, and this run made none "
+        "(check parity in data mode or on the host backend)";
+    return result;
+  }
+  result.detail = fmt::format(
+      "{} sampled elements of {} shards equal single-device init (timing-only: counter-stream "
+      "fills sampled, reference computed directly){}",
+      compared, sampled_shards,
+      unsampled_shards == 0
+          ? std::string()
+          : fmt::format("; {} shards without samples not checked", unsampled_shards));
   return result;
 }
 
@@ -844,7 +973,7 @@ StatusOr<PolicyCheck> CheckPolicy(const SeedPolicy& policy, const core::Parallel
         options.backend == Backend::kSim && !options.sim.holds_bytes;
     if (p == Property::kInitFits) {
       row.result = CheckInitFits(layout, check.run);
-    } else if (timing_only) {
+    } else if (timing_only && p != Property::kParity) {
       row.result = {p, Verdict::kNotApplicable,
                     "not checked: a timing-only simulation holds no bytes (check it in data "
                     "mode or on the host backend)"};
@@ -852,6 +981,9 @@ StatusOr<PolicyCheck> CheckPolicy(const SeedPolicy& policy, const core::Parallel
       row.result = {p, Verdict::kNotApplicable,
                     fmt::format("not checked: init ran out of memory on {}",
                                 DescribeRank(layout, oom->rank))};
+    } else if (p == Property::kParity && timing_only) {
+      // Note [Sampled parity]: the reference is computed per sample, not run.
+      row.result = CheckSampledParity(layout, check.run, options.seed);
     } else if (p == Property::kParity) {
       core::LayoutConfig single = layout.config();
       single.dp = single.pp = single.tp = single.ep = single.vpp = 1;

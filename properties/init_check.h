@@ -36,7 +36,9 @@ enum class Backend : uint8_t {
 
 struct SimBackendOptions {
   core::Topology topology;  // the cluster; must have at least world_size GPUs
-  bool holds_bytes = true;  // data mode; false: timing-only (no bytes, value checks n/a)
+  // Data mode; false: timing-only (no bytes: parity on sampled elements, Note [Sampled
+  // parity]; replica, distinct and determinism n/a).
+  bool holds_bytes = true;
   std::string trace_path;   // non-empty: write a Perfetto / Chrome trace there
 };
 
@@ -67,6 +69,18 @@ struct ShardDifference {
   std::vector<std::byte> mine, theirs;  // that element's bytes; empty when past one's end
 };
 
+// Elements of one shard sampled on a timing-only sim device (Note [Sampled fills] in
+// sim/sim_device.h): element k is shard element elements[k] (row-major within the shard's
+// block), its bytes bytes[k * size, (k + 1) * size) in the parameter's dtype (size bytes each).
+// Two flat vectors, so 16,384 ranks' samples stay small.
+struct ShardSamples {
+  std::vector<uint64_t> elements;  // ascending
+  std::vector<std::byte> bytes;
+
+  size_t size() const { return elements.size(); }
+  bool empty() const { return elements.empty(); }
+};
+
 // What one rank ended up with.
 struct RankOutcome {
   int rank = 0;
@@ -84,6 +98,9 @@ struct RankOutcome {
   // Set when the run compared with InitRunOptions::compare_with instead of keeping bytes.
   bool compared = false;
   bool holds_bytes = true;  // false: a timing-only sim run, `bytes` are empty
+  // Timing-only sim: each entry's sampled elements (by entry of owned; an entry no Fill wrote
+  // has none). Empty when the device holds bytes.
+  std::vector<ShardSamples> samples;
   double end_time_s = 0;    // sim: simulated time at which the rank finished init
   uint64_t bytes_compared = 0;
   std::optional<ShardDifference> difference;  // the first differing shard, if any
@@ -128,8 +145,32 @@ struct PropertyResult {
 
 // The union of all ranks' shards equals `reference` — the same policy on one rank
 // (tp = pp = dp = 1) — bit for bit, on the real (unpadded) elements, tied copies included.
+// When `run` is a timing-only sim run (its ranks hold no bytes), `reference` is not read and
+// the result is CheckSampledParity(layout, run, run.options.seed).
 PropertyResult CheckParity(const core::ParallelLayout& layout, const InitRun& run,
                            const InitRun& reference);
+
+// Note [Sampled parity]
+// ---------------------
+// A timing-only sim run holds no bytes, but its devices sample a few elements of every Fill
+// (Note [Sampled fills] in sim/sim_device.h), and Fill is how twinsim's counter streams are
+// written. Single-device init of such a parameter is the counter stream itself (Note
+// [Element-wise streams] in kernels/fill.h), so the reference value of element (row, col) of
+// parameter p is computed directly, without a reference run: element row * cols + col of the
+// stream of (reference_seed, p's name), through p's init and dtype (kernels::MakeFillRequest
+// and FillOnHost on a one-element request). Each sampled element on a real (unpadded) row must
+// equal it bit for bit. Policies that write through WriteKernelOutput (the torch-modelled
+// ones) leave no samples, and the check is then n/a: it says nothing about values it never saw.
+// It holds for a policy whose every fill is a counter-stream fill at the element's own logical
+// index, and fails on a rank-dependent key, a shifted index or a wrong transform, as soon as a
+// sample lands on such an element (the first and last element of each fill always do).
+
+// Parity of a timing-only sim run on its sampled elements against the counter stream of
+// `reference_seed` (normally run.options.seed; tests pass another to see the check fail).
+// n/a when no rank has a sampled element; otherwise holds or fails with the param, element,
+// rank and both values. Pure; costs O(samples).
+PropertyResult CheckSampledParity(const core::ParallelLayout& layout, const InitRun& run,
+                                  uint64_t reference_seed);
 // Ranks that differ only in their DP coordinate hold identical bytes for the same shard.
 PropertyResult CheckReplica(const core::ParallelLayout& layout, const InitRun& run);
 // No stream position was drawn for two different sets of elements.

@@ -296,6 +296,8 @@ Status SimComm::TakeMessage(int src, const BufferRegion& dst, int tag, const std
   }
   if (status.ok()) status = message->transfer_error;
   if (status.ok() && holds_bytes_) status = device_->WriteRegion(dst, message->payload, "Recv");
+  // Without bytes the received contents are unknown to the device (Note [Sampled fills]).
+  if (status.ok() && !holds_bytes_) device_->ForgetSamples(dst);
   {
     SimCommWorld::Lock lock(*world->mu_);
     message->receive_error = status;
@@ -408,6 +410,11 @@ Status SimComm::RunCollective(const CollectiveArgs& args) {
         [this, &what](const BufferRegion& region, std::span<const std::byte> bytes) {
           return device_->WriteRegion(region, bytes, what);
         });
+  } else if (status.ok() && args.output.has_value() &&
+             !(args.call.kind == core::CollectiveKind::kBroadcast && rank_ == args.call.root)) {
+    // Without bytes the result is unknown to the device (Note [Sampled fills]); a broadcast's
+    // root keeps what it sent.
+    device_->ForgetSamples(*args.output);
   }
   if (status.ok()) core::RecordCollectiveTraffic(rank_, args.call, collective->counts, &traffic_);
   {

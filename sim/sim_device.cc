@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -91,7 +92,7 @@ StatusOr<core::Allocation> SimDevice::Allocate(uint64_t bytes, std::string_view 
     }
     std::memset(data.get(), static_cast<int>(options_.fresh_byte), bytes);
   }
-  result.buffer = buffers_.Add(bytes, std::string(tag), std::move(data));
+  result.buffer = buffers_.Add(bytes, std::string(tag), Contents{std::move(data), {}});
   TraceMemory();
   return result;
 }
@@ -113,9 +114,10 @@ Status SimDevice::CopyFromHost(const core::BufferRegion& dst, std::span<const st
   // Without bytes, an empty `src` stands for bits the caller did not compute (core/device.h).
   const bool uncomputed = src.empty() && !options_.holds_bytes;
   if (!uncomputed) TWINSIM_RETURN_IF_ERROR(core::CheckCopyFromHostSize(name_, dst, src.size()));
-  if ((*entry)->data != nullptr && !src.empty()) {
-    std::memcpy((*entry)->data.get() + dst.offset, src.data(), src.size());
+  if ((*entry)->data.bytes != nullptr && !src.empty()) {
+    std::memcpy((*entry)->data.bytes.get() + dst.offset, src.data(), src.size());
   }
+  DropSamples((*entry)->data.samples, dst.offset, dst.bytes);  // Note [Sampled fills]
   if (dst.bytes == 0) return Status::Ok();
   const double start = cluster_->Now();
   TWINSIM_RETURN_IF_ERROR(
@@ -134,7 +136,7 @@ Status SimDevice::CopyToHost(const core::BufferRegion& src, std::span<std::byte>
     TWINSIM_RETURN_IF_ERROR(core::CheckCopyToHostSize(name_, src, dst.size()));
     if (!options_.holds_bytes) return core::NoBytesToCopy(name_, "timing-only");
   }
-  if (!dst.empty()) std::memcpy(dst.data(), (*entry)->data.get() + src.offset, dst.size());
+  if (!dst.empty()) std::memcpy(dst.data(), (*entry)->data.bytes.get() + src.offset, dst.size());
   if (src.bytes == 0) return Status::Ok();
   const double start = cluster_->Now();
   TWINSIM_RETURN_IF_ERROR(
@@ -151,7 +153,26 @@ Status SimDevice::Copy(const core::BufferRegion& dst, const core::BufferRegion& 
   if (!from.ok()) return from.status();
   TWINSIM_RETURN_IF_ERROR(core::CheckCopySizes(name_, dst, src));
   if (options_.holds_bytes && dst.bytes > 0) {
-    std::memmove((*to)->data.get() + dst.offset, (*from)->data.get() + src.offset, dst.bytes);
+    std::memmove((*to)->data.bytes.get() + dst.offset, (*from)->data.bytes.get() + src.offset, dst.bytes);
+  }
+  if (!options_.holds_bytes && dst.bytes > 0) {
+    // Note [Sampled fills]: the source's samples move with its bytes; the rest of the
+    // destination's are overwritten. Taken before dropping: the regions may overlap.
+    Samples carried;
+    for (const Sample& sample : (*from)->data.samples) {
+      if (sample.offset >= src.offset && sample.offset - src.offset + sample.size <= src.bytes) {
+        Sample moved = sample;
+        moved.offset = sample.offset - src.offset + dst.offset;
+        carried.push_back(moved);
+      }
+    }
+    Samples& kept = (*to)->data.samples;
+    DropSamples(kept, dst.offset, dst.bytes);
+    if (!carried.empty()) {
+      kept.insert(kept.end(), carried.begin(), carried.end());
+      std::sort(kept.begin(), kept.end(),
+                [](const Sample& a, const Sample& b) { return a.offset < b.offset; });
+    }
   }
   if (dst.bytes == 0) return Status::Ok();
   // Note [Device time model]: read and write.
@@ -175,8 +196,10 @@ Status SimDevice::Fill(const core::BufferRegion& dst, const core::FillRequest& r
   if (options_.holds_bytes) {
     if (!options_.fill) return core::NoFillFunction(name_, "SimDeviceOptions::fill");
     std::span<std::byte> out;
-    if (dst.bytes > 0) out = std::span<std::byte>((*entry)->data.get() + dst.offset, dst.bytes);
+    if (dst.bytes > 0) out = std::span<std::byte>((*entry)->data.bytes.get() + dst.offset, dst.bytes);
     TWINSIM_RETURN_IF_ERROR(options_.fill(request, out));
+  } else {
+    TWINSIM_RETURN_IF_ERROR(SampleFill(dst, request, (*entry)->data.samples));
   }
   // Note [Device time model]: one flop per element on the GPU host.
   return Execute(cluster_->gpu(rank_), request.elements(),
@@ -197,9 +220,10 @@ Status SimDevice::WriteKernelOutput(const core::BufferRegion& dst, std::span<con
         fmt::format("{}: WriteKernelOutput of {} host bytes into a region of {} B", name_,
                     src.size(), dst.bytes));
   }
-  if ((*entry)->data != nullptr && !src.empty()) {
-    std::memcpy((*entry)->data.get() + dst.offset, src.data(), src.size());
+  if ((*entry)->data.bytes != nullptr && !src.empty()) {
+    std::memcpy((*entry)->data.bytes.get() + dst.offset, src.data(), src.size());
   }
+  DropSamples((*entry)->data.samples, dst.offset, dst.bytes);  // Note [Sampled fills]
   // Note [Device time model]: a kernel on the GPU, as Fill; no PCIe transfer.
   return Execute(cluster_->gpu(rank_), elements, "init kernel",
                  {TraceArg::Num("elements", static_cast<double>(elements)),
@@ -224,8 +248,8 @@ StatusOr<std::vector<std::byte>> SimDevice::ReadRegion(const core::BufferRegion&
   if (!entry.ok()) return entry.status();
   std::vector<std::byte> out;
   if (options_.holds_bytes && region.bytes > 0) {
-    out.assign((*entry)->data.get() + region.offset,
-               (*entry)->data.get() + region.offset + region.bytes);
+    out.assign((*entry)->data.bytes.get() + region.offset,
+               (*entry)->data.bytes.get() + region.offset + region.bytes);
   }
   return out;
 }
@@ -234,13 +258,81 @@ Status SimDevice::WriteRegion(const core::BufferRegion& region, std::span<const 
                               std::string_view op) {
   StatusOr<Entry*> entry = buffers_.Find(region, op);
   if (!entry.ok()) return entry.status();
-  if (!options_.holds_bytes) return Status::Ok();
+  if (!options_.holds_bytes) {
+    DropSamples((*entry)->data.samples, region.offset, region.bytes);
+    return Status::Ok();
+  }
   if (data.size() != region.bytes) {
     return Status::InvalidArgument(
         fmt::format("{}: {} of {} B into a region of {} B", name_, op, data.size(), region.bytes));
   }
-  if (!data.empty()) std::memcpy((*entry)->data.get() + region.offset, data.data(), data.size());
+  if (!data.empty()) std::memcpy((*entry)->data.bytes.get() + region.offset, data.data(), data.size());
   return Status::Ok();
+}
+
+// ---- Note [Sampled fills] ----
+
+Status SimDevice::SampleFill(const core::BufferRegion& dst, const core::FillRequest& request,
+                             Samples& samples) {
+  DropSamples(samples, dst.offset, dst.bytes);
+  const uint64_t n = request.elements();
+  const uint64_t size = core::DTypeSize(request.dtype);
+  if (!options_.fill || n == 0) return Status::Ok();
+  if (size > Sample{}.bytes.size()) {
+    return Status::Internal(fmt::format("{}: cannot sample {}-byte elements", name_, size));
+  }
+  const uint64_t width = request.end - request.begin;
+  const uint64_t m = std::min<uint64_t>(kSamplesPerFill, n);
+  Samples fresh;
+  fresh.reserve(m);
+  for (uint64_t k = 0; k < m; ++k) {
+    // Output element e = round-down of k (n - 1) / (m - 1), written without overflow: 0 and
+    // n - 1 are always taken, and the positions are distinct since n >= m.
+    const uint64_t e =
+        m == 1 ? 0 : k * ((n - 1) / (m - 1)) + k * ((n - 1) % (m - 1)) / (m - 1);
+    // Its logical index, as FillRequest defines it for `rows` runs of `width` elements.
+    const uint64_t logical = request.begin + (e / width) * request.row_stride + e % width;
+    core::FillRequest one = request;
+    one.begin = logical;
+    one.end = logical + 1;
+    one.rows = 1;
+    one.row_stride = 0;
+    Sample sample;
+    sample.offset = dst.offset + e * size;
+    sample.size = static_cast<uint32_t>(size);
+    TWINSIM_RETURN_IF_ERROR(options_.fill(one, std::span<std::byte>(sample.bytes.data(), size)));
+    fresh.push_back(sample);
+  }
+  samples.insert(samples.end(), fresh.begin(), fresh.end());
+  std::sort(samples.begin(), samples.end(),
+            [](const Sample& a, const Sample& b) { return a.offset < b.offset; });
+  samples.shrink_to_fit();
+  return Status::Ok();
+}
+
+void SimDevice::DropSamples(Samples& samples, uint64_t offset, uint64_t bytes) {
+  if (samples.empty() || bytes == 0) return;
+  std::erase_if(samples, [&](const Sample& s) {
+    return s.offset < offset + bytes && offset < s.offset + s.size;
+  });
+  if (samples.empty()) Samples().swap(samples);
+}
+
+void SimDevice::ForgetSamples(const core::BufferRegion& region) {
+  StatusOr<Entry*> entry = buffers_.Find(region, "ForgetSamples");
+  if (entry.ok()) DropSamples((*entry)->data.samples, region.offset, region.bytes);
+}
+
+std::vector<std::pair<uint64_t, std::vector<std::byte>>> SimDevice::SampledElements(
+    const core::Buffer& buffer) const {
+  std::vector<std::pair<uint64_t, std::vector<std::byte>>> out;
+  StatusOr<const Entry*> entry = buffers_.Find(core::BufferRegion::Whole(buffer), "SampledElements");
+  if (!entry.ok()) return out;
+  out.reserve((*entry)->data.samples.size());
+  for (const Sample& s : (*entry)->data.samples) {
+    out.emplace_back(s.offset, std::vector<std::byte>(s.bytes.begin(), s.bytes.begin() + s.size));
+  }
+  return out;
 }
 
 }  // namespace twinsim::sim

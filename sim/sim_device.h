@@ -6,15 +6,18 @@
 // Two modes (Note [Devices without bytes] in core/device.h): data mode holds real bytes and
 // fills them with the same FillFunction as the host backend, so its bits equal the host's;
 // timing-only mode (holds_bytes = false) keeps the accounting and the time and no bytes, for
-// 405B-parameter models on thousands of GPUs.
+// 405B-parameter models on thousands of GPUs, plus a few elements of each counter-stream Fill
+// so that parity can still be checked (Note [Sampled fills]).
 #ifndef TWINSIM_SIM_SIM_DEVICE_H_
 #define TWINSIM_SIM_SIM_DEVICE_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/buffer_table.h"
@@ -47,6 +50,28 @@ namespace twinsim::sim {
 // Zero-byte operations take no time. Argument errors are found before any time passes; a
 // failed call takes none.
 
+// Note [Sampled fills]
+// --------------------
+// A timing-only device holds no bytes, yet parity should still be checked there (issue 4).
+// twinsim's counter streams make that cheap: an element's value is a pure function of (key,
+// draw, logical element index) (Note [Element-wise streams] in kernels/fill.h), so for each
+// Fill the device computes a handful of the elements it would have written, with the same
+// FillFunction data mode uses, on one-element sub-requests: the first, the last and up to
+// kSamplesPerFill - 2 spread evenly between. It keeps them per buffer by byte offset, and the
+// harness reads them with SampledElements and compares them with the single-device value
+// (CheckParity in properties/init_check.h).
+//   Cost     at most kSamplesPerFill elements computed and kept per Fill, whatever its size, and
+//            dropped when the buffer is freed: memory is O(samples). No simulated time: the
+//            samples are the harness's work, not the modelled GPU's.
+//   Staleness  bytes written any other way (CopyFromHost, WriteKernelOutput, a message or
+//            collective result received through SimComm) are unknown here, so samples inside
+//            a region so written are dropped; Copy carries the source region's samples along.
+//            What is kept is always what the buffer would hold in data mode.
+//   Scope    only Fill is sampled: bits of modelled framework kernels (WriteKernelOutput with
+//            an empty `src`) were never computed. Without a FillFunction nothing is sampled,
+//            and data mode samples nothing (its bytes can be read).
+inline constexpr int kSamplesPerFill = 8;
+
 struct SimDeviceOptions {
   std::string name;   // empty: "sim:<gpu host name>"
   std::string model;  // what it stands for, e.g. GpuSpec::model
@@ -56,7 +81,8 @@ struct SimDeviceOptions {
   // A fresh buffer's bytes in data mode (0xFF: NaN in every float type, as on HostDevice).
   std::byte fresh_byte{0xFF};
   // Executes a fill on host memory (kernels::FillOnHost); unset: Fill in data mode returns
-  // FailedPrecondition. Timing-only devices never call it.
+  // FailedPrecondition. Timing-only devices call it only for a few elements of each Fill (Note
+  // [Sampled fills]), and sample nothing when it is unset.
   core::FillFunction fill;
 };
 
@@ -93,14 +119,47 @@ class SimDevice final : public core::Device {
   Status WriteRegion(const core::BufferRegion& region, std::span<const std::byte> data,
                      std::string_view op);
 
+  // Timing-only: the bytes of `region` were overwritten by data this device never saw (a
+  // message received without payload), so its samples there are dropped (Note [Sampled
+  // fills]). REQUIRES: CheckRegion(region, ...) succeeded. Nothing in data mode; no time.
+  void ForgetSamples(const core::BufferRegion& region);
+
+  // Timing-only: the elements sampled from Fill calls into `buffer` that nothing has
+  // overwritten since (Note [Sampled fills]), as (byte offset within the buffer, the element's
+  // bytes in its dtype), by ascending offset; at most kSamplesPerFill per Fill. Empty in data
+  // mode, without a FillFunction, and for a handle this device does not hold. Read-only: no
+  // simulated time, no trace; callable outside an actor.
+  std::vector<std::pair<uint64_t, std::vector<std::byte>>> SampledElements(
+      const core::Buffer& buffer) const;
+
   int rank() const { return rank_; }
   uint64_t device_id() const { return device_id_; }
 
  private:
-  // A buffer's bytes: null when !holds_bytes or bytes == 0.
-  using Table = core::BufferTable<std::unique_ptr<std::byte[]>>;
+  // One element sampled from a Fill (Note [Sampled fills]): `size` bytes at byte `offset` of
+  // its buffer. 16 bytes with the value inline: 16,384 ranks' samples stay small.
+  struct Sample {
+    uint64_t offset = 0;
+    uint32_t size = 0;
+    std::array<std::byte, 4> bytes{};  // the widest DType is 4 bytes
+  };
+  using Samples = std::vector<Sample>;  // one buffer's, sorted by offset
+
+  // A buffer's contents: its bytes (null when !holds_bytes or bytes == 0), or, without bytes,
+  // its sampled fill elements, kept in the buffer's own entry (no second table).
+  struct Contents {
+    std::unique_ptr<std::byte[]> bytes;
+    Samples samples;
+  };
+  using Table = core::BufferTable<Contents>;
   using Entry = Table::Entry;
 
+  // Computes and records in `samples` up to kSamplesPerFill elements of `request`, written at
+  // `dst` (already checked), replacing those there. A failing FillFunction fails the Fill.
+  Status SampleFill(const core::BufferRegion& dst, const core::FillRequest& request,
+                    Samples& samples);
+  // Drops the samples overlapping bytes [offset, offset + bytes) of their buffer.
+  static void DropSamples(Samples& samples, uint64_t offset, uint64_t bytes);
   // Logs the live bytes per tag to the trace's memory counter.
   void TraceMemory();
   // Runs `elements` flops on `host` (the GPU's or the node CPU's) and traces the span `name`

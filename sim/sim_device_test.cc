@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/device.h"
 #include "core/topology_presets.h"
 #include "kernels/device_fill.h"
@@ -203,6 +205,102 @@ TEST(SimDeviceTest, TimingOnlyModeKeepsAccountsAndTimeButNoBytes) {
   const double throughput = DgxH100().nodes[0].gpus[0].init_elements_per_s;
   EXPECT_NEAR(run.ranks[0].end_time_s, kElements / throughput, 1e-9 * kElements / throughput);
   EXPECT_EQ(run.ranks[0].memory.peak, 4 * kElements);
+}
+
+// Note [Sampled fills]: a timing-only Fill keeps the first, the last and up to six elements
+// between, equal to what data mode writes there, at no simulated time; writes the device
+// cannot recompute drop the samples they cover, Copy carries them, Free forgets them.
+TEST(SimDeviceTest, TimingOnlyFillsKeepASampleOfTheirElements) {
+  // Rows 3..7, columns 20..49 of a [*, 100] parameter (a column-split shard): 150 elements,
+  // written at byte 40 of a 400-byte buffer.
+  StatusOr<core::FillRequest> request = kernels::MakeFillRequest(
+      7, "layer.weight", core::InitSpec{}, core::DType::kBf16, 3 * 100 + 20, 3 * 100 + 50);
+  ASSERT_TRUE(request.ok()) << request.status().message();
+  core::FillRequest req = *request;
+  req.rows = 5;
+  req.row_stride = 100;
+  std::vector<std::byte> want(req.bytes());
+  ASSERT_TRUE(kernels::FillOnHost(req, want).ok());
+  SimRunOptions options = Options(2);
+  options.holds_bytes = false;
+  constexpr uint64_t kAt = 40;
+  constexpr size_t kN = kSamplesPerFill;
+  const SimRun run = MustRun(options, [&](int rank, core::Comm& comm, core::Device& device,
+                                          std::vector<std::byte>& out) -> Status {
+    auto* sim = dynamic_cast<SimDevice*>(&device);
+    if (sim == nullptr) return Status::Internal("not a SimDevice");
+    TWINSIM_ASSIGN_OR_RETURN(core::Buffer b, core::AllocateOrError(device, 400, "param"));
+    if (rank == 1) {
+      // The peer: sends 4 bytes into rank 0's filled region (a message without payload).
+      TWINSIM_RETURN_IF_ERROR(comm.Send(0, BufferRegion::Slice(b, 0, 4), 0));
+      return device.Free(b);
+    }
+    TWINSIM_RETURN_IF_ERROR(device.Fill(BufferRegion::Slice(b, kAt, req.bytes()), req));
+    const double after_fill = simgrid::s4u::Engine::get_clock();
+    auto samples = sim->SampledElements(b);
+    if (samples.size() != kN) {
+      return Status::Internal(fmt::format("{} samples", samples.size()));
+    }
+    if (samples.front().first != kAt || samples.back().first != kAt + 149 * 2) {
+      return Status::Internal("the first and last elements are not sampled");
+    }
+    for (const auto& [offset, bytes] : samples) {
+      if (bytes.size() != 2 || std::memcmp(bytes.data(), want.data() + offset - kAt, 2) != 0) {
+        return Status::Internal(fmt::format("sample at byte {} differs from the fill", offset));
+      }
+    }
+    if (simgrid::s4u::Engine::get_clock() != after_fill) {
+      return Status::Internal("reading samples took simulated time");
+    }
+    // A host copy over the first element and a kernel output over the second sample drop them.
+    TWINSIM_RETURN_IF_ERROR(device.CopyFromHost(BufferRegion::Slice(b, kAt, 2), {}));
+    const uint64_t second = samples[1].first;
+    TWINSIM_RETURN_IF_ERROR(device.WriteKernelOutput(BufferRegion::Slice(b, second, 2), {}, 1));
+    // A device copy carries the last sample to byte 0, then a message overwrites it there.
+    TWINSIM_RETURN_IF_ERROR(device.Copy(BufferRegion::Slice(b, 0, 2),
+                                        BufferRegion::Slice(b, samples.back().first, 2)));
+    auto after = sim->SampledElements(b);
+    if (after.size() != kN - 1 || after.front().first != 0 ||
+        after.front().second != samples.back().second || after[1].first != samples[2].first) {
+      return Status::Internal(fmt::format("{} samples after the writes", after.size()));
+    }
+    TWINSIM_RETURN_IF_ERROR(comm.Recv(1, BufferRegion::Slice(b, 0, 4), 0));
+    if (sim->SampledElements(b).size() != kN - 2) {
+      return Status::Internal("a received message left the sample it overwrote");
+    }
+    // A fill of three elements keeps all three; Free forgets them.
+    TWINSIM_RETURN_IF_ERROR(device.Fill(BufferRegion::Slice(b, 0, 6),
+                                        *kernels::MakeFillRequest(7, "bias", core::InitSpec{},
+                                                                  core::DType::kBf16, 0, 3)));
+    if (sim->SampledElements(b).size() != kN - 2 + 3) {
+      return Status::Internal("a 3-element fill is not sampled whole");
+    }
+    TWINSIM_RETURN_IF_ERROR(device.Free(b));
+    if (!sim->SampledElements(b).empty()) return Status::Internal("Free kept the samples");
+    PutDouble(out, after_fill);
+    return Status::Ok();
+  });
+  // The fill took its kernel time and nothing for the samples.
+  const double throughput = DgxH100().nodes[0].gpus[0].init_elements_per_s;
+  ASSERT_EQ(Doubles(run.ranks[0].output).size(), 1u);
+  EXPECT_NEAR(Doubles(run.ranks[0].output)[0], 150 / throughput, 1e-12);
+}
+
+TEST(SimDeviceTest, TimingOnlyWithoutAFillFunctionSamplesNothing) {
+  SimRunOptions options = Options(1);
+  options.holds_bytes = false;
+  options.fill = nullptr;
+  MustRun(options, [](int, core::Comm&, core::Device& device, std::vector<std::byte>&) -> Status {
+    TWINSIM_ASSIGN_OR_RETURN(core::Buffer b, core::AllocateOrError(device, 64, "param"));
+    TWINSIM_ASSIGN_OR_RETURN(core::FillRequest request,
+                             kernels::MakeFillRequest(1, "w", core::InitSpec{},
+                                                      core::DType::kFp32, 0, 16));
+    TWINSIM_RETURN_IF_ERROR(device.Fill(BufferRegion::Whole(b), request));
+    if (!dynamic_cast<SimDevice&>(device).SampledElements(b).empty()) {
+      return Status::Internal("sampled without a fill function");
+    }
+    return Status::Ok();
+  });
 }
 
 // Note [Device time model], measured call by call on one rank.

@@ -45,7 +45,9 @@ struct SimRunOptions {
   // Data mode (real bytes, `fill` computes them) or timing-only (no bytes; Note [Devices
   // without bytes] in core/device.h).
   bool holds_bytes = true;
-  core::FillFunction fill;  // kernels::FillOnHost; needed for Fill in data mode
+  // kernels::FillOnHost: needed for Fill in data mode; in timing-only mode it computes the few
+  // elements of each Fill a SimDevice samples (Note [Sampled fills] in sim/sim_device.h).
+  core::FillFunction fill;
   // Per-rank device capacity in bytes; 0: the GPU's memory_capacity_bytes.
   uint64_t device_capacity = 0;
   std::byte fresh_byte{0xFF};

@@ -1021,6 +1021,22 @@ TEST(CliInitTest, SimBackendAddsSimulatedTimeAndTraffic) {
   for (const nlohmann::json& rank : j.at("cost").at("per_rank")) {
     EXPECT_TRUE(rank.contains("end_time_s")) << rank;
   }
+
+  // counter's fills are sampled in timing-only mode, so parity is checked there too (Note
+  // [Sampled parity]); the checks that need every byte stay n/a.
+  const RunResult counter = Twinsim({"init", "--model", "tiny-mlp", "--tp", "2", "--pp", "2",
+                                     "--dp", "2", "--policy", "counter", "--backend", "sim",
+                                     "--cluster", "dgx-h100", "--timing-only", "--json"});
+  ASSERT_EQ(counter.exit_code, 0) << counter.err;
+  const nlohmann::json c = nlohmann::json::parse(counter.out);
+  EXPECT_EQ(c.at("sim").at("mode"), "timing-only");
+  bool parity = false;
+  for (const nlohmann::json& p : c.at("properties")) {
+    const std::string name = p.at("property");
+    EXPECT_EQ(p.at("verdict"), name == "init-fits" || name == "parity" ? "holds" : "n/a") << p;
+    parity |= name == "parity";
+  }
+  EXPECT_TRUE(parity) << counter.out;
 }
 
 // Serial init waits for the previous stage; parallel init does not: on the simulated cluster

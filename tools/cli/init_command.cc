@@ -276,7 +276,8 @@ class InitCommand final : public Command {
         ->type_name("CLUSTER");
     app.add_flag("--timing-only", timing_only_,
                  "With --backend sim: simulate time, memory and traffic without bytes (for "
-                 "models too large to hold; parity, replica, distinct and determinism are n/a)");
+                 "models too large to hold; parity is checked on sampled elements of counter-stream "
+                 "fills, replica, distinct and determinism are n/a)");
     app.add_option("--trace", trace_text_,
                    "With --backend sim: write a Perfetto / Chrome trace of the init run to FILE "
                    "(several policies: FILE with the policy's name before the extension)")
