@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/cli/chunks_command.h"
 #include "tools/cli/command.h"
 #include "tools/cli/init_command.h"
 #include "tools/cli/rng_command.h"
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
       twinsim::cli::RngCommandGroup(),
       twinsim::cli::ShowCommandGroup(),
       twinsim::cli::InitCommandGroup(),
+      twinsim::cli::ChunksCommandGroup(),
   };
   const std::vector<std::string> args(argv, argv + argc);
   return twinsim::cli::Dispatch(groups, args, stdout, stderr);

@@ -1,0 +1,398 @@
+// End-to-end tests of `twinsim chunks`: runs the built tool as a child process and checks the
+// chunk-size search and chunk list it prints — hand-computed results on tiny-mlp, the JSON's
+// internal consistency (padding, bytes per state kind, DP shards) on GPT-2 small, text vs JSON,
+// rank selection — and a table of bad command lines (exit 2, one line on stderr, no stdout).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tools/cpp/runfiles/runfiles.h"
+
+extern char** environ;
+
+namespace twinsim {
+namespace {
+
+using bazel::tools::cpp::runfiles::Runfiles;
+using nlohmann::json;
+
+// ---- running the binary (the helpers of tests/cli_test.cc) -----------------------------------
+
+struct RunResult {
+  int exit_code = -1;  // -1 when the child did not exit normally
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string TmpDir() {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return dir != nullptr ? dir : "/tmp";
+}
+
+const std::string& TwinsimPath() {
+  static const std::string* path = [] {
+    std::string error;
+    std::unique_ptr<Runfiles> runfiles(Runfiles::CreateForTest(&error));
+    if (runfiles == nullptr) {
+      ADD_FAILURE() << "runfiles: " << error;
+      return new std::string("twinsim");
+    }
+    return new std::string(runfiles->Rlocation("twinsim/twinsim"));
+  }();
+  return *path;
+}
+
+// Runs `twinsim args...` with stdout and stderr captured in files. `stdout_path`, when given,
+// receives stdout instead (e.g. /dev/full).
+RunResult Twinsim(const std::vector<std::string>& args, const std::string& stdout_path = "") {
+  static int counter = 0;
+  const std::string base = TmpDir() + "/chunks" + std::to_string(++counter);
+  const std::string out_path = stdout_path.empty() ? base + ".out" : stdout_path;
+  const std::string err_path = base + ".err";
+  std::vector<std::string> argv_storage = {TwinsimPath()};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  RunResult result;
+  if (spawned != 0) {
+    ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(spawned);
+    return result;
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (stdout_path.empty()) result.out = ReadFile(out_path);
+  result.err = ReadFile(err_path);
+  return result;
+}
+
+std::string Describe(const std::vector<std::string>& args) {
+  std::string text = "twinsim";
+  for (const std::string& a : args) text += " " + a;
+  return text;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Runs a command that must succeed and returns its stdout.
+std::string Ok(const std::vector<std::string>& args) {
+  const RunResult r = Twinsim(args);
+  EXPECT_EQ(r.exit_code, 0) << Describe(args) << "\nstderr: " << r.err;
+  EXPECT_EQ(r.err, "") << Describe(args);
+  return r.out;
+}
+
+json OkJson(std::vector<std::string> args) {
+  args.push_back("--json");
+  const std::string out = Ok(args);
+  json parsed = json::parse(out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(parsed.is_discarded()) << Describe(args) << "\n" << out;
+  return parsed;
+}
+
+// 1024 and 512 elements in ColossalAI's units of 2^20 elements.
+constexpr char k1024[] = "0.0009765625";
+constexpr char k512[] = "0.00048828125";
+
+// ---- help ------------------------------------------------------------------------------------
+
+TEST(ChunksCliTest, HelpExitsZeroAndNamesTheOptions) {
+  for (const char* flag : {"--help", "-h"}) {
+    const std::string out = Ok({"chunks", flag});
+    for (const char* option :
+         {"--model", "--rank", "--search-range-m", "--search-interval", "--min-chunk-size-m",
+          "--dp-shard", "--grad-accumulation", "--json", "search_chunk_configuration"}) {
+      EXPECT_NE(out.find(option), std::string::npos) << option << "\n" << out;
+    }
+  }
+  EXPECT_NE(Ok({"--help"}).find("twinsim chunks --help"), std::string::npos);
+}
+
+// ---- hand-computed search on tiny-mlp --------------------------------------------------------
+
+// tiny-mlp's tensors: 384 32 | 1024 | 32 320 10 (1,802 elements). Candidates 1024..2048 step 256:
+//   1024: [384 32|608] [1024] [32 320 10|662]          waste 1270
+//   1280: [384 32|864] [1024 32|224] [320 10|950]      waste 2038
+//   1536: [384 32 1024 32|64] [320 10|1206]            waste 1270
+//   1792: [384 32 1024 32 320] [10|1782]               waste 1782
+//   2048: [all|246]                                    waste 246
+TEST(ChunksCliTest, TinyMlpSearchPicksTheLeastWaste) {
+  const json j = OkJson({"chunks", "--model", "tiny-mlp", "--min-chunk-size-m", k1024,
+                         "--search-range-m", k1024, "--search-interval", "256"});
+  EXPECT_EQ(j["search"]["min_chunk_size"], 1024);
+  EXPECT_EQ(j["search"]["search_range"], 1024);
+  EXPECT_EQ(j["search"]["num_candidates"], 5);
+  EXPECT_EQ(j["search"]["max_candidate"], 2048);
+  EXPECT_EQ(j["chunk_size"], 2048);
+  EXPECT_EQ(j["waste"], 246);
+  EXPECT_EQ(j["total_elements"], 1802);
+  ASSERT_EQ(j["chunks"].size(), 1u);
+  EXPECT_EQ(j["chunks"][0]["tensors"].size(), 6u);
+  EXPECT_EQ(j["chunks"][0]["tensors"][2]["name"], "layers.1.weight");
+  EXPECT_EQ(j["chunks"][0]["tensors"][2]["offset"], 416);
+  // 2048 elements * 14 bytes.
+  EXPECT_EQ(j["rank_bytes"]["total"], 2048 * 14);
+  EXPECT_EQ(j["chunks"][0]["bytes"]["param-fp16"], 4096);
+  EXPECT_EQ(j["chunks"][0]["bytes"]["master-fp32"], 8192);
+  EXPECT_EQ(j["chunks"][0]["bytes"]["adam-m"], 8192);
+  EXPECT_EQ(j["chunks"][0]["bytes"]["adam-v"], 8192);
+  EXPECT_FALSE(j["chunks"][0]["bytes"].contains("grad-fp16"));
+}
+
+// Candidates 1024, 1280, 1536 only: 1024 and 1536 tie at 1270, the smaller wins.
+TEST(ChunksCliTest, TiesGoToTheSmallerChunkSize) {
+  const json j = OkJson({"chunks", "--model", "tiny-mlp", "--min-chunk-size-m", k1024,
+                         "--search-range-m", k512, "--search-interval", "256"});
+  EXPECT_EQ(j["chunk_size"], 1024);
+  EXPECT_EQ(j["waste"], 1270);
+  ASSERT_EQ(j["chunks"].size(), 3u);
+  const std::vector<int> padding = {608, 0, 662};
+  const std::vector<size_t> tensors = {2, 1, 3};
+  for (size_t c = 0; c < 3; ++c) {
+    EXPECT_EQ(j["chunks"][c]["padding"], padding[c]) << c;
+    EXPECT_EQ(j["chunks"][c]["tensors"].size(), tensors[c]) << c;
+  }
+}
+
+// With candidates 256..512 the 1024-element weight is larger than all of them.
+TEST(ChunksCliTest, TensorsLargerThanEveryCandidateAreOutliers) {
+  const json j = OkJson({"chunks", "--model", "tiny-mlp", "--min-chunk-size-m", "0.000244140625",
+                         "--search-range-m", "0.000244140625", "--search-interval", "128"});
+  EXPECT_EQ(j["search"]["max_candidate"], 512);
+  ASSERT_EQ(j["outliers"].size(), 1u);
+  EXPECT_EQ(j["outliers"][0]["name"], "layers.1.weight");
+  EXPECT_EQ(j["outliers"][0]["numel"], 1024);
+  bool own_chunk = false;
+  for (const json& chunk : j["chunks"]) {
+    if (chunk["tensors"][0]["name"] == "layers.1.weight") {
+      own_chunk = chunk["oversize"] == true && chunk["tensors"].size() == 1;
+    }
+  }
+  EXPECT_TRUE(own_chunk);
+  const std::string text =
+      Ok({"chunks", "--model", "tiny-mlp", "--min-chunk-size-m", "0.000244140625",
+          "--search-range-m", "0.000244140625", "--search-interval", "128"});
+  EXPECT_NE(text.find("outliers      1 larger than every candidate"), std::string::npos) << text;
+  EXPECT_NE(text.find("layers.1.weight (1,024 elements)"), std::string::npos) << text;
+}
+
+// ---- consistency on GPT-2 small --------------------------------------------------------------
+
+// Checks what every JSON report must satisfy: tensors in order across chunks, padding and
+// bytes per kind consistent with capacities, shard bytes = bytes / dp_shards.
+void CheckConsistent(const json& j) {
+  int64_t elements = 0, waste = 0, capacity_total = 0;
+  size_t tensors = 0;
+  const int64_t shards = j["dp_shards"];
+  const int64_t chunk_size = j["chunk_size"];
+  EXPECT_EQ(chunk_size % shards, 0);
+  for (const json& chunk : j["chunks"]) {
+    const int64_t capacity = chunk["capacity"];
+    int64_t used = 0;
+    for (const json& t : chunk["tensors"]) {
+      EXPECT_EQ(t["offset"], used);
+      used += t["numel"].get<int64_t>();
+      ++tensors;
+    }
+    EXPECT_EQ(chunk["elements"], used);
+    EXPECT_EQ(chunk["padding"], capacity - used);
+    EXPECT_EQ(capacity % shards, 0);
+    if (capacity > chunk_size) {
+      EXPECT_EQ(chunk["tensors"].size(), 1u);
+    }
+    for (const auto& [kind, bytes] : chunk["bytes"].items()) {
+      const int64_t per = kind == "param-fp16" || kind == "grad-fp16" ? 2 : 4;
+      EXPECT_EQ(bytes, capacity * per) << kind;
+      EXPECT_EQ(chunk["shard_bytes"][kind].get<int64_t>() * shards, bytes.get<int64_t>());
+    }
+    elements += used;
+    waste += capacity - used;
+    capacity_total += capacity;
+  }
+  EXPECT_EQ(tensors, j["num_tensors"].get<size_t>());
+  EXPECT_EQ(j["total_elements"], elements);
+  EXPECT_EQ(j["waste"], waste);
+  EXPECT_EQ(j["rank_bytes"]["total"],
+            capacity_total * j["bytes_per_element"].get<int64_t>() / shards);
+}
+
+TEST(ChunksCliTest, Gpt2SmallReportIsConsistent) {
+  const json j = OkJson({"chunks", "--model", "gpt2-small"});
+  CheckConsistent(j);
+  EXPECT_EQ(j["num_tensors"], 148);
+  EXPECT_EQ(j["total_elements"], 124439808 + (50304 - 50257) * 768);  // Megatron vocab padding
+  EXPECT_EQ(j["bytes_per_element"], 14);
+  EXPECT_GE(j["chunk_size"], int64_t{32} << 20);
+  EXPECT_LE(j["chunk_size"], int64_t{64} << 20);
+  EXPECT_EQ(j["search"]["num_candidates"], 32769);
+  EXPECT_EQ(j["chunks"][0]["tensors"][0]["name"], "transformer.wte.weight");
+  // --vocab-divisible-by 1 gives Hugging Face's unpadded model.
+  EXPECT_EQ(
+      OkJson({"chunks", "--model", "gpt2-small", "--vocab-divisible-by", "1"})["total_elements"],
+      124439808);
+}
+
+TEST(ChunksCliTest, DpShardKeepsOneQuarterOfEveryChunkPerRank) {
+  const json j = OkJson({"chunks", "--model", "gpt2-small", "--dp", "4", "--dp-shard"});
+  CheckConsistent(j);
+  EXPECT_EQ(j["dp_shards"], 4);
+  for (const json& chunk : j["chunks"]) {
+    EXPECT_EQ(chunk["gather_bytes"], chunk["bytes"]["param-fp16"]);
+  }
+  const json whole = OkJson({"chunks", "--model", "gpt2-small", "--dp", "4"});
+  EXPECT_EQ(whole["dp_shards"], 1);
+  EXPECT_EQ(whole["chunks"][0]["gather_bytes"], 0);
+}
+
+TEST(ChunksCliTest, GradAccumulationAddsAnFp16GradChunk) {
+  const json j = OkJson({"chunks", "--model", "gpt2-small", "--grad-accumulation"});
+  CheckConsistent(j);
+  EXPECT_EQ(j["bytes_per_element"], 16);
+  EXPECT_EQ(j["rank_bytes"]["grad-fp16"], j["rank_bytes"]["param-fp16"]);
+}
+
+TEST(ChunksCliTest, TextAgreesWithJson) {
+  const std::vector<std::string> args = {"chunks", "--model", "gpt2-medium", "--tp", "2"};
+  const json j = OkJson(args);
+  CheckConsistent(j);
+  const std::vector<std::string> lines = Lines(Ok(args));
+  ASSERT_GE(lines.size(), 12u);
+  EXPECT_EQ(lines[0], "model         gpt2-medium");
+  EXPECT_EQ(lines[1], "layout        tp=2 pp=1 dp=1; rank 0 (dp 0, pp 0, tp 0)");
+  auto thousands = [](int64_t v) {
+    std::string s = std::to_string(v);
+    for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
+    return s;
+  };
+  EXPECT_EQ(lines[4].rfind("chunk size    " + thousands(j["chunk_size"]) + " elements", 0), 0u)
+      << lines[4];
+  EXPECT_EQ(lines[5].rfind("padding       " + thousands(j["waste"]) + " elements", 0), 0u)
+      << lines[5];
+  EXPECT_EQ(lines[8], "bytes/param   14 (param-fp16 2 + master-fp32 4 + adam-m 4 + adam-v 4)");
+  // One table row per chunk after the header.
+  size_t header = 0;
+  while (header < lines.size() && lines[header].rfind("#  ", 0) != 0) ++header;
+  EXPECT_EQ(lines.size() - header - 1, j["chunks"].size());
+}
+
+// pp = 2: rank 1 (the last stage) packs its copy of the tied embedding as lm_head.weight.
+TEST(ChunksCliTest, RankSelectsItsOwnStage) {
+  const std::string model = "gpt2:n_layer=2,n_embd=16,n_head=2,vocab_size=64";
+  const std::vector<std::string> small = {"--min-chunk-size-m", k1024, "--search-range-m", k1024};
+  std::vector<std::string> first = {"chunks", "--model", model, "--pp", "2", "--rank", "0"};
+  std::vector<std::string> last = {"chunks", "--model", model, "--pp", "2", "--rank", "1"};
+  first.insert(first.end(), small.begin(), small.end());
+  last.insert(last.end(), small.begin(), small.end());
+  const json j0 = OkJson(first), j1 = OkJson(last);
+  CheckConsistent(j0);
+  CheckConsistent(j1);
+  EXPECT_EQ(j0["coords"]["pp"], 0);
+  EXPECT_EQ(j1["coords"]["pp"], 1);
+  EXPECT_EQ(j0["chunks"][0]["tensors"][0]["name"], "transformer.wte.weight");
+  const json& last_chunk = j1["chunks"].back();
+  EXPECT_EQ(last_chunk["tensors"].back()["name"], "lm_head.weight");
+  EXPECT_EQ(last_chunk["tensors"].back()["numel"], 128 * 16);
+}
+
+// ---- errors ----------------------------------------------------------------------------------
+
+struct BadCase {
+  std::vector<std::string> args;
+  std::string fragment;  // must appear in the one stderr line
+};
+
+TEST(ChunksCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
+  auto Gpt2 = [](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"chunks", "--model", "gpt2-small"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const std::vector<BadCase> cases = {
+      {{"chunks"}, "twinsim chunks: --model: missing"},
+      {{"chunk", "--model", "gpt2"}, "twinsim: unknown command group 'chunk' (did you mean"},
+      {{"chunks", "--model", "gpt2-smal"}, "twinsim chunks: --model: unknown model 'gpt2-smal'"},
+      {Gpt2({"--rank", "1"}),
+       "twinsim chunks: --rank: expected a rank below the world size 1, "
+       "got '1'"},
+      {Gpt2({"--tp", "2", "--rank", "-1"}), "--rank: expected a non-negative integer, got '-1'"},
+      {Gpt2({"--rank", "x"}), "--rank: expected a non-negative integer, got 'x'"},
+      {Gpt2({"--tp", "0"}), "--tp: expected a positive integer, got '0'"},
+      {Gpt2({"--pp", "13"}), "--pp: LayoutConfig: pp * vpp = 13 * 1"},
+      {Gpt2({"--search-interval", "0"}), "--search-interval: expected a positive integer, got '0'"},
+      {Gpt2({"--search-interval", "1.5"}), "--search-interval: expected a positive integer"},
+      {Gpt2({"--search-interval", "1"}),
+       "--search-range-m/--search-interval: search range 33554432 in steps of 1 gives 33554433 "
+       "candidates; at most 1048576 are searched"},
+      {Gpt2({"--min-chunk-size-m", "0"}),
+       "--min-chunk-size-m: expected at least one element (1/1048576), got '0'"},
+      {Gpt2({"--min-chunk-size-m", "-1"}),
+       "--min-chunk-size-m: expected a number of 2^20 elements in [0, 65536], got -1"},
+      {Gpt2({"--min-chunk-size-m", "abc"}), "--min-chunk-size-m: expected"},
+      {Gpt2({"--search-range-m", "nan"}), "--search-range-m: expected a finite number"},
+      {Gpt2({"--search-range-m", "1e12"}), "--search-range-m: expected a number of 2^20 elements"},
+      {Gpt2({"--min-chunk-size-m", "65536", "--search-range-m", "1"}),
+       "largest candidate 68720525312 exceeds 68719476736 elements"},
+      {Gpt2({"--dp-shard=1"}), "--dp-shard: takes no value, got '1'"},
+      {Gpt2({"--json", "--json"}), "--json: given 2 times; expected at most once"},
+      {Gpt2({"--chunk-size", "4"}), "unknown option '--chunk-size'"},
+      {Gpt2({"stray"}), "unexpected argument 'stray'"},
+      {Gpt2({"--search-interval"}), "--search-interval: expected a value"},
+  };
+  ASSERT_GE(cases.size(), 10u);
+  for (const BadCase& c : cases) {
+    const RunResult r = Twinsim(c.args);
+    EXPECT_EQ(r.exit_code, 2) << Describe(c.args) << "\nstderr: " << r.err;
+    EXPECT_EQ(r.out, "") << Describe(c.args);
+    EXPECT_EQ(Lines(r.err).size(), 1u) << Describe(c.args) << "\nstderr: " << r.err;
+    EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << Describe(c.args);
+    EXPECT_NE(r.err.find(c.fragment), std::string::npos)
+        << Describe(c.args) << "\nexpected fragment: " << c.fragment << "\nstderr: " << r.err;
+    EXPECT_EQ(r.err.rfind("twinsim", 0), 0u) << r.err;
+  }
+}
+
+TEST(ChunksCliTest, WriteFailureExitsOneWithOneLine) {
+  const RunResult r = Twinsim({"chunks", "--model", "gpt2-small"}, "/dev/full");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("twinsim chunks: writing standard output failed"), std::string::npos)
+      << r.err;
+}
+
+}  // namespace
+}  // namespace twinsim
