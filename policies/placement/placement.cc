@@ -1,0 +1,529 @@
+#include "policies/placement/placement.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <utility>
+
+#include "core/memory_ledger.h"
+
+namespace twinsim::placement {
+namespace {
+
+constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
+
+uint64_t SatSub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+uint64_t Scaled(uint64_t bytes, double ratio) {
+  return static_cast<uint64_t>(std::floor(static_cast<double>(bytes) * ratio));
+}
+
+std::string_view UnitTag(int unit) { return unit % 2 == 0 ? "fp16" : "optim"; }
+
+// "chunk 3 fp16" (Note [Placement units]).
+std::string UnitName(int unit) {
+  return fmt::format("chunk {} {}", ChunkOfUnit(unit), UnitTag(unit));
+}
+
+// For each unit, the ascending op indices that use it: next use by binary search.
+class NextUse {
+ public:
+  explicit NextUse(const Workload& w) : uses_(w.num_units()) {
+    for (size_t i = 0; i < w.ops.size(); ++i) {
+      for (int u : w.ops[i].units) uses_[u].push_back(static_cast<uint64_t>(i));
+    }
+  }
+  // The first op after `op` that uses `unit`, or kNever.
+  uint64_t After(int unit, int op) const {
+    const std::vector<uint64_t>& v = uses_[unit];
+    const auto it = std::upper_bound(v.begin(), v.end(), static_cast<uint64_t>(op));
+    return it == v.end() ? kNever : *it;
+  }
+  uint64_t First(int unit) const { return uses_[unit].empty() ? kNever : uses_[unit].front(); }
+
+ private:
+  std::vector<std::vector<uint64_t>> uses_;
+};
+
+PlacementOom MakeOom(const Workload& w, int op, std::string device, uint64_t requested,
+                     uint64_t available, std::string what) {
+  PlacementOom oom;
+  oom.op = op;
+  oom.op_name = op < 0 ? "initial placement" : w.ops[op].name;
+  oom.device = std::move(device);
+  oom.requested = requested;
+  oom.available = available;
+  oom.shortfall = SatSub(requested, available);
+  oom.message = fmt::format("{}: {} {} needs {}, {} free: short by {}", oom.op_name, oom.device,
+                            what, core::FormatByteSize(requested), core::FormatByteSize(available),
+                            core::FormatByteSize(oom.shortfall));
+  return oom;
+}
+
+// The accounting-only GPU and host of one step (Note [Step accounting]).
+class Step {
+ public:
+  Step(const Workload& w, const MemoryBudget& budget)
+      : w_(w),
+        gpu_(0, "gpu", budget.gpu_bytes),
+        host_(-1, "host", budget.host_bytes),
+        where_(w.num_units(), Where::kHost) {}
+
+  const Workload& workload() const { return w_; }
+  Where where(int unit) const { return where_[unit]; }
+  const core::MemoryLedger& gpu() const { return gpu_; }
+  const core::MemoryLedger& host() const { return host_; }
+  uint64_t gpu_model_bytes() const { return gpu_model_; }
+
+  // Puts `unit` at `where` before the step (free of traffic).
+  std::optional<PlacementOom> Place(int unit, Where where) {
+    core::MemoryLedger& ledger = where == Where::kGpu ? gpu_ : host_;
+    if (ledger.TryCharge(w_.unit_bytes[unit], UnitTag(unit))) {
+      return MakeOom(w_, -1, where == Where::kGpu ? "gpu" : "host", w_.unit_bytes[unit],
+                     ledger.available(), UnitName(unit));
+    }
+    where_[unit] = where;
+    if (where == Where::kGpu) gpu_model_ += w_.unit_bytes[unit];
+    return std::nullopt;
+  }
+
+  // Charges a buffer that stays on the GPU for the whole step (static's kept-gathered chunks).
+  std::optional<PlacementOom> PlacePinned(uint64_t bytes) {
+    if (gpu_.TryCharge(bytes, "gathered")) {
+      return MakeOom(w_, -1, "gpu", bytes, gpu_.available(), "kept-gathered buffers");
+    }
+    return std::nullopt;
+  }
+
+  // Evicts `evict` (on the GPU) and loads `load` (on the host) as one exchange.
+  std::optional<PlacementOom> Exchange(int op, const std::vector<int>& evict,
+                                       const std::vector<int>& load) {
+    for (int u : evict) {
+      gpu_.Release(w_.unit_bytes[u], UnitTag(u));
+      gpu_model_ -= w_.unit_bytes[u];
+    }
+    for (int u : load) {
+      if (gpu_.TryCharge(w_.unit_bytes[u], UnitTag(u))) {
+        return MakeOom(w_, op, "gpu", w_.unit_bytes[u], gpu_.available(), "loading " + UnitName(u));
+      }
+      gpu_model_ += w_.unit_bytes[u];
+      host_.Release(w_.unit_bytes[u], UnitTag(u));
+      where_[u] = Where::kGpu;
+      h2d_ += w_.unit_bytes[u];
+    }
+    for (int u : evict) {
+      if (host_.TryCharge(w_.unit_bytes[u], UnitTag(u))) {
+        return MakeOom(w_, op, "host", w_.unit_bytes[u], host_.available(),
+                       "evicting " + UnitName(u));
+      }
+      where_[u] = Where::kHost;
+      d2h_ += w_.unit_bytes[u];
+    }
+    return std::nullopt;
+  }
+
+  // Runs op `op` with `gather` bytes of gather buffers: charges its transient for its duration.
+  std::optional<PlacementOom> Run(int op, uint64_t gather) {
+    const uint64_t non_model = w_.ops[op].non_model_bytes;
+    if (gpu_.TryCharge(non_model, "non-model")) {
+      return MakeOom(w_, op, "gpu", non_model, gpu_.available(), "non-model memory");
+    }
+    if (gpu_.TryCharge(gather, "gather")) {
+      PlacementOom oom = MakeOom(w_, op, "gpu", gather, gpu_.available(), "gather buffers");
+      gpu_.Release(non_model, "non-model");
+      return oom;
+    }
+    gpu_.Release(gather, "gather");
+    gpu_.Release(non_model, "non-model");
+    return std::nullopt;
+  }
+
+  PlacementResult Finish(std::string name, std::optional<PlacementOom> oom) const {
+    PlacementResult r;
+    r.policy = std::move(name);
+    r.fits = !oom.has_value();
+    r.oom = std::move(oom);
+    r.peak_gpu_bytes = gpu_.peak();
+    r.peak_host_bytes = host_.peak();
+    r.h2d_bytes = h2d_;
+    r.d2h_bytes = d2h_;
+    r.final_location = where_;
+    r.final_gpu_bytes = gpu_.in_use();
+    r.final_host_bytes = host_.in_use();
+    const core::MemoryStats stats = gpu_.Stats();
+    r.final_transient_bytes = stats.Tag("non-model").in_use + stats.Tag("gather").in_use;
+    r.gathered_bytes = stats.Tag("gathered").in_use;
+    return r;
+  }
+
+ private:
+  const Workload& w_;
+  core::MemoryLedger gpu_;
+  core::MemoryLedger host_;
+  std::vector<Where> where_;
+  uint64_t gpu_model_ = 0;
+  uint64_t h2d_ = 0;
+  uint64_t d2h_ = 0;
+};
+
+// The op's units that are on the host.
+std::vector<int> Missing(const Step& step, const Op& op) {
+  std::vector<int> missing;
+  for (int u : op.units) {
+    if (step.where(u) == Where::kHost) missing.push_back(u);
+  }
+  return missing;
+}
+
+uint64_t SumBytes(const Workload& w, const std::vector<int>& units) {
+  uint64_t bytes = 0;
+  for (int u : units) bytes += w.unit_bytes[u];
+  return bytes;
+}
+
+// Gemini's eviction: resident units not used by op `op`, in `order`, are evicted until the op's
+// missing units fit `soft` (while the host can take them) and at least `hard` (Note [Auto
+// placement]). Returns the units to evict, or a "cannot fit" result.
+StatusOr<std::vector<int>> ChooseEvictions(const Step& step, int op, const std::vector<int>& order,
+                                           uint64_t soft, uint64_t hard, PlacementOom* cannot_fit) {
+  const Workload& w = step.workload();
+  soft = std::min(soft, hard);  // the warmup's cap may exceed what this op leaves free
+  const std::vector<int> missing = Missing(step, w.ops[op]);
+  const uint64_t need = SumBytes(w, missing);
+  uint64_t resident = step.gpu_model_bytes();
+  uint64_t host_after = step.host().in_use() - need;
+  std::vector<int> evict;
+  for (int u : order) {
+    if (resident + need <= soft) break;
+    const uint64_t x = w.unit_bytes[u];
+    if (host_after + x > step.host().capacity() && resident + need <= hard) break;
+    evict.push_back(u);
+    resident -= x;
+    host_after += x;
+  }
+  if (resident + need > hard) {
+    *cannot_fit = MakeOom(w, op, "gpu", resident + need, hard, "cannot fit: model data for the op");
+    return Status::ResourceExhausted(cannot_fit->message);
+  }
+  return evict;
+}
+
+// Evictable units (on the GPU, not used by `op`), in unit order.
+std::vector<int> Evictable(const Step& step, int op) {
+  const Workload& w = step.workload();
+  std::vector<int> units;
+  for (int u = 0; u < w.num_units(); ++u) {
+    if (step.where(u) == Where::kGpu &&
+        !std::binary_search(w.ops[op].units.begin(), w.ops[op].units.end(), u)) {
+      units.push_back(u);
+    }
+  }
+  return units;
+}
+
+// ---- cuda, cpu, static -----------------------------------------------------------------------
+
+// A fixed home per unit: GPU-homed units never move; host-homed ones are loaded for each op
+// that needs them and evicted right after (cuda: all GPU; cpu: all host; static: fractions).
+class HomePolicy : public PlacementPolicy {
+ public:
+  HomePolicy(std::string name, StaticFractions fractions)
+      : name_(std::move(name)), fractions_(fractions) {}
+
+  std::string Name() const override { return name_; }
+
+  PlacementResult Run(const Workload& w, const MemoryBudget& budget) const override {
+    const int num_chunks = static_cast<int>(w.chunk_gather_bytes.size());
+    std::vector<Where> home(w.num_units());
+    std::vector<bool> kept(num_chunks, false);
+    // Note [Static placement]: walk chunks in order against a byte target.
+    uint64_t total_chunk = 0;  // one chunk's "chunk memory": its fp16 unit
+    for (int c = 0; c < num_chunks; ++c) total_chunk += w.unit_bytes[Fp16Unit(c)];
+    const uint64_t optim_target = Scaled(total_chunk, fractions_.offload_optim_frac);
+    const uint64_t param_target = Scaled(total_chunk, fractions_.offload_param_frac);
+    const uint64_t keep_target = Scaled(total_chunk, 1.0 - fractions_.shard_param_frac);
+    const bool param_honoured =
+        fractions_.shard_param_frac == 1.0 && fractions_.offload_optim_frac == 1.0;
+    uint64_t optim_off = 0, param_off = 0, kept_bytes = 0, gathered = 0;
+    for (int c = 0; c < num_chunks; ++c) {
+      const uint64_t mem = w.unit_bytes[Fp16Unit(c)];
+      home[OptimUnit(c)] = optim_off < optim_target ? Where::kHost : Where::kGpu;
+      if (home[OptimUnit(c)] == Where::kHost) optim_off += mem;
+      home[Fp16Unit(c)] = param_honoured && param_off < param_target ? Where::kHost : Where::kGpu;
+      if (home[Fp16Unit(c)] == Where::kHost) param_off += mem;
+      if (w.chunk_gather_bytes[c] > 0 && kept_bytes < keep_target) {
+        kept[c] = true;
+        kept_bytes += mem;
+        gathered += w.chunk_gather_bytes[c];
+      }
+    }
+
+    Step step(w, budget);
+    for (int u = 0; u < w.num_units(); ++u) {
+      if (auto oom = step.Place(u, home[u])) return step.Finish(name_, oom);
+    }
+    if (auto oom = step.PlacePinned(gathered)) return step.Finish(name_, oom);
+    for (size_t i = 0; i < w.ops.size(); ++i) {
+      const int op = static_cast<int>(i);
+      const Op& o = w.ops[i];
+      if (auto oom = step.Exchange(op, {}, Missing(step, o))) return step.Finish(name_, oom);
+      uint64_t gather = 0;
+      for (int c : o.chunks) gather += kept[c] ? 0 : w.chunk_gather_bytes[c];
+      if (auto oom = step.Run(op, gather)) return step.Finish(name_, oom);
+      std::vector<int> after;
+      for (int u : o.units) {
+        if (home[u] == Where::kHost) after.push_back(u);
+      }
+      if (auto oom = step.Exchange(op, after, {})) return step.Finish(name_, oom);
+    }
+    return step.Finish(name_, std::nullopt);
+  }
+
+ private:
+  std::string name_;
+  StaticFractions fractions_;
+};
+
+// ---- auto ------------------------------------------------------------------------------------
+
+class AutoPolicy : public PlacementPolicy {
+ public:
+  explicit AutoPolicy(AutoOptions options) : options_(options) {}
+
+  std::string Name() const override {
+    return fmt::format("auto({:g},{:g})", options_.warmup_non_model_ratio,
+                       options_.steady_cap_ratio);
+  }
+
+  PlacementResult Run(const Workload& w, const MemoryBudget& budget) const override {
+    if (w.ops.empty()) return Step(w, budget).Finish(Name(), std::nullopt);
+    const uint64_t cap = budget.gpu_bytes;
+    // 1. Warmup (Note [Auto placement]).
+    Step warm(w, budget);
+    const uint64_t warm_soft = Scaled(cap, 1.0 - options_.warmup_non_model_ratio);
+    const uint64_t hard0 = SatSub(cap, w.ops[0].non_model_bytes + w.OpGatherBytes(w.ops[0]));
+    uint64_t rest = w.total_model_bytes;
+    uint64_t on_gpu = 0;
+    for (int u = 0; u < w.num_units(); ++u) {
+      const uint64_t x = w.unit_bytes[u];
+      const bool gpu = on_gpu + x <= warm_soft || (rest > budget.host_bytes && on_gpu + x <= hard0);
+      if (gpu) on_gpu += x;
+      // Units left for the host after this one.
+      if (auto oom = warm.Place(u, gpu ? Where::kGpu : Where::kHost)) {
+        return warm.Finish(Name(), oom);
+      }
+      if (gpu) rest -= x;
+    }
+    std::vector<uint64_t> trace(w.ops.size());
+    for (size_t i = 0; i < w.ops.size(); ++i) {
+      const int op = static_cast<int>(i);
+      const uint64_t gather = w.OpGatherBytes(w.ops[i]);
+      const uint64_t hard = SatSub(cap, w.ops[i].non_model_bytes + gather);
+      PlacementOom cannot_fit;
+      StatusOr<std::vector<int>> evict =
+          ChooseEvictions(warm, op, Evictable(warm, op), warm_soft, hard, &cannot_fit);
+      if (!evict.ok()) return warm.Finish(Name(), cannot_fit);
+      if (auto oom = warm.Exchange(op, *evict, Missing(warm, w.ops[i]))) {
+        return warm.Finish(Name(), oom);
+      }
+      if (auto oom = warm.Run(op, gather)) return warm.Finish(Name(), oom);
+      // The tracer's sample: the ledger's non-model + gather charge while the op ran.
+      trace[i] = w.ops[i].non_model_bytes + gather;
+    }
+
+    // 2. Steady steps: one from where the warmup ended, then the reported one from where that
+    // ended (Note [Auto placement]).
+    std::vector<Where> start(w.num_units());
+    for (int u = 0; u < w.num_units(); ++u) start[u] = warm.where(u);
+    PlacementResult first = SteadyStep(w, budget, trace, start);
+    if (!first.fits) return first;
+    return SteadyStep(w, budget, trace, first.final_location);
+  }
+
+ private:
+  PlacementResult SteadyStep(const Workload& w, const MemoryBudget& budget,
+                             const std::vector<uint64_t>& trace,
+                             const std::vector<Where>& start) const {
+    const uint64_t cap = budget.gpu_bytes;
+    Step step(w, budget);
+    for (int u = 0; u < w.num_units(); ++u) {
+      if (auto oom = step.Place(u, start[u])) return step.Finish(Name(), oom);
+    }
+    const NextUse next(w);
+    const uint64_t steady_cap = Scaled(cap, options_.steady_cap_ratio);
+    for (size_t i = 0; i < w.ops.size(); ++i) {
+      const int op = static_cast<int>(i);
+      const uint64_t period = std::max(trace[i], i + 1 < trace.size() ? trace[i + 1] : 0);
+      const uint64_t soft = SatSub(steady_cap, period);
+      const uint64_t hard = SatSub(cap, trace[i]);
+      std::vector<int> order = Evictable(step, op);
+      std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+        const uint64_t na = next.After(a, op), nb = next.After(b, op);
+        return na != nb ? na > nb : a > b;
+      });
+      PlacementOom cannot_fit;
+      StatusOr<std::vector<int>> evict = ChooseEvictions(step, op, order, soft, hard, &cannot_fit);
+      if (!evict.ok()) return step.Finish(Name(), cannot_fit);
+      if (auto oom = step.Exchange(op, *evict, Missing(step, w.ops[i]))) {
+        return step.Finish(Name(), oom);
+      }
+      if (auto oom = step.Run(op, w.OpGatherBytes(w.ops[i]))) return step.Finish(Name(), oom);
+    }
+    return step.Finish(Name(), std::nullopt);
+  }
+
+ private:
+  AutoOptions options_;
+};
+
+// ---- optimal ---------------------------------------------------------------------------------
+
+class OptimalPolicy : public PlacementPolicy {
+ public:
+  std::string Name() const override { return "optimal"; }
+
+  PlacementResult Run(const Workload& w, const MemoryBudget& budget) const override {
+    PlacementResult r;
+    r.policy = Name();
+    r.fits = true;
+    const uint64_t cap = budget.gpu_bytes;
+    const NextUse next(w);
+    std::vector<uint64_t> resident(w.num_units(), 0);
+    uint64_t on_gpu = 0;
+    auto transient = [&](int op) { return w.ops[op].non_model_bytes + w.OpGatherBytes(w.ops[op]); };
+    auto fail = [&](int op, uint64_t requested, uint64_t available) {
+      r.fits = false;
+      r.oom = MakeOom(w, op, "gpu", requested, available, "op units + transient");
+      return r;
+    };
+    if (w.ops.empty()) return r;
+    // Free initial content: units in order of first use, up to op 0's budget (bytes).
+    std::vector<int> by_first(w.num_units());
+    std::iota(by_first.begin(), by_first.end(), 0);
+    std::stable_sort(by_first.begin(), by_first.end(),
+                     [&](int a, int b) { return next.First(a) < next.First(b); });
+    uint64_t room = SatSub(cap, transient(0));
+    for (int u : by_first) {
+      if (next.First(u) == kNever) break;
+      const uint64_t take = std::min(room, w.unit_bytes[u]);
+      resident[u] = take;
+      on_gpu += take;
+      room -= take;
+    }
+    for (size_t i = 0; i < w.ops.size(); ++i) {
+      const int op = static_cast<int>(i);
+      const Op& o = w.ops[i];
+      const uint64_t own = w.OpUnitBytes(o);
+      if (own + transient(op) > cap) return fail(op, own + transient(op), cap);
+      const uint64_t limit = cap - transient(op);
+      uint64_t missing = 0;
+      for (int u : o.units) missing += w.unit_bytes[u] - resident[u];
+      if (on_gpu + missing > limit) {
+        uint64_t excess = on_gpu + missing - limit;
+        std::vector<int> order;
+        for (int u = 0; u < w.num_units(); ++u) {
+          if (resident[u] > 0 && !std::binary_search(o.units.begin(), o.units.end(), u)) {
+            order.push_back(u);
+          }
+        }
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+          const uint64_t na = next.After(a, op), nb = next.After(b, op);
+          return na != nb ? na > nb : a > b;
+        });
+        for (int u : order) {
+          if (excess == 0) break;
+          const uint64_t drop = std::min(excess, resident[u]);
+          resident[u] -= drop;
+          on_gpu -= drop;
+          excess -= drop;
+          r.d2h_bytes += drop;
+        }
+      }
+      for (int u : o.units) {
+        r.h2d_bytes += w.unit_bytes[u] - resident[u];
+        on_gpu += w.unit_bytes[u] - resident[u];
+        resident[u] = w.unit_bytes[u];
+      }
+      r.peak_gpu_bytes = std::max(r.peak_gpu_bytes, on_gpu + transient(op));
+      r.peak_host_bytes = std::max(r.peak_host_bytes, w.total_model_bytes - on_gpu);
+    }
+    r.final_gpu_bytes = on_gpu;
+    r.final_host_bytes = w.total_model_bytes - on_gpu;
+    return r;
+  }
+};
+
+bool InUnitRange(double x) { return x >= 0.0 && x <= 1.0; }
+
+}  // namespace
+
+std::unique_ptr<PlacementPolicy> MakeCudaPolicy() {
+  return std::make_unique<HomePolicy>("cuda", StaticFractions{1.0, 0.0, 0.0});
+}
+
+std::unique_ptr<PlacementPolicy> MakeCpuPolicy() {
+  return std::make_unique<HomePolicy>("cpu", StaticFractions{1.0, 1.0, 1.0});
+}
+
+StatusOr<std::unique_ptr<PlacementPolicy>> MakeStaticPolicy(const StaticFractions& f) {
+  if (!InUnitRange(f.shard_param_frac) || !InUnitRange(f.offload_optim_frac) ||
+      !InUnitRange(f.offload_param_frac)) {
+    return Status::InvalidArgument(
+        fmt::format("static placement: fractions ({}, {}, {}) must be in [0, 1]",
+                    f.shard_param_frac, f.offload_optim_frac, f.offload_param_frac));
+  }
+  std::unique_ptr<PlacementPolicy> p =
+      std::make_unique<HomePolicy>(fmt::format("static({:g},{:g},{:g})", f.shard_param_frac,
+                                               f.offload_optim_frac, f.offload_param_frac),
+                                   f);
+  return p;
+}
+
+StatusOr<std::unique_ptr<PlacementPolicy>> MakeAutoPolicy(const AutoOptions& options) {
+  if (!InUnitRange(options.warmup_non_model_ratio) || !InUnitRange(options.steady_cap_ratio)) {
+    return Status::InvalidArgument(fmt::format("auto placement: ratios ({}, {}) must be in [0, 1]",
+                                               options.warmup_non_model_ratio,
+                                               options.steady_cap_ratio));
+  }
+  std::unique_ptr<PlacementPolicy> p = std::make_unique<AutoPolicy>(options);
+  return p;
+}
+
+std::unique_ptr<PlacementPolicy> MakeOptimalPolicy() { return std::make_unique<OptimalPolicy>(); }
+
+std::vector<PlacementResult> RunPolicies(std::span<const PlacementPolicy* const> policies,
+                                         const Workload& workload, const MemoryBudget& budget) {
+  const PlacementResult optimal = OptimalPolicy().Run(workload, budget);
+  std::vector<PlacementResult> results;
+  for (const PlacementPolicy* p : policies) {
+    PlacementResult r = p->Run(workload, budget);
+    if (!r.fits) {
+      r.ratio_to_optimal = 0;
+    } else if (optimal.h2d_bytes > 0) {
+      r.ratio_to_optimal =
+          static_cast<double>(r.h2d_bytes) / static_cast<double>(optimal.h2d_bytes);
+    } else {
+      r.ratio_to_optimal = r.h2d_bytes == 0 ? 1.0 : std::numeric_limits<double>::infinity();
+    }
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+bool FeasiblePlacementExists(const Workload& w, const MemoryBudget& budget) {
+  uint64_t min_room = kNever;
+  for (const Op& op : w.ops) {
+    const uint64_t transient = op.non_model_bytes + w.OpGatherBytes(op);
+    if (w.OpUnitBytes(op) + transient > budget.gpu_bytes) return false;
+    min_room = std::min(min_room, budget.gpu_bytes - transient);
+  }
+  if (w.ops.empty()) min_room = budget.gpu_bytes;
+  const uint64_t max_unit =
+      w.unit_bytes.empty() ? 0 : *std::max_element(w.unit_bytes.begin(), w.unit_bytes.end());
+  return w.total_model_bytes + max_unit <= budget.host_bytes + min_room;
+}
+
+}  // namespace twinsim::placement

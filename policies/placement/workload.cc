@@ -1,0 +1,249 @@
+#include "policies/placement/workload.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+namespace twinsim::placement {
+
+std::string_view PipelineScheduleName(PipelineSchedule schedule) {
+  return schedule == PipelineSchedule::kGPipe ? "gpipe" : "1f1b";
+}
+
+std::string_view OpPhaseName(OpPhase phase) {
+  switch (phase) {
+    case OpPhase::kForward:
+      return "forward";
+    case OpPhase::kBackward:
+      return "backward";
+    case OpPhase::kOptimizer:
+      return "optimizer";
+  }
+  return "?";
+}
+
+uint64_t Workload::OpUnitBytes(const Op& op) const {
+  uint64_t bytes = 0;
+  for (int u : op.units) bytes += unit_bytes[u];
+  return bytes;
+}
+
+uint64_t Workload::OpGatherBytes(const Op& op) const {
+  if (op.phase == OpPhase::kOptimizer) return 0;  // Adam updates the rank's own shards
+  uint64_t bytes = 0;
+  for (int c : op.chunks) bytes += chunk_gather_bytes[c];
+  return bytes;
+}
+
+uint64_t LayerActivationBytes(int64_t s, int64_t b, int64_t h, int64_t a, int64_t t) {
+  const uint64_t sbh = static_cast<uint64_t>(s) * b * h;
+  const uint64_t split = 24 * sbh + 5 * static_cast<uint64_t>(a) * s * s * b;
+  const uint64_t tt = static_cast<uint64_t>(t);
+  return 10 * sbh + (split + tt - 1) / tt;
+}
+
+int HeldMicrobatches(PipelineSchedule schedule, int num_microbatches, int pp, int pp_rank) {
+  if (schedule == PipelineSchedule::kGPipe) return num_microbatches;
+  return std::min(num_microbatches, pp - pp_rank);
+}
+
+int64_t HiddenSizeOf(const core::ModelSpec& model) {
+  for (const core::ParamSpec& p : model.params) {
+    if (p.role == core::ParamRole::kFinalNorm && p.shape.size() == 1) return p.shape[0];
+  }
+  return 0;
+}
+
+namespace {
+
+// One op before its non-model bytes are known: what it stores and its transient.
+struct Draft {
+  Op op;
+  uint64_t stores = 0;     // forward: bytes it adds to the stored set
+  uint64_t frees = 0;      // backward: bytes of the stored set it frees after it runs
+  uint64_t transient = 0;  // extra bytes only while it runs
+};
+
+std::vector<int> ChunksOf(const ChunkManager& chunks, const std::vector<int>& tensors) {
+  std::set<int> set;
+  for (int t : tensors) set.insert(chunks.ChunkOf(t));
+  return {set.begin(), set.end()};
+}
+
+std::vector<int> Fp16Units(const std::vector<int>& chunks) {
+  std::vector<int> units;
+  for (int c : chunks) units.push_back(Fp16Unit(c));
+  return units;
+}
+
+}  // namespace
+
+StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const ChunkManager& chunks,
+                                 const WorkloadConfig& config) {
+  const core::LayoutConfig& lc = layout.config();
+  const core::ModelSpec& model = layout.model();
+  if (config.rank < 0 || config.rank >= layout.world_size()) {
+    return Status::InvalidArgument(
+        fmt::format("workload: rank {} is outside [0, {})", config.rank, layout.world_size()));
+  }
+  if (lc.vpp != 1) {
+    return Status::InvalidArgument(
+        fmt::format("workload: vpp {} > 1 (interleaved schedules) is not modelled", lc.vpp));
+  }
+  if (config.micro_batch_size < 1 || config.seq_len < 1 || config.heads < 1 ||
+      config.num_microbatches < 1) {
+    return Status::InvalidArgument(fmt::format(
+        "workload: micro_batch_size {}, seq_len {}, heads {} and num_microbatches {} must be >= 1",
+        config.micro_batch_size, config.seq_len, config.heads, config.num_microbatches));
+  }
+  const int64_t h = config.hidden > 0 ? config.hidden : HiddenSizeOf(model);
+  if (h < 1) {
+    return Status::InvalidArgument(
+        fmt::format("workload: model '{}' has no final norm to take the hidden size from; "
+                    "set hidden",
+                    model.name));
+  }
+  if (h % config.heads != 0) {
+    return Status::InvalidArgument(
+        fmt::format("workload: hidden {} is not a multiple of heads {}", h, config.heads));
+  }
+  const std::vector<TensorSpec> expected = RankTensors(layout, config.rank);
+  if (expected.size() != chunks.tensors().size()) {
+    return Status::InvalidArgument(
+        fmt::format("workload: the chunk manager holds {} tensors, rank {} owns {}",
+                    chunks.tensors().size(), config.rank, expected.size()));
+  }
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (expected[i].name != chunks.tensors()[i].name ||
+        expected[i].numel != chunks.tensors()[i].numel) {
+      return Status::InvalidArgument(
+          fmt::format("workload: chunk tensor {} is '{}', rank {} owns '{}' there", i,
+                      chunks.tensors()[i].name, config.rank, expected[i].name));
+    }
+  }
+
+  const core::ParallelCoords coords = layout.RankCoords(config.rank);
+  const int stage = layout.StageAt(coords.pp, 0);
+  const bool first = stage == 0;
+  const bool last = stage == layout.num_stages() - 1;
+  const core::IndexRange layers = layout.StageLayers(stage);
+  const int64_t s = config.seq_len, b = config.micro_batch_size, t = lc.tp;
+  const uint64_t sbh = static_cast<uint64_t>(s) * b * h;
+  const uint64_t a_full = LayerActivationBytes(s, b, h, config.heads, t);
+  const uint64_t layer_store = config.recompute ? 2 * sbh : a_full;
+  const uint64_t rebuild = config.recompute ? a_full - 2 * sbh : 0;
+
+  // Group the rank's tensors by the op that uses them.
+  const std::vector<core::OwnedShard> owned = layout.OwnedBy(config.rank);
+  std::vector<int> embed_tensors, head_tensors;
+  std::vector<std::vector<int>> layer_tensors(layers.size());
+  int64_t head_rows = 0;  // local vocab v of the head's weight
+  for (size_t i = 0; i < owned.size(); ++i) {
+    const int role_param = owned[i].tied_from >= 0 ? owned[i].tied_from : owned[i].param;
+    const core::ParamSpec& p = model.params[role_param];
+    const int ti = static_cast<int>(i);
+    switch (p.role) {
+      case core::ParamRole::kEmbedding:
+        embed_tensors.push_back(ti);
+        break;
+      case core::ParamRole::kLayer:
+        layer_tensors[p.layer - layers.begin].push_back(ti);
+        break;
+      case core::ParamRole::kFinalNorm:
+        head_tensors.push_back(ti);
+        break;
+      case core::ParamRole::kHead:
+        head_tensors.push_back(ti);
+        head_rows = chunks.tensors()[i].numel / h;
+        break;
+    }
+  }
+  // A head tied to an embedding on the same stage shares its tensor (Note [Tied embeddings]).
+  if (last) {
+    for (const core::ParamSpec& p : model.params) {
+      if (p.role != core::ParamRole::kHead || p.tied_to.empty()) continue;
+      const int target = chunks.FindTensor(p.tied_to);
+      if (target >= 0 &&
+          std::find(head_tensors.begin(), head_tensors.end(), target) == head_tensors.end()) {
+        head_tensors.push_back(target);
+        head_rows = chunks.tensors()[target].numel / h;
+      }
+    }
+  }
+  const uint64_t logits = 4 * static_cast<uint64_t>(s) * b * head_rows;
+
+  std::vector<Draft> fwd;
+  auto add_fwd = [&](std::string name, const std::vector<int>& tensors, uint64_t stores,
+                     uint64_t transient) {
+    Draft d;
+    d.op.name = std::move(name);
+    d.op.phase = OpPhase::kForward;
+    d.op.chunks = ChunksOf(chunks, tensors);
+    d.op.units = Fp16Units(d.op.chunks);
+    d.stores = stores;
+    d.transient = transient;
+    fwd.push_back(std::move(d));
+  };
+  if (first) add_fwd("fwd embed", embed_tensors, 0, 2 * sbh);
+  for (int64_t l = layers.begin; l < layers.end; ++l) {
+    add_fwd(fmt::format("fwd layer {}", l), layer_tensors[l - layers.begin], layer_store, rebuild);
+  }
+  if (last) add_fwd("fwd head", head_tensors, logits, 0);
+
+  Workload w;
+  w.stage = stage;
+  w.held_microbatches =
+      HeldMicrobatches(config.schedule, config.num_microbatches, lc.pp, coords.pp);
+  w.layer_activation = a_full;
+  for (const Draft& d : fwd) w.stage_activation += d.stores;
+  const uint64_t others = static_cast<uint64_t>(w.held_microbatches - 1) * w.stage_activation;
+
+  uint64_t stored = 0;
+  for (Draft& d : fwd) {
+    stored += d.stores;
+    d.op.non_model_bytes = others + stored + d.transient;
+    w.ops.push_back(d.op);
+  }
+  for (auto it = fwd.rbegin(); it != fwd.rend(); ++it) {
+    Op op = it->op;
+    op.phase = OpPhase::kBackward;
+    op.name.replace(0, 3, "bwd");
+    uint64_t transient;
+    if (op.name == "bwd embed") {
+      transient = 2 * sbh;
+    } else if (op.name == "bwd head") {
+      transient = logits;
+    } else {
+      transient = 4 * sbh + rebuild;
+    }
+    op.non_model_bytes = others + stored + transient;
+    stored -= it->stores;
+    w.ops.push_back(std::move(op));
+  }
+  const int num_chunks = static_cast<int>(chunks.chunks().size());
+  for (int c = 0; c < num_chunks; ++c) {
+    Op op;
+    op.name = fmt::format("adam chunk {}", c);
+    op.phase = OpPhase::kOptimizer;
+    op.chunks = {c};
+    op.units = {Fp16Unit(c), OptimUnit(c)};
+    w.ops.push_back(std::move(op));
+  }
+
+  w.unit_bytes.resize(2 * num_chunks);
+  w.chunk_gather_bytes.resize(num_chunks);
+  for (int c = 0; c < num_chunks; ++c) {
+    w.unit_bytes[Fp16Unit(c)] =
+        chunks.ShardBytes(c, ChunkKind::kParamFp16) + chunks.ShardBytes(c, ChunkKind::kGradFp16);
+    w.unit_bytes[OptimUnit(c)] = chunks.ShardBytes(c, ChunkKind::kMasterFp32) +
+                                 chunks.ShardBytes(c, ChunkKind::kAdamM) +
+                                 chunks.ShardBytes(c, ChunkKind::kAdamV);
+    w.chunk_gather_bytes[c] = chunks.GatherBytes(c) - chunks.ShardBytes(c, ChunkKind::kParamFp16);
+  }
+  for (uint64_t bytes : w.unit_bytes) w.total_model_bytes += bytes;
+  return w;
+}
+
+}  // namespace twinsim::placement

@@ -1,0 +1,121 @@
+// Workload: one rank's transformer training step as the sequence of operators a placement
+// policy sees — forward layer by layer over the rank's own pipeline stage and TP shards,
+// backward in reverse, then Adam over every chunk — each with the chunk units it touches and
+// its non-model (activation + temporary) memory.
+//
+// Placement policies (placement.h) replay this sequence against a GPU and a host budget; the
+// activation figures come from the model's shape (Note [Activation memory]).
+#ifndef TWINSIM_POLICIES_PLACEMENT_WORKLOAD_H_
+#define TWINSIM_POLICIES_PLACEMENT_WORKLOAD_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/parallel_layout.h"
+#include "core/status.h"
+#include "policies/placement/chunk.h"
+
+namespace twinsim::placement {
+
+enum class PipelineSchedule : uint8_t { kGPipe = 0, k1F1B };
+// "gpipe", "1f1b".
+std::string_view PipelineScheduleName(PipelineSchedule schedule);
+
+struct WorkloadConfig {
+  int rank = 0;                  // global rank (core/parallel_layout.h Note [Megatron rank order])
+  int64_t micro_batch_size = 1;  // b: sequences per microbatch
+  int64_t seq_len = 1024;        // s
+  int64_t hidden = 0;            // h; 0: the final norm's width (HiddenSizeOf)
+  int64_t heads = 0;             // a; REQUIRED >= 1
+  PipelineSchedule schedule = PipelineSchedule::k1F1B;
+  int num_microbatches = 1;  // M
+  bool recompute = false;    // full activation recomputation (checkpoint every layer)
+};
+
+// Note [Activation memory]
+// ~~~~~~~~~~~~~~~~~~~~~~~~
+// Bytes of activations one transformer layer keeps for backward, per microbatch, fp16, from
+// Korthikanti et al. 2022 "Reducing Activation Recomputation in Large Transformer Models",
+// Table 2, with tensor parallelism t and no sequence parallelism:
+//     A = s*b*h*(10 + 24/t + 5*a*s/(h*t))  =  10sbh + ceil((24sbh + 5as^2b) / t)
+// (t = 1 gives the paper's sbh(34 + 5as/h)). The 10sbh are the layer norms' inputs and dropout
+// masks that every TP rank keeps whole. With full recomputation a layer keeps only its fp16
+// input, 2sbh, and rebuilds A during its backward.
+// Per op (n = the peak microbatch's stored bytes so far on this stage):
+//   embed fwd   stores 0              transient 2sbh (its output)
+//   layer fwd   stores A (2sbh)       transient 0 (A - 2sbh: the full layer before dropping)
+//   head fwd    stores 4sbv           transient 0   (fp32 logits of the v = V/t local vocab)
+//   head bwd    frees its 4sbv        transient 4sbv (logit gradients)
+//   layer bwd   frees its A (2sbh)    transient 4sbh (input/output grads) (+ A - 2sbh rebuilt)
+//   embed bwd   -                     transient 2sbh
+//   adam        -                     0
+// (the parenthesized figures are with recomputation). An op's non-model bytes are
+//   (K - 1) * S  +  n (stored before it, its own stores included)  +  transient,
+// where S is one microbatch's stored bytes over the stage and K the microbatches a stage holds
+// at its peak: GPipe all M; 1F1B min(M, pp - pp_rank) (the warm-up depth of stage pp_rank). The
+// op sequence is that peak microbatch's pass; the other K - 1 microbatches' activations stay
+// resident throughout it. Activations are freed before the optimizer step.
+
+// How the step's op is used.
+enum class OpPhase : uint8_t { kForward = 0, kBackward, kOptimizer };
+std::string_view OpPhaseName(OpPhase phase);
+
+// Note [Placement units]
+// ~~~~~~~~~~~~~~~~~~~~~~
+// Policies move two units per chunk c (chunk.h Note [Chunk byte accounting]):
+//   unit 2c     the fp16 part: this rank's shard of param-fp16 (+ grad-fp16 when separate)
+//   unit 2c + 1 the optimizer part: its shard of master-fp32, adam-m and adam-v.
+// Forward and backward touch the fp16 unit; Adam for chunk c touches both. Every op runs on the
+// GPU, Adam included (CPU Adam is not modelled in this layer). With DP sharding an op also needs
+// the rest of each gathered fp16 chunk, GatherBytes - ShardBytes(param-fp16) per chunk, as a
+// transient GPU buffer for the op's duration (the all-gather crosses NVLink/network, not PCIe);
+// Adam works on the rank's shards and gathers nothing.
+inline int Fp16Unit(int chunk) { return 2 * chunk; }
+inline int OptimUnit(int chunk) { return 2 * chunk + 1; }
+inline int ChunkOfUnit(int unit) { return unit / 2; }
+
+struct Op {
+  std::string name;  // "fwd layer 3", "bwd head", "adam chunk 5"
+  OpPhase phase = OpPhase::kForward;
+  std::vector<int> chunks;       // chunks it touches, ascending, unique
+  std::vector<int> units;        // units it needs on the GPU, ascending, unique
+  uint64_t non_model_bytes = 0;  // activations held + temporaries (Note [Activation memory])
+};
+
+struct Workload {
+  std::vector<Op> ops;
+  std::vector<uint64_t> unit_bytes;          // per unit (Note [Placement units])
+  std::vector<uint64_t> chunk_gather_bytes;  // per chunk: the transient gather extra (0 if dp=1)
+  int stage = 0;
+  int held_microbatches = 0;       // K
+  uint64_t layer_activation = 0;   // A, per layer per microbatch, without recomputation
+  uint64_t stage_activation = 0;   // S
+  uint64_t total_model_bytes = 0;  // sum of unit_bytes == ChunkManager::RankBytes()
+
+  int num_units() const { return static_cast<int>(unit_bytes.size()); }
+  // Sum of unit_bytes over op.units.
+  uint64_t OpUnitBytes(const Op& op) const;
+  // Sum of chunk_gather_bytes over op.chunks; 0 for Adam, which updates the rank's own shards.
+  uint64_t OpGatherBytes(const Op& op) const;
+};
+
+// A per layer, per microbatch (Note [Activation memory]). REQUIRES all >= 1; no overflow
+// (inputs from validated configs stay far below 2^63).
+uint64_t LayerActivationBytes(int64_t s, int64_t b, int64_t h, int64_t a, int64_t t);
+// K: microbatches of activations stage `pp_rank` holds at its peak.
+int HeldMicrobatches(PipelineSchedule schedule, int num_microbatches, int pp, int pp_rank);
+// The model's hidden size: the width of its final norm weight; 0 when it has none.
+int64_t HiddenSizeOf(const core::ModelSpec& model);
+
+// Builds config.rank's step. `chunks` must have been made from RankTensors(layout, rank) (same
+// names, same order). InvalidArgument, naming the field, for: rank out of range, vpp > 1
+// (interleaved schedules are not modelled), b, s, heads or M < 1, no hidden size, hidden not a
+// multiple of heads, or chunks not matching the rank's tensors. Pure; O(tensors + chunks).
+StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const ChunkManager& chunks,
+                                 const WorkloadConfig& config);
+
+}  // namespace twinsim::placement
+
+#endif  // TWINSIM_POLICIES_PLACEMENT_WORKLOAD_H_
