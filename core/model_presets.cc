@@ -431,6 +431,7 @@ StatusOr<ModelSpec> MakeGpt2(const Gpt2Config& c, std::string name, std::string_
   b.dtype = c.dtype;
   b.model.name = std::move(name);
   b.model.num_layers = c.n_layer;
+  b.model.num_heads = c.n_head;
   b.model.params.reserve(4 + 12 * static_cast<size_t>(c.n_layer) + 2);
   b.Add("transformer.wte.weight", {c.vocab_size, d}, weight, TpSplit::kVocab, 0,
         ParamRole::kEmbedding);
@@ -488,6 +489,7 @@ StatusOr<ModelSpec> MakeLlama3(const Llama3Config& c, std::string name, std::str
   b.dtype = c.dtype;
   b.model.name = std::move(name);
   b.model.num_layers = c.n_layers;
+  b.model.num_heads = c.n_heads;
   b.model.params.reserve(3 + 9 * static_cast<size_t>(c.n_layers));
   b.Add("model.embed_tokens.weight", {c.vocab_size, d}, weight, TpSplit::kVocab, 0,
         ParamRole::kEmbedding);

@@ -99,6 +99,17 @@ TEST(ModelPresetsTest, Gpt3Has175BillionParameters) {
   EXPECT_EQ(m.NumParams(), 174604259328);  // the "175B" of Brown et al. 2020
 }
 
+TEST(ModelPresetsTest, AttentionHeadsFollowTheConfig) {
+  for (const auto& [text, heads] : std::vector<std::pair<std::string, int>>{
+           {"gpt2-small", 12}, {"gpt2-xl", 25}, {"gpt3-175b", 96}, {"llama3-8b", 32},
+           {"llama3-405b", 128}, {"gpt2:n_layer=2,n_embd=128,n_head=4", 4},
+           {"tiny-mlp", 0}}) {
+    StatusOr<ModelSpec> m = MakeModel(text);
+    ASSERT_TRUE(m.ok()) << text << ": " << m.status().message();
+    EXPECT_EQ(m->num_heads, heads) << text;
+  }
+}
+
 TEST(ModelPresetsTest, Gpt2BlockNamesShapesAndOrderFollowHuggingFace) {
   const ModelSpec m = Make("gpt2-small");
   ASSERT_EQ(m.params.size(), 2u + 12 * 12 + 3);

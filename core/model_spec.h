@@ -56,6 +56,7 @@ struct ParamSpec {
 struct ModelSpec {
   std::string name;               // "gpt2-small", "llama3-8b", "gpt2:n_layer=2,n_embd=128,..."
   int num_layers = 0;             // transformer blocks
+  int num_heads = 0;              // attention heads per block; 0 when the model has none
   std::vector<ParamSpec> params;  // registration order
 
   // Total elements; a tied parameter (tied_to non-empty) is counted once, as

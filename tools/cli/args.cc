@@ -154,4 +154,42 @@ StatusOr<std::vector<int64_t>> ParseShape(std::string_view option, std::string_v
   return dims;
 }
 
+Status ForOption(std::string_view option, const Status& status) {
+  return Status::InvalidArgument(std::string(option) + ": " + status.message());
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  size_t begin = 0;
+  while (true) {
+    const size_t comma = text.find(',', begin);
+    items.push_back(text.substr(begin, comma - begin));
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  return items;
+}
+
+Status CheckList(std::string_view option, const std::string& text,
+                 const std::vector<std::string>& items) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i].empty()) {
+      return Status::InvalidArgument(std::string(option) +
+                                     ": expected comma-separated names without empty items, got " +
+                                     Quote(text));
+    }
+    if (items[i] == "all" && items.size() > 1) {
+      return Status::InvalidArgument(std::string(option) + ": 'all' must stand alone, got " +
+                                     Quote(text));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (items[j] == items[i]) {
+        return Status::InvalidArgument(std::string(option) + ": " + Quote(items[i]) +
+                                       " given twice");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace twinsim::cli

@@ -46,6 +46,17 @@ StatusOr<std::vector<int64_t>> ParseShape(std::string_view option, std::string_v
 // text shortened, so that a message always stays on one line.
 std::string Quote(std::string_view text);
 
+// `status` (from parsing `option`'s value) as InvalidArgument with "OPTION: " in front.
+Status ForOption(std::string_view option, const Status& status);
+
+// The comma-separated items of `text` ("a,b,c"); empty items are kept, to be reported.
+std::vector<std::string> SplitList(const std::string& text);
+
+// Checks that `items` (from SplitList of `text`) has no empty or repeated item and that "all",
+// if present, stands alone; InvalidArgument naming `option` otherwise.
+Status CheckList(std::string_view option, const std::string& text,
+                 const std::vector<std::string>& items);
+
 }  // namespace twinsim::cli
 
 #endif  // TWINSIM_TOOLS_CLI_ARGS_H_

@@ -45,10 +45,6 @@ constexpr char kBytesExpected[] = "a number of bytes (a non-negative integer)";
 constexpr uint64_t kDefaultDeviceMemory = uint64_t{80} << 30;
 constexpr uint64_t kDefaultHostMemory = uint64_t{256} << 30;
 
-Status ForOption(std::string_view option, const Status& status) {
-  return Status::InvalidArgument(std::string(option) + ": " + status.message());
-}
-
 // "512 B", "1.5 KiB", "12.0 MiB", "3.25 GiB"-style: one decimal in binary units.
 std::string HumanBytes(uint64_t bytes) {
   if (bytes < 1024) return fmt::format("{} B", bytes);
@@ -66,43 +62,6 @@ std::string JsonString(std::string_view text) {
   std::string s;
   AppendJsonString(text, s);
   return s;
-}
-
-// The comma-separated items of `text` ("a,b,c"); empty items are kept, to be reported.
-std::vector<std::string> SplitList(const std::string& text) {
-  std::vector<std::string> items;
-  size_t begin = 0;
-  while (true) {
-    const size_t comma = text.find(',', begin);
-    items.push_back(text.substr(begin, comma - begin));
-    if (comma == std::string::npos) break;
-    begin = comma + 1;
-  }
-  return items;
-}
-
-// Checks that `items` (from SplitList) has no empty or repeated item and that "all", if
-// present, stands alone.
-Status CheckList(std::string_view option, const std::string& text,
-                 const std::vector<std::string>& items) {
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (items[i].empty()) {
-      return Status::InvalidArgument(std::string(option) +
-                                     ": expected comma-separated names without empty items, got " +
-                                     Quote(text));
-    }
-    if (items[i] == "all" && items.size() > 1) {
-      return Status::InvalidArgument(std::string(option) + ": 'all' must stand alone, got " +
-                                     Quote(text));
-    }
-    for (size_t j = 0; j < i; ++j) {
-      if (items[j] == items[i]) {
-        return Status::InvalidArgument(std::string(option) + ": " + Quote(items[i]) +
-                                       " given twice");
-      }
-    }
-  }
-  return Status::Ok();
 }
 
 // "claimed", "claimed when tp == 1", "not claimed (claimed only when tp == 1)", "not claimed".

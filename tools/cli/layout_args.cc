@@ -22,10 +22,6 @@ constexpr uint64_t kMaxDegree = 65536;
 // Largest --vocab-divisible-by (Megatron uses 128).
 constexpr uint64_t kMaxVocabDivisor = uint64_t{1} << 20;
 
-Status ForOption(std::string_view option, const Status& status) {
-  return Status::InvalidArgument(std::string(option) + ": " + status.message());
-}
-
 std::string Thousands(uint64_t v) {
   std::string s = std::to_string(v);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");

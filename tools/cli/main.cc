@@ -6,6 +6,7 @@
 #include "tools/cli/chunks_command.h"
 #include "tools/cli/command.h"
 #include "tools/cli/init_command.h"
+#include "tools/cli/place_command.h"
 #include "tools/cli/rng_command.h"
 #include "tools/cli/show_command.h"
 
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
       twinsim::cli::ShowCommandGroup(),
       twinsim::cli::InitCommandGroup(),
       twinsim::cli::ChunksCommandGroup(),
+      twinsim::cli::PlaceCommandGroup(),
   };
   const std::vector<std::string> args(argv, argv + argc);
   return twinsim::cli::Dispatch(groups, args, stdout, stderr);

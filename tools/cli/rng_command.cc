@@ -33,10 +33,6 @@ constexpr char kSeedExpected[] = "an unsigned 64-bit integer (decimal or 0x hex)
 constexpr uint64_t kBatchElements = uint64_t{1} << 16;
 
 // Prefixes a library status message with the option it is about.
-Status ForOption(std::string_view option, const Status& status) {
-  return Status::InvalidArgument(std::string(option) + ": " + status.message());
-}
-
 // Writes a sequence of floats as hex floats: one per line, or as the elements of a JSON array
 // of strings (the caller writes the brackets).
 class ValueWriter {

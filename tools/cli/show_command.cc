@@ -30,10 +30,6 @@ constexpr int kMaxRanksShown = 64;
 // Largest world size `show layout` accepts (dp * pp * tp).
 constexpr uint64_t kMaxWorld = 65536;
 
-Status ForOption(std::string_view option, const Status& status) {
-  return Status::InvalidArgument(std::string(option) + ": " + status.message());
-}
-
 std::string Thousands(int64_t v) {
   std::string s = std::to_string(v < 0 ? -v : v);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");

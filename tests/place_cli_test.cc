@@ -1,0 +1,556 @@
+// End-to-end tests of `twinsim place`: runs the built tool as a child process and checks the
+// placement report — help, GPT-2 small on one V100-32GB (cuda fits, cpu moves more than
+// optimal, auto's ratio >= 1, text agrees with JSON, model bytes agree with `twinsim chunks`),
+// OOM reports naming the op and the device, size units, layout options — and a table of bad
+// command lines (exit 2, one line on stderr, no stdout).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tools/cpp/runfiles/runfiles.h"
+
+extern char** environ;
+
+namespace twinsim {
+namespace {
+
+using bazel::tools::cpp::runfiles::Runfiles;
+using nlohmann::json;
+
+// ---- running the binary (the helpers of tests/cli_test.cc) -----------------------------------
+
+struct RunResult {
+  int exit_code = -1;  // -1 when the child did not exit normally
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string TmpDir() {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return dir != nullptr ? dir : "/tmp";
+}
+
+const std::string& TwinsimPath() {
+  static const std::string* path = [] {
+    std::string error;
+    std::unique_ptr<Runfiles> runfiles(Runfiles::CreateForTest(&error));
+    if (runfiles == nullptr) {
+      ADD_FAILURE() << "runfiles: " << error;
+      return new std::string("twinsim");
+    }
+    return new std::string(runfiles->Rlocation("twinsim/twinsim"));
+  }();
+  return *path;
+}
+
+// Runs `twinsim args...` with stdout and stderr captured in files. `stdout_path`, when given,
+// receives stdout instead (e.g. /dev/full).
+RunResult Twinsim(const std::vector<std::string>& args, const std::string& stdout_path = "") {
+  static int counter = 0;
+  const std::string base = TmpDir() + "/place" + std::to_string(++counter);
+  const std::string out_path = stdout_path.empty() ? base + ".out" : stdout_path;
+  const std::string err_path = base + ".err";
+  std::vector<std::string> argv_storage = {TwinsimPath()};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  RunResult result;
+  if (spawned != 0) {
+    ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(spawned);
+    return result;
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (stdout_path.empty()) result.out = ReadFile(out_path);
+  result.err = ReadFile(err_path);
+  return result;
+}
+
+std::string Describe(const std::vector<std::string>& args) {
+  std::string text = "twinsim";
+  for (const std::string& a : args) text += " " + a;
+  return text;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Runs a command that must succeed and returns its stdout.
+std::string Ok(const std::vector<std::string>& args) {
+  const RunResult r = Twinsim(args);
+  EXPECT_EQ(r.exit_code, 0) << Describe(args) << "\nstderr: " << r.err;
+  EXPECT_EQ(r.err, "") << Describe(args);
+  return r.out;
+}
+
+// One JSON object per line.
+std::vector<json> OkJsonLines(std::vector<std::string> args) {
+  args.push_back("--json");
+  std::vector<json> objects;
+  for (const std::string& line : Lines(Ok(args))) {
+    json parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    EXPECT_FALSE(parsed.is_discarded()) << Describe(args) << "\n" << line;
+    objects.push_back(parsed);
+  }
+  return objects;
+}
+
+std::vector<std::string> Place(std::vector<std::string> extra) {
+  std::vector<std::string> args = {"place", "--cluster", "v100-32g", "--model", "gpt2-small"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+// The JSON line of the policy whose name starts with `prefix` ("auto" for "auto(0.8,0.9)").
+const json& ByPolicy(const std::vector<json>& lines, const std::string& prefix) {
+  for (const json& j : lines) {
+    if (j["policy"].get<std::string>().rfind(prefix, 0) == 0) return j;
+  }
+  ADD_FAILURE() << "no policy " << prefix;
+  static const json empty = json::object();
+  return empty;
+}
+
+// Every report must satisfy these, whatever the policy did.
+void CheckConsistent(const json& j) {
+  const uint64_t gpu = j["gpu_memory"], host = j["host_memory"];
+  EXPECT_LE(j["peak_gpu_bytes"].get<uint64_t>(), gpu) << j;
+  EXPECT_LE(j["peak_host_bytes"].get<uint64_t>(), host) << j;
+  EXPECT_TRUE(j["step_time_s"].is_null());
+  if (j["fits"]) {
+    EXPECT_TRUE(j["oom"].is_null()) << j;
+    // All model data is somewhere at the end of the step: its peak place(s) hold it.
+    EXPECT_GE(j["peak_gpu_bytes"].get<uint64_t>() + j["peak_host_bytes"].get<uint64_t>(),
+              j["model_bytes"].get<uint64_t>())
+        << j;
+    EXPECT_TRUE(j["ratio_infinite"] == true ||
+                (j["ratio_to_optimal"].is_number() && j["ratio_to_optimal"] >= 1.0))
+        << j;
+  } else {
+    ASSERT_TRUE(j["oom"].is_object()) << j;
+    const json& oom = j["oom"];
+    EXPECT_TRUE(oom["device"] == "gpu" || oom["device"] == "host") << j;
+    EXPECT_EQ(oom["shortfall"].get<uint64_t>(),
+              oom["requested"].get<uint64_t>() - oom["available"].get<uint64_t>());
+    EXPECT_GT(oom["shortfall"].get<uint64_t>(), 0u);
+    EXPECT_NE(oom["message"].get<std::string>().find(oom["op_name"].get<std::string>()),
+              std::string::npos)
+        << j;
+    EXPECT_TRUE(j["ratio_to_optimal"].is_null());
+  }
+}
+
+// "1.63 GiB (1,748,733,952 B)" or "512 B" -> the exact byte count.
+uint64_t ExactBytes(const std::string& text) {
+  size_t open = text.find('(');
+  while (open != std::string::npos && !(open + 1 < text.size() && std::isdigit(text[open + 1]))) {
+    open = text.find('(', open + 1);
+  }
+  std::string digits;
+  for (size_t i = open == std::string::npos ? 0 : open; i < text.size(); ++i) {
+    if (text[i] >= '0' && text[i] <= '9') digits += text[i];
+    if (text[i] == 'B') break;
+  }
+  return std::stoull(digits);
+}
+
+// The text report as policy -> label -> value ("peak GPU" -> "3.01 GiB (...)").
+std::map<std::string, std::map<std::string, std::string>> ParseText(const std::string& text) {
+  std::map<std::string, std::map<std::string, std::string>> policies;
+  std::string current;
+  for (const std::string& line : Lines(text)) {
+    if (line.rfind("policy ", 0) == 0) {
+      current = line.substr(7);
+    } else if (!current.empty() && line.rfind("  ", 0) == 0) {
+      policies[current][line.substr(2, 11).substr(
+          0, line.substr(2, 11).find_last_not_of(' ') + 1)] = line.substr(14);
+    }
+  }
+  return policies;
+}
+
+// ---- help ------------------------------------------------------------------------------------
+
+TEST(PlaceCliTest, HelpExplainsOptionsPoliciesUnitsAndExamples) {
+  for (const char* flag : {"--help", "-h"}) {
+    const std::string out = Ok({"place", flag});
+    for (const char* word : {"--cluster",
+                             "--model",
+                             "--gpu-memory",
+                             "--host-memory",
+                             "--batch",
+                             "--seq",
+                             "--tp",
+                             "--pp",
+                             "--dp",
+                             "--microbatches",
+                             "--schedule",
+                             "--rank",
+                             "--recompute",
+                             "--dp-shard",
+                             "--static",
+                             "--policy",
+                             "--json",
+                             "cuda",
+                             "cpu",
+                             "static",
+                             "auto",
+                             "optimal",
+                             "KiB",
+                             "GB",
+                             "24GB",
+                             "32GiB",
+                             "divided by the GPUs per node",
+                             "not simulated",
+                             "twinsim place --cluster v100-32g --model gpt2-small --policy all"}) {
+      EXPECT_NE(out.find(word), std::string::npos) << word << "\n" << out;
+    }
+  }
+  EXPECT_NE(Ok({"--help"}).find("place"), std::string::npos);
+}
+
+// ---- GPT-2 small on one V100-32GB ------------------------------------------------------------
+
+// gpt2-small is 124 M parameters: 14 B each is ~1.7 GB of model data, and batch 1 x 1024
+// tokens keeps ~1.2 GiB of activations: far below 32 GiB, so the library must say cuda fits
+// and nothing needs to move (optimal moves 0 bytes).
+TEST(PlaceCliTest, Gpt2SmallOnV100) {
+  const std::vector<json> lines =
+      OkJsonLines(Place({"--batch", "1", "--seq", "1024", "--policy", "all"}));
+  ASSERT_EQ(lines.size(), 5u);
+  for (const json& j : lines) CheckConsistent(j);
+  const json& cuda = ByPolicy(lines, "cuda");
+  const json& cpu = ByPolicy(lines, "cpu");
+  const json& automatic = ByPolicy(lines, "auto");
+  const json& optimal = ByPolicy(lines, "optimal");
+  EXPECT_EQ(ByPolicy(lines, "static")["policy"], "static(1,0,0)");  // ColossalAI's defaults
+  EXPECT_EQ(cuda["gpu_memory"], uint64_t{32} << 30);                // the cluster's V100
+  EXPECT_EQ(cuda["host_memory"], uint64_t{192} << 30);              // 192 GiB / 1 GPU
+  EXPECT_EQ(cuda["heads"], 12);
+  EXPECT_EQ(cuda["bytes_per_param"], 14);
+  EXPECT_TRUE(cuda["feasible"]);
+
+  EXPECT_TRUE(cuda["fits"]);
+  EXPECT_EQ(cuda["h2d_bytes"], 0);
+  EXPECT_EQ(cuda["d2h_bytes"], 0);
+  EXPECT_EQ(cuda["peak_host_bytes"], 0);
+  // Model data plus at least one microbatch of stored activations.
+  EXPECT_GE(cuda["peak_gpu_bytes"].get<uint64_t>(),
+            cuda["model_bytes"].get<uint64_t>() + cuda["stage_activation_bytes"].get<uint64_t>());
+
+  EXPECT_TRUE(optimal["fits"]);
+  EXPECT_EQ(optimal["ratio_to_optimal"], 1.0);
+  EXPECT_TRUE(cpu["fits"]);
+  EXPECT_GT(cpu["h2d_bytes"].get<uint64_t>(), optimal["h2d_bytes"].get<uint64_t>());
+  EXPECT_GT(cpu["d2h_bytes"].get<uint64_t>(), optimal["d2h_bytes"].get<uint64_t>());
+  // cpu loads every fp16 unit at least twice (forward, backward) and everything for Adam.
+  EXPECT_GE(cpu["h2d_bytes"].get<uint64_t>(), cpu["model_bytes"].get<uint64_t>());
+  EXPECT_EQ(cpu["peak_host_bytes"], cpu["model_bytes"]);
+  // optimal moves nothing here, so cpu's ratio is infinite.
+  EXPECT_EQ(optimal["h2d_bytes"], 0);
+  EXPECT_TRUE(cpu["ratio_infinite"]);
+  EXPECT_TRUE(cpu["ratio_to_optimal"].is_null());
+
+  EXPECT_TRUE(automatic["fits"]);
+  EXPECT_GE(automatic["h2d_bytes"].get<uint64_t>(), optimal["h2d_bytes"].get<uint64_t>());
+  EXPECT_TRUE(automatic["ratio_infinite"] == true || automatic["ratio_to_optimal"] >= 1.0);
+
+  // The model data is what `twinsim chunks` packs for the same rank.
+  const std::string chunks = Ok({"chunks", "--model", "gpt2-small", "--json"});
+  const json c = json::parse(chunks, nullptr, false);
+  ASSERT_FALSE(c.is_discarded());
+  EXPECT_EQ(cuda["model_bytes"], c["rank_bytes"]["total"]);
+  EXPECT_EQ(cuda["chunk_size"], c["chunk_size"]);
+  EXPECT_EQ(cuda["num_chunks"], c["chunks"].size());
+}
+
+TEST(PlaceCliTest, TextAgreesWithJson) {
+  for (const std::vector<std::string>& args :
+       {Place({"--policy", "all"}),
+        std::vector<std::string>{"place", "--cluster", "v100-32g", "--model", "gpt2-xl", "--batch",
+                                 "8", "--policy", "all"}}) {
+    std::vector<json> lines = OkJsonLines(args);
+    const std::string text = Ok(args);
+    EXPECT_NE(text.find("step time   not simulated yet (host accounting only)"), std::string::npos)
+        << text;
+    const auto blocks = ParseText(text);
+    ASSERT_EQ(blocks.size(), lines.size()) << text;
+    for (const json& j : lines) {
+      CheckConsistent(j);
+      const std::string policy = j["policy"];
+      ASSERT_EQ(blocks.count(policy), 1u) << policy << "\n" << text;
+      const auto& b = blocks.at(policy);
+      EXPECT_EQ(ExactBytes(b.at("peak GPU")), j["peak_gpu_bytes"].get<uint64_t>()) << policy;
+      EXPECT_EQ(ExactBytes(b.at("peak host")), j["peak_host_bytes"].get<uint64_t>()) << policy;
+      const std::string& pcie = b.at("PCIe/step");
+      const size_t d2h = pcie.find("D2H ");
+      ASSERT_NE(d2h, std::string::npos) << pcie;
+      EXPECT_EQ(ExactBytes(pcie.substr(4, d2h - 4)), j["h2d_bytes"].get<uint64_t>()) << pcie;
+      EXPECT_EQ(ExactBytes(pcie.substr(d2h + 4)), j["d2h_bytes"].get<uint64_t>()) << pcie;
+      const std::string& result = b.at("result");
+      if (j["fits"]) {
+        EXPECT_EQ(result, "fits");
+      } else {
+        const json& oom = j["oom"];
+        EXPECT_EQ(result.rfind("OOM on " + oom["device"].get<std::string>() + " at ", 0), 0u)
+            << result;
+        EXPECT_NE(result.find(oom["op_name"].get<std::string>()), std::string::npos) << result;
+        EXPECT_EQ(ExactBytes(result.substr(result.find(" at "))), oom["shortfall"]) << result;
+        EXPECT_EQ(b.at("H2D/optimal"), "n/a (did not fit)");
+      }
+      if (j["fits"] && j["ratio_infinite"]) {
+        EXPECT_EQ(b.at("H2D/optimal"), "inf (optimal moves nothing)");
+      } else if (j["fits"]) {
+        EXPECT_NEAR(std::stod(b.at("H2D/optimal")), j["ratio_to_optimal"].get<double>(), 5e-4);
+      }
+    }
+  }
+}
+
+// ---- OOM -------------------------------------------------------------------------------------
+
+// gpt2-xl (1.56 B parameters, ~20 GiB of model data) with batch 8 x 1024 tokens keeps ~1.4 GiB
+// of activations per layer, 48 layers: far beyond 32 GiB, so cuda runs out in a forward layer.
+// An OOM is a result: exit 0.
+TEST(PlaceCliTest, OomNamesTheOpAndTheDevice) {
+  const std::vector<std::string> args = {"place",   "--cluster", "v100-32g", "--model", "gpt2-xl",
+                                         "--batch", "8",         "--policy", "cuda"};
+  const std::vector<json> lines = OkJsonLines(args);
+  ASSERT_EQ(lines.size(), 1u);
+  const json& j = lines[0];
+  CheckConsistent(j);
+  EXPECT_FALSE(j["fits"]);
+  EXPECT_FALSE(j["feasible"]);
+  EXPECT_EQ(j["oom"]["device"], "gpu");
+  EXPECT_EQ(j["oom"]["op_name"].get<std::string>().rfind("fwd layer ", 0), 0u) << j;
+  EXPECT_GE(j["oom"]["op"].get<int>(), 1);
+  const std::string text = Ok(args);
+  EXPECT_NE(text.find("result      OOM on gpu at op " + std::to_string(j["oom"]["op"].get<int>()) +
+                      " '" + j["oom"]["op_name"].get<std::string>() + "'"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("feasible      no"), std::string::npos) << text;
+}
+
+// cpu keeps all 1.63 GiB of model data on the host: 1 GB of host memory cannot hold it.
+TEST(PlaceCliTest, HostOomAtTheInitialPlacement) {
+  const std::vector<json> lines = OkJsonLines(Place({"--host-memory", "1GB", "--policy", "cpu"}));
+  ASSERT_EQ(lines.size(), 1u);
+  const json& j = lines[0];
+  CheckConsistent(j);
+  EXPECT_EQ(j["host_memory"], 1000000000);
+  EXPECT_FALSE(j["fits"]);
+  EXPECT_EQ(j["oom"]["device"], "host");
+  EXPECT_EQ(j["oom"]["op"], -1);
+  EXPECT_EQ(j["oom"]["op_name"], "initial placement");
+  const std::string text = Ok(Place({"--host-memory", "1GB", "--policy", "cpu"}));
+  EXPECT_NE(text.find("result      OOM on host at initial placement: "), std::string::npos) << text;
+}
+
+// ---- sizes and options -----------------------------------------------------------------------
+
+TEST(PlaceCliTest, SizesTakeDecimalAndBinaryUnits) {
+  const std::vector<std::pair<std::string, uint64_t>> sizes = {
+      {"24GB", 24000000000},
+      {"32GiB", uint64_t{32} << 30},
+      {"512GiB", uint64_t{512} << 30},
+      {"1.5GiB", uint64_t{3} << 29},
+      {"2TB", 2000000000000},
+      {"1TiB", uint64_t{1} << 40},
+      {"750MB", 750000000},
+      {"640KiB", 640 * 1024},
+      {"123456789", 123456789},
+      {"4096B", 4096},
+  };
+  for (const auto& [text, bytes] : sizes) {
+    const std::vector<json> lines =
+        OkJsonLines(Place({"--gpu-memory", text, "--host-memory", text, "--policy", "optimal"}));
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0]["gpu_memory"], bytes) << text;
+    EXPECT_EQ(lines[0]["host_memory"], bytes) << text;
+  }
+}
+
+TEST(PlaceCliTest, LayoutScheduleAndShardingOptions) {
+  // dgx-a100-80g: 8 GPUs of 80 GiB, 2 TiB of host memory per node -> 256 GiB per GPU.
+  const std::vector<std::string> base = {"place",       "--cluster", "dgx-a100-80g", "--model",
+                                         "gpt2-medium", "--policy",  "cuda"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    const std::vector<json> lines = OkJsonLines(args);
+    EXPECT_EQ(lines.size(), 1u) << Describe(args);
+    CheckConsistent(lines.at(0));
+    return lines.at(0);
+  };
+  const json one = with({});
+  EXPECT_EQ(one["gpu_memory"], uint64_t{80} << 30);
+  EXPECT_EQ(one["host_memory"], uint64_t{2048} << 30 >> 3);
+  EXPECT_EQ(one["heads"], 16);
+
+  // pp 2, 4 microbatches: 1F1B's first stage holds min(4, 2) microbatches, GPipe all 4; the
+  // last stage (rank 1) holds 1 under 1F1B.
+  const json f0 = with({"--pp", "2", "--microbatches", "4"});
+  const json g0 = with({"--pp", "2", "--microbatches", "4", "--schedule", "gpipe"});
+  const json f1 = with({"--pp", "2", "--microbatches", "4", "--rank", "1"});
+  EXPECT_EQ(f0["held_microbatches"], 2);
+  EXPECT_EQ(g0["held_microbatches"], 4);
+  EXPECT_EQ(f1["held_microbatches"], 1);
+  EXPECT_EQ(f0["stage"], 0);
+  EXPECT_EQ(f1["stage"], 1);
+  EXPECT_EQ(f0["bytes_per_param"], 16);  // gradient accumulation over microbatches
+  EXPECT_GT(g0["peak_gpu_bytes"].get<uint64_t>(), f0["peak_gpu_bytes"].get<uint64_t>());
+
+  // Recomputation keeps only each layer's input.
+  const json r = with({"--recompute"});
+  EXPECT_LT(r["stage_activation_bytes"].get<uint64_t>(),
+            one["stage_activation_bytes"].get<uint64_t>());
+  EXPECT_LT(r["peak_gpu_bytes"].get<uint64_t>(), one["peak_gpu_bytes"].get<uint64_t>());
+
+  // DP sharding over 4 ranks keeps a quarter of the model data per rank.
+  const json s = with({"--dp", "4", "--dp-shard"});
+  EXPECT_EQ(s["dp_shards"], 4);
+  const json c =
+      json::parse(Ok({"chunks", "--model", "gpt2-medium", "--dp", "4", "--dp-shard", "--json"}),
+                  nullptr, false);
+  ASSERT_FALSE(c.is_discarded());
+  EXPECT_EQ(s["model_bytes"], c["rank_bytes"]["total"]);
+  EXPECT_EQ(s["chunk_size"], c["chunk_size"]);
+  EXPECT_LT(s["model_bytes"].get<uint64_t>(), one["model_bytes"].get<uint64_t>());
+
+  // --static sets the static policy's fractions; the name says which.
+  std::vector<std::string> st = {"place",    "--cluster", "v100-32g", "--model", "gpt2-small",
+                                 "--policy", "static",    "--static", "1,1,0"};
+  const std::vector<json> sl = OkJsonLines(st);
+  ASSERT_EQ(sl.size(), 1u);
+  EXPECT_EQ(sl[0]["policy"], "static(1,1,0)");
+  EXPECT_GT(sl[0]["h2d_bytes"].get<uint64_t>(), 0u);  // offloaded optimizer state moves
+}
+
+// ---- errors ----------------------------------------------------------------------------------
+
+struct BadCase {
+  std::vector<std::string> args;
+  std::string fragment;  // must appear in the one stderr line
+};
+
+TEST(PlaceCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
+  const std::vector<BadCase> cases = {
+      {{"place", "--model", "gpt2-small", "--policy", "all"}, "twinsim place: --cluster: missing"},
+      {{"place", "--cluster", "v100-32g", "--model", "gpt2-small"},
+       "twinsim place: --policy: missing"},
+      {Place({"--policy", "all", "--gpu-memory", "24 GB"}),
+       "twinsim place: --gpu-memory: expected a size like 24GB or 32GiB, got '24 GB'"},
+      {Place({"--policy", "all", "--gpu-memory", "24gb"}),
+       "--gpu-memory: expected a size like 24GB or 32GiB, got '24gb'"},
+      {Place({"--policy", "all", "--host-memory", "-1GB"}),
+       "--host-memory: expected a size like 24GB or 32GiB, got '-1GB'"},
+      {Place({"--policy", "all", "--host-memory", "0"}),
+       "--host-memory: expected a positive size, got '0'"},
+      {Place({"--policy", "all", "--host-memory", "1.5B"}),
+       "--host-memory: '1.5B' is not a whole number of bytes"},
+      {Place({"--policy", "all", "--gpu-memory", "2000000TiB"}),
+       "--gpu-memory: '2000000TiB' exceeds the largest size"},
+      {Place({"--policy", "all", "--gpu-memory", "GB"}),
+       "--gpu-memory: expected a size like 24GB or 32GiB, got 'GB'"},
+      {Place({"--policy", "fast"}),
+       "--policy: unknown policy 'fast'; expected cuda, cpu, static, auto, optimal or all"},
+      {Place({"--policy", "all,cuda"}), "--policy: 'all' must stand alone"},
+      {Place({"--policy", "cuda,cuda"}), "--policy: 'cuda' given twice"},
+      {Place({"--policy", "cuda,"}), "--policy: expected comma-separated names"},
+      {Place({"--policy", "static", "--static", "1,0"}),
+       "--static: expected three fractions SHARD,OPTIM,PARAM in [0, 1], got '1,0'"},
+      {Place({"--policy", "static", "--static", "1,0,2"}),
+       "--static: expected three fractions SHARD,OPTIM,PARAM in [0, 1], got '1,0,2'"},
+      {Place({"--policy", "static", "--static", "1,x,0"}), "--static: expected"},
+      {Place({"--policy", "cuda", "--static", "1,0,0"}),
+       "--static: only with --policy static (or all)"},
+      {Place({"--policy", "all", "--schedule", "interleaved"}),
+       "--schedule: expected 1f1b or gpipe, got 'interleaved'"},
+      {Place({"--policy", "all", "--batch", "0"}), "--batch: expected a positive integer, got '0'"},
+      {Place({"--policy", "all", "--microbatches", "x"}),
+       "--microbatches: expected a positive integer"},
+      {Place({"--policy", "all", "--seq", "2048"}),
+       "--seq: 'gpt2-small' has 1024 positions, got 2048"},
+      {{"place", "--cluster", "v100-33g", "--model", "gpt2-small", "--policy", "all"},
+       "twinsim place: --cluster: "},
+      {Place({"--policy", "all", "--dp", "2"}),
+       "--cluster: v100-32g has 1 GPUs, the layout needs 2"},
+      {Place({"--policy", "all", "--rank", "1"}),
+       "--rank: expected a rank below the world size 1, got '1'"},
+      {{"place", "--cluster", "v100-32g", "--model", "tiny-mlp", "--policy", "all"},
+       "--model: 'tiny-mlp' is not a transformer"},
+      {{"place", "--cluster", "v100-32g", "--model", "gpt2-smal", "--policy", "all"},
+       "--model: unknown model 'gpt2-smal'"},
+      {Place({"--policy", "all", "--heads", "7"}),
+       "--heads: the hidden size 768 is not a multiple of 7 heads"},
+      {{"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-small", "--pp", "2", "--vpp", "2",
+        "--policy", "all"},
+       "--vpp: interleaved schedules (vpp > 1) are not modelled"},
+      {{"place", "--cluster", "v100-32g", "--model", "llama3-8b", "--batch", "1048576", "--seq",
+        "1048576", "--policy", "all"},
+       "--batch/--seq/--microbatches: "},
+      {Place({"--policy", "all", "--json", "--json"}), "--json: given 2 times"},
+      {Place({"--policy", "all", "--recompute=1"}), "--recompute: takes no value"},
+      {Place({"--policy", "all", "stray"}), "unexpected argument 'stray'"},
+  };
+  ASSERT_GE(cases.size(), 12u);
+  for (const BadCase& c : cases) {
+    const RunResult r = Twinsim(c.args);
+    EXPECT_EQ(r.exit_code, 2) << Describe(c.args) << "\nstderr: " << r.err;
+    EXPECT_EQ(r.out, "") << Describe(c.args);
+    EXPECT_EQ(Lines(r.err).size(), 1u) << Describe(c.args) << "\nstderr: " << r.err;
+    EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << Describe(c.args);
+    EXPECT_NE(r.err.find(c.fragment), std::string::npos)
+        << Describe(c.args) << "\nexpected fragment: " << c.fragment << "\nstderr: " << r.err;
+    EXPECT_EQ(r.err.rfind("twinsim", 0), 0u) << r.err;
+  }
+}
+
+TEST(PlaceCliTest, WriteFailureExitsOneWithOneLine) {
+  const RunResult r = Twinsim(Place({"--policy", "all"}), "/dev/full");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("twinsim place: writing standard output failed"), std::string::npos)
+      << r.err;
+}
+
+}  // namespace
+}  // namespace twinsim
