@@ -2,11 +2,7 @@
 // chunk-size search and chunk list it prints — hand-computed results on tiny-mlp, the JSON's
 // internal consistency (padding, bytes per state kind, DP shards) on GPT-2 small, text vs JSON,
 // rank selection — and a table of bad command lines (exit 2, one line on stderr, no stdout).
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -18,96 +14,23 @@
 #include <string>
 #include <vector>
 
-#include "tools/cpp/runfiles/runfiles.h"
-
-extern char** environ;
+#include "tests/twinsim_runner.h"
 
 namespace twinsim {
 namespace {
 
-using bazel::tools::cpp::runfiles::Runfiles;
 using nlohmann::json;
 
 // ---- running the binary (the helpers of tests/cli_test.cc) -----------------------------------
 
-struct RunResult {
-  int exit_code = -1;  // -1 when the child did not exit normally
-  std::string out;
-  std::string err;
-};
+using testing::Describe;
+using testing::Lines;
+using testing::ReadFile;
+using testing::RunResult;
+using testing::TmpDir;
+using testing::Twinsim;
+using testing::TwinsimPath;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string TmpDir() {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return dir != nullptr ? dir : "/tmp";
-}
-
-const std::string& TwinsimPath() {
-  static const std::string* path = [] {
-    std::string error;
-    std::unique_ptr<Runfiles> runfiles(Runfiles::CreateForTest(&error));
-    if (runfiles == nullptr) {
-      ADD_FAILURE() << "runfiles: " << error;
-      return new std::string("twinsim");
-    }
-    return new std::string(runfiles->Rlocation("twinsim/twinsim"));
-  }();
-  return *path;
-}
-
-// Runs `twinsim args...` with stdout and stderr captured in files. `stdout_path`, when given,
-// receives stdout instead (e.g. /dev/full).
-RunResult Twinsim(const std::vector<std::string>& args, const std::string& stdout_path = "") {
-  static int counter = 0;
-  const std::string base = TmpDir() + "/chunks" + std::to_string(++counter);
-  const std::string out_path = stdout_path.empty() ? base + ".out" : stdout_path;
-  const std::string err_path = base + ".err";
-  std::vector<std::string> argv_storage = {TwinsimPath()};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  RunResult result;
-  if (spawned != 0) {
-    ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(spawned);
-    return result;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (stdout_path.empty()) result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
-  return result;
-}
-
-std::string Describe(const std::vector<std::string>& args) {
-  std::string text = "twinsim";
-  for (const std::string& a : args) text += " " + a;
-  return text;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 // Runs a command that must succeed and returns its stdout.
 std::string Ok(const std::vector<std::string>& args) {
