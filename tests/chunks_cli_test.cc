@@ -21,10 +21,11 @@ namespace {
 
 using nlohmann::json;
 
-// ---- running the binary (the helpers of tests/cli_test.cc) -----------------------------------
-
+using testing::BadCase;
 using testing::Describe;
+using testing::ExpectRejected;
 using testing::Lines;
+using testing::Ok;
 using testing::ReadFile;
 using testing::RunResult;
 using testing::TmpDir;
@@ -32,13 +33,6 @@ using testing::Twinsim;
 using testing::TwinsimPath;
 
 
-// Runs a command that must succeed and returns its stdout.
-std::string Ok(const std::vector<std::string>& args) {
-  const RunResult r = Twinsim(args);
-  EXPECT_EQ(r.exit_code, 0) << Describe(args) << "\nstderr: " << r.err;
-  EXPECT_EQ(r.err, "") << Describe(args);
-  return r.out;
-}
 
 json OkJson(std::vector<std::string> args) {
   args.push_back("--json");
@@ -254,11 +248,6 @@ TEST(ChunksCliTest, RankSelectsItsOwnStage) {
 
 // ---- errors ----------------------------------------------------------------------------------
 
-struct BadCase {
-  std::vector<std::string> args;
-  std::string fragment;  // must appear in the one stderr line
-};
-
 TEST(ChunksCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
   auto Gpt2 = [](std::vector<std::string> extra) {
     std::vector<std::string> args = {"chunks", "--model", "gpt2-small"};
@@ -297,16 +286,7 @@ TEST(ChunksCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
       {Gpt2({"--search-interval"}), "--search-interval: expected a value"},
   };
   ASSERT_GE(cases.size(), 10u);
-  for (const BadCase& c : cases) {
-    const RunResult r = Twinsim(c.args);
-    EXPECT_EQ(r.exit_code, 2) << Describe(c.args) << "\nstderr: " << r.err;
-    EXPECT_EQ(r.out, "") << Describe(c.args);
-    EXPECT_EQ(Lines(r.err).size(), 1u) << Describe(c.args) << "\nstderr: " << r.err;
-    EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << Describe(c.args);
-    EXPECT_NE(r.err.find(c.fragment), std::string::npos)
-        << Describe(c.args) << "\nexpected fragment: " << c.fragment << "\nstderr: " << r.err;
-    EXPECT_EQ(r.err.rfind("twinsim", 0), 0u) << r.err;
-  }
+  for (const BadCase& c : cases) ExpectRejected(c);
 }
 
 TEST(ChunksCliTest, WriteFailureExitsOneWithOneLine) {

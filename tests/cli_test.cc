@@ -25,7 +25,9 @@ namespace twinsim {
 namespace {
 
 
+using testing::BadCase;
 using testing::Describe;
+using testing::ExpectRejected;
 using testing::Lines;
 using testing::ReadFile;
 using testing::RunResult;
@@ -508,11 +510,6 @@ TEST(CliInvarianceTest, CounterStreamsMatchUnderEveryLayoutAndTorchsDoNot) {
   EXPECT_NE(table.out.find("identical bits under every layout above"), std::string::npos);
 }
 
-struct BadCase {
-  std::vector<std::string> args;
-  std::string fragment;  // must appear in the single stderr line
-};
-
 TEST(CliErrorTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
   const std::vector<std::string> fill = {"rng", "fill", "--seed", "1", "--param", "w"};
   auto Fill = [&](std::vector<std::string> extra) {
@@ -637,18 +634,7 @@ TEST(CliErrorTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
        "--std: expected a non-negative number, got '-0.5'"},
   };
   ASSERT_GE(cases.size(), 15u);
-  for (const BadCase& c : cases) {
-    const RunResult r = Twinsim(c.args);
-    EXPECT_EQ(r.exit_code, 2) << Describe(c.args) << "\nstderr: " << r.err;
-    EXPECT_EQ(r.out, "") << Describe(c.args);
-    const std::vector<std::string> err_lines = Lines(r.err);
-    EXPECT_EQ(err_lines.size(), 1u) << Describe(c.args) << "\nstderr: " << r.err;
-    EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << Describe(c.args);
-    EXPECT_NE(r.err.find(c.fragment), std::string::npos)
-        << Describe(c.args) << "\nexpected fragment: " << c.fragment << "\nstderr: " << r.err;
-    EXPECT_EQ(r.err.rfind("twinsim", 0), 0u)
-        << "stderr should start with the command path: " << r.err;
-  }
+  for (const BadCase& c : cases) ExpectRejected(c);
 }
 
 TEST(CliErrorTest, WriteFailureExitsOneWithOneLine) {
@@ -820,14 +806,7 @@ TEST(CliShowTest, BadShowInvocationsExitTwoWithOneLineAndNoOutput) {
       {{"show", "cluster", "dgx-h100:node=2"}, "--cluster: dgx-h100: unknown key 'node'"},
       {{"show", "cluster", "dgx-h100:nodes=0"}, "--cluster: dgx-h100: 'nodes'"},
   };
-  for (const BadCase& c : cases) {
-    const RunResult r = Twinsim(c.args);
-    EXPECT_EQ(r.exit_code, 2) << Describe(c.args) << "\nstderr: " << r.err;
-    EXPECT_EQ(r.out, "") << Describe(c.args);
-    EXPECT_EQ(Lines(r.err).size(), 1u) << Describe(c.args) << "\nstderr: " << r.err;
-    EXPECT_NE(r.err.find(c.fragment), std::string::npos)
-        << Describe(c.args) << "\nexpected fragment: " << c.fragment << "\nstderr: " << r.err;
-  }
+  for (const BadCase& c : cases) ExpectRejected(c, /*whole_line=*/false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1143,14 +1122,7 @@ TEST(CliInitTest, BadInitInvocationsExitTwoWithOneLineAndNoOutput) {
       {Init({"--policy", "counter", "--jsn"}), "unknown option '--jsn' (did you mean '--json'?)"},
       {Init({"--policy", "counter", "stray"}), "unexpected argument 'stray'"},
   };
-  for (const BadCase& c : cases) {
-    const RunResult r = Twinsim(c.args);
-    EXPECT_EQ(r.exit_code, 2) << Describe(c.args) << "\nstderr: " << r.err;
-    EXPECT_EQ(r.out, "") << Describe(c.args);
-    EXPECT_EQ(Lines(r.err).size(), 1u) << Describe(c.args) << "\nstderr: " << r.err;
-    EXPECT_NE(r.err.find(c.fragment), std::string::npos)
-        << Describe(c.args) << "\nexpected fragment: " << c.fragment << "\nstderr: " << r.err;
-  }
+  for (const BadCase& c : cases) ExpectRejected(c, /*whole_line=*/false);
 }
 
 }  // namespace

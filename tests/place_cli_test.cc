@@ -24,10 +24,11 @@ namespace {
 
 using nlohmann::json;
 
-// ---- running the binary (the helpers of tests/cli_test.cc) -----------------------------------
-
+using testing::BadCase;
 using testing::Describe;
+using testing::ExpectRejected;
 using testing::Lines;
+using testing::Ok;
 using testing::ReadFile;
 using testing::RunResult;
 using testing::TmpDir;
@@ -35,13 +36,6 @@ using testing::Twinsim;
 using testing::TwinsimPath;
 
 
-// Runs a command that must succeed and returns its stdout.
-std::string Ok(const std::vector<std::string>& args) {
-  const RunResult r = Twinsim(args);
-  EXPECT_EQ(r.exit_code, 0) << Describe(args) << "\nstderr: " << r.err;
-  EXPECT_EQ(r.err, "") << Describe(args);
-  return r.out;
-}
 
 // One JSON object per line.
 std::vector<json> OkJsonLines(std::vector<std::string> args) {
@@ -389,11 +383,6 @@ TEST(PlaceCliTest, LayoutScheduleAndShardingOptions) {
 
 // ---- errors ----------------------------------------------------------------------------------
 
-struct BadCase {
-  std::vector<std::string> args;
-  std::string fragment;  // must appear in the one stderr line
-};
-
 TEST(PlaceCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
   const std::vector<BadCase> cases = {
       {{"place", "--model", "gpt2-small", "--policy", "all"}, "twinsim place: --cluster: missing"},
@@ -455,16 +444,7 @@ TEST(PlaceCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
       {Place({"--policy", "all", "stray"}), "unexpected argument 'stray'"},
   };
   ASSERT_GE(cases.size(), 12u);
-  for (const BadCase& c : cases) {
-    const RunResult r = Twinsim(c.args);
-    EXPECT_EQ(r.exit_code, 2) << Describe(c.args) << "\nstderr: " << r.err;
-    EXPECT_EQ(r.out, "") << Describe(c.args);
-    EXPECT_EQ(Lines(r.err).size(), 1u) << Describe(c.args) << "\nstderr: " << r.err;
-    EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << Describe(c.args);
-    EXPECT_NE(r.err.find(c.fragment), std::string::npos)
-        << Describe(c.args) << "\nexpected fragment: " << c.fragment << "\nstderr: " << r.err;
-    EXPECT_EQ(r.err.rfind("twinsim", 0), 0u) << r.err;
-  }
+  for (const BadCase& c : cases) ExpectRejected(c);
 }
 
 TEST(PlaceCliTest, WriteFailureExitsOneWithOneLine) {

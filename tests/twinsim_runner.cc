@@ -93,4 +93,25 @@ std::vector<std::string> Lines(const std::string& text) {
   return lines;
 }
 
+std::string Ok(const std::vector<std::string>& args) {
+  const RunResult r = Twinsim(args);
+  EXPECT_EQ(r.exit_code, 0) << Describe(args) << "\nstderr: " << r.err;
+  EXPECT_EQ(r.err, "") << Describe(args);
+  return r.out;
+}
+
+void ExpectRejected(const BadCase& c, bool whole_line) {
+  const RunResult r = Twinsim(c.args);
+  EXPECT_EQ(r.exit_code, 2) << Describe(c.args) << "\nstderr: " << r.err;
+  EXPECT_EQ(r.out, "") << Describe(c.args);
+  EXPECT_EQ(Lines(r.err).size(), 1u) << Describe(c.args) << "\nstderr: " << r.err;
+  EXPECT_NE(r.err.find(c.fragment), std::string::npos)
+      << Describe(c.args) << "\nexpected fragment: " << c.fragment << "\nstderr: " << r.err;
+  if (whole_line) {
+    EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << Describe(c.args);
+    EXPECT_EQ(r.err.rfind("twinsim", 0), 0u)
+        << "stderr should start with the command path: " << r.err;
+  }
+}
+
 }  // namespace twinsim::testing

@@ -35,6 +35,20 @@ std::string Describe(const std::vector<std::string>& args);
 // `text` split into lines, without the newlines.
 std::vector<std::string> Lines(const std::string& text);
 
+// Runs a command that must succeed (exit 0, nothing on stderr) and returns its stdout.
+std::string Ok(const std::vector<std::string>& args);
+
+// A bad command line and a fragment its one stderr line must contain.
+struct BadCase {
+  std::vector<std::string> args;
+  std::string fragment;
+};
+
+// Expects `c` rejected as bad input: exit status 2, nothing on stdout, one line on stderr
+// containing the fragment. With `whole_line`, also that the line ends in a newline and starts
+// with "twinsim" (the command path).
+void ExpectRejected(const BadCase& c, bool whole_line = true);
+
 }  // namespace twinsim::testing
 
 #endif  // TWINSIM_TESTS_TWINSIM_RUNNER_H_
