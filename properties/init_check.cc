@@ -10,6 +10,7 @@
 #include <thread>
 #include <tuple>
 
+#include "core/byte_codec.h"
 #include "core/host_comm.h"
 #include "core/host_device.h"
 #include "core/host_memory.h"
@@ -296,63 +297,8 @@ Status InitOneRank(const SeedPolicy& policy, const core::ParallelLayout& layout,
 
 // ---- RankOutcome through the forked simulation's pipe ----
 
-class ByteWriter {
- public:
-  explicit ByteWriter(std::vector<std::byte>& out) : out_(out) {}
-  void U64(uint64_t v) { Raw(&v, sizeof v); }
-  void Bytes(std::span<const std::byte> b) {
-    U64(b.size());
-    Raw(b.data(), b.size());
-  }
-  void Text(std::string_view t) { Bytes(std::as_bytes(std::span<const char>(t.data(), t.size()))); }
-
- private:
-  void Raw(const void* p, size_t n) {
-    const size_t at = out_.size();
-    out_.resize(at + n);
-    if (n > 0) std::memcpy(out_.data() + at, p, n);
-  }
-  std::vector<std::byte>& out_;
-};
-
-class ByteReader {
- public:
-  explicit ByteReader(std::span<const std::byte> in) : in_(in) {}
-  uint64_t U64() {
-    uint64_t v = 0;
-    Raw(&v, sizeof v);
-    return v;
-  }
-  std::vector<std::byte> Bytes() {
-    const uint64_t n = U64();
-    std::vector<std::byte> b;
-    if (ok_ && n <= in_.size() - pos_) {
-      b.assign(in_.begin() + pos_, in_.begin() + pos_ + n);
-      pos_ += n;
-    } else {
-      ok_ = false;
-    }
-    return b;
-  }
-  std::string Text() {
-    const std::vector<std::byte> b = Bytes();
-    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
-  }
-  bool ok() const { return ok_; }
-
- private:
-  void Raw(void* p, size_t n) {
-    if (!ok_ || n > in_.size() - pos_) {
-      ok_ = false;
-      return;
-    }
-    std::memcpy(p, in_.data() + pos_, n);
-    pos_ += n;
-  }
-  std::span<const std::byte> in_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
+using core::ByteReader;
+using core::ByteWriter;
 
 void WriteBlock(ByteWriter& w, const core::Block2D& b) {
   for (uint64_t v : {b.rows, b.cols, b.row_begin, b.row_end, b.col_begin, b.col_end}) w.U64(v);
@@ -374,9 +320,7 @@ void SerializeOutcome(const RankOutcome& o, std::vector<std::byte>& out) {
   w.U64(o.peak_host_bytes);
   w.U64(o.bytes_sent);
   w.U64(o.holds_bytes ? 1 : 0);
-  uint64_t end_bits = 0;
-  std::memcpy(&end_bits, &o.end_time_s, sizeof end_bits);
-  w.U64(end_bits);
+  w.F64(o.end_time_s);
   w.U64(o.draws.size());
   for (const policies::seed::DrawSpan& d : o.draws) {
     w.U64(static_cast<uint64_t>(d.stream.kind));
@@ -388,21 +332,8 @@ void SerializeOutcome(const RankOutcome& o, std::vector<std::byte>& out) {
     WriteBlock(w, d.block);
   }
   w.U64(o.oom.has_value() ? 1 : 0);
-  if (o.oom) {
-    const core::OomReport& r = *o.oom;
-    w.U64(static_cast<uint64_t>(static_cast<int64_t>(r.rank)));
-    w.Text(r.device);
-    w.Text(r.tag);
-    w.U64(r.requested);
-    w.U64(r.in_use);
-    w.U64(r.capacity);
-    w.U64(r.in_use_by_tag.size());
-    for (const auto& [tag, bytes] : r.in_use_by_tag) {
-      w.Text(tag);
-      w.U64(bytes);
-    }
-  }
-  w.Text(o.oom_during);
+  if (o.oom) w.Oom(*o.oom);
+  w.Str(o.oom_during);
   w.U64(o.bytes.size());
   for (const std::vector<std::byte>& b : o.bytes) w.Bytes(b);
   w.U64(o.samples.size());
@@ -419,8 +350,7 @@ Status DeserializeOutcome(std::span<const std::byte> in, RankOutcome& o) {
   o.peak_host_bytes = r.U64();
   o.bytes_sent = r.U64();
   o.holds_bytes = r.U64() != 0;
-  const uint64_t end_bits = r.U64();
-  std::memcpy(&o.end_time_s, &end_bits, sizeof end_bits);
+  o.end_time_s = r.F64();
   const uint64_t draws = r.U64();
   for (uint64_t k = 0; k < draws && r.ok(); ++k) {
     policies::seed::DrawSpan d;
@@ -433,22 +363,8 @@ Status DeserializeOutcome(std::span<const std::byte> in, RankOutcome& o) {
     d.block = ReadBlock(r);
     o.draws.push_back(d);
   }
-  if (r.U64() != 0) {
-    core::OomReport rep;
-    rep.rank = static_cast<int>(static_cast<int64_t>(r.U64()));
-    rep.device = r.Text();
-    rep.tag = r.Text();
-    rep.requested = r.U64();
-    rep.in_use = r.U64();
-    rep.capacity = r.U64();
-    const uint64_t tags = r.U64();
-    for (uint64_t k = 0; k < tags && r.ok(); ++k) {
-      std::string tag = r.Text();
-      rep.in_use_by_tag.emplace_back(std::move(tag), r.U64());
-    }
-    o.oom = std::move(rep);
-  }
-  o.oom_during = r.Text();
+  if (r.U64() != 0) o.oom = r.Oom();
+  o.oom_during = r.Str();
   const uint64_t shards = r.U64();
   for (uint64_t k = 0; k < shards && r.ok(); ++k) o.bytes.push_back(r.Bytes());
   const uint64_t sampled = r.U64();

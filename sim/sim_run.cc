@@ -12,11 +12,13 @@
 #include <exception>
 #include <limits>
 #include <memory>
+#include <span>
 #include <simgrid/Exception.hpp>
 #include <simgrid/s4u.hpp>
 #include <string_view>
 #include <utility>
 
+#include "core/byte_codec.h"
 #include "sim/platform.h"
 #include "sim/sim_comm.h"
 #include "sim/sim_device.h"
@@ -78,102 +80,10 @@ double Seconds(Clock::time_point since) {
 
 // ---- The child's answer, as bytes ------------------------------------------------------------
 
-class Writer {
- public:
-  void U64(uint64_t v) { Raw(&v, sizeof v); }
-  void I64(int64_t v) { Raw(&v, sizeof v); }
-  void F64(double v) { Raw(&v, sizeof v); }
-  void Str(std::string_view s) {
-    U64(s.size());
-    Raw(s.data(), s.size());
-  }
-  void Bytes(const std::vector<std::byte>& b) {
-    U64(b.size());
-    Raw(b.data(), b.size());
-  }
-  void St(const Status& s) {
-    U64(static_cast<uint64_t>(s.code()));
-    Str(s.message());
-  }
-  void Tags(const std::vector<std::pair<std::string, uint64_t>>& tags) {
-    U64(tags.size());
-    for (const auto& [tag, bytes] : tags) {
-      Str(tag);
-      U64(bytes);
-    }
-  }
-  std::string& data() { return data_; }
+using core::ByteReader;
+using core::ByteWriter;
 
- private:
-  void Raw(const void* p, size_t n) { data_.append(static_cast<const char*>(p), n); }
-  std::string data_;
-};
-
-class Reader {
- public:
-  explicit Reader(std::string_view data) : data_(data) {}
-  bool ok() const { return ok_; }
-  uint64_t U64() { return Pod<uint64_t>(); }
-  int64_t I64() { return Pod<int64_t>(); }
-  double F64() { return Pod<double>(); }
-  std::string Str() {
-    const uint64_t n = Count(1);
-    std::string s(data_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
-  std::vector<std::byte> Bytes() {
-    const uint64_t n = Count(1);
-    std::vector<std::byte> b(n);
-    if (n > 0) std::memcpy(b.data(), data_.data() + pos_, n);
-    pos_ += n;
-    return b;
-  }
-  Status St() {
-    const uint64_t code = U64();
-    std::string message = Str();
-    if (code > static_cast<uint64_t>(StatusCode::kInternal)) ok_ = false;
-    if (!ok_) return Status::Internal("corrupt status");
-    return Status(static_cast<StatusCode>(code), std::move(message));
-  }
-  std::vector<std::pair<std::string, uint64_t>> Tags() {
-    std::vector<std::pair<std::string, uint64_t>> tags(Count(16));
-    for (auto& [tag, bytes] : tags) {
-      tag = Str();
-      bytes = U64();
-    }
-    return tags;
-  }
-  // Marks the data malformed.
-  void Fail() { ok_ = false; }
-  // A count of items at least `min_size` bytes each, checked against what is left.
-  uint64_t Count(uint64_t min_size) {
-    const uint64_t n = U64();
-    if (!ok_ || n > (data_.size() - pos_) / min_size) {
-      ok_ = false;
-      return 0;
-    }
-    return n;
-  }
-
- private:
-  template <typename T>
-  T Pod() {
-    T v{};
-    if (!ok_ || data_.size() - pos_ < sizeof(T)) {
-      ok_ = false;
-      return v;
-    }
-    std::memcpy(&v, data_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return v;
-  }
-  std::string_view data_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
-
-void EncodeMemory(Writer& w, const core::MemoryStats& m) {
+void EncodeMemory(ByteWriter& w, const core::MemoryStats& m) {
   w.U64(m.capacity);
   w.U64(m.in_use);
   w.U64(m.peak);
@@ -189,18 +99,10 @@ void EncodeMemory(Writer& w, const core::MemoryStats& m) {
   w.Tags(m.at_peak);
   w.U64(m.oom_count);
   w.U64(m.oom_events.size());
-  for (const core::OomReport& o : m.oom_events) {
-    w.I64(o.rank);
-    w.Str(o.device);
-    w.Str(o.tag);
-    w.U64(o.requested);
-    w.U64(o.in_use);
-    w.U64(o.capacity);
-    w.Tags(o.in_use_by_tag);
-  }
+  for (const core::OomReport& o : m.oom_events) w.Oom(o);
 }
 
-core::MemoryStats DecodeMemory(Reader& r) {
+core::MemoryStats DecodeMemory(ByteReader& r) {
   core::MemoryStats m;
   m.capacity = r.U64();
   m.in_use = r.U64();
@@ -217,35 +119,28 @@ core::MemoryStats DecodeMemory(Reader& r) {
   m.at_peak = r.Tags();
   m.oom_count = r.U64();
   m.oom_events.resize(r.Count(56));
-  for (core::OomReport& o : m.oom_events) {
-    o.rank = static_cast<int>(r.I64());
-    o.device = r.Str();
-    o.tag = r.Str();
-    o.requested = r.U64();
-    o.in_use = r.U64();
-    o.capacity = r.U64();
-    o.in_use_by_tag = r.Tags();
-  }
+  for (core::OomReport& o : m.oom_events) o = r.Oom();
   return m;
 }
 
-void EncodeLinks(Writer& w, const LinkBytes& links) {
+void EncodeLinks(ByteWriter& w, const LinkBytes& links) {
   for (uint64_t v : links) w.U64(v);
 }
 
-LinkBytes DecodeLinks(Reader& r) {
+LinkBytes DecodeLinks(ByteReader& r) {
   LinkBytes links{};
   for (uint64_t& v : links) v = r.U64();
   return links;
 }
 
 // 0 + the run, or 1 + the error.
-std::string EncodeOutcome(const StatusOr<SimRun>& outcome) {
-  Writer w;
+std::vector<std::byte> EncodeOutcome(const StatusOr<SimRun>& outcome) {
+  std::vector<std::byte> data;
+  ByteWriter w(data);
   if (!outcome.ok()) {
     w.U64(1);
     w.St(outcome.status());
-    return std::move(w.data());
+    return data;
   }
   const SimRun& run = *outcome;
   w.U64(0);
@@ -273,11 +168,11 @@ std::string EncodeOutcome(const StatusOr<SimRun>& outcome) {
   for (const std::string& u : run.undelivered) w.Str(u);
   w.F64(run.wall.setup_s);
   w.F64(run.wall.run_s);
-  return std::move(w.data());
+  return data;
 }
 
-StatusOr<SimRun> DecodeOutcome(std::string_view data) {
-  Reader r(data);
+StatusOr<SimRun> DecodeOutcome(std::span<const std::byte> data) {
+  ByteReader r(data);
   const uint64_t kind = r.U64();
   if (kind == 1) {
     Status status = r.St();
@@ -467,12 +362,12 @@ StatusOr<SimRun> SimulateHere(const SimRunOptions& options, const SimRankFunctio
 
 // ---- One simulation in a child process -------------------------------------------------------
 
-bool WriteAll(int fd, std::string_view data) {
+bool WriteAll(int fd, std::span<const std::byte> data) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
+    data = data.subspan(static_cast<size_t>(n));
   }
   return true;
 }
@@ -495,7 +390,7 @@ StatusOr<SimRun> SimulateInChild(const SimRunOptions& options, const SimRankFunc
   }
   if (child == 0) {
     ::close(fds[0]);
-    std::string answer;
+    std::vector<std::byte> answer;
     try {
       answer = EncodeOutcome(SimulateHere(options, fn));
     } catch (const std::exception& e) {
@@ -559,7 +454,7 @@ StatusOr<SimRun> SimulateInChild(const SimRunOptions& options, const SimRankFunc
         fmt::format("simulation: the child process failed (exit status {}); see its stderr",
                     WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1));
   }
-  return DecodeOutcome(answer);
+  return DecodeOutcome(std::as_bytes(std::span<const char>(answer)));
 }
 
 }  // namespace
