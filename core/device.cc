@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cmath>
 
 namespace twinsim::core {
 
@@ -26,6 +27,15 @@ Status Device::WriteKernelOutput(const BufferRegion& dst, std::span<const std::b
 
 Status Device::HostInitWork(uint64_t elements) {
   (void)elements;
+  return Status::Ok();
+}
+
+Status Device::Compute(double flops, uint64_t hbm_bytes, std::string_view what) {
+  (void)hbm_bytes;
+  if (!std::isfinite(flops) || flops < 0) {
+    return Status::InvalidArgument(
+        fmt::format("{}: Compute '{}' of {} flops", Info().name, what, flops));
+  }
   return Status::Ok();
 }
 

@@ -182,6 +182,11 @@ class Device {
 
   // Accounts `elements` values computed by this rank's CPU. Default: nothing (no time).
   virtual Status HostInitWork(uint64_t elements);
+
+  // Accounts one op of a training step on this GPU: `flops` of matmuls and `hbm_bytes` streamed
+  // through device memory (Note [Op cost] in policies/placement/workload.h); `what` names it in
+  // traces. Default: nothing (no time). REQUIRES flops finite and >= 0 (else InvalidArgument).
+  virtual Status Compute(double flops, uint64_t hbm_bytes, std::string_view what);
 };
 
 // Forwards every call to another Device; subclass it and override what you want to change
@@ -217,6 +222,9 @@ class DeviceWrapper : public Device {
     return target_->WriteKernelOutput(dst, src, elements);
   }
   Status HostInitWork(uint64_t elements) override { return target_->HostInitWork(elements); }
+  Status Compute(double flops, uint64_t hbm_bytes, std::string_view what) override {
+    return target_->Compute(flops, hbm_bytes, what);
+  }
 
  private:
   Device* target_;

@@ -63,7 +63,8 @@ bool PcieOk(const PcieLink& l) {
 
 bool GpuOk(const GpuSpec& g, const NodeSpec& node) {
   return !g.model.empty() && g.memory_capacity_bytes > 0 && Positive(g.hbm_bandwidth_bytes_per_s) &&
-         Positive(g.init_elements_per_s) && g.sm_count > 0 && g.max_threads_per_sm > 0 &&
+         Positive(g.init_elements_per_s) && std::isfinite(g.matmul_flops_per_s) &&
+         g.matmul_flops_per_s >= 0 && g.sm_count > 0 && g.max_threads_per_sm > 0 &&
          PcieOk(g.pcie) && g.pcie_switch >= -1 &&
          g.pcie_switch < static_cast<int>(node.pcie_switches.size());
 }
@@ -83,6 +84,10 @@ Status CheckGpu(const GpuSpec& gpu, const NodeSpec& node, const std::string& gp,
   if (!Positive(gpu.init_elements_per_s)) {
     return Bad(gp + ".init_elements_per_s",
                "must be a positive finite number, got " + Num(gpu.init_elements_per_s));
+  }
+  if (!std::isfinite(gpu.matmul_flops_per_s) || gpu.matmul_flops_per_s < 0) {
+    return Bad(gp + ".matmul_flops_per_s",
+               "must be a non-negative finite number, got " + Num(gpu.matmul_flops_per_s));
   }
   if (gpu.sm_count <= 0) {
     return Bad(gp + ".sm_count", "must be positive, got " + std::to_string(gpu.sm_count));
@@ -182,6 +187,7 @@ json NodeToJson(const NodeSpec& node) {
                     {"memory_capacity_bytes", g.memory_capacity_bytes},
                     {"hbm_bandwidth_bytes_per_s", g.hbm_bandwidth_bytes_per_s},
                     {"init_elements_per_s", g.init_elements_per_s},
+                    {"matmul_flops_per_s", g.matmul_flops_per_s},
                     {"sm_count", g.sm_count},
                     {"max_threads_per_sm", g.max_threads_per_sm},
                     {"pcie", PcieToJson(g.pcie)},
@@ -289,12 +295,13 @@ Status ReadGpu(const json& j, const std::string& p, GpuSpec* g) {
   TWINSIM_RETURN_IF_ERROR(ExpectObject(
       j, p,
       {"model", "memory_capacity_bytes", "hbm_bandwidth_bytes_per_s", "init_elements_per_s",
-       "sm_count", "max_threads_per_sm", "pcie", "pcie_switch"}));
+       "matmul_flops_per_s", "sm_count", "max_threads_per_sm", "pcie", "pcie_switch"}));
   TWINSIM_RETURN_IF_ERROR(ReadString(j, p, "model", &g->model));
   TWINSIM_RETURN_IF_ERROR(ReadInt(j, p, "memory_capacity_bytes", &g->memory_capacity_bytes));
   TWINSIM_RETURN_IF_ERROR(
       ReadDouble(j, p, "hbm_bandwidth_bytes_per_s", &g->hbm_bandwidth_bytes_per_s));
   TWINSIM_RETURN_IF_ERROR(ReadDouble(j, p, "init_elements_per_s", &g->init_elements_per_s));
+  TWINSIM_RETURN_IF_ERROR(ReadDouble(j, p, "matmul_flops_per_s", &g->matmul_flops_per_s));
   TWINSIM_RETURN_IF_ERROR(ReadInt(j, p, "sm_count", &g->sm_count));
   TWINSIM_RETURN_IF_ERROR(ReadInt(j, p, "max_threads_per_sm", &g->max_threads_per_sm));
   TWINSIM_RETURN_IF_ERROR(ReadPcie(j, p, "pcie", &g->pcie));

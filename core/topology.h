@@ -58,6 +58,10 @@ struct GpuSpec {
   // estimates (see Note [Init throughput estimate] in topology_presets.cc) to be replaced by
   // measured figures from `twinsim calibrate`.
   double init_elements_per_s = 0;
+  // Dense fp16/bf16 tensor-core peak in FLOP/s (datasheet, without sparsity); 0 when unknown,
+  // and then a simulated training step charges no compute time (Note [Op cost] in
+  // policies/placement/workload.h).
+  double matmul_flops_per_s = 0;
   int sm_count = 0;
   int max_threads_per_sm = 0;
   PcieLink pcie;         // the GPU's own link to its switch or root port

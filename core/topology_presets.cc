@@ -49,6 +49,8 @@ struct GpuModel {
   int max_threads_per_sm;
   int pcie_generation;
   int pcie_lanes;
+  // Dense fp16/bf16 tensor-core peak, FLOP/s (GpuSpec::matmul_flops_per_s).
+  double matmul_flops_per_s;
   // Measured init throughput (elements/s) where a GPU run gave one; 0: InitEstimate.
   double measured_init_elements_per_s = 0;
 };
@@ -72,18 +74,20 @@ struct NodeTemplate {
 };
 
 // --- GPUs -------------------------------------------------------------------------------------
+// Dense fp16/bf16 tensor-core peaks (no sparsity), NVIDIA datasheets, from memory, unverified:
+// V100 PCIe 112 TFLOP/s, A100 312, H100 SXM5 and H200 SXM 989, RTX 3090 71 (fp32 accumulate).
 
 // A100 SXM4 40GB. 40 GB HBM2, 1,555 GB/s, 108 SMs: NVIDIA A100 datasheet (confirmed via the
 // PC2 page and glennklockwood.com/garden/processors/A100, which cite it). PCIe Gen4 x16:
 // "32+32 GB/s PCIe Gen4" (same glennklockwood page, confirmed). 2,048 resident threads per SM
 // for compute capability 8.0: CUDA C++ Programming Guide, "Technical Specifications per
 // Compute Capability" (from memory, unverified).
-constexpr GpuModel kA100Sxm40 = {"A100-SXM4-40GB", 40, 1555 * kGB, 108, 2048, 4, 16};
+constexpr GpuModel kA100Sxm40 = {"A100-SXM4-40GB", 40, 1555 * kGB, 108, 2048, 4, 16, 312e12};
 
 // A100 SXM4 80GB. 80 GB HBM2e, 2,039 GB/s: NVIDIA A100 datasheet (confirmed via
 // glennklockwood.com A100 page and svethardware.cz's launch report: 2039 vs 1555 GB/s).
 // SMs, PCIe and threads as the 40GB part ("everything else was the same", same page).
-constexpr GpuModel kA100Sxm80 = {"A100-SXM4-80GB", 80, 2039 * kGB, 108, 2048, 4, 16};
+constexpr GpuModel kA100Sxm80 = {"A100-SXM4-80GB", 80, 2039 * kGB, 108, 2048, 4, 16, 312e12};
 
 // H100 SXM5 80GB. 80 GB HBM3, 3,350 GB/s, 132 SMs, PCIe Gen5 (128 GB/s both directions):
 // NVIDIA H100 datasheet (confirmed via HPC Tech's H100 spec table and
@@ -95,28 +99,29 @@ constexpr GpuModel kA100Sxm80 = {"A100-SXM4-80GB", 80, 2039 * kGB, 108, 2048, 4,
 // estimate of Note [Init throughput estimate] gives 4.19e11. twinsim's own counter fill ran at
 // 3.775e11 there (fill_cuda_bench.json); one figure serves both, the PyTorch one, since most
 // seed policies model PyTorch's kernels.
-constexpr GpuModel kH100Sxm = {"H100-SXM5-80GB", 80, 3350 * kGB, 132, 2048, 5, 16, 4.403e11};
+constexpr GpuModel kH100Sxm = {"H100-SXM5-80GB", 80, 3350 * kGB, 132, 2048, 5, 16, 989e12,
+                               4.403e11};
 
 // H200 SXM 141GB. 141 GB HBM3e, 4.8 TB/s: NVIDIA H200 datasheet (confirmed via several pages
 // quoting it, e.g. acecloud.ai "As per NVIDIA's spec sheet"). Same GH100 die as H100 SXM5,
 // so 132 SMs (confirmed: saulelectric.com H200 spec list; openmetal.io "same Hopper GH100
 // die"). PCIe Gen5 x16: MLCommons inference v4.1 NVIDIA H200-SXM-141GBx8 system description
 // ("accelerator_host_interconnect": "PCIe Gen5 x16", confirmed).
-constexpr GpuModel kH200Sxm = {"H200-SXM-141GB", 141, 4800 * kGB, 132, 2048, 5, 16};
+constexpr GpuModel kH200Sxm = {"H200-SXM-141GB", 141, 4800 * kGB, 132, 2048, 5, 16, 989e12};
 
 // Tesla V100 PCIe 32GB. 80 SMs, 4096-bit HBM2 at 900 GB/s: NVIDIA Tesla V100 PCIe product
 // brief / Volta announcement (SMs confirmed via techrival.com's table, 900 GB/s confirmed for
 // the V100 PCIe via io-tech.fi; the 32GB part keeping 900 GB/s is from the V100 datasheet,
 // from memory, unverified). PCIe Gen3 x16 (datasheet; as the brief asks). 2,048 threads per
 // SM for compute capability 7.0: CUDA C++ Programming Guide (from memory, unverified).
-constexpr GpuModel kV100Pcie32 = {"V100-PCIE-32GB", 32, 900 * kGB, 80, 2048, 3, 16};
+constexpr GpuModel kV100Pcie32 = {"V100-PCIE-32GB", 32, 900 * kGB, 80, 2048, 3, 16, 112e12};
 
 // GeForce RTX 3090. 24 GB GDDR6X on 384 bits at 936 GB/s, 82 SMs (10,496 CUDA cores):
 // NVIDIA's RTX 3090 specifications (confirmed via Tom's Hardware's spec table and
 // szpamela.com's product page, both quoting NVIDIA). PCIe Gen4 x16: NVIDIA RTX 30-series
 // specifications (from memory, unverified). 1,536 threads per SM for compute capability 8.6:
 // CUDA C++ Programming Guide (from memory, unverified).
-constexpr GpuModel kRtx3090 = {"RTX-3090", 24, 936 * kGB, 82, 1536, 4, 16};
+constexpr GpuModel kRtx3090 = {"RTX-3090", 24, 936 * kGB, 82, 1536, 4, 16, 71e12};
 
 // --- Machines ---------------------------------------------------------------------------------
 
@@ -229,6 +234,7 @@ NodeSpec BuildNode(const NodeTemplate& t) {
   gpu.init_elements_per_s = t.gpu.measured_init_elements_per_s > 0
                                ? t.gpu.measured_init_elements_per_s
                                : InitEstimate(t.gpu.hbm_bytes_per_s);
+  gpu.matmul_flops_per_s = t.gpu.matmul_flops_per_s;
   gpu.sm_count = t.gpu.sm_count;
   gpu.max_threads_per_sm = t.gpu.max_threads_per_sm;
   gpu.pcie = PcieLink{t.gpu.pcie_generation, t.gpu.pcie_lanes,

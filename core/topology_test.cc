@@ -175,10 +175,12 @@ TEST(TopologyTest, JsonErrorsNameThePath) {
       {replace("\"sm_count\":10", "\"sm_count\":10.5"),
        "/nodes/0/gpus/0/sm_count: expected an integer, got number"},
       {replace(",\"sm_count\":10", ""), "/nodes/0/gpus/0/sm_count: missing"},
+      {replace("\"matmul_flops_per_s\":0.0", "\"matmul_flops_per_s\":-1.0"),
+       "nodes[0].gpus[0].matmul_flops_per_s: must be a non-negative finite number, got -1"},
       {replace("\"sm_count\":10", "\"sm_count\":10,\"sm_cuont\":1"),
        "/nodes/0/gpus/0/sm_cuont: unknown key; expected one of model, memory_capacity_bytes, "
-       "hbm_bandwidth_bytes_per_s, init_elements_per_s, sm_count, max_threads_per_sm, pcie, "
-       "pcie_switch"},
+       "hbm_bandwidth_bytes_per_s, init_elements_per_s, matmul_flops_per_s, sm_count, "
+       "max_threads_per_sm, pcie, pcie_switch"},
       {replace("\"kind\":\"nvswitch\"", "\"kind\":\"nvlink\""),
        "/nodes/0/nvlink/kind: expected \"none\" or \"nvswitch\", got \"nvlink\""},
       {replace("\"near_gpus\":[0,1]", "\"near_gpus\":[0,true]"),

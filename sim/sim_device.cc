@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -234,6 +235,22 @@ Status SimDevice::HostInitWork(uint64_t elements) {
   // Note [Device time model]: on the node's CPU host, shared with the node's other ranks.
   return Execute(cluster_->cpu(rank_), elements, "host init",
                  {TraceArg::Num("elements", static_cast<double>(elements))});
+}
+
+Status SimDevice::Compute(double flops, uint64_t hbm_bytes, std::string_view what) {
+  TWINSIM_RETURN_IF_ERROR(core::Device::Compute(flops, hbm_bytes, what));
+  // Note [Device time model]: seconds of the GPU, as an Exec on the GPU host, whose speed is
+  // its init throughput in elements per second.
+  const double matmul =
+      options_.matmul_flops_per_s > 0 ? flops / (kMatmulEfficiency * options_.matmul_flops_per_s)
+                                      : 0.0;
+  const double memory = static_cast<double>(hbm_bytes) / options_.hbm_bandwidth_bytes_per_s;
+  const double seconds = std::max(matmul, memory);
+  sg4::Host* gpu = cluster_->gpu(rank_);
+  const auto amount = static_cast<uint64_t>(std::llround(seconds * gpu->get_speed()));
+  return Execute(gpu, amount, std::string(what),
+                 {TraceArg::Num("flops", flops),
+                  TraceArg::Num("hbm_bytes", static_cast<double>(hbm_bytes))});
 }
 
 core::MemoryStats SimDevice::Stats() const { return ledger_.Stats(); }

@@ -46,6 +46,9 @@ namespace twinsim::sim {
 //   HostInitWork  an Exec of `elements` flops on the node's CPU host at sim::kCpuFlopsPerS (an
 //                 assumed figure, sim/platform.h). The CPU host is one SimGrid host per node, so
 //                 the node's ranks doing CPU init at once share its speed (8 ranks: 1/8 each).
+//   Compute       a training-step op: max(flops / (kMatmulEfficiency * matmul_flops_per_s),
+//                 hbm_bytes / hbm_bandwidth) seconds of the GPU host, as an Exec (so it shares
+//                 the GPU with init kernels); no time for flops when matmul_flops_per_s is 0.
 //   Allocate, Free, Info, Stats, WouldFit: no time (a caching allocator's bookkeeping).
 // Zero-byte operations take no time. Argument errors are found before any time passes; a
 // failed call takes none.
@@ -72,12 +75,17 @@ namespace twinsim::sim {
 //            and data mode samples nothing (its bytes can be read).
 inline constexpr int kSamplesPerFill = 8;
 
+// The fraction of the dense tensor-core peak a training step's matmuls sustain: an assumption,
+// within the 40-55% model-FLOPs utilization that Megatron-LM and PaLM report for large models.
+inline constexpr double kMatmulEfficiency = 0.5;
+
 struct SimDeviceOptions {
   std::string name;   // empty: "sim:<gpu host name>"
   std::string model;  // what it stands for, e.g. GpuSpec::model
   uint64_t capacity = 0;
   bool holds_bytes = true;
   double hbm_bandwidth_bytes_per_s = 1e12;  // must be > 0
+  double matmul_flops_per_s = 0;            // GpuSpec::matmul_flops_per_s; 0: unknown
   // A fresh buffer's bytes in data mode (0xFF: NaN in every float type, as on HostDevice).
   std::byte fresh_byte{0xFF};
   // Executes a fill on host memory (kernels::FillOnHost); unset: Fill in data mode returns
@@ -108,6 +116,7 @@ class SimDevice final : public core::Device {
   Status WriteKernelOutput(const core::BufferRegion& dst, std::span<const std::byte> src,
                            uint64_t elements) override;
   Status HostInitWork(uint64_t elements) override;
+  Status Compute(double flops, uint64_t hbm_bytes, std::string_view what) override;
 
   // For SimComm, which moves bytes between devices and times the move itself: the same checks
   // as the Device calls (handle, bounds; `op` names the caller in messages), no time.

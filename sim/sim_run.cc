@@ -300,6 +300,7 @@ StatusOr<SimRun> SimulateHere(const SimRunOptions& options, const SimRankFunctio
                               : static_cast<uint64_t>(gpus[r]->memory_capacity_bytes);
         device.holds_bytes = options.holds_bytes;
         device.hbm_bandwidth_bytes_per_s = gpus[r]->hbm_bandwidth_bytes_per_s;
+        device.matmul_flops_per_s = gpus[r]->matmul_flops_per_s;
         device.fresh_byte = options.fresh_byte;
         device.fill = options.fill;
         devices.push_back(std::make_unique<SimDevice>(r, std::move(device), &cluster));

@@ -70,7 +70,8 @@ class Step {
       : w_(w),
         gpu_(0, "gpu", budget.gpu_bytes),
         host_(-1, "host", budget.host_bytes),
-        where_(w.num_units(), Where::kHost) {}
+        where_(w.num_units(), Where::kHost),
+        initial_(w.num_units(), Where::kHost) {}
 
   const Workload& workload() const { return w_; }
   Where where(int unit) const { return where_[unit]; }
@@ -86,6 +87,7 @@ class Step {
                      ledger.available(), UnitName(unit));
     }
     where_[unit] = where;
+    initial_[unit] = where;
     if (where == Where::kGpu) gpu_model_ += w_.unit_bytes[unit];
     return std::nullopt;
   }
@@ -100,7 +102,7 @@ class Step {
 
   // Evicts `evict` (on the GPU) and loads `load` (on the host) as one exchange.
   std::optional<PlacementOom> Exchange(int op, const std::vector<int>& evict,
-                                       const std::vector<int>& load) {
+                                       const std::vector<int>& load, bool after_op = false) {
     for (int u : evict) {
       gpu_.Release(w_.unit_bytes[u], UnitTag(u));
       gpu_model_ -= w_.unit_bytes[u];
@@ -113,6 +115,7 @@ class Step {
       host_.Release(w_.unit_bytes[u], UnitTag(u));
       where_[u] = Where::kGpu;
       h2d_ += w_.unit_bytes[u];
+      transfers_.push_back({op, after_op, u, Where::kGpu, w_.unit_bytes[u]});
     }
     for (int u : evict) {
       if (host_.TryCharge(w_.unit_bytes[u], UnitTag(u))) {
@@ -121,6 +124,7 @@ class Step {
       }
       where_[u] = Where::kHost;
       d2h_ += w_.unit_bytes[u];
+      transfers_.push_back({op, after_op, u, Where::kHost, w_.unit_bytes[u]});
     }
     return std::nullopt;
   }
@@ -151,11 +155,13 @@ class Step {
     r.h2d_bytes = h2d_;
     r.d2h_bytes = d2h_;
     r.final_location = where_;
+    r.initial_location = initial_;
     r.final_gpu_bytes = gpu_.in_use();
     r.final_host_bytes = host_.in_use();
     const core::MemoryStats stats = gpu_.Stats();
     r.final_transient_bytes = stats.Tag("non-model").in_use + stats.Tag("gather").in_use;
     r.gathered_bytes = stats.Tag("gathered").in_use;
+    r.transfers = transfers_;
     return r;
   }
 
@@ -164,9 +170,11 @@ class Step {
   core::MemoryLedger gpu_;
   core::MemoryLedger host_;
   std::vector<Where> where_;
+  std::vector<Where> initial_;
   uint64_t gpu_model_ = 0;
   uint64_t h2d_ = 0;
   uint64_t d2h_ = 0;
+  std::vector<Transfer> transfers_;
 };
 
 // The op's units that are on the host.
@@ -277,9 +285,13 @@ class HomePolicy : public PlacementPolicy {
       for (int u : o.units) {
         if (home[u] == Where::kHost) after.push_back(u);
       }
-      if (auto oom = step.Exchange(op, after, {})) return step.Finish(name_, oom);
+      if (auto oom = step.Exchange(op, after, {}, /*after_op=*/true)) {
+        return step.Finish(name_, oom);
+      }
     }
-    return step.Finish(name_, std::nullopt);
+    PlacementResult r = step.Finish(name_, std::nullopt);
+    r.kept_gathered_chunks = kept;
+    return r;
   }
 
  private:
@@ -440,9 +452,13 @@ class OptimalPolicy : public PlacementPolicy {
           on_gpu -= drop;
           excess -= drop;
           r.d2h_bytes += drop;
+          r.transfers.push_back({op, false, u, Where::kHost, drop});
         }
       }
       for (int u : o.units) {
+        if (resident[u] < w.unit_bytes[u]) {
+          r.transfers.push_back({op, false, u, Where::kGpu, w.unit_bytes[u] - resident[u]});
+        }
         r.h2d_bytes += w.unit_bytes[u] - resident[u];
         on_gpu += w.unit_bytes[u] - resident[u];
         resident[u] = w.unit_bytes[u];

@@ -50,6 +50,18 @@ struct PlacementOom {
 // duration. Tags: "fp16", "optim", "gathered" (static's kept-gathered chunks), "non-model",
 // "gather". After the step every unit is in exactly one place and no transient is charged.
 
+// One PCIe move of a step, in the order the step makes them (Note [Step accounting]): the
+// evictions and loads before op `op` runs, or (after_op) the write-backs right after it (cpu and
+// static evict a host-homed unit once its op is done). Optimal's moves are byte-granular: a part
+// of a unit.
+struct Transfer {
+  int op = 0;
+  bool after_op = false;
+  int unit = 0;
+  Where to = Where::kGpu;  // kGpu: a load (H2D); kHost: an eviction (D2H)
+  uint64_t bytes = 0;
+};
+
 struct PlacementResult {
   std::string policy;  // PlacementPolicy::Name()
   bool fits = false;
@@ -63,10 +75,16 @@ struct PlacementResult {
   // State after the step (or at the OOM): a location per unit (empty for optimal, whose units
   // may be split), and what the ledgers still hold.
   std::vector<Where> final_location;
+  std::vector<Where> initial_location;  // where the step started (empty for optimal)
   uint64_t final_gpu_bytes = 0;        // GPU ledger in_use
   uint64_t final_host_bytes = 0;       // host ledger in_use
   uint64_t final_transient_bytes = 0;  // GPU "non-model" + "gather" in use
   uint64_t gathered_bytes = 0;         // static's kept-gathered buffers (0 otherwise)
+  // Every move of the step, up to the OOM when !fits; their bytes sum to h2d_bytes + d2h_bytes.
+  std::vector<Transfer> transfers;
+  // Per chunk: kept gathered for the whole step (static's shard_param_frac < 1), so its ops
+  // gather nothing. Empty: every op gathers what Workload::OpGatherBytes says.
+  std::vector<bool> kept_gathered_chunks;
 };
 
 // One placement policy. Run is pure and thread-safe; Name() changes when the output changes.

@@ -217,5 +217,42 @@ RC_GTEST_PROP(PlacementProperty, EveryUnitEndsInOnePlaceAndAccountingReturnsToBa
   }
 }
 
+// The move log is the step: replaying `transfers` from initial_location moves only units that
+// are where the move starts, has every op's units on the GPU when it runs, ends at
+// final_location, and its bytes are the step's PCIe bytes (optimal: bytes only).
+RC_GTEST_PROP(PlacementProperty, TransfersReplayTheStep, ()) {
+  const Workload w = GenWorkload();
+  const MemoryBudget b = GenBudget(w);
+  std::vector<std::unique_ptr<PlacementPolicy>> policies = GenPolicies();
+  policies.push_back(MakeOptimalPolicy());
+  for (const auto& policy : policies) {
+    const PlacementResult r = policy->Run(w, b);
+    uint64_t h2d = 0, d2h = 0;
+    for (const Transfer& t : r.transfers) (t.to == Where::kGpu ? h2d : d2h) += t.bytes;
+    RC_ASSERT(h2d == r.h2d_bytes);
+    RC_ASSERT(d2h == r.d2h_bytes);
+    if (r.initial_location.empty() || !r.fits) continue;  // optimal's units may be split
+    std::vector<Where> where = r.initial_location;
+    size_t next = 0;
+    for (int op = 0; op < static_cast<int>(w.ops.size()); ++op) {
+      for (; next < r.transfers.size() && r.transfers[next].op == op && !r.transfers[next].after_op;
+           ++next) {
+        const Transfer& t = r.transfers[next];
+        RC_ASSERT(where[t.unit] != t.to);
+        RC_ASSERT(t.bytes == w.unit_bytes[t.unit]);
+        where[t.unit] = t.to;
+      }
+      for (int u : w.ops[op].units) RC_ASSERT(where[u] == Where::kGpu);
+      for (; next < r.transfers.size() && r.transfers[next].op == op; ++next) {
+        const Transfer& t = r.transfers[next];
+        RC_ASSERT(t.after_op && t.to == Where::kHost && where[t.unit] == Where::kGpu);
+        where[t.unit] = t.to;
+      }
+    }
+    RC_ASSERT(next == r.transfers.size());
+    RC_ASSERT(where == r.final_location);
+  }
+}
+
 }  // namespace
 }  // namespace twinsim::placement

@@ -175,9 +175,14 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   const uint64_t logits = 4 * static_cast<uint64_t>(s) * b * head_rows;
 
   std::vector<Draft> fwd;
+  const double tokens = static_cast<double>(s) * static_cast<double>(b);
   auto add_fwd = [&](std::string name, const std::vector<int>& tensors, uint64_t stores,
-                     uint64_t transient) {
+                     uint64_t transient, bool lookup, double extra_flops) {
     Draft d;
+    int64_t params = 0;
+    for (int ti : tensors) params += chunks.tensors()[ti].numel;
+    // Note [Op cost]: a lookup costs nothing; the rest are matmuls over their weights.
+    d.op.flops = lookup ? 0.0 : 2.0 * tokens * static_cast<double>(params) + extra_flops;
     d.op.name = std::move(name);
     d.op.phase = OpPhase::kForward;
     d.op.chunks = ChunksOf(chunks, tensors);
@@ -186,11 +191,14 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
     d.transient = transient;
     fwd.push_back(std::move(d));
   };
-  if (first) add_fwd("fwd embed", embed_tensors, 0, 2 * sbh);
+  const double attention = 4.0 * static_cast<double>(b) * static_cast<double>(s) *
+                           static_cast<double>(s) * static_cast<double>(h) / static_cast<double>(t);
+  if (first) add_fwd("fwd embed", embed_tensors, 0, 2 * sbh, /*lookup=*/true, 0);
   for (int64_t l = layers.begin; l < layers.end; ++l) {
-    add_fwd(fmt::format("fwd layer {}", l), layer_tensors[l - layers.begin], layer_store, rebuild);
+    add_fwd(fmt::format("fwd layer {}", l), layer_tensors[l - layers.begin], layer_store, rebuild,
+            /*lookup=*/false, attention);
   }
-  if (last) add_fwd("fwd head", head_tensors, logits, 0);
+  if (last) add_fwd("fwd head", head_tensors, logits, 0, /*lookup=*/false, 0);
 
   Workload w;
   w.stage = stage;
@@ -219,6 +227,8 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
       transient = 4 * sbh + rebuild;
     }
     op.non_model_bytes = others + stored + transient;
+    op.flops = (config.recompute && op.name != "bwd embed" && op.name != "bwd head" ? 3.0 : 2.0) *
+               it->op.flops;
     stored -= it->stores;
     w.ops.push_back(std::move(op));
   }
@@ -241,6 +251,9 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
                                  chunks.ShardBytes(c, ChunkKind::kAdamM) +
                                  chunks.ShardBytes(c, ChunkKind::kAdamV);
     w.chunk_gather_bytes[c] = chunks.GatherBytes(c) - chunks.ShardBytes(c, ChunkKind::kParamFp16);
+  }
+  for (Op& op : w.ops) {
+    if (op.phase == OpPhase::kOptimizer) op.hbm_bytes = 2 * w.OpUnitBytes(op);
   }
   for (uint64_t bytes : w.unit_bytes) w.total_model_bytes += bytes;
   return w;

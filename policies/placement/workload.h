@@ -76,12 +76,24 @@ inline int Fp16Unit(int chunk) { return 2 * chunk; }
 inline int OptimUnit(int chunk) { return 2 * chunk + 1; }
 inline int ChunkOfUnit(int unit) { return unit / 2; }
 
+// Note [Op cost]
+// ~~~~~~~~~~~~~~
+// What an op asks of the GPU, for a simulated step time (properties/placement_run.h):
+//   fwd layer   2 * tokens * (its local params) + 4 * b * s^2 * h / t  (the matmuls, plus
+//               attention's QK^T and AV), tokens = s * b
+//   fwd head    2 * tokens * (its local params)   (the logits matmul)
+//   fwd embed   0   (a lookup)
+//   bwd X       2 * fwd X (input and weight gradients), plus fwd X again with recomputation
+//   adam        0 flops; it streams its units through HBM: read and write both, 2 * bytes
+// Tensor-parallel all-reduces and pipeline sends are not part of this model.
 struct Op {
   std::string name;  // "fwd layer 3", "bwd head", "adam chunk 5"
   OpPhase phase = OpPhase::kForward;
   std::vector<int> chunks;       // chunks it touches, ascending, unique
   std::vector<int> units;        // units it needs on the GPU, ascending, unique
   uint64_t non_model_bytes = 0;  // activations held + temporaries (Note [Activation memory])
+  double flops = 0;              // Note [Op cost]
+  uint64_t hbm_bytes = 0;        // Note [Op cost]
 };
 
 struct Workload {
