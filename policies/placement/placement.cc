@@ -100,14 +100,36 @@ class Step {
     return std::nullopt;
   }
 
-  // Evicts `evict` (on the GPU) and loads `load` (on the host) as one exchange.
+  // Evicts `evict` (on the GPU) and loads `load` (on the host), one unit at a time, as real
+  // copies go: an eviction needs host room before it frees the GPU, a load needs GPU room
+  // before it frees the host. Greedy order: the next load (in order) whenever the GPU has room
+  // for it; otherwise the first pending eviction the host has room for; what is left of `evict`
+  // after the last load. When neither can go, the exchange is stuck: an OOM on the GPU (the
+  // load's bytes) when evictions are still pending, else on the host.
   std::optional<PlacementOom> Exchange(int op, const std::vector<int>& evict,
                                        const std::vector<int>& load, bool after_op = false) {
-    for (int u : evict) {
+    std::vector<int> pending = evict;
+    auto evict_unit = [&](int u) {
+      host_.TryCharge(w_.unit_bytes[u], UnitTag(u));  // REQUIRES: room (checked by the caller)
       gpu_.Release(w_.unit_bytes[u], UnitTag(u));
       gpu_model_ -= w_.unit_bytes[u];
-    }
+      where_[u] = Where::kHost;
+      d2h_ += w_.unit_bytes[u];
+      transfers_.push_back({op, after_op, u, Where::kHost, w_.unit_bytes[u]});
+    };
     for (int u : load) {
+      while (gpu_.available() < w_.unit_bytes[u] && !pending.empty()) {
+        const auto fit = std::find_if(pending.begin(), pending.end(), [&](int x) {
+          return host_.available() >= w_.unit_bytes[x];
+        });
+        if (fit == pending.end()) {
+          const int x = pending.front();
+          return MakeOom(w_, op, "host", w_.unit_bytes[x], host_.available(),
+                         "evicting " + UnitName(x));
+        }
+        evict_unit(*fit);
+        pending.erase(fit);
+      }
       if (gpu_.TryCharge(w_.unit_bytes[u], UnitTag(u))) {
         return MakeOom(w_, op, "gpu", w_.unit_bytes[u], gpu_.available(), "loading " + UnitName(u));
       }
@@ -117,14 +139,12 @@ class Step {
       h2d_ += w_.unit_bytes[u];
       transfers_.push_back({op, after_op, u, Where::kGpu, w_.unit_bytes[u]});
     }
-    for (int u : evict) {
-      if (host_.TryCharge(w_.unit_bytes[u], UnitTag(u))) {
-        return MakeOom(w_, op, "host", w_.unit_bytes[u], host_.available(),
-                       "evicting " + UnitName(u));
+    for (int x : pending) {
+      if (host_.available() < w_.unit_bytes[x]) {
+        return MakeOom(w_, op, "host", w_.unit_bytes[x], host_.available(),
+                       "evicting " + UnitName(x));
       }
-      where_[u] = Where::kHost;
-      d2h_ += w_.unit_bytes[u];
-      transfers_.push_back({op, after_op, u, Where::kHost, w_.unit_bytes[u]});
+      evict_unit(x);
     }
     return std::nullopt;
   }
@@ -539,7 +559,7 @@ bool FeasiblePlacementExists(const Workload& w, const MemoryBudget& budget) {
   if (w.ops.empty()) min_room = budget.gpu_bytes;
   const uint64_t max_unit =
       w.unit_bytes.empty() ? 0 : *std::max_element(w.unit_bytes.begin(), w.unit_bytes.end());
-  return w.total_model_bytes + max_unit <= budget.host_bytes + min_room;
+  return w.total_model_bytes + 2 * max_unit <= budget.host_bytes + min_room;
 }
 
 }  // namespace twinsim::placement

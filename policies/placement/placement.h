@@ -43,11 +43,12 @@ struct PlacementOom {
 // A step starts from the policy's initial placement (free: it was set up at init) and runs the
 // ops in order. Before an op the policy names units to evict; the op's units not on the GPU are
 // loaded. An eviction moves a unit GPU -> host (D2H: the one authoritative copy moves, so it is
-// always written back); a load moves it host -> GPU (H2D). Evictions and loads of one op are one
-// exchange done piece by piece, so each ledger releases before it charges: the GPU frees the
-// evicted units, then takes the loaded ones; the host frees the loaded ones, then takes the
-// evicted ones. The op then charges its transient bytes (non-model + gather) to the GPU for its
-// duration. Tags: "fp16", "optim", "gathered" (static's kept-gathered chunks), "non-model",
+// always written back); a load moves it host -> GPU (H2D). A move is a real copy: its bytes
+// must fit at the destination before the source is freed. The op's evictions and loads go one
+// unit at a time, each load as soon as the GPU has room for it, evictions just before, to make
+// that room (Step::Exchange in placement.cc); the host backend (properties/placement_run.h)
+// replays the same order with real bytes. The op then charges its transient bytes (non-model +
+// gather) to the GPU for its duration. Tags: "fp16", "optim", "gathered" (static's kept-gathered chunks), "non-model",
 // "gather". After the step every unit is in exactly one place and no transient is charged.
 
 // One PCIe move of a step, in the order the step makes them (Note [Step accounting]): the
@@ -178,7 +179,9 @@ std::vector<PlacementResult> RunPolicies(std::span<const PlacementPolicy* const>
 // The no-oom precondition (DESIGN.md "Properties"): every op's units plus its transient bytes
 // (non-model + gather) fit the GPU, and at every op the model data fits the host plus what the
 // GPU can hold beside that op, less one unit (units move whole):
-//   total_model <= host + min_i(gpu - transient_i) - max_unit.
+//   total_model <= host + min_i(gpu - transient_i) - 2 * max_unit.
+// Two units of slack: units move whole, and a move needs room at its destination before it
+// frees its source (Step::Exchange), so a swap needs room for one unit in flight.
 bool FeasiblePlacementExists(const Workload& workload, const MemoryBudget& budget);
 
 }  // namespace twinsim::placement

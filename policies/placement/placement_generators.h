@@ -1,0 +1,33 @@
+// RapidCheck generators of placement steps, shared by the placement property tests
+// (policies/placement/placement_property_test.cc, properties/placement_run_test.cc): small
+// GPT-2 shaped models, TP x PP x DP layouts, chunk sizes, schedules, budgets and policies.
+// Everything shrinks toward 1 layer, h = 4, one rank, one microbatch.
+#ifndef TWINSIM_POLICIES_PLACEMENT_PLACEMENT_GENERATORS_H_
+#define TWINSIM_POLICIES_PLACEMENT_PLACEMENT_GENERATORS_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "policies/placement/placement.h"
+#include "policies/placement/workload.h"
+
+namespace twinsim::placement {
+
+// A valid small step: a GPT-2 shaped model, a layout, one of its ranks, chunks and a workload.
+Workload GenWorkload();
+// The largest op's units + transient; the largest transient; the largest unit.
+uint64_t MaxOpDemand(const Workload& w);
+uint64_t MaxTransient(const Workload& w);
+uint64_t MaxUnit(const Workload& w);
+// Budgets around the interesting thresholds: the GPU near the largest op's demand, the host
+// near what the GPU cannot hold. Mostly feasible, sometimes just short.
+MemoryBudget GenBudget(const Workload& w);
+// auto with warmup/steady ratios from a few values.
+std::unique_ptr<PlacementPolicy> GenAuto();
+// cuda, cpu, two static policies with generated fractions, and auto.
+std::vector<std::unique_ptr<PlacementPolicy>> GenPolicies();
+
+}  // namespace twinsim::placement
+
+#endif  // TWINSIM_POLICIES_PLACEMENT_PLACEMENT_GENERATORS_H_
