@@ -236,18 +236,43 @@ std::string DescribeParseError(const CLI::App& app, const CLI::ParseError& error
   return what;
 }
 
-int RunCommand(const CommandInfo& info, const std::string& path,
-               const std::vector<std::string>& options, std::FILE* out, std::FILE* err) {
-  const std::unique_ptr<Command> command = info.create();
-  CLI::App app(path + ": " + info.summary + "\n", path);
+// Gives `app` the dispatcher's settings and `command`'s options.
+void PrepareApp(CLI::App& app, Command& command) {
   app.set_help_flag("-h,--help", "Print this help and exit");
   app.allow_extras(true);  // reported by CheckParsed, with a better message
   app.get_formatter()->column_width(34);
-  command->DeclareOptions(app);
+  command.DeclareOptions(app);
   for (CLI::Option* option : app.get_options()) {
     // Repeated options are reported by CheckParsed rather than by CLI11.
     option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
+}
+
+// Parses `options` (no help flag among them) into `app` and validates `command`. Returns the
+// one-line problem, or "" when the command line is good. Sets `*wants_help` (when not null)
+// if CLI11 itself asked for help.
+std::string ParseAndValidate(CLI::App& app, Command& command, const std::vector<std::string>& options,
+                             bool* wants_help = nullptr) {
+  if (std::string problem = CheckBeforeParse(app, options); !problem.empty()) return problem;
+  std::vector<std::string> reversed(options.rbegin(), options.rend());  // CLI11's order
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    if (wants_help != nullptr) *wants_help = true;
+    return "";
+  } catch (const CLI::ParseError& error) {
+    return DescribeParseError(app, error);
+  }
+  if (std::string problem = CheckParsed(app); !problem.empty()) return problem;
+  if (const Status valid = command.Validate(); !valid.ok()) return OneLine(valid.message());
+  return "";
+}
+
+int RunCommand(const CommandInfo& info, const std::string& path,
+               const std::vector<std::string>& options, std::FILE* out, std::FILE* err) {
+  const std::unique_ptr<Command> command = info.create();
+  CLI::App app(path + ": " + info.summary + "\n", path);
+  PrepareApp(app, *command);
 
   // --help anywhere before "--" wins over everything else on the line, as in CLI11, but is
   // decided here so that no option can swallow it as its value.
@@ -255,23 +280,10 @@ int RunCommand(const CommandInfo& info, const std::string& path,
   if (std::any_of(options.begin(), positional_mark, IsHelpFlag)) {
     return PrintText(out, err, app.help());
   }
-  if (const std::string problem = CheckBeforeParse(app, options); !problem.empty()) {
-    return UsageError(err, path, problem);
-  }
-  std::vector<std::string> reversed(options.rbegin(), options.rend());  // CLI11's order
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    return PrintText(out, err, app.help());
-  } catch (const CLI::ParseError& error) {
-    return UsageError(err, path, DescribeParseError(app, error));
-  }
-  if (const std::string problem = CheckParsed(app); !problem.empty()) {
-    return UsageError(err, path, problem);
-  }
-  if (const Status valid = command->Validate(); !valid.ok()) {
-    return UsageError(err, path, valid.message());
-  }
+  bool wants_help = false;
+  const std::string problem = ParseAndValidate(app, *command, options, &wants_help);
+  if (wants_help) return PrintText(out, err, app.help());
+  if (!problem.empty()) return UsageError(err, path, problem);
   Output output(out);
   Status executed;
   try {
@@ -353,6 +365,34 @@ int DispatchOrThrow(const std::vector<CommandGroup>& groups, const std::vector<s
 }
 
 }  // namespace
+
+std::vector<OptionInfo> DescribeOptions(const CommandInfo& info) {
+  const std::unique_ptr<Command> command = info.create();
+  CLI::App app(info.summary, info.name);
+  PrepareApp(app, *command);
+  std::vector<OptionInfo> described;
+  for (const CLI::Option* option : app.get_options()) {
+    if (option->get_lnames().empty()) continue;  // positional, or the help flag's -h alone
+    if (option->get_lnames().front() == "help") continue;
+    described.push_back({"--" + option->get_lnames().front(), option->get_expected_max() != 0,
+                         option->get_required()});
+  }
+  return described;
+}
+
+Status CheckCommandLine(const CommandInfo& info, const std::vector<std::string>& options) {
+  try {
+    const std::unique_ptr<Command> command = info.create();
+    CLI::App app(info.summary, info.name);
+    PrepareApp(app, *command);
+    const std::string problem = ParseAndValidate(app, *command, options);
+    return problem.empty() ? Status::Ok() : Status::InvalidArgument(problem);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory");
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("internal error: ") + e.what());
+  }
+}
 
 int Dispatch(const std::vector<CommandGroup>& groups, const std::vector<std::string>& args,
              std::FILE* out, std::FILE* err) {

@@ -67,6 +67,24 @@ struct CommandGroup {
   bool IsSingleCommand() const { return commands.size() == 1 && commands.front().name.empty(); }
 };
 
+// What the dispatcher knows of one option of a command, for tools that build command lines
+// (`twinsim sweep` maps scenario keys onto options).
+struct OptionInfo {
+  std::string name;   // "--tp": the option's first long name
+  bool takes_value;   // false for a flag such as --json
+  bool required;
+};
+
+// The named options of `command` in the order DeclareOptions declares them, without --help
+// and without positional arguments. Creates (and drops) a fresh Command; thread-compatible.
+std::vector<OptionInfo> DescribeOptions(const CommandInfo& command);
+
+// Parses `options` (the arguments after the command path) as the dispatcher would and runs
+// the command's Validate(), but never Execute(). Returns InvalidArgument carrying the one-line
+// message the dispatcher would print after "twinsim <path>: ", or OK. --help is not special
+// here. Never throws.
+Status CheckCommandLine(const CommandInfo& command, const std::vector<std::string>& options);
+
 // Runs the twinsim command line `args` (args[0], the program name, is ignored) against
 // `groups`. Results and help go to `out`; diagnostics go to `err`, one line each. Returns the
 // process exit status: kExitSuccess (also for --help and --version), kExitUsage for a bad

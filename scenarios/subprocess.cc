@@ -1,0 +1,109 @@
+#include "scenarios/subprocess.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace twinsim::scenarios {
+
+StatusOr<pid_t> StartProcess(const std::vector<std::string>& argv, const std::string& stdout_path,
+                             const std::string& stderr_path) {
+  if (argv.empty()) return Status::InvalidArgument("StartProcess: empty argv");
+  std::vector<std::string> storage = argv;
+  std::vector<char*> args;
+  for (std::string& a : storage) args.push_back(a.data());
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  pid_t pid = 0;
+  const int spawned = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
+    return Status::Unavailable("cannot start " + argv[0] + ": " + std::strerror(spawned));
+  }
+  return pid;
+}
+
+int ExitStatusOf(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return 255;
+}
+
+StatusOr<int> RunProcess(const std::vector<std::string>& argv, const std::string& stdout_path,
+                         const std::string& stderr_path) {
+  StatusOr<pid_t> pid = StartProcess(argv, stdout_path, stderr_path);
+  if (!pid.ok()) return pid.status();
+  int wait_status = 0;
+  while (waitpid(*pid, &wait_status, 0) < 0) {
+    if (errno != EINTR) return Status::Unavailable("waitpid failed: " + std::string(std::strerror(errno)));
+  }
+  return ExitStatusOf(wait_status);
+}
+
+Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  const std::string temporary = path + ".tmp." + std::to_string(getpid());
+  std::FILE* file = std::fopen(temporary.c_str(), "wb");
+  if (file == nullptr) {
+    return Status::Unavailable("cannot write " + temporary + ": " + std::strerror(errno));
+  }
+  const bool written = std::fwrite(content.data(), 1, content.size(), file) == content.size();
+  const bool closed = std::fclose(file) == 0;
+  if (!written || !closed) {
+    std::remove(temporary.c_str());
+    return Status::Unavailable("writing " + temporary + " failed");
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    std::remove(temporary.c_str());
+    return Status::Unavailable("cannot rename " + temporary + " to " + path + ": " +
+                               std::strerror(error));
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  StatusOr<std::string> text = ReadWholeFile(path);
+  return text.ok() ? *text : std::string();
+}
+
+Status MakeDirectories(const std::string& path) {
+  for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    const std::string prefix = slash == std::string::npos ? path : path.substr(0, slash);
+    if (!prefix.empty() && mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::Unavailable("cannot create directory " + prefix + ": " +
+                                 std::strerror(errno));
+    }
+    if (slash == std::string::npos) break;
+  }
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    return Status::Unavailable(path + " is not a directory");
+  }
+  return Status::Ok();
+}
+
+}  // namespace twinsim::scenarios
