@@ -1,5 +1,7 @@
 #include "core/topology_presets.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -409,6 +411,96 @@ std::vector<std::string> TopologyPresetNames() {
   std::vector<std::string> names;
   for (const Preset& p : Presets()) names.emplace_back(p.name);
   return names;
+}
+
+// ---- Calibration ------------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kCalibrationFormat = "twinsim-calibration";
+
+struct CalibrationRate {
+  const char* key;
+  double Calibration::*field;
+};
+constexpr CalibrationRate kCalibrationRates[] = {
+    {"h2d_pinned_bytes_per_s", &Calibration::h2d_pinned_bytes_per_s},
+    {"d2h_pinned_bytes_per_s", &Calibration::d2h_pinned_bytes_per_s},
+    {"h2d_pageable_bytes_per_s", &Calibration::h2d_pageable_bytes_per_s},
+    {"d2h_pageable_bytes_per_s", &Calibration::d2h_pageable_bytes_per_s},
+    {"d2d_copy_bytes_per_s", &Calibration::d2d_copy_bytes_per_s},
+    {"init_elements_per_s", &Calibration::init_elements_per_s},
+    {"copy_latency_s", &Calibration::copy_latency_s},
+};
+
+}  // namespace
+
+std::string CalibrationToJson(const Calibration& c) {
+  nlohmann::ordered_json j;
+  j["format"] = kCalibrationFormat;
+  j["version"] = 1;
+  j["device"] = c.device;
+  j["driver"] = c.driver;
+  j["date"] = c.date;
+  for (const CalibrationRate& r : kCalibrationRates) j[r.key] = c.*r.field;
+  return j.dump(2) + "\n";
+}
+
+StatusOr<Calibration> CalibrationFromJson(std::string_view text) {
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::InvalidArgument("calibration: not a JSON object");
+  }
+  if (!j.contains("format") || j["format"] != kCalibrationFormat) {
+    return Status::InvalidArgument(
+        std::string("calibration: /format: expected \"") + kCalibrationFormat + "\"");
+  }
+  if (!j.contains("version") || j["version"] != 1) {
+    return Status::InvalidArgument("calibration: /version: expected 1");
+  }
+  Calibration c;
+  for (auto [key, field] : {std::pair{"device", &Calibration::device},
+                            std::pair{"driver", &Calibration::driver},
+                            std::pair{"date", &Calibration::date}}) {
+    if (!j.contains(key) || !j[key].is_string()) {
+      return Status::InvalidArgument(std::string("calibration: /") + key + ": expected a string");
+    }
+    c.*field = j[key].get<std::string>();
+  }
+  for (const CalibrationRate& r : kCalibrationRates) {
+    if (!j.contains(r.key) || !j[r.key].is_number() || !(j[r.key].get<double>() > 0)) {
+      return Status::InvalidArgument(std::string("calibration: /") + r.key +
+                                     ": expected a positive number");
+    }
+    c.*r.field = j[r.key].get<double>();
+  }
+  for (const auto& [key, value] : j.items()) {
+    bool known = key == "format" || key == "version" || key == "device" || key == "driver" ||
+                 key == "date";
+    for (const CalibrationRate& r : kCalibrationRates) known = known || key == r.key;
+    if (!known) return Status::InvalidArgument("calibration: /" + key + ": unknown key");
+  }
+  return c;
+}
+
+Status ApplyCalibration(const Calibration& c, Topology& topology) {
+  const double pcie = (c.h2d_pinned_bytes_per_s + c.d2h_pinned_bytes_per_s) / 2;
+  if (!(pcie > 0) || !(c.d2d_copy_bytes_per_s > 0) || !(c.init_elements_per_s > 0)) {
+    return Status::InvalidArgument(
+        "calibration: pinned PCIe, D2D copy and init rates must be positive");
+  }
+  for (NodeSpec& node : topology.nodes) {
+    for (GpuSpec& gpu : node.gpus) {
+      gpu.pcie.bandwidth_bytes_per_s = pcie;
+      gpu.hbm_bandwidth_bytes_per_s = 2 * c.d2d_copy_bytes_per_s;
+      gpu.init_elements_per_s = c.init_elements_per_s;
+    }
+    for (PcieSwitchSpec& s : node.pcie_switches) {
+      s.uplink.bandwidth_bytes_per_s = std::max(s.uplink.bandwidth_bytes_per_s, pcie);
+    }
+  }
+  topology.name += " (calibrated: " + c.device + ")";
+  return Status::Ok();
 }
 
 }  // namespace twinsim::core

@@ -37,6 +37,36 @@ StatusOr<Topology> MakeTopology(std::string_view text);
 // The preset names MakeTopology accepts, in a stable order.
 std::vector<std::string> TopologyPresetNames();
 
+// What `twinsim calibrate` measured on one GPU (gpu/calibrate.h), as the sim's presets use it.
+// Rates are per second; bandwidths in bytes, per direction.
+struct Calibration {
+  std::string device;  // e.g. "NVIDIA H100 80GB HBM3"
+  std::string driver;  // the CUDA driver version, e.g. "13.0"
+  std::string date;    // when it was measured, ISO 8601 UTC
+  double h2d_pinned_bytes_per_s = 0;
+  double d2h_pinned_bytes_per_s = 0;
+  double h2d_pageable_bytes_per_s = 0;
+  double d2h_pageable_bytes_per_s = 0;
+  double d2d_copy_bytes_per_s = 0;  // cudaMemcpy device-to-device: bytes copied per second
+  double init_elements_per_s = 0;   // fp32 normal-fill init kernel
+  double copy_latency_s = 0;        // a 4 KiB pinned host-to-device copy (reported, not applied)
+  bool operator==(const Calibration&) const = default;
+};
+
+// The calibration file: a JSON object {"format": "twinsim-calibration", "version": 1, and the
+// fields above by name}. CalibrationFromJson rejects unknown keys, a missing rate or one <= 0
+// with InvalidArgument naming the key. Pure.
+std::string CalibrationToJson(const Calibration& calibration);
+StatusOr<Calibration> CalibrationFromJson(std::string_view text);
+
+// Puts measured figures into every GPU of `topology`: PCIe bandwidth = the mean of pinned H2D
+// and D2H (the topology has one figure per direction-symmetric link; the validation report
+// shows each direction's error), switch uplinks raised to at least that, HBM bandwidth =
+// 2 x the D2D copy rate (the sim charges a copy 2 x bytes / HBM bandwidth), init throughput =
+// the measured one. Appends " (calibrated: <device>)" to the name. InvalidArgument when a
+// figure it uses is not positive.
+Status ApplyCalibration(const Calibration& calibration, Topology& topology);
+
 }  // namespace twinsim::core
 
 #endif  // TWINSIM_CORE_TOPOLOGY_PRESETS_H_

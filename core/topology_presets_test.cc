@@ -173,5 +173,55 @@ TEST(TopologyPresetsTest, BadStringsGiveExactMessages) {
   }
 }
 
+Calibration SomeCalibration() {
+  Calibration c;
+  c.device = "NVIDIA H100 80GB HBM3";
+  c.driver = "13.0";
+  c.date = "2026-11-27T10:00Z";
+  c.h2d_pinned_bytes_per_s = 50e9;
+  c.d2h_pinned_bytes_per_s = 54e9;
+  c.h2d_pageable_bytes_per_s = 20e9;
+  c.d2h_pageable_bytes_per_s = 18e9;
+  c.d2d_copy_bytes_per_s = 1.3e12;
+  c.init_elements_per_s = 3.7e11;
+  c.copy_latency_s = 8e-6;
+  return c;
+}
+
+TEST(CalibrationTest, RoundTripsThroughJsonAndRejectsBadFiles) {
+  const Calibration c = SomeCalibration();
+  StatusOr<Calibration> back = CalibrationFromJson(CalibrationToJson(c));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, c);
+  EXPECT_EQ(CalibrationFromJson("[]").status().code(), StatusCode::kInvalidArgument);
+  std::string bad = CalibrationToJson(c);
+  bad.insert(bad.find('{') + 1, "\"extra\": 1,");
+  EXPECT_NE(CalibrationFromJson(bad).status().message().find("/extra: unknown key"),
+            std::string::npos);
+  Calibration zero = c;
+  zero.init_elements_per_s = 0;
+  EXPECT_NE(CalibrationFromJson(CalibrationToJson(zero)).status().message().find(
+                "init_elements_per_s"),
+            std::string::npos);
+}
+
+TEST(CalibrationTest, AppliesMeasuredFiguresToEveryGpu) {
+  StatusOr<Topology> t = MakeTopology("dgx-h100:nodes=2");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(ApplyCalibration(SomeCalibration(), *t).ok());
+  EXPECT_TRUE(ValidateTopology(*t).ok());
+  for (const NodeSpec& node : t->nodes) {
+    for (const GpuSpec& gpu : node.gpus) {
+      EXPECT_DOUBLE_EQ(gpu.pcie.bandwidth_bytes_per_s, 52e9);
+      EXPECT_DOUBLE_EQ(gpu.hbm_bandwidth_bytes_per_s, 2.6e12);
+      EXPECT_DOUBLE_EQ(gpu.init_elements_per_s, 3.7e11);
+    }
+    for (const PcieSwitchSpec& s : node.pcie_switches) {
+      EXPECT_GE(s.uplink.bandwidth_bytes_per_s, 52e9);
+    }
+  }
+  EXPECT_NE(t->name.find("calibrated"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace twinsim::core

@@ -481,11 +481,19 @@ StatusOr<InitRun> RunInit(const SeedPolicy& policy, const core::ParallelLayout& 
   ro.comm.send_mode = options.perturb ? core::SendMode::kEager : core::SendMode::kRendezvous;
   ro.comm.timeout = std::chrono::milliseconds(options.comm_timeout_ms);
 
-  std::vector<Status> statuses =
-      core::RunRanks(ro, [&](int rank, core::Comm& comm, core::Device& base_device) -> Status {
-        return InitOneRank(policy, layout, options, rank, comm, base_device,
-                           /*compare_here=*/true, run.ranks[rank]);
-      });
+  const core::RankFunction init_rank = [&](int rank, core::Comm& comm,
+                                           core::Device& base_device) -> Status {
+    return InitOneRank(policy, layout, options, rank, comm, base_device, /*compare_here=*/true,
+                       run.ranks[rank]);
+  };
+  if (options.backend == Backend::kCuda && !options.cuda.run_ranks) {
+    return Status::FailedPrecondition(
+        "RunInit: Backend::kCuda needs InitRunOptions::cuda.run_ranks (gpu::RunRanksOnCuda)");
+  }
+  std::vector<Status> statuses = options.backend == Backend::kCuda
+                                     ? options.cuda.run_ranks(world, init_rank)
+                                     : core::RunRanks(ro, init_rank);
+  statuses.resize(world, Status::Internal("the rank runner returned no status for this rank"));
   for (int r = 0; r < world; ++r) run.ranks[r].status = statuses[r];
   TWINSIM_RETURN_IF_ERROR(run.status());
   return run;

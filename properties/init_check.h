@@ -10,11 +10,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/host_comm.h"
 #include "core/memory_ledger.h"
 #include "core/parallel_layout.h"
 #include "core/topology.h"
@@ -32,6 +34,7 @@ using policies::seed::SeedPolicy;
 enum class Backend : uint8_t {
   kHost,  // ranks as threads, real bytes (core::RunRanks)
   kSim,   // a SimGrid model of a cluster (sim::RunRanksOnSim): adds simulated time and traffic
+  kCuda,  // real GPUs through InitRunOptions::cuda.run_ranks (gpu::RunRanksOnCuda)
 };
 
 struct SimBackendOptions {
@@ -42,9 +45,17 @@ struct SimBackendOptions {
   std::string trace_path;   // non-empty: write a Perfetto / Chrome trace there
 };
 
+// The cuda backend is injected rather than linked, so that properties/ (and everything that
+// links it) needs no CUDA runtime: the caller passes a runner with core::RunRanks' shape that
+// runs each rank on a CudaDevice (gpu/cuda_run.h) and keeps what the devices timed.
+struct CudaBackendOptions {
+  std::function<std::vector<Status>(int world_size, const core::RankFunction& fn)> run_ranks;
+};
+
 struct InitRunOptions {
   Backend backend = Backend::kHost;
-  SimBackendOptions sim;  // for Backend::kSim
+  SimBackendOptions sim;    // for Backend::kSim
+  CudaBackendOptions cuda;  // for Backend::kCuda: run_ranks is required
   uint64_t seed = 0;
   InitDevice init_device = InitDevice::kCuda;
   kernels::torch::CudaDeviceProfile gpu{"h100", 132, 2048};
