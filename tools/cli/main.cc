@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/cli/calibrate_command.h"
 #include "tools/cli/chunks_command.h"
 #include "tools/cli/command.h"
 #include "tools/cli/init_command.h"
@@ -10,6 +11,7 @@
 #include "tools/cli/rng_command.h"
 #include "tools/cli/show_command.h"
 #include "tools/cli/sweep_command.h"
+#include "tools/cli/validate_command.h"
 
 int main(int argc, char** argv) {
   // The commands a scenario file may run (`twinsim sweep`).
@@ -24,6 +26,8 @@ int main(int argc, char** argv) {
       twinsim::cli::InitCommandGroup(),
       twinsim::cli::ChunksCommandGroup(),
       twinsim::cli::PlaceCommandGroup(),
+      twinsim::cli::CalibrateCommandGroup(),
+      twinsim::cli::ValidateCommandGroup(),
       twinsim::cli::SweepCommandGroup(runnable),
   };
   const std::vector<std::string> args(argv, argv + argc);
