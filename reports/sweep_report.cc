@@ -29,7 +29,8 @@ std::string Format(const char* format, double value) {
 
 // "12.3 ms", "1.20 s", "850 us".
 std::string Seconds(double s) {
-  if (s < 1e-3) return Format("%.0f us", s * 1e6);
+  if (s < 1e-6) return Format("%.0f ns", s * 1e9);
+  if (s < 1e-3) return Format("%.1f us", s * 1e6);
   if (s < 1.0) return Format("%.2f ms", s * 1e3);
   return Format("%.2f s", s);
 }
@@ -204,6 +205,9 @@ struct Plot {
   bool logx = false, logy = false;
   std::vector<Series> series;
   std::string svg;  // filled by Draw
+  // A clustered bar chart instead of lines: one group of bars per category, one bar per
+  // series; a point's x is the category's index.
+  std::vector<std::string> categories;
 };
 
 struct Block {
@@ -244,15 +248,40 @@ void Draw(Plot& plot, const std::string& gnuplot, const std::string& work) {
   if (plot.logx) script += "set logscale x 2\n";
   if (plot.logy) script += "set logscale y\n";
   std::string commands;
-  for (size_t s = 0; s < plot.series.size(); ++s) {
-    script += "$D" + std::to_string(s) + " << EOD\n";
-    for (const auto& [x, y] : plot.series[s].points) {
-      script += Format("%.10g", x) + " " + Format("%.10g", y) + "\n";
+  if (!plot.categories.empty()) {
+    script +=
+        "set style data histograms\nset style histogram clustered gap 1\n"
+        "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset yrange [0:*]\n"
+        "set xtics rotate by -20\n$D << EOD\n";
+    for (size_t c = 0; c < plot.categories.size(); ++c) {
+      script += GnuplotString(plot.categories[c]);
+      for (const Series& series : plot.series) {
+        double y = 0;
+        for (const auto& [x, value] : series.points) {
+          if (x == static_cast<double>(c)) y = value;
+        }
+        script += " " + Format("%.10g", y);
+      }
+      script += "\n";
     }
     script += "EOD\n";
-    commands += (commands.empty() ? "plot " : ", ") + std::string("$D") + std::to_string(s) +
-                " using 1:2 with linespoints lw 2 pt 7 title " +
-                GnuplotString(plot.series[s].name);
+    for (size_t s = 0; s < plot.series.size(); ++s) {
+      commands += (s == 0 ? "plot $D using 2:xtic(1)" : ", '' using " + std::to_string(s + 2)) +
+                  std::string(" title ") + GnuplotString(plot.series[s].name);
+    }
+  } else {
+    for (size_t s = 0; s < plot.series.size(); ++s) {
+      script += "$D" + std::to_string(s) + " << EOD\n";
+      for (const auto& [x, y] : plot.series[s].points) {
+        script += Format("%.10g", x) + " " + Format("%.10g", y) + "\n";
+      }
+      script += "EOD\n";
+      // Dash types and point shapes differ, so that series lying on each other stay visible.
+      commands += (commands.empty() ? "plot " : ", ") + std::string("$D") + std::to_string(s) +
+                  " using 1:2 with linespoints lw 2 dt " + std::to_string(s % 5 + 1) + " pt " +
+                  std::to_string(s % 6 + 4) + " ps 1.2 title " +
+                  GnuplotString(plot.series[s].name);
+    }
   }
   script += commands + "\n";
   const std::string script_path = work + "/.plot.gp";
@@ -321,6 +350,8 @@ void InitMatrix(const std::vector<Row>& rows, Report& report) {
   for (const Row& row : rows) {
     if (!IsInit(row)) continue;
     const Json& r = *row.result;
+    // Timing-only runs check init-fits alone; they are in the init-time tables.
+    if (JsonText(Get(Get(r, "sim"), "mode")) == "timing-only") continue;
     const std::string policy = r.value("policy", "");
     if (std::find(policies.begin(), policies.end(), policy) == policies.end()) {
       policies.push_back(policy);
@@ -349,7 +380,7 @@ void InitMatrix(const std::vector<Row>& rows, Report& report) {
   if (policies.empty()) return;
   report.Heading("Seed policies: property matrix");
   report.Text(
-      "Over every init case: how often each property held, failed or was not applicable. "
+      "Over every init case that holds bytes: how often each property held, failed or was not applicable. "
       "'claimed' counts the cases where the policy claims the property for that layout; a "
       "broken claim makes the case fail.");
   Table t{{"policy"}, {}};
@@ -503,13 +534,18 @@ void Placement(const std::vector<Row>& rows, Report& report) {
     std::vector<std::string> names = policies[group];
     names.push_back("any placement (feasible)");
     Table t{{"policy"}, {}};
-    for (const auto& [gpu, cells] : frontier[group]) t.header.push_back("GPU " + GiB(gpu));
     Plot plot{"oom_frontier_" + std::to_string(++n), "OOM frontier: " + group,
-              "GPU memory (GiB)", "largest batch that fits", false, false, {}, ""};
-    for (const std::string& name : names) {
+              "placement policy", "largest batch that fits", false, false, {}, "", names};
+    for (const auto& [gpu, cells] : frontier[group]) {
+      t.header.push_back("GPU " + GiB(gpu));
+      plot.series.push_back({"GPU " + GiB(gpu), {}});
+    }
+    for (size_t k = 0; k < names.size(); ++k) {
+      const std::string& name = names[k];
       std::vector<std::string> line = {name};
-      Series series{name, {}};
+      size_t column = 0;
       for (const auto& [gpu, cells] : frontier[group]) {
+        Series& series = plot.series[column++];
         const auto it = cells.find(name);
         if (it == cells.end()) {
           line.push_back("");
@@ -522,10 +558,9 @@ void Placement(const std::vector<Row>& rows, Report& report) {
                   (f.oom_op.empty() ? "" : ", " + f.oom_op) + ")";
         }
         line.push_back(cell);
-        series.points.push_back({gpu / (1024.0 * 1024 * 1024), static_cast<double>(f.largest_fit)});
+        series.points.push_back({static_cast<double>(k), static_cast<double>(f.largest_fit)});
       }
       t.rows.push_back(std::move(line));
-      plot.series.push_back(std::move(series));
     }
     report.Text("**" + group + "**");
     report.Add(std::move(t));

@@ -12,7 +12,7 @@ to TEST_UNDECLARED_OUTPUTS_DIR (bazel-testlogs/<pkg>/<name>/shard_*/test.outputs
 `bazel run :smoke_sweep_merge -- OUT_DIR [TESTLOGS_DIR]` merges those into one report.
 """
 
-def twinsim_sweep_test(name, scenario, shard_count = 1, size = "medium", jobs = 2, **kwargs):
+def twinsim_sweep_test(name, scenario, shard_count = 1, size = "small", jobs = 2, **kwargs):
     """A sharded sh_test running `scenario`, and `<name>_merge` merging its shards' reports.
 
     Args:
