@@ -408,4 +408,63 @@ StatusOr<HostReplayResult> ReplayPlacementWithBytes(const Workload& workload,
   return out;
 }
 
+InitMeetsPlacement CheckInitMeetsPlacement(const std::optional<core::OomReport>& init_oom,
+                                           std::string_view init_oom_during,
+                                           const placement::ChunkManager& chunks,
+                                           const Workload& w, const PlacementResult& result,
+                                           const placement::MemoryBudget& budget) {
+  InitMeetsPlacement out;
+  if (result.initial_location.size() != w.unit_bytes.size()) {
+    out.applicable = false;
+    return out;
+  }
+  if (init_oom) {
+    out.why = fmt::format("init: {} ({}) needed {} with {} free, on {}",
+                          init_oom_during.empty() ? "allocation" : std::string(init_oom_during),
+                          init_oom->tag, core::FormatByteSize(init_oom->requested),
+                          core::FormatByteSize(init_oom->capacity -
+                                               std::min(init_oom->capacity, init_oom->in_use)),
+                          init_oom->device);
+    return out;
+  }
+  // Note [Init meets placement]: the build walk.
+  const std::span<const placement::TensorSpec> tensors = chunks.tensors();
+  std::vector<uint64_t> param_bytes(chunks.chunks().size(), 0);
+  uint64_t gpu = 0;
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    const uint64_t b = static_cast<uint64_t>(tensors[t].numel) * core::DTypeSize(tensors[t].dtype);
+    param_bytes[chunks.ChunkOf(static_cast<int>(t))] += b;
+    gpu += b;
+  }
+  uint64_t host = 0, peak_gpu = gpu, peak_host = 0;
+  for (size_t c = 0; c < param_bytes.size(); ++c) {
+    const int units[2] = {placement::Fp16Unit(static_cast<int>(c)),
+                          placement::OptimUnit(static_cast<int>(c))};
+    for (int u : units) gpu += w.unit_bytes[u];
+    peak_gpu = std::max(peak_gpu, gpu);
+    gpu -= param_bytes[c];
+    for (int u : units) {
+      if (result.initial_location[u] == Where::kHost) {
+        gpu -= w.unit_bytes[u];
+        host += w.unit_bytes[u];
+        peak_host = std::max(peak_host, host);
+      }
+    }
+  }
+  peak_gpu = std::max(peak_gpu, gpu + result.gathered_bytes);
+  out.build_peak_gpu_bytes = peak_gpu;
+  out.build_peak_host_bytes = peak_host;
+  if (peak_gpu > budget.gpu_bytes) {
+    out.why = fmt::format("chunk build: the GPU peaks at {} (parameters not yet partitioned + "
+                          "chunks), {} available",
+                          core::FormatByteSize(peak_gpu), core::FormatByteSize(budget.gpu_bytes));
+  } else if (peak_host > budget.host_bytes) {
+    out.why = fmt::format("chunk build: the host peaks at {}, {} available",
+                          core::FormatByteSize(peak_host), core::FormatByteSize(budget.host_bytes));
+  } else {
+    out.fits = true;
+  }
+  return out;
+}
+
 }  // namespace twinsim::properties

@@ -13,12 +13,16 @@
 #define TWINSIM_PROPERTIES_PLACEMENT_RUN_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/memory_ledger.h"
 #include "core/parallel_layout.h"
 #include "core/status.h"
 #include "core/topology.h"
+#include "policies/placement/chunk.h"
 #include "policies/placement/placement.h"
 #include "policies/placement/workload.h"
 #include "sim/sim_cluster.h"
@@ -104,6 +108,37 @@ StatusOr<HostReplayResult> ReplayPlacementWithBytes(const placement::Workload& w
                                                     const placement::PlacementResult& result,
                                                     const placement::MemoryBudget& budget,
                                                     int64_t corrupt_move = -1);
+
+// Note [Init meets placement]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// Before the first step a rank initializes its parameters (a seed policy) and then packs them
+// into chunks placed where the placement policy starts (PlacementResult::initial_location).
+// init-fits under a placement holds when both phases fit the rank's GPU and host budgets:
+//   init   the seed policy's own run (properties::RunInit with those capacities) ran out of no
+//          memory: GPU-side init must fit the GPU before partitioning, a seed checkpoint or a
+//          CPU-side full materialization must fit the host;
+//   build  the parameters then sit on the GPU in their dtype, whole for the rank's TP/PP shard
+//          (not yet split over DP). Chunks are built in order: chunk c's units are made on the
+//          GPU from its tensors, the tensors are freed, and the units whose home is the host are
+//          moved there. The GPU's peak over that walk, and the host's, must fit.
+// Optimal has no whole-unit initial placement: n/a.
+
+struct InitMeetsPlacement {
+  bool applicable = true;  // false for optimal
+  bool fits = false;
+  std::string why;  // when !fits: the phase, device and bytes
+  uint64_t build_peak_gpu_bytes = 0;
+  uint64_t build_peak_host_bytes = 0;
+};
+
+// `init_oom`: the seed policy's first OOM on this rank, if any (RankOutcome::oom and
+// oom_during); `chunks` built from the rank's tensors, `workload` from `chunks`.
+InitMeetsPlacement CheckInitMeetsPlacement(const std::optional<core::OomReport>& init_oom,
+                                           std::string_view init_oom_during,
+                                           const placement::ChunkManager& chunks,
+                                           const placement::Workload& workload,
+                                           const placement::PlacementResult& result,
+                                           const placement::MemoryBudget& budget);
 
 }  // namespace twinsim::properties
 

@@ -70,7 +70,14 @@ void CheckConsistent(const json& j) {
   const uint64_t gpu = j["gpu_memory"], host = j["host_memory"];
   EXPECT_LE(j["peak_gpu_bytes"].get<uint64_t>(), gpu) << j;
   EXPECT_LE(j["peak_host_bytes"].get<uint64_t>(), host) << j;
-  EXPECT_TRUE(j["step_time_s"].is_null());
+  if (!j["fits"]) EXPECT_TRUE(j["step_time_s"].is_null()) << j;
+  if (j["fits"] && j["backend"] == "sim") {
+    // The simulated step: at least its compute, and as long as the slowest rank.
+    EXPECT_GT(j["step_time_s"].get<double>(), 0) << j;
+    EXPECT_EQ(j["step_time_s"], j["sim"]["step_time_s"]) << j;
+    EXPECT_GE(j["step_time_s"].get<double>(), j["sim"]["compute_time_s"].get<double>() * 0.999)
+        << j;
+  }
   if (j["fits"]) {
     EXPECT_TRUE(j["oom"].is_null()) << j;
     // All model data is somewhere at the end of the step: its peak place(s) hold it.
@@ -155,7 +162,11 @@ TEST(PlaceCliTest, HelpExplainsOptionsPoliciesUnitsAndExamples) {
                              "24GB",
                              "32GiB",
                              "divided by the GPUs per node",
-                             "not simulated",
+                             "--backend",
+                             "checksum",
+                             "--max-model",
+                             "--init-policy",
+                             "50% of the GPU's dense fp16 peak",
                              "twinsim place --cluster v100-32g --model gpt2-small --policy all"}) {
       EXPECT_NE(out.find(word), std::string::npos) << word << "\n" << out;
     }
@@ -225,8 +236,6 @@ TEST(PlaceCliTest, TextAgreesWithJson) {
                                  "8", "--policy", "all"}}) {
     std::vector<json> lines = OkJsonLines(args);
     const std::string text = Ok(args);
-    EXPECT_NE(text.find("step time   not simulated yet (host accounting only)"), std::string::npos)
-        << text;
     const auto blocks = ParseText(text);
     ASSERT_EQ(blocks.size(), lines.size()) << text;
     for (const json& j : lines) {
@@ -234,6 +243,10 @@ TEST(PlaceCliTest, TextAgreesWithJson) {
       const std::string policy = j["policy"];
       ASSERT_EQ(blocks.count(policy), 1u) << policy << "\n" << text;
       const auto& b = blocks.at(policy);
+      EXPECT_EQ(b.at("step time").find(" simulated (1 rank, slowest; compute alone ") !=
+                    std::string::npos,
+                j["fits"].get<bool>())
+          << policy << ": " << b.at("step time");
       EXPECT_EQ(ExactBytes(b.at("peak GPU")), j["peak_gpu_bytes"].get<uint64_t>()) << policy;
       EXPECT_EQ(ExactBytes(b.at("peak host")), j["peak_host_bytes"].get<uint64_t>()) << policy;
       const std::string& pcie = b.at("PCIe/step");
@@ -442,9 +455,146 @@ TEST(PlaceCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
       {Place({"--policy", "all", "--json", "--json"}), "--json: given 2 times"},
       {Place({"--policy", "all", "--recompute=1"}), "--recompute: takes no value"},
       {Place({"--policy", "all", "stray"}), "unexpected argument 'stray'"},
+      {{"place", "--cluster", "v100-32g", "--policy", "all"},
+       "--model: required (or --max-model FAMILY)"},
+      {Place({"--policy", "all", "--max-model", "gpt2"}),
+       "--max-model: give --model or --max-model, not both"},
+      {{"place", "--cluster", "v100-32g", "--max-model", "llama3", "--policy", "all"},
+       "--max-model: expected the family gpt2"},
+      {{"place", "--cluster", "v100-32g", "--max-model", "gpt2:n_layer=4", "--policy", "all"},
+       "--max-model: expected keys n_embd, n_head, vocab_size, n_positions (the search sets "
+       "n_layer), got 'n_layer=4'"},
+      {{"place", "--cluster", "v100-32g", "--max-model", "gpt2:n_embd=512", "--policy", "all"},
+       "--max-model: give n_embd and n_head together"},
+      {{"place", "--cluster", "v100-32g", "--max-model", "gpt2", "--backend", "host", "--policy",
+        "all"},
+       "--backend: --max-model searches with accounting or sim"},
+      {Place({"--policy", "all", "--backend", "gpu"}),
+       "--backend: expected sim, host or accounting, got 'gpu'"},
+      {Place({"--policy", "all", "--backend", "host", "--trace", "t.json"}),
+       "--trace: only with --backend sim"},
+      {{"place", "--cluster", "v100-32g", "--model", "gpt2-xl", "--backend", "host", "--policy",
+        "all"},
+       "--backend: host holds real bytes, at most 4.00 GiB of model data per rank; rank 0 has "},
+      {Place({"--policy", "all", "--init-policy", "megatron,nope"}), "--init-policy: "},
+      {Place({"--policy", "all", "--init-policy", "megatron,megatron"}),
+       "--init-policy: 'megatron' given twice"},
+      {{"place", "--cluster", "dgx-a100-80g:nodes=64", "--model", "gpt2-small", "--dp", "512",
+        "--backend", "sim", "--policy", "cuda"},
+       "--backend: sim simulates every rank, at most 256; the layout has 512"},
   };
   ASSERT_GE(cases.size(), 12u);
   for (const BadCase& c : cases) ExpectRejected(c);
+}
+
+TEST(PlaceCliTest, SimStepTimeGrowsWithPcieTrafficAndLinksCarryTheMoves) {
+  const std::vector<json> lines =
+      OkJsonLines({"place", "--cluster", "v100-32g", "--model", "gpt2-medium", "--policy",
+                   "cuda,cpu,auto", "--gpu-memory", "8GiB"});
+  const json& cuda = ByPolicy(lines, "cuda");
+  const json& cpu = ByPolicy(lines, "cpu");
+  for (const json& j : lines) CheckConsistent(j);
+  ASSERT_TRUE(cuda["fits"]);
+  ASSERT_TRUE(cpu["fits"]);
+  // Nothing moves under cuda: the step is its compute. cpu moves every chunk in and out.
+  EXPECT_NEAR(cuda["step_time_s"].get<double>(), cuda["sim"]["compute_time_s"].get<double>(),
+              1e-6 * cuda["step_time_s"].get<double>());
+  EXPECT_GT(cpu["step_time_s"].get<double>(), 2 * cuda["step_time_s"].get<double>());
+  EXPECT_EQ(cpu["sim"]["link_bytes"]["pcie-gpu"].get<uint64_t>(),
+            cpu["h2d_bytes"].get<uint64_t>() + cpu["d2h_bytes"].get<uint64_t>());
+  EXPECT_EQ(cuda["sim"]["link_bytes"]["pcie-gpu"].get<uint64_t>(), 0u);
+  // 8 DP ranks of a DGX sharing chunks: gathers and reductions cross NVLink.
+  const std::vector<json> dgx =
+      OkJsonLines({"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-medium", "--dp", "8",
+                   "--dp-shard", "--policy", "cuda"});
+  ASSERT_EQ(dgx.size(), 1u);
+  EXPECT_EQ(dgx[0]["sim"]["ranks"], 8);
+  EXPECT_GT(dgx[0]["sim"]["link_bytes"]["nvlink"].get<uint64_t>(), 0u);
+  EXPECT_GT(dgx[0]["step_time_s"].get<double>(), dgx[0]["sim"]["compute_time_s"].get<double>());
+}
+
+TEST(PlaceCliTest, HostBackendChecksumsEveryMove) {
+  const std::vector<std::string> args = {
+      "place",     "--cluster", "v100-32g",   "--model",    "gpt2:n_layer=4,n_embd=256,n_head=4,vocab_size=1024",
+      "--backend", "host",      "--gpu-memory", "1GiB", "--policy",   "cpu,auto,optimal"};
+  const std::vector<json> lines = OkJsonLines(args);
+  ASSERT_EQ(lines.size(), 3u);
+  for (const json& j : lines) {
+    CheckConsistent(j);
+    EXPECT_EQ(j["backend"], "host");
+    EXPECT_TRUE(j["step_time_s"].is_null());
+  }
+  const json& cpu = ByPolicy(lines, "cpu");
+  ASSERT_TRUE(cpu["host_replay"].is_object()) << cpu;
+  EXPECT_EQ(cpu["host_replay"]["bytes_moved"].get<uint64_t>(),
+            cpu["h2d_bytes"].get<uint64_t>() + cpu["d2h_bytes"].get<uint64_t>());
+  EXPECT_EQ(cpu["host_replay"]["intact"], true);
+  EXPECT_GT(cpu["host_replay"]["checksums"].get<uint64_t>(),
+            cpu["host_replay"]["moves"].get<uint64_t>());
+  EXPECT_TRUE(ByPolicy(lines, "optimal")["host_replay"].is_null());
+  const std::string text = Ok(args);
+  EXPECT_NE(text.find(" checksums match (peak "), std::string::npos) << text;
+  EXPECT_NE(text.find("host bytes  n/a (optimal is a bound, not a placement)"), std::string::npos);
+}
+
+TEST(PlaceCliTest, MaxModelFindsTheLastFittingDepth) {
+  const std::vector<std::string> common = {"--cluster", "v100-32g", "--gpu-memory", "2GiB",
+                                           "--host-memory", "4GiB", "--seq", "256"};
+  std::vector<std::string> args = {"place", "--max-model", "gpt2:n_embd=512,n_head=8",
+                                   "--policy", "cuda,cpu,auto"};
+  args.insert(args.end(), common.begin(), common.end());
+  const std::vector<json> lines = OkJsonLines(args);
+  ASSERT_EQ(lines.size(), 3u);
+  int64_t cuda_params = 0, cpu_params = 0;
+  for (const json& j : lines) {
+    ASSERT_TRUE(j["largest"].is_string()) << j;
+    const std::string largest = j["largest"];
+    const std::string policy = j["policy"];
+    if (policy == "cuda") cuda_params = j["params"];
+    if (policy == "cpu") cpu_params = j["params"];
+    // The reported model fits under its policy; one more layer does not.
+    const std::string name = policy.substr(0, policy.find('('));
+    std::vector<std::string> check = {"place", "--model", largest, "--policy", name,
+                                      "--backend", "accounting"};
+    check.insert(check.end(), common.begin(), common.end());
+    EXPECT_EQ(OkJsonLines(check)[0]["fits"], true) << largest;
+    const size_t eq = largest.find('=') + 1, comma = largest.find(',');
+    const int layers = std::stoi(largest.substr(eq, comma - eq));
+    check[2] = "gpt2:n_layer=" + std::to_string(layers + 1) + largest.substr(comma);
+    EXPECT_EQ(OkJsonLines(check)[0]["fits"], false) << check[2];
+  }
+  // Offloading everything trains a larger model than keeping everything on the GPU.
+  EXPECT_GT(cpu_params, cuda_params);
+}
+
+TEST(PlaceCliTest, InitMeetsPlacement) {
+  // On a roomy V100 every seed policy's init and chunk build fit under every placement.
+  const std::vector<json> roomy = OkJsonLines(
+      Place({"--policy", "cuda,cpu,optimal", "--init-policy", "all", "--backend", "accounting"}));
+  ASSERT_EQ(roomy.size(), 3u);
+  for (const json& j : roomy) {
+    ASSERT_EQ(j["init_meets_placement"].size(), 8u) << j;
+    for (const json& m : j["init_meets_placement"]) {
+      if (j["policy"] == "optimal") {
+        EXPECT_EQ(m["applicable"], false);
+      } else {
+        EXPECT_EQ(m["fits"], true) << m;
+      }
+    }
+  }
+  // 600 MB of GPU: the unpartitioned fp32 parameters (498 MB) and the first chunk do not fit
+  // together while chunks are built, even under cpu.
+  const std::vector<json> tight = OkJsonLines(Place(
+      {"--policy", "cpu", "--init-policy", "counter", "--gpu-memory", "600MB", "--backend",
+       "accounting"}));
+  ASSERT_EQ(tight.size(), 1u);
+  const json& m = tight[0]["init_meets_placement"][0];
+  EXPECT_EQ(m["fits"], false) << m;
+  EXPECT_NE(m["why"].get<std::string>().find("chunk build"), std::string::npos) << m;
+  const std::string text = Ok(Place({"--policy", "cpu", "--init-policy", "counter",
+                                     "--gpu-memory", "600MB", "--backend", "accounting"}));
+  EXPECT_NE(text.find("init meets placement"), std::string::npos) << text;
+  EXPECT_NE(text.find("counter under cpu: chunk build"), std::string::npos) << text;
 }
 
 TEST(PlaceCliTest, WriteFailureExitsOneWithOneLine) {

@@ -259,4 +259,21 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   return w;
 }
 
+StatusOr<RankStep> BuildRankStep(const core::ParallelLayout& layout, const WorkloadConfig& config,
+                                 const ChunkSearchOptions& search, bool separate_grad) {
+  if (config.rank < 0 || config.rank >= layout.world_size()) {
+    return Status::InvalidArgument(fmt::format("workload: rank {} is outside the world of {}",
+                                               config.rank, layout.world_size()));
+  }
+  std::vector<TensorSpec> tensors = RankTensors(layout, config.rank);
+  StatusOr<ChunkSearchResult> found = SearchChunkSize(tensors, search);
+  if (!found.ok()) return found.status();
+  StatusOr<ChunkManager> chunks = ChunkManager::Make(
+      std::move(tensors), {found->chunk_size, search.dp_shards, separate_grad});
+  if (!chunks.ok()) return chunks.status();
+  StatusOr<Workload> workload = BuildWorkload(layout, *chunks, config);
+  if (!workload.ok()) return workload.status();
+  return RankStep{found->chunk_size, std::move(*chunks), std::move(*workload)};
+}
+
 }  // namespace twinsim::placement

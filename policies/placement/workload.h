@@ -128,6 +128,18 @@ int64_t HiddenSizeOf(const core::ModelSpec& model);
 StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const ChunkManager& chunks,
                                  const WorkloadConfig& config);
 
+// One rank's chunks and step, as `twinsim place` builds them: the chunk-size search over the
+// rank's tensors (search.dp_shards is the sharding), the chunk manager, the workload.
+struct RankStep {
+  int64_t chunk_size = 0;
+  ChunkManager chunks;
+  Workload workload;
+};
+// `separate_grad`: fp16 gradient chunks apart from the weights (Note [Chunk byte accounting]).
+// Errors as SearchChunkSize, ChunkManager::Make and BuildWorkload.
+StatusOr<RankStep> BuildRankStep(const core::ParallelLayout& layout, const WorkloadConfig& config,
+                                 const ChunkSearchOptions& search, bool separate_grad);
+
 }  // namespace twinsim::placement
 
 #endif  // TWINSIM_POLICIES_PLACEMENT_WORKLOAD_H_

@@ -55,10 +55,10 @@ std::string LayoutOption(const std::string& message) {
 
 }  // namespace
 
-void LayoutArgs::Declare(CLI::App& app) {
+void LayoutArgs::Declare(CLI::App& app, bool model_required) {
   app.add_option("--model", model_, "Model: a preset or FAMILY[:key=value,...]")
       ->type_name("MODEL")
-      ->required();
+      ->required(model_required);
   app.add_option("--tp", tp_, "Tensor-parallel size (default 1)")->type_name("T");
   app.add_option("--pp", pp_, "Pipeline-parallel size (default 1)")->type_name("P");
   app.add_option("--dp", dp_, "Data-parallel size (default 1)")->type_name("D");
@@ -74,9 +74,24 @@ void LayoutArgs::Declare(CLI::App& app) {
       ->type_name("N");
 }
 
+int LayoutArgs::MinLayers() const {
+  int layers = 1;
+  for (const std::string* text : {&pp_, &vpp_}) {
+    StatusOr<int> v = ParsePositive("", *text, kMaxDegree);
+    if (!text->empty() && v.ok()) layers *= *v;
+  }
+  return layers;
+}
+
 StatusOr<core::ParallelLayout> LayoutArgs::Make(uint64_t max_world, std::string_view why) const {
-  if (!IsValidUtf8(model_)) return Status::InvalidArgument("--model: expected UTF-8 text");
-  StatusOr<core::ModelSpec> model = core::MakeModel(model_);
+  return MakeWithModel(model_, max_world, why);
+}
+
+StatusOr<core::ParallelLayout> LayoutArgs::MakeWithModel(std::string_view model_text,
+                                                         uint64_t max_world,
+                                                         std::string_view why) const {
+  if (!IsValidUtf8(model_text)) return Status::InvalidArgument("--model: expected UTF-8 text");
+  StatusOr<core::ModelSpec> model = core::MakeModel(std::string(model_text));
   if (!model.ok()) return ForOption("--model", model.status());
   core::LayoutConfig config;
   for (auto [option, text, field] :

@@ -22,15 +22,25 @@ namespace twinsim::cli {
 class LayoutArgs {
  public:
   // Declares the options on `app`, bound to members of this object, which must outlive the
-  // parse. --model is required; the others default as core::LayoutConfig does (degrees 1,
-  // partition by layers, vocabulary padded to a multiple of 128 * tp).
-  void Declare(CLI::App& app);
+  // parse. --model is required unless `model_required` is false; the others default as
+  // core::LayoutConfig does (degrees 1, partition by layers, vocabulary padded to a multiple of
+  // 128 * tp).
+  void Declare(CLI::App& app, bool model_required = true);
+
+  // Whether --model was given.
+  bool has_model() const { return !model_.empty(); }
+  // pp * vpp as given (1 where absent or not a small positive number): the fewest layers a
+  // model needs for this layout.
+  int MinLayers() const;
 
   // Builds the model and layout from the parsed text. On a bad value returns InvalidArgument
   // whose message names the option first ("--tp: expected a positive integer, got '0'",
   // "--pp: LayoutConfig: pp * vpp = 13 * 1 ..."). A world size dp * pp * tp above `max_world`
   // is refused too ("--dp: world size ... exceeds 4,096"), followed by `why` when non-empty.
   StatusOr<core::ParallelLayout> Make(uint64_t max_world, std::string_view why = "") const;
+  // As Make, for the model `model_text` instead of --model (errors still name --model).
+  StatusOr<core::ParallelLayout> MakeWithModel(std::string_view model_text, uint64_t max_world,
+                                               std::string_view why = "") const;
 
  private:
   std::string model_, tp_, pp_, dp_, vpp_, ep_, vocab_divisible_by_;

@@ -12,17 +12,23 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <map>
 #include <tuple>
+#include <unistd.h>
 #include <utility>
 #include <vector>
 
 #include "core/memory_ledger.h"
+#include "core/model_presets.h"
 #include "core/parallel_layout.h"
 #include "core/topology.h"
 #include "core/topology_presets.h"
 #include "policies/placement/chunk.h"
 #include "policies/placement/placement.h"
 #include "policies/placement/workload.h"
+#include "policies/seed/policy.h"
+#include "properties/init_check.h"
+#include "properties/placement_run.h"
 #include "tools/cli/args.h"
 #include "tools/cli/layout_args.h"
 #include "tools/cli/output.h"
@@ -41,7 +47,28 @@ constexpr uint64_t kMaxMicrobatches = uint64_t{1} << 20;
 constexpr uint64_t kMaxHeads = uint64_t{1} << 20;
 constexpr unsigned __int128 kMaxActivationBytes = static_cast<unsigned __int128>(1) << 62;
 
+// The sim backend simulates every rank of the layout; larger worlds fall back to accounting.
+constexpr int kMaxSimWorld = 256;
+
 constexpr char kSizeExpected[] = "expected a size like 24GB or 32GiB, got ";
+
+// --max-model: GPT-2 widths tried when the family fixes none (hidden, heads), from GPT-2
+// small's 768 up to GPT-3 175B's 12288, 64-wide heads as GPT-2 and GPT-3.
+constexpr std::array<std::pair<int, int>, 12> kWidthLadder = {{{768, 12},
+                                                               {1024, 16},
+                                                               {1536, 24},
+                                                               {2048, 32},
+                                                               {2560, 40},
+                                                               {3072, 48},
+                                                               {4096, 64},
+                                                               {5120, 80},
+                                                               {6144, 96},
+                                                               {8192, 128},
+                                                               {10240, 160},
+                                                               {12288, 192}}};
+constexpr int kMaxSearchLayers = 4096;
+
+enum class PlaceBackend : uint8_t { kSim, kHost, kAccounting };
 constexpr std::array<std::string_view, 5> kPolicyNames = {"cuda", "cpu", "static", "auto",
                                                           "optimal"};
 
@@ -95,7 +122,24 @@ class PlaceCommand final : public Command {
                    "GPU and host memory are the defaults below")
         ->type_name("CLUSTER")
         ->required();
-    layout_args_.Declare(app);
+    layout_args_.Declare(app, /*model_required=*/false);
+    app.add_option("--max-model", max_model_text_,
+                   "Instead of --model: find the largest model of FAMILY that each policy trains "
+                   "without OOM (gpt2, or gpt2:n_embd=H,n_head=A,... to fix the width)")
+        ->type_name("FAMILY");
+    app.add_option("--backend", backend_text_,
+                   "sim (default: every rank's step on the simulated cluster, with a step time), "
+                   "host (the rank's chunks in real bytes, every move checksummed) or "
+                   "accounting (memory and bytes only)")
+        ->type_name("sim|host|accounting");
+    app.add_option("--trace", trace_text_,
+                   "With --backend sim: write a Perfetto trace of each policy's step to FILE "
+                   "(FILE.<policy>.json when several policies run)")
+        ->type_name("FILE");
+    app.add_option("--init-policy", init_policy_text_,
+                   "Also check init meets placement: each seed policy's init (timing-only sim, "
+                   "this rank's budgets) and the chunk build under each placement")
+        ->type_name("NAME[,NAME...]|all");
     app.add_option("--gpu-memory", gpu_memory_text_,
                    "GPU memory of the rank, a size (default: the cluster's GPU memory)")
         ->type_name("SIZE");
@@ -152,7 +196,14 @@ class PlaceCommand final : public Command {
         "Each policy reports fits or OOM (the op, the device, the bytes short; an OOM is a\n"
         "result: the exit status stays 0), peak GPU and host memory, PCIe bytes per step (H2D\n"
         "and D2H) and the H2D ratio to optimal. \"feasible\" says whether any placement can avoid\n"
-        "OOM. Step time is not simulated yet: only memory and bytes are accounted.\n"
+        "OOM. With --backend sim (the default) every rank's step runs on the simulated cluster:\n"
+        "PCIe moves, DP all-gathers and gradient reductions over NVLink or the network, and\n"
+        "each op's matmuls at 50% of the GPU's dense fp16 peak; the step time is the slowest\n"
+        "rank's (no overlap of moves and compute; tensor-parallel and pipeline communication\n"
+        "not modelled). --backend host replays the rank's step with real bytes and checks every\n"
+        "move's checksum (up to 4 GiB of model data).\n"
+        "--max-model gpt2 searches the number of layers at each width from 768 to 12288 and\n"
+        "reports, per policy, the largest GPT-2-shaped model whose step fits (accounting).\n"
         "Sizes: whole bytes (1073741824) or a number and a unit without a space: KB MB GB TB\n"
         "(powers of 1000) or KiB MiB GiB TiB (powers of 1024), e.g. 24GB, 32GiB, 512GiB.\n"
         "Defaults: --gpu-memory is the cluster GPU's memory; --host-memory is the node's\n"
@@ -163,11 +214,38 @@ class PlaceCommand final : public Command {
         "  twinsim place --cluster dgx-a100-80g --model llama3-8b --dp 8 --dp-shard --rank 3 \\\n"
         "      --gpu-memory 40GB --host-memory 64GiB --policy static,auto --static 1,1,0.5 --json\n"
         "  twinsim place --cluster dgx-h100 --model gpt2-10b --pp 4 --microbatches 8 \\\n"
-        "      --schedule gpipe --recompute --policy auto");
+        "      --schedule gpipe --recompute --policy auto\n"
+        "  twinsim place --cluster dgx-a100-80g --model gpt3-175b --dp 8 --dp-shard --policy auto\n"
+        "  twinsim place --cluster v100-32g --max-model gpt2 --batch 8 --policy all\n"
+        "  twinsim place --cluster v100-32g --model gpt2-medium --backend host --policy cpu,auto\n"
+        "  twinsim place --cluster v100-32g --model gpt2-xl --policy all --init-policy all");
   }
 
   Status Validate() override {
-    StatusOr<core::ParallelLayout> layout = layout_args_.Make(kMaxWorld);
+    if (!max_model_text_.empty()) {
+      if (layout_args_.has_model()) {
+        return Status::InvalidArgument("--max-model: give --model or --max-model, not both");
+      }
+      TWINSIM_RETURN_IF_ERROR(ParseFamily());
+    } else if (!layout_args_.has_model()) {
+      return Status::InvalidArgument("--model: required (or --max-model FAMILY)");
+    }
+    if (backend_text_.empty() || backend_text_ == "sim") {
+      backend_ = PlaceBackend::kSim;
+    } else if (backend_text_ == "host") {
+      backend_ = PlaceBackend::kHost;
+    } else if (backend_text_ == "accounting") {
+      backend_ = PlaceBackend::kAccounting;
+    } else {
+      return Status::InvalidArgument("--backend: expected sim, host or accounting, got " +
+                                     Quote(backend_text_));
+    }
+    // The search compares memory only; a probe model (the smallest candidate) stands for the
+    // family while the other options are checked.
+    StatusOr<core::ParallelLayout> layout =
+        max_model_text_.empty() ? layout_args_.Make(kMaxWorld)
+                                : layout_args_.MakeWithModel(
+                                      FamilyModel(widths_.front(), ProbeLayers()), kMaxWorld);
     if (!layout.ok()) return layout.status();
     layout_ = std::move(*layout);
     const core::LayoutConfig& lc = layout_->config();
@@ -180,6 +258,7 @@ class PlaceCommand final : public Command {
       return Status::InvalidArgument("--cluster: expected UTF-8 text");
     StatusOr<core::Topology> topology = core::MakeTopology(cluster_text_);
     if (!topology.ok()) return ForOption("--cluster", topology.status());
+    topology_ = *topology;
     const int64_t gpus = core::NumGpus(*topology);
     if (layout_->world_size() > gpus) {
       const int64_t per_node = static_cast<int64_t>(topology->nodes[0].gpus.size());
@@ -356,40 +435,175 @@ class PlaceCommand final : public Command {
     // Chunks: the default chunk-size search of `twinsim chunks`, over this rank's tensors.
     separate_grad_ = grad_accumulation_ || config_.num_microbatches > 1;
     search_options_.dp_shards = dp_shard_ ? lc.dp : 1;
-    const std::vector<placement::TensorSpec> tensors =
-        placement::RankTensors(*layout_, config_.rank);
-    StatusOr<placement::ChunkSearchResult> search =
-        placement::SearchChunkSize(tensors, search_options_);
-    if (!search.ok()) return ForOption("--model", search.status());
-    chunk_size_ = search->chunk_size;
-    StatusOr<placement::ChunkManager> manager = placement::ChunkManager::Make(
-        tensors, {search->chunk_size, search_options_.dp_shards, separate_grad_});
-    if (!manager.ok()) return ForOption("--model", manager.status());
-    manager_ = std::move(*manager);
-    StatusOr<placement::Workload> workload = placement::BuildWorkload(*layout_, *manager_, config_);
-    if (!workload.ok()) return ForOption("--model", workload.status());
-    workload_ = std::move(*workload);
-    return Status::Ok();
-  }
+    StatusOr<placement::RankStep> step =
+        placement::BuildRankStep(*layout_, config_, search_options_, separate_grad_);
+    if (!step.ok()) return ForOption("--model", step.status());
+    chunk_size_ = step->chunk_size;
+    manager_ = std::move(step->chunks);
+    workload_ = std::move(step->workload);
 
-  Status Execute(Output& out) override {
-    std::vector<const placement::PlacementPolicy*> policies;
-    for (const auto& p : policies_) policies.push_back(p.get());
-    const std::vector<placement::PlacementResult> results =
-        placement::RunPolicies(policies, *workload_, budget_);
-    const bool feasible = placement::FeasiblePlacementExists(*workload_, budget_);
-    if (!json_) PrintHeader(out, feasible);
-    for (const placement::PlacementResult& r : results) {
-      if (json_) {
-        PrintJson(out, r, feasible);
-      } else {
-        PrintText(out, r);
+    if (!trace_text_.empty() && backend_ != PlaceBackend::kSim) {
+      return Status::InvalidArgument("--trace: only with --backend sim");
+    }
+    if (!max_model_text_.empty() && backend_ == PlaceBackend::kHost) {
+      return Status::InvalidArgument("--backend: --max-model searches with accounting or sim");
+    }
+    if (backend_ == PlaceBackend::kSim && layout_->world_size() > kMaxSimWorld) {
+      if (!backend_text_.empty()) {
+        return Status::InvalidArgument(fmt::format(
+            "--backend: sim simulates every rank, at most {}; the layout has {} (use --backend "
+            "accounting)",
+            kMaxSimWorld, layout_->world_size()));
+      }
+      backend_ = PlaceBackend::kAccounting;  // the default falls back
+      sim_skipped_ = true;
+    }
+    if (backend_ == PlaceBackend::kHost &&
+        workload_->total_model_bytes > properties::kHostReplayMaxBytes) {
+      return Status::InvalidArgument(fmt::format(
+          "--backend: host holds real bytes, at most {} of model data per rank; rank {} has {} "
+          "(use --backend sim)",
+          core::FormatByteSize(properties::kHostReplayMaxBytes), config_.rank,
+          core::FormatByteSize(workload_->total_model_bytes)));
+    }
+    if (!init_policy_text_.empty()) {
+      if (!max_model_text_.empty()) {
+        return Status::InvalidArgument("--init-policy: not with --max-model");
+      }
+      std::vector<std::string> names = SplitList(init_policy_text_);
+      if (names == std::vector<std::string>{"all"}) names = policies::seed::PolicyNames();
+      for (const std::string& name : names) {
+        StatusOr<std::unique_ptr<policies::seed::SeedPolicy>> p = policies::seed::MakePolicy(name);
+        if (!p.ok()) return ForOption("--init-policy", p.status());
+        for (const auto& q : seed_policies_) {
+          if (q->name() == name) {
+            return Status::InvalidArgument("--init-policy: " + Quote(name) + " given twice");
+          }
+        }
+        seed_policies_.push_back(std::move(*p));
       }
     }
     return Status::Ok();
   }
 
+  Status Execute(Output& out) override {
+    if (!max_model_text_.empty()) return SearchLargest(out);
+    std::vector<const placement::PlacementPolicy*> policies;
+    for (const auto& p : policies_) policies.push_back(p.get());
+    const std::vector<placement::PlacementResult> results =
+        placement::RunPolicies(policies, *workload_, budget_);
+    const bool feasible = placement::FeasiblePlacementExists(*workload_, budget_);
+    std::vector<Extras> extras(results.size());
+    const bool progress = isatty(STDERR_FILENO) == 1;
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (!results[i].fits) continue;
+      if (backend_ == PlaceBackend::kSim) {
+        if (progress) std::fprintf(stderr, "twinsim place: simulating %s...\n", results[i].policy.c_str());
+        TWINSIM_RETURN_IF_ERROR(SimulateStep(i, results.size(), &extras[i]));
+      } else if (backend_ == PlaceBackend::kHost && !results[i].initial_location.empty()) {
+        StatusOr<properties::HostReplayResult> replay =
+            properties::ReplayPlacementWithBytes(*workload_, results[i], budget_);
+        if (!replay.ok()) return replay.status();
+        if (!replay->fits || !replay->intact) {
+          return Status::Internal(fmt::format(
+              "policy {}: the host backend disagrees with the accounting: {}", results[i].policy,
+              replay->fits ? replay->corruption : replay->oom));
+        }
+        extras[i].replay = *replay;
+      }
+    }
+    TWINSIM_RETURN_IF_ERROR(CheckInit(results, &extras, progress));
+    if (!json_) PrintHeader(out, feasible);
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (json_) {
+        PrintJson(out, results[i], extras[i], feasible);
+      } else {
+        PrintText(out, results[i], extras[i]);
+      }
+    }
+    if (!json_ && !seed_policies_.empty()) PrintInitMatrix(out, results, extras);
+    return Status::Ok();
+  }
+
  private:
+  // What a backend and the init check add to a policy's result.
+  struct Extras {
+    std::optional<properties::SimStepResult> sim;
+    std::string sim_note;  // why there is no step time, when there is none
+    std::optional<properties::HostReplayResult> replay;
+    // Per seed policy (seed_policies_ order): init meets this placement.
+    std::vector<properties::InitMeetsPlacement> init;
+  };
+
+  // Every rank's step under policy i, on the simulated cluster (Note [Simulated placement
+  // step]). Ranks with the same pipeline and tensor coordinates share one step.
+  Status SimulateStep(size_t i, size_t num_policies, Extras* extras) const {
+    const core::ParallelLayout& l = *layout_;
+    std::map<std::pair<int, int>, std::pair<placement::RankStep, placement::PlacementResult>> steps;
+    std::vector<const placement::Workload*> workloads;
+    std::vector<const placement::PlacementResult*> results;
+    for (int r = 0; r < l.world_size(); ++r) {
+      const core::ParallelCoords c = l.RankCoords(r);
+      auto it = steps.find({c.pp, c.tp});
+      if (it == steps.end()) {
+        placement::WorkloadConfig config = config_;
+        config.rank = r;
+        StatusOr<placement::RankStep> step =
+            placement::BuildRankStep(l, config, search_options_, separate_grad_);
+        if (!step.ok()) return step.status();
+        placement::PlacementResult result = policies_[i]->Run(step->workload, budget_);
+        if (!result.fits) {
+          extras->sim_note = fmt::format("not simulated: rank {} runs out of memory ({})", r,
+                                         result.oom->message);
+          return Status::Ok();
+        }
+        it = steps.emplace(std::pair{c.pp, c.tp}, std::pair{std::move(*step), std::move(result)})
+                 .first;
+      }
+      workloads.push_back(&it->second.first.workload);
+      results.push_back(&it->second.second);
+    }
+    properties::SimStepOptions options;
+    options.topology = topology_;
+    if (!trace_text_.empty()) {
+      options.trace_path =
+          num_policies > 1 ? fmt::format("{}.{}.json", trace_text_, policies_[i]->Name())
+                           : trace_text_;
+    }
+    StatusOr<properties::SimStepResult> sim =
+        properties::SimulatePlacementStep(options, l, workloads, results);
+    if (!sim.ok()) return sim.status();
+    extras->sim = *sim;
+    return Status::Ok();
+  }
+
+  // Note [Init meets placement]: each seed policy's init on this rank's budgets (timing-only
+  // sim), then the chunk build under each placement.
+  Status CheckInit(const std::vector<placement::PlacementResult>& results,
+                   std::vector<Extras>* extras, bool progress) const {
+    for (const auto& seed : seed_policies_) {
+      if (progress) std::fprintf(stderr, "twinsim place: init %s...\n", std::string(seed->name()).c_str());
+      properties::InitRunOptions options;
+      options.backend = properties::Backend::kSim;
+      options.sim.topology = topology_;
+      options.sim.holds_bytes = false;
+      options.init_device = seed->default_init_device();
+      options.device_capacity = budget_.gpu_bytes;
+      options.host_capacity = budget_.host_bytes;
+      StatusOr<properties::InitRun> run = properties::RunInit(*seed, *layout_, options);
+      if (!run.ok()) {
+        return Status(run.status().code(),
+                      fmt::format("init policy {}: {}", seed->name(), run.status().message()));
+      }
+      const properties::RankOutcome& mine = run->ranks[config_.rank];
+      for (size_t i = 0; i < results.size(); ++i) {
+        (*extras)[i].init.push_back(properties::CheckInitMeetsPlacement(
+            mine.oom, mine.oom_during, *manager_, *workload_, results[i], budget_));
+      }
+    }
+    return Status::Ok();
+  }
+
   // The model text as given (LayoutArgs keeps it private; the layout's model carries it).
 
   static StatusOr<int64_t> ParsePositive(std::string_view option, const std::string& text,
@@ -474,7 +688,56 @@ class PlaceCommand final : public Command {
                                       "GPU plus host)"));
   }
 
-  void PrintText(Output& out, const placement::PlacementResult& r) const {
+  static std::string Seconds(double s) {
+    if (s >= 1) return fmt::format("{:.3f} s", s);
+    if (s >= 1e-3) return fmt::format("{:.3f} ms", s * 1e3);
+    return fmt::format("{:.3f} us", s * 1e6);
+  }
+
+  std::string StepTimeText(const placement::PlacementResult& r, const Extras& x) const {
+    if (!r.fits) return "n/a (did not fit)";
+    if (x.sim) {
+      const uint64_t pcie = x.sim->link_bytes[static_cast<size_t>(sim::LinkClass::kPcieGpu)];
+      return fmt::format(
+          "{} simulated ({} rank{}, slowest; compute alone {}; {} over the GPUs' PCIe links)",
+          Seconds(x.sim->step_time_s), x.sim->rank_time_s.size(),
+          x.sim->rank_time_s.size() == 1 ? "" : "s", Seconds(x.sim->compute_time_s),
+          core::FormatByteSize(pcie));
+    }
+    if (!x.sim_note.empty()) return x.sim_note;
+    if (sim_skipped_) {
+      return fmt::format("not simulated (world of {} ranks > {}; accounting only)",
+                         layout_->world_size(), kMaxSimWorld);
+    }
+    return fmt::format("not simulated (--backend {})",
+                       backend_ == PlaceBackend::kHost ? "host" : "accounting");
+  }
+
+  void PrintInitMatrix(Output& out, const std::vector<placement::PlacementResult>& results,
+                       const std::vector<Extras>& extras) const {
+    out.Append(fmt::format("\ninit meets placement (rank {}: init on the simulated cluster, then "
+                           "the chunk build)\n",
+                           config_.rank));
+    std::string head = fmt::format("  {:<16}", "seed policy");
+    for (const placement::PlacementResult& r : results) head += fmt::format(" {:<16}", r.policy);
+    out.Append(head + "\n");
+    std::vector<std::string> reasons;
+    for (size_t s = 0; s < seed_policies_.size(); ++s) {
+      std::string row = fmt::format("  {:<16}", seed_policies_[s]->name());
+      for (size_t i = 0; i < results.size(); ++i) {
+        const properties::InitMeetsPlacement& m = extras[i].init[s];
+        row += fmt::format(" {:<16}", !m.applicable ? "n/a" : m.fits ? "fits" : "OOM");
+        if (m.applicable && !m.fits) {
+          reasons.push_back(fmt::format("  {} under {}: {}", seed_policies_[s]->name(),
+                                        results[i].policy, m.why));
+        }
+      }
+      out.Append(row + "\n");
+    }
+    for (const std::string& r : reasons) out.Append(r + "\n");
+  }
+
+  void PrintText(Output& out, const placement::PlacementResult& r, const Extras& x) const {
     out.Append(fmt::format("\npolicy {}\n", r.policy));
     if (r.fits) {
       out.Append("  result      fits\n");
@@ -490,10 +753,19 @@ class PlaceCommand final : public Command {
     out.Append(fmt::format("  PCIe/step   H2D {}, D2H {}{}\n", Bytes(r.h2d_bytes),
                            Bytes(r.d2h_bytes), r.fits ? "" : " (up to the OOM)"));
     out.Append(fmt::format("  H2D/optimal {}\n", RatioText(r)));
-    out.Append("  step time   not simulated yet (host accounting only)\n");
+    out.Append(fmt::format("  step time   {}\n", StepTimeText(r, x)));
+    if (x.replay) {
+      out.Append(fmt::format(
+          "  host bytes  {} moves, {} moved with real bytes, {} checksums match (peak {})\n",
+          x.replay->moves, core::FormatByteSize(x.replay->bytes_moved), x.replay->checksums,
+          core::FormatByteSize(x.replay->peak_device_bytes)));
+    } else if (backend_ == PlaceBackend::kHost && r.fits) {
+      out.Append("  host bytes  n/a (optimal is a bound, not a placement)\n");
+    }
   }
 
-  void PrintJson(Output& out, const placement::PlacementResult& r, bool feasible) const {
+  void PrintJson(Output& out, const placement::PlacementResult& r, const Extras& x,
+                 bool feasible) const {
     const core::LayoutConfig& c = layout_->config();
     std::string oom = "null";
     if (!r.fits) {
@@ -523,16 +795,221 @@ class PlaceCommand final : public Command {
     out.Append(fmt::format(
         "\"gpu_memory\":{},\"host_memory\":{},\"feasible\":{},\"fits\":{},\"oom\":{},"
         "\"peak_gpu_bytes\":{},\"peak_host_bytes\":{},\"h2d_bytes\":{},\"d2h_bytes\":{},"
-        "\"ratio_to_optimal\":{},\"ratio_infinite\":{},\"step_time_s\":null}}\n",
+        "\"ratio_to_optimal\":{},\"ratio_infinite\":{},",
         budget_.gpu_bytes, budget_.host_bytes, feasible, r.fits, oom, r.peak_gpu_bytes,
         r.peak_host_bytes, r.h2d_bytes, r.d2h_bytes, ratio,
         r.fits && std::isinf(r.ratio_to_optimal)));
+    std::string sim = "null";
+    if (x.sim) {
+      std::string links;
+      for (int k = 0; k < sim::kNumLinkClasses; ++k) {
+        links += fmt::format("{}{}:{}", k == 0 ? "" : ",",
+                             JsonString(sim::LinkClassName(static_cast<sim::LinkClass>(k))),
+                             x.sim->link_bytes[k]);
+      }
+      sim = fmt::format(
+          "{{\"step_time_s\":{},\"compute_time_s\":{},\"ranks\":{},\"link_bytes\":{{{}}},"
+          "\"wall_s\":{:.3f}}}",
+          x.sim->step_time_s, x.sim->compute_time_s, x.sim->rank_time_s.size(), links,
+          x.sim->wall_s);
+    }
+    std::string replay = "null";
+    if (x.replay) {
+      replay = fmt::format(
+          "{{\"moves\":{},\"bytes_moved\":{},\"checksums\":{},\"intact\":{},"
+          "\"peak_device_bytes\":{}}}",
+          x.replay->moves, x.replay->bytes_moved, x.replay->checksums, x.replay->intact,
+          x.replay->peak_device_bytes);
+    }
+    std::string init = "[";
+    for (size_t s = 0; s < x.init.size(); ++s) {
+      const properties::InitMeetsPlacement& m = x.init[s];
+      init += fmt::format(
+          "{}{{\"seed_policy\":{},\"applicable\":{},\"fits\":{},\"why\":{},"
+          "\"build_peak_gpu_bytes\":{},\"build_peak_host_bytes\":{}}}",
+          s == 0 ? "" : ",", JsonString(seed_policies_[s]->name()), m.applicable, m.fits,
+          JsonString(m.why), m.build_peak_gpu_bytes, m.build_peak_host_bytes);
+    }
+    init += "]";
+    out.Append(fmt::format(
+        "\"backend\":\"{}\",\"step_time_s\":{},\"sim\":{},\"sim_note\":{},\"host_replay\":{},"
+        "\"init_meets_placement\":{}}}\n",
+        backend_ == PlaceBackend::kSim ? "sim" : backend_ == PlaceBackend::kHost ? "host"
+                                                                              : "accounting",
+        x.sim ? fmt::format("{}", x.sim->step_time_s) : std::string("null"), sim,
+        JsonString(x.sim_note), replay, init));
+  }
+
+  // --max-model FAMILY: the widths to try and the family's fixed keys.
+  Status ParseFamily() {
+    if (!IsValidUtf8(max_model_text_)) {
+      return Status::InvalidArgument("--max-model: expected UTF-8 text");
+    }
+    const size_t colon = max_model_text_.find(':');
+    const std::string family = max_model_text_.substr(0, colon);
+    if (family != "gpt2") {
+      return Status::InvalidArgument("--max-model: expected the family gpt2 (optionally "
+                                     "gpt2:n_embd=H,n_head=A,vocab_size=V,n_positions=P), got " +
+                                     Quote(max_model_text_));
+    }
+    std::optional<int> embd, head;
+    if (colon != std::string::npos) {
+      for (const std::string& item : SplitList(max_model_text_.substr(colon + 1))) {
+        const size_t eq = item.find('=');
+        const std::string key = item.substr(0, eq);
+        if (eq == std::string::npos || (key != "n_embd" && key != "n_head" &&
+                                        key != "vocab_size" && key != "n_positions")) {
+          return Status::InvalidArgument(
+              "--max-model: expected keys n_embd, n_head, vocab_size, n_positions (the search "
+              "sets n_layer), got " + Quote(item));
+        }
+        StatusOr<uint64_t> v = ParseUint64AtMost("--max-model", item.substr(eq + 1), 1 << 20,
+                                                 "a positive integer");
+        if (!v.ok()) return v.status();
+        if (*v == 0) return Status::InvalidArgument("--max-model: " + key + " must be positive");
+        if (key == "n_embd") {
+          embd = static_cast<int>(*v);
+        } else if (key == "n_head") {
+          head = static_cast<int>(*v);
+        } else {
+          family_keys_ += "," + item;
+        }
+      }
+    }
+    if (embd.has_value() != head.has_value()) {
+      return Status::InvalidArgument("--max-model: give n_embd and n_head together");
+    }
+    if (embd) {
+      widths_ = {{*embd, *head}};
+    } else {
+      widths_.assign(kWidthLadder.begin(), kWidthLadder.end());
+    }
+    return Status::Ok();
+  }
+
+  std::string FamilyModel(std::pair<int, int> width, int layers) const {
+    return fmt::format("gpt2:n_layer={},n_embd={},n_head={}{}", layers, width.first,
+                       width.second, family_keys_);
+  }
+  int ProbeLayers() const { return layout_args_.MinLayers(); }
+
+  // One candidate of the search: fits under policy `p`? Steps are cached by model text.
+  StatusOr<bool> Fits(size_t p, std::pair<int, int> width, int layers,
+                      std::map<std::string, std::optional<placement::RankStep>>& cache,
+                      std::string* why) const {
+    const std::string text = FamilyModel(width, layers);
+    auto it = cache.find(text);
+    if (it == cache.end()) {
+      std::optional<placement::RankStep> step;
+      StatusOr<core::ParallelLayout> layout = layout_args_.MakeWithModel(text, kMaxWorld);
+      if (layout.ok()) {
+        StatusOr<placement::RankStep> s =
+            placement::BuildRankStep(*layout, config_, search_options_, separate_grad_);
+        if (s.ok()) step = std::move(*s);
+      }
+      it = cache.emplace(text, std::move(step)).first;
+    }
+    if (!it->second) {
+      *why = "not a valid model or layout";
+      return false;
+    }
+    const placement::PlacementResult r = policies_[p]->Run(it->second->workload, budget_);
+    if (!r.fits) *why = r.oom->message;
+    return r.fits;
+  }
+
+  // --max-model: per policy and width, the most layers whose step fits (binary search; fitting
+  // grows no easier with more layers), and the largest model over the widths by parameters.
+  Status SearchLargest(Output& out) const {
+    const bool progress = isatty(STDERR_FILENO) == 1;
+    std::map<std::string, std::optional<placement::RankStep>> cache;
+    if (!json_) {
+      out.Append(fmt::format("family        {} (n_layer searched up to {}; widths {})\n",
+                             max_model_text_, kMaxSearchLayers, widths_.size()));
+      out.Append(fmt::format("cluster       {}: GPU {}, host {}\n", cluster_text_,
+                             core::FormatByteSize(budget_.gpu_bytes),
+                             core::FormatByteSize(budget_.host_bytes)));
+      out.Append(fmt::format("step          batch {} x seq {}, tp={} pp={} dp={}{}, rank {}\n",
+                             config_.micro_batch_size, config_.seq_len,
+                             layout_->config().tp, layout_->config().pp, layout_->config().dp,
+                             dp_shard_ ? " (sharded)" : "", config_.rank));
+    }
+    for (size_t p = 0; p < policies_.size(); ++p) {
+      if (progress) {
+        std::fprintf(stderr, "twinsim place: searching %s...\n", policies_[p]->Name().c_str());
+      }
+      std::string best_text, best_next_why;
+      int64_t best_params = 0;
+      const int lo_layers = layout_args_.MinLayers();
+      for (const std::pair<int, int>& width : widths_) {
+        std::string why;
+        StatusOr<bool> ok = Fits(p, width, lo_layers, cache, &why);
+        if (!ok.ok()) return ok.status();
+        if (!*ok) continue;
+        int lo = lo_layers, hi = kMaxSearchLayers + 1;  // fits(lo); hi: fails or past the end
+        while (hi - lo > 1) {
+          const int mid = lo + (hi - lo) / 2;
+          std::string w;
+          StatusOr<bool> f = Fits(p, width, mid, cache, &w);
+          if (!f.ok()) return f.status();
+          if (*f) {
+            lo = mid;
+          } else {
+            hi = mid;
+          }
+        }
+        const std::string text = FamilyModel(width, lo);
+        StatusOr<core::ModelSpec> model = core::MakeModel(text);
+        if (!model.ok()) return model.status();
+        int64_t params = 0;
+        for (const core::ParamSpec& q : model->params) {
+          if (q.tied_to.empty()) params += q.Numel();
+        }
+        if (params > best_params) {
+          best_params = params;
+          best_text = text;
+          std::string w;
+          if (hi <= kMaxSearchLayers) {
+            StatusOr<bool> f = Fits(p, width, hi, cache, &w);
+            if (!f.ok()) return f.status();
+          }
+          best_next_why = hi > kMaxSearchLayers ? "the search's layer limit" : w;
+        }
+      }
+      const std::string name = policies_[p]->Name();
+      if (json_) {
+        out.Append(fmt::format(
+            "{{\"policy\":{},\"family\":{},\"cluster\":{},\"gpu_memory\":{},\"host_memory\":{},"
+            "\"batch\":{},\"seq\":{},\"largest\":{},\"params\":{},\"next_fails\":{}}}\n",
+            JsonString(name), JsonString(max_model_text_), JsonString(cluster_text_),
+            budget_.gpu_bytes, budget_.host_bytes, config_.micro_batch_size, config_.seq_len,
+            best_text.empty() ? "null" : JsonString(best_text), best_params,
+            JsonString(best_next_why)));
+      } else if (best_text.empty()) {
+        out.Append(fmt::format("\npolicy {}\n  largest     none: the smallest candidate does "
+                               "not fit\n",
+                               name));
+      } else {
+        out.Append(fmt::format("\npolicy {}\n  largest     {} ({:.2f} B parameters)\n"
+                               "  one more    layer fails: {}\n",
+                               name, best_text, static_cast<double>(best_params) / 1e9,
+                               best_next_why));
+      }
+    }
+    return Status::Ok();
   }
 
   LayoutArgs layout_args_;
   std::string cluster_text_, gpu_memory_text_, host_memory_text_, batch_text_, seq_text_,
       microbatches_text_, heads_text_, rank_text_, static_text_, policy_text_;
   std::string schedule_text_ = "1f1b";
+  std::string max_model_text_, backend_text_, trace_text_, init_policy_text_;
+  std::string family_keys_;  // ",vocab_size=V,..." from --max-model
+  std::vector<std::pair<int, int>> widths_;
+  PlaceBackend backend_ = PlaceBackend::kSim;
+  bool sim_skipped_ = false;
+  core::Topology topology_;
+  std::vector<std::unique_ptr<policies::seed::SeedPolicy>> seed_policies_;
   bool recompute_ = false, dp_shard_ = false, grad_accumulation_ = false, json_ = false;
 
   std::optional<core::ParallelLayout> layout_;
