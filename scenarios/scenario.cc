@@ -32,6 +32,162 @@ namespace {
 
 using core::Quote;
 
+// Note [toml++ and non-ASCII text]
+// toml++ 3.3.0's is_non_ascii_horizontal_whitespace() reaches __builtin_unreachable() for
+// most code points in U+00A0..U+0499 and U+2C6E..U+3067 (Cyrillic, Greek, Latin Extended, ...)
+// whenever the parser asks whether such a character is whitespace: between tokens, after a
+// line-ending backslash in a """ string, and while quoting the text after a syntax error
+// (`x = 0"Б"`). That is undefined behaviour (found by //tests:scenario_fuzz_test under UBSan,
+// pinned in scenario_test.cc). So toml++ is only ever handed ASCII: ToAscii() rewrites each
+// non-ASCII character inside a string as a \u escape (a literal '...' string becomes the
+// equivalent "..." string), inside a comment as '?', and rejects it anywhere else, where TOML
+// does not allow it. Line numbers are unchanged; columns may shift after a rewritten string.
+
+// Appends the code point as a TOML basic-string escape.
+void AppendEscape(char32_t c, std::string& out) {
+  char buffer[16];
+  if (c <= 0xFFFF) {
+    std::snprintf(buffer, sizeof buffer, "\\u%04X", static_cast<unsigned>(c));
+  } else {
+    std::snprintf(buffer, sizeof buffer, "\\U%08X", static_cast<unsigned>(c));
+  }
+  out += buffer;
+}
+
+// Decodes the UTF-8 sequence at text[i]; returns its length, or 0 when it is not valid UTF-8.
+size_t DecodeUtf8(std::string_view text, size_t i, char32_t& c) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  size_t length = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 && lead < 0xF0 ? 3
+                  : lead >= 0xC2 && lead < 0xE0 ? 2 : 0;
+  if (length == 0 || i + length > text.size()) return 0;
+  c = lead & (0x7F >> length);
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    c = (c << 6) | (byte(i + k) & 0x3F);
+  }
+  const char32_t min = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000;
+  if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+  return length;
+}
+
+StatusOr<std::string> ToAscii(std::string_view text, const std::string& path) {
+  enum class State { kNormal, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral };
+  State state = State::kNormal;
+  int line = 1;
+  size_t line_start = 0;
+  std::string out;
+  out.reserve(text.size());
+  const auto bad = [&](size_t at, std::string_view what) {
+    return Status::InvalidArgument(path + ":" + std::to_string(line) + ":" +
+                                   std::to_string(at - line_start + 1) + ": TOML syntax: " +
+                                   std::string(what));
+  };
+  const auto starts = [&](size_t at, std::string_view s) { return text.substr(at, s.size()) == s; };
+  const std::string_view kTripleQuote = "\"\"\"", kTripleApostrophe = "'''";
+  size_t i = starts(0, "\xEF\xBB\xBF") ? 3 : 0;  // a UTF-8 byte order mark
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      char32_t code = 0;
+      const size_t length = DecodeUtf8(text, i, code);
+      if (length == 0) return bad(i, "invalid UTF-8");
+      switch (state) {
+        case State::kNormal:
+          return bad(i, "non-ASCII character outside a string or comment");
+        case State::kComment:
+          out += '?';
+          break;
+        default:
+          AppendEscape(code, out);
+      }
+      i += length;
+      continue;
+    }
+    switch (state) {
+      case State::kNormal:
+        if (c == '#') {
+          state = State::kComment;
+        } else if (starts(i, kTripleQuote)) {
+          state = State::kMultiBasic;
+          out += kTripleQuote;
+          i += 3;
+          continue;
+        } else if (c == '"') {
+          state = State::kBasic;
+        } else if (starts(i, kTripleApostrophe)) {
+          state = State::kMultiLiteral;
+          out += kTripleQuote;
+          i += 3;
+          continue;
+        } else if (c == '\'') {
+          state = State::kLiteral;
+          out += '"';
+          ++i;
+          continue;
+        }
+        break;
+      case State::kComment:
+        if (c == '\n') state = State::kNormal;
+        break;
+      case State::kBasic:
+      case State::kMultiBasic:
+        if (c == '\\' && i + 1 < text.size()) {
+          if (static_cast<unsigned char>(text[i + 1]) >= 0x80) {
+            return bad(i, "invalid escape: a backslash before a non-ASCII character");
+          }
+          // The escaped character, or the first whitespace after a line-ending backslash.
+          out += c;
+          out += text[i + 1];
+          if (text[i + 1] == '\n') {
+            ++line;
+            line_start = i + 2;
+          }
+          i += 2;
+          continue;
+        }
+        if (state == State::kBasic && (c == '"' || c == '\n')) {
+          state = State::kNormal;
+        } else if (state == State::kMultiBasic && starts(i, kTripleQuote)) {
+          size_t quotes = 3;  // """"" ends with up to two quotes of content
+          while (i + quotes < text.size() && text[i + quotes] == '"' && quotes < 5) ++quotes;
+          out += std::string(quotes, '"');
+          i += quotes;
+          state = State::kNormal;
+          continue;
+        }
+        break;
+      case State::kLiteral:
+      case State::kMultiLiteral:
+        // Rewritten as a basic string: what a basic string would read as special is escaped.
+        if (state == State::kLiteral && (c == '\'' || c == '\n')) {
+          out += c == '\'' ? '"' : c;
+          state = State::kNormal;
+          ++i;
+          continue;
+        }
+        if (state == State::kMultiLiteral && starts(i, kTripleApostrophe)) {
+          size_t quotes = 3;
+          while (i + quotes < text.size() && text[i + quotes] == '\'' && quotes < 5) ++quotes;
+          out += std::string(quotes - 3, '\'');
+          out += kTripleQuote;
+          i += quotes;
+          state = State::kNormal;
+          continue;
+        }
+        if (c == '\\' || c == '"') out += '\\';
+        break;
+    }
+    out += c;
+    ++i;
+  }
+  return out;
+}
+
 constexpr std::string_view kTopLevelKeys[] = {"name", "description", "models", "clusters"};
 
 // The alias tables ([models], [clusters]) and the option key each applies to.
@@ -59,6 +215,28 @@ std::string TypeName(const toml::node& node) {
     default:
       return "nothing";
   }
+}
+
+// toml++'s messages quote the text they saw, raw: escape control characters so that the
+// message stays on one line.
+std::string OneLine(std::string_view text) {
+  std::string line;
+  for (const char c : text) {
+    if (c == '\n') {
+      line += "\\n";
+    } else if (c == '\r') {
+      line += "\\r";
+    } else if (c == '\t') {
+      line += "\\t";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned char>(c));
+      line += hex;
+    } else {
+      line += c;
+    }
+  }
+  return line;
 }
 
 int LineOf(const toml::node& node) { return static_cast<int>(node.source().begin.line); }
@@ -98,13 +276,16 @@ class Parser {
   }
 
   StatusOr<Scenario> Parse(std::string_view text) {
-    toml::parse_result parsed = toml::parse(text, scenario_.path);
+    // Note [toml++ and non-ASCII text]
+    StatusOr<std::string> ascii = ToAscii(text, scenario_.path);
+    if (!ascii.ok()) return ascii.status();
+    toml::parse_result parsed = toml::parse(*ascii, scenario_.path);
     if (!parsed) {
       const toml::parse_error& e = parsed.error();
       return Status::InvalidArgument(scenario_.path + ":" +
                                      std::to_string(e.source().begin.line) + ":" +
                                      std::to_string(e.source().begin.column) +
-                                     ": TOML syntax: " + std::string(e.description()));
+                                     ": TOML syntax: " + OneLine(e.description()));
     }
     const toml::table& root = parsed.table();
     std::vector<std::string> top_keys(std::begin(kTopLevelKeys), std::end(kTopLevelKeys));
@@ -241,8 +422,8 @@ class Parser {
     }
     if (head.empty()) {
       return errors_.At(LineOf(node), path,
-                        "expected 'preset' or 'family' in the inline table (e.g. { preset = "
-                        "\"dgx-h100\", nodes = 2 })");
+                        "expected 'preset' or 'family' in the inline table, e.g. { family = \"gpt2\", "
+                        "n_layer = 2 } or { preset = \"dgx-h100\", nodes = 2 }");
     }
     return rest.empty() ? head : head + ":" + rest;
   }
@@ -304,7 +485,7 @@ class Parser {
   // Reads the keys of a block or case table into `keys` (replacing keys already there).
   Status ReadKeys(const CommandSchema& schema, const toml::table& table, const std::string& where,
                   std::vector<SweptKey>& keys, std::string& label, bool& trace,
-                  const toml::array** cases) {
+                  int& trace_line, const toml::array** cases) {
     std::vector<std::string> known;
     for (const OptionSchema& o : schema.options) known.push_back(o.key);
     known.push_back(std::string(kLabelKey));
@@ -345,6 +526,7 @@ class Parser {
                             "traces/<case-id>.json), got " + TypeName(node));
         }
         trace = *node.value<bool>();
+        trace_line = line;
         continue;
       }
       if (option == nullptr) {
@@ -396,9 +578,10 @@ class Parser {
     std::vector<SweptKey> base;
     std::string base_label;
     bool base_trace = false;
+    int base_trace_line = 0;
     const toml::array* cases = nullptr;
-    TWINSIM_RETURN_IF_ERROR(
-        ReadKeys(schema, block, schema.command, base, base_label, base_trace, &cases));
+    TWINSIM_RETURN_IF_ERROR(ReadKeys(schema, block, schema.command, base, base_label, base_trace,
+                                     base_trace_line, &cases));
     std::vector<const toml::table*> case_tables;
     if (cases != nullptr) {
       for (const toml::node& c : *cases) {
@@ -415,10 +598,11 @@ class Parser {
       std::vector<SweptKey> keys = base;
       std::string label = base_label;
       bool trace = base_trace;
+      int trace_line = base_trace_line;
       const int line = LineOf(case_table != nullptr ? *case_table : block);
       if (case_table != nullptr) {
         TWINSIM_RETURN_IF_ERROR(ReadKeys(schema, *case_table, schema.command + ".case", keys,
-                                         label, trace, nullptr));
+                                         label, trace, trace_line, nullptr));
       }
       // Declaration order, so that the expansion does not depend on how the file orders keys.
       std::vector<const SweptKey*> ordered;
@@ -449,6 +633,7 @@ class Parser {
         c.command = schema.command;
         c.label = label;
         c.trace = trace;
+        c.trace_line = trace_line;
         c.line = line;
         c.index = static_cast<int>(scenario_.cases.size());
         for (size_t k = 0; k < ordered.size(); ++k) {
@@ -496,6 +681,7 @@ std::vector<std::string> ScenarioCase::Arguments() const {
 }
 
 int ScenarioCase::LineOf(std::string_view key) const {
+  if (key == kTraceKey && trace) return trace_line;
   for (const CaseOption& o : options) {
     if (o.key == key) return o.line;
   }

@@ -53,6 +53,7 @@ struct ScenarioCase {
   std::string command;
   std::string label;
   bool trace = false;
+  int trace_line = 0;  // where trace = true was written
   int line = 0;  // the line of the block (or case table) it came from
   std::vector<CaseOption> options;  // in the command's declaration order
 

@@ -145,6 +145,41 @@ TEST(ScenarioTest, TomlHeaderCutByANewlineIsASyntaxErrorNotAnAssert) {
   EXPECT_NE(message.find("TOML syntax"), std::string::npos) << message;
 }
 
+// Found by the fuzz target under UBSan: toml++ 3.3.0 reaches __builtin_unreachable() when it
+// asks whether U+0411 is whitespace (Note [toml++ and non-ASCII text] in scenario.cc).
+TEST(ScenarioTest, FuzzCase4da89a6aNonAsciiOutsideStringsIsRejectedBeforeTomlxx) {
+  EXPECT_EQ(Error("\xd0\x91 "),
+            "t.toml:1:1: TOML syntax: non-ASCII character outside a string or comment");
+  EXPECT_EQ(Error("[[init]]\nmodel = 'm'\npolicy = 'p'\ntp = 1\xd0\x91\n"),
+            "t.toml:4:7: TOML syntax: non-ASCII character outside a string or comment");
+  // ... and while quoting the text after an error.
+  EXPECT_EQ(Error("x = 0\"\xd1\x80\"\n").rfind("t.toml:1:", 0), 0u);
+  // After a line-ending backslash in a """ string it is an ordinary character of the string.
+  EXPECT_EQ(Parse("name = \"\"\"a \\\n  \xd0\x91\"\"\"\n[[init]]\nmodel = 'm'\npolicy = 'p'\n").name,
+            "a \xd0\x91");
+  EXPECT_EQ(Error("name = 'a\xff'\n"), "t.toml:1:10: TOML syntax: invalid UTF-8");
+}
+
+// Found by the fuzz target: toml++ quotes what it saw raw, newline included; the message must
+// stay on one line.
+TEST(ScenarioTest, FuzzCaseE7aac611TomlMessagesStayOnOneLine) {
+  const std::string message = Error(std::string("seed = n\n\0$\n", 12));
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_EQ(message.rfind("t.toml:1:", 0), 0u) << message;
+}
+
+TEST(ScenarioTest, NonAsciiTextInStringsAndCommentsIsFine) {
+  const Scenario s = Parse(
+      "# Сценарий — ÄÖÜ\nname = \"проверка\"\ndescription = '''многие\nстроки'''\n"
+      "[[init]]\nlabel = \"матрица \\\" ü\" # ещё\nmodel = '\\м\"'\npolicy = '''p\"\\ü''''\n");
+  EXPECT_EQ(s.name, "проверка");
+  EXPECT_EQ(s.description, "многие\nстроки");
+  ASSERT_EQ(s.cases.size(), 1u);
+  EXPECT_EQ(s.cases[0].label, "матрица \" ü");
+  // Literal strings keep backslashes and quotes as they are.
+  EXPECT_EQ(Joined(s.cases[0]), "init --model \\м\" --policy p\"\\ü'");
+}
+
 TEST(CaseFilterTest, TermsMustAllHold) {
   const Scenario s = Parse("[[init]]\nmodel = 'm'\npolicy = ['a', 'b']\ntp = [1, 2]\n");
   StatusOr<CaseFilter> f = CaseFilter::Parse("policy=a tp!=2");

@@ -1,0 +1,251 @@
+// End-to-end tests of `twinsim sweep`: runs the built tool on scenarios/smoke.toml and on small
+// scenarios written here, and checks what the issue asks of a sweep: reports byte-identical
+// for any --jobs, --resume skips finished cases and reruns missing ones, a broken claim fails
+// the sweep (exit 1) and shows in the report, --filter and --shard select cases, --merge of
+// two shards equals the whole sweep, every scenario key is an option of its command, and the
+// built-in default scenario expands.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/twinsim_runner.h"
+
+namespace twinsim {
+namespace {
+
+using nlohmann::json;
+using testing::Lines;
+using testing::Ok;
+using testing::ReadFile;
+using testing::RunResult;
+using testing::TmpDir;
+using testing::Twinsim;
+
+std::string Smoke() {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  return std::string(srcdir != nullptr ? srcdir : ".") + "/twinsim/scenarios/smoke.toml";
+}
+
+std::string Write(const std::string& name, const std::string& text) {
+  const std::string path = TmpDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// Every file under `dir` (recursively) and its bytes, except timings.jsonl.
+void Collect(const std::string& dir, const std::string& prefix,
+             std::map<std::string, std::string>& files) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (const dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == ".." || name == "timings.jsonl") continue;
+    const std::string path = dir + "/" + name;
+    struct stat info;
+    stat(path.c_str(), &info);
+    if (S_ISDIR(info.st_mode)) {
+      Collect(path, prefix + name + "/", files);
+    } else {
+      files[prefix + name] = ReadFile(path);
+    }
+  }
+  closedir(d);
+}
+
+std::map<std::string, std::string> Files(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  Collect(dir, "", files);
+  return files;
+}
+
+void ExpectSameFiles(const std::string& a, const std::string& b, bool include_scenario = true) {
+  std::map<std::string, std::string> fa = Files(a), fb = Files(b);
+  if (!include_scenario) {
+    fa.erase("scenario.json");
+    fb.erase("scenario.json");
+  }
+  ASSERT_FALSE(fa.empty());
+  EXPECT_EQ(fa.size(), fb.size());
+  for (const auto& [name, bytes] : fa) {
+    ASSERT_TRUE(fb.count(name)) << name << " only in " << a;
+    EXPECT_TRUE(bytes == fb[name]) << name << " differs between " << a << " and " << b;
+  }
+}
+
+std::vector<json> Records(const std::string& dir) {
+  std::vector<json> records;
+  for (const std::string& line : Lines(ReadFile(dir + "/results.jsonl"))) {
+    records.push_back(json::parse(line));
+  }
+  return records;
+}
+
+TEST(SweepCliTest, SmokeReportIsIdenticalForAnyJobs) {
+  const std::string one = TmpDir() + "/jobs1", two = TmpDir() + "/jobs2";
+  const RunResult r1 = Twinsim({"sweep", Smoke(), "--out", one, "--jobs", "1"});
+  const RunResult r2 = Twinsim({"sweep", Smoke(), "--out", two, "--jobs", "3"});
+  ASSERT_EQ(r1.exit_code, 0) << r1.err;
+  ASSERT_EQ(r2.exit_code, 0) << r2.err;
+  EXPECT_NE(r1.err.find("18/18 done, 0 failed"), std::string::npos) << r1.err;
+  ExpectSameFiles(one, two);
+  const std::vector<json> records = Records(one);
+  ASSERT_EQ(records.size(), 18u);
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i]["index"], i);
+    EXPECT_EQ(records[i]["status"], "ok");
+    EXPECT_FALSE(records[i]["results"].empty());
+  }
+  // Every traced sim case left a Perfetto trace, listed in its record.
+  int traces = 0;
+  for (const json& r : records) {
+    for (const json& t : r["traces"]) {
+      ++traces;
+      EXPECT_NE(ReadFile(one + "/" + t.get<std::string>()).find("traceEvents"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(traces, 4);
+  // One CSV row per case and policy, with the stable header.
+  const std::vector<std::string> csv = Lines(ReadFile(one + "/results.csv"));
+  ASSERT_EQ(csv.size(), 19u);
+  EXPECT_EQ(csv[0].rfind("case_id,index,label,command,status,exit_code,policy,", 0), 0u);
+  const std::string md = ReadFile(one + "/summary.md");
+  for (const char* section : {"## Seed policies: property matrix", "## Init time vs pipeline",
+                              "## Placement: OOM frontier", "## Perfetto traces"}) {
+    EXPECT_NE(md.find(section), std::string::npos) << section;
+  }
+  EXPECT_NE(ReadFile(one + "/index.html").find("<svg"), std::string::npos);
+}
+
+TEST(SweepCliTest, ResumeSkipsFinishedCasesAndRerunsMissingOnes) {
+  const std::string dir = TmpDir() + "/resume", fresh = TmpDir() + "/resume_fresh";
+  ASSERT_EQ(Twinsim({"sweep", Smoke(), "--out", fresh, "--jobs", "2"}).exit_code, 0);
+  ASSERT_EQ(Twinsim({"sweep", Smoke(), "--out", dir, "--jobs", "2"}).exit_code, 0);
+  // Lose two records, as an interrupted sweep would not have written them.
+  std::vector<json> records = Records(dir);
+  for (int i : {3, 15}) {
+    ASSERT_EQ(std::remove((dir + "/cases/" + records[i]["id"].get<std::string>() + ".json").c_str()),
+              0);
+  }
+  const RunResult r = Twinsim({"sweep", Smoke(), "--out", dir, "--jobs", "2", "--resume"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("18 cases (16 already done)"), std::string::npos) << r.err;
+  EXPECT_EQ(Lines(r.err).size(), 1u + 2u) << r.err;  // the header and two progress lines
+  ExpectSameFiles(dir, fresh);
+}
+
+TEST(SweepCliTest, ABrokenClaimFailsTheSweepAndShowsInTheReport) {
+  // counter claims init-fits; 1000 bytes of device memory cannot hold the model.
+  const std::string scenario = Write("broken.toml",
+                                     "name = 'broken'\n[[init]]\nmodel = 'tiny-mlp'\n"
+                                     "policy = 'counter'\ndevice-memory = [1000, 85899345920]\n");
+  const std::string dir = TmpDir() + "/broken";
+  const RunResult r = Twinsim({"sweep", scenario, "--out", dir});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("1 of 2 cases failed"), std::string::npos) << r.err;
+  const std::vector<json> records = Records(dir);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0]["status"], "failed");
+  EXPECT_EQ(records[0]["exit_code"], 1);
+  EXPECT_NE(records[0]["stderr"].get<std::string>().find("counter init-fits"), std::string::npos);
+  EXPECT_EQ(records[1]["status"], "ok");
+  const std::string md = ReadFile(dir + "/summary.md");
+  EXPECT_NE(md.find("BROKEN 1"), std::string::npos) << md;
+  EXPECT_NE(md.find(records[0]["id"].get<std::string>() + " |  | failed | 1 |"), std::string::npos)
+      << md;
+}
+
+TEST(SweepCliTest, FilterAndShardSelectCases) {
+  const std::string all = Ok({"sweep", Smoke(), "--list"});
+  const std::string places = Ok({"sweep", Smoke(), "--list", "--filter", "command=place batch!=16"});
+  EXPECT_EQ(Lines(all).size(), 18u);
+  ASSERT_EQ(Lines(places).size(), 3u) << places;
+  for (const std::string& line : Lines(places)) {
+    EXPECT_NE(line.find("twinsim place"), std::string::npos);
+    EXPECT_NE(line.find("--batch 1 "), std::string::npos);
+  }
+  std::set<std::string> union_of_shards;
+  for (const char* shard : {"0/3", "1/3", "2/3"}) {
+    for (const std::string& line : Lines(Ok({"sweep", Smoke(), "--list", "--shard", shard}))) {
+      EXPECT_TRUE(union_of_shards.insert(line).second) << line << " in two shards";
+    }
+  }
+  const std::vector<std::string> all_lines = Lines(all);
+  EXPECT_EQ(union_of_shards, std::set<std::string>(all_lines.begin(), all_lines.end()));
+}
+
+TEST(SweepCliTest, MergedShardsEqualTheWholeSweep) {
+  const std::string whole = TmpDir() + "/merge_whole", merged = TmpDir() + "/merge_out";
+  const std::string s0 = TmpDir() + "/shard0", s1 = TmpDir() + "/shard1";
+  ASSERT_EQ(Twinsim({"sweep", Smoke(), "--out", whole}).exit_code, 0);
+  ASSERT_EQ(Twinsim({"sweep", Smoke(), "--out", s0, "--shard", "0/2"}).exit_code, 0);
+  ASSERT_EQ(Twinsim({"sweep", Smoke(), "--out", s1, "--shard", "1/2"}).exit_code, 0);
+  const RunResult r = Twinsim({"sweep", "--merge", s0 + "," + s1, "--out", merged});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectSameFiles(whole, merged, /*include_scenario=*/false);
+}
+
+TEST(SweepCliTest, EveryOptionOfTheCommandsIsAScenarioKey) {
+  // The schema is the commands' own options: take them from --help, not from a list here.
+  for (const std::string command : {"init", "place", "chunks"}) {
+    const std::string help = Ok({command, "--help"});
+    std::set<std::string> options;
+    size_t at = 0;
+    while ((at = help.find("  --", at)) != std::string::npos) {
+      const size_t end = help.find_first_of(" ,=\n", at + 4);
+      options.insert(help.substr(at + 4, end - at - 4));
+      at = end;
+    }
+    options.erase("help");
+    options.erase("json");
+    ASSERT_GE(options.size(), 3u) << help;
+    for (const std::string& key : options) {
+      // A misspelt key is rejected with a did-you-mean, the real one only by its value check.
+      const std::string text = "[[" + command + "]]\n" + key + "x = 'v'\n";
+      const RunResult bad = Twinsim({"sweep", Write("key.toml", text), "--list"});
+      EXPECT_EQ(bad.exit_code, 2);
+      EXPECT_NE(bad.err.find(command + "." + key + "x: unknown key (did you mean '" + key + "'?)"),
+                std::string::npos)
+          << bad.err;
+    }
+  }
+}
+
+TEST(SweepCliTest, TheBuiltInDefaultScenarioExpands) {
+  const std::vector<std::string> cases = Lines(Ok({"sweep", "--list"}));
+  EXPECT_GE(cases.size(), 100u);
+  EXPECT_EQ(Lines(Ok({"sweep", "--default", "--list"})), cases);
+  int init = 0, place = 0, traced = 0;
+  for (const std::string& line : cases) {
+    init += line.find("twinsim init") != std::string::npos;
+    place += line.find("twinsim place") != std::string::npos;
+    traced += line.find("--trace traces/") != std::string::npos;
+  }
+  EXPECT_GT(init, 0);
+  EXPECT_GT(place, 0);
+  EXPECT_GT(traced, 0);
+}
+
+TEST(SweepCliTest, BadCommandLines) {
+  for (const testing::BadCase& c : std::vector<testing::BadCase>{
+           {{"sweep", "--jobs", "0"}, "--jobs: expected a positive integer"},
+           {{"sweep", "--shard", "2/2", "--list"}, "--shard: expected I/N with 0 <= I < N"},
+           {{"sweep", "--filter", "policy", "--list"}, "--filter: expected KEY=VALUE"},
+           {{"sweep", "--filter", "policy=nope", "--list"}, "--filter: no case of"},
+           {{"sweep", Smoke(), "--default"}, "--default: expected either FILE or --default"},
+           {{"sweep", "/nonexistent.toml"}, "/nonexistent.toml: cannot read the scenario file"},
+           {{"sweep", "--merge", "/nonexistent"}, "--merge: '/nonexistent' holds no sweep"},
+       }) {
+    testing::ExpectRejected(c);
+  }
+}
+
+}  // namespace
+}  // namespace twinsim
