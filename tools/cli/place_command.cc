@@ -203,7 +203,8 @@ class PlaceCommand final : public Command {
         "not modelled). --backend host replays the rank's step with real bytes and checks every\n"
         "move's checksum (up to 4 GiB of model data).\n"
         "--max-model gpt2 searches the number of layers at each width from 768 to 12288 and\n"
-        "reports, per policy, the largest GPT-2-shaped model whose step fits (accounting).\n"
+        "reports, per policy, the largest GPT-2-shaped model whose step fits (accounting;\n"
+        "for optimal: the largest for which a feasible placement exists).\n"
         "Sizes: whole bytes (1073741824) or a number and a unit without a space: KB MB GB TB\n"
         "(powers of 1000) or KiB MiB GiB TiB (powers of 1024), e.g. 24GB, 32GiB, 512GiB.\n"
         "Defaults: --gpu-memory is the cluster GPU's memory; --host-memory is the node's\n"
@@ -914,8 +915,17 @@ class PlaceCommand final : public Command {
       return false;
     }
     const placement::PlacementResult r = policies_[p]->Run(it->second->workload, budget_);
-    if (!r.fits) *why = r.oom->message;
-    return r.fits;
+    if (!r.fits) {
+      *why = r.oom->message;
+      return false;
+    }
+    // Optimal is a relaxation without a host limit: its frontier is where any placement exists.
+    if (policies_[p]->Name() == "optimal" &&
+        !placement::FeasiblePlacementExists(it->second->workload, budget_)) {
+      *why = "no placement avoids OOM (the model data exceeds GPU plus host)";
+      return false;
+    }
+    return true;
   }
 
   // --max-model: per policy and width, the most layers whose step fits (binary search; fitting
