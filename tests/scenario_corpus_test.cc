@@ -22,10 +22,7 @@ using testing::RunResult;
 using testing::TmpDir;
 using testing::Twinsim;
 
-std::string CorpusDir() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return std::string(srcdir != nullptr ? srcdir : ".") + "/twinsim/tests/scenarios_bad";
-}
+std::string CorpusDir() { return testing::SourcePath("tests/scenarios_bad"); }
 
 std::vector<std::string> CorpusFiles() {
   std::vector<std::string> files;

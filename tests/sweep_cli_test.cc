@@ -29,10 +29,7 @@ using testing::RunResult;
 using testing::TmpDir;
 using testing::Twinsim;
 
-std::string Smoke() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return std::string(srcdir != nullptr ? srcdir : ".") + "/twinsim/scenarios/smoke.toml";
-}
+std::string Smoke() { return testing::SourcePath("scenarios/smoke.toml"); }
 
 std::string Write(const std::string& name, const std::string& text) {
   const std::string path = TmpDir() + "/" + name;

@@ -1,8 +1,6 @@
 #include "tests/twinsim_runner.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,9 +10,8 @@
 #include <memory>
 #include <sstream>
 
+#include "scenarios/subprocess.h"
 #include "tools/cpp/runfiles/runfiles.h"
-
-extern char** environ;
 
 namespace twinsim::testing {
 
@@ -25,6 +22,11 @@ std::string ReadFile(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+std::string SourcePath(const std::string& path) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  return std::string(srcdir != nullptr ? srcdir : ".") + "/twinsim/" + path;
 }
 
 std::string TmpDir() {
@@ -52,28 +54,16 @@ RunResult Twinsim(const std::vector<std::string>& args, const std::string& stdou
   const std::string base = TmpDir() + "/run" + std::to_string(++counter);
   const std::string out_path = stdout_path.empty() ? base + ".out" : stdout_path;
   const std::string err_path = base + ".err";
-  std::vector<std::string> argv_storage = {TwinsimPath()};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  std::vector<std::string> argv = {TwinsimPath()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const StatusOr<pid_t> pid = scenarios::StartProcess(argv, out_path, err_path);
   RunResult result;
-  if (spawned != 0) {
-    ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(spawned);
+  if (!pid.ok()) {
+    ADD_FAILURE() << pid.status().message();
     return result;
   }
   int status = 0;
-  waitpid(pid, &status, 0);
+  waitpid(*pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   if (stdout_path.empty()) result.out = ReadFile(out_path);
   result.err = ReadFile(err_path);

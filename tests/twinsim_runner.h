@@ -18,6 +18,10 @@ struct RunResult {
 // The whole file at `path` ("" when it cannot be read).
 std::string ReadFile(const std::string& path);
 
+// A file of the workspace in the test's runfiles ("scenarios/smoke.toml"); it must be in the
+// test's data.
+std::string SourcePath(const std::string& path);
+
 // $TEST_TMPDIR, or /tmp outside Bazel.
 std::string TmpDir();
 
