@@ -469,6 +469,8 @@ TEST(PlaceCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
       {{"place", "--cluster", "v100-32g", "--max-model", "gpt2", "--backend", "host", "--policy",
         "all"},
        "--backend: --max-model searches with accounting or sim"},
+      {Place({"--policy", "all", "--allocator", "pytorch"}),
+       "--allocator: expected exact or caching, got 'pytorch'"},
       {Place({"--policy", "all", "--backend", "gpu"}),
        "--backend: expected sim, host or accounting, got 'gpu'"},
       {Place({"--policy", "all", "--backend", "host", "--trace", "t.json"}),
@@ -595,6 +597,32 @@ TEST(PlaceCliTest, InitMeetsPlacement) {
                                      "--gpu-memory", "600MB", "--backend", "accounting"}));
   EXPECT_NE(text.find("init meets placement"), std::string::npos) << text;
   EXPECT_NE(text.find("counter under cpu: chunk build"), std::string::npos) << text;
+}
+
+TEST(PlaceCliTest, CachingAllocatorTurnsFragmentationIntoAnOom) {
+  // gpt2-medium on 5 GiB: auto fits with exact accounting; through the caching allocator its
+  // freed activation blocks are too small for a later op's, and the segments fill the GPU.
+  const std::vector<std::string> base = {"place", "--cluster", "v100-32g", "--model",
+                                         "gpt2-medium", "--gpu-memory", "5GiB", "--policy",
+                                         "auto", "--backend", "accounting", "--allocator"};
+  std::vector<std::string> exact = base, caching = base;
+  exact.push_back("exact");
+  caching.push_back("caching");
+  const json e = OkJsonLines(exact)[0], c = OkJsonLines(caching)[0];
+  EXPECT_EQ(e["fits"], true) << e;
+  EXPECT_EQ(e["peak_reserved_bytes"], 0);
+  EXPECT_EQ(c["fits"], false) << c;
+  EXPECT_NE(c["oom"]["message"].get<std::string>().find("fragmentation: "), std::string::npos)
+      << c;
+  CheckConsistent(c);
+  // With room to spare both fit, and the allocator reserves at least what is allocated.
+  std::vector<std::string> roomy = caching;
+  roomy[6] = "9GiB";
+  const json r = OkJsonLines(roomy)[0];
+  EXPECT_EQ(r["fits"], true) << r;
+  EXPECT_GE(r["peak_reserved_bytes"].get<uint64_t>(), r["peak_gpu_bytes"].get<uint64_t>());
+  const std::string text = Ok(roomy);
+  EXPECT_NE(text.find(", reserved "), std::string::npos) << text;
 }
 
 TEST(PlaceCliTest, WriteFailureExitsOneWithOneLine) {

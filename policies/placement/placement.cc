@@ -8,6 +8,7 @@
 #include <numeric>
 #include <utility>
 
+#include "core/caching_allocator.h"
 #include "core/memory_ledger.h"
 
 namespace twinsim::placement {
@@ -71,7 +72,10 @@ class Step {
         gpu_(0, "gpu", budget.gpu_bytes),
         host_(-1, "host", budget.host_bytes),
         where_(w.num_units(), Where::kHost),
-        initial_(w.num_units(), Where::kHost) {}
+        initial_(w.num_units(), Where::kHost),
+        unit_handle_(w.num_units(), 0) {
+    if (budget.caching_allocator) alloc_.emplace(budget.gpu_bytes);
+  }
 
   const Workload& workload() const { return w_; }
   Where where(int unit) const { return where_[unit]; }
@@ -81,10 +85,13 @@ class Step {
 
   // Puts `unit` at `where` before the step (free of traffic).
   std::optional<PlacementOom> Place(int unit, Where where) {
-    core::MemoryLedger& ledger = where == Where::kGpu ? gpu_ : host_;
-    if (ledger.TryCharge(w_.unit_bytes[unit], UnitTag(unit))) {
-      return MakeOom(w_, -1, where == Where::kGpu ? "gpu" : "host", w_.unit_bytes[unit],
-                     ledger.available(), UnitName(unit));
+    if (where == Where::kGpu) {
+      if (auto oom = GpuTake(-1, w_.unit_bytes[unit], UnitTag(unit), UnitName(unit),
+                             &unit_handle_[unit])) {
+        return oom;
+      }
+    } else if (host_.TryCharge(w_.unit_bytes[unit], UnitTag(unit))) {
+      return MakeOom(w_, -1, "host", w_.unit_bytes[unit], host_.available(), UnitName(unit));
     }
     where_[unit] = where;
     initial_[unit] = where;
@@ -94,10 +101,38 @@ class Step {
 
   // Charges a buffer that stays on the GPU for the whole step (static's kept-gathered chunks).
   std::optional<PlacementOom> PlacePinned(uint64_t bytes) {
-    if (gpu_.TryCharge(bytes, "gathered")) {
-      return MakeOom(w_, -1, "gpu", bytes, gpu_.available(), "kept-gathered buffers");
+    uint64_t handle = 0;  // kept for the whole step
+    return GpuTake(-1, bytes, "gathered", "kept-gathered buffers", &handle);
+  }
+
+  // Charges `bytes` to the GPU ledger and, with the caching allocator, takes a block for them;
+  // an OOM (the ledger's, or the allocator's "fragmentation") leaves nothing charged.
+  std::optional<PlacementOom> GpuTake(int op, uint64_t bytes, std::string_view tag,
+                                      const std::string& what, uint64_t* handle) {
+    if (gpu_.TryCharge(bytes, tag)) {
+      return MakeOom(w_, op, "gpu", bytes, gpu_.available(), what);
+    }
+    if (alloc_) {
+      const std::optional<uint64_t> h = alloc_->Allocate(bytes);
+      if (!h) {
+        gpu_.Release(bytes, tag);
+        const uint64_t room = std::max(alloc_->LargestFreeBlock(),
+                                       alloc_->capacity() - alloc_->reserved());
+        return MakeOom(w_, op, "gpu", bytes, std::min(room, bytes - 1),
+                       fmt::format("{} (fragmentation: {} allocated, {} reserved, largest free "
+                                   "block {})",
+                                   what, core::FormatByteSize(alloc_->allocated()),
+                                   core::FormatByteSize(alloc_->reserved()),
+                                   core::FormatByteSize(alloc_->LargestFreeBlock())));
+      }
+      *handle = *h;
     }
     return std::nullopt;
+  }
+
+  void GpuGive(uint64_t bytes, std::string_view tag, uint64_t handle) {
+    gpu_.Release(bytes, tag);
+    if (alloc_) alloc_->Free(handle);
   }
 
   // Evicts `evict` (on the GPU) and loads `load` (on the host), one unit at a time, as real
@@ -111,7 +146,7 @@ class Step {
     std::vector<int> pending = evict;
     auto evict_unit = [&](int u) {
       host_.TryCharge(w_.unit_bytes[u], UnitTag(u));  // REQUIRES: room (checked by the caller)
-      gpu_.Release(w_.unit_bytes[u], UnitTag(u));
+      GpuGive(w_.unit_bytes[u], UnitTag(u), unit_handle_[u]);
       gpu_model_ -= w_.unit_bytes[u];
       where_[u] = Where::kHost;
       d2h_ += w_.unit_bytes[u];
@@ -130,8 +165,9 @@ class Step {
         evict_unit(*fit);
         pending.erase(fit);
       }
-      if (gpu_.TryCharge(w_.unit_bytes[u], UnitTag(u))) {
-        return MakeOom(w_, op, "gpu", w_.unit_bytes[u], gpu_.available(), "loading " + UnitName(u));
+      if (auto oom = GpuTake(op, w_.unit_bytes[u], UnitTag(u), "loading " + UnitName(u),
+                             &unit_handle_[u])) {
+        return oom;
       }
       gpu_model_ += w_.unit_bytes[u];
       host_.Release(w_.unit_bytes[u], UnitTag(u));
@@ -152,16 +188,14 @@ class Step {
   // Runs op `op` with `gather` bytes of gather buffers: charges its transient for its duration.
   std::optional<PlacementOom> Run(int op, uint64_t gather) {
     const uint64_t non_model = w_.ops[op].non_model_bytes;
-    if (gpu_.TryCharge(non_model, "non-model")) {
-      return MakeOom(w_, op, "gpu", non_model, gpu_.available(), "non-model memory");
-    }
-    if (gpu_.TryCharge(gather, "gather")) {
-      PlacementOom oom = MakeOom(w_, op, "gpu", gather, gpu_.available(), "gather buffers");
-      gpu_.Release(non_model, "non-model");
+    uint64_t nh = 0, gh = 0;
+    if (auto oom = GpuTake(op, non_model, "non-model", "non-model memory", &nh)) return oom;
+    if (auto oom = GpuTake(op, gather, "gather", "gather buffers", &gh)) {
+      GpuGive(non_model, "non-model", nh);
       return oom;
     }
-    gpu_.Release(gather, "gather");
-    gpu_.Release(non_model, "non-model");
+    GpuGive(gather, "gather", gh);
+    GpuGive(non_model, "non-model", nh);
     return std::nullopt;
   }
 
@@ -171,6 +205,7 @@ class Step {
     r.fits = !oom.has_value();
     r.oom = std::move(oom);
     r.peak_gpu_bytes = gpu_.peak();
+    r.peak_reserved_bytes = alloc_ ? alloc_->peak_reserved() : 0;
     r.peak_host_bytes = host_.peak();
     r.h2d_bytes = h2d_;
     r.d2h_bytes = d2h_;
@@ -191,6 +226,8 @@ class Step {
   core::MemoryLedger host_;
   std::vector<Where> where_;
   std::vector<Where> initial_;
+  std::vector<uint64_t> unit_handle_;  // the caching allocator's block of each GPU unit
+  std::optional<core::CachingAllocator> alloc_;
   uint64_t gpu_model_ = 0;
   uint64_t h2d_ = 0;
   uint64_t d2h_ = 0;

@@ -23,6 +23,11 @@ namespace twinsim::placement {
 struct MemoryBudget {
   uint64_t gpu_bytes = 0;   // the rank's GPU memory
   uint64_t host_bytes = 0;  // host memory the rank may use for chunks
+  // Also place every GPU allocation (units, transients, gathered buffers) through a model of
+  // PyTorch's caching allocator (core/caching_allocator.h): a request that fits the free total
+  // but no cached block or new segment is a "fragmentation" OOM, and the result reports the
+  // peak reserved bytes. Off: exact byte accounting.
+  bool caching_allocator = false;
 };
 
 enum class Where : uint8_t { kGpu = 0, kHost };
@@ -48,8 +53,11 @@ struct PlacementOom {
 // unit at a time, each load as soon as the GPU has room for it, evictions just before, to make
 // that room (Step::Exchange in placement.cc); the host backend (properties/placement_run.h)
 // replays the same order with real bytes. The op then charges its transient bytes (non-model +
-// gather) to the GPU for its duration. Tags: "fp16", "optim", "gathered" (static's kept-gathered chunks), "non-model",
-// "gather". After the step every unit is in exactly one place and no transient is charged.
+// gather) to the GPU for its duration. With MemoryBudget::caching_allocator every GPU charge
+// also takes a block from a caching-allocator model (one block per unit, per op transient,
+// for the kept-gathered buffers); optimal, a bound, ignores it. Tags: "fp16", "optim",
+// "gathered" (static's kept-gathered chunks), "non-model", "gather". After the step every unit
+// is in exactly one place and no transient is charged.
 
 // One PCIe move of a step, in the order the step makes them (Note [Step accounting]): the
 // evictions and loads before op `op` runs, or (after_op) the write-backs right after it (cpu and
@@ -69,6 +77,9 @@ struct PlacementResult {
   std::optional<PlacementOom> oom;  // set exactly when !fits
   uint64_t peak_gpu_bytes = 0;
   uint64_t peak_host_bytes = 0;
+  // With MemoryBudget::caching_allocator: the allocator's peak reserved bytes (segments),
+  // >= peak_gpu_bytes; 0 otherwise.
+  uint64_t peak_reserved_bytes = 0;
   uint64_t h2d_bytes = 0;  // PCIe bytes per step, up to the OOM when !fits
   uint64_t d2h_bytes = 0;
   // h2d / optimal's h2d (RunPolicies; Note [Optimal placement]); 0 when !fits.

@@ -116,6 +116,36 @@ RC_GTEST_PROP(PlacementProperty, EveryUnitEndsInOnePlaceAndAccountingReturnsToBa
   }
 }
 
+// The caching allocator only adds constraints: a step that fits through it fits with exact
+// accounting, with the same traffic, and its segments hold at least the allocated peak.
+RC_GTEST_PROP(PlacementProperty, CachingAllocatorOnlyAddsFragmentation, ()) {
+  // The generated steps are bytes; scaled to KiB..MiB their blocks meet the allocator's
+  // 2 MiB and 20 MiB segments.
+  Workload w = GenWorkload();
+  MemoryBudget b = GenBudget(w);
+  const uint64_t scale = *rc::gen::element<uint64_t>(1024, 1 << 14, 1 << 16);
+  for (uint64_t& x : w.unit_bytes) x *= scale;
+  for (uint64_t& x : w.chunk_gather_bytes) x *= scale;
+  for (Op& op : w.ops) op.non_model_bytes *= scale;
+  w.total_model_bytes *= scale;
+  b.gpu_bytes *= scale;
+  b.host_bytes *= scale;
+  for (const auto& policy : GenPolicies()) {
+    b.caching_allocator = false;
+    const PlacementResult exact = policy->Run(w, b);
+    b.caching_allocator = true;
+    const PlacementResult caching = policy->Run(w, b);
+    RC_CLASSIFY(exact.fits && !caching.fits, "fragmentation OOM");
+    RC_CLASSIFY(caching.fits, "fits through the allocator");
+    if (!caching.fits) continue;
+    RC_ASSERT(exact.fits);
+    RC_ASSERT(caching.h2d_bytes == exact.h2d_bytes);
+    RC_ASSERT(caching.peak_gpu_bytes == exact.peak_gpu_bytes);
+    RC_ASSERT(caching.peak_reserved_bytes >= caching.peak_gpu_bytes);
+    RC_ASSERT(caching.peak_reserved_bytes <= b.gpu_bytes);
+  }
+}
+
 // The move log is the step: replaying `transfers` from initial_location moves only units that
 // are where the move starts, has every op's units on the GPU when it runs, ends at
 // final_location, and its bytes are the step's PCIe bytes (optimal: bytes only).

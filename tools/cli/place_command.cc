@@ -136,6 +136,10 @@ class PlaceCommand final : public Command {
                    "With --backend sim: write a Perfetto trace of each policy's step to FILE "
                    "(FILE.<policy>.json when several policies run)")
         ->type_name("FILE");
+    app.add_option("--allocator", allocator_text_,
+                   "exact (default: byte accounting) or caching (GPU allocations through a model "
+                   "of PyTorch's caching allocator: reserved vs allocated, fragmentation OOMs)")
+        ->type_name("exact|caching");
     app.add_option("--init-policy", init_policy_text_,
                    "Also check init meets placement: each seed policy's init (timing-only sim, "
                    "this rank's budgets) and the chunk build under each placement")
@@ -443,6 +447,12 @@ class PlaceCommand final : public Command {
     manager_ = std::move(step->chunks);
     workload_ = std::move(step->workload);
 
+    if (allocator_text_ == "caching") {
+      budget_.caching_allocator = true;
+    } else if (allocator_text_ != "exact") {
+      return Status::InvalidArgument("--allocator: expected exact or caching, got " +
+                                     Quote(allocator_text_));
+    }
     if (!trace_text_.empty() && backend_ != PlaceBackend::kSim) {
       return Status::InvalidArgument("--trace: only with --backend sim");
     }
@@ -749,7 +759,11 @@ class PlaceCommand final : public Command {
           oom.op < 0 ? oom.op_name : fmt::format("op {} '{}'", oom.op, oom.op_name),
           Bytes(oom.shortfall), Bytes(oom.requested), Bytes(oom.available)));
     }
-    out.Append(fmt::format("  peak GPU    {}\n", Bytes(r.peak_gpu_bytes)));
+    out.Append(fmt::format("  peak GPU    {}{}\n", Bytes(r.peak_gpu_bytes),
+                           r.peak_reserved_bytes > 0
+                               ? fmt::format(", reserved {}", core::FormatByteSize(
+                                                                  r.peak_reserved_bytes))
+                               : std::string()));
     out.Append(fmt::format("  peak host   {}\n", Bytes(r.peak_host_bytes)));
     out.Append(fmt::format("  PCIe/step   H2D {}, D2H {}{}\n", Bytes(r.h2d_bytes),
                            Bytes(r.d2h_bytes), r.fits ? "" : " (up to the OOM)"));
@@ -833,8 +847,10 @@ class PlaceCommand final : public Command {
     }
     init += "]";
     out.Append(fmt::format(
+        "\"allocator\":\"{}\",\"peak_reserved_bytes\":{},"
         "\"backend\":\"{}\",\"step_time_s\":{},\"sim\":{},\"sim_note\":{},\"host_replay\":{},"
         "\"init_meets_placement\":{}}}\n",
+        budget_.caching_allocator ? "caching" : "exact", r.peak_reserved_bytes,
         backend_ == PlaceBackend::kSim ? "sim" : backend_ == PlaceBackend::kHost ? "host"
                                                                               : "accounting",
         x.sim ? fmt::format("{}", x.sim->step_time_s) : std::string("null"), sim,
@@ -1014,6 +1030,7 @@ class PlaceCommand final : public Command {
       microbatches_text_, heads_text_, rank_text_, static_text_, policy_text_;
   std::string schedule_text_ = "1f1b";
   std::string max_model_text_, backend_text_, trace_text_, init_policy_text_;
+  std::string allocator_text_ = "exact";
   std::string family_keys_;  // ",vocab_size=V,..." from --max-model
   std::vector<std::pair<int, int>> widths_;
   PlaceBackend backend_ = PlaceBackend::kSim;
