@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -110,6 +111,13 @@ class SweepCommand final : public Command {
   }
 
   Status Validate() override {
+    // Under `bazel run` the binary starts in its runfiles; FILE and --out are meant relative
+    // to where the user typed the command.
+    if (const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY"); cwd != nullptr && *cwd != 0) {
+      if (chdir(cwd) != 0) {
+        return Status::InvalidArgument(std::string("cannot enter BUILD_WORKING_DIRECTORY ") + cwd);
+      }
+    }
     if (!merge_text_.empty()) {
       if (!file_.empty() || default_ || resume_ || list_ || !filter_text_.empty() ||
           !shard_text_.empty()) {
