@@ -392,6 +392,34 @@ TEST(SimDeviceTest, WriteKernelOutputTakesAnInitKernelsTimeAndNoPcie) {
   }
 }
 
+TEST(SimDeviceTest, ComputeTakesTheSlowerOfMatmulAndHbmTime) {
+  const core::GpuSpec gpu = DgxH100().nodes[0].gpus[0];
+  constexpr double kFlops = 4e12;
+  constexpr uint64_t kHbm = uint64_t{6} << 30;
+  const SimRun run = MustRun(Options(1), [&](int, core::Comm&, core::Device& device,
+                                             std::vector<std::byte>& out) -> Status {
+    namespace sg4 = simgrid::s4u;
+    const std::pair<double, uint64_t> cases[] = {{kFlops, 0}, {0.0, kHbm}, {kFlops, kHbm}};
+    for (auto [flops, hbm] : cases) {
+      const double t0 = sg4::Engine::get_clock();
+      TWINSIM_RETURN_IF_ERROR(device.Compute(flops, hbm, "op"));
+      PutDouble(out, sg4::Engine::get_clock() - t0);
+    }
+    if (device.Compute(-1, 0, "bad").code() != StatusCode::kInvalidArgument) {
+      return Status::Internal("negative flops were accepted");
+    }
+    return Status::Ok();
+  });
+  const std::vector<double> laps = Doubles(run.ranks[0].output);
+  ASSERT_EQ(laps.size(), 3u);
+  const double matmul = kFlops / (kMatmulEfficiency * gpu.matmul_flops_per_s);
+  const double hbm = static_cast<double>(kHbm) / gpu.hbm_bandwidth_bytes_per_s;
+  EXPECT_NEAR(laps[0], matmul, 1e-6 * matmul);
+  EXPECT_NEAR(laps[1], hbm, 1e-6 * hbm);
+  EXPECT_NEAR(laps[2], std::max(matmul, hbm), 1e-6 * matmul);
+  EXPECT_EQ(run.link_bytes[static_cast<int>(LinkClass::kPcieGpu)], 0u);  // on the GPU only
+}
+
 TEST(SimDeviceTest, WriteKernelOutputChecksHandlesAndSizesInBothModes) {
   for (bool holds_bytes : {true, false}) {
     SCOPED_TRACE(holds_bytes ? "data mode" : "timing-only");

@@ -469,6 +469,10 @@ TEST(PlaceCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
       {{"place", "--cluster", "v100-32g", "--max-model", "gpt2", "--backend", "host", "--policy",
         "all"},
        "--backend: --max-model searches with accounting or sim"},
+      {Place({"--policy", "all", "--pinned-memory", "8GiB"}),
+       "--pinned-memory: only with --pin-memory"},
+      {Place({"--policy", "all", "--pin-memory", "--pinned-memory", "8 GiB"}),
+       "--pinned-memory: expected a size like 24GB or 32GiB, got '8 GiB'"},
       {Place({"--policy", "all", "--allocator", "pytorch"}),
        "--allocator: expected exact or caching, got 'pytorch'"},
       {Place({"--policy", "all", "--backend", "gpu"}),
@@ -623,6 +627,32 @@ TEST(PlaceCliTest, CachingAllocatorTurnsFragmentationIntoAnOom) {
   EXPECT_GE(r["peak_reserved_bytes"].get<uint64_t>(), r["peak_gpu_bytes"].get<uint64_t>());
   const std::string text = Ok(roomy);
   EXPECT_NE(text.find(", reserved "), std::string::npos) << text;
+}
+
+TEST(PlaceCliTest, PinnedHostMemoryCapsTheHostBudget) {
+  // cpu keeps gpt2-xl's 21.8 GB of chunks on the host: fine in 192 GiB pageable memory, not in
+  // 16 GiB pinned.
+  const std::vector<std::string> base = {"place", "--cluster", "v100-32g", "--model", "gpt2-xl",
+                                         "--policy", "cpu", "--backend", "accounting"};
+  const json pageable = OkJsonLines(base)[0];
+  EXPECT_EQ(pageable["fits"], true) << pageable;
+  std::vector<std::string> pinned = base;
+  for (const char* a : {"--pin-memory", "--pinned-memory", "16GiB"}) pinned.push_back(a);
+  const json p = OkJsonLines(pinned)[0];
+  EXPECT_EQ(p["pin_memory"], true);
+  EXPECT_EQ(p["host_memory"].get<uint64_t>(), uint64_t{16} << 30);
+  EXPECT_EQ(p["fits"], false) << p;
+  EXPECT_EQ(p["oom"]["device"], "host") << p;
+  // The preset's own pinned limit (half of 192 GiB, per GPU) is enough.
+  std::vector<std::string> preset = base;
+  preset.push_back("--pin-memory");
+  const json q = OkJsonLines(preset)[0];
+  EXPECT_EQ(q["host_memory"].get<uint64_t>(), uint64_t{96} << 30);
+  EXPECT_EQ(q["fits"], true);
+  const std::string text = Ok(pinned);
+  EXPECT_NE(text.find("(pinned: the smaller of 192.00 GiB pageable and 16.00 GiB pinned)"),
+            std::string::npos)
+      << text;
 }
 
 TEST(PlaceCliTest, WriteFailureExitsOneWithOneLine) {

@@ -151,6 +151,13 @@ class PlaceCommand final : public Command {
                    "Host memory the rank may use for chunks, a size (default: the node's "
                    "pageable host memory divided by its GPUs per node)")
         ->type_name("SIZE");
+    app.add_flag("--pin-memory", pin_memory_,
+                 "Host chunks in pinned memory (ColossalAI's pin_memory=True): the host budget "
+                 "is also capped by the pinned limit");
+    app.add_option("--pinned-memory", pinned_memory_text_,
+                   "With --pin-memory: pinned host memory of the rank, a size (default: the "
+                   "node's pinned limit divided by its GPUs per node)")
+        ->type_name("SIZE");
     app.add_option("--batch", batch_text_, "Sequences per microbatch (default 1)")->type_name("B");
     app.add_option("--seq", seq_text_, "Sequence length in tokens (default 1024)")->type_name("L");
     app.add_option("--microbatches", microbatches_text_,
@@ -295,6 +302,7 @@ class PlaceCommand final : public Command {
         cluster_host_bytes_ = static_cast<uint64_t>(node.host_memory.pageable_bytes) / n;
         gpus_per_node_ = n;
         node_host_bytes_ = static_cast<uint64_t>(node.host_memory.pageable_bytes);
+        cluster_pinned_bytes_ = static_cast<uint64_t>(node.host_memory.pinned_bytes) / n;
         break;
       }
       local -= n;
@@ -302,12 +310,20 @@ class PlaceCommand final : public Command {
     budget_ = {cluster_gpu_bytes_, cluster_host_bytes_};
     for (auto [option, text, field] :
          {std::tuple{"--gpu-memory", &gpu_memory_text_, &budget_.gpu_bytes},
-          std::tuple{"--host-memory", &host_memory_text_, &budget_.host_bytes}}) {
+          std::tuple{"--host-memory", &host_memory_text_, &budget_.host_bytes},
+          std::tuple{"--pinned-memory", &pinned_memory_text_, &cluster_pinned_bytes_}}) {
       if (text->empty()) continue;
       StatusOr<uint64_t> bytes = ParseByteSizeWithUnit(option, *text);
       if (!bytes.ok()) return bytes.status();
       *field = *bytes;
     }
+    if (!pinned_memory_text_.empty() && !pin_memory_) {
+      return Status::InvalidArgument("--pinned-memory: only with --pin-memory");
+    }
+    // Pinned chunks (ColossalAI's pin_memory=True) come out of the pinned pool: the host budget
+    // is the smaller of the two limits.
+    pageable_budget_ = budget_.host_bytes;
+    if (pin_memory_) budget_.host_bytes = std::min(budget_.host_bytes, cluster_pinned_bytes_);
 
     for (auto [option, text, max, field] :
          {std::tuple{"--batch", &batch_text_, kMaxBatch, &config_.micro_batch_size},
@@ -674,11 +690,18 @@ class PlaceCommand final : public Command {
                            gpus_per_node_ == 1 ? "" : "s"));
     out.Append(fmt::format("GPU memory    {}{}\n", Bytes(budget_.gpu_bytes),
                            gpu_memory_text_.empty() ? " (the cluster's GPU)" : ""));
-    out.Append(fmt::format("host memory   {}{}\n", Bytes(budget_.host_bytes),
-                           host_memory_text_.empty()
-                               ? fmt::format(" (node host memory / {} GPU{})", gpus_per_node_,
-                                             gpus_per_node_ == 1 ? "" : "s")
-                               : ""));
+    if (pin_memory_) {
+      out.Append(fmt::format("host memory   {} (pinned: the smaller of {} pageable and {} "
+                             "pinned)\n",
+                             Bytes(budget_.host_bytes), core::FormatByteSize(pageable_budget_),
+                             core::FormatByteSize(cluster_pinned_bytes_)));
+    } else {
+      out.Append(fmt::format("host memory   {}{}\n", Bytes(budget_.host_bytes),
+                             host_memory_text_.empty()
+                                 ? fmt::format(" (node host memory / {} GPU{})", gpus_per_node_,
+                                               gpus_per_node_ == 1 ? "" : "s")
+                                 : ""));
+    }
     out.Append(fmt::format("step          batch {} x seq {}, {}, recompute {}\n",
                            config_.micro_batch_size, config_.seq_len, ScheduleText(),
                            config_.recompute ? "on" : "off"));
@@ -847,10 +870,10 @@ class PlaceCommand final : public Command {
     }
     init += "]";
     out.Append(fmt::format(
-        "\"allocator\":\"{}\",\"peak_reserved_bytes\":{},"
+        "\"pin_memory\":{},\"allocator\":\"{}\",\"peak_reserved_bytes\":{},"
         "\"backend\":\"{}\",\"step_time_s\":{},\"sim\":{},\"sim_note\":{},\"host_replay\":{},"
         "\"init_meets_placement\":{}}}\n",
-        budget_.caching_allocator ? "caching" : "exact", r.peak_reserved_bytes,
+        pin_memory_, budget_.caching_allocator ? "caching" : "exact", r.peak_reserved_bytes,
         backend_ == PlaceBackend::kSim ? "sim" : backend_ == PlaceBackend::kHost ? "host"
                                                                               : "accounting",
         x.sim ? fmt::format("{}", x.sim->step_time_s) : std::string("null"), sim,
@@ -1043,6 +1066,9 @@ class PlaceCommand final : public Command {
   placement::WorkloadConfig config_;
   placement::MemoryBudget budget_;
   uint64_t cluster_gpu_bytes_ = 0, cluster_host_bytes_ = 0, node_host_bytes_ = 0;
+  uint64_t cluster_pinned_bytes_ = 0, pageable_budget_ = 0;
+  bool pin_memory_ = false;
+  std::string pinned_memory_text_;
   int64_t gpus_per_node_ = 1;
   std::string gpu_model_;
   bool separate_grad_ = false;
