@@ -655,6 +655,23 @@ TEST(PlaceCliTest, PinnedHostMemoryCapsTheHostBudget) {
       << text;
 }
 
+TEST(PlaceCliTest, TimelineShowsMemoryWhileEachOpRan) {
+  const std::vector<json> lines = OkJsonLines(
+      Place({"--policy", "cuda,cpu", "--timeline", "--backend", "accounting"}));
+  for (const json& j : lines) {
+    ASSERT_TRUE(j["timeline"].is_array()) << j;
+    ASSERT_FALSE(j["timeline"].empty());
+    uint64_t gpu = 0;
+    for (const json& m : j["timeline"]) gpu = std::max(gpu, m["gpu_bytes"].get<uint64_t>());
+    EXPECT_EQ(gpu, j["peak_gpu_bytes"].get<uint64_t>()) << j["policy"];
+    EXPECT_EQ(j["timeline"][0]["op"], "fwd embed");
+  }
+  EXPECT_TRUE(OkJsonLines(Place({"--policy", "cuda"}))[0]["timeline"].is_null());
+  const std::string text = Ok(Place({"--policy", "cuda", "--timeline"}));
+  EXPECT_NE(text.find("  timeline    op, GPU and host memory while it ran"), std::string::npos);
+  EXPECT_NE(text.find("bwd layer 11"), std::string::npos) << text;
+}
+
 TEST(PlaceCliTest, WriteFailureExitsOneWithOneLine) {
   const RunResult r = Twinsim(Place({"--policy", "all"}), "/dev/full");
   EXPECT_EQ(r.exit_code, 1);

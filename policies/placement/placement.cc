@@ -194,6 +194,7 @@ class Step {
       GpuGive(non_model, "non-model", nh);
       return oom;
     }
+    timeline_.push_back({gpu_.in_use(), host_.in_use()});
     GpuGive(gather, "gather", gh);
     GpuGive(non_model, "non-model", nh);
     return std::nullopt;
@@ -217,6 +218,7 @@ class Step {
     r.final_transient_bytes = stats.Tag("non-model").in_use + stats.Tag("gather").in_use;
     r.gathered_bytes = stats.Tag("gathered").in_use;
     r.transfers = transfers_;
+    r.timeline = timeline_;
     return r;
   }
 
@@ -232,6 +234,7 @@ class Step {
   uint64_t h2d_ = 0;
   uint64_t d2h_ = 0;
   std::vector<Transfer> transfers_;
+  std::vector<OpMemory> timeline_;
 };
 
 // The op's units that are on the host.
@@ -521,6 +524,7 @@ class OptimalPolicy : public PlacementPolicy {
         resident[u] = w.unit_bytes[u];
       }
       r.peak_gpu_bytes = std::max(r.peak_gpu_bytes, on_gpu + transient(op));
+      r.timeline.push_back({on_gpu + transient(op), w.total_model_bytes - on_gpu});
       r.peak_host_bytes = std::max(r.peak_host_bytes, w.total_model_bytes - on_gpu);
     }
     r.final_gpu_bytes = on_gpu;

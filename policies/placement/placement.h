@@ -71,6 +71,13 @@ struct Transfer {
   uint64_t bytes = 0;
 };
 
+// Memory while one op ran: the GPU ledger with the op's units and transient charged, and the
+// host ledger.
+struct OpMemory {
+  uint64_t gpu_bytes = 0;
+  uint64_t host_bytes = 0;
+};
+
 struct PlacementResult {
   std::string policy;  // PlacementPolicy::Name()
   bool fits = false;
@@ -94,6 +101,8 @@ struct PlacementResult {
   uint64_t gathered_bytes = 0;         // static's kept-gathered buffers (0 otherwise)
   // Every move of the step, up to the OOM when !fits; their bytes sum to h2d_bytes + d2h_bytes.
   std::vector<Transfer> transfers;
+  // Per op that ran (up to the OOM): memory while it ran. max over gpu_bytes <= peak_gpu_bytes.
+  std::vector<OpMemory> timeline;
   // Per chunk: kept gathered for the whole step (static's shard_param_frac < 1), so its ops
   // gather nothing. Empty: every op gathers what Workload::OpGatherBytes says.
   std::vector<bool> kept_gathered_chunks;

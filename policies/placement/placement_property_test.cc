@@ -180,6 +180,15 @@ RC_GTEST_PROP(PlacementProperty, TransfersReplayTheStep, ()) {
     }
     RC_ASSERT(next == r.transfers.size());
     RC_ASSERT(where == r.final_location);
+    // One timeline entry per op, never above the peaks, and reaching them.
+    RC_ASSERT(r.timeline.size() == w.ops.size());
+    uint64_t gpu = 0, host = 0;
+    for (const OpMemory& m : r.timeline) {
+      gpu = std::max(gpu, m.gpu_bytes);
+      host = std::max(host, m.host_bytes);
+    }
+    RC_ASSERT(gpu <= r.peak_gpu_bytes);
+    RC_ASSERT(host <= r.peak_host_bytes);
   }
 }
 

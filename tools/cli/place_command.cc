@@ -188,6 +188,8 @@ class PlaceCommand final : public Command {
                    "Placement policies to run, comma-separated, or 'all' (listed below)")
         ->type_name("NAME[,NAME...]|all")
         ->required();
+    app.add_flag("--timeline", timeline_,
+                 "Also print GPU and host memory while each op ran (JSON: \"timeline\")");
     app.add_flag("--json", json_, "Print one JSON object per policy and line instead of text");
     app.footer(
         "Packs the rank's parameters into chunks as ColossalAI Gemini does (the chunk-size\n"
@@ -792,6 +794,14 @@ class PlaceCommand final : public Command {
                            Bytes(r.d2h_bytes), r.fits ? "" : " (up to the OOM)"));
     out.Append(fmt::format("  H2D/optimal {}\n", RatioText(r)));
     out.Append(fmt::format("  step time   {}\n", StepTimeText(r, x)));
+    if (timeline_) {
+      out.Append("  timeline    op, GPU and host memory while it ran\n");
+      for (size_t i = 0; i < r.timeline.size(); ++i) {
+        out.Append(fmt::format("    {:>5} {:<20} {:>12} {:>12}\n", i, workload_->ops[i].name,
+                               core::FormatByteSize(r.timeline[i].gpu_bytes),
+                               core::FormatByteSize(r.timeline[i].host_bytes)));
+      }
+    }
     if (x.replay) {
       out.Append(fmt::format(
           "  host bytes  {} moves, {} moved with real bytes, {} checksums match (peak {})\n",
@@ -859,6 +869,16 @@ class PlaceCommand final : public Command {
           x.replay->moves, x.replay->bytes_moved, x.replay->checksums, x.replay->intact,
           x.replay->peak_device_bytes);
     }
+    std::string timeline = "null";
+    if (timeline_) {
+      timeline = "[";
+      for (size_t i = 0; i < r.timeline.size(); ++i) {
+        timeline += fmt::format("{}{{\"op\":{},\"gpu_bytes\":{},\"host_bytes\":{}}}",
+                                i == 0 ? "" : ",", JsonString(workload_->ops[i].name),
+                                r.timeline[i].gpu_bytes, r.timeline[i].host_bytes);
+      }
+      timeline += "]";
+    }
     std::string init = "[";
     for (size_t s = 0; s < x.init.size(); ++s) {
       const properties::InitMeetsPlacement& m = x.init[s];
@@ -872,12 +892,12 @@ class PlaceCommand final : public Command {
     out.Append(fmt::format(
         "\"pin_memory\":{},\"allocator\":\"{}\",\"peak_reserved_bytes\":{},"
         "\"backend\":\"{}\",\"step_time_s\":{},\"sim\":{},\"sim_note\":{},\"host_replay\":{},"
-        "\"init_meets_placement\":{}}}\n",
+        "\"init_meets_placement\":{},\"timeline\":{}}}\n",
         pin_memory_, budget_.caching_allocator ? "caching" : "exact", r.peak_reserved_bytes,
         backend_ == PlaceBackend::kSim ? "sim" : backend_ == PlaceBackend::kHost ? "host"
                                                                               : "accounting",
         x.sim ? fmt::format("{}", x.sim->step_time_s) : std::string("null"), sim,
-        JsonString(x.sim_note), replay, init));
+        JsonString(x.sim_note), replay, init, timeline));
   }
 
   // --max-model FAMILY: the widths to try and the family's fixed keys.
@@ -1061,6 +1081,7 @@ class PlaceCommand final : public Command {
   core::Topology topology_;
   std::vector<std::unique_ptr<policies::seed::SeedPolicy>> seed_policies_;
   bool recompute_ = false, dp_shard_ = false, grad_accumulation_ = false, json_ = false;
+  bool timeline_ = false;
 
   std::optional<core::ParallelLayout> layout_;
   placement::WorkloadConfig config_;
