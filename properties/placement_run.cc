@@ -24,6 +24,12 @@ using placement::Transfer;
 using placement::Where;
 using placement::Workload;
 
+// Note [Simulated placement step]: CPU Adam streams about 28 bytes per element (fp32 master,
+// m and v read and written, the fp16 gradient in and parameter out). At an assumed 100 GB/s of
+// node memory bandwidth that is ~3.6e9 elements/s, i.e. 28 units of the CPU host's
+// sim::kCpuFlopsPerS per element; an assumption until `twinsim calibrate` measures the CPU.
+constexpr uint64_t kCpuAdamWorkPerElement = 28;
+
 double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
@@ -102,7 +108,14 @@ Status RunRankStep(int rank, const core::ParallelLayout& layout, const Workload&
     if (gather_step[i] > 0) {
       TWINSIM_RETURN_IF_ERROR(Ring(comm, group, pos, a, b, gather_step[i], dp - 1, 2 * op));
     }
-    TWINSIM_RETURN_IF_ERROR(device.Compute(w.ops[i].flops, w.ops[i].hbm_bytes, w.ops[i].name));
+    if (i < r.op_on_cpu.size() && r.op_on_cpu[i]) {
+      // Note [CPU Adam]: on the node's CPU, shared with the node's other ranks.
+      const int c = w.ops[i].chunks.front();
+      TWINSIM_RETURN_IF_ERROR(device.HostInitWork(kCpuAdamWorkPerElement * w.chunk_elements[c]));
+    } else {
+      TWINSIM_RETURN_IF_ERROR(
+          device.Compute(w.ops[i].flops, w.ops[i].hbm_bytes, w.ops[i].name));
+    }
     if (reduce_steps[i] > 0) {
       TWINSIM_RETURN_IF_ERROR(
           Ring(comm, group, pos, a, b, reduce_step[i], reduce_steps[i], 2 * op + 1));
@@ -116,9 +129,11 @@ Status RunRankStep(int rank, const core::ParallelLayout& layout, const Workload&
 }
 
 // Seconds of compute alone: what Device::Compute charges on the sim, summed.
-double ComputeSeconds(const Workload& w, const core::GpuSpec& gpu) {
+double ComputeSeconds(const Workload& w, const PlacementResult& r, const core::GpuSpec& gpu) {
   double total = 0;
-  for (const placement::Op& op : w.ops) {
+  for (size_t i = 0; i < w.ops.size(); ++i) {
+    if (i < r.op_on_cpu.size() && r.op_on_cpu[i]) continue;  // CPU Adam: not GPU compute
+    const placement::Op& op = w.ops[i];
     const double matmul = gpu.matmul_flops_per_s > 0
                               ? op.flops / (sim::kMatmulEfficiency * gpu.matmul_flops_per_s)
                               : 0.0;
@@ -180,7 +195,7 @@ StatusOr<SimStepResult> SimulatePlacementStep(
   for (const core::NodeSpec& node : options.topology.nodes) {
     for (const core::GpuSpec& gpu : node.gpus) {
       if (rank < world) {
-        out.compute_time_s = std::max(out.compute_time_s, ComputeSeconds(*workloads[rank], gpu));
+        out.compute_time_s = std::max(out.compute_time_s, ComputeSeconds(*workloads[rank], *results[rank], gpu));
       }
       ++rank;
     }
@@ -249,10 +264,14 @@ class Replay {
         TWINSIM_RETURN_IF_ERROR(Move(next, o.name));
         if (stopped()) return out_;
       }
+      const bool on_cpu = i < r_.op_on_cpu.size() && r_.op_on_cpu[i];
       for (int u : o.units) {
-        if (!on_device_[u]) {
+        if (!on_cpu && !on_device_[u]) {
           return Internal(fmt::format("{}: unit {} is not on the GPU when the op runs", o.name, u));
         }
+      }
+      if (on_cpu && on_device_[placement::OptimUnit(o.chunks.front())]) {
+        return Internal(fmt::format("{}: CPU Adam with the optimizer state on the GPU", o.name));
       }
       uint64_t gather = 0;
       for (int c : o.chunks) {
@@ -346,6 +365,21 @@ class Replay {
     const int u = t.unit;
     const std::string when = fmt::format("move {} ({}, {} of chunk unit {})", index, op_name,
                                          t.to == Where::kGpu ? "load" : "eviction", u);
+    if (t.copy) {  // Note [CPU Adam]: gradients out, parameters back; the unit stays
+      if (!on_device_[u] || t.bytes > w_.unit_bytes[u]) {
+        return Internal(when + ": a CPU Adam copy of a unit not on the GPU, or too large");
+      }
+      std::vector<std::byte> part(t.bytes);
+      TWINSIM_RETURN_IF_ERROR(
+          device_.CopyToHost({*on_device_[u], 0, t.bytes}, part));
+      if (t.to == Where::kGpu) {  // parameters back: the same bytes, so the checksum holds
+        if (static_cast<int64_t>(index) == corrupt_move_ && !part.empty()) part[0] ^= std::byte{1};
+        TWINSIM_RETURN_IF_ERROR(device_.CopyFromHost({*on_device_[u], 0, t.bytes}, part));
+      }
+      ++out_.moves;
+      out_.bytes_moved += t.bytes;
+      return Verify(u, when);
+    }
     if (t.bytes != w_.unit_bytes[u] || (t.to == Where::kGpu) == on_device_[u].has_value()) {
       return Internal(when + ": the unit is not where the move starts, or the move is partial");
     }

@@ -185,6 +185,29 @@ class Step {
     return std::nullopt;
   }
 
+  // Note [CPU Adam]: whether Adam op `op` runs on the CPU (its optimizer unit is on the host).
+  bool RunsOnCpu(int op, bool cpu_adam) const {
+    const Op& o = w_.ops[op];
+    return cpu_adam && o.phase == OpPhase::kOptimizer &&
+           where_[OptimUnit(o.chunks.front())] == Where::kHost;
+  }
+
+  // Runs Adam op `op` on the CPU: copies the fp16 unit's gradients out and its parameters back
+  // when that unit is on the GPU; no GPU memory.
+  void RunOnCpu(int op) {
+    const int c = w_.ops[op].chunks.front();
+    const int u = Fp16Unit(c);
+    if (where_[u] == Where::kGpu) {
+      d2h_ += w_.unit_bytes[u];
+      transfers_.push_back({op, false, u, Where::kHost, w_.unit_bytes[u], /*copy=*/true});
+      h2d_ += w_.chunk_param_bytes[c];
+      transfers_.push_back({op, false, u, Where::kGpu, w_.chunk_param_bytes[c], /*copy=*/true});
+    }
+    timeline_.push_back({gpu_.in_use(), host_.in_use()});
+    on_cpu_.resize(op + 1, false);
+    on_cpu_[op] = true;
+  }
+
   // Runs op `op` with `gather` bytes of gather buffers: charges its transient for its duration.
   std::optional<PlacementOom> Run(int op, uint64_t gather) {
     const uint64_t non_model = w_.ops[op].non_model_bytes;
@@ -195,6 +218,7 @@ class Step {
       return oom;
     }
     timeline_.push_back({gpu_.in_use(), host_.in_use()});
+    on_cpu_.resize(op + 1, false);
     GpuGive(gather, "gather", gh);
     GpuGive(non_model, "non-model", nh);
     return std::nullopt;
@@ -219,6 +243,8 @@ class Step {
     r.gathered_bytes = stats.Tag("gathered").in_use;
     r.transfers = transfers_;
     r.timeline = timeline_;
+    r.op_on_cpu = on_cpu_;
+    r.op_on_cpu.resize(timeline_.size(), false);
     return r;
   }
 
@@ -235,6 +261,7 @@ class Step {
   uint64_t d2h_ = 0;
   std::vector<Transfer> transfers_;
   std::vector<OpMemory> timeline_;
+  std::vector<bool> on_cpu_;
 };
 
 // The op's units that are on the host.
@@ -337,6 +364,10 @@ class HomePolicy : public PlacementPolicy {
     for (size_t i = 0; i < w.ops.size(); ++i) {
       const int op = static_cast<int>(i);
       const Op& o = w.ops[i];
+      if (step.RunsOnCpu(op, fractions_.cpu_adam)) {
+        step.RunOnCpu(op);
+        continue;
+      }
       if (auto oom = step.Exchange(op, {}, Missing(step, o))) return step.Finish(name_, oom);
       uint64_t gather = 0;
       for (int c : o.chunks) gather += kept[c] ? 0 : w.chunk_gather_bytes[c];
@@ -366,8 +397,8 @@ class AutoPolicy : public PlacementPolicy {
   explicit AutoPolicy(AutoOptions options) : options_(options) {}
 
   std::string Name() const override {
-    return fmt::format("auto({:g},{:g})", options_.warmup_non_model_ratio,
-                       options_.steady_cap_ratio);
+    return fmt::format("auto({:g},{:g}){}", options_.warmup_non_model_ratio,
+                       options_.steady_cap_ratio, options_.cpu_adam ? "+cpu-adam" : "");
   }
 
   PlacementResult Run(const Workload& w, const MemoryBudget& budget) const override {
@@ -392,6 +423,10 @@ class AutoPolicy : public PlacementPolicy {
     std::vector<uint64_t> trace(w.ops.size());
     for (size_t i = 0; i < w.ops.size(); ++i) {
       const int op = static_cast<int>(i);
+      if (warm.RunsOnCpu(op, options_.cpu_adam)) {
+        warm.RunOnCpu(op);
+        continue;  // trace[i] = 0: no GPU memory
+      }
       const uint64_t gather = w.OpGatherBytes(w.ops[i]);
       const uint64_t hard = SatSub(cap, w.ops[i].non_model_bytes + gather);
       PlacementOom cannot_fit;
@@ -428,6 +463,10 @@ class AutoPolicy : public PlacementPolicy {
     const uint64_t steady_cap = Scaled(cap, options_.steady_cap_ratio);
     for (size_t i = 0; i < w.ops.size(); ++i) {
       const int op = static_cast<int>(i);
+      if (step.RunsOnCpu(op, options_.cpu_adam)) {
+        step.RunOnCpu(op);
+        continue;
+      }
       const uint64_t period = std::max(trace[i], i + 1 < trace.size() ? trace[i + 1] : 0);
       const uint64_t soft = SatSub(steady_cap, period);
       const uint64_t hard = SatSub(cap, trace[i]);
@@ -541,8 +580,9 @@ std::unique_ptr<PlacementPolicy> MakeCudaPolicy() {
   return std::make_unique<HomePolicy>("cuda", StaticFractions{1.0, 0.0, 0.0});
 }
 
-std::unique_ptr<PlacementPolicy> MakeCpuPolicy() {
-  return std::make_unique<HomePolicy>("cpu", StaticFractions{1.0, 1.0, 1.0});
+std::unique_ptr<PlacementPolicy> MakeCpuPolicy(bool cpu_adam) {
+  return std::make_unique<HomePolicy>(cpu_adam ? "cpu+cpu-adam" : "cpu",
+                                      StaticFractions{1.0, 1.0, 1.0, cpu_adam});
 }
 
 StatusOr<std::unique_ptr<PlacementPolicy>> MakeStaticPolicy(const StaticFractions& f) {
@@ -553,8 +593,9 @@ StatusOr<std::unique_ptr<PlacementPolicy>> MakeStaticPolicy(const StaticFraction
                     f.shard_param_frac, f.offload_optim_frac, f.offload_param_frac));
   }
   std::unique_ptr<PlacementPolicy> p =
-      std::make_unique<HomePolicy>(fmt::format("static({:g},{:g},{:g})", f.shard_param_frac,
-                                               f.offload_optim_frac, f.offload_param_frac),
+      std::make_unique<HomePolicy>(fmt::format("static({:g},{:g},{:g}){}", f.shard_param_frac,
+                                               f.offload_optim_frac, f.offload_param_frac,
+                                               f.cpu_adam ? "+cpu-adam" : ""),
                                    f);
   return p;
 }

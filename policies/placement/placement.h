@@ -69,6 +69,9 @@ struct Transfer {
   int unit = 0;
   Where to = Where::kGpu;  // kGpu: a load (H2D); kHost: an eviction (D2H)
   uint64_t bytes = 0;
+  // A copy that leaves the unit where it is: CPU Adam's gradients out (D2H) and updated
+  // parameters back (H2D) for a unit on the GPU (Note [CPU Adam]).
+  bool copy = false;
 };
 
 // Memory while one op ran: the GPU ledger with the op's units and transient charged, and the
@@ -103,6 +106,8 @@ struct PlacementResult {
   std::vector<Transfer> transfers;
   // Per op that ran (up to the OOM): memory while it ran. max over gpu_bytes <= peak_gpu_bytes.
   std::vector<OpMemory> timeline;
+  // Per op that ran: whether it ran on the CPU (Note [CPU Adam]).
+  std::vector<bool> op_on_cpu;
   // Per chunk: kept gathered for the whole step (static's shard_param_frac < 1), so its ops
   // gather nothing. Empty: every op gathers what Workload::OpGatherBytes says.
   std::vector<bool> kept_gathered_chunks;
@@ -122,7 +127,16 @@ class PlacementPolicy {
 // All units on the GPU from the start; nothing moves.
 std::unique_ptr<PlacementPolicy> MakeCudaPolicy();
 // All units on the host; an op's units are loaded before it and evicted right after it.
-std::unique_ptr<PlacementPolicy> MakeCpuPolicy();
+std::unique_ptr<PlacementPolicy> MakeCpuPolicy(bool cpu_adam = false);
+
+// Note [CPU Adam]
+// ~~~~~~~~~~~~~~~
+// ColossalAI's HybridAdam runs Adam where a chunk's optimizer state lives. With cpu_adam, an
+// Adam op whose optimizer unit is on the host when the op comes runs on the CPU: nothing is
+// loaded and no GPU memory is charged; if the chunk's fp16 unit is on the GPU, its gradients go
+// to the host and the updated fp16 parameters come back (two copy Transfers of the fp16 unit's
+// and of the parameters' bytes; the unit stays put). Optimizer units on the GPU keep GPU Adam.
+// Optimal is a bound over GPU Adam, so a CPU-Adam policy's ratio to it can fall below 1.
 
 // Note [Static placement]
 // ~~~~~~~~~~~~~~~~~~~~~~~
@@ -145,6 +159,7 @@ struct StaticFractions {
   double shard_param_frac = 1.0;
   double offload_optim_frac = 0.0;
   double offload_param_frac = 0.0;
+  bool cpu_adam = false;  // Note [CPU Adam]
 };
 // InvalidArgument unless every fraction is in [0, 1].
 StatusOr<std::unique_ptr<PlacementPolicy>> MakeStaticPolicy(const StaticFractions& fractions);
@@ -172,6 +187,7 @@ StatusOr<std::unique_ptr<PlacementPolicy>> MakeStaticPolicy(const StaticFraction
 struct AutoOptions {
   double warmup_non_model_ratio = 0.8;  // ColossalAI's default
   double steady_cap_ratio = 0.9;
+  bool cpu_adam = false;  // Note [CPU Adam]
 };
 // InvalidArgument unless both ratios are in [0, 1].
 StatusOr<std::unique_ptr<PlacementPolicy>> MakeAutoPolicy(const AutoOptions& options = {});

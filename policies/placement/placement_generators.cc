@@ -96,18 +96,21 @@ MemoryBudget GenBudget(const Workload& w) {
 std::unique_ptr<PlacementPolicy> GenAuto() {
   const double warmup = *rc::gen::element(0.0, 0.5, 0.8, 0.95);
   const double steady = *rc::gen::element(0.5, 0.9, 1.0);
-  return std::move(MakeAutoPolicy({warmup, steady})).value();
+  const bool cpu_adam = *rc::gen::arbitrary<bool>();
+  return std::move(MakeAutoPolicy({warmup, steady, cpu_adam})).value();
 }
 
 std::vector<std::unique_ptr<PlacementPolicy>> GenPolicies() {
   std::vector<std::unique_ptr<PlacementPolicy>> p;
   p.push_back(MakeCudaPolicy());
-  p.push_back(MakeCpuPolicy());
+  p.push_back(MakeCpuPolicy(*rc::gen::arbitrary<bool>()));
   const std::vector<double> fracs = {0.0, 0.25, 0.5, 1.0};
   const StaticFractions f{*rc::gen::elementOf(fracs), *rc::gen::elementOf(fracs),
-                          *rc::gen::elementOf(fracs)};
+                          *rc::gen::elementOf(fracs), *rc::gen::arbitrary<bool>()};
   p.push_back(std::move(MakeStaticPolicy(f)).value());
-  p.push_back(std::move(MakeStaticPolicy({1.0, 1.0, *rc::gen::elementOf(fracs)})).value());
+  p.push_back(std::move(
+                  MakeStaticPolicy({1.0, 1.0, *rc::gen::elementOf(fracs), *rc::gen::arbitrary<bool>()}))
+                  .value());
   p.push_back(GenAuto());
   return p;
 }

@@ -23,9 +23,9 @@ uint64_t MaxUnit(const Workload& w);
 // Budgets around the interesting thresholds: the GPU near the largest op's demand, the host
 // near what the GPU cannot hold. Mostly feasible, sometimes just short.
 MemoryBudget GenBudget(const Workload& w);
-// auto with warmup/steady ratios from a few values.
+// auto with warmup/steady ratios from a few values, with or without CPU Adam.
 std::unique_ptr<PlacementPolicy> GenAuto();
-// cuda, cpu, two static policies with generated fractions, and auto.
+// cuda, cpu, two static policies with generated fractions, and auto (CPU Adam or not).
 std::vector<std::unique_ptr<PlacementPolicy>> GenPolicies();
 
 }  // namespace twinsim::placement

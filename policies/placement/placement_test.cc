@@ -194,6 +194,50 @@ TEST(PlacementTest, FeasibilityNeedsTheLargestOpAndRoomForAllModelData) {
 // warmup_non_model_ratio 0 the warmup's model-data cap (the whole GPU, 242 B) exceeded what
 // "fwd embed" leaves free (226 B), so eviction stopped at 240 B and auto reported "cannot fit"
 // on a feasible budget. The warmup cap is now clamped to the op's room.
+// Note [CPU Adam]: Adam where the optimizer state lives.
+TEST(PlacementTest, CpuAdamKeepsOptimizerStateOffPcie) {
+  StatusOr<core::ModelSpec> model =
+      core::MakeModel("gpt2:n_layer=2,n_embd=64,n_head=2,vocab_size=256,n_positions=64");
+  ASSERT_TRUE(model.ok());
+  StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make({}, *model);
+  ASSERT_TRUE(layout.ok());
+  StatusOr<ChunkManager> chunks = ChunkManager::Make(RankTensors(*layout, 0), {4096, 1, false});
+  ASSERT_TRUE(chunks.ok());
+  WorkloadConfig wc;
+  wc.seq_len = 64;
+  wc.heads = 2;
+  StatusOr<Workload> w = BuildWorkload(*layout, *chunks, wc);
+  ASSERT_TRUE(w.ok());
+  const MemoryBudget budget{uint64_t{1} << 30, uint64_t{1} << 30};
+  // cpu: Adam loads both units of every chunk and evicts them again. With CPU Adam both stay
+  // on the host: the step moves exactly the model data less, each way.
+  const PlacementResult gpu_adam = MakeCpuPolicy()->Run(*w, budget);
+  const PlacementResult cpu_adam = MakeCpuPolicy(true)->Run(*w, budget);
+  ASSERT_TRUE(gpu_adam.fits && cpu_adam.fits);
+  EXPECT_EQ(cpu_adam.policy, "cpu+cpu-adam");
+  EXPECT_EQ(gpu_adam.h2d_bytes - cpu_adam.h2d_bytes, w->total_model_bytes);
+  EXPECT_EQ(gpu_adam.d2h_bytes - cpu_adam.d2h_bytes, w->total_model_bytes);
+  int cpu_ops = 0;
+  for (bool on_cpu : cpu_adam.op_on_cpu) cpu_ops += on_cpu;
+  EXPECT_EQ(cpu_ops, static_cast<int>(w->chunk_param_bytes.size()));
+  // static(1,1,0): fp16 on the GPU, optimizer state on the host. GPU Adam brings the state in
+  // and out; CPU Adam copies gradients out and parameters back instead.
+  const PlacementResult s_gpu = MakeStaticPolicy({1, 1, 0}).value()->Run(*w, budget);
+  const PlacementResult s_cpu = MakeStaticPolicy({1, 1, 0, true}).value()->Run(*w, budget);
+  ASSERT_TRUE(s_gpu.fits && s_cpu.fits);
+  uint64_t optim = 0, fp16 = 0, params = 0;
+  for (size_t c = 0; c < w->chunk_param_bytes.size(); ++c) {
+    optim += w->unit_bytes[OptimUnit(static_cast<int>(c))];
+    fp16 += w->unit_bytes[Fp16Unit(static_cast<int>(c))];
+    params += w->chunk_param_bytes[c];
+  }
+  EXPECT_EQ(s_gpu.h2d_bytes, optim);
+  EXPECT_EQ(s_gpu.d2h_bytes, optim);
+  EXPECT_EQ(s_cpu.h2d_bytes, params);
+  EXPECT_EQ(s_cpu.d2h_bytes, fp16);
+  for (const Transfer& t : s_cpu.transfers) EXPECT_TRUE(t.copy);
+}
+
 TEST(PlacementTest, AutoWarmupCapNeverExceedsTheOpsRoom) {
   StatusOr<core::ModelSpec> model =
       core::MakeModel("gpt2:n_layer=1,n_embd=2,n_head=1,vocab_size=4,n_positions=2");

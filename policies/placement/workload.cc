@@ -244,6 +244,8 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
 
   w.unit_bytes.resize(2 * num_chunks);
   w.chunk_gather_bytes.resize(num_chunks);
+  w.chunk_param_bytes.resize(num_chunks);
+  w.chunk_elements.resize(num_chunks);
   for (int c = 0; c < num_chunks; ++c) {
     w.unit_bytes[Fp16Unit(c)] =
         chunks.ShardBytes(c, ChunkKind::kParamFp16) + chunks.ShardBytes(c, ChunkKind::kGradFp16);
@@ -251,6 +253,8 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
                                  chunks.ShardBytes(c, ChunkKind::kAdamM) +
                                  chunks.ShardBytes(c, ChunkKind::kAdamV);
     w.chunk_gather_bytes[c] = chunks.GatherBytes(c) - chunks.ShardBytes(c, ChunkKind::kParamFp16);
+    w.chunk_param_bytes[c] = chunks.ShardBytes(c, ChunkKind::kParamFp16);
+    w.chunk_elements[c] = w.chunk_param_bytes[c] / 2;  // fp16
   }
   for (Op& op : w.ops) {
     if (op.phase == OpPhase::kOptimizer) op.hbm_bytes = 2 * w.OpUnitBytes(op);

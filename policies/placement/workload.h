@@ -100,6 +100,8 @@ struct Workload {
   std::vector<Op> ops;
   std::vector<uint64_t> unit_bytes;          // per unit (Note [Placement units])
   std::vector<uint64_t> chunk_gather_bytes;  // per chunk: the transient gather extra (0 if dp=1)
+  std::vector<uint64_t> chunk_param_bytes;   // per chunk: this rank's shard of param-fp16
+  std::vector<uint64_t> chunk_elements;      // per chunk: elements of that shard
   int stage = 0;
   int held_microbatches = 0;       // K
   uint64_t layer_activation = 0;   // A, per layer per microbatch, without recomputation

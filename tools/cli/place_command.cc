@@ -178,6 +178,10 @@ class PlaceCommand final : public Command {
                  "Full activation recomputation: each layer keeps only its input");
     app.add_flag("--dp-shard", dp_shard_,
                  "Shard every chunk over the --dp ranks (each keeps 1/dp; gathered on use)");
+    app.add_flag("--cpu-adam", cpu_adam_,
+                 "cpu, static and auto run Adam on the CPU for chunks whose optimizer state is on "
+                 "the host (ColossalAI's HybridAdam): gradients out, parameters back, the state "
+                 "stays");
     app.add_flag("--grad-accumulation", grad_accumulation_,
                  "Separate fp16 grad chunks even with one microbatch (16 bytes per parameter)");
     app.add_option("--static", static_text_,
@@ -411,6 +415,7 @@ class PlaceCommand final : public Command {
       selected.assign(kPolicyNames.begin(), kPolicyNames.end());
     }
     placement::StaticFractions fractions;
+    fractions.cpu_adam = cpu_adam_;
     if (!static_text_.empty()) {
       bool has_static = false;
       for (const std::string& name : selected) has_static = has_static || name == "static";
@@ -440,14 +445,17 @@ class PlaceCommand final : public Command {
       if (name == "cuda") {
         policies_.push_back(placement::MakeCudaPolicy());
       } else if (name == "cpu") {
-        policies_.push_back(placement::MakeCpuPolicy());
+        policies_.push_back(placement::MakeCpuPolicy(cpu_adam_));
       } else if (name == "static") {
         StatusOr<std::unique_ptr<placement::PlacementPolicy>> p =
             placement::MakeStaticPolicy(fractions);
         if (!p.ok()) return ForOption("--static", p.status());
         policies_.push_back(std::move(*p));
       } else if (name == "auto") {
-        StatusOr<std::unique_ptr<placement::PlacementPolicy>> p = placement::MakeAutoPolicy();
+        placement::AutoOptions options;
+        options.cpu_adam = cpu_adam_;
+        StatusOr<std::unique_ptr<placement::PlacementPolicy>> p =
+            placement::MakeAutoPolicy(options);
         if (!p.ok()) return ForOption("--policy", p.status());
         policies_.push_back(std::move(*p));
       } else {
@@ -1081,7 +1089,7 @@ class PlaceCommand final : public Command {
   core::Topology topology_;
   std::vector<std::unique_ptr<policies::seed::SeedPolicy>> seed_policies_;
   bool recompute_ = false, dp_shard_ = false, grad_accumulation_ = false, json_ = false;
-  bool timeline_ = false;
+  bool timeline_ = false, cpu_adam_ = false;
 
   std::optional<core::ParallelLayout> layout_;
   placement::WorkloadConfig config_;
