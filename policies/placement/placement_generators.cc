@@ -31,6 +31,8 @@ Workload GenWorkload() {
   lc.tp = *rc::gen::element(1, 2);
   lc.pp = *rc::gen::inRange(1, std::min(2, n_layer) + 1);
   lc.dp = *rc::gen::element(1, 2);
+  // Interleaved stages where the model has the layers for them.
+  lc.vpp = lc.pp > 1 && n_layer >= 2 * lc.pp && *rc::gen::arbitrary<bool>() ? 2 : 1;
   StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(lc, *model);
   RC_ASSERT(layout.ok());
   WorkloadConfig wc;
@@ -40,6 +42,9 @@ Workload GenWorkload() {
   wc.heads = n_head;
   wc.schedule = *rc::gen::element(PipelineSchedule::k1F1B, PipelineSchedule::kGPipe);
   wc.num_microbatches = *rc::gen::inRange(1, 5);
+  if (lc.vpp > 1 && wc.schedule == PipelineSchedule::k1F1B) {
+    wc.num_microbatches = lc.pp * *rc::gen::inRange(1, 3);  // Megatron: M % pp == 0
+  }
   wc.recompute = *rc::gen::arbitrary<bool>();
   ChunkOptions co;
   co.chunk_size = *rc::gen::inRange<int64_t>(8, 600);
@@ -50,6 +55,7 @@ Workload GenWorkload() {
   StatusOr<Workload> w = BuildWorkload(*layout, *chunks, wc);
   RC_ASSERT(w.ok());
   RC_CLASSIFY(lc.pp > 1, "pp");
+  RC_CLASSIFY(lc.vpp > 1, "interleaved");
   RC_CLASSIFY(lc.tp > 1, "tp");
   RC_CLASSIFY(co.dp_shards > 1, "dp-sharded");
   RC_CLASSIFY(chunks->chunks().size() > 2, "3+ chunks");

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -49,6 +50,13 @@ int HeldMicrobatches(PipelineSchedule schedule, int num_microbatches, int pp, in
   return std::min(num_microbatches, pp - pp_rank);
 }
 
+int HeldModelChunks(PipelineSchedule schedule, int num_microbatches, int pp, int vpp,
+                    int pp_rank) {
+  const int total = num_microbatches * vpp;
+  if (schedule == PipelineSchedule::kGPipe) return total;
+  return std::min(total, (pp - pp_rank - 1) * 2 + (vpp - 1) * pp + 1);
+}
+
 int64_t HiddenSizeOf(const core::ModelSpec& model) {
   for (const core::ParamSpec& p : model.params) {
     if (p.role == core::ParamRole::kFinalNorm && p.shape.size() == 1) return p.shape[0];
@@ -88,9 +96,12 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
     return Status::InvalidArgument(
         fmt::format("workload: rank {} is outside [0, {})", config.rank, layout.world_size()));
   }
-  if (lc.vpp != 1) {
-    return Status::InvalidArgument(
-        fmt::format("workload: vpp {} > 1 (interleaved schedules) is not modelled", lc.vpp));
+  if (lc.vpp > 1 && config.schedule == PipelineSchedule::k1F1B &&
+      config.num_microbatches % lc.pp != 0) {
+    return Status::InvalidArgument(fmt::format(
+        "workload: the interleaved 1F1B schedule (vpp {}) needs microbatches divisible by pp {}, "
+        "got {}",
+        lc.vpp, lc.pp, config.num_microbatches));
   }
   if (config.micro_batch_size < 1 || config.seq_len < 1 || config.heads < 1 ||
       config.num_microbatches < 1) {
@@ -125,10 +136,17 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   }
 
   const core::ParallelCoords coords = layout.RankCoords(config.rank);
-  const int stage = layout.StageAt(coords.pp, 0);
+  // The rank's model chunks: one stage, or vpp of them with an interleaved schedule.
+  std::vector<int> stages;
+  for (int v = 0; v < lc.vpp; ++v) stages.push_back(layout.StageAt(coords.pp, v));
+  const int stage = stages.front();
   const bool first = stage == 0;
-  const bool last = stage == layout.num_stages() - 1;
-  const core::IndexRange layers = layout.StageLayers(stage);
+  const bool last = stages.back() == layout.num_stages() - 1;
+  std::vector<int64_t> my_layers;  // in stage order
+  for (int st : stages) {
+    const core::IndexRange r = layout.StageLayers(st);
+    for (int64_t l = r.begin; l < r.end; ++l) my_layers.push_back(l);
+  }
   const int64_t s = config.seq_len, b = config.micro_batch_size, t = lc.tp;
   const uint64_t sbh = static_cast<uint64_t>(s) * b * h;
   const uint64_t a_full = LayerActivationBytes(s, b, h, config.heads, t);
@@ -138,7 +156,7 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   // Group the rank's tensors by the op that uses them.
   const std::vector<core::OwnedShard> owned = layout.OwnedBy(config.rank);
   std::vector<int> embed_tensors, head_tensors;
-  std::vector<std::vector<int>> layer_tensors(layers.size());
+  std::map<int64_t, std::vector<int>> layer_tensors;
   int64_t head_rows = 0;  // local vocab v of the head's weight
   for (size_t i = 0; i < owned.size(); ++i) {
     const int role_param = owned[i].tied_from >= 0 ? owned[i].tied_from : owned[i].param;
@@ -149,7 +167,7 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
         embed_tensors.push_back(ti);
         break;
       case core::ParamRole::kLayer:
-        layer_tensors[p.layer - layers.begin].push_back(ti);
+        layer_tensors[p.layer].push_back(ti);
         break;
       case core::ParamRole::kFinalNorm:
         head_tensors.push_back(ti);
@@ -194,19 +212,29 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   const double attention = 4.0 * static_cast<double>(b) * static_cast<double>(s) *
                            static_cast<double>(s) * static_cast<double>(h) / static_cast<double>(t);
   if (first) add_fwd("fwd embed", embed_tensors, 0, 2 * sbh, /*lookup=*/true, 0);
-  for (int64_t l = layers.begin; l < layers.end; ++l) {
-    add_fwd(fmt::format("fwd layer {}", l), layer_tensors[l - layers.begin], layer_store, rebuild,
+  for (int64_t l : my_layers) {
+    add_fwd(fmt::format("fwd layer {}", l), layer_tensors[l], layer_store, rebuild,
             /*lookup=*/false, attention);
   }
   if (last) add_fwd("fwd head", head_tensors, logits, 0, /*lookup=*/false, 0);
 
   Workload w;
   w.stage = stage;
-  w.held_microbatches =
-      HeldMicrobatches(config.schedule, config.num_microbatches, lc.pp, coords.pp);
   w.layer_activation = a_full;
   for (const Draft& d : fwd) w.stage_activation += d.stores;
-  const uint64_t others = static_cast<uint64_t>(w.held_microbatches - 1) * w.stage_activation;
+  uint64_t others;
+  if (lc.vpp == 1) {
+    w.held_microbatches =
+        HeldMicrobatches(config.schedule, config.num_microbatches, lc.pp, coords.pp);
+    others = static_cast<uint64_t>(w.held_microbatches - 1) * w.stage_activation;
+  } else {
+    // Note [Activation memory], interleaved: K model-chunk microbatches of S / vpp each.
+    const int chunks_held = HeldModelChunks(config.schedule, config.num_microbatches, lc.pp,
+                                            lc.vpp, coords.pp);
+    w.held_microbatches = (chunks_held + lc.vpp - 1) / lc.vpp;
+    const uint64_t held = static_cast<uint64_t>(chunks_held) * w.stage_activation / lc.vpp;
+    others = held > w.stage_activation ? held - w.stage_activation : 0;
+  }
 
   uint64_t stored = 0;
   for (Draft& d : fwd) {

@@ -57,6 +57,11 @@ struct WorkloadConfig {
 // at its peak: GPipe all M; 1F1B min(M, pp - pp_rank) (the warm-up depth of stage pp_rank). The
 // op sequence is that peak microbatch's pass; the other K - 1 microbatches' activations stay
 // resident throughout it. Activations are freed before the optimizer step.
+// Interleaved (vpp > 1): a pipeline rank holds vpp model chunks; the op sequence is one
+// microbatch through all of them in order (embed, chunk 0's layers, ..., chunk vpp-1's layers,
+// head), and the others are K model-chunk microbatches of S / vpp each (HeldModelChunks), so
+//   (K * S / vpp - S)  +  n  +  transient;
+// held_microbatches reports ceil(K / vpp). Megatron requires M divisible by pp here.
 
 // How the step's op is used.
 enum class OpPhase : uint8_t { kForward = 0, kBackward, kOptimizer };
@@ -120,12 +125,18 @@ struct Workload {
 uint64_t LayerActivationBytes(int64_t s, int64_t b, int64_t h, int64_t a, int64_t t);
 // K: microbatches of activations stage `pp_rank` holds at its peak.
 int HeldMicrobatches(PipelineSchedule schedule, int num_microbatches, int pp, int pp_rank);
+// With vpp > 1 model chunks per pipeline rank: the model-chunk microbatches pipeline rank
+// `pp_rank` holds at its peak. Interleaved 1F1B (Megatron-LM's schedule): its warm-up,
+// (pp - pp_rank - 1) * 2 + (vpp - 1) * pp, plus the one in flight, at most M * vpp; GPipe: all
+// M * vpp.
+int HeldModelChunks(PipelineSchedule schedule, int num_microbatches, int pp, int vpp,
+                    int pp_rank);
 // The model's hidden size: the width of its final norm weight; 0 when it has none.
 int64_t HiddenSizeOf(const core::ModelSpec& model);
 
 // Builds config.rank's step. `chunks` must have been made from RankTensors(layout, rank) (same
 // names, same order). InvalidArgument, naming the field, for: rank out of range, vpp > 1
-// (interleaved schedules are not modelled), b, s, heads or M < 1, no hidden size, hidden not a
+// with 1F1B and M not a multiple of pp, b, s, heads or M < 1, no hidden size, hidden not a
 // multiple of heads, or chunks not matching the rank's tensors. Pure; O(tensors + chunks).
 StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const ChunkManager& chunks,
                                  const WorkloadConfig& config);

@@ -194,6 +194,45 @@ TEST(BuildWorkloadTest, DpShardingChargesTheGatherBuffer) {
   }
 }
 
+TEST(HeldModelChunksTest, InterleavedOneFOneBHoldsMegatronsWarmup) {
+  // pp 4, vpp 2, M 8: rank 0 warms up (4-0-1)*2 + (2-1)*4 = 10 chunks, plus one in flight.
+  EXPECT_EQ(HeldModelChunks(PipelineSchedule::k1F1B, 8, 4, 2, 0), 11);
+  EXPECT_EQ(HeldModelChunks(PipelineSchedule::k1F1B, 8, 4, 2, 3), 5);
+  EXPECT_EQ(HeldModelChunks(PipelineSchedule::k1F1B, 4, 4, 2, 0), 8);  // capped at M * vpp
+  EXPECT_EQ(HeldModelChunks(PipelineSchedule::kGPipe, 8, 4, 2, 3), 16);
+}
+
+TEST(BuildWorkloadTest, InterleavedStagesRunAllTheRanksModelChunks) {
+  core::LayoutConfig lc = Plain();
+  lc.pp = 2;
+  lc.vpp = 2;
+  WorkloadConfig wc = Small();
+  wc.num_microbatches = 2;
+  // 4 layers over 4 model chunks: pp rank 0 holds chunks 0 and 2 (layers 0 and 2 and the
+  // embedding), pp rank 1 chunks 1 and 3 (layers 1 and 3 and the head).
+  StatusOr<Built> r0 = Build(lc, wc, 1 << 20, 1, 4);
+  ASSERT_TRUE(r0.ok()) << r0.status().ToString();
+  std::vector<std::string> names;
+  for (const Op& op : r0->workload.ops) names.push_back(op.name);
+  const std::vector<std::string> want0 = {"fwd embed",   "fwd layer 0", "fwd layer 2",
+                                          "bwd layer 2", "bwd layer 0", "bwd embed",
+                                          "adam chunk 0"};
+  EXPECT_EQ(names, want0);
+  // 1F1B: min(M * vpp, (pp - 0 - 1) * 2 + (vpp - 1) * pp + 1) = min(4, 5) = 4 model-chunk
+  // microbatches of S / 2: the others hold 4 * S / 2 - S = S.
+  const Workload& w0 = r0->workload;
+  EXPECT_EQ(w0.held_microbatches, 2);
+  const uint64_t s0 = w0.stage_activation;
+  EXPECT_EQ(w0.ops[1].non_model_bytes, s0 + w0.layer_activation);  // others + layer 0's store
+  wc.rank = 1;
+  StatusOr<Built> r1 = Build(lc, wc, 1 << 20, 1, 4);
+  ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+  // Rank 1: min(4, 0 + 2 + 1) = 3 chunks: the others hold 3 * S / 2 - S = S / 2.
+  const Workload& w1 = r1->workload;
+  EXPECT_EQ(w1.ops[0].name, "fwd layer 1");
+  EXPECT_EQ(w1.ops[0].non_model_bytes, w1.stage_activation / 2 + w1.layer_activation);
+}
+
 TEST(BuildWorkloadTest, RejectsBadConfigs) {
   WorkloadConfig wc = Small();
   wc.heads = 0;
@@ -207,7 +246,7 @@ TEST(BuildWorkloadTest, RejectsBadConfigs) {
   core::LayoutConfig lc = Plain();
   lc.pp = 2;
   lc.vpp = 2;
-  EXPECT_FALSE(Build(lc, Small(), 1 << 20, 1, 4).ok());
+  EXPECT_FALSE(Build(lc, Small(), 1 << 20, 1, 4).ok());  // interleaved 1F1B: M % pp != 0
 }
 
 }  // namespace

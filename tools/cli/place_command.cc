@@ -267,10 +267,6 @@ class PlaceCommand final : public Command {
     if (!layout.ok()) return layout.status();
     layout_ = std::move(*layout);
     const core::LayoutConfig& lc = layout_->config();
-    if (lc.vpp != 1) {
-      return Status::InvalidArgument(fmt::format(
-          "--vpp: interleaved schedules (vpp > 1) are not modelled by place, got {}", lc.vpp));
-    }
 
     if (!IsValidUtf8(cluster_text_))
       return Status::InvalidArgument("--cluster: expected UTF-8 text");
@@ -353,6 +349,13 @@ class PlaceCommand final : public Command {
                                      Quote(schedule_text_));
     }
     config_.recompute = recompute_;
+    if (lc.vpp > 1 && config_.schedule == placement::PipelineSchedule::k1F1B &&
+        config_.num_microbatches % lc.pp != 0) {
+      return Status::InvalidArgument(fmt::format(
+          "--microbatches: the interleaved 1F1B schedule (vpp {}) needs a multiple of pp {}, "
+          "got {}",
+          lc.vpp, lc.pp, config_.num_microbatches));
+    }
 
     const core::ModelSpec& model = layout_->model();
     const int64_t hidden = placement::HiddenSizeOf(model);
