@@ -17,6 +17,8 @@
 #include "core/host_device.h"
 #include "core/model_presets.h"
 #include "core/parallel_layout.h"
+#include "core/topology_presets.h"
+#include "gpu/sim_replay.h"
 #include "policies/placement/placement.h"
 #include "policies/placement/placement_generators.h"
 #include "policies/placement/workload.h"
@@ -96,6 +98,27 @@ TEST(PlacementTransfersTest, CpuMovesEveryUnitInAndOutOnGpt2Small) {
   EXPECT_GT(totals[TransferClass::kH2D].count, 0u);
   EXPECT_EQ(totals[TransferClass::kH2D].bytes, totals[TransferClass::kD2H].bytes);
   EXPECT_GE(totals[TransferClass::kH2D].bytes, w.total_model_bytes);
+}
+
+// The sim half of validate's timing: a placement's moves predicted on an H100, one h2d or d2h
+// per move, each taking at least bytes over the PCIe link's bandwidth.
+TEST(PlacementTransfersTest, TheSimPredictsEveryMoveOfCpuOnGpt2Small) {
+  const Workload w = Gpt2SmallStep();
+  const PlacementResult r =
+      placement::MakeCpuPolicy()->Run(w, {uint64_t{4} << 30, uint64_t{64} << 30});
+  ASSERT_TRUE(r.fits);
+  const std::vector<Transfer> moves = PlacementTransfers(r);
+  StatusOr<std::vector<Transfer>> predicted =
+      PredictTransfers(core::MakeTopology("dgx-h100:gpus_per_node=1,nodes=1").value(), moves);
+  ASSERT_TRUE(predicted.ok()) << predicted.status().ToString();
+  ASSERT_EQ(predicted->size(), moves.size());
+  const TransferTotals t = Totals(*predicted);
+  EXPECT_EQ(t[TransferClass::kH2D].bytes, r.h2d_bytes);
+  EXPECT_EQ(t[TransferClass::kD2H].bytes, r.d2h_bytes);
+  for (TransferClass c : {TransferClass::kH2D, TransferClass::kD2H}) {
+    EXPECT_GT(t[c].seconds, 0);
+    EXPECT_LT(t[c].BytesPerSecond(), 100e9) << TransferClassName(c) << ": faster than PCIe";
+  }
 }
 
 // Every policy on gpt2-small from a GPU too small for one op to one that holds everything: the

@@ -127,4 +127,14 @@ StatusOr<core::ParallelLayout> LayoutArgs::MakeWithModel(std::string_view model_
   return layout;
 }
 
+int64_t PositionsOf(const core::ModelSpec& model) {
+  for (const core::ParamSpec& p : model.params) {
+    if (p.role == core::ParamRole::kEmbedding && p.name.find("wpe") != std::string::npos &&
+        !p.shape.empty()) {
+      return p.shape[0];
+    }
+  }
+  return 0;
+}
+
 }  // namespace twinsim::cli

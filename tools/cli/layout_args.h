@@ -47,6 +47,10 @@ class LayoutArgs {
   std::string partition_ = "layers";
 };
 
+// Rows of the model's learned position embedding (GPT-2's wpe): the longest sequence it
+// takes; 0 when it has none. Pure.
+int64_t PositionsOf(const core::ModelSpec& model);
+
 }  // namespace twinsim::cli
 
 #endif  // TWINSIM_TOOLS_CLI_LAYOUT_ARGS_H_

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "properties/init_check.h"
 #include "tools/cli/args.h"
 #include "tools/cli/layout_args.h"
+#include "tools/cli/validate_placement.h"
 
 namespace twinsim::cli {
 namespace {
@@ -31,6 +33,9 @@ using policies::seed::Property;
 using policies::seed::SeedPolicy;
 
 constexpr uint64_t kMaxWorld = 64;  // ranks as threads driving real GPUs
+constexpr std::array<gpu::TransferClass, gpu::kNumTransferClasses> kEveryClass = {
+    gpu::TransferClass::kH2D, gpu::TransferClass::kD2H, gpu::TransferClass::kD2D,
+    gpu::TransferClass::kInitKernel};
 constexpr char kSeedExpected[] = "an unsigned 64-bit integer (decimal or 0x hex)";
 
 // FNV-1a over each parameter's shards, rank by rank: equal runs of one layout have equal
@@ -68,18 +73,13 @@ std::string PresetFor(const std::string& device) {
   return "dgx-h100";
 }
 
-std::string Percent(double measured, double predicted) {
-  if (!(measured > 0)) return "n/a";
-  return fmt::format("{:+.1f}%", (predicted - measured) / measured * 100);
-}
-
 class ValidateCommand final : public Command {
  public:
   void DeclareOptions(CLI::App& app) override {
     layout_args_.Declare(app);
-    app.add_option("--policy", policy_text_, "Seed policies, comma-separated, or 'all'")
-        ->type_name("NAME[,NAME...]|all")
-        ->required();
+    app.add_option("--policy", policy_text_,
+                   "Seed policies, comma-separated, or 'all' (required unless --placement)")
+        ->type_name("NAME[,NAME...]|all");
     app.add_option("--backend", backend_text_, "The backend validated against the sim: cuda")
         ->type_name("cuda")
         ->required();
@@ -99,6 +99,7 @@ class ValidateCommand final : public Command {
                    "Device memory budget per rank in bytes (default: the GPU's free memory "
                    "shared by its ranks)")
         ->type_name("BYTES");
+    placement_.Declare(app);
     app.add_flag("--json", json_, "Print one JSON object per policy and line");
     app.footer(
         "For each policy: init on the GPU(s) (cuda backend), on the host backend and on the sim\n"
@@ -109,12 +110,18 @@ class ValidateCommand final : public Command {
         "               measured with CUDA events against the time the sim's device model gives\n"
         "               for the same operations replayed one by one, error in percent. The\n"
         "               harness's read-back of every shard is part of d2h on both sides.\n"
-        "Exit status: 0 when the bits agree everywhere and no claimed parity is broken, 1\n"
-        "otherwise or without a usable GPU, 2 for a bad command line.\n"
+        "With --placement, for each placement policy: rank 0's training step (batch 1, --seq)\n"
+        "placed under --gpu-memory / --host-memory; its GPU memory replayed on the GPU under the\n"
+        "same budget (the device must fit, or refuse at the op where the accounting ran out of\n"
+        "memory), and when it fits its PCIe moves timed on the GPU against the sim (h2d, d2h).\n"
+        "Exit status: 0 when the bits agree everywhere, no claimed parity is broken and every\n"
+        "placement's memory agrees with the device, 1 otherwise or without a usable GPU, 2 for\n"
+        "a bad command line.\n"
         "\n"
         "Example:\n"
         "  twinsim calibrate --out cal.json\n"
-        "  twinsim validate --model gpt2-small --policy all --backend cuda --calibration cal.json");
+        "  twinsim validate --model gpt2-small --policy all --backend cuda --calibration cal.json\n"
+        "  twinsim validate --model gpt2-small --backend cuda --placement cpu,auto --gpu-memory 4GiB");
   }
 
   Status Validate() override {
@@ -124,7 +131,12 @@ class ValidateCommand final : public Command {
     TWINSIM_ASSIGN_OR_RETURN(core::ParallelLayout layout,
                              layout_args_.Make(kMaxWorld, "(one thread per rank drives a GPU)"));
     layout_ = std::move(layout);
-    const std::vector<std::string> names = SplitList(policy_text_);
+    TWINSIM_RETURN_IF_ERROR(placement_.Validate(*layout_));
+    if (policy_text_.empty() && !placement_.requested()) {
+      return Status::InvalidArgument("--policy: required (or --placement)");
+    }
+    const std::vector<std::string> names =
+        policy_text_.empty() ? std::vector<std::string>{} : SplitList(policy_text_);
     TWINSIM_RETURN_IF_ERROR(CheckList("--policy", policy_text_, names));
     for (const std::string& name :
          names == std::vector<std::string>{"all"} ? policies::seed::PolicyNames() : names) {
@@ -198,10 +210,17 @@ class ValidateCommand final : public Command {
       failures += *ok ? 0 : 1;
       TWINSIM_RETURN_IF_ERROR(out.Finish());
     }
-    if (failures > 0) {
+    int disagreements = 0;
+    if (placement_.requested()) {
+      TWINSIM_ASSIGN_OR_RETURN(disagreements,
+                               placement_.Execute(topology, device, cluster,
+                                                  calibration_ ? calibration_path_ : "", json_, out));
+    }
+    if (failures > 0 || disagreements > 0) {
       return Status::FailedPrecondition(fmt::format(
-          "{} of {} policies disagree between backends or break a claimed parity", failures,
-          policies_.size()));
+          "{} of {} policies disagree between backends or break a claimed parity; {} placement "
+          "polic{} disagree with the device",
+          failures, policies_.size(), disagreements, disagreements == 1 ? "y" : "ies"));
     }
     return Status::Ok();
   }
@@ -294,18 +313,8 @@ class ValidateCommand final : public Command {
              JsonText(HashText(h_cuda[i])) + ",\"host\":" + JsonText(HashText(h_host[i])) +
              ",\"sim\":" + JsonText(HashText(h_sim[i])) + "}";
       }
-      j += "],\"timing\":[";
-      for (int c = 0; c < gpu::kNumTransferClasses; ++c) {
-        const auto cls = static_cast<gpu::TransferClass>(c);
-        const double ms = m[cls].seconds, ps = s[cls].seconds;
-        j += (c ? "," : "") +
-             fmt::format("{{\"class\":\"{}\",\"count\":{},\"bytes\":{},\"elements\":{},"
-                         "\"measured_s\":{:.9g},\"predicted_s\":{:.9g},\"error_pct\":{}}}",
-                         gpu::TransferClassName(cls), m[cls].count, m[cls].bytes,
-                         m[cls].elements, ms, ps,
-                         ms > 0 ? fmt::format("{:.3f}", (ps - ms) / ms * 100) : "null");
-      }
-      j += fmt::format("],\"ok\":{}}}\n", ok ? "true" : "false");
+      j += "],\"timing\":" + TimingJson(m, s, kEveryClass);
+      j += fmt::format(",\"ok\":{}}}\n", ok ? "true" : "false");
       out.Append(j);
       return ok;
     }
@@ -324,14 +333,7 @@ class ValidateCommand final : public Command {
                              layout.model().params[i].name, HashText(h_cuda[i]),
                              HashText(h_host[i]), HashText(h_sim[i])));
     }
-    out.Append("  class  ops        bytes     measured    predicted   error\n");
-    for (int c = 0; c < gpu::kNumTransferClasses; ++c) {
-      const auto cls = static_cast<gpu::TransferClass>(c);
-      out.Append(fmt::format("  {:<5} {:>4} {:>12} {:>10.3f} ms {:>9.3f} ms {:>8}\n",
-                             gpu::TransferClassName(cls), m[cls].count, m[cls].bytes,
-                             m[cls].seconds * 1e3, s[cls].seconds * 1e3,
-                             Percent(m[cls].seconds, s[cls].seconds)));
-    }
+    out.Append(TimingText(m, s, kEveryClass));
     return ok;
   }
 
@@ -346,6 +348,7 @@ class ValidateCommand final : public Command {
   std::string policy_text_, backend_text_, seed_text_, calibration_path_, cluster_text_;
   std::string comm_text_ = "auto", device_memory_text_;
   bool json_ = false;
+  PlacementStep placement_;
   std::vector<std::unique_ptr<SeedPolicy>> policies_;
   properties::InitRunOptions options_;
   gpu::CudaCommKind comm_ = gpu::CudaCommKind::kAuto;
