@@ -140,9 +140,6 @@ Status PlacementStep::Validate(const core::ParallelLayout& layout) {
                     Quote(model.name)));
   }
   config_.heads = model.num_heads;
-  if (layout.config().vpp != 1) {
-    return Status::InvalidArgument("--placement: interleaved schedules (vpp > 1) are not modelled");
-  }
   StatusOr<placement::RankStep> step = placement::BuildRankStep(layout, config_, {}, false);
   if (!step.ok()) return ForOption("--placement", step.status());
   workload_ = std::move(step->workload);
