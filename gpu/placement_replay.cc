@@ -12,24 +12,9 @@ using placement::PlacementResult;
 using placement::Where;
 using placement::Workload;
 
-// CPU Adam's copies (Note [CPU Adam]) move bytes but leave the unit where it is: no allocation
-// changes. A log without the field has none.
-bool IsCopy(const placement::Transfer& t) {
-  if constexpr (requires { t.copy; }) {
-    return t.copy;
-  } else {
-    return false;
-  }
-}
-
-// Whether op `op` ran on the CPU (Note [CPU Adam]): it charged no GPU memory. A result without
-// the field ran every op on the GPU.
+// Whether op `op` ran on the CPU (Note [CPU Adam]): it charged no GPU memory.
 bool OnCpu(const PlacementResult& r, int op) {
-  if constexpr (requires { r.op_on_cpu; }) {
-    return static_cast<size_t>(op) < r.op_on_cpu.size() && r.op_on_cpu[op];
-  } else {
-    return false;
-  }
+  return static_cast<size_t>(op) < r.op_on_cpu.size() && r.op_on_cpu[op];
 }
 
 std::string UnitText(int unit) {
@@ -91,9 +76,10 @@ class Replayer {
     return Give(units_[unit]);
   }
 
-  // A logged move: a load allocates the unit, an eviction frees it, a copy changes nothing.
+  // A logged move: a load allocates the unit, an eviction frees it, a copy (CPU Adam's
+  // gradients out and parameters back, Note [CPU Adam]) leaves the unit where it is.
   Status Move(const placement::Transfer& t) {
-    if (IsCopy(t)) return Status::Ok();
+    if (t.copy) return Status::Ok();
     return t.to == Where::kGpu ? Load(t.op, t.unit, t.bytes) : Evict(t.op, t.unit);
   }
 
