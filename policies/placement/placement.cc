@@ -369,8 +369,10 @@ class HomePolicy : public PlacementPolicy {
         continue;
       }
       if (auto oom = step.Exchange(op, {}, Missing(step, o))) return step.Finish(name_, oom);
-      uint64_t gather = 0;
-      for (int c : o.chunks) gather += kept[c] ? 0 : w.chunk_gather_bytes[c];
+      uint64_t gather = 0;  // Adam updates the rank's own shards: no gather (OpGatherBytes)
+      if (o.phase != OpPhase::kOptimizer) {
+        for (int c : o.chunks) gather += kept[c] ? 0 : w.chunk_gather_bytes[c];
+      }
       if (auto oom = step.Run(op, gather)) return step.Finish(name_, oom);
       std::vector<int> after;
       for (int u : o.units) {

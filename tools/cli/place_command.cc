@@ -97,16 +97,6 @@ std::string JsonString(std::string_view text) {
   return s;
 }
 
-// Rows of the learned position embedding (GPT-2's wpe), or 0 when the model has none.
-int64_t PositionsOf(const core::ModelSpec& model) {
-  for (const core::ParamSpec& p : model.params) {
-    if (p.role == core::ParamRole::kEmbedding && p.name.find("wpe") != std::string::npos &&
-        !p.shape.empty()) {
-      return p.shape[0];
-    }
-  }
-  return 0;
-}
 
 std::string RatioText(const placement::PlacementResult& r) {
   if (!r.fits) return "n/a (did not fit)";
