@@ -136,7 +136,9 @@ const std::vector<std::string>& CsvColumns() {
       "max_device_bytes", "max_host_bytes", "bytes_sent", "parity", "replica", "distinct",
       "determinism", "init_fits", "broke_claim", "batch", "seq", "microbatches", "gpu_memory",
       "host_memory", "feasible", "fits", "oom_op", "peak_gpu_bytes", "peak_host_bytes",
-      "h2d_bytes", "d2h_bytes", "ratio_to_optimal", "args"};
+      "h2d_bytes", "d2h_bytes", "ratio_to_optimal", "args",
+      // Added after "args" so that every earlier column keeps its position.
+      "step_time_s", "compute_time_s", "peak_reserved_bytes"};
   return columns;
 }
 
@@ -182,6 +184,10 @@ std::map<std::string, std::string> CsvRow(const Row& row) {
       v[k] = JsonText(Get(r, k));
     }
     v["oom_op"] = JsonText(Get(Get(r, "oom"), "op_name"));
+    v["backend"] = JsonText(Get(r, "backend"));
+    v["step_time_s"] = JsonText(Get(r, "step_time_s"));
+    v["compute_time_s"] = JsonText(Get(Get(r, "sim"), "compute_time_s"));
+    v["peak_reserved_bytes"] = JsonText(Get(r, "peak_reserved_bytes"));
   }
   return v;
 }
@@ -208,6 +214,7 @@ struct Plot {
   // A clustered bar chart instead of lines: one group of bars per category, one bar per
   // series; a point's x is the category's index.
   std::vector<std::string> categories;
+  bool lines = false;  // lines without point marks (long series)
 };
 
 struct Block {
@@ -278,9 +285,11 @@ void Draw(Plot& plot, const std::string& gnuplot, const std::string& work) {
       script += "EOD\n";
       // Dash types and point shapes differ, so that series lying on each other stay visible.
       commands += (commands.empty() ? "plot " : ", ") + std::string("$D") + std::to_string(s) +
-                  " using 1:2 with linespoints lw 2 dt " + std::to_string(s % 5 + 1) + " pt " +
-                  std::to_string(s % 6 + 4) + " ps 1.2 title " +
-                  GnuplotString(plot.series[s].name);
+                  (plot.lines ? " using 1:2 with lines lw 2 dt " + std::to_string(s % 5 + 1)
+                              : " using 1:2 with linespoints lw 2 dt " +
+                                    std::to_string(s % 5 + 1) + " pt " +
+                                    std::to_string(s % 6 + 4) + " ps 1.2") +
+                  " title " + GnuplotString(plot.series[s].name);
     }
   }
   script += commands + "\n";
@@ -490,10 +499,14 @@ std::string PolicyFamily(const Json& r) {
   return p.substr(0, p.find('('));
 }
 
+// A place result with a per-op memory timeline (`timeline = true`). Such cases are reported
+// in their own section (PlacementTimelines), not along the batch axis.
+bool HasTimeline(const Json& r) { return Get(r, "timeline").is_array(); }
+
 void Placement(const std::vector<Row>& rows, Report& report) {
   std::vector<const Json*> place;
   for (const Row& row : rows) {
-    if (IsPlace(row)) place.push_back(row.result);
+    if (IsPlace(row) && !HasTimeline(*row.result)) place.push_back(row.result);
   }
   if (place.empty()) return;
 
@@ -567,12 +580,13 @@ void Placement(const std::vector<Row>& rows, Report& report) {
     report.Add(std::move(plot));
   }
 
-  // Peak memory and PCIe traffic along the batch axis, per GPU memory.
-  report.Heading("Placement: peak GPU memory and PCIe traffic vs optimal");
+  // Peak memory, PCIe traffic and step time along the batch axis, per GPU memory.
+  report.Heading("Placement: peak GPU memory, PCIe traffic and step time");
   report.Text(
-      "Per policy and batch: peak GPU memory and the host-to-device bytes per step; the "
-      "ratio is H2D over the optimal (Belady) bound. Cases that ran out of memory show OOM and "
-      "are left out of the plots.");
+      "Per policy and batch: peak GPU memory, the host-to-device bytes per step, the ratio of "
+      "H2D to the optimal (Belady) bound, and the simulated step time (the slowest rank's "
+      "forward, backward and optimizer step with its transfers; --backend sim). Cases that ran "
+      "out of memory show OOM and are left out of the plots.");
   std::vector<std::string> groups;
   std::map<std::string, std::map<int64_t, std::map<std::string, const Json*>>> cells;
   for (const Json* r : place) {
@@ -592,9 +606,12 @@ void Placement(const std::vector<Row>& rows, Report& report) {
                 "peak GPU memory (GiB)", true, false, {}, ""};
     Plot pcie{"pcie_" + std::to_string(n), "PCIe H2D bytes per step: " + group, "batch",
               "H2D per step (GiB)", true, false, {}, ""};
+    Plot step{"step_time_" + std::to_string(n), "Simulated step time: " + group, "batch",
+              "simulated step time (s)", true, true, {}, ""};
     for (const std::string& name : names) {
       memory.series.push_back({name, {}});
       pcie.series.push_back({name, {}});
+      step.series.push_back({name, {}});
     }
     for (const auto& [batch, by_policy] : cells[group]) {
       std::vector<std::string> line = {std::to_string(batch)};
@@ -612,10 +629,15 @@ void Placement(const std::vector<Row>& rows, Report& report) {
         const double peak = Number(Get(r, "peak_gpu_bytes"));
         const double h2d = Number(Get(r, "h2d_bytes"));
         const Json& ratio = Get(r, "ratio_to_optimal");
+        const Json& step_time = Get(r, "step_time_s");
         line.push_back(GiB(peak) + ", H2D " + GiB(h2d) +
-                       (ratio.is_number() ? ", " + Format("%.2fx", ratio.get<double>()) : ""));
+                       (ratio.is_number() ? ", " + Format("%.2fx", ratio.get<double>()) : "") +
+                       (step_time.is_number() ? ", step " + Seconds(step_time.get<double>()) : ""));
         memory.series[i].points.push_back({static_cast<double>(batch), peak / (1 << 30)});
         pcie.series[i].points.push_back({static_cast<double>(batch), h2d / (1 << 30)});
+        if (step_time.is_number() && step_time.get<double>() > 0) {
+          step.series[i].points.push_back({static_cast<double>(batch), step_time.get<double>()});
+        }
       }
       t.rows.push_back(std::move(line));
     }
@@ -623,6 +645,77 @@ void Placement(const std::vector<Row>& rows, Report& report) {
     report.Add(std::move(t));
     report.Add(std::move(memory));
     report.Add(std::move(pcie));
+    report.Add(std::move(step));
+  }
+}
+
+// Where a place result ran out of memory: "op 50 (bwd head)", "initial placement" (before
+// the first op), or "" when it fit.
+std::string OomAt(const Json& oom) {
+  if (oom.is_null()) return "";
+  const std::string name = JsonText(Get(oom, "op_name"));
+  if (Number(Get(oom, "op"), -1) < 0) return name;
+  return "op " + JsonText(Get(oom, "op")) + " (" + name + ")";
+}
+
+// GPU memory over one step, op by op, per policy: the cases run with `timeline = true`.
+void PlacementTimelines(const std::vector<Row>& rows, Report& report) {
+  std::vector<std::string> groups;
+  std::map<std::string, std::vector<const Json*>> by_group;
+  for (const Row& row : rows) {
+    if (!IsPlace(row) || !HasTimeline(*row.result)) continue;
+    const Json& r = *row.result;
+    const std::string group = PlaceGroup(r, true) + ", batch " + JsonText(Get(r, "batch"));
+    if (!by_group.count(group)) groups.push_back(group);
+    by_group[group].push_back(&r);
+  }
+  if (groups.empty()) return;
+  report.Heading("Placement: GPU memory over a step");
+  report.Text(
+      "GPU memory while each op of one training step ran (forward, backward, then the optimizer "
+      "chunk by chunk), per policy, from place --timeline. A policy that runs out of memory "
+      "stops at the op that did not fit.");
+  int n = 0;
+  for (const std::string& group : groups) {
+    Table t{{"policy", "ops run", "max GPU", "max host", "out of memory at", "step time"}, {}};
+    const Json& first = *by_group[group].front();
+    Plot plot{"timeline_" + std::to_string(++n),
+              "GPU memory per op: " + JsonText(Get(first, "model")) + " on " +
+                  JsonText(Get(first, "cluster")) + ", GPU " +
+                  GiB(Number(Get(first, "gpu_memory"))) + ", batch " +
+                  JsonText(Get(first, "batch")),
+              "op index (forward, backward, optimizer)", "GPU memory (GiB)", false, false, {},
+              ""};
+    plot.lines = true;
+    size_t longest = 0;
+    for (const Json* r : by_group[group]) {
+      const Json& timeline = Get(*r, "timeline");
+      Series series{PolicyFamily(*r), {}};
+      double max_gpu = 0, max_host = 0;
+      for (size_t op = 0; op < timeline.size(); ++op) {
+        const double gpu = Number(Get(timeline[op], "gpu_bytes"));
+        max_gpu = std::max(max_gpu, gpu);
+        max_host = std::max(max_host, Number(Get(timeline[op], "host_bytes")));
+        series.points.push_back({static_cast<double>(op), gpu / (1 << 30)});
+      }
+      longest = std::max(longest, timeline.size());
+      const Json& oom = Get(*r, "oom");
+      const Json& step_time = Get(*r, "step_time_s");
+      t.rows.push_back({series.name, std::to_string(timeline.size()), GiB(max_gpu),
+                        GiB(max_host),
+                        OomAt(oom), step_time.is_number() ? Seconds(step_time.get<double>()) : ""});
+      plot.series.push_back(std::move(series));
+    }
+    // The GPU's capacity, as a flat line over the longest timeline.
+    const double capacity = Number(Get(first, "gpu_memory"));
+    if (capacity > 0 && longest > 1) {
+      plot.series.push_back({"GPU memory (" + GiB(capacity) + ")",
+                             {{0.0, capacity / (1 << 30)},
+                              {static_cast<double>(longest - 1), capacity / (1 << 30)}}});
+    }
+    report.Text("**" + group + "**");
+    report.Add(std::move(t));
+    report.Add(std::move(plot));
   }
 }
 
@@ -757,6 +850,7 @@ StatusOr<int> WriteSweepReport(const SweepReportInput& input, const std::string&
   InitMatrix(rows, report);
   InitTimes(rows, report);
   Placement(rows, report);
+  PlacementTimelines(rows, report);
   Traces(input, report);
 
   int drawn = 0;

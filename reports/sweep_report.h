@@ -2,8 +2,9 @@
 // (one record per case), results.csv (one row per case and policy, stable columns),
 // summary.md (the tables a reviewer wants) and index.html (the same, self-contained, with
 // gnuplot plots inline as SVG: init time vs PP size per seed policy, the OOM frontier per
-// placement policy, peak GPU memory, PCIe bytes per step against the optimal bound), plus
-// plots/*.svg. Every file is a pure function of the records: no times, no absolute paths.
+// placement policy, peak GPU memory, PCIe bytes per step and simulated step time vs batch,
+// GPU memory op by op over a step for cases run with --timeline), plus plots/*.svg. Every
+// file is a pure function of the records: no times, no absolute paths.
 #ifndef TWINSIM_REPORTS_SWEEP_REPORT_H_
 #define TWINSIM_REPORTS_SWEEP_REPORT_H_
 

@@ -31,7 +31,7 @@ echo "rendered DOM: $figures plot figures, $svgs <svg> elements, $polylines path
 [[ $figures -eq $plots ]] || { echo "FAIL: $figures plot figures in the DOM, expected $plots"; exit 1; }
 [[ $svgs -ge $plots ]] || { echo "FAIL: $svgs <svg> elements in the DOM, expected at least $plots"; exit 1; }
 [[ $polylines -ge $((plots * 3)) ]] || { echo "FAIL: the plots have almost no drawing ($polylines paths)"; exit 1; }
-for id in init_time_1 oom_frontier_1 peak_gpu_1 pcie_1; do
+for id in init_time_1 oom_frontier_1 peak_gpu_1 pcie_1 step_time_1 timeline_1; do
   grep -q "<figure class=\"plot\" id=\"$id\">" "$work/dom.html" || { echo "FAIL: plot $id missing"; exit 1; }
 done
 timeout 120 "$browser" "${flags[@]}" --window-size=1100,3000 --screenshot="$work/page.png" \

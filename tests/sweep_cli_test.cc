@@ -91,10 +91,10 @@ TEST(SweepCliTest, SmokeReportIsIdenticalForAnyJobs) {
   const RunResult r2 = Twinsim({"sweep", Smoke(), "--out", two, "--jobs", "3"});
   ASSERT_EQ(r1.exit_code, 0) << r1.err;
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
-  EXPECT_NE(r1.err.find("18/18 done, 0 failed"), std::string::npos) << r1.err;
+  EXPECT_NE(r1.err.find("20/20 done, 0 failed"), std::string::npos) << r1.err;
   ExpectSameFiles(one, two);
   const std::vector<json> records = Records(one);
-  ASSERT_EQ(records.size(), 18u);
+  ASSERT_EQ(records.size(), 20u);
   for (size_t i = 0; i < records.size(); ++i) {
     EXPECT_EQ(records[i]["index"], i);
     EXPECT_EQ(records[i]["status"], "ok");
@@ -111,13 +111,32 @@ TEST(SweepCliTest, SmokeReportIsIdenticalForAnyJobs) {
   EXPECT_EQ(traces, 4);
   // One CSV row per case and policy, with the stable header.
   const std::vector<std::string> csv = Lines(ReadFile(one + "/results.csv"));
-  ASSERT_EQ(csv.size(), 19u);
+  ASSERT_EQ(csv.size(), 21u);
   EXPECT_EQ(csv[0].rfind("case_id,index,label,command,status,exit_code,policy,", 0), 0u);
+  EXPECT_NE(csv[0].find(",args,step_time_s,compute_time_s,peak_reserved_bytes"),
+            std::string::npos)
+      << csv[0];
+  // place runs on the sim backend: a step time per fitting policy, and the sim's host wall
+  // time (sim.wall_s) moved out of the records into timings.jsonl.
+  int place_steps = 0, timelines = 0;
+  for (const json& r : records) {
+    if (r["command"] != "place") continue;
+    for (const json& result : r["results"]) {
+      EXPECT_FALSE(result["sim"].contains("wall_s")) << result.dump();
+      if (result["fits"] == true && result["sim"]["step_time_s"].get<double>() > 0) ++place_steps;
+      if (result["timeline"].is_array() && !result["timeline"].empty()) ++timelines;
+    }
+  }
+  EXPECT_EQ(place_steps, 8);
+  EXPECT_EQ(timelines, 2);
+  EXPECT_EQ(ReadFile(one + "/results.jsonl").find("wall_s"), std::string::npos);
   const std::string md = ReadFile(one + "/summary.md");
   for (const char* section : {"## Seed policies: property matrix", "## Init time vs pipeline",
-                              "## Placement: OOM frontier", "## Perfetto traces"}) {
+                              "## Placement: OOM frontier", "## Placement: GPU memory over a step",
+                              "## Perfetto traces"}) {
     EXPECT_NE(md.find(section), std::string::npos) << section;
   }
+  EXPECT_NE(md.find(", step "), std::string::npos) << md;
   EXPECT_NE(ReadFile(one + "/index.html").find("<svg"), std::string::npos);
 }
 
@@ -133,7 +152,7 @@ TEST(SweepCliTest, ResumeSkipsFinishedCasesAndRerunsMissingOnes) {
   }
   const RunResult r = Twinsim({"sweep", Smoke(), "--out", dir, "--jobs", "2", "--resume"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("18 cases (16 already done)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("20 cases (18 already done)"), std::string::npos) << r.err;
   EXPECT_EQ(Lines(r.err).size(), 1u + 2u) << r.err;  // the header and two progress lines
   ExpectSameFiles(dir, fresh);
 }
@@ -162,7 +181,7 @@ TEST(SweepCliTest, ABrokenClaimFailsTheSweepAndShowsInTheReport) {
 TEST(SweepCliTest, FilterAndShardSelectCases) {
   const std::string all = Ok({"sweep", Smoke(), "--list"});
   const std::string places = Ok({"sweep", Smoke(), "--list", "--filter", "command=place batch!=16"});
-  EXPECT_EQ(Lines(all).size(), 18u);
+  EXPECT_EQ(Lines(all).size(), 20u);
   ASSERT_EQ(Lines(places).size(), 3u) << places;
   for (const std::string& line : Lines(places)) {
     EXPECT_NE(line.find("twinsim place"), std::string::npos);
