@@ -29,7 +29,7 @@ uint64_t Checksum64(std::span<const std::byte> bytes) {
     h = (h ^ Mix(word)) * kPrime;
   }
   uint64_t tail = 0;
-  std::memcpy(&tail, bytes.data() + i, bytes.size() - i);
+  if (i < bytes.size()) std::memcpy(&tail, bytes.data() + i, bytes.size() - i);
   h = (h ^ Mix(tail ^ (uint64_t{0xff} << 56))) * kPrime;
   return Mix(h);
 }
