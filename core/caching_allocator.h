@@ -26,8 +26,8 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -73,7 +73,7 @@ class CachingAllocator {
   struct Segment {
     uint64_t size = 0;
     bool small = false;
-    int live = 0;                  // allocated blocks in it
+    int live = 0;                         // allocated blocks in it
     std::map<uint64_t, uint64_t> blocks;  // offset -> block id
   };
 

@@ -10,7 +10,7 @@ constexpr uint64_t kMiB = uint64_t{1} << 20;
 TEST(CachingAllocatorTest, RoundsRequestsAndSegmentsAsPyTorch) {
   EXPECT_EQ(CachingAllocator::RoundSize(1), 512u);
   EXPECT_EQ(CachingAllocator::RoundSize(513), 1024u);
-  EXPECT_EQ(CachingAllocator::SegmentSize(512), 2 * kMiB);         // small pool
+  EXPECT_EQ(CachingAllocator::SegmentSize(512), 2 * kMiB);  // small pool
   EXPECT_EQ(CachingAllocator::SegmentSize(kMiB), 2 * kMiB);
   EXPECT_EQ(CachingAllocator::SegmentSize(kMiB + 512), 20 * kMiB);  // large, under 10 MiB
   EXPECT_EQ(CachingAllocator::SegmentSize(11 * kMiB), 12 * kMiB);   // rounded to 2 MiB

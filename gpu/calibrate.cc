@@ -30,11 +30,14 @@ StatusOr<core::Calibration> MeasureCalibration(const CalibrateOptions& options) 
   TWINSIM_ASSIGN_OR_RETURN(PinnedAllocation pinned, device->AllocatePinned(n, "calibrate"));
   if (!pinned.fits()) return Status::ResourceExhausted(pinned.oom->ToString());
   std::vector<std::byte> pageable(n, std::byte{1});
-  TWINSIM_ASSIGN_OR_RETURN(void* da, device->DevicePointer(core::BufferRegion::Whole(a), "calibrate"));
-  TWINSIM_ASSIGN_OR_RETURN(void* db, device->DevicePointer(core::BufferRegion::Whole(b), "calibrate"));
+  TWINSIM_ASSIGN_OR_RETURN(void* da,
+                           device->DevicePointer(core::BufferRegion::Whole(a), "calibrate"));
+  TWINSIM_ASSIGN_OR_RETURN(void* db,
+                           device->DevicePointer(core::BufferRegion::Whole(b), "calibrate"));
 
   // Best time of `reps` (the first run warms up and is dropped).
-  auto best = [&](TransferClass cls, void* dst, const void* src, uint64_t bytes) -> StatusOr<double> {
+  auto best = [&](TransferClass cls, void* dst, const void* src,
+                  uint64_t bytes) -> StatusOr<double> {
     double t = 1e30;
     for (int r = 0; r <= options.reps; ++r) {
       TWINSIM_ASSIGN_OR_RETURN(Transfer x, device->TimedMemcpy(cls, dst, src, bytes));

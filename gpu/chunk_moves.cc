@@ -43,12 +43,16 @@ StatusOr<std::vector<Transfer>> ReplayTransfers(CudaDevice& device,
         measured.seconds = log.size() > before ? log.back().seconds : 0;
       }
     } else {
-      StatusOr<void*> dev_a = device.DevicePointer(core::BufferRegion::Slice(a, 0, m.bytes), "replay");
-      StatusOr<void*> dev_b = device.DevicePointer(core::BufferRegion::Slice(b.value(), 0, m.bytes), "replay");
+      StatusOr<void*> dev_a =
+          device.DevicePointer(core::BufferRegion::Slice(a, 0, m.bytes), "replay");
+      StatusOr<void*> dev_b =
+          device.DevicePointer(core::BufferRegion::Slice(b.value(), 0, m.bytes), "replay");
       status = dev_a.ok() ? dev_b.status() : dev_a.status();
       if (!status.ok()) break;
       void* host = pinned->ptr;
-      void* dst = m.cls == TransferClass::kH2D ? *dev_a : m.cls == TransferClass::kD2H ? host : *dev_b;
+      void* dst = m.cls == TransferClass::kH2D   ? *dev_a
+                  : m.cls == TransferClass::kD2H ? host
+                                                 : *dev_b;
       const void* src = m.cls == TransferClass::kH2D ? host : *dev_a;
       StatusOr<Transfer> t = device.TimedMemcpy(m.cls, dst, src, m.bytes);
       status = t.status();

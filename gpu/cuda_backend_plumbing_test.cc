@@ -23,8 +23,7 @@ TEST(CudaBackendPlumbingTest, AnInjectedRunnerGivesTheHostBackendsBytes) {
   StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
   ASSERT_TRUE(layout.ok()) << layout.status().ToString();
   for (const std::string name : {"counter", "megatron", "seed-checkpoint"}) {
-    StatusOr<std::unique_ptr<policies::seed::SeedPolicy>> policy =
-        policies::seed::MakePolicy(name);
+    StatusOr<std::unique_ptr<policies::seed::SeedPolicy>> policy = policies::seed::MakePolicy(name);
     ASSERT_TRUE(policy.ok());
     properties::InitRunOptions host;
     host.init_device = (*policy)->default_init_device();

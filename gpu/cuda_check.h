@@ -18,12 +18,12 @@ Status CudaStatus(cudaError_t err, std::string_view call);
 
 }  // namespace twinsim::gpu
 
-#define TWINSIM_CUDA_RETURN_IF_ERROR(call)                                      \
-  do {                                                                         \
-    const cudaError_t twinsim_cuda_err_ = (call);                              \
-    if (twinsim_cuda_err_ != cudaSuccess) {                                    \
-      return ::twinsim::gpu::CudaStatus(twinsim_cuda_err_, #call);              \
-    }                                                                          \
+#define TWINSIM_CUDA_RETURN_IF_ERROR(call)                         \
+  do {                                                             \
+    const cudaError_t twinsim_cuda_err_ = (call);                  \
+    if (twinsim_cuda_err_ != cudaSuccess) {                        \
+      return ::twinsim::gpu::CudaStatus(twinsim_cuda_err_, #call); \
+    }                                                              \
   } while (0)
 
 #endif  // TWINSIM_GPU_CUDA_CHECK_H_

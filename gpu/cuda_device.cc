@@ -63,13 +63,13 @@ StatusOr<std::unique_ptr<CudaDevice>> CudaDevice::Create(int rank, CudaDeviceOpt
   const int count = CudaDeviceCount();
   if (count == 0) return Status::Unavailable(CudaUnavailableReason());
   if (options.ordinal < 0 || options.ordinal >= count) {
-    return Status::InvalidArgument(fmt::format("CUDA device ordinal {} is outside [0, {})",
-                                               options.ordinal, count));
+    return Status::InvalidArgument(
+        fmt::format("CUDA device ordinal {} is outside [0, {})", options.ordinal, count));
   }
   if (options.staging_bytes == 0 || options.staging_bytes > options.pinned_capacity) {
-    return Status::InvalidArgument(fmt::format(
-        "CudaDeviceOptions: staging_bytes {} must be in [1, pinned_capacity {}]",
-        options.staging_bytes, options.pinned_capacity));
+    return Status::InvalidArgument(
+        fmt::format("CudaDeviceOptions: staging_bytes {} must be in [1, pinned_capacity {}]",
+                    options.staging_bytes, options.pinned_capacity));
   }
   TWINSIM_CUDA_RETURN_IF_ERROR(cudaSetDevice(options.ordinal));
   cudaDeviceProp prop{};
@@ -158,8 +158,8 @@ StatusOr<core::Allocation> CudaDevice::Allocate(uint64_t bytes, std::string_view
       ledger_.Release(bytes, tag);
       return CudaStatus(err, "cudaMalloc");
     }
-    const Status set = CudaStatus(
-        cudaMemset(ptr, std::to_integer<int>(options_.fresh_byte), bytes), "cudaMemset");
+    const Status set =
+        CudaStatus(cudaMemset(ptr, std::to_integer<int>(options_.fresh_byte), bytes), "cudaMemset");
     if (!set.ok()) {
       cudaFree(ptr);
       ledger_.Release(bytes, tag);
@@ -197,8 +197,7 @@ void CudaDevice::RecordLocked(const Transfer& t) {
   if (options_.record_transfers) transfers_.push_back(t);
 }
 
-StatusOr<double> CudaDevice::TimedCopyLocked(void* dst, const void* src, uint64_t bytes,
-                                             int kind) {
+StatusOr<double> CudaDevice::TimedCopyLocked(void* dst, const void* src, uint64_t bytes, int kind) {
   std::unique_lock<std::mutex> gpu = LockGpu(options_.gpu_lock);
   TWINSIM_CUDA_RETURN_IF_ERROR(cudaSetDevice(options_.ordinal));
   TWINSIM_CUDA_RETURN_IF_ERROR(cudaEventRecord(impl_->start, impl_->stream));
@@ -244,8 +243,8 @@ Status CudaDevice::CopyFromHost(const core::BufferRegion& dst, std::span<const s
   for (uint64_t done = 0; done < src.size();) {
     const uint64_t n = std::min<uint64_t>(options_.staging_bytes, src.size() - done);
     std::memcpy(impl_->staging, src.data() + done, n);
-    TWINSIM_ASSIGN_OR_RETURN(double s,
-                             TimedCopyLocked(out + done, impl_->staging, n, cudaMemcpyHostToDevice));
+    TWINSIM_ASSIGN_OR_RETURN(
+        double s, TimedCopyLocked(out + done, impl_->staging, n, cudaMemcpyHostToDevice));
     t.seconds += s;
     done += n;
   }
@@ -292,8 +291,8 @@ Status CudaDevice::Copy(const core::BufferRegion& dst, const core::BufferRegion&
     TWINSIM_CUDA_RETURN_IF_ERROR(cudaSetDevice(options_.ordinal));
     TWINSIM_CUDA_RETURN_IF_ERROR(cudaMalloc(&tmp, dst.bytes));
     StatusOr<double> a = TimedCopyLocked(tmp, in, dst.bytes, cudaMemcpyDeviceToDevice);
-    StatusOr<double> b = a.ok() ? TimedCopyLocked(out, tmp, dst.bytes, cudaMemcpyDeviceToDevice)
-                                : a;
+    StatusOr<double> b =
+        a.ok() ? TimedCopyLocked(out, tmp, dst.bytes, cudaMemcpyDeviceToDevice) : a;
     cudaFree(tmp);
     if (!b.ok()) return b.status();
     t.seconds = *a + *b;
@@ -363,8 +362,8 @@ Status CudaDevice::FreePinned(const PinnedAllocation& allocation) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pinned_.find(allocation.ptr);
   if (it == pinned_.end()) {
-    return Status::NotFound(fmt::format("{}: FreePinned: no live pinned allocation at {}", name_,
-                                        allocation.ptr));
+    return Status::NotFound(
+        fmt::format("{}: FreePinned: no live pinned allocation at {}", name_, allocation.ptr));
   }
   pinned_ledger_.Release(it->second.first, it->second.second);
   pinned_.erase(it);

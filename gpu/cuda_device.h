@@ -52,8 +52,8 @@ std::string CudaUnavailableReason();
 // a 2-D block request: a column-split shard of R rows costs R launches.
 
 struct CudaDeviceOptions {
-  std::string name;  // empty: "cuda:<ordinal>" (rank < 0) or "cuda:<ordinal>/rank<rank>"
-  int ordinal = 0;   // which GPU (cudaSetDevice)
+  std::string name;       // empty: "cuda:<ordinal>" (rank < 0) or "cuda:<ordinal>/rank<rank>"
+  int ordinal = 0;        // which GPU (cudaSetDevice)
   uint64_t capacity = 0;  // the budget in bytes; 0: the GPU's free memory at construction
   // Pinned host memory this device may hold (its staging buffer included).
   uint64_t pinned_capacity = uint64_t{1} << 30;
@@ -142,14 +142,14 @@ class CudaDevice final : public core::Device {
   std::unique_ptr<Impl> impl_;
 
   mutable std::mutex mu_;
-  core::MemoryLedger ledger_;          // guarded by mu_
-  Table buffers_;                      // guarded by mu_
-  core::MemoryLedger pinned_ledger_;   // guarded by mu_
+  core::MemoryLedger ledger_;         // guarded by mu_
+  Table buffers_;                     // guarded by mu_
+  core::MemoryLedger pinned_ledger_;  // guarded by mu_
   // Live pinned allocations: address -> (bytes, tag). Guarded by mu_.
   std::unordered_map<void*, std::pair<uint64_t, std::string>> pinned_;
-  std::unordered_set<void*> live_;     // guarded by mu_: device addresses to free at the end
-  std::vector<Transfer> transfers_;    // guarded by mu_
-  TransferTotals totals_;              // guarded by mu_
+  std::unordered_set<void*> live_;   // guarded by mu_: device addresses to free at the end
+  std::vector<Transfer> transfers_;  // guarded by mu_
+  TransferTotals totals_;            // guarded by mu_
 };
 
 }  // namespace twinsim::gpu

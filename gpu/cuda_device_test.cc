@@ -17,14 +17,14 @@ namespace {
 
 namespace conformance = core::conformance;
 
-#define TWINSIM_REQUIRE_GPUS(n)                                                    \
-  do {                                                                             \
-    if (CudaDeviceCount() == 0) {                                                  \
-      GTEST_SKIP() << "no CUDA device: " << CudaUnavailableReason();               \
-    }                                                                              \
-    if (CudaDeviceCount() < (n)) {                                                 \
+#define TWINSIM_REQUIRE_GPUS(n)                                                        \
+  do {                                                                                 \
+    if (CudaDeviceCount() == 0) {                                                      \
+      GTEST_SKIP() << "no CUDA device: " << CudaUnavailableReason();                   \
+    }                                                                                  \
+    if (CudaDeviceCount() < (n)) {                                                     \
       GTEST_SKIP() << "needs " << (n) << " GPUs, " << CudaDeviceCount() << " present"; \
-    }                                                                              \
+    }                                                                                  \
   } while (0)
 
 StatusOr<std::unique_ptr<core::Device>> MakeCuda(uint64_t capacity) {
@@ -56,10 +56,10 @@ TEST(CudaNoDeviceTest, WithoutAGpuEverythingSaysWhyInsteadOfFailing) {
   if (n > 0) GTEST_SKIP() << "a GPU is present; the no-device path is not reachable here";
   StatusOr<std::unique_ptr<CudaDevice>> device = CudaDevice::Create(0, {});
   EXPECT_EQ(device.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(device.status().message().find("CUDA"), std::string::npos) << device.status().ToString();
-  StatusOr<CudaRun> run = RunRanksOnCuda({}, [](int, core::Comm&, core::Device&) {
-    return Status::Ok();
-  });
+  EXPECT_NE(device.status().message().find("CUDA"), std::string::npos)
+      << device.status().ToString();
+  StatusOr<CudaRun> run =
+      RunRanksOnCuda({}, [](int, core::Comm&, core::Device&) { return Status::Ok(); });
   EXPECT_EQ(run.status().code(), StatusCode::kUnavailable);
 }
 
@@ -127,8 +127,9 @@ TEST(CudaDeviceTest, InfoPinnedLimitAndTimingByClass) {
   std::vector<std::byte> host(8 << 20, std::byte{1});
   ASSERT_TRUE(device.CopyFromHost(core::BufferRegion::Whole(*b), host).ok());
   ASSERT_TRUE(device.CopyToHost(core::BufferRegion::Whole(*b), host).ok());
-  ASSERT_TRUE(device.Copy(core::BufferRegion::Slice(*b, 0, 4 << 20),
-                          core::BufferRegion::Slice(*b, 4 << 20, 4 << 20))
+  ASSERT_TRUE(device
+                  .Copy(core::BufferRegion::Slice(*b, 0, 4 << 20),
+                        core::BufferRegion::Slice(*b, 4 << 20, 4 << 20))
                   .ok());
   StatusOr<core::FillRequest> fill = kernels::MakeFillRequest(
       1, "w", *core::ParseInitSpec("normal:std=0.02"), core::DType::kFp32, 0, 1 << 20);
@@ -188,7 +189,8 @@ TEST(CudaDeviceTest, ReplayedChunkMovesAreTimed) {
 
 TEST(LocalCommTest, PointToPointOnOneGpu) {
   TWINSIM_REQUIRE_GPUS(1);
-  for (int world : {1, 2, 3, 5}) conformance::CheckPointToPoint(Runner(CudaCommKind::kLocal), world);
+  for (int world : {1, 2, 3, 5})
+    conformance::CheckPointToPoint(Runner(CudaCommKind::kLocal), world);
 }
 TEST(LocalCommTest, CollectivesOnOneGpu) {
   TWINSIM_REQUIRE_GPUS(1);

@@ -44,8 +44,8 @@ StatusOr<CudaRun> RunRanksOnCuda(const CudaRunOptions& options, const core::Rank
   CudaRun run;
   run.comm = options.comm;
   if (run.comm == CudaCommKind::kAuto) {
-    run.comm = n > 1 && gpus >= n && NcclAvailable().ok() ? CudaCommKind::kNccl
-                                                          : CudaCommKind::kLocal;
+    run.comm =
+        n > 1 && gpus >= n && NcclAvailable().ok() ? CudaCommKind::kNccl : CudaCommKind::kLocal;
   }
   if (run.comm == CudaCommKind::kNccl) {
     TWINSIM_RETURN_IF_ERROR(NcclAvailable());

@@ -32,7 +32,7 @@ struct CudaRunOptions {
   uint64_t device_capacity = 0;
   uint64_t pinned_capacity = uint64_t{1} << 30;  // per rank
   uint64_t staging_bytes = uint64_t{64} << 20;   // per rank
-  std::chrono::milliseconds timeout{600'000};   // LocalComm: longest wait on another rank
+  std::chrono::milliseconds timeout{600'000};    // LocalComm: longest wait on another rank
 };
 
 struct CudaRankResult {

@@ -40,9 +40,9 @@ Status LocalCommWorld::WaitLocked(std::unique_lock<std::mutex>& lock, int rank,
     }
     if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && !ready()) {
       if (!abort_.has_value()) {
-        abort_ = Status::Unavailable(fmt::format(
-            "timed out: rank {} waited {} ms in {}{}", rank, timeout_.count(), what,
-            collectives_.IncompleteReport()));
+        abort_ = Status::Unavailable(fmt::format("timed out: rank {} waited {} ms in {}{}", rank,
+                                                 timeout_.count(), what,
+                                                 collectives_.IncompleteReport()));
         cv_.notify_all();
       }
       return core::AbortedCall(rank, what, *abort_);
@@ -99,8 +99,8 @@ Status LocalComm::Take(int src, const BufferRegion& dst, int tag, const std::str
     StatusOr<void*> address = device_->DevicePointer(dst, "Recv");
     status = address.status();
     if (address.ok() && dst.bytes > 0) {
-      status = device_->TimedMemcpy(TransferClass::kD2D, *address, message->address, dst.bytes)
-                   .status();
+      status =
+          device_->TimedMemcpy(TransferClass::kD2D, *address, message->address, dst.bytes).status();
     }
   }
   {
@@ -168,11 +168,11 @@ Status LocalComm::WriteResult(const CollectiveArgs& args, const CollectiveRendez
         std::vector<std::byte>& payload = host.parts[r].payload;
         payload.assign(begin + c.counts[rank_], std::byte{0});
         if (c.counts[rank_] == 0) continue;
-        TWINSIM_RETURN_IF_ERROR(
-            device_
-                ->TimedMemcpy(TransferClass::kD2H, payload.data() + begin,
-                              static_cast<const std::byte*>(inputs[r]) + begin, c.counts[rank_])
-                .status());
+        TWINSIM_RETURN_IF_ERROR(device_
+                                    ->TimedMemcpy(TransferClass::kD2H, payload.data() + begin,
+                                                  static_cast<const std::byte*>(inputs[r]) + begin,
+                                                  c.counts[rank_])
+                                    .status());
       }
       return core::WriteCollectiveResult(
           rank_, args, host, args.call.Describe(),
@@ -235,8 +235,8 @@ Status LocalComm::RunCollective(const CollectiveArgs& args) {
   world_->collectives_.Depart(collective);
   world_->cv_.notify_all();
   const int n = size();
-  Status wait = world_->WaitLocked(lock, rank_, what,
-                                   [&collective, n] { return collective->departed == n; });
+  Status wait =
+      world_->WaitLocked(lock, rank_, what, [&collective, n] { return collective->departed == n; });
   if (collective->departed == n) world_->inputs_.erase(seq);
   return status.ok() ? wait : status;
 }

@@ -52,12 +52,12 @@ class LocalCommWorld {
   const std::chrono::milliseconds timeout_;
   std::mutex mu_;
   std::condition_variable cv_;
-  core::MessageQueues<Message> queues_;          // guarded by mu_
-  core::CollectiveTable collectives_;            // guarded by mu_
+  core::MessageQueues<Message> queues_;                  // guarded by mu_
+  core::CollectiveTable collectives_;                    // guarded by mu_
   std::map<uint64_t, std::vector<const void*>> inputs_;  // by collective: each rank's input
-  std::vector<uint64_t> next_collective_;        // guarded by mu_, by rank
-  std::vector<bool> exited_;                     // guarded by mu_, by rank
-  std::optional<Status> abort_;                  // guarded by mu_
+  std::vector<uint64_t> next_collective_;                // guarded by mu_, by rank
+  std::vector<bool> exited_;                             // guarded by mu_, by rank
+  std::optional<Status> abort_;                          // guarded by mu_
 };
 
 // One rank's Comm over a LocalCommWorld. Send is rendezvous (returns once the receiver has

@@ -37,13 +37,13 @@ StatusOr<const NcclApi*> LoadNccl() {
   static Status status;
   std::call_once(once, [] {
     const char* path = std::getenv("TWINSIM_NCCL_LIBRARY");
-    void* lib = dlopen(path != nullptr && *path != '\0' ? path : "libnccl.so.2",
-                       RTLD_NOW | RTLD_LOCAL);
+    void* lib =
+        dlopen(path != nullptr && *path != '\0' ? path : "libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
     if (lib == nullptr) {
       const char* err = dlerror();
-      status = Status::Unavailable(fmt::format(
-          "NCCL not loadable ({}); set TWINSIM_NCCL_LIBRARY or LD_LIBRARY_PATH",
-          err != nullptr ? err : "unknown error"));
+      status = Status::Unavailable(
+          fmt::format("NCCL not loadable ({}); set TWINSIM_NCCL_LIBRARY or LD_LIBRARY_PATH",
+                      err != nullptr ? err : "unknown error"));
       return;
     }
     auto resolve = [&](auto& fn, const char* name) {
@@ -72,12 +72,13 @@ StatusOr<const NcclApi*> LoadNccl() {
 }  // namespace
 
 // Every NCCL call goes through this (one checking macro, as NCCL's own checks.h).
-#define TWINSIM_NCCL_RETURN_IF_ERROR(api, call)                                            \
-  do {                                                                                     \
-    const ncclResult_t twinsim_nccl_res_ = (call);                                         \
-    if (twinsim_nccl_res_ != ncclSuccess) {                                                \
-      return Status::Internal(std::string(#call) + ": " + (api)->GetErrorString(twinsim_nccl_res_)); \
-    }                                                                                      \
+#define TWINSIM_NCCL_RETURN_IF_ERROR(api, call)                          \
+  do {                                                                   \
+    const ncclResult_t twinsim_nccl_res_ = (call);                       \
+    if (twinsim_nccl_res_ != ncclSuccess) {                              \
+      return Status::Internal(std::string(#call) + ": " +                \
+                              (api)->GetErrorString(twinsim_nccl_res_)); \
+    }                                                                    \
   } while (0)
 
 Status NcclAvailable() { return LoadNccl().status(); }
@@ -87,8 +88,8 @@ StatusOr<std::unique_ptr<NcclWorld>> NcclWorld::Create(std::span<const int> ordi
   const int have = CudaDeviceCount();
   for (int o : ordinals) {
     if (o < 0 || o >= have) {
-      return Status::Unavailable(fmt::format(
-          "NcclWorld: GPU ordinal {} requested, {} GPU(s) present", o, have));
+      return Status::Unavailable(
+          fmt::format("NcclWorld: GPU ordinal {} requested, {} GPU(s) present", o, have));
     }
   }
   std::unique_ptr<NcclWorld> world(new NcclWorld());
@@ -109,8 +110,9 @@ NcclWorld::~NcclWorld() {
 StatusOr<std::unique_ptr<NcclComm>> NcclComm::Create(NcclWorld* world, int rank,
                                                      CudaDevice* device) {
   if (device->ordinal() != world->ordinal(rank)) {
-    return Status::InvalidArgument(fmt::format("NcclComm: rank {} drives GPU {}, its device is on {}",
-                                               rank, world->ordinal(rank), device->ordinal()));
+    return Status::InvalidArgument(
+        fmt::format("NcclComm: rank {} drives GPU {}, its device is on {}", rank,
+                    world->ordinal(rank), device->ordinal()));
   }
   std::unique_ptr<NcclComm> comm(new NcclComm(world, rank, device));
   TWINSIM_CUDA_RETURN_IF_ERROR(cudaSetDevice(device->ordinal()));
@@ -145,10 +147,10 @@ struct Call {
 
 }  // namespace
 
-#define TWINSIM_NCCL_CALL_PREAMBLE()                                          \
-  TWINSIM_ASSIGN_OR_RETURN(const NcclApi* api, LoadNccl());                    \
-  const Call c{api, static_cast<ncclComm_t>(world_->comms_[rank_]),           \
-               static_cast<cudaStream_t>(stream_)};                           \
+#define TWINSIM_NCCL_CALL_PREAMBLE()                                \
+  TWINSIM_ASSIGN_OR_RETURN(const NcclApi* api, LoadNccl());         \
+  const Call c{api, static_cast<ncclComm_t>(world_->comms_[rank_]), \
+               static_cast<cudaStream_t>(stream_)};                 \
   TWINSIM_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_->ordinal()))
 
 Status NcclComm::Send(int dst, const core::BufferRegion& src, int tag) {
@@ -231,15 +233,14 @@ Status NcclComm::AllGather(const core::BufferRegion& send, const core::BufferReg
   TWINSIM_ASSIGN_OR_RETURN(void* to, device_->DevicePointer(recv, "AllGather (recv)"));
   TWINSIM_NCCL_CALL_PREAMBLE();
   if (AllEqual(n)) {
-    TWINSIM_NCCL_RETURN_IF_ERROR(
-        api, api->AllGather(from, to, n[rank_], ncclUint8, c.comm, c.stream));
+    TWINSIM_NCCL_RETURN_IF_ERROR(api,
+                                 api->AllGather(from, to, n[rank_], ncclUint8, c.comm, c.stream));
   } else {
     TWINSIM_NCCL_RETURN_IF_ERROR(api, api->GroupStart());
     uint64_t offset = 0;
     for (int r = 0; r < size(); ++r) {
-      TWINSIM_NCCL_RETURN_IF_ERROR(
-          api, api->Broadcast(from, static_cast<std::byte*>(to) + offset, n[r], ncclUint8, r,
-                              c.comm, c.stream));
+      TWINSIM_NCCL_RETURN_IF_ERROR(api, api->Broadcast(from, static_cast<std::byte*>(to) + offset,
+                                                       n[r], ncclUint8, r, c.comm, c.stream));
       offset += n[r];
     }
     TWINSIM_NCCL_RETURN_IF_ERROR(api, api->GroupEnd());
@@ -266,8 +267,8 @@ Status NcclComm::ReduceScatterSum(const core::BufferRegion& send, const core::Bu
     uint64_t offset = 0;
     for (int r = 0; r < size(); ++r) {
       TWINSIM_NCCL_RETURN_IF_ERROR(
-          api, api->Reduce(static_cast<const std::byte*>(from) + offset, to,
-                           n[r] / sizeof(float), ncclFloat32, ncclSum, r, c.comm, c.stream));
+          api, api->Reduce(static_cast<const std::byte*>(from) + offset, to, n[r] / sizeof(float),
+                           ncclFloat32, ncclSum, r, c.comm, c.stream));
       offset += n[r];
     }
     TWINSIM_NCCL_RETURN_IF_ERROR(api, api->GroupEnd());

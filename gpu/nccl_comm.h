@@ -60,8 +60,7 @@ class NcclComm final : public core::Comm {
  public:
   // REQUIRES: world and device outlive this object; device->ordinal() == world->ordinal(rank).
   // Creates a stream and a 4-byte scratch buffer (for Barrier) on the rank's GPU.
-  static StatusOr<std::unique_ptr<NcclComm>> Create(NcclWorld* world, int rank,
-                                                    CudaDevice* device);
+  static StatusOr<std::unique_ptr<NcclComm>> Create(NcclWorld* world, int rank, CudaDevice* device);
   ~NcclComm() override;
 
   int rank() const override { return rank_; }

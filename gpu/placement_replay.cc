@@ -61,8 +61,8 @@ class Replayer {
 
   Status Load(int op, int unit, uint64_t bytes) {
     if (on_device(unit)) {
-      return Status::InvalidArgument(fmt::format("{} loads {}, already on the device",
-                                                 OpText(w_, op), UnitText(unit)));
+      return Status::InvalidArgument(
+          fmt::format("{} loads {}, already on the device", OpText(w_, op), UnitText(unit)));
     }
     TWINSIM_ASSIGN_OR_RETURN(units_[unit], Take(op, bytes, unit % 2 == 0 ? "fp16" : "optim",
                                                 "loading " + UnitText(unit)));
@@ -70,8 +70,8 @@ class Replayer {
   }
   Status Evict(int op, int unit) {
     if (!on_device(unit)) {
-      return Status::InvalidArgument(fmt::format("{} evicts {}, not on the device",
-                                                 OpText(w_, op), UnitText(unit)));
+      return Status::InvalidArgument(
+          fmt::format("{} evicts {}, not on the device", OpText(w_, op), UnitText(unit)));
     }
     return Give(units_[unit]);
   }
@@ -85,10 +85,11 @@ class Replayer {
 
   // Charges op `op`'s non-model bytes, then its gather buffers, and frees both.
   Status RunOp(int op, uint64_t gather) {
-    TWINSIM_ASSIGN_OR_RETURN(core::Buffer non_model,
-                             Take(op, w_.ops[op].non_model_bytes, "non-model",
-                                  OpText(w_, op) + " non-model memory"));
-    StatusOr<core::Buffer> gathered = Take(op, gather, "gather", OpText(w_, op) + " gather buffers");
+    TWINSIM_ASSIGN_OR_RETURN(
+        core::Buffer non_model,
+        Take(op, w_.ops[op].non_model_bytes, "non-model", OpText(w_, op) + " non-model memory"));
+    StatusOr<core::Buffer> gathered =
+        Take(op, gather, "gather", OpText(w_, op) + " gather buffers");
     Status s = gathered.ok() ? Give(*gathered) : gathered.status();
     Status t = Give(non_model);
     return s.ok() ? t : s;
@@ -146,14 +147,15 @@ Status CheckLog(const Workload& w, const PlacementResult& r) {
                                                r.initial_location.size(), w.num_units()));
   }
   if (r.oom && (r.oom->op < -1 || r.oom->op >= ops)) {
-    return Status::InvalidArgument(fmt::format("the OOM names op {}, the workload has {}",
-                                               r.oom->op, ops));
+    return Status::InvalidArgument(
+        fmt::format("the OOM names op {}, the workload has {}", r.oom->op, ops));
   }
   for (const placement::Transfer& t : r.transfers) {
     if (t.op < 0 || t.op >= ops || t.unit < 0 || t.unit >= w.num_units()) {
-      return Status::InvalidArgument(fmt::format("a move names op {} and unit {}; the workload "
-                                                 "has {} ops and {} units",
-                                                 t.op, t.unit, ops, w.num_units()));
+      return Status::InvalidArgument(
+          fmt::format("a move names op {} and unit {}; the workload "
+                      "has {} ops and {} units",
+                      t.op, t.unit, ops, w.num_units()));
     }
   }
   return Status::Ok();
@@ -162,10 +164,11 @@ Status CheckLog(const Workload& w, const PlacementResult& r) {
 // The log replayed up to (and, when the result did not fit, past) the OOM's op.
 Status ReplayLog(const Workload& w, const PlacementResult& r, Replayer& rep) {
   for (int u = 0; u < w.num_units(); ++u) {
-    if (r.initial_location[u] == Where::kGpu) TWINSIM_RETURN_IF_ERROR(rep.Load(-1, u, w.unit_bytes[u]));
+    if (r.initial_location[u] == Where::kGpu)
+      TWINSIM_RETURN_IF_ERROR(rep.Load(-1, u, w.unit_bytes[u]));
   }
-  TWINSIM_ASSIGN_OR_RETURN(rep.extra(), rep.Take(-1, r.gathered_bytes, "gathered",
-                                                 "kept-gathered buffers"));
+  TWINSIM_ASSIGN_OR_RETURN(rep.extra(),
+                           rep.Take(-1, r.gathered_bytes, "gathered", "kept-gathered buffers"));
   const int oom_op = r.fits ? static_cast<int>(w.ops.size()) : r.oom->op;
   if (oom_op == -1 && rep.extra().is_null()) {
     TWINSIM_ASSIGN_OR_RETURN(rep.extra(), rep.Take(-1, r.oom->requested, "refused",
@@ -189,9 +192,9 @@ Status ReplayLog(const Workload& w, const PlacementResult& r, Replayer& rep) {
     }
   }
   if (!rep.refused() && next != r.transfers.size()) {
-    return Status::InvalidArgument(fmt::format(
-        "the move log is not in op order: move {} (op {}) was not replayed", next,
-        r.transfers[next].op));
+    return Status::InvalidArgument(
+        fmt::format("the move log is not in op order: move {} (op {}) was not replayed", next,
+                    r.transfers[next].op));
   }
   return Status::Ok();
 }
@@ -253,10 +256,10 @@ StatusOr<MemoryReplay> ReplayPlacementMemory(core::Device& device,
   const uint64_t budget = device.Info().capacity;
   if (r.fits) {
     out.agrees = !out.device_oom;
-    out.detail = out.agrees
-                     ? fmt::format("the device fit the step too: peak {} of {}",
-                                   core::FormatByteSize(out.peak_bytes), core::FormatByteSize(budget))
-                     : "the accounting fits but the device refused at " + Refusal(w, out);
+    out.detail =
+        out.agrees ? fmt::format("the device fit the step too: peak {} of {}",
+                                 core::FormatByteSize(out.peak_bytes), core::FormatByteSize(budget))
+                   : "the accounting fits but the device refused at " + Refusal(w, out);
     return out;
   }
   const int op = r.oom->op;

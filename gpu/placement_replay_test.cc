@@ -78,7 +78,7 @@ TEST(PlacementTransfersTest, LoadsAreH2DEvictionsD2HAndTotalsMatchTheResult) {
     ASSERT_EQ(t.size(), r.transfers.size()) << r.policy;
     for (size_t i = 0; i < t.size(); ++i) {
       EXPECT_EQ(t[i].cls, r.transfers[i].to == placement::Where::kGpu ? TransferClass::kH2D
-                                                                       : TransferClass::kD2H);
+                                                                      : TransferClass::kD2H);
       EXPECT_EQ(t[i].bytes, r.transfers[i].bytes);
       EXPECT_EQ(t[i].seconds, 0);
     }

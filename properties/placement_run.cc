@@ -42,8 +42,7 @@ Status Ring(core::Comm& comm, const std::vector<int>& group, size_t pos, const c
   const int next = group[(pos + 1) % n];
   const int prev = group[(pos + n - 1) % n];
   for (int s = 0; s < steps; ++s) {
-    TWINSIM_RETURN_IF_ERROR(
-        comm.SendRecv(next, {send, 0, bytes}, prev, {recv, 0, bytes}, tag));
+    TWINSIM_RETURN_IF_ERROR(comm.SendRecv(next, {send, 0, bytes}, prev, {recv, 0, bytes}, tag));
   }
   return Status::Ok();
 }
@@ -52,12 +51,11 @@ Status Ring(core::Comm& comm, const std::vector<int>& group, size_t pos, const c
 Status RunRankStep(int rank, const core::ParallelLayout& layout, const Workload& w,
                    const PlacementResult& r, core::Comm& comm, core::Device& device) {
   const std::vector<int> group = layout.DpGroup(rank);
-  const size_t pos = static_cast<size_t>(
-      std::find(group.begin(), group.end(), rank) - group.begin());
+  const size_t pos =
+      static_cast<size_t>(std::find(group.begin(), group.end(), rank) - group.begin());
   const int dp = static_cast<int>(group.size());
-  const bool sharded =
-      std::any_of(w.chunk_gather_bytes.begin(), w.chunk_gather_bytes.end(),
-                  [](uint64_t b) { return b > 0; });
+  const bool sharded = std::any_of(w.chunk_gather_bytes.begin(), w.chunk_gather_bytes.end(),
+                                   [](uint64_t b) { return b > 0; });
 
   // Per op: the bytes of its ring steps, so the staging buffers can be sized once.
   const size_t num_ops = w.ops.size();
@@ -113,8 +111,7 @@ Status RunRankStep(int rank, const core::ParallelLayout& layout, const Workload&
       const int c = w.ops[i].chunks.front();
       TWINSIM_RETURN_IF_ERROR(device.HostInitWork(kCpuAdamWorkPerElement * w.chunk_elements[c]));
     } else {
-      TWINSIM_RETURN_IF_ERROR(
-          device.Compute(w.ops[i].flops, w.ops[i].hbm_bytes, w.ops[i].name));
+      TWINSIM_RETURN_IF_ERROR(device.Compute(w.ops[i].flops, w.ops[i].hbm_bytes, w.ops[i].name));
     }
     if (reduce_steps[i] > 0) {
       TWINSIM_RETURN_IF_ERROR(
@@ -144,10 +141,10 @@ double ComputeSeconds(const Workload& w, const PlacementResult& r, const core::G
 
 }  // namespace
 
-StatusOr<SimStepResult> SimulatePlacementStep(
-    const SimStepOptions& options, const core::ParallelLayout& layout,
-    const std::vector<const Workload*>& workloads,
-    const std::vector<const PlacementResult*>& results) {
+StatusOr<SimStepResult> SimulatePlacementStep(const SimStepOptions& options,
+                                              const core::ParallelLayout& layout,
+                                              const std::vector<const Workload*>& workloads,
+                                              const std::vector<const PlacementResult*>& results) {
   const auto start = std::chrono::steady_clock::now();
   const int world = layout.world_size();
   if (static_cast<int>(workloads.size()) != world || static_cast<int>(results.size()) != world) {
@@ -160,9 +157,9 @@ StatusOr<SimStepResult> SimulatePlacementStep(
       return Status::InvalidArgument(fmt::format("SimulatePlacementStep: rank {} is missing", r));
     }
     if (!results[r]->fits) {
-      return Status::InvalidArgument(fmt::format(
-          "SimulatePlacementStep: rank {}'s step does not fit ({}); it has no duration", r,
-          results[r]->oom ? results[r]->oom->message : "OOM"));
+      return Status::InvalidArgument(
+          fmt::format("SimulatePlacementStep: rank {}'s step does not fit ({}); it has no duration",
+                      r, results[r]->oom ? results[r]->oom->message : "OOM"));
     }
   }
   if (core::NumGpus(options.topology) < world) {
@@ -195,7 +192,8 @@ StatusOr<SimStepResult> SimulatePlacementStep(
   for (const core::NodeSpec& node : options.topology.nodes) {
     for (const core::GpuSpec& gpu : node.gpus) {
       if (rank < world) {
-        out.compute_time_s = std::max(out.compute_time_s, ComputeSeconds(*workloads[rank], *results[rank], gpu));
+        out.compute_time_s =
+            std::max(out.compute_time_s, ComputeSeconds(*workloads[rank], *results[rank], gpu));
       }
       ++rank;
     }
@@ -227,8 +225,8 @@ class Replay {
          int64_t corrupt_move)
       : w_(w),
         r_(r),
-        device_(0, core::HostDeviceOptions{.name = "gpu (host backend)",
-                                           .capacity = budget.gpu_bytes}),
+        device_(
+            0, core::HostDeviceOptions{.name = "gpu (host backend)", .capacity = budget.gpu_bytes}),
         host_(-1, "host", budget.host_bytes),
         corrupt_move_(corrupt_move),
         on_device_(w.num_units()),
@@ -290,7 +288,8 @@ class Replay {
       }
     }
     if (next != r_.transfers.size()) {
-      return Internal(fmt::format("{} transfers name no op of the step", r_.transfers.size() - next));
+      return Internal(
+          fmt::format("{} transfers name no op of the step", r_.transfers.size() - next));
     }
     for (int u = 0; u < w_.num_units(); ++u) {  // where every unit ended, once more
       if ((r_.final_location[u] == Where::kGpu) != on_device_[u].has_value()) {
@@ -323,17 +322,18 @@ class Replay {
 
   void ChargeHost(int u, std::string_view when) {
     if (host_.TryCharge(w_.unit_bytes[u], u % 2 == 0 ? "fp16" : "optim")) {
-      out_.oom = fmt::format("{}: chunk unit {} ({} B) does not fit the host", when, u,
-                             w_.unit_bytes[u]);
+      out_.oom =
+          fmt::format("{}: chunk unit {} ({} B) does not fit the host", when, u, w_.unit_bytes[u]);
     }
   }
 
   Status ToDevice(int u, std::span<const std::byte> bytes, std::string_view when) {
-    StatusOr<core::Allocation> a = device_.Allocate(w_.unit_bytes[u], u % 2 == 0 ? "fp16" : "optim");
+    StatusOr<core::Allocation> a =
+        device_.Allocate(w_.unit_bytes[u], u % 2 == 0 ? "fp16" : "optim");
     if (!a.ok()) return a.status();
     if (!a->fits()) {
-      out_.oom = fmt::format("{}: chunk unit {} ({} B) does not fit the GPU", when, u,
-                             w_.unit_bytes[u]);
+      out_.oom =
+          fmt::format("{}: chunk unit {} ({} B) does not fit the GPU", when, u, w_.unit_bytes[u]);
       return Status::Ok();
     }
     TWINSIM_RETURN_IF_ERROR(device_.CopyFromHost(core::BufferRegion::Whole(a->buffer), bytes));
@@ -370,8 +370,7 @@ class Replay {
         return Internal(when + ": a CPU Adam copy of a unit not on the GPU, or too large");
       }
       std::vector<std::byte> part(t.bytes);
-      TWINSIM_RETURN_IF_ERROR(
-          device_.CopyToHost({*on_device_[u], 0, t.bytes}, part));
+      TWINSIM_RETURN_IF_ERROR(device_.CopyToHost({*on_device_[u], 0, t.bytes}, part));
       if (t.to == Where::kGpu) {  // parameters back: the same bytes, so the checksum holds
         if (static_cast<int64_t>(index) == corrupt_move_ && !part.empty()) part[0] ^= std::byte{1};
         TWINSIM_RETURN_IF_ERROR(device_.CopyFromHost({*on_device_[u], 0, t.bytes}, part));
@@ -425,9 +424,9 @@ StatusOr<HostReplayResult> ReplayPlacementWithBytes(const Workload& workload,
                                                     int64_t corrupt_move) {
   const auto start = std::chrono::steady_clock::now();
   if (result.initial_location.size() != workload.unit_bytes.size()) {
-    return Status::InvalidArgument(fmt::format(
-        "host backend: {} has no whole-unit placement to replay (optimal is a bound)",
-        result.policy));
+    return Status::InvalidArgument(
+        fmt::format("host backend: {} has no whole-unit placement to replay (optimal is a bound)",
+                    result.policy));
   }
   if (workload.total_model_bytes > kHostReplayMaxBytes) {
     return Status::InvalidArgument(fmt::format(
@@ -444,8 +443,8 @@ StatusOr<HostReplayResult> ReplayPlacementWithBytes(const Workload& workload,
 
 InitMeetsPlacement CheckInitMeetsPlacement(const std::optional<core::OomReport>& init_oom,
                                            std::string_view init_oom_during,
-                                           const placement::ChunkManager& chunks,
-                                           const Workload& w, const PlacementResult& result,
+                                           const placement::ChunkManager& chunks, const Workload& w,
+                                           const PlacementResult& result,
                                            const placement::MemoryBudget& budget) {
   InitMeetsPlacement out;
   if (result.initial_location.size() != w.unit_bytes.size()) {
@@ -453,12 +452,12 @@ InitMeetsPlacement CheckInitMeetsPlacement(const std::optional<core::OomReport>&
     return out;
   }
   if (init_oom) {
-    out.why = fmt::format("init: {} ({}) needed {} with {} free, on {}",
-                          init_oom_during.empty() ? "allocation" : std::string(init_oom_during),
-                          init_oom->tag, core::FormatByteSize(init_oom->requested),
-                          core::FormatByteSize(init_oom->capacity -
-                                               std::min(init_oom->capacity, init_oom->in_use)),
-                          init_oom->device);
+    out.why = fmt::format(
+        "init: {} ({}) needed {} with {} free, on {}",
+        init_oom_during.empty() ? "allocation" : std::string(init_oom_during), init_oom->tag,
+        core::FormatByteSize(init_oom->requested),
+        core::FormatByteSize(init_oom->capacity - std::min(init_oom->capacity, init_oom->in_use)),
+        init_oom->device);
     return out;
   }
   // Note [Init meets placement]: the build walk.
@@ -489,9 +488,10 @@ InitMeetsPlacement CheckInitMeetsPlacement(const std::optional<core::OomReport>&
   out.build_peak_gpu_bytes = peak_gpu;
   out.build_peak_host_bytes = peak_host;
   if (peak_gpu > budget.gpu_bytes) {
-    out.why = fmt::format("chunk build: the GPU peaks at {} (parameters not yet partitioned + "
-                          "chunks), {} available",
-                          core::FormatByteSize(peak_gpu), core::FormatByteSize(budget.gpu_bytes));
+    out.why = fmt::format(
+        "chunk build: the GPU peaks at {} (parameters not yet partitioned + "
+        "chunks), {} available",
+        core::FormatByteSize(peak_gpu), core::FormatByteSize(budget.gpu_bytes));
   } else if (peak_host > budget.host_bytes) {
     out.why = fmt::format("chunk build: the host peaks at {}, {} available",
                           core::FormatByteSize(peak_host), core::FormatByteSize(budget.host_bytes));

@@ -55,11 +55,11 @@ struct SimStepOptions {
 };
 
 struct SimStepResult {
-  double step_time_s = 0;               // the slowest rank's end time
-  std::vector<double> rank_time_s;      // per rank
-  sim::LinkBytes link_bytes{};          // hardware bytes per link class, all ranks
-  double compute_time_s = 0;            // the slowest rank's op compute alone (no moves, no comm)
-  double wall_s = 0;                    // wall-clock seconds the simulation took
+  double step_time_s = 0;           // the slowest rank's end time
+  std::vector<double> rank_time_s;  // per rank
+  sim::LinkBytes link_bytes{};      // hardware bytes per link class, all ranks
+  double compute_time_s = 0;        // the slowest rank's op compute alone (no moves, no comm)
+  double wall_s = 0;                // wall-clock seconds the simulation took
 };
 
 // Simulates one step of every rank (Note [Simulated placement step]). workloads[r] and
@@ -86,13 +86,13 @@ StatusOr<SimStepResult> SimulatePlacementStep(
 // are not replayed.
 
 struct HostReplayResult {
-  bool fits = false;          // no allocation or transient failed
-  std::string oom;            // when !fits: the op and what did not fit
-  bool intact = true;         // every checksum matched
-  std::string corruption;     // when !intact: the first unit and move that did not
-  uint64_t moves = 0;         // transfers replayed
-  uint64_t bytes_moved = 0;   // their bytes
-  uint64_t checksums = 0;     // checksums compared
+  bool fits = false;         // no allocation or transient failed
+  std::string oom;           // when !fits: the op and what did not fit
+  bool intact = true;        // every checksum matched
+  std::string corruption;    // when !intact: the first unit and move that did not
+  uint64_t moves = 0;        // transfers replayed
+  uint64_t bytes_moved = 0;  // their bytes
+  uint64_t checksums = 0;    // checksums compared
   uint64_t peak_device_bytes = 0;
   double wall_s = 0;
 };

@@ -115,8 +115,9 @@ int Main(int argc, char** argv) {
       result.transfers.size(), last.step_time_s, result.h2d_bytes);
   std::printf("gpt3-175b, dp=8 sharded, recompute, auto on 8 simulated A100-80GB (%d runs)\n",
               runs);
-  std::printf("  median wall  %.3f s (build %.3f s, policy %.3f s, simulation %.3f s); target 2 s\n",
-              Median(total_s), Median(build_s), Median(policy_s), Median(sim_s));
+  std::printf(
+      "  median wall  %.3f s (build %.3f s, policy %.3f s, simulation %.3f s); target 2 s\n",
+      Median(total_s), Median(build_s), Median(policy_s), Median(sim_s));
   std::printf("  the step     %zu moves, %.1f GiB H2D per rank, %.3f s simulated\n",
               result.transfers.size(), static_cast<double>(result.h2d_bytes) / (1 << 30),
               last.step_time_s);

@@ -58,8 +58,10 @@ void AppendEscape(char32_t c, std::string& out) {
 size_t DecodeUtf8(std::string_view text, size_t i, char32_t& c) {
   const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
   const unsigned char lead = byte(i);
-  size_t length = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 && lead < 0xF0 ? 3
-                  : lead >= 0xC2 && lead < 0xE0 ? 2 : 0;
+  size_t length = lead >= 0xF0 && lead <= 0xF4  ? 4
+                  : lead >= 0xE0 && lead < 0xF0 ? 3
+                  : lead >= 0xC2 && lead < 0xE0 ? 2
+                                                : 0;
   if (length == 0 || i + length > text.size()) return 0;
   c = lead & (0x7F >> length);
   for (size_t k = 1; k < length; ++k) {
@@ -80,8 +82,8 @@ StatusOr<std::string> ToAscii(std::string_view text, const std::string& path) {
   out.reserve(text.size());
   const auto bad = [&](size_t at, std::string_view what) {
     return Status::InvalidArgument(path + ":" + std::to_string(line) + ":" +
-                                   std::to_string(at - line_start + 1) + ": TOML syntax: " +
-                                   std::string(what));
+                                   std::to_string(at - line_start + 1) +
+                                   ": TOML syntax: " + std::string(what));
   };
   const auto starts = [&](size_t at, std::string_view s) { return text.substr(at, s.size()) == s; };
   const std::string_view kTripleQuote = "\"\"\"", kTripleApostrophe = "'''";
@@ -282,9 +284,8 @@ class Parser {
     toml::parse_result parsed = toml::parse(*ascii, scenario_.path);
     if (!parsed) {
       const toml::parse_error& e = parsed.error();
-      return Status::InvalidArgument(scenario_.path + ":" +
-                                     std::to_string(e.source().begin.line) + ":" +
-                                     std::to_string(e.source().begin.column) +
+      return Status::InvalidArgument(scenario_.path + ":" + std::to_string(e.source().begin.line) +
+                                     ":" + std::to_string(e.source().begin.column) +
                                      ": TOML syntax: " + OneLine(e.description()));
     }
     const toml::table& root = parsed.table();
@@ -319,18 +320,18 @@ class Parser {
       }
       const toml::array* array = node.as_array();
       if (array == nullptr) {
-        return errors_.At(line, k,
-                          "expected blocks written [[" + k + "]] (a list of tables), got " +
-                              TypeName(node));
+        return errors_.At(
+            line, k,
+            "expected blocks written [[" + k + "]] (a list of tables), got " + TypeName(node));
       }
       if (array->empty()) {
         return errors_.At(line, k, "expected at least one [[" + k + "]] table, got an empty list");
       }
       for (const toml::node& element : *array) {
         if (!element.is_table()) {
-          return errors_.At(LineOf(element), k,
-                            "expected each [[" + k + "]] block to be a table, got " +
-                                TypeName(element));
+          return errors_.At(
+              LineOf(element), k,
+              "expected each [[" + k + "]] block to be a table, got " + TypeName(element));
         }
         blocks.push_back({schema, element.as_table()});
       }
@@ -341,8 +342,7 @@ class Parser {
     if (blocks.empty()) {
       return errors_.At(1, "scenario",
                         "no cases; expected at least one block such as [[" +
-                            (schemas_.empty() ? std::string("init") : schemas_[0].command) +
-                            "]]");
+                            (schemas_.empty() ? std::string("init") : schemas_[0].command) + "]]");
     }
     for (const Block& block : blocks) {
       TWINSIM_RETURN_IF_ERROR(ExpandBlock(*block.schema, *block.table));
@@ -398,9 +398,9 @@ class Parser {
   StatusOr<std::string> InlineSpec(const std::string& path, const toml::node& node) const {
     const toml::table* table = node.as_table();
     if (table == nullptr) {
-      return errors_.At(LineOf(node), path,
-                        "expected a string or an inline table with 'preset' or 'family', got " +
-                            TypeName(node));
+      return errors_.At(
+          LineOf(node), path,
+          "expected a string or an inline table with 'preset' or 'family', got " + TypeName(node));
     }
     std::string head, rest;
     for (auto&& [key, value] : *table) {
@@ -421,9 +421,10 @@ class Parser {
       rest += (rest.empty() ? "" : ",") + k + "=" + *text;
     }
     if (head.empty()) {
-      return errors_.At(LineOf(node), path,
-                        "expected 'preset' or 'family' in the inline table, e.g. { family = \"gpt2\", "
-                        "n_layer = 2 } or { preset = \"dgx-h100\", nodes = 2 }");
+      return errors_.At(
+          LineOf(node), path,
+          "expected 'preset' or 'family' in the inline table, e.g. { family = \"gpt2\", "
+          "n_layer = 2 } or { preset = \"dgx-h100\", nodes = 2 }");
     }
     return rest.empty() ? head : head + ":" + rest;
   }
@@ -436,15 +437,15 @@ class Parser {
     if (const auto* f = node.as_floating_point()) {
       const double v = f->get();
       if (!std::isfinite(v)) {
-        return errors_.At(line, path, "expected a finite number, got " + std::string(
-                                                                             std::isnan(v) ? "nan" : "inf"));
+        return errors_.At(
+            line, path,
+            "expected a finite number, got " + std::string(std::isnan(v) ? "nan" : "inf"));
       }
       char buffer[64];
       const auto result = std::to_chars(buffer, buffer + sizeof buffer, v);
       return std::string(buffer, result.ptr);
     }
-    return errors_.At(line, path,
-                      "expected a string or a number, got " + TypeName(node));
+    return errors_.At(line, path, "expected a string or a number, got " + TypeName(node));
   }
 
   // One value of option `option` (not a list).
@@ -453,16 +454,16 @@ class Parser {
     const int line = LineOf(node);
     if (option.flag) {
       if (!node.is_boolean()) {
-        return errors_.At(line, path,
-                          "expected true or false (--" + option.key + " is a flag), got " +
-                              TypeName(node));
+        return errors_.At(
+            line, path,
+            "expected true or false (--" + option.key + " is a flag), got " + TypeName(node));
       }
       return CaseOption{option.key, "", true, *node.value<bool>(), line};
     }
     if (node.is_boolean()) {
-      return errors_.At(line, path,
-                        "expected a value for --" + option.key +
-                            " (a string or a number), got a boolean");
+      return errors_.At(
+          line, path,
+          "expected a value for --" + option.key + " (a string or a number), got a boolean");
     }
     std::string text;
     if (node.is_table()) {
@@ -484,8 +485,8 @@ class Parser {
 
   // Reads the keys of a block or case table into `keys` (replacing keys already there).
   Status ReadKeys(const CommandSchema& schema, const toml::table& table, const std::string& where,
-                  std::vector<SweptKey>& keys, std::string& label, bool& trace,
-                  int& trace_line, const toml::array** cases) {
+                  std::vector<SweptKey>& keys, std::string& label, bool& trace, int& trace_line,
+                  const toml::array** cases) {
     std::vector<std::string> known;
     for (const OptionSchema& o : schema.options) known.push_back(o.key);
     known.push_back(std::string(kLabelKey));
@@ -499,8 +500,10 @@ class Parser {
         *cases = node.as_array();
         if (*cases == nullptr || (*cases)->empty()) {
           return errors_.At(line, path,
-                            "expected [[" + where + ".case]] tables (a non-empty list of tables), "
-                            "got " + (node.is_array() ? "an empty list" : TypeName(node)));
+                            "expected [[" + where +
+                                ".case]] tables (a non-empty list of tables), "
+                                "got " +
+                                (node.is_array() ? "an empty list" : TypeName(node)));
         }
         continue;
       }
@@ -523,7 +526,8 @@ class Parser {
         if (!node.is_boolean()) {
           return errors_.At(line, path,
                             "expected true or false (the sweep writes the trace to "
-                            "traces/<case-id>.json), got " + TypeName(node));
+                            "traces/<case-id>.json), got " +
+                                TypeName(node));
         }
         trace = *node.value<bool>();
         trace_line = line;
@@ -531,9 +535,10 @@ class Parser {
       }
       if (option == nullptr) {
         return errors_.At(line, path,
-                          "unknown key" + DidYouMean(k, known) + "; expected an option of twinsim " +
-                              schema.command + " (see 'twinsim " + schema.command +
-                              " --help') or label" + (cases != nullptr ? ", case" : ""));
+                          "unknown key" + DidYouMean(k, known) +
+                              "; expected an option of twinsim " + schema.command +
+                              " (see 'twinsim " + schema.command + " --help') or label" +
+                              (cases != nullptr ? ", case" : ""));
       }
       SweptKey swept{k, {}};
       if (const toml::array* list = node.as_array()) {
@@ -563,8 +568,8 @@ class Parser {
         if (!value.ok()) return value.status();
         swept.values.push_back(std::move(*value));
       }
-      auto existing = std::find_if(keys.begin(), keys.end(),
-                                   [&](const SweptKey& s) { return s.key == k; });
+      auto existing =
+          std::find_if(keys.begin(), keys.end(), [&](const SweptKey& s) { return s.key == k; });
       if (existing != keys.end()) {
         *existing = std::move(swept);
       } else {
@@ -601,8 +606,8 @@ class Parser {
       int trace_line = base_trace_line;
       const int line = LineOf(case_table != nullptr ? *case_table : block);
       if (case_table != nullptr) {
-        TWINSIM_RETURN_IF_ERROR(ReadKeys(schema, *case_table, schema.command + ".case", keys,
-                                         label, trace, trace_line, nullptr));
+        TWINSIM_RETURN_IF_ERROR(ReadKeys(schema, *case_table, schema.command + ".case", keys, label,
+                                         trace, trace_line, nullptr));
       }
       // Declaration order, so that the expansion does not depend on how the file orders keys.
       std::vector<const SweptKey*> ordered;
@@ -645,7 +650,8 @@ class Parser {
           digit[k] = 0;
         }
         uint64_t hash = Fnv1a64(c.command);
-        for (const std::string& arg : c.Arguments()) hash = Fnv1a64(std::string(1, '\0') + arg, hash);
+        for (const std::string& arg : c.Arguments())
+          hash = Fnv1a64(std::string(1, '\0') + arg, hash);
         if (c.trace) hash = Fnv1a64(std::string_view("\0--trace", 8), hash);
         char hex[17];
         std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
@@ -665,7 +671,7 @@ class Parser {
   const std::vector<CommandSchema>& schemas_;
   Scenario scenario_;
   std::map<std::string, std::map<std::string, std::string>> aliases_;  // option key -> name -> spec
-  std::map<std::string, int> ids_;  // case id -> line
+  std::map<std::string, int> ids_;                                     // case id -> line
 };
 
 }  // namespace

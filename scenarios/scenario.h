@@ -18,14 +18,14 @@ namespace twinsim::scenarios {
 
 // One option of a command, as the command line knows it.
 struct OptionSchema {
-  std::string key;  // "tp": the TOML key, the long option name without "--"
+  std::string key;    // "tp": the TOML key, the long option name without "--"
   bool flag = false;  // takes no value (--timing-only): the key takes true/false
   bool required = false;
 };
 
 // The options of one command (`twinsim init`).
 struct CommandSchema {
-  std::string command;  // "init"
+  std::string command;                // "init"
   std::vector<OptionSchema> options;  // in the command's declaration order
 };
 
@@ -53,8 +53,8 @@ struct ScenarioCase {
   std::string command;
   std::string label;
   bool trace = false;
-  int trace_line = 0;  // where trace = true was written
-  int line = 0;  // the line of the block (or case table) it came from
+  int trace_line = 0;               // where trace = true was written
+  int line = 0;                     // the line of the block (or case table) it came from
   std::vector<CaseOption> options;  // in the command's declaration order
 
   // The option arguments: {"--model", "gpt2-small", "--tp", "2", "--timing-only"}.
@@ -80,8 +80,7 @@ StatusOr<Scenario> ParseScenario(std::string_view text, std::string_view path,
                                  const std::vector<CommandSchema>& schemas);
 
 // Reads `path` and parses it; NotFound / InvalidArgument naming the file when unreadable.
-StatusOr<Scenario> LoadScenario(const std::string& path,
-                                const std::vector<CommandSchema>& schemas);
+StatusOr<Scenario> LoadScenario(const std::string& path, const std::vector<CommandSchema>& schemas);
 
 // A `--filter` expression: space-separated terms that must all hold, each KEY=VALUE (the
 // case's option equals VALUE), KEY!=VALUE, or KEY~TEXT (contains TEXT). KEY is an option key or

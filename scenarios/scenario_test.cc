@@ -20,8 +20,11 @@ const std::vector<CommandSchema>& Schemas() {
         {"backend", false, false},
         {"timing-only", true, false},
         {"trace", false, false}}},
-      {"place", {{"cluster", false, true}, {"model", false, true}, {"batch", false, false},
-                 {"policy", false, true}}},
+      {"place",
+       {{"cluster", false, true},
+        {"model", false, true},
+        {"batch", false, false},
+        {"policy", false, true}}},
   };
   return schemas;
 }
@@ -124,8 +127,9 @@ TEST(ScenarioTest, ErrorsNameFileLineKeyAndExpectation) {
   EXPECT_EQ(Error("[[init]]\nmodel = 'm'\npolicy = 'p'\ntiming-only = 1\n"),
             "t.toml:4: init.timing-only: expected true or false (--timing-only is a flag), got an "
             "integer");
-  EXPECT_EQ(Error("[[init]]\nmodel = 'm'\npolicy = 'p'\njson = true\n"),
-            "t.toml:4: init.json: set by the sweep itself (every case runs with --json); remove it");
+  EXPECT_EQ(
+      Error("[[init]]\nmodel = 'm'\npolicy = 'p'\njson = true\n"),
+      "t.toml:4: init.json: set by the sweep itself (every case runs with --json); remove it");
   EXPECT_EQ(Error("[[inti]]\nmodel = 'm'\n"),
             "t.toml:1: inti: unknown top-level key (did you mean 'init'?); expected 'name', "
             "'description', 'models', 'clusters', 'init', 'place'");
@@ -155,8 +159,9 @@ TEST(ScenarioTest, FuzzCase4da89a6aNonAsciiOutsideStringsIsRejectedBeforeTomlxx)
   // ... and while quoting the text after an error.
   EXPECT_EQ(Error("x = 0\"\xd1\x80\"\n").rfind("t.toml:1:", 0), 0u);
   // After a line-ending backslash in a """ string it is an ordinary character of the string.
-  EXPECT_EQ(Parse("name = \"\"\"a \\\n  \xd0\x91\"\"\"\n[[init]]\nmodel = 'm'\npolicy = 'p'\n").name,
-            "a \xd0\x91");
+  EXPECT_EQ(
+      Parse("name = \"\"\"a \\\n  \xd0\x91\"\"\"\n[[init]]\nmodel = 'm'\npolicy = 'p'\n").name,
+      "a \xd0\x91");
   EXPECT_EQ(Error("name = 'a\xff'\n"), "t.toml:1:10: TOML syntax: invalid UTF-8");
 }
 

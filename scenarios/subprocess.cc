@@ -51,7 +51,8 @@ StatusOr<int> RunProcess(const std::vector<std::string>& argv, const std::string
   if (!pid.ok()) return pid.status();
   int wait_status = 0;
   while (waitpid(*pid, &wait_status, 0) < 0) {
-    if (errno != EINTR) return Status::Unavailable("waitpid failed: " + std::string(std::strerror(errno)));
+    if (errno != EINTR)
+      return Status::Unavailable("waitpid failed: " + std::string(std::strerror(errno)));
   }
   return ExitStatusOf(wait_status);
 }
@@ -94,8 +95,7 @@ Status MakeDirectories(const std::string& path) {
   for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
     const std::string prefix = slash == std::string::npos ? path : path.substr(0, slash);
     if (!prefix.empty() && mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Status::Unavailable("cannot create directory " + prefix + ": " +
-                                 std::strerror(errno));
+      return Status::Unavailable("cannot create directory " + prefix + ": " + std::strerror(errno));
     }
     if (slash == std::string::npos) break;
   }

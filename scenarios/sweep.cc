@@ -65,7 +65,8 @@ bool Finished(const ScenarioCase& c, const std::string& out) {
   StatusOr<std::string> text = ReadWholeFile(CasePath(out, c.id));
   if (!text.ok()) return false;
   const Json record = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  return !record.is_discarded() && record.is_object() && record.value("args", Json()) == RecordArgs(c);
+  return !record.is_discarded() && record.is_object() &&
+         record.value("args", Json()) == RecordArgs(c);
 }
 
 // Removes every "wall_s" key below `j`, summing them into `wall`.
@@ -245,8 +246,9 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
       if (parsed.is_discarded() || !parsed.is_object()) {
         status = "error";
         stderr_text += (stderr_text.empty() ? "" : "\n") +
-                       std::string("twinsim sweep: a line of the case's output is not a JSON "
-                                   "object");
+                       std::string(
+                           "twinsim sweep: a line of the case's output is not a JSON "
+                           "object");
         continue;
       }
       StripWallTimes(parsed, sim_wall);

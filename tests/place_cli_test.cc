@@ -35,8 +35,6 @@ using testing::TmpDir;
 using testing::Twinsim;
 using testing::TwinsimPath;
 
-
-
 // One JSON object per line.
 std::vector<json> OkJsonLines(std::vector<std::string> args) {
   args.push_back("--json");
@@ -522,9 +520,17 @@ TEST(PlaceCliTest, SimStepTimeGrowsWithPcieTrafficAndLinksCarryTheMoves) {
 }
 
 TEST(PlaceCliTest, HostBackendChecksumsEveryMove) {
-  const std::vector<std::string> args = {
-      "place",     "--cluster", "v100-32g",   "--model",    "gpt2:n_layer=4,n_embd=256,n_head=4,vocab_size=1024",
-      "--backend", "host",      "--gpu-memory", "1GiB", "--policy",   "cpu,auto,optimal"};
+  const std::vector<std::string> args = {"place",
+                                         "--cluster",
+                                         "v100-32g",
+                                         "--model",
+                                         "gpt2:n_layer=4,n_embd=256,n_head=4,vocab_size=1024",
+                                         "--backend",
+                                         "host",
+                                         "--gpu-memory",
+                                         "1GiB",
+                                         "--policy",
+                                         "cpu,auto,optimal"};
   const std::vector<json> lines = OkJsonLines(args);
   ASSERT_EQ(lines.size(), 3u);
   for (const json& j : lines) {
@@ -546,10 +552,10 @@ TEST(PlaceCliTest, HostBackendChecksumsEveryMove) {
 }
 
 TEST(PlaceCliTest, MaxModelFindsTheLastFittingDepth) {
-  const std::vector<std::string> common = {"--cluster", "v100-32g", "--gpu-memory", "2GiB",
-                                           "--host-memory", "4GiB", "--seq", "256"};
-  std::vector<std::string> args = {"place", "--max-model", "gpt2:n_embd=512,n_head=8",
-                                   "--policy", "cuda,cpu,auto"};
+  const std::vector<std::string> common = {"--cluster",     "v100-32g", "--gpu-memory", "2GiB",
+                                           "--host-memory", "4GiB",     "--seq",        "256"};
+  std::vector<std::string> args = {"place", "--max-model", "gpt2:n_embd=512,n_head=8", "--policy",
+                                   "cuda,cpu,auto"};
   args.insert(args.end(), common.begin(), common.end());
   const std::vector<json> lines = OkJsonLines(args);
   ASSERT_EQ(lines.size(), 3u);
@@ -562,8 +568,8 @@ TEST(PlaceCliTest, MaxModelFindsTheLastFittingDepth) {
     if (policy == "cpu") cpu_params = j["params"];
     // The reported model fits under its policy; one more layer does not.
     const std::string name = policy.substr(0, policy.find('('));
-    std::vector<std::string> check = {"place", "--model", largest, "--policy", name,
-                                      "--backend", "accounting"};
+    std::vector<std::string> check = {"place", "--model",   largest,     "--policy",
+                                      name,    "--backend", "accounting"};
     check.insert(check.end(), common.begin(), common.end());
     EXPECT_EQ(OkJsonLines(check)[0]["fits"], true) << largest;
     const size_t eq = largest.find('=') + 1, comma = largest.find(',');
@@ -592,15 +598,15 @@ TEST(PlaceCliTest, InitMeetsPlacement) {
   }
   // 600 MB of GPU: the unpartitioned fp32 parameters (498 MB) and the first chunk do not fit
   // together while chunks are built, even under cpu.
-  const std::vector<json> tight = OkJsonLines(Place(
-      {"--policy", "cpu", "--init-policy", "counter", "--gpu-memory", "600MB", "--backend",
-       "accounting"}));
+  const std::vector<json> tight =
+      OkJsonLines(Place({"--policy", "cpu", "--init-policy", "counter", "--gpu-memory", "600MB",
+                         "--backend", "accounting"}));
   ASSERT_EQ(tight.size(), 1u);
   const json& m = tight[0]["init_meets_placement"][0];
   EXPECT_EQ(m["fits"], false) << m;
   EXPECT_NE(m["why"].get<std::string>().find("chunk build"), std::string::npos) << m;
-  const std::string text = Ok(Place({"--policy", "cpu", "--init-policy", "counter",
-                                     "--gpu-memory", "600MB", "--backend", "accounting"}));
+  const std::string text = Ok(Place({"--policy", "cpu", "--init-policy", "counter", "--gpu-memory",
+                                     "600MB", "--backend", "accounting"}));
   EXPECT_NE(text.find("init meets placement"), std::string::npos) << text;
   EXPECT_NE(text.find("counter under cpu: chunk build"), std::string::npos) << text;
 }
@@ -608,9 +614,9 @@ TEST(PlaceCliTest, InitMeetsPlacement) {
 TEST(PlaceCliTest, CachingAllocatorTurnsFragmentationIntoAnOom) {
   // gpt2-medium on 5 GiB: auto fits with exact accounting; through the caching allocator its
   // freed activation blocks are too small for a later op's, and the segments fill the GPU.
-  const std::vector<std::string> base = {"place", "--cluster", "v100-32g", "--model",
-                                         "gpt2-medium", "--gpu-memory", "5GiB", "--policy",
-                                         "auto", "--backend", "accounting", "--allocator"};
+  const std::vector<std::string> base = {
+      "place", "--cluster", "v100-32g", "--model",   "gpt2-medium", "--gpu-memory",
+      "5GiB",  "--policy",  "auto",     "--backend", "accounting",  "--allocator"};
   std::vector<std::string> exact = base, caching = base;
   exact.push_back("exact");
   caching.push_back("caching");
@@ -618,8 +624,7 @@ TEST(PlaceCliTest, CachingAllocatorTurnsFragmentationIntoAnOom) {
   EXPECT_EQ(e["fits"], true) << e;
   EXPECT_EQ(e["peak_reserved_bytes"], 0);
   EXPECT_EQ(c["fits"], false) << c;
-  EXPECT_NE(c["oom"]["message"].get<std::string>().find("fragmentation: "), std::string::npos)
-      << c;
+  EXPECT_NE(c["oom"]["message"].get<std::string>().find("fragmentation: "), std::string::npos) << c;
   CheckConsistent(c);
   // With room to spare both fit, and the allocator reserves at least what is allocated.
   std::vector<std::string> roomy = caching;
@@ -634,8 +639,9 @@ TEST(PlaceCliTest, CachingAllocatorTurnsFragmentationIntoAnOom) {
 TEST(PlaceCliTest, PinnedHostMemoryCapsTheHostBudget) {
   // cpu keeps gpt2-xl's 21.8 GB of chunks on the host: fine in 192 GiB pageable memory, not in
   // 16 GiB pinned.
-  const std::vector<std::string> base = {"place", "--cluster", "v100-32g", "--model", "gpt2-xl",
-                                         "--policy", "cpu", "--backend", "accounting"};
+  const std::vector<std::string> base = {"place",   "--cluster", "v100-32g",
+                                         "--model", "gpt2-xl",   "--policy",
+                                         "cpu",     "--backend", "accounting"};
   const json pageable = OkJsonLines(base)[0];
   EXPECT_EQ(pageable["fits"], true) << pageable;
   std::vector<std::string> pinned = base;
@@ -658,8 +664,8 @@ TEST(PlaceCliTest, PinnedHostMemoryCapsTheHostBudget) {
 }
 
 TEST(PlaceCliTest, TimelineShowsMemoryWhileEachOpRan) {
-  const std::vector<json> lines = OkJsonLines(
-      Place({"--policy", "cuda,cpu", "--timeline", "--backend", "accounting"}));
+  const std::vector<json> lines =
+      OkJsonLines(Place({"--policy", "cuda,cpu", "--timeline", "--backend", "accounting"}));
   for (const json& j : lines) {
     ASSERT_TRUE(j["timeline"].is_array()) << j;
     ASSERT_FALSE(j["timeline"].empty());
@@ -675,9 +681,9 @@ TEST(PlaceCliTest, TimelineShowsMemoryWhileEachOpRan) {
 }
 
 TEST(PlaceCliTest, CpuAdamShortensTheOffloadedStep) {
-  const std::vector<std::string> base = {"place", "--cluster", "v100-32g", "--model",
-                                         "gpt2-medium", "--policy", "cpu,auto", "--gpu-memory",
-                                         "6GiB"};
+  const std::vector<std::string> base = {"place",    "--cluster",    "v100-32g",
+                                         "--model",  "gpt2-medium",  "--policy",
+                                         "cpu,auto", "--gpu-memory", "6GiB"};
   std::vector<std::string> with = base;
   with.push_back("--cpu-adam");
   const std::vector<json> g = OkJsonLines(base), c = OkJsonLines(with);

@@ -113,8 +113,7 @@ TEST(SweepCliTest, SmokeReportIsIdenticalForAnyJobs) {
   const std::vector<std::string> csv = Lines(ReadFile(one + "/results.csv"));
   ASSERT_EQ(csv.size(), 21u);
   EXPECT_EQ(csv[0].rfind("case_id,index,label,command,status,exit_code,policy,", 0), 0u);
-  EXPECT_NE(csv[0].find(",args,step_time_s,compute_time_s,peak_reserved_bytes"),
-            std::string::npos)
+  EXPECT_NE(csv[0].find(",args,step_time_s,compute_time_s,peak_reserved_bytes"), std::string::npos)
       << csv[0];
   // place runs on the sim backend: a step time per fitting policy, and the sim's host wall
   // time (sim.wall_s) moved out of the records into timings.jsonl.
@@ -147,8 +146,8 @@ TEST(SweepCliTest, ResumeSkipsFinishedCasesAndRerunsMissingOnes) {
   // Lose two records, as an interrupted sweep would not have written them.
   std::vector<json> records = Records(dir);
   for (int i : {3, 15}) {
-    ASSERT_EQ(std::remove((dir + "/cases/" + records[i]["id"].get<std::string>() + ".json").c_str()),
-              0);
+    ASSERT_EQ(
+        std::remove((dir + "/cases/" + records[i]["id"].get<std::string>() + ".json").c_str()), 0);
   }
   const RunResult r = Twinsim({"sweep", Smoke(), "--out", dir, "--jobs", "2", "--resume"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -180,7 +179,8 @@ TEST(SweepCliTest, ABrokenClaimFailsTheSweepAndShowsInTheReport) {
 
 TEST(SweepCliTest, FilterAndShardSelectCases) {
   const std::string all = Ok({"sweep", Smoke(), "--list"});
-  const std::string places = Ok({"sweep", Smoke(), "--list", "--filter", "command=place batch!=16"});
+  const std::string places =
+      Ok({"sweep", Smoke(), "--list", "--filter", "command=place batch!=16"});
   EXPECT_EQ(Lines(all).size(), 20u);
   ASSERT_EQ(Lines(places).size(), 3u) << places;
   for (const std::string& line : Lines(places)) {

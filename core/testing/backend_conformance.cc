@@ -74,9 +74,9 @@ void CheckBadHandles(const DeviceFactory& make) {
   EXPECT_EQ(one->CopyToHost(BufferRegion::Whole(*theirs), host).code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(one->Free(Buffer{}).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(one->CopyToHost(BufferRegion::Slice(*mine, 200, 100), std::span(host).first(100))
-                .code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      one->CopyToHost(BufferRegion::Slice(*mine, 200, 100), std::span(host).first(100)).code(),
+      StatusCode::kInvalidArgument);
   EXPECT_EQ(one->CopyFromHost(BufferRegion::Whole(*mine), std::span(host).first(255)).code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(one->Copy(BufferRegion::Slice(*mine, 0, 10), BufferRegion::Slice(*mine, 0, 11)).code(),
@@ -109,8 +109,8 @@ void CheckCopies(const DeviceFactory& make) {
   EXPECT_EQ(Read(*device, BufferRegion::Whole(*b)), Read(*device, BufferRegion::Whole(*a)));
   // Overlapping ranges copy as if through a temporary.
   std::vector<std::byte> expect = Read(*device, BufferRegion::Slice(*b, 0, 5000));
-  ASSERT_TRUE(device->Copy(BufferRegion::Slice(*b, 100, 4900), BufferRegion::Slice(*b, 0, 4900))
-                  .ok());
+  ASSERT_TRUE(
+      device->Copy(BufferRegion::Slice(*b, 100, 4900), BufferRegion::Slice(*b, 0, 4900)).ok());
   std::memmove(expect.data() + 100, expect.data(), 4900);
   EXPECT_EQ(Read(*device, BufferRegion::Slice(*b, 0, 5000)), expect);
   EXPECT_TRUE(device->Free(*a).ok());
@@ -212,8 +212,8 @@ void CheckCollectives(const RankRunner& run, int world) {
     // Small integers: exact in fp32 whatever the order of the sum.
     std::vector<float> values(total / 4);
     for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(rank * 100 + i);
-    TWINSIM_RETURN_IF_ERROR(device.CopyFromHost(
-        BufferRegion::Whole(recv), std::as_bytes(std::span<const float>(values))));
+    TWINSIM_RETURN_IF_ERROR(device.CopyFromHost(BufferRegion::Whole(recv),
+                                                std::as_bytes(std::span<const float>(values))));
     TWINSIM_RETURN_IF_ERROR(comm.ReduceScatterSum(
         BufferRegion::Whole(recv), BufferRegion::Slice(send, 0, counts[rank]), counts));
     reduced[rank].resize(counts[rank] / 4);

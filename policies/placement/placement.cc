@@ -116,8 +116,8 @@ class Step {
       const std::optional<uint64_t> h = alloc_->Allocate(bytes);
       if (!h) {
         gpu_.Release(bytes, tag);
-        const uint64_t room = std::max(alloc_->LargestFreeBlock(),
-                                       alloc_->capacity() - alloc_->reserved());
+        const uint64_t room =
+            std::max(alloc_->LargestFreeBlock(), alloc_->capacity() - alloc_->reserved());
         return MakeOom(w_, op, "gpu", bytes, std::min(room, bytes - 1),
                        fmt::format("{} (fragmentation: {} allocated, {} reserved, largest free "
                                    "block {})",
@@ -154,9 +154,8 @@ class Step {
     };
     for (int u : load) {
       while (gpu_.available() < w_.unit_bytes[u] && !pending.empty()) {
-        const auto fit = std::find_if(pending.begin(), pending.end(), [&](int x) {
-          return host_.available() >= w_.unit_bytes[x];
-        });
+        const auto fit = std::find_if(pending.begin(), pending.end(),
+                                      [&](int x) { return host_.available() >= w_.unit_bytes[x]; });
         if (fit == pending.end()) {
           const int x = pending.front();
           return MakeOom(w_, op, "host", w_.unit_bytes[x], host_.available(),
@@ -594,11 +593,10 @@ StatusOr<std::unique_ptr<PlacementPolicy>> MakeStaticPolicy(const StaticFraction
         fmt::format("static placement: fractions ({}, {}, {}) must be in [0, 1]",
                     f.shard_param_frac, f.offload_optim_frac, f.offload_param_frac));
   }
-  std::unique_ptr<PlacementPolicy> p =
-      std::make_unique<HomePolicy>(fmt::format("static({:g},{:g},{:g}){}", f.shard_param_frac,
-                                               f.offload_optim_frac, f.offload_param_frac,
-                                               f.cpu_adam ? "+cpu-adam" : ""),
-                                   f);
+  std::unique_ptr<PlacementPolicy> p = std::make_unique<HomePolicy>(
+      fmt::format("static({:g},{:g},{:g}){}", f.shard_param_frac, f.offload_optim_frac,
+                  f.offload_param_frac, f.cpu_adam ? "+cpu-adam" : ""),
+      f);
   return p;
 }
 

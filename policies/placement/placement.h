@@ -98,10 +98,10 @@ struct PlacementResult {
   // may be split), and what the ledgers still hold.
   std::vector<Where> final_location;
   std::vector<Where> initial_location;  // where the step started (empty for optimal)
-  uint64_t final_gpu_bytes = 0;        // GPU ledger in_use
-  uint64_t final_host_bytes = 0;       // host ledger in_use
-  uint64_t final_transient_bytes = 0;  // GPU "non-model" + "gather" in use
-  uint64_t gathered_bytes = 0;         // static's kept-gathered buffers (0 otherwise)
+  uint64_t final_gpu_bytes = 0;         // GPU ledger in_use
+  uint64_t final_host_bytes = 0;        // host ledger in_use
+  uint64_t final_transient_bytes = 0;   // GPU "non-model" + "gather" in use
+  uint64_t gathered_bytes = 0;          // static's kept-gathered buffers (0 otherwise)
   // Every move of the step, up to the OOM when !fits; their bytes sum to h2d_bytes + d2h_bytes.
   std::vector<Transfer> transfers;
   // Per op that ran (up to the OOM): memory while it ran. max over gpu_bytes <= peak_gpu_bytes.

@@ -114,8 +114,8 @@ std::vector<std::unique_ptr<PlacementPolicy>> GenPolicies() {
   const StaticFractions f{*rc::gen::elementOf(fracs), *rc::gen::elementOf(fracs),
                           *rc::gen::elementOf(fracs), *rc::gen::arbitrary<bool>()};
   p.push_back(std::move(MakeStaticPolicy(f)).value());
-  p.push_back(std::move(
-                  MakeStaticPolicy({1.0, 1.0, *rc::gen::elementOf(fracs), *rc::gen::arbitrary<bool>()}))
+  p.push_back(std::move(MakeStaticPolicy(
+                            {1.0, 1.0, *rc::gen::elementOf(fracs), *rc::gen::arbitrary<bool>()}))
                   .value());
   p.push_back(GenAuto());
   return p;

@@ -42,6 +42,15 @@ std::unique_ptr<PlacementPolicy> Auto(double warmup, double steady) {
 
 const std::vector<int> kABCABC = {0, 1, 2, 0, 1, 2};
 
+// Rank 0's step of the model `text` under `lc`, packed into chunks as `co` says.
+StatusOr<Workload> RankZeroStep(const std::string& text, const core::LayoutConfig& lc,
+                                const ChunkOptions& co, const WorkloadConfig& wc) {
+  TWINSIM_ASSIGN_OR_RETURN(core::ModelSpec model, core::MakeModel(text));
+  TWINSIM_ASSIGN_OR_RETURN(core::ParallelLayout layout, core::ParallelLayout::Make(lc, model));
+  TWINSIM_ASSIGN_OR_RETURN(ChunkManager chunks, ChunkManager::Make(RankTensors(layout, 0), co));
+  return BuildWorkload(layout, chunks, wc);
+}
+
 TEST(PlacementTest, CpuMovesEveryUseBothWays) {
   const PlacementResult r = MakeCpuPolicy()->Run(Sequence(kABCABC, 3), {200, 1000});
   ASSERT_TRUE(r.fits);
@@ -190,24 +199,14 @@ TEST(PlacementTest, FeasibilityNeedsTheLargestOpAndRoomForAllModelData) {
   EXPECT_TRUE(FeasiblePlacementExists(w, {250, 400}));
 }
 
-// Found by PlacementProperty.AutoFitsWheneverAFeasiblePlacementExists: with
-// warmup_non_model_ratio 0 the warmup's model-data cap (the whole GPU, 242 B) exceeded what
-// "fwd embed" leaves free (226 B), so eviction stopped at 240 B and auto reported "cannot fit"
-// on a feasible budget. The warmup cap is now clamped to the op's room.
 // Note [CPU Adam]: Adam where the optimizer state lives.
 TEST(PlacementTest, CpuAdamKeepsOptimizerStateOffPcie) {
-  StatusOr<core::ModelSpec> model =
-      core::MakeModel("gpt2:n_layer=2,n_embd=64,n_head=2,vocab_size=256,n_positions=64");
-  ASSERT_TRUE(model.ok());
-  StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make({}, *model);
-  ASSERT_TRUE(layout.ok());
-  StatusOr<ChunkManager> chunks = ChunkManager::Make(RankTensors(*layout, 0), {4096, 1, false});
-  ASSERT_TRUE(chunks.ok());
   WorkloadConfig wc;
   wc.seq_len = 64;
   wc.heads = 2;
-  StatusOr<Workload> w = BuildWorkload(*layout, *chunks, wc);
-  ASSERT_TRUE(w.ok());
+  StatusOr<Workload> w = RankZeroStep(
+      "gpt2:n_layer=2,n_embd=64,n_head=2,vocab_size=256,n_positions=64", {}, {4096, 1, false}, wc);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
   const MemoryBudget budget{uint64_t{1} << 30, uint64_t{1} << 30};
   // cpu: Adam loads both units of every chunk and evicts them again. With CPU Adam both stay
   // on the host: the step moves exactly the model data less, each way.
@@ -238,23 +237,21 @@ TEST(PlacementTest, CpuAdamKeepsOptimizerStateOffPcie) {
   for (const Transfer& t : s_cpu.transfers) EXPECT_TRUE(t.copy);
 }
 
+// Found by PlacementProperty.AutoFitsWheneverAFeasiblePlacementExists: with
+// warmup_non_model_ratio 0 the warmup's model-data cap (the whole GPU, 242 B) exceeded what
+// "fwd embed" leaves free (226 B), so eviction stopped at 240 B and auto reported "cannot fit"
+// on a feasible budget. The warmup cap is now clamped to the op's room.
 TEST(PlacementTest, AutoWarmupCapNeverExceedsTheOpsRoom) {
-  StatusOr<core::ModelSpec> model =
-      core::MakeModel("gpt2:n_layer=1,n_embd=2,n_head=1,vocab_size=4,n_positions=2");
-  ASSERT_TRUE(model.ok());
   core::LayoutConfig lc;
   lc.vocab_divisible_by = 1;
   lc.tp = 2;
   lc.dp = 2;
-  StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(lc, *model);
-  ASSERT_TRUE(layout.ok());
-  StatusOr<ChunkManager> chunks = ChunkManager::Make(RankTensors(*layout, 0), {8, 2, false});
-  ASSERT_TRUE(chunks.ok());
   WorkloadConfig wc;
   wc.seq_len = 2;
   wc.heads = 1;
-  StatusOr<Workload> w = BuildWorkload(*layout, *chunks, wc);
-  ASSERT_TRUE(w.ok());
+  StatusOr<Workload> w = RankZeroStep("gpt2:n_layer=1,n_embd=2,n_head=1,vocab_size=4,n_positions=2",
+                                      lc, {8, 2, false}, wc);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
   const MemoryBudget budget{242, 1000};
   ASSERT_TRUE(FeasiblePlacementExists(*w, budget));
   const PlacementResult r = Auto(0.0, 0.9)->Run(*w, budget);

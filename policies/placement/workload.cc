@@ -50,8 +50,7 @@ int HeldMicrobatches(PipelineSchedule schedule, int num_microbatches, int pp, in
   return std::min(num_microbatches, pp - pp_rank);
 }
 
-int HeldModelChunks(PipelineSchedule schedule, int num_microbatches, int pp, int vpp,
-                    int pp_rank) {
+int HeldModelChunks(PipelineSchedule schedule, int num_microbatches, int pp, int vpp, int pp_rank) {
   const int total = num_microbatches * vpp;
   if (schedule == PipelineSchedule::kGPipe) return total;
   return std::min(total, (pp - pp_rank - 1) * 2 + (vpp - 1) * pp + 1);
@@ -229,8 +228,8 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
     others = static_cast<uint64_t>(w.held_microbatches - 1) * w.stage_activation;
   } else {
     // Note [Activation memory], interleaved: K model-chunk microbatches of S / vpp each.
-    const int chunks_held = HeldModelChunks(config.schedule, config.num_microbatches, lc.pp,
-                                            lc.vpp, coords.pp);
+    const int chunks_held =
+        HeldModelChunks(config.schedule, config.num_microbatches, lc.pp, lc.vpp, coords.pp);
     w.held_microbatches = (chunks_held + lc.vpp - 1) / lc.vpp;
     const uint64_t held = static_cast<uint64_t>(chunks_held) * w.stage_activation / lc.vpp;
     others = held > w.stage_activation ? held - w.stage_activation : 0;
@@ -300,8 +299,8 @@ StatusOr<RankStep> BuildRankStep(const core::ParallelLayout& layout, const Workl
   std::vector<TensorSpec> tensors = RankTensors(layout, config.rank);
   StatusOr<ChunkSearchResult> found = SearchChunkSize(tensors, search);
   if (!found.ok()) return found.status();
-  StatusOr<ChunkManager> chunks = ChunkManager::Make(
-      std::move(tensors), {found->chunk_size, search.dp_shards, separate_grad});
+  StatusOr<ChunkManager> chunks =
+      ChunkManager::Make(std::move(tensors), {found->chunk_size, search.dp_shards, separate_grad});
   if (!chunks.ok()) return chunks.status();
   StatusOr<Workload> workload = BuildWorkload(layout, *chunks, config);
   if (!workload.ok()) return workload.status();

@@ -129,8 +129,7 @@ int HeldMicrobatches(PipelineSchedule schedule, int num_microbatches, int pp, in
 // `pp_rank` holds at its peak. Interleaved 1F1B (Megatron-LM's schedule): its warm-up,
 // (pp - pp_rank - 1) * 2 + (vpp - 1) * pp, plus the one in flight, at most M * vpp; GPipe: all
 // M * vpp.
-int HeldModelChunks(PipelineSchedule schedule, int num_microbatches, int pp, int vpp,
-                    int pp_rank);
+int HeldModelChunks(PipelineSchedule schedule, int num_microbatches, int pp, int vpp, int pp_rank);
 // The model's hidden size: the width of its final norm weight; 0 when it has none.
 int64_t HiddenSizeOf(const core::ModelSpec& model);
 

@@ -41,8 +41,8 @@ class CalibrateCommand final : public Command {
 
   Status Validate() override {
     if (!ordinal_text_.empty()) {
-      TWINSIM_ASSIGN_OR_RETURN(uint64_t o, ParseUint64AtMost("--gpu-index", ordinal_text_, 1023,
-                                                             "a GPU index"));
+      TWINSIM_ASSIGN_OR_RETURN(
+          uint64_t o, ParseUint64AtMost("--gpu-index", ordinal_text_, 1023, "a GPU index"));
       options_.ordinal = static_cast<int>(o);
     }
     if (!bytes_text_.empty()) {
@@ -71,7 +71,8 @@ class CalibrateCommand final : public Command {
       std::FILE* f = std::fopen(out_path_.c_str(), "w");
       if (f == nullptr) return Status::Unavailable("--out: cannot write " + out_path_);
       const bool ok = std::fwrite(json.data(), 1, json.size(), f) == json.size();
-      if (std::fclose(f) != 0 || !ok) return Status::Unavailable("--out: cannot write " + out_path_);
+      if (std::fclose(f) != 0 || !ok)
+        return Status::Unavailable("--out: cannot write " + out_path_);
     }
     if (json_) {
       out.Append(json);

@@ -1,6 +1,7 @@
 #include "tools/cli/place_command.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -8,13 +9,12 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <map>
 #include <tuple>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -96,7 +96,6 @@ std::string JsonString(std::string_view text) {
   AppendJsonString(text, s);
   return s;
 }
-
 
 std::string RatioText(const placement::PlacementResult& r) {
   if (!r.fits) return "n/a (did not fit)";
@@ -251,9 +250,9 @@ class PlaceCommand final : public Command {
     // The search compares memory only; a probe model (the smallest candidate) stands for the
     // family while the other options are checked.
     StatusOr<core::ParallelLayout> layout =
-        max_model_text_.empty() ? layout_args_.Make(kMaxWorld)
-                                : layout_args_.MakeWithModel(
-                                      FamilyModel(widths_.front(), ProbeLayers()), kMaxWorld);
+        max_model_text_.empty()
+            ? layout_args_.Make(kMaxWorld)
+            : layout_args_.MakeWithModel(FamilyModel(widths_.front(), ProbeLayers()), kMaxWorld);
     if (!layout.ok()) return layout.status();
     layout_ = std::move(*layout);
     const core::LayoutConfig& lc = layout_->config();
@@ -528,16 +527,17 @@ class PlaceCommand final : public Command {
     for (size_t i = 0; i < results.size(); ++i) {
       if (!results[i].fits) continue;
       if (backend_ == PlaceBackend::kSim) {
-        if (progress) std::fprintf(stderr, "twinsim place: simulating %s...\n", results[i].policy.c_str());
+        if (progress)
+          std::fprintf(stderr, "twinsim place: simulating %s...\n", results[i].policy.c_str());
         TWINSIM_RETURN_IF_ERROR(SimulateStep(i, results.size(), &extras[i]));
       } else if (backend_ == PlaceBackend::kHost && !results[i].initial_location.empty()) {
         StatusOr<properties::HostReplayResult> replay =
             properties::ReplayPlacementWithBytes(*workload_, results[i], budget_);
         if (!replay.ok()) return replay.status();
         if (!replay->fits || !replay->intact) {
-          return Status::Internal(fmt::format(
-              "policy {}: the host backend disagrees with the accounting: {}", results[i].policy,
-              replay->fits ? replay->corruption : replay->oom));
+          return Status::Internal(
+              fmt::format("policy {}: the host backend disagrees with the accounting: {}",
+                          results[i].policy, replay->fits ? replay->corruption : replay->oom));
         }
         extras[i].replay = *replay;
       }
@@ -583,8 +583,8 @@ class PlaceCommand final : public Command {
         if (!step.ok()) return step.status();
         placement::PlacementResult result = policies_[i]->Run(step->workload, budget_);
         if (!result.fits) {
-          extras->sim_note = fmt::format("not simulated: rank {} runs out of memory ({})", r,
-                                         result.oom->message);
+          extras->sim_note =
+              fmt::format("not simulated: rank {} runs out of memory ({})", r, result.oom->message);
           return Status::Ok();
         }
         it = steps.emplace(std::pair{c.pp, c.tp}, std::pair{std::move(*step), std::move(result)})
@@ -596,9 +596,9 @@ class PlaceCommand final : public Command {
     properties::SimStepOptions options;
     options.topology = topology_;
     if (!trace_text_.empty()) {
-      options.trace_path =
-          num_policies > 1 ? fmt::format("{}.{}.json", trace_text_, policies_[i]->Name())
-                           : trace_text_;
+      options.trace_path = num_policies > 1
+                               ? fmt::format("{}.{}.json", trace_text_, policies_[i]->Name())
+                               : trace_text_;
     }
     StatusOr<properties::SimStepResult> sim =
         properties::SimulatePlacementStep(options, l, workloads, results);
@@ -612,7 +612,8 @@ class PlaceCommand final : public Command {
   Status CheckInit(const std::vector<placement::PlacementResult>& results,
                    std::vector<Extras>* extras, bool progress) const {
     for (const auto& seed : seed_policies_) {
-      if (progress) std::fprintf(stderr, "twinsim place: init %s...\n", std::string(seed->name()).c_str());
+      if (progress)
+        std::fprintf(stderr, "twinsim place: init %s...\n", std::string(seed->name()).c_str());
       properties::InitRunOptions options;
       options.backend = properties::Backend::kSim;
       options.sim.topology = topology_;
@@ -694,10 +695,11 @@ class PlaceCommand final : public Command {
     out.Append(fmt::format("GPU memory    {}{}\n", Bytes(budget_.gpu_bytes),
                            gpu_memory_text_.empty() ? " (the cluster's GPU)" : ""));
     if (pin_memory_) {
-      out.Append(fmt::format("host memory   {} (pinned: the smaller of {} pageable and {} "
-                             "pinned)\n",
-                             Bytes(budget_.host_bytes), core::FormatByteSize(pageable_budget_),
-                             core::FormatByteSize(cluster_pinned_bytes_)));
+      out.Append(
+          fmt::format("host memory   {} (pinned: the smaller of {} pageable and {} "
+                      "pinned)\n",
+                      Bytes(budget_.host_bytes), core::FormatByteSize(pageable_budget_),
+                      core::FormatByteSize(cluster_pinned_bytes_)));
     } else {
       out.Append(fmt::format("host memory   {}{}\n", Bytes(budget_.host_bytes),
                              host_memory_text_.empty()
@@ -752,9 +754,10 @@ class PlaceCommand final : public Command {
 
   void PrintInitMatrix(Output& out, const std::vector<placement::PlacementResult>& results,
                        const std::vector<Extras>& extras) const {
-    out.Append(fmt::format("\ninit meets placement (rank {}: init on the simulated cluster, then "
-                           "the chunk build)\n",
-                           config_.rank));
+    out.Append(
+        fmt::format("\ninit meets placement (rank {}: init on the simulated cluster, then "
+                    "the chunk build)\n",
+                    config_.rank));
     std::string head = fmt::format("  {:<16}", "seed policy");
     for (const placement::PlacementResult& r : results) head += fmt::format(" {:<16}", r.policy);
     out.Append(head + "\n");
@@ -785,11 +788,11 @@ class PlaceCommand final : public Command {
           oom.op < 0 ? oom.op_name : fmt::format("op {} '{}'", oom.op, oom.op_name),
           Bytes(oom.shortfall), Bytes(oom.requested), Bytes(oom.available)));
     }
-    out.Append(fmt::format("  peak GPU    {}{}\n", Bytes(r.peak_gpu_bytes),
-                           r.peak_reserved_bytes > 0
-                               ? fmt::format(", reserved {}", core::FormatByteSize(
-                                                                  r.peak_reserved_bytes))
-                               : std::string()));
+    out.Append(
+        fmt::format("  peak GPU    {}{}\n", Bytes(r.peak_gpu_bytes),
+                    r.peak_reserved_bytes > 0
+                        ? fmt::format(", reserved {}", core::FormatByteSize(r.peak_reserved_bytes))
+                        : std::string()));
     out.Append(fmt::format("  peak host   {}\n", Bytes(r.peak_host_bytes)));
     out.Append(fmt::format("  PCIe/step   H2D {}, D2H {}{}\n", Bytes(r.h2d_bytes),
                            Bytes(r.d2h_bytes), r.fits ? "" : " (up to the OOM)"));
@@ -895,8 +898,9 @@ class PlaceCommand final : public Command {
         "\"backend\":\"{}\",\"step_time_s\":{},\"sim\":{},\"sim_note\":{},\"host_replay\":{},"
         "\"init_meets_placement\":{},\"timeline\":{}}}\n",
         pin_memory_, budget_.caching_allocator ? "caching" : "exact", r.peak_reserved_bytes,
-        backend_ == PlaceBackend::kSim ? "sim" : backend_ == PlaceBackend::kHost ? "host"
-                                                                              : "accounting",
+        backend_ == PlaceBackend::kSim    ? "sim"
+        : backend_ == PlaceBackend::kHost ? "host"
+                                          : "accounting",
         x.sim ? fmt::format("{}", x.sim->step_time_s) : std::string("null"), sim,
         JsonString(x.sim_note), replay, init, timeline));
   }
@@ -909,23 +913,25 @@ class PlaceCommand final : public Command {
     const size_t colon = max_model_text_.find(':');
     const std::string family = max_model_text_.substr(0, colon);
     if (family != "gpt2") {
-      return Status::InvalidArgument("--max-model: expected the family gpt2 (optionally "
-                                     "gpt2:n_embd=H,n_head=A,vocab_size=V,n_positions=P), got " +
-                                     Quote(max_model_text_));
+      return Status::InvalidArgument(
+          "--max-model: expected the family gpt2 (optionally "
+          "gpt2:n_embd=H,n_head=A,vocab_size=V,n_positions=P), got " +
+          Quote(max_model_text_));
     }
     std::optional<int> embd, head;
     if (colon != std::string::npos) {
       for (const std::string& item : SplitList(max_model_text_.substr(colon + 1))) {
         const size_t eq = item.find('=');
         const std::string key = item.substr(0, eq);
-        if (eq == std::string::npos || (key != "n_embd" && key != "n_head" &&
-                                        key != "vocab_size" && key != "n_positions")) {
+        if (eq == std::string::npos ||
+            (key != "n_embd" && key != "n_head" && key != "vocab_size" && key != "n_positions")) {
           return Status::InvalidArgument(
               "--max-model: expected keys n_embd, n_head, vocab_size, n_positions (the search "
-              "sets n_layer), got " + Quote(item));
+              "sets n_layer), got " +
+              Quote(item));
         }
-        StatusOr<uint64_t> v = ParseUint64AtMost("--max-model", item.substr(eq + 1), 1 << 20,
-                                                 "a positive integer");
+        StatusOr<uint64_t> v =
+            ParseUint64AtMost("--max-model", item.substr(eq + 1), 1 << 20, "a positive integer");
         if (!v.ok()) return v.status();
         if (*v == 0) return Status::InvalidArgument("--max-model: " + key + " must be positive");
         if (key == "n_embd") {
@@ -949,8 +955,8 @@ class PlaceCommand final : public Command {
   }
 
   std::string FamilyModel(std::pair<int, int> width, int layers) const {
-    return fmt::format("gpt2:n_layer={},n_embd={},n_head={}{}", layers, width.first,
-                       width.second, family_keys_);
+    return fmt::format("gpt2:n_layer={},n_embd={},n_head={}{}", layers, width.first, width.second,
+                       family_keys_);
   }
   int ProbeLayers() const { return layout_args_.MinLayers(); }
 
@@ -1000,8 +1006,8 @@ class PlaceCommand final : public Command {
                              core::FormatByteSize(budget_.gpu_bytes),
                              core::FormatByteSize(budget_.host_bytes)));
       out.Append(fmt::format("step          batch {} x seq {}, tp={} pp={} dp={}{}, rank {}\n",
-                             config_.micro_batch_size, config_.seq_len,
-                             layout_->config().tp, layout_->config().pp, layout_->config().dp,
+                             config_.micro_batch_size, config_.seq_len, layout_->config().tp,
+                             layout_->config().pp, layout_->config().dp,
                              dp_shard_ ? " (sharded)" : "", config_.rank));
     }
     for (size_t p = 0; p < policies_.size(); ++p) {
@@ -1056,14 +1062,15 @@ class PlaceCommand final : public Command {
             best_text.empty() ? "null" : JsonString(best_text), best_params,
             JsonString(best_next_why)));
       } else if (best_text.empty()) {
-        out.Append(fmt::format("\npolicy {}\n  largest     none: the smallest candidate does "
-                               "not fit\n",
-                               name));
+        out.Append(
+            fmt::format("\npolicy {}\n  largest     none: the smallest candidate does "
+                        "not fit\n",
+                        name));
       } else {
-        out.Append(fmt::format("\npolicy {}\n  largest     {} ({:.2f} B parameters)\n"
-                               "  one more    layer fails: {}\n",
-                               name, best_text, static_cast<double>(best_params) / 1e9,
-                               best_next_why));
+        out.Append(
+            fmt::format("\npolicy {}\n  largest     {} ({:.2f} B parameters)\n"
+                        "  one more    layer fails: {}\n",
+                        name, best_text, static_cast<double>(best_params) / 1e9, best_next_why));
       }
     }
     return Status::Ok();

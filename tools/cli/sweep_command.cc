@@ -63,13 +63,15 @@ class SweepCommand final : public Command {
   explicit SweepCommand(std::vector<CommandGroup> runnable) : runnable_(std::move(runnable)) {}
 
   void DeclareOptions(CLI::App& app) override {
-    app.add_option("file", file_, "Scenario file (TOML; see scenarios/README.md). Without it: "
-                                  "the built-in default scenario")
+    app.add_option("file", file_,
+                   "Scenario file (TOML; see scenarios/README.md). Without it: "
+                   "the built-in default scenario")
         ->type_name("FILE");
     app.add_flag("--default", default_,
                  "Run the built-in scenarios/default.toml (the same as giving no FILE)");
-    app.add_option("--out", out_, "Folder for the case records and the report (default "
-                                  "twinsim-sweep)")
+    app.add_option("--out", out_,
+                   "Folder for the case records and the report (default "
+                   "twinsim-sweep)")
         ->type_name("DIR");
     app.add_option("--jobs", jobs_text_, "Cases run at a time (default: one per core)")
         ->type_name("N");
@@ -138,8 +140,8 @@ class SweepCommand final : public Command {
       return Status::InvalidArgument("--default: expected either FILE or --default, not both");
     }
     if (!jobs_text_.empty()) {
-      StatusOr<uint64_t> jobs = ParseUint64AtMost("--jobs", jobs_text_, kMaxJobs,
-                                                  "a positive integer");
+      StatusOr<uint64_t> jobs =
+          ParseUint64AtMost("--jobs", jobs_text_, kMaxJobs, "a positive integer");
       if (!jobs.ok()) return jobs.status();
       if (*jobs == 0) {
         return Status::InvalidArgument("--jobs: expected a positive integer, got '0'");
@@ -148,7 +150,8 @@ class SweepCommand final : public Command {
     }
     if (!shard_text_.empty()) {
       const size_t slash = shard_text_.find('/');
-      const std::string expected = "--shard: expected I/N with 0 <= I < N, got " + Quote(shard_text_);
+      const std::string expected =
+          "--shard: expected I/N with 0 <= I < N, got " + Quote(shard_text_);
       if (slash == std::string::npos) return Status::InvalidArgument(expected);
       StatusOr<uint64_t> index = ParseUint64("--shard", shard_text_.substr(0, slash));
       StatusOr<uint64_t> count = ParseUint64("--shard", shard_text_.substr(slash + 1));
@@ -258,9 +261,9 @@ class SweepCommand final : public Command {
     }
     std::string where;
     for (const std::string& a : c.Arguments()) where += " " + a;
-    return Status::InvalidArgument(scenario_.path + ":" + std::to_string(line) + ": " + key +
-                                   ": " + message + " (in case " + c.id + ": twinsim " +
-                                   c.command + where + ")");
+    return Status::InvalidArgument(scenario_.path + ":" + std::to_string(line) + ": " + key + ": " +
+                                   message + " (in case " + c.id + ": twinsim " + c.command +
+                                   where + ")");
   }
 
   static std::string SelfPath() {

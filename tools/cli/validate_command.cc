@@ -48,7 +48,9 @@ std::vector<std::optional<uint64_t>> ParamHashes(const core::ParallelLayout& lay
     for (size_t i = 0; i < r.owned.size(); ++i) {
       std::optional<uint64_t>& h = hashes[r.owned[i].param];
       if (!h) continue;
-      if (r.oom || i >= r.bytes.size() || (r.bytes[i].empty() && r.owned[i].shard.Numel(layout.model().params[r.owned[i].param].shape) > 0)) {
+      if (r.oom || i >= r.bytes.size() ||
+          (r.bytes[i].empty() &&
+           r.owned[i].shard.Numel(layout.model().params[r.owned[i].param].shape) > 0)) {
         h.reset();
         continue;
       }
@@ -121,7 +123,8 @@ class ValidateCommand final : public Command {
         "Example:\n"
         "  twinsim calibrate --out cal.json\n"
         "  twinsim validate --model gpt2-small --policy all --backend cuda --calibration cal.json\n"
-        "  twinsim validate --model gpt2-small --backend cuda --placement cpu,auto --gpu-memory 4GiB");
+        "  twinsim validate --model gpt2-small --backend cuda --placement cpu,auto --gpu-memory "
+        "4GiB");
   }
 
   Status Validate() override {
@@ -183,8 +186,7 @@ class ValidateCommand final : public Command {
 
   Status Execute(Output& out) override {
     if (gpu::CudaDeviceCount() == 0) {
-      return Status::Unavailable("no CUDA device to validate on: " +
-                                 gpu::CudaUnavailableReason());
+      return Status::Unavailable("no CUDA device to validate on: " + gpu::CudaUnavailableReason());
     }
     const int world = layout_->world_size();
     TWINSIM_ASSIGN_OR_RETURN(std::unique_ptr<gpu::CudaDevice> probe,
@@ -204,17 +206,17 @@ class ValidateCommand final : public Command {
     for (const std::unique_ptr<SeedPolicy>& p : policies_) {
       StatusOr<bool> ok = ValidatePolicy(*p, device, cluster, topology, out);
       if (!ok.ok()) {
-        return Status(ok.status().code(), fmt::format("policy {}: {}", p->name(),
-                                                      ok.status().message()));
+        return Status(ok.status().code(),
+                      fmt::format("policy {}: {}", p->name(), ok.status().message()));
       }
       failures += *ok ? 0 : 1;
       TWINSIM_RETURN_IF_ERROR(out.Finish());
     }
     int disagreements = 0;
     if (placement_.requested()) {
-      TWINSIM_ASSIGN_OR_RETURN(disagreements,
-                               placement_.Execute(topology, device, cluster,
-                                                  calibration_ ? calibration_path_ : "", json_, out));
+      TWINSIM_ASSIGN_OR_RETURN(
+          disagreements, placement_.Execute(topology, device, cluster,
+                                            calibration_ ? calibration_path_ : "", json_, out));
     }
     if (failures > 0 || disagreements > 0) {
       return Status::FailedPrecondition(fmt::format(
@@ -234,10 +236,10 @@ class ValidateCommand final : public Command {
     const int world = layout.world_size();
     properties::InitRunOptions base = options_;
     base.init_device = policy.default_init_device();
-    base.device_capacity = device_memory_ > 0
-                               ? device_memory_
-                               : static_cast<uint64_t>(
-                                     topology.nodes.at(0).gpus.at(0).memory_capacity_bytes);
+    base.device_capacity =
+        device_memory_ > 0
+            ? device_memory_
+            : static_cast<uint64_t>(topology.nodes.at(0).gpus.at(0).memory_capacity_bytes);
     base.host_capacity = uint64_t{256} << 30;
 
     // cuda: the policy's run (its transfers kept) and, for parity, single-device init on GPU.
@@ -258,7 +260,8 @@ class ValidateCommand final : public Command {
         properties::PolicyCheck check,
         properties::CheckPolicy(policy, layout, cuda, {Property::kParity, Property::kInitFits}));
     properties::InitRunOptions host = base;
-    TWINSIM_ASSIGN_OR_RETURN(properties::InitRun host_run, properties::RunInit(policy, layout, host));
+    TWINSIM_ASSIGN_OR_RETURN(properties::InitRun host_run,
+                             properties::RunInit(policy, layout, host));
     properties::InitRunOptions sim = base;
     sim.backend = properties::Backend::kSim;
     sim.sim.topology = topology;
@@ -299,8 +302,7 @@ class ValidateCommand final : public Command {
                       fmt::format(",\"world\":{},\"seed\":{}", world, options_.seed) +
                       ",\"cluster\":" + JsonText(cluster) + ",\"calibration\":" +
                       (calibration_ ? JsonText(calibration_path_) : std::string("null"));
-      j += ",\"parity\":{\"verdict\":" +
-           JsonText(properties::VerdictName(parity.result.verdict)) +
+      j += ",\"parity\":{\"verdict\":" + JsonText(properties::VerdictName(parity.result.verdict)) +
            ",\"claimed\":" + (parity.claimed ? "true" : "false") +
            ",\"detail\":" + JsonText(parity.result.detail) + "}";
       j += ",\"init_fits\":" + JsonText(properties::VerdictName(fits.result.verdict));
@@ -308,9 +310,9 @@ class ValidateCommand final : public Command {
                        params, cuda_eq_host, sim_eq_cuda);
       j += ",\"params\":[";
       for (int i = 0; i < params; ++i) {
-        j += (i ? "," : "") + std::string("{\"name\":") +
-             JsonText(layout.model().params[i].name) + ",\"cuda\":" +
-             JsonText(HashText(h_cuda[i])) + ",\"host\":" + JsonText(HashText(h_host[i])) +
+        j += (i ? "," : "") + std::string("{\"name\":") + JsonText(layout.model().params[i].name) +
+             ",\"cuda\":" + JsonText(HashText(h_cuda[i])) +
+             ",\"host\":" + JsonText(HashText(h_host[i])) +
              ",\"sim\":" + JsonText(HashText(h_sim[i])) + "}";
       }
       j += "],\"timing\":" + TimingJson(m, s, kEveryClass);
@@ -325,8 +327,9 @@ class ValidateCommand final : public Command {
                            properties::VerdictName(parity.result.verdict),
                            parity.claimed ? "claimed" : "not claimed", parity.result.detail));
     out.Append(fmt::format("  init-fits    {}\n", properties::VerdictName(fits.result.verdict)));
-    out.Append(fmt::format("  invariance   cuda == host on {}/{} parameters, sim == cuda on {}/{}\n",
-                           cuda_eq_host, params, sim_eq_cuda, params));
+    out.Append(
+        fmt::format("  invariance   cuda == host on {}/{} parameters, sim == cuda on {}/{}\n",
+                    cuda_eq_host, params, sim_eq_cuda, params));
     for (int i = 0; i < params; ++i) {
       if (h_cuda[i] && h_cuda[i] == h_host[i] && h_cuda[i] == h_sim[i]) continue;
       out.Append(fmt::format("    differs: {} cuda {} host {} sim {}\n",

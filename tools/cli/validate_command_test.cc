@@ -1,6 +1,8 @@
 // `twinsim validate` without a GPU: the --placement options are checked before any GPU is
 // asked for (a bad value exits 2 with one line on stderr and nothing on stdout), a valid
 // command line exits 1 saying there is no GPU, and the timing rows both parts print.
+#include "tools/cli/validate_command.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,7 +14,6 @@
 #include "gpu/cuda_device.h"
 #include "gpu/transfer.h"
 #include "tools/cli/command.h"
-#include "tools/cli/validate_command.h"
 #include "tools/cli/validate_placement.h"
 
 namespace twinsim::cli {

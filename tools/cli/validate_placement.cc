@@ -41,10 +41,11 @@ std::string Json(std::string_view text) {
 
 std::string OomJson(const std::optional<placement::PlacementOom>& oom) {
   if (!oom) return "null";
-  return fmt::format("{{\"op\":{},\"op_name\":{},\"device\":{},\"requested\":{},\"available\":{},"
-                     "\"shortfall\":{},\"message\":{}}}",
-                     oom->op, Json(oom->op_name), Json(oom->device), oom->requested,
-                     oom->available, oom->shortfall, Json(oom->message));
+  return fmt::format(
+      "{{\"op\":{},\"op_name\":{},\"device\":{},\"requested\":{},\"available\":{},"
+      "\"shortfall\":{},\"message\":{}}}",
+      oom->op, Json(oom->op_name), Json(oom->device), oom->requested, oom->available,
+      oom->shortfall, Json(oom->message));
 }
 
 }  // namespace
@@ -60,10 +61,11 @@ std::string TimingJson(const gpu::TransferTotals& m, const gpu::TransferTotals& 
   for (gpu::TransferClass cls : classes) {
     const double ms = m[cls].seconds, ps = s[cls].seconds;
     j += (j.size() > 1 ? "," : "") +
-         fmt::format("{{\"class\":\"{}\",\"count\":{},\"bytes\":{},\"elements\":{},"
-                     "\"measured_s\":{:.9g},\"predicted_s\":{:.9g},\"error_pct\":{}}}",
-                     gpu::TransferClassName(cls), m[cls].count, m[cls].bytes, m[cls].elements,
-                     ms, ps, ms > 0 ? fmt::format("{:.3f}", (ps - ms) / ms * 100) : "null");
+         fmt::format(
+             "{{\"class\":\"{}\",\"count\":{},\"bytes\":{},\"elements\":{},"
+             "\"measured_s\":{:.9g},\"predicted_s\":{:.9g},\"error_pct\":{}}}",
+             gpu::TransferClassName(cls), m[cls].count, m[cls].bytes, m[cls].elements, ms, ps,
+             ms > 0 ? fmt::format("{:.3f}", (ps - ms) / ms * 100) : "null");
   }
   return j + "]";
 }
@@ -73,9 +75,8 @@ std::string TimingText(const gpu::TransferTotals& m, const gpu::TransferTotals& 
   std::string t = "  class  ops        bytes     measured    predicted   error\n";
   for (gpu::TransferClass cls : classes) {
     t += fmt::format("  {:<5} {:>4} {:>12} {:>10.3f} ms {:>9.3f} ms {:>8}\n",
-                     gpu::TransferClassName(cls), m[cls].count, m[cls].bytes,
-                     m[cls].seconds * 1e3, s[cls].seconds * 1e3,
-                     TimingErrorText(m[cls].seconds, s[cls].seconds));
+                     gpu::TransferClassName(cls), m[cls].count, m[cls].bytes, m[cls].seconds * 1e3,
+                     s[cls].seconds * 1e3, TimingErrorText(m[cls].seconds, s[cls].seconds));
   }
   return t;
 }
@@ -99,10 +100,11 @@ void PlacementStep::Declare(CLI::App& app) {
 
 Status PlacementStep::Validate(const core::ParallelLayout& layout) {
   if (!requested()) {
-    for (auto [option, text] : {std::pair{"--gpu-memory", &gpu_memory_text_},
-                                std::pair{"--host-memory", &host_memory_text_},
-                                std::pair{"--seq", &seq_text_}}) {
-      if (!text->empty()) return Status::InvalidArgument(std::string(option) + ": only with --placement");
+    for (auto [option, text] :
+         {std::pair{"--gpu-memory", &gpu_memory_text_},
+          std::pair{"--host-memory", &host_memory_text_}, std::pair{"--seq", &seq_text_}}) {
+      if (!text->empty())
+        return Status::InvalidArgument(std::string(option) + ": only with --placement");
     }
     return Status::Ok();
   }
@@ -118,7 +120,8 @@ Status PlacementStep::Validate(const core::ParallelLayout& layout) {
     TWINSIM_ASSIGN_OR_RETURN(gpu_bytes_, ParseByteSizeWithUnit("--gpu-memory", gpu_memory_text_));
   }
   if (!host_memory_text_.empty()) {
-    TWINSIM_ASSIGN_OR_RETURN(host_bytes_, ParseByteSizeWithUnit("--host-memory", host_memory_text_));
+    TWINSIM_ASSIGN_OR_RETURN(host_bytes_,
+                             ParseByteSizeWithUnit("--host-memory", host_memory_text_));
   }
   const core::ModelSpec& model = layout.model();
   model_ = model.name;
@@ -154,7 +157,8 @@ StatusOr<PlacementCheck> PlacementStep::Check(const placement::PlacementPolicy& 
   {  // the GPU memory, under the same budget
     gpu::CudaDeviceOptions o;
     o.capacity = budget.gpu_bytes;
-    TWINSIM_ASSIGN_OR_RETURN(std::unique_ptr<gpu::CudaDevice> device, gpu::CudaDevice::Create(0, o));
+    TWINSIM_ASSIGN_OR_RETURN(std::unique_ptr<gpu::CudaDevice> device,
+                             gpu::CudaDevice::Create(0, o));
     TWINSIM_ASSIGN_OR_RETURN(gpu::MemoryReplay m,
                              gpu::ReplayPlacementMemory(*device, *workload_, c.result));
     c.judged = m.judged;
@@ -168,7 +172,8 @@ StatusOr<PlacementCheck> PlacementStep::Check(const placement::PlacementPolicy& 
   gpu::CudaDeviceOptions o;  // the moves alone: the GPU's free memory, pinned room for one
   o.pinned_capacity = std::max(o.pinned_capacity, largest + o.staging_bytes);
   TWINSIM_ASSIGN_OR_RETURN(std::unique_ptr<gpu::CudaDevice> device, gpu::CudaDevice::Create(0, o));
-  TWINSIM_ASSIGN_OR_RETURN(std::vector<gpu::Transfer> measured, gpu::ReplayTransfers(*device, moves));
+  TWINSIM_ASSIGN_OR_RETURN(std::vector<gpu::Transfer> measured,
+                           gpu::ReplayTransfers(*device, moves));
   TWINSIM_ASSIGN_OR_RETURN(std::vector<gpu::Transfer> predicted,
                            gpu::PredictTransfers(topology, measured));
   c.measured = gpu::Totals(measured);
@@ -189,8 +194,8 @@ StatusOr<int> PlacementStep::Execute(const core::Topology& topology, const std::
   for (const auto& policy : policies_) {
     StatusOr<PlacementCheck> checked = Check(*policy, budget, topology);
     if (!checked.ok()) {
-      return Status(checked.status().code(), fmt::format("placement {}: {}", policy->Name(),
-                                                         checked.status().message()));
+      return Status(checked.status().code(),
+                    fmt::format("placement {}: {}", policy->Name(), checked.status().message()));
     }
     const PlacementCheck& c = *checked;
     const placement::PlacementResult& r = c.result;
@@ -208,24 +213,27 @@ StatusOr<int> PlacementStep::Execute(const core::Topology& topology, const std::
           r.peak_host_bytes, r.h2d_bytes, r.d2h_bytes, c.judged, c.agrees, Json(c.replay_detail),
           TimingJson(c.measured, c.predicted, kPcie), c.ok()));
     } else {
-      out.Append(fmt::format("placement {} on {}: {} rank 0 (batch 1, seq {}), GPU {}, host {}, "
-                             "sim {}{}\n",
-                             r.policy, device, model_, config_.seq_len,
-                             core::FormatByteSize(budget.gpu_bytes),
-                             core::FormatByteSize(budget.host_bytes), cluster,
-                             calibration.empty() ? "" : " calibrated from " + calibration));
+      out.Append(fmt::format(
+          "placement {} on {}: {} rank 0 (batch 1, seq {}), GPU {}, host {}, "
+          "sim {}{}\n",
+          r.policy, device, model_, config_.seq_len, core::FormatByteSize(budget.gpu_bytes),
+          core::FormatByteSize(budget.host_bytes), cluster,
+          calibration.empty() ? "" : " calibrated from " + calibration));
       if (r.fits) {
-        out.Append(fmt::format("  fits         yes: peak GPU {}, host {}; h2d {}, d2h {} per step\n",
-                               core::FormatByteSize(r.peak_gpu_bytes),
-                               core::FormatByteSize(r.peak_host_bytes),
-                               core::FormatByteSize(r.h2d_bytes), core::FormatByteSize(r.d2h_bytes)));
+        out.Append(fmt::format(
+            "  fits         yes: peak GPU {}, host {}; h2d {}, d2h {} per step\n",
+            core::FormatByteSize(r.peak_gpu_bytes), core::FormatByteSize(r.peak_host_bytes),
+            core::FormatByteSize(r.h2d_bytes), core::FormatByteSize(r.d2h_bytes)));
       } else {
-        out.Append(fmt::format("  fits         no: OOM at {} on the {}, short by {}: {}\n",
-                               r.oom->op < 0 ? "the initial placement" : "op " + std::to_string(r.oom->op),
-                               r.oom->device, core::FormatByteSize(r.oom->shortfall), r.oom->message));
+        out.Append(
+            fmt::format("  fits         no: OOM at {} on the {}, short by {}: {}\n",
+                        r.oom->op < 0 ? "the initial placement" : "op " + std::to_string(r.oom->op),
+                        r.oom->device, core::FormatByteSize(r.oom->shortfall), r.oom->message));
       }
       out.Append(fmt::format("  device       {}: {}\n",
-                             !c.judged ? "not judged" : c.agrees ? "agrees" : "DISAGREES",
+                             !c.judged  ? "not judged"
+                             : c.agrees ? "agrees"
+                                        : "DISAGREES",
                              c.replay_detail));
       if (r.fits) out.Append(TimingText(c.measured, c.predicted, kPcie));
     }

@@ -41,9 +41,9 @@ std::string TimingText(const gpu::TransferTotals& m, const gpu::TransferTotals& 
 // What the placement step's run on one GPU said, per policy.
 struct PlacementCheck {
   placement::PlacementResult result;
-  std::string replay_detail;  // the memory replay's line
-  bool judged = false;        // the memory replay compared verdicts
-  bool agrees = false;        // judged and the device agreed
+  std::string replay_detail;                // the memory replay's line
+  bool judged = false;                      // the memory replay compared verdicts
+  bool agrees = false;                      // judged and the device agreed
   gpu::TransferTotals measured, predicted;  // h2d and d2h; empty when the step did not fit
 
   bool ok() const { return !judged || agrees; }
