@@ -116,30 +116,6 @@ class Replayer {
   MemoryReplay result_;
 };
 
-// Per chunk: kept gathered for the whole step. An OOM result of static lists none but still
-// holds gathered_bytes: static keeps the first chunks that gather anything (Note [Static
-// placement]), so the prefix whose gather bytes sum to gathered_bytes.
-std::vector<bool> KeptChunks(const Workload& w, const PlacementResult& r) {
-  if (!r.kept_gathered_chunks.empty() || r.gathered_bytes == 0) return r.kept_gathered_chunks;
-  std::vector<bool> kept(w.chunk_gather_bytes.size(), false);
-  uint64_t sum = 0;
-  for (size_t c = 0; c < kept.size() && sum < r.gathered_bytes; ++c) {
-    kept[c] = w.chunk_gather_bytes[c] > 0;
-    sum += w.chunk_gather_bytes[c];
-  }
-  return kept;
-}
-
-// The gather bytes op `op` charges: the workload's, less the chunks kept gathered.
-uint64_t GatherBytes(const Workload& w, const std::vector<bool>& kept, int op) {
-  uint64_t bytes = w.OpGatherBytes(w.ops[op]);
-  if (bytes == 0 || kept.empty()) return bytes;
-  for (int c : w.ops[op].chunks) {
-    if (kept[c]) bytes -= w.chunk_gather_bytes[c];
-  }
-  return bytes;
-}
-
 Status CheckLog(const Workload& w, const PlacementResult& r) {
   const int ops = static_cast<int>(w.ops.size());
   if (!r.initial_location.empty() && static_cast<int>(r.initial_location.size()) != w.num_units()) {
@@ -174,7 +150,7 @@ Status ReplayLog(const Workload& w, const PlacementResult& r, Replayer& rep) {
     TWINSIM_ASSIGN_OR_RETURN(rep.extra(), rep.Take(-1, r.oom->requested, "refused",
                                                    "the initial placement's refused request"));
   }
-  const std::vector<bool> kept = KeptChunks(w, r);
+  const std::vector<bool>& kept = r.kept_gathered_chunks;
   size_t next = 0;  // the log is in op order (Note [Step accounting])
   for (int op = 0; op < static_cast<int>(w.ops.size()) && op <= oom_op && !rep.refused(); ++op) {
     for (; next < r.transfers.size() && r.transfers[next].op == op && !r.transfers[next].after_op;
@@ -186,7 +162,7 @@ Status ReplayLog(const Workload& w, const PlacementResult& r, Replayer& rep) {
         if (!rep.on_device(u)) TWINSIM_RETURN_IF_ERROR(rep.Load(op, u, w.unit_bytes[u]));
       }
     }
-    if (!OnCpu(r, op)) TWINSIM_RETURN_IF_ERROR(rep.RunOp(op, GatherBytes(w, kept, op)));
+    if (!OnCpu(r, op)) TWINSIM_RETURN_IF_ERROR(rep.RunOp(op, w.OpGatherBytes(w.ops[op], kept)));
     for (; next < r.transfers.size() && r.transfers[next].op == op; ++next) {
       TWINSIM_RETURN_IF_ERROR(rep.Move(r.transfers[next]));
     }
@@ -204,7 +180,7 @@ Status ReplayOptimalOom(const Workload& w, const PlacementResult& r, Replayer& r
   const int op = r.oom->op;
   if (op < 0) return Status::Ok();
   for (int u : w.ops[op].units) TWINSIM_RETURN_IF_ERROR(rep.Load(op, u, w.unit_bytes[u]));
-  return rep.RunOp(op, GatherBytes(w, KeptChunks(w, r), op));
+  return rep.RunOp(op, w.OpGatherBytes(w.ops[op], r.kept_gathered_chunks));
 }
 
 std::string Refusal(const Workload& w, const MemoryReplay& m) {

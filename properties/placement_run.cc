@@ -66,13 +66,12 @@ Status RunRankStep(int rank, const core::ParallelLayout& layout, const Workload&
   for (size_t i = 0; i < num_ops; ++i) {
     const placement::Op& op = w.ops[i];
     if (dp < 2 || op.phase == OpPhase::kOptimizer) continue;
-    uint64_t gather = 0, grad = 0;
+    const uint64_t gather = w.OpGatherBytes(op, r.kept_gathered_chunks);
+    uint64_t grad = 0;
     for (int c : op.chunks) {
-      const bool kept = !r.kept_gathered_chunks.empty() && r.kept_gathered_chunks[c];
-      if (!kept) gather += w.chunk_gather_bytes[c];
-      // The chunk's fp16 gradient, whole: its shard times dp when sharded, else the fp16 unit
+      // The chunk's fp16 gradient, whole: the gathered chunk when sharded, else the fp16 unit
       // (which holds the gradient beside the weights, or a separate gradient of equal size).
-      grad += sharded ? w.chunk_gather_bytes[c] + w.chunk_gather_bytes[c] / (dp - 1)
+      grad += sharded ? w.chunk_gather_bytes[c] + w.chunk_param_bytes[c]
                       : w.unit_bytes[placement::Fp16Unit(c)];
     }
     if (sharded && gather > 0) gather_step[i] = (gather + dp - 2) / (dp - 1);
@@ -126,15 +125,12 @@ Status RunRankStep(int rank, const core::ParallelLayout& layout, const Workload&
 }
 
 // Seconds of compute alone: what Device::Compute charges on the sim, summed.
-double ComputeSeconds(const Workload& w, const PlacementResult& r, const core::GpuSpec& gpu) {
+double StepComputeSeconds(const Workload& w, const PlacementResult& r, const core::GpuSpec& gpu) {
   double total = 0;
   for (size_t i = 0; i < w.ops.size(); ++i) {
     if (i < r.op_on_cpu.size() && r.op_on_cpu[i]) continue;  // CPU Adam: not GPU compute
-    const placement::Op& op = w.ops[i];
-    const double matmul = gpu.matmul_flops_per_s > 0
-                              ? op.flops / (sim::kMatmulEfficiency * gpu.matmul_flops_per_s)
-                              : 0.0;
-    total += std::max(matmul, static_cast<double>(op.hbm_bytes) / gpu.hbm_bandwidth_bytes_per_s);
+    total += sim::ComputeSeconds(w.ops[i].flops, w.ops[i].hbm_bytes, gpu.matmul_flops_per_s,
+                                 gpu.hbm_bandwidth_bytes_per_s);
   }
   return total;
 }
@@ -193,7 +189,7 @@ StatusOr<SimStepResult> SimulatePlacementStep(const SimStepOptions& options,
     for (const core::GpuSpec& gpu : node.gpus) {
       if (rank < world) {
         out.compute_time_s =
-            std::max(out.compute_time_s, ComputeSeconds(*workloads[rank], *results[rank], gpu));
+            std::max(out.compute_time_s, StepComputeSeconds(*workloads[rank], *results[rank], gpu));
       }
       ++rank;
     }
@@ -271,11 +267,7 @@ class Replay {
       if (on_cpu && on_device_[placement::OptimUnit(o.chunks.front())]) {
         return Internal(fmt::format("{}: CPU Adam with the optimizer state on the GPU", o.name));
       }
-      uint64_t gather = 0;
-      for (int c : o.chunks) {
-        const bool k = !r_.kept_gathered_chunks.empty() && r_.kept_gathered_chunks[c];
-        if (!k && o.phase != OpPhase::kOptimizer) gather += w_.chunk_gather_bytes[c];
-      }
+      const uint64_t gather = w_.OpGatherBytes(o, r_.kept_gathered_chunks);
       if (!device_.WouldFit(o.non_model_bytes + gather)) {
         return Oom(fmt::format("{}: its transient of {} B does not fit beside its chunks", o.name,
                                o.non_model_bytes + gather));

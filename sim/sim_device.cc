@@ -237,15 +237,19 @@ Status SimDevice::HostInitWork(uint64_t elements) {
                  {TraceArg::Num("elements", static_cast<double>(elements))});
 }
 
+double ComputeSeconds(double flops, uint64_t hbm_bytes, double matmul_flops_per_s,
+                      double hbm_bandwidth_bytes_per_s) {
+  const double matmul =
+      matmul_flops_per_s > 0 ? flops / (kMatmulEfficiency * matmul_flops_per_s) : 0.0;
+  return std::max(matmul, static_cast<double>(hbm_bytes) / hbm_bandwidth_bytes_per_s);
+}
+
 Status SimDevice::Compute(double flops, uint64_t hbm_bytes, std::string_view what) {
   TWINSIM_RETURN_IF_ERROR(core::Device::Compute(flops, hbm_bytes, what));
   // Note [Device time model]: seconds of the GPU, as an Exec on the GPU host, whose speed is
   // its init throughput in elements per second.
-  const double matmul =
-      options_.matmul_flops_per_s > 0 ? flops / (kMatmulEfficiency * options_.matmul_flops_per_s)
-                                      : 0.0;
-  const double memory = static_cast<double>(hbm_bytes) / options_.hbm_bandwidth_bytes_per_s;
-  const double seconds = std::max(matmul, memory);
+  const double seconds = ComputeSeconds(flops, hbm_bytes, options_.matmul_flops_per_s,
+                                        options_.hbm_bandwidth_bytes_per_s);
   sg4::Host* gpu = cluster_->gpu(rank_);
   const auto amount = static_cast<uint64_t>(std::llround(seconds * gpu->get_speed()));
   return Execute(gpu, amount, std::string(what),

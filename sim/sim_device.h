@@ -79,6 +79,12 @@ inline constexpr int kSamplesPerFill = 8;
 // within the 40-55% model-FLOPs utilization that Megatron-LM and PaLM report for large models.
 inline constexpr double kMatmulEfficiency = 0.5;
 
+// The seconds Compute charges (Note [Device time model]): max(flops / (kMatmulEfficiency *
+// matmul_flops_per_s), hbm_bytes / hbm_bandwidth_bytes_per_s), no matmul time when
+// matmul_flops_per_s is 0. REQUIRES hbm_bandwidth_bytes_per_s > 0. Pure.
+double ComputeSeconds(double flops, uint64_t hbm_bytes, double matmul_flops_per_s,
+                      double hbm_bandwidth_bytes_per_s);
+
 struct SimDeviceOptions {
   std::string name;   // empty: "sim:<gpu host name>"
   std::string model;  // what it stands for, e.g. GpuSpec::model

@@ -356,10 +356,16 @@ class HomePolicy : public PlacementPolicy {
     }
 
     Step step(w, budget);
+    // Every result, an OOM's too, lists the chunks kept gathered.
+    auto finish = [&](std::optional<PlacementOom> oom) {
+      PlacementResult r = step.Finish(name_, std::move(oom));
+      r.kept_gathered_chunks = kept;
+      return r;
+    };
     for (int u = 0; u < w.num_units(); ++u) {
-      if (auto oom = step.Place(u, home[u])) return step.Finish(name_, oom);
+      if (auto oom = step.Place(u, home[u])) return finish(oom);
     }
-    if (auto oom = step.PlacePinned(gathered)) return step.Finish(name_, oom);
+    if (auto oom = step.PlacePinned(gathered)) return finish(oom);
     for (size_t i = 0; i < w.ops.size(); ++i) {
       const int op = static_cast<int>(i);
       const Op& o = w.ops[i];
@@ -367,23 +373,15 @@ class HomePolicy : public PlacementPolicy {
         step.RunOnCpu(op);
         continue;
       }
-      if (auto oom = step.Exchange(op, {}, Missing(step, o))) return step.Finish(name_, oom);
-      uint64_t gather = 0;  // Adam updates the rank's own shards: no gather (OpGatherBytes)
-      if (o.phase != OpPhase::kOptimizer) {
-        for (int c : o.chunks) gather += kept[c] ? 0 : w.chunk_gather_bytes[c];
-      }
-      if (auto oom = step.Run(op, gather)) return step.Finish(name_, oom);
+      if (auto oom = step.Exchange(op, {}, Missing(step, o))) return finish(oom);
+      if (auto oom = step.Run(op, w.OpGatherBytes(o, kept))) return finish(oom);
       std::vector<int> after;
       for (int u : o.units) {
         if (home[u] == Where::kHost) after.push_back(u);
       }
-      if (auto oom = step.Exchange(op, after, {}, /*after_op=*/true)) {
-        return step.Finish(name_, oom);
-      }
+      if (auto oom = step.Exchange(op, after, {}, /*after_op=*/true)) return finish(oom);
     }
-    PlacementResult r = step.Finish(name_, std::nullopt);
-    r.kept_gathered_chunks = kept;
-    return r;
+    return finish(std::nullopt);
   }
 
  private:

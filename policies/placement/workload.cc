@@ -31,10 +31,12 @@ uint64_t Workload::OpUnitBytes(const Op& op) const {
   return bytes;
 }
 
-uint64_t Workload::OpGatherBytes(const Op& op) const {
+uint64_t Workload::OpGatherBytes(const Op& op, const std::vector<bool>& kept) const {
   if (op.phase == OpPhase::kOptimizer) return 0;  // Adam updates the rank's own shards
   uint64_t bytes = 0;
-  for (int c : op.chunks) bytes += chunk_gather_bytes[c];
+  for (int c : op.chunks) {
+    if (kept.empty() || !kept[c]) bytes += chunk_gather_bytes[c];
+  }
   return bytes;
 }
 

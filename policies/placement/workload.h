@@ -117,7 +117,9 @@ struct Workload {
   // Sum of unit_bytes over op.units.
   uint64_t OpUnitBytes(const Op& op) const;
   // Sum of chunk_gather_bytes over op.chunks; 0 for Adam, which updates the rank's own shards.
-  uint64_t OpGatherBytes(const Op& op) const;
+  // `kept` (per chunk, or empty): chunks kept gathered for the whole step, which gather nothing
+  // (PlacementResult::kept_gathered_chunks).
+  uint64_t OpGatherBytes(const Op& op, const std::vector<bool>& kept = {}) const;
 };
 
 // A per layer, per microbatch (Note [Activation memory]). REQUIRES all >= 1; no overflow
