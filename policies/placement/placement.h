@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/provenance.h"
 #include "core/status.h"
 #include "policies/placement/workload.h"
 
@@ -119,6 +120,8 @@ class PlacementPolicy {
   virtual ~PlacementPolicy() = default;
   // "cuda", "cpu", "static(0.5,1,0)", "auto(0.8,0.9)", "optimal".
   virtual std::string Name() const = 0;
+  // The upstream code it follows, cited (core/provenance.h); twinsim_own for twinsim's own.
+  virtual core::Provenance provenance() const { return {}; }
   // Replays `workload` under `budget` (Note [Step accounting]). Never fails: an OOM is in the
   // result.
   virtual PlacementResult Run(const Workload& workload, const MemoryBudget& budget) const = 0;

@@ -24,6 +24,7 @@
 #include "core/host_memory.h"
 #include "core/memory_ledger.h"
 #include "core/parallel_layout.h"
+#include "core/provenance.h"
 #include "core/status.h"
 #include "kernels/torch/cuda_layout.h"
 
@@ -123,6 +124,8 @@ class SeedPolicy {
   virtual std::string_view version() const = 0;  // bumped whenever results change
   // What real system it models, one line, for `twinsim init --help` and reports.
   virtual std::string_view models() const = 0;
+  // The upstream code it follows, cited (core/provenance.h); twinsim_own for twinsim's schemes.
+  virtual core::Provenance provenance() const { return {}; }
   // The properties it promises; every other property has a counterexample.
   virtual const std::vector<Claim>& claims() const = 0;
   virtual bool Supports(InitDevice device) const = 0;
