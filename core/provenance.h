@@ -20,7 +20,7 @@ struct SourceRef {
   std::string function;    // "model_parallel_cuda_manual_seed"
   int first_line = 0;      // 1-based, inclusive; 0 when the whole function is meant
   int last_line = 0;
-  std::string fact;        // what twinsim takes from it, one sentence
+  std::string fact;  // what twinsim takes from it, one sentence
 };
 
 // What a model models and where its code disagrees with its documentation or with twinsim.

@@ -1,5 +1,6 @@
 #include "tools/cli/args.h"
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -7,6 +8,7 @@
 #include <cstdlib>
 #include <limits>
 #include <string>
+#include <utility>
 
 namespace twinsim::cli {
 namespace {
@@ -190,6 +192,69 @@ Status CheckList(std::string_view option, const std::string& text,
     }
   }
   return Status::Ok();
+}
+
+// The largest size: 2^60 bytes, so that sums of two stay far below 2^64.
+constexpr uint64_t kMaxSizeBytes = uint64_t{1} << 60;
+
+StatusOr<uint64_t> ParseByteSizeWithUnit(std::string_view option, std::string_view text) {
+  const auto bad = [&] {
+    return Status::InvalidArgument(std::string(option) + ": " + "expected a size like 24GB or 32GiB, got " + Quote(text));
+  };
+  size_t i = 0;
+  unsigned __int128 mantissa = 0;
+  int digits = 0, fraction_digits = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    mantissa = mantissa * 10 + static_cast<unsigned>(text[i] - '0');
+    if (++digits > 24) return bad();
+    ++i;
+  }
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      mantissa = mantissa * 10 + static_cast<unsigned>(text[i] - '0');
+      ++fraction_digits;
+      if (++digits > 24) return bad();
+      ++i;
+    }
+    if (fraction_digits == 0) return bad();
+  }
+  if (digits == 0) return bad();
+  const std::string_view unit = text.substr(i);
+  constexpr std::array<std::pair<std::string_view, uint64_t>, 10> kUnits = {{
+      {"", 1},
+      {"B", 1},
+      {"KB", 1000},
+      {"MB", 1000 * 1000},
+      {"GB", uint64_t{1000} * 1000 * 1000},
+      {"TB", uint64_t{1000} * 1000 * 1000 * 1000},
+      {"KiB", uint64_t{1} << 10},
+      {"MiB", uint64_t{1} << 20},
+      {"GiB", uint64_t{1} << 30},
+      {"TiB", uint64_t{1} << 40},
+  }};
+  uint64_t multiplier = 0;
+  for (const auto& [name, value] : kUnits) {
+    if (name == unit) multiplier = value;
+  }
+  if (multiplier == 0) return bad();
+  unsigned __int128 scale = 1;
+  for (int k = 0; k < fraction_digits; ++k) scale *= 10;
+  const unsigned __int128 product = mantissa * multiplier;  // < 10^24 * 2^40 < 2^120
+  if (product % scale != 0) {
+    return Status::InvalidArgument(std::string(option) + ": " + Quote(text) +
+                                   " is not a whole number of bytes");
+  }
+  const unsigned __int128 bytes = product / scale;
+  if (bytes == 0) {
+    return Status::InvalidArgument(std::string(option) + ": expected a positive size, got " +
+                                   Quote(text));
+  }
+  if (bytes > kMaxSizeBytes) {
+    return Status::InvalidArgument(std::string(option) + ": " + Quote(text) +
+                                   " exceeds the largest size, 2^60 bytes (1 EiB)");
+  }
+  return static_cast<uint64_t>(bytes);
 }
 
 }  // namespace twinsim::cli

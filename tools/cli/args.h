@@ -57,6 +57,13 @@ std::vector<std::string> SplitList(const std::string& text);
 Status CheckList(std::string_view option, const std::string& text,
                  const std::vector<std::string>& items);
 
+// A byte size as every command accepts it (--gpu-memory, --max-memory, ...): a whole number
+// of bytes ("1024"), or a number with a unit, no space: KB MB GB TB (10^3..10^12) or KiB MiB GiB TiB (2^10..2^40), e.g. "24GB", "32GiB",
+// "1.5GiB" (a fraction must come to a whole number of bytes). At least 1 byte, at most 2^60.
+// InvalidArgument naming `option` otherwise ("--gpu-memory: expected a size like 24GB or
+// 32GiB, got '24 GB'").
+StatusOr<uint64_t> ParseByteSizeWithUnit(std::string_view option, std::string_view text);
+
 }  // namespace twinsim::cli
 
 #endif  // TWINSIM_TOOLS_CLI_ARGS_H_

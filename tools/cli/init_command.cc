@@ -8,14 +8,17 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "core/memory_guard.h"
 #include "core/parallel_layout.h"
 #include "core/text.h"
 #include "core/topology.h"
@@ -23,6 +26,8 @@
 #include "kernels/torch/cuda_layout.h"
 #include "policies/seed/policy.h"
 #include "properties/init_check.h"
+#include "properties/memory_need.h"
+#include "properties/shard_dump.h"
 #include "tools/cli/args.h"
 #include "tools/cli/layout_args.h"
 #include "tools/cli/output.h"
@@ -241,6 +246,15 @@ class InitCommand final : public Command {
                    "With --backend sim: write a Perfetto / Chrome trace of the init run to FILE "
                    "(several policies: FILE with the policy's name before the extension)")
         ->type_name("FILE");
+    app.add_option("--max-memory", max_memory_text_,
+                   "Most memory this run may take, e.g. 16GiB (default: what the machine can give: "
+                   "MemAvailable, the cgroup's limit, RLIMIT_AS); a run that holds real bytes and "
+                   "needs more is refused before it allocates")
+        ->type_name("SIZE");
+    app.add_option("--dump", dump_text_,
+                   "Write what every rank holds to the new folder DIR: index.json and each "
+                   "shard's raw bytes (several policies: DIR/<policy>); not with --timing-only")
+        ->type_name("DIR");
     app.add_flag("--json", json_, "Print one JSON object per policy and line instead of tables");
     app.footer(HelpFooter());
   }
@@ -300,6 +314,15 @@ class InitCommand final : public Command {
       StatusOr<std::unique_ptr<SeedPolicy>> policy = policies::seed::MakePolicy(name);
       if (!policy.ok()) return ForOption("--policy", policy.status());
       policies_.push_back(std::move(*policy));
+    }
+
+    if (!dump_text_.empty() && timing_only_) {
+      return Status::InvalidArgument("--dump: a timing-only run holds no bytes; drop --timing-only");
+    }
+    TWINSIM_RETURN_IF_ERROR(CheckMemory(sim));
+    if (std::error_code ec; !dump_text_.empty() && std::filesystem::exists(dump_text_, ec)) {
+      return Status::InvalidArgument("--dump: " + Quote(dump_text_) +
+                                     " exists; name a new folder (a dump never overwrites)");
     }
 
     if (!seed_text_.empty()) {
@@ -385,6 +408,15 @@ class InitCommand final : public Command {
         cells.push_back(cell);
       }
       matrix.push_back(std::move(cells));
+      if (!dump_text_.empty()) {
+        const std::string dir = policies_.size() > 1
+                                    ? dump_text_ + "/" + std::string(policy.name())
+                                    : dump_text_;
+        Status dumped = properties::WriteShardDump(check->run, *layout_, dir);
+        if (!dumped.ok()) return ForOption("--dump", dumped);
+        std::fprintf(stderr, "twinsim init: %.*s: shards written to %s\n",
+                     static_cast<int>(policy.name().size()), policy.name().data(), dir.c_str());
+      }
       if (json_) {
         PrintJson(out, policy, *check);
       } else {
@@ -414,6 +446,25 @@ class InitCommand final : public Command {
   }
 
  private:
+  // The memory guard (core/memory_guard.h): a run that holds real bytes (host, sim data mode)
+  // is refused before it allocates when its shards alone exceed what this machine can give.
+  Status CheckMemory(bool sim) const {
+    uint64_t max_memory = 0;
+    if (!max_memory_text_.empty()) {
+      TWINSIM_ASSIGN_OR_RETURN(max_memory, ParseByteSizeWithUnit("--max-memory", max_memory_text_));
+    }
+    if (sim && timing_only_) return Status::Ok();
+    const uint64_t need = properties::InitHeldBytesLowerBound(*layout_);
+    return core::CheckMemoryNeed(
+        need, core::ReadMemoryLimits(max_memory),
+        fmt::format("init of {} on {} rank{}", layout_->model().name, layout_->world_size(),
+                    layout_->world_size() == 1 ? "" : "s"),
+        sim ? "Add --timing-only (parity on sampled elements of counter fills), or use a smaller "
+              "model or layout; --max-memory SIZE sets the cap"
+            : "Use --backend sim --cluster C --timing-only (parity on sampled elements of counter "
+              "fills), or a smaller model or layout; --max-memory SIZE sets the cap");
+  }
+
   static int64_t GpusPerNode(const core::Topology& t) {
     return t.nodes.empty() || t.nodes[0].gpus.empty() ? 1
                                                       : static_cast<int64_t>(t.nodes[0].gpus.size());
@@ -600,6 +651,8 @@ class InitCommand final : public Command {
   std::string gpu_text_ = "h100";
   std::string check_text_ = "all";
   std::string backend_text_ = "host", cluster_text_, trace_text_;
+  std::string dump_text_;
+  std::string max_memory_text_;
   bool timing_only_ = false;
   bool json_ = false;
 

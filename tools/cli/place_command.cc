@@ -38,8 +38,6 @@ namespace {
 
 // Largest world size accepted (dp * pp * tp), as `chunks`.
 constexpr uint64_t kMaxWorld = 65536;
-// Largest --gpu-memory / --host-memory: 2^60 bytes, so that sums of two stay far below 2^64.
-constexpr uint64_t kMaxBytes = uint64_t{1} << 60;
 // Limits on the step's shape; activation bytes are checked against kMaxActivationBytes too.
 constexpr uint64_t kMaxBatch = uint64_t{1} << 20;
 constexpr uint64_t kMaxSeq = uint64_t{1} << 24;
@@ -49,8 +47,6 @@ constexpr unsigned __int128 kMaxActivationBytes = static_cast<unsigned __int128>
 
 // The sim backend simulates every rank of the layout; larger worlds fall back to accounting.
 constexpr int kMaxSimWorld = 256;
-
-constexpr char kSizeExpected[] = "expected a size like 24GB or 32GiB, got ";
 
 // --max-model: GPT-2 widths tried when the family fixes none (hidden, heads), from GPT-2
 // small's 768 up to GPT-3 175B's 12288, 64-wide heads as GPT-2 and GPT-3.
@@ -1109,66 +1105,6 @@ class PlaceCommand final : public Command {
 };
 
 }  // namespace
-
-StatusOr<uint64_t> ParseByteSizeWithUnit(std::string_view option, std::string_view text) {
-  const auto bad = [&] {
-    return Status::InvalidArgument(std::string(option) + ": " + kSizeExpected + Quote(text));
-  };
-  size_t i = 0;
-  unsigned __int128 mantissa = 0;
-  int digits = 0, fraction_digits = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-    mantissa = mantissa * 10 + static_cast<unsigned>(text[i] - '0');
-    if (++digits > 24) return bad();
-    ++i;
-  }
-  if (i < text.size() && text[i] == '.') {
-    ++i;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-      mantissa = mantissa * 10 + static_cast<unsigned>(text[i] - '0');
-      ++fraction_digits;
-      if (++digits > 24) return bad();
-      ++i;
-    }
-    if (fraction_digits == 0) return bad();
-  }
-  if (digits == 0) return bad();
-  const std::string_view unit = text.substr(i);
-  constexpr std::array<std::pair<std::string_view, uint64_t>, 10> kUnits = {{
-      {"", 1},
-      {"B", 1},
-      {"KB", 1000},
-      {"MB", 1000 * 1000},
-      {"GB", uint64_t{1000} * 1000 * 1000},
-      {"TB", uint64_t{1000} * 1000 * 1000 * 1000},
-      {"KiB", uint64_t{1} << 10},
-      {"MiB", uint64_t{1} << 20},
-      {"GiB", uint64_t{1} << 30},
-      {"TiB", uint64_t{1} << 40},
-  }};
-  uint64_t multiplier = 0;
-  for (const auto& [name, value] : kUnits) {
-    if (name == unit) multiplier = value;
-  }
-  if (multiplier == 0) return bad();
-  unsigned __int128 scale = 1;
-  for (int k = 0; k < fraction_digits; ++k) scale *= 10;
-  const unsigned __int128 product = mantissa * multiplier;  // < 10^24 * 2^40 < 2^120
-  if (product % scale != 0) {
-    return Status::InvalidArgument(std::string(option) + ": " + Quote(text) +
-                                   " is not a whole number of bytes");
-  }
-  const unsigned __int128 bytes = product / scale;
-  if (bytes == 0) {
-    return Status::InvalidArgument(std::string(option) + ": expected a positive size, got " +
-                                   Quote(text));
-  }
-  if (bytes > kMaxBytes) {
-    return Status::InvalidArgument(std::string(option) + ": " + Quote(text) +
-                                   " exceeds the largest size, 2^60 bytes (1 EiB)");
-  }
-  return static_cast<uint64_t>(bytes);
-}
 
 CommandGroup PlaceCommandGroup() {
   CommandGroup group;

@@ -16,12 +16,6 @@ namespace twinsim::cli {
 // The `place` command group: a single command. Every call returns an equal, independent group.
 CommandGroup PlaceCommandGroup();
 
-// A byte size as `place` accepts it: a whole number of bytes ("1024"), or a number with a unit,
-// no space: KB MB GB TB (10^3..10^12) or KiB MiB GiB TiB (2^10..2^40), e.g. "24GB", "32GiB",
-// "1.5GiB" (a fraction must come to a whole number of bytes). At least 1 byte, at most 2^60.
-// InvalidArgument naming `option` otherwise ("--gpu-memory: expected a size like 24GB or
-// 32GiB, got '24 GB'").
-StatusOr<uint64_t> ParseByteSizeWithUnit(std::string_view option, std::string_view text);
 
 }  // namespace twinsim::cli
 
