@@ -102,6 +102,28 @@ TEST(DistributionTest, ShardLocalFanFailsOnARowParallelLinear) {
             Verdict::kHolds);
 }
 
+// Found by //properties:seed_policy_properties_test (shard-local / distribution, refuted after 28
+// cases, RC seed 17837029505205021876) and shrunk to this case.
+TEST(DistributionTest, ShardLocalShrunkCounterexample) {
+  const core::ParallelLayout layout = Layout("linear-stack:layers=2,width=7,bias=1", 2, 1, 1);
+  InitRunOptions options;
+  options.seed = 0;
+  options.init_device = InitDevice::kCpu;
+  StatusOr<PolicyCheck> check =
+      CheckPolicy(*Policy("shard-local"), layout, options, {Property::kDistribution});
+  ASSERT_TRUE(check.ok());
+  const PropertyResult& r = check->rows.at(0).result;
+  ASSERT_EQ(r.verdict, Verdict::kFails);
+  EXPECT_NE(r.detail.find("param 'layers.1.weight' [7, 7] (49 elements in 2 shards) should follow "
+                          "U(-0.378, 0.378)"),
+            std::string::npos)
+      << r.detail;
+  EXPECT_NE(r.detail.find("element [0, 3] on rank 0 (dp 0, pp 0, tp 0) is -0.4683, outside the "
+                          "support"),
+            std::string::npos)
+      << r.detail;
+}
+
 // Megatron-Bridge #5840: a LoRA adapter's linear_in ([rank 32, hidden 4096], xavier_normal,
 // split along its input features under TP) has std 0.0220 at TP 1 and 0.0435 at TP 4:
 // sqrt(2 / (4096 + 32)) = 0.02201 and sqrt(2 / (1024 + 32)) = 0.04352.
