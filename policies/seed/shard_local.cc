@@ -64,15 +64,20 @@ class ShardLocalPolicy final : public SeedPolicy {
   core::Provenance provenance() const override {
     core::Provenance p;
     p.sources = {
-        {"pytorch/pytorch", "v2.9.0", "torch/nn/init.py", "_calculate_fan_in_and_fan_out", 0, 0,
-         "fan_in = size(1) * receptive field, fan_out = size(0) * receptive field, of the "
-         "tensor being initialized (the local shard here)"},
-        {"NVIDIA-NeMo/Megatron-Bridge", "issue #5840", "", "LoRA linear_in under TP", 0, 0,
-         "a LoRA adapter's xavier_normal std is 0.0220 at TP 1 and 0.0435 at TP 4"},
+        {"pytorch/pytorch", "b28030f3", "torch/nn/init.py",
+         "xavier_normal_, kaiming_uniform_, _calculate_correct_fan", 0, 0,
+         "the std or bound comes from _calculate_fan_in_and_fan_out(tensor): size(1) and size(0) "
+         "of the tensor being initialized, here the local shard"},
+        {"NVIDIA-NeMo/Megatron-Bridge", "issue #5840 (2026-08-27)", "",
+         "ParallelLinearAdapter: linear_in as a RowParallelLinear", 0, 0,
+         "Qwen3-8B, LoRA rank 32: A std 0.0220 at TP 1 and 0.0435 at TP 4 on linear_proj, "
+         "0.0127 and 0.0254 on linear_fc2; column-parallel targets unchanged"},
     };
     p.deviations = {
         "twinsim's counter-model of a class of bugs, not one framework's code: seeds as "
-        "torchtitan's (seed + pp_rank), fans from the local shard"};
+        "torchtitan's (seed + pp_rank), fans from the local shard",
+        "Megatron-Bridge fixed #5840 in PR #5843 (merged): xavier and kaiming are resolved from "
+        "the full weight's dims; shard-local models the code before that fix"};
     return p;
   }
   const std::vector<Claim>& claims() const override {

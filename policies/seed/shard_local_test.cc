@@ -32,6 +32,12 @@ TEST(ShardLocalInitTest, MegatronBridge5840LoraLinearIn) {
   EXPECT_EQ(local.fan_in, 1024);
   EXPECT_EQ(local.fan_out, 32);
   EXPECT_NEAR(XavierStd(local), 0.0435, 5e-5);
+  // The same issue's linear_fc2 (down_proj, in_features 12288): 0.0127 at TP 1, 0.0254 at TP 4.
+  spec.shape = {32, 12288};
+  spec.init.fan_in = 12288;
+  EXPECT_NEAR(XavierStd(spec.init), 0.0127, 5e-5);
+  EXPECT_NEAR(XavierStd(ShardLocalInit(spec, core::Block2D{32, 12288, 0, 32, 3072, 6144})), 0.0254,
+              5e-5);
 }
 
 // A column-parallel layer keeps its fan_in (kaiming's default mode) and loses fan_out;
