@@ -29,8 +29,8 @@ struct Case {
 };
 
 std::string CaseText(const Case& c) {
-  return fmt::format("--model {} tp={} pp={} dp={}, init on {}, seed {}", c.model, c.tp, c.pp,
-                     c.dp, policies::seed::InitDeviceName(c.device), c.seed);
+  return fmt::format("--model {} tp={} pp={} dp={}, init on {}, seed {}", c.model, c.tp, c.pp, c.dp,
+                     policies::seed::InitDeviceName(c.device), c.seed);
 }
 
 StatusOr<core::ParallelLayout> MakeLayout(const Case& c) {
@@ -61,8 +61,8 @@ StatusOr<Reproduction> ExpectFailure(std::string_view policy, const Case& c, Pro
                                      std::string_view phrase) {
   TWINSIM_ASSIGN_OR_RETURN(properties::PropertyResult r, CheckOne(policy, c, property));
   Reproduction out;
-  out.reproduced = r.verdict == properties::Verdict::kFails &&
-                   r.detail.find(phrase) != std::string::npos;
+  out.reproduced =
+      r.verdict == properties::Verdict::kFails && r.detail.find(phrase) != std::string::npos;
   out.counterexample = fmt::format("{}: {} {}: {}", CaseText(c), policy,
                                    properties::VerdictName(r.verdict), r.detail);
   if (r.verdict == properties::Verdict::kFails) {
@@ -137,14 +137,15 @@ StatusOr<Reproduction> SerialPipelineInitCost() {
 
 // Megatron-Bridge #5840 (and ORBIT-2's nn.Linear under TP): layers built at the shard's size read
 // the shard's fan. The distribution property fails on the shard-local policy at the case
-// RapidCheck shrinks to (a row-parallel nn.Linear(7, 7) at TP 2, init on the CPU, seed 0), and on the issue's own numbers: a
-// LoRA linear_in [32, 4096] with xavier_normal, std 0.0220 at TP 1, about 0.0435 at TP 4.
+// RapidCheck shrinks to (a row-parallel nn.Linear(7, 7) at TP 2, init on the CPU, seed 0), and on
+// the issue's own numbers: a LoRA linear_in [32, 4096] with xavier_normal, std 0.0220 at TP 1,
+// about 0.0435 at TP 4.
 StatusOr<Reproduction> ShardLocalFan() {
   Case c{"linear-stack:layers=2,width=7,bias=1", 2, 1, 1};
   c.device = InitDevice::kCpu;
-  TWINSIM_ASSIGN_OR_RETURN(Reproduction out,
-                           ExpectFailure("shard-local", c, Property::kDistribution,
-                                         "of the full tensor"));
+  TWINSIM_ASSIGN_OR_RETURN(
+      Reproduction out,
+      ExpectFailure("shard-local", c, Property::kDistribution, "of the full tensor"));
   core::ModelSpec lora;
   lora.name = "lora-linear-in";
   lora.num_layers = 1;
@@ -164,14 +165,14 @@ StatusOr<Reproduction> ShardLocalFan() {
   TWINSIM_ASSIGN_OR_RETURN(std::unique_ptr<policies::seed::SeedPolicy> policy,
                            policies::seed::MakePolicy("shard-local"));
   properties::InitRunOptions options;
-  TWINSIM_ASSIGN_OR_RETURN(properties::PolicyCheck check,
-                           properties::CheckPolicy(*policy, layout, options,
-                                                   {Property::kDistribution}));
+  TWINSIM_ASSIGN_OR_RETURN(
+      properties::PolicyCheck check,
+      properties::CheckPolicy(*policy, layout, options, {Property::kDistribution}));
   const properties::PropertyResult& r = check.rows.at(0).result;
   out.reproduced = out.reproduced && r.verdict == properties::Verdict::kFails &&
                    r.detail.find("std 0.02201") != std::string::npos;
-  out.counterexample += fmt::format("\nMegatron-Bridge #5840's LoRA linear_in [32, 4096] at tp=4: {}",
-                                    r.detail);
+  out.counterexample +=
+      fmt::format("\nMegatron-Bridge #5840's LoRA linear_in [32, 4096] at tp=4: {}", r.detail);
   return out;
 }
 

@@ -58,16 +58,16 @@ constexpr uint64_t kKsMinElements = 256;
 // What ParamSpec::init specifies, as a distribution.
 struct Reference {
   enum class Kind { kUniform, kNormal, kTruncNormal, kConstant } kind = Kind::kConstant;
-  double lo = 0, hi = 0;     // uniform support; trunc_normal bounds
-  double m = 0, s = 0;       // normal / trunc_normal: the underlying normal's mean and std
-  double value = 0;          // constant
-  double mean = 0, std = 0;  // of the distribution itself
-  double centre = 0;         // M2 is taken about it
-  double m2 = 0;             // E[(x - centre)^2]
-  double mu4 = 0;            // an upper bound on E[(x - centre)^4]
+  double lo = 0, hi = 0;       // uniform support; trunc_normal bounds
+  double m = 0, s = 0;         // normal / trunc_normal: the underlying normal's mean and std
+  double value = 0;            // constant
+  double mean = 0, std = 0;    // of the distribution itself
+  double centre = 0;           // M2 is taken about it
+  double m2 = 0;               // E[(x - centre)^2]
+  double mu4 = 0;              // an upper bound on E[(x - centre)^4]
   double m2_range = INFINITY;  // (x - centre)^2 is at most this (bounded inits)
   bool gaussian_tail = false;  // (x - centre)^2 is dominated by s^2 chi-square(1)
-  std::string text;          // "U(-0.125, 0.125), std 0.0722 (kaiming_uniform, fan_in=64 ...)"
+  std::string text;            // "U(-0.125, 0.125), std 0.0722 (kaiming_uniform, fan_in=64 ...)"
 };
 
 double Phi(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
@@ -126,8 +126,8 @@ Reference MakeReference(const core::InitSpec& init) {
     case core::InitKind::kKaimingUniform:
     case core::InitKind::kKaimingNormal: {
       const int64_t fan = init.mode == core::FanMode::kFanIn ? init.fan_in : init.fan_out;
-      const double s = core::CalculateGain(init.nonlinearity, init.a) /
-                       std::sqrt(static_cast<double>(fan));
+      const double s =
+          core::CalculateGain(init.nonlinearity, init.a) / std::sqrt(static_cast<double>(fan));
       fans = fmt::format("{}={}", init.mode == core::FanMode::kFanIn ? "fan_in" : "fan_out", fan);
       if (init.kind == core::InitKind::kKaimingNormal) {
         normal(0, s);
@@ -138,8 +138,7 @@ Reference MakeReference(const core::InitSpec& init) {
     }
     case core::InitKind::kXavierUniform:
     case core::InitKind::kXavierNormal: {
-      const double s =
-          init.gain * std::sqrt(2.0 / static_cast<double>(init.fan_in + init.fan_out));
+      const double s = init.gain * std::sqrt(2.0 / static_cast<double>(init.fan_in + init.fan_out));
       fans = fmt::format("fan_in={}, fan_out={}", init.fan_in, init.fan_out);
       if (init.kind == core::InitKind::kXavierNormal) {
         normal(0, s);
@@ -271,8 +270,8 @@ PropertyResult CheckDistribution(const core::ParallelLayout& layout, const InitR
       s.rank = r.rank;
       s.block = b;
       s.width = b.col_end - b.col_begin;
-      const uint64_t real_rows =
-          std::min<uint64_t>(b.row_end, static_cast<uint64_t>(spec.shape.empty() ? 1 : spec.shape[0]));
+      const uint64_t real_rows = std::min<uint64_t>(
+          b.row_end, static_cast<uint64_t>(spec.shape.empty() ? 1 : spec.shape[0]));
       const uint64_t rows = real_rows > b.row_begin ? real_rows - b.row_begin : 0;
       s.values.resize(rows * s.width);
       for (uint64_t e = 0; e < s.values.size(); ++e) {
@@ -331,14 +330,16 @@ PropertyResult CheckDistribution(const core::ParallelLayout& layout, const InitR
       m2_high += w * high;
       ks_tol += w * std::sqrt(t / (2 * n));
       if (ref.kind != Reference::Kind::kConstant && ref.std > 0 && m.m2 > 0) {
-        const double sd = std::sqrt(std::max(0.0, m.m2 - (m.mean - ref.centre) * (m.mean - ref.centre)));
+        const double sd =
+            std::sqrt(std::max(0.0, m.m2 - (m.mean - ref.centre) * (m.mean - ref.centre)));
         const double ratio = std::max(sd / ref.std, ref.std / std::max(sd, 1e-300));
         if (worst == nullptr || ratio > worst_ratio) worst = s, worst_ratio = ratio, worst_std = sd;
       }
     }
     const double union_std =
         std::sqrt(std::max(0.0, all.m2 - (all.mean - ref.centre) * (all.mean - ref.centre)));
-    std::string shows = fmt::format("the shards show mean {}, std {}", Num(all.mean), Num(union_std));
+    std::string shows =
+        fmt::format("the shards show mean {}, std {}", Num(all.mean), Num(union_std));
     if (worst != nullptr && samples.size() > 1) {
       shows += fmt::format(" (std {} on {} {})", Num(worst_std), DescribeRank(layout, worst->rank),
                            BlockText(worst->block));
@@ -366,8 +367,8 @@ PropertyResult CheckDistribution(const core::ParallelLayout& layout, const InitR
     const double m2_slack = all.m2_slack * 1.01 + abs_u * abs_u;
     if (all.m2 < m2_low - m2_slack || all.m2 > m2_high + m2_slack) {
       return fail(fmt::format(
-          "{}, where std {} is expected: the second moment about {} is {}, outside [{}, {}]",
-          shows, Num(ref.std), Num(ref.centre), Num(all.m2), Num(m2_low - m2_slack),
+          "{}, where std {} is expected: the second moment about {} is {}, outside [{}, {}]", shows,
+          Num(ref.std), Num(ref.centre), Num(all.m2), Num(m2_low - m2_slack),
           Num(m2_high + m2_slack)));
     }
     // Kolmogorov–Smirnov, each value's rounding interval taken against the CDF.
@@ -375,7 +376,8 @@ PropertyResult CheckDistribution(const core::ParallelLayout& layout, const InitR
       ++ks_params;
       std::vector<float> sorted;
       sorted.reserve(total);
-      for (const Sample* s : samples) sorted.insert(sorted.end(), s->values.begin(), s->values.end());
+      for (const Sample* s : samples)
+        sorted.insert(sorted.end(), s->values.begin(), s->values.end());
       std::sort(sorted.begin(), sorted.end());
       const double n = static_cast<double>(total);
       double d = 0, at = 0;
@@ -388,9 +390,8 @@ PropertyResult CheckDistribution(const core::ParallelLayout& layout, const InitR
         if (below > d) d = below, at = x;
       }
       if (d > ks_tol) {
-        return fail(fmt::format(
-            "{}: the Kolmogorov-Smirnov distance is {} at {} (tolerance {})", shows, Num(d),
-            Num(at), Num(ks_tol)));
+        return fail(fmt::format("{}: the Kolmogorov-Smirnov distance is {} at {} (tolerance {})",
+                                shows, Num(d), Num(at), Num(ks_tol)));
       }
     }
     // Bounds, every element (the only test with power on a handful of elements).
@@ -409,9 +410,10 @@ PropertyResult CheckDistribution(const core::ParallelLayout& layout, const InitR
         if (x >= lo && x <= hi) continue;
         const std::string where =
             ref.kind == Reference::Kind::kNormal
-                ? fmt::format("{} std from the mean (at most {:.2f} for a false-alarm rate of "
-                              "{:g})",
-                              Num(std::abs(x - ref.m) / ref.s), z, kFalseAlarm)
+                ? fmt::format(
+                      "{} std from the mean (at most {:.2f} for a false-alarm rate of "
+                      "{:g})",
+                      Num(std::abs(x - ref.m) / ref.s), z, kFalseAlarm)
                 : fmt::format("outside the support [{}, {}]", Num(ref.lo), Num(ref.hi));
         return fail(fmt::format("element {} on {} is {}, {}; {}", ElementAt(*s, e),
                                 DescribeRank(layout, s->rank), Num(x), where, shows));

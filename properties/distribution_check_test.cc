@@ -97,10 +97,10 @@ TEST(DistributionTest, ShardLocalFanFailsOnARowParallelLinear) {
   EXPECT_NE(r.detail.find("U(-0.125, 0.125)"), std::string::npos) << r.detail;
   EXPECT_NE(r.detail.find("where std 0.07217 is expected"), std::string::npos) << r.detail;
   // At tp = 1 the shard is the tensor: nothing to see.
-  EXPECT_EQ(Distribution(*Policy("shard-local"),
-                         Layout("linear-stack:layers=2,width=64,bias=1", 1, 1, 2))
-                .verdict,
-            Verdict::kHolds);
+  EXPECT_EQ(
+      Distribution(*Policy("shard-local"), Layout("linear-stack:layers=2,width=64,bias=1", 1, 1, 2))
+          .verdict,
+      Verdict::kHolds);
 }
 
 // Found by //properties:seed_policy_properties_test (shard-local / distribution, refuted after 28
@@ -186,7 +186,8 @@ class WideStdPolicy final : public SeedPolicy {
     TWINSIM_RETURN_IF_ERROR(ctx.device->CopyToHost(core::BufferRegion::Whole(b), bytes));
     const uint64_t n = b.bytes / core::DTypeSize(dtype);
     for (uint64_t i = 0; i < n; ++i) {
-      kernels::StoreAs(dtype, 1.25f * kernels::LoadAsFloat(dtype, bytes.data(), i), bytes.data(), i);
+      kernels::StoreAs(dtype, 1.25f * kernels::LoadAsFloat(dtype, bytes.data(), i), bytes.data(),
+                       i);
     }
     TWINSIM_RETURN_IF_ERROR(ctx.device->CopyFromHost(core::BufferRegion::Whole(b), bytes));
     return init;
@@ -198,7 +199,8 @@ class WideStdPolicy final : public SeedPolicy {
 
 TEST(DistributionTest, CatchesAStdTwentyFivePercentTooWide) {
   // gpt2's first parameter, the token embedding [256, 64] N(0, 0.02^2), is rank 0's first shard.
-  const core::ParallelLayout layout = Layout("gpt2:n_layer=1,n_embd=64,n_head=4,vocab_size=256", 1, 1, 1);
+  const core::ParallelLayout layout =
+      Layout("gpt2:n_layer=1,n_embd=64,n_head=4,vocab_size=256", 1, 1, 1);
   EXPECT_EQ(Distribution(*Policy("counter"), layout).verdict, Verdict::kHolds);
   const PropertyResult r = Distribution(WideStdPolicy(), layout);
   ASSERT_EQ(r.verdict, Verdict::kFails) << r.detail;
@@ -227,7 +229,8 @@ TEST(DistributionTest, KolmogorovSmirnovSeesTheShapeWhenMomentsAgree) {
 
 // Constant inits are exact: one element off by one ulp fails.
 TEST(DistributionTest, ConstantsAreExact) {
-  const core::ParallelLayout layout = Layout("gpt2:n_layer=1,n_embd=8,n_head=2,vocab_size=32", 1, 1, 1);
+  const core::ParallelLayout layout =
+      Layout("gpt2:n_layer=1,n_embd=8,n_head=2,vocab_size=32", 1, 1, 1);
   InitRunOptions options;
   StatusOr<InitRun> run = RunInit(*Policy("counter"), layout, options);
   ASSERT_TRUE(run.ok());

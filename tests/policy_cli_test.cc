@@ -33,7 +33,8 @@ TEST(ShowPolicyCliTest, SeedPolicyPrintsModelsVersionClaimsAndProvenance) {
   EXPECT_NE(r.out.find("distribution"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("provenance   "), std::string::npos) << r.out;
   // shard-local cites its sources and claims no distribution.
-  const nlohmann::json j = nlohmann::json::parse(Ok({"show", "policy", "shard-local", "--json"}).out);
+  const nlohmann::json j =
+      nlohmann::json::parse(Ok({"show", "policy", "shard-local", "--json"}).out);
   EXPECT_EQ(j["name"], "shard-local");
   EXPECT_EQ(j["kind"], "seed");
   ASSERT_FALSE(j["provenance"]["sources"].empty());

@@ -6,6 +6,8 @@
 // provenance was being written on other branches when this test was added (issue 14). The lead
 // empties it after merging them; a policy that gains provenance while still listed fails here
 // too, so the list can only shrink.
+#include "core/provenance.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "core/provenance.h"
 #include "policies/placement/placement.h"
 #include "policies/seed/policy.h"
 
@@ -55,8 +56,7 @@ void ExpectCited(const std::string& name, const core::Provenance& p) {
 
 TEST(ProvenanceTest, EverySeedPolicyCitesItsSource) {
   for (const std::string& name : policies::seed::PolicyNames()) {
-    StatusOr<std::unique_ptr<policies::seed::SeedPolicy>> policy =
-        policies::seed::MakePolicy(name);
+    StatusOr<std::unique_ptr<policies::seed::SeedPolicy>> policy = policies::seed::MakePolicy(name);
     ASSERT_TRUE(policy.ok()) << name;
     ExpectCited(name, (*policy)->provenance());
   }
@@ -65,8 +65,7 @@ TEST(ProvenanceTest, EverySeedPolicyCitesItsSource) {
 TEST(ProvenanceTest, EveryPlacementPolicyCitesItsSource) {
   ExpectCited("placement:cuda", placement::MakeCudaPolicy()->provenance());
   ExpectCited("placement:cpu", placement::MakeCpuPolicy()->provenance());
-  ExpectCited("placement:static",
-              std::move(placement::MakeStaticPolicy({})).value()->provenance());
+  ExpectCited("placement:static", std::move(placement::MakeStaticPolicy({})).value()->provenance());
   ExpectCited("placement:auto", std::move(placement::MakeAutoPolicy()).value()->provenance());
   ExpectCited("placement:optimal", placement::MakeOptimalPolicy()->provenance());
 }

@@ -28,17 +28,16 @@ namespace twinsim::policies::seed {
 // (nn.Linear's) is stated as plain bounds in the spec and is left as it is.
 core::InitSpec ShardLocalInit(const core::ParamSpec& spec, const core::Block2D& block) {
   core::InitSpec init = spec.init;
-  const bool has_fan = init.kind == core::InitKind::kKaimingUniform ||
-                       init.kind == core::InitKind::kKaimingNormal ||
-                       init.kind == core::InitKind::kXavierUniform ||
-                       init.kind == core::InitKind::kXavierNormal;
+  const bool has_fan =
+      init.kind == core::InitKind::kKaimingUniform || init.kind == core::InitKind::kKaimingNormal ||
+      init.kind == core::InitKind::kXavierUniform || init.kind == core::InitKind::kXavierNormal;
   if (!has_fan || spec.tp_split == core::TpSplit::kReplicated || spec.shape.size() != 2) {
     return init;
   }
   // A 2-D weight stored [out, in]: dim 1 is fan_in, dim 0 fan_out (torch's convention).
   auto scale = [](int64_t fan, uint64_t local, int64_t full) {
-    const int64_t scaled = static_cast<int64_t>(
-        static_cast<uint64_t>(fan) * local / static_cast<uint64_t>(std::max<int64_t>(full, 1)));
+    const int64_t scaled = static_cast<int64_t>(static_cast<uint64_t>(fan) * local /
+                                                static_cast<uint64_t>(std::max<int64_t>(full, 1)));
     return std::max<int64_t>(scaled, 1);
   };
   if (spec.tp_dim == 1) {
@@ -116,11 +115,11 @@ class ShardLocalPolicy final : public SeedPolicy {
       if (compute_bits) {
         values.resize(static_cast<size_t>(shards.numel(i)));
         const auto [begin, end] = gen.Init(ShardLocalInit(spec, shards.block(i)), values);
-        if (begin != end) init.draws.push_back({gen.stream(), begin, end, o.param, shards.block(i)});
+        if (begin != end)
+          init.draws.push_back({gen.stream(), begin, end, o.param, shards.block(i)});
       }
       if (on_cpu) {
-        TWINSIM_RETURN_IF_ERROR(
-            ctx.device->HostInitWork(static_cast<uint64_t>(shards.numel(i))));
+        TWINSIM_RETURN_IF_ERROR(ctx.device->HostInitWork(static_cast<uint64_t>(shards.numel(i))));
       }
       TWINSIM_RETURN_IF_ERROR(shards.Write(i, init, values, gen.device()));
     }

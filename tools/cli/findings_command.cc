@@ -56,8 +56,8 @@ class FindingsCommand final : public Command {
       out.Append(report.ToJson() + "\n");
     } else {
       for (const harness::FindingResult& f : report.findings) {
-        out.Append(fmt::format("{} {}: {}\n", f.reproduced ? "REPRODUCED" : "NOT REPRODUCED",
-                               f.id, f.title));
+        out.Append(fmt::format("{} {}: {}\n", f.reproduced ? "REPRODUCED" : "NOT REPRODUCED", f.id,
+                               f.title));
         out.Append(fmt::format("  framework       {}\n", f.framework));
         out.Append(fmt::format("  upstream        {}\n", f.upstream));
         out.Append(fmt::format("  reproduce with  {}\n", f.command));
@@ -69,8 +69,8 @@ class FindingsCommand final : public Command {
         }
         out.Append(fmt::format("  counterexample  {}\n  ({:.2f} s)\n\n", text, f.wall_s));
       }
-      out.Append(fmt::format("{} of {} findings reproduced\n",
-                             report.findings.size() - missed, report.findings.size()));
+      out.Append(fmt::format("{} of {} findings reproduced\n", report.findings.size() - missed,
+                             report.findings.size()));
     }
     if (missed > 0) {
       return Status::Internal(fmt::format("{} finding{} did not reproduce as expected", missed,

@@ -17,10 +17,10 @@
 #include "core/model_presets.h"
 #include "core/model_spec.h"
 #include "core/parallel_layout.h"
-#include "core/topology.h"
-#include "core/topology_presets.h"
 #include "core/provenance.h"
 #include "core/text.h"
+#include "core/topology.h"
+#include "core/topology_presets.h"
 #include "policies/placement/placement.h"
 #include "policies/seed/policy.h"
 #include "tools/cli/args.h"
@@ -532,7 +532,8 @@ std::vector<std::string> ProvenanceLines(const core::Provenance& p) {
 }
 
 std::string ProvenanceJson(const core::Provenance& p) {
-  std::string j = fmt::format("{{\"twinsim_own\":{},\"sources\":[", p.twinsim_own ? "true" : "false");
+  std::string j =
+      fmt::format("{{\"twinsim_own\":{},\"sources\":[", p.twinsim_own ? "true" : "false");
   for (size_t i = 0; i < p.sources.size(); ++i) {
     const core::SourceRef& r = p.sources[i];
     j += fmt::format(
@@ -643,8 +644,9 @@ class ShowPolicyCommand final : public Command {
   Status ShowPlacement(const placement::PlacementPolicy& p, Output& out) const {
     const core::Provenance prov = p.provenance();
     if (json_) {
-      out.Append(fmt::format("{{\"name\":{},\"kind\":\"placement\",\"instance\":{},\"provenance\":{}}}\n",
-                             JsonString(name_), JsonString(p.Name()), ProvenanceJson(prov)));
+      out.Append(fmt::format(
+          "{{\"name\":{},\"kind\":\"placement\",\"instance\":{},\"provenance\":{}}}\n",
+          JsonString(name_), JsonString(p.Name()), ProvenanceJson(prov)));
       return Status::Ok();
     }
     out.Append(fmt::format("policy       {} (placement policy; with default options: {})\n", name_,
