@@ -922,6 +922,8 @@ StatusOr<PolicyCheck> CheckPolicy(const SeedPolicy& policy, const core::Parallel
       row.result = CheckReplica(layout, check.run);
     } else if (p == Property::kDistinct) {
       row.result = CheckDistinct(layout, check.run);
+    } else if (p == Property::kDistribution) {
+      row.result = CheckDistribution(layout, check.run);
     } else if (p == Property::kDeterminism) {
       InitRunOptions again = options;
       again.perturb = true;

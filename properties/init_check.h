@@ -1,5 +1,6 @@
 // Runs a seed policy on the host backend and checks the init properties of DESIGN.md
-// ("Properties") on what it produced: parity, replica, distinct, determinism, init-fits.
+// ("Properties") on what it produced: parity, replica, distinct, determinism, init-fits,
+// distribution.
 //
 // The checks know nothing about how a policy works. They look only at what every rank ended up
 // holding (the bytes of each owned shard) and at the draws the policy reported (DrawSpan), so
@@ -192,6 +193,14 @@ PropertyResult CheckDeterminism(const core::ParallelLayout& layout, const InitRu
                                 const InitRun& second);
 // No rank ran out of device or host memory.
 PropertyResult CheckInitFits(const core::ParallelLayout& layout, const InitRun& run);
+// For every untied parameter, the union of its distinct shards (real elements) follows
+// ParamSpec::init with the full tensor's fans: constants exactly, bounds, mean and std, and a
+// Kolmogorov-Smirnov distance for large unions (Note [Distribution check] in
+// distribution_check.cc: tolerances are finite-sample bounds valid however shards depend on
+// each other; false-alarm rate <= 1e-9 per parameter; a pure function of the bytes). The
+// counterexample names the parameter, the expected distribution and std, and what the shards
+// show. n/a on a timing-only sim run.
+PropertyResult CheckDistribution(const core::ParallelLayout& layout, const InitRun& run);
 
 // A policy checked on one layout.
 struct PolicyCheck {

@@ -125,7 +125,7 @@ bool InitOom(const Json& result) {
 }
 
 const std::vector<std::string> kProperties = {"parity", "replica", "distinct", "determinism",
-                                               "init-fits"};
+                                               "init-fits", "distribution"};
 
 }  // namespace
 
@@ -138,7 +138,7 @@ const std::vector<std::string>& CsvColumns() {
       "host_memory", "feasible", "fits", "oom_op", "peak_gpu_bytes", "peak_host_bytes",
       "h2d_bytes", "d2h_bytes", "ratio_to_optimal", "args",
       // Added after "args" so that every earlier column keeps its position.
-      "step_time_s", "compute_time_s", "peak_reserved_bytes"};
+      "step_time_s", "compute_time_s", "peak_reserved_bytes", "distribution"};
   return columns;
 }
 

@@ -835,7 +835,8 @@ TEST(CliInitTest, CounterHoldsEveryPropertyOnTinyMlp) {
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines[0].rfind("counter v", 0), 0u) << lines[0];
   EXPECT_NE(lines[0].find("(init on cuda): twinsim: element-wise"), std::string::npos) << lines[0];
-  for (const char* property : {"parity", "replica", "distinct", "determinism", "init-fits"}) {
+  for (const char* property :
+       {"parity", "replica", "distinct", "determinism", "init-fits", "distribution"}) {
     const InitRow r = FindInitRow(lines, property);
     EXPECT_NE(r.row.find(" holds "), std::string::npos) << r.row;
     EXPECT_NE(r.row.find("claimed"), std::string::npos) << r.row;
@@ -847,7 +848,7 @@ TEST(CliInitTest, CounterHoldsEveryPropertyOnTinyMlp) {
     cost |= line.rfind("  init cost: peak device memory", 0) == 0;
   }
   EXPECT_TRUE(cost);
-  EXPECT_EQ(lines.back(), "1 policy, 5 claims checked, 0 broken");
+  EXPECT_EQ(lines.back(), "1 policy, 6 claims checked, 0 broken");
 }
 
 TEST(CliInitTest, TorchParallelFailsUnclaimedParityWithACounterexample) {
@@ -977,7 +978,7 @@ TEST(CliInitTest, JsonLinesHaveTheDocumentedKeys) {
   const std::vector<std::string> lines = Lines(r.out);
   const std::vector<std::string> policies = {"torch-serial",    "torch-parallel", "megatron",
                                              "megatron-cpu",    "colossal-legacy", "dtensor",
-                                             "seed-checkpoint", "counter"};
+                                             "seed-checkpoint", "counter",         "shard-local"};
   ASSERT_EQ(lines.size(), policies.size()) << r.out;
   for (size_t i = 0; i < lines.size(); ++i) {
     const nlohmann::json j = nlohmann::json::parse(lines[i], nullptr, false);
@@ -997,7 +998,7 @@ TEST(CliInitTest, JsonLinesHaveTheDocumentedKeys) {
     EXPECT_EQ(layout["vpp"].get<int>(), 1);
     EXPECT_EQ(layout["ep"].get<int>(), 1);
     EXPECT_EQ(layout["world"].get<int>(), 4);
-    ASSERT_EQ(j["properties"].size(), 5u);
+    ASSERT_EQ(j["properties"].size(), 6u);
     for (const nlohmann::json& p : j["properties"]) {
       for (const char* key : {"property", "verdict", "claimed", "condition", "detail"}) {
         EXPECT_TRUE(p.contains(key)) << key << " in " << p.dump();
@@ -1035,7 +1036,7 @@ TEST(CliInitTest, BrokenClaimExitsOneAfterPrintingEverything) {
   EXPECT_NE(fits.row.find("FAILS"), std::string::npos) << fits.row;
   EXPECT_NE(fits.detail.find("ran out of memory"), std::string::npos) << fits.detail;
   ASSERT_FALSE(lines.empty());
-  EXPECT_EQ(lines.back(), "1 policy, 1 claim checked, 1 broken, 4 not checked (n/a)");
+  EXPECT_EQ(lines.back(), "1 policy, 1 claim checked, 1 broken, 5 not checked (n/a)");
   EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
   EXPECT_EQ(r.err, "twinsim init: 1 claimed property broken: counter init-fits\n");
   const RunResult json = Twinsim({"init", "--model", "tiny-mlp", "--policy", "counter",
@@ -1069,7 +1070,7 @@ TEST(CliInitTest, BadInitInvocationsExitTwoWithOneLineAndNoOutput) {
       {Init({"--policy", "megatorn"}),
        "twinsim init: --policy: unknown seed policy 'megatorn' (did you mean 'megatron'?) "
        "(known: torch-serial, torch-parallel, megatron, megatron-cpu, colossal-legacy, dtensor, "
-       "seed-checkpoint, counter)"},
+       "seed-checkpoint, counter, shard-local)"},
       {Init({"--policy", "counter,counter"}), "--policy: 'counter' given twice"},
       {Init({"--policy", "all,counter"}), "--policy: 'all' must stand alone"},
       {Init({"--policy", "counter,"}), "--policy: expected comma-separated names"},

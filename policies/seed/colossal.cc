@@ -25,6 +25,7 @@ class ColossalLegacyPolicy final : public SeedPolicy {
   }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {Always(Property::kReplica),
+                                               Always(Property::kDistribution),
                                                Always(Property::kDeterminism),
                                                Always(Property::kInitFits)};
     return kClaims;

@@ -24,8 +24,14 @@ class CounterPolicy final : public SeedPolicy {
     return "twinsim: element-wise counter-based Philox streams keyed by hash(seed, name); no "
            "communication";
   }
+  core::Provenance provenance() const override {
+    core::Provenance p;
+    p.twinsim_own = true;
+    return p;
+  }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
+        Always(Property::kDistribution),
         Always(Property::kParity), Always(Property::kReplica), Always(Property::kDistinct),
         Always(Property::kDeterminism), Always(Property::kInitFits)};
     return kClaims;

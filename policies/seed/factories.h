@@ -17,6 +17,7 @@ std::unique_ptr<SeedPolicy> NewMegatronCpuPolicy();    // megatron.cc
 std::unique_ptr<SeedPolicy> NewColossalLegacyPolicy(); // colossal.cc
 std::unique_ptr<SeedPolicy> NewSeedCheckpointPolicy(); // seed_checkpoint.cc
 std::unique_ptr<SeedPolicy> NewCounterPolicy();        // counter.cc
+std::unique_ptr<SeedPolicy> NewShardLocalPolicy();     // shard_local.cc
 
 }  // namespace twinsim::policies::seed
 

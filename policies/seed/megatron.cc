@@ -62,6 +62,7 @@ class MegatronPolicy final : public SeedPolicy {
   }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
+        Always(Property::kDistribution),
         Always(Property::kReplica),
         When(Property::kDistinct, "no two of its additive seeds coincide",
              AdditiveSeedsDistinct),
@@ -133,6 +134,7 @@ class MegatronCpuPolicy final : public SeedPolicy {
   }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
+        Always(Property::kDistribution),
         When(Property::kParity,
              "pp == 1 and the padded vocabulary is the same as at tp == 1",
              [](const core::ParallelLayout& layout, InitDevice) {

@@ -19,7 +19,7 @@ StatusOr<InitDevice> ParseInitDevice(std::string_view text) {
 
 namespace {
 constexpr std::string_view kPropertyNames[] = {"parity", "replica", "distinct", "determinism",
-                                               "init-fits"};
+                                               "init-fits", "distribution"};
 }  // namespace
 
 std::string_view PropertyName(Property property) {
@@ -40,7 +40,8 @@ StatusOr<Property> ParseProperty(std::string_view text) {
 const std::vector<Property>& AllProperties() {
   static const std::vector<Property> kAll = {Property::kParity, Property::kReplica,
                                              Property::kDistinct, Property::kDeterminism,
-                                             Property::kInitFits};
+                                             Property::kInitFits,
+                                             Property::kDistribution};
   return kAll;
 }
 
@@ -75,7 +76,8 @@ const Claim* SeedPolicy::FindClaim(Property property) const {
 const std::vector<std::string>& PolicyNames() {
   static const std::vector<std::string> kNames = {
       "torch-serial",    "torch-parallel", "megatron",        "megatron-cpu",
-      "colossal-legacy", "dtensor",        "seed-checkpoint", "counter"};
+      "colossal-legacy", "dtensor",        "seed-checkpoint", "counter",
+      "shard-local"};
   return kNames;
 }
 
@@ -88,6 +90,7 @@ StatusOr<std::unique_ptr<SeedPolicy>> MakePolicy(std::string_view name) {
   if (name == "dtensor") return NewDTensorPolicy();
   if (name == "seed-checkpoint") return NewSeedCheckpointPolicy();
   if (name == "counter") return NewCounterPolicy();
+  if (name == "shard-local") return NewShardLocalPolicy();
   std::vector<std::string_view> names(PolicyNames().begin(), PolicyNames().end());
   return Status::InvalidArgument(fmt::format("unknown seed policy {}{} (known: {})",
                                              core::Quote(name), core::DidYouMean(name, names),

@@ -38,10 +38,17 @@ std::string_view InitDeviceName(InitDevice device);  // "cpu", "cuda"
 StatusOr<InitDevice> ParseInitDevice(std::string_view text);
 
 // The init properties of DESIGN.md ("Properties") that a seed policy can claim.
-enum class Property : uint8_t { kParity, kReplica, kDistinct, kDeterminism, kInitFits };
-std::string_view PropertyName(Property property);  // "parity", ..., "init-fits"
+enum class Property : uint8_t {
+  kParity,
+  kReplica,
+  kDistinct,
+  kDeterminism,
+  kInitFits,
+  kDistribution,  // the union of the shards follows the init spec (fans of the full tensor)
+};
+std::string_view PropertyName(Property property);  // "parity", ..., "distribution"
 StatusOr<Property> ParseProperty(std::string_view text);
-// All five, in the order above.
+// All six, in the order above.
 const std::vector<Property>& AllProperties();
 
 // Which random stream a draw came from.
@@ -142,7 +149,7 @@ class SeedPolicy {
 };
 
 // The policies, in a stable order: torch-serial, torch-parallel, megatron, megatron-cpu,
-// colossal-legacy, dtensor, seed-checkpoint, counter.
+// colossal-legacy, dtensor, seed-checkpoint, counter, shard-local.
 const std::vector<std::string>& PolicyNames();
 // The policy named `name`; InvalidArgument naming the known ones (and the nearest) otherwise.
 StatusOr<std::unique_ptr<SeedPolicy>> MakePolicy(std::string_view name);

@@ -29,6 +29,7 @@ class SeedCheckpointPolicy final : public SeedPolicy {
   }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
+        Always(Property::kDistribution),
         Always(Property::kParity), Always(Property::kReplica), Always(Property::kDistinct),
         Always(Property::kDeterminism)};
     return kClaims;

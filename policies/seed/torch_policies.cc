@@ -30,6 +30,7 @@ class TorchSerialPolicy final : public SeedPolicy {
   }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
+        Always(Property::kDistribution),
         When(Property::kParity, "tp == 1", TpIsOne), Always(Property::kReplica),
         When(Property::kDistinct, "tp == 1", TpIsOne), Always(Property::kDeterminism),
         Always(Property::kInitFits)};
@@ -100,6 +101,7 @@ class TorchParallelPolicy final : public SeedPolicy {
   }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
+        Always(Property::kDistribution),
         Always(Property::kReplica), When(Property::kDistinct, "tp == 1", TpIsOne),
         Always(Property::kDeterminism), Always(Property::kInitFits)};
     return kClaims;
@@ -146,6 +148,7 @@ class DTensorPolicy final : public SeedPolicy {
   }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
+        Always(Property::kDistribution),
         Always(Property::kReplica),
         When(Property::kDistinct,
              "every TP-split random parameter splits evenly, >= 4 elements per shard",

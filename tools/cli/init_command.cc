@@ -228,7 +228,7 @@ class InitCommand final : public Command {
         ->type_name("BYTES");
     app.add_option("--check", check_text_,
                    "Properties to check, comma-separated, or 'all' (default): parity, replica, "
-                   "distinct, determinism, init-fits")
+                   "distinct, determinism, init-fits, distribution")
         ->type_name("PROP[,PROP...]|all");
     app.add_option("--backend", backend_text_,
                    "host (default: ranks as threads, real bytes) or sim (a SimGrid model of "

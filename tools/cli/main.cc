@@ -6,6 +6,7 @@
 #include "tools/cli/calibrate_command.h"
 #include "tools/cli/chunks_command.h"
 #include "tools/cli/command.h"
+#include "tools/cli/findings_command.h"
 #include "tools/cli/init_command.h"
 #include "tools/cli/place_command.h"
 #include "tools/cli/rng_command.h"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
       twinsim::cli::CalibrateCommandGroup(),
       twinsim::cli::ValidateCommandGroup(),
       twinsim::cli::SweepCommandGroup(runnable),
+      twinsim::cli::FindingsCommandGroup(),
   };
   const std::vector<std::string> args(argv, argv + argc);
   return twinsim::cli::Dispatch(groups, args, stdout, stderr);

@@ -17,8 +17,12 @@
 #include "core/model_presets.h"
 #include "core/model_spec.h"
 #include "core/parallel_layout.h"
+#include "core/provenance.h"
+#include "core/text.h"
 #include "core/topology.h"
 #include "core/topology_presets.h"
+#include "policies/placement/placement.h"
+#include "policies/seed/policy.h"
 #include "tools/cli/args.h"
 #include "tools/cli/layout_args.h"
 
@@ -492,6 +496,209 @@ class ShowClusterCommand final : public Command {
   std::optional<core::Topology> topology_;
 };
 
+// ---------------------------------------------------------------------------------------------
+// show policy
+
+// The placement policies `show policy` knows, with their default options (the names `place
+// --policy` accepts).
+const std::vector<std::string>& PlacementPolicyNames() {
+  static const std::vector<std::string> kNames = {"cuda", "cpu", "static", "auto", "optimal"};
+  return kNames;
+}
+
+std::unique_ptr<placement::PlacementPolicy> MakePlacementPolicyByName(std::string_view name) {
+  if (name == "cuda") return placement::MakeCudaPolicy();
+  if (name == "cpu") return placement::MakeCpuPolicy();
+  if (name == "static") return std::move(placement::MakeStaticPolicy({})).value();
+  if (name == "auto") return std::move(placement::MakeAutoPolicy()).value();
+  if (name == "optimal") return placement::MakeOptimalPolicy();
+  return nullptr;
+}
+
+std::string JoinStrings(const std::vector<std::string>& items) {
+  return core::Join(std::vector<std::string_view>(items.begin(), items.end()));
+}
+
+// The provenance as text lines (indented by the caller) and as a JSON object.
+std::vector<std::string> ProvenanceLines(const core::Provenance& p) {
+  std::vector<std::string> lines;
+  if (p.twinsim_own && p.sources.empty()) lines.push_back("twinsim's own scheme (no upstream)");
+  if (!p.twinsim_own && p.sources.empty()) lines.push_back("no upstream source cited");
+  for (const core::SourceRef& ref : p.sources) {
+    lines.push_back(core::FormatSourceRef(ref));
+    if (!ref.fact.empty()) lines.push_back("  " + ref.fact);
+  }
+  return lines;
+}
+
+std::string ProvenanceJson(const core::Provenance& p) {
+  std::string j =
+      fmt::format("{{\"twinsim_own\":{},\"sources\":[", p.twinsim_own ? "true" : "false");
+  for (size_t i = 0; i < p.sources.size(); ++i) {
+    const core::SourceRef& r = p.sources[i];
+    j += fmt::format(
+        "{}{{\"repository\":{},\"release\":{},\"file\":{},\"function\":{},\"first_line\":{},"
+        "\"last_line\":{},\"fact\":{},\"text\":{}}}",
+        i ? "," : "", JsonString(r.repository), JsonString(r.release), JsonString(r.file),
+        JsonString(r.function), r.first_line, r.last_line, JsonString(r.fact),
+        JsonString(core::FormatSourceRef(r)));
+  }
+  j += "],\"deviations\":[";
+  for (size_t i = 0; i < p.deviations.size(); ++i) {
+    j += (i ? "," : "") + JsonString(p.deviations[i]);
+  }
+  return j + "]}";
+}
+
+class ShowPolicyCommand final : public Command {
+ public:
+  void DeclareOptions(CLI::App& app) override {
+    app.add_option("policy", name_, "A seed policy (init --policy) or a placement policy "
+                                     "(place --policy)")
+        ->type_name("NAME");
+    app.add_flag("--json", json_, "Print one JSON object instead of the text");
+    app.footer(
+        "Prints what a policy models: for a seed policy its models() line, version, init\n"
+        "devices, the properties it claims (with their conditions) and those it does not; for\n"
+        "seed and placement policies alike, its provenance: the upstream repository, release,\n"
+        "file, lines and function it follows, and where the framework's code and its documents\n"
+        "disagree. With no NAME, lists the policies. Examples:\n"
+        "  twinsim show policy megatron\n"
+        "  twinsim show policy static --json");
+  }
+
+  Status Validate() override {
+    if (name_.empty()) return Status::Ok();
+    if (!IsValidUtf8(name_)) return Status::InvalidArgument("policy: expected UTF-8 text");
+    StatusOr<std::unique_ptr<policies::seed::SeedPolicy>> seed = policies::seed::MakePolicy(name_);
+    if (seed.ok()) {
+      seed_ = std::move(*seed);
+      return Status::Ok();
+    }
+    placement_ = MakePlacementPolicyByName(name_);
+    if (placement_ != nullptr) return Status::Ok();
+    std::vector<std::string_view> all;
+    for (const std::string& n : policies::seed::PolicyNames()) all.push_back(n);
+    for (const std::string& n : PlacementPolicyNames()) all.push_back(n);
+    return Status::InvalidArgument(fmt::format(
+        "unknown policy {}{} (seed policies: {}; placement policies: {})", Quote(name_),
+        core::DidYouMean(name_, all), JoinStrings(policies::seed::PolicyNames()),
+        JoinStrings(PlacementPolicyNames())));
+  }
+
+  Status Execute(Output& out) override {
+    if (seed_ != nullptr) return ShowSeed(*seed_, out);
+    if (placement_ != nullptr) return ShowPlacement(*placement_, out);
+    return List(out);
+  }
+
+ private:
+  Status ShowSeed(const policies::seed::SeedPolicy& p, Output& out) const {
+    using policies::seed::InitDevice;
+    std::vector<std::string> devices;
+    for (InitDevice d : {InitDevice::kCpu, InitDevice::kCuda}) {
+      if (p.Supports(d)) devices.emplace_back(policies::seed::InitDeviceName(d));
+    }
+    std::vector<std::string> unclaimed;
+    for (policies::seed::Property prop : policies::seed::AllProperties()) {
+      if (p.FindClaim(prop) == nullptr) unclaimed.emplace_back(policies::seed::PropertyName(prop));
+    }
+    const core::Provenance prov = p.provenance();
+    if (json_) {
+      std::string j = fmt::format(
+          "{{\"name\":{},\"kind\":\"seed\",\"version\":{},\"models\":{},"
+          "\"default_init_device\":\"{}\",\"init_devices\":[",
+          JsonString(p.name()), JsonString(p.version()), JsonString(p.models()),
+          policies::seed::InitDeviceName(p.default_init_device()));
+      for (size_t i = 0; i < devices.size(); ++i) j += (i ? "," : "") + JsonString(devices[i]);
+      j += "],\"claims\":[";
+      for (size_t i = 0; i < p.claims().size(); ++i) {
+        const policies::seed::Claim& c = p.claims()[i];
+        j += fmt::format("{}{{\"property\":\"{}\",\"condition\":{}}}", i ? "," : "",
+                         policies::seed::PropertyName(c.property), JsonString(c.condition));
+      }
+      j += "],\"not_claimed\":[";
+      for (size_t i = 0; i < unclaimed.size(); ++i) j += (i ? "," : "") + JsonString(unclaimed[i]);
+      j += "],\"provenance\":" + ProvenanceJson(prov) + "}\n";
+      out.Append(j);
+      return Status::Ok();
+    }
+    out.Append(fmt::format("policy       {} (seed policy, version {})\n", p.name(), p.version()));
+    out.Append(fmt::format("models       {}\n", p.models()));
+    out.Append(fmt::format("init device  {} by default; supports {}\n",
+                           policies::seed::InitDeviceName(p.default_init_device()),
+                           JoinStrings(devices)));
+    std::string label = "claims";
+    for (const policies::seed::Claim& c : p.claims()) {
+      out.Append(fmt::format("{:<13}{}{}\n", label, policies::seed::PropertyName(c.property),
+                             c.condition.empty() ? "" : " when " + c.condition));
+      label.clear();
+    }
+    if (p.claims().empty()) out.Append("claims       none\n");
+    out.Append(fmt::format("not claimed  {}\n",
+                           unclaimed.empty() ? std::string("none") : JoinStrings(unclaimed)));
+    PrintProvenance(prov, out);
+    return Status::Ok();
+  }
+
+  Status ShowPlacement(const placement::PlacementPolicy& p, Output& out) const {
+    const core::Provenance prov = p.provenance();
+    if (json_) {
+      out.Append(fmt::format(
+          "{{\"name\":{},\"kind\":\"placement\",\"instance\":{},\"provenance\":{}}}\n",
+          JsonString(name_), JsonString(p.Name()), ProvenanceJson(prov)));
+      return Status::Ok();
+    }
+    out.Append(fmt::format("policy       {} (placement policy; with default options: {})\n", name_,
+                           p.Name()));
+    PrintProvenance(prov, out);
+    return Status::Ok();
+  }
+
+  static void PrintProvenance(const core::Provenance& prov, Output& out) {
+    std::string label = "provenance";
+    for (const std::string& line : ProvenanceLines(prov)) {
+      out.Append(fmt::format("{:<13}{}\n", label, line));
+      label.clear();
+    }
+    label = "deviations";
+    for (const std::string& d : prov.deviations) {
+      out.Append(fmt::format("{:<13}- {}\n", label, d));
+      label.clear();
+    }
+  }
+
+  Status List(Output& out) const {
+    if (json_) {
+      std::string j = "{\"seed\":[";
+      for (size_t i = 0; i < policies::seed::PolicyNames().size(); ++i) {
+        const std::string& n = policies::seed::PolicyNames()[i];
+        j += fmt::format("{}{{\"name\":{},\"models\":{}}}", i ? "," : "", JsonString(n),
+                         JsonString(std::move(policies::seed::MakePolicy(n)).value()->models()));
+      }
+      j += "],\"placement\":[";
+      for (size_t i = 0; i < PlacementPolicyNames().size(); ++i) {
+        j += (i ? "," : "") + JsonString(PlacementPolicyNames()[i]);
+      }
+      out.Append(j + "]}\n");
+      return Status::Ok();
+    }
+    out.Append("Seed policies (twinsim show policy NAME):\n\n");
+    std::vector<std::vector<std::string>> rows;
+    for (const std::string& n : policies::seed::PolicyNames()) {
+      rows.push_back({n, std::string(std::move(policies::seed::MakePolicy(n)).value()->models())});
+    }
+    PrintTable(out, {"policy", "models"}, rows, {false, false});
+    out.Append("\nPlacement policies: " + JoinStrings(PlacementPolicyNames()) + "\n");
+    return Status::Ok();
+  }
+
+  std::string name_;
+  bool json_ = false;
+  std::unique_ptr<policies::seed::SeedPolicy> seed_;
+  std::unique_ptr<placement::PlacementPolicy> placement_;
+};
+
 }  // namespace
 
 CommandGroup ShowCommandGroup() {
@@ -505,6 +712,8 @@ CommandGroup ShowCommandGroup() {
        [] { return std::make_unique<ShowLayoutCommand>(); }},
       {"cluster", "a cluster preset's nodes, GPUs, links and memory",
        [] { return std::make_unique<ShowClusterCommand>(); }},
+      {"policy", "a seed or placement policy: what it models, its claims and upstream source",
+       [] { return std::make_unique<ShowPolicyCommand>(); }},
   };
   return group;
 }
