@@ -177,7 +177,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Combo>& info) {
       std::string name = info.param.policy + "_" + std::string(PropertyName(info.param.property));
       for (char& c : name) {
-        if (c == '-') c = '_';
+        if (c == '-' || c == '+') c = '_';
       }
       return name;
     });
