@@ -114,6 +114,10 @@ class ColossalLegacyPolicy final : public SeedPolicy {
                                const bool tensor_mode =
                                    spec.tp_split != core::TpSplit::kReplicated ||
                                    IsRowParallelBias(layout.model(), spec);
+                               // Allocated in `dtype` on the GPU and drawn there.
+                               const int bytes = static_cast<int>(core::DTypeSize(spec.dtype));
+                               data.set_element_size(bytes);
+                               tensor.set_element_size(bytes);
                                return DrawChoice{tensor_mode ? &tensor : &data, false};
                              }));
     if (!fits) return init;

@@ -59,8 +59,9 @@ bool IsRandom(const core::ParamSpec& spec) { return spec.init.kind != core::Init
 // :63-81 draws its fp32 weight on the CPU from the CPU generator; no twinsim preset has a router
 // until the MoE models of issue 15); Transformer Engine "duplicated" linears
 // (extensions/transformer_engine.py:1241-1247 draw under 'data-parallel-rng'; no preset has
-// one); GTP-remat seeds (random.py:510-519, off unless that axis is used); the 32-bit split of
-// bf16 draws at 2^30 elements (kernels/torch/cuda_layout.h models the fp32 split at 2^29).
+// one); GTP-remat seeds (random.py:510-519, off unless that axis is used); uniform_'s bound
+// check after the rounding to bf16. GPU draws are made in params_dtype: a bf16 shard splits
+// for 32-bit indexing at 2^30 elements, a float32 one at 2^29 (kernels/torch/cuda_layout.h).
 core::SourceRef Ref(std::string file, std::string function, int first, int last,
                     std::string fact) {
   return core::SourceRef{kRepo, kCommit, std::move(file), std::move(function), first, last,
@@ -98,9 +99,10 @@ std::vector<std::string> SharedDeviations() {
       "(megatron/core/extensions/transformer_engine.py:1241-1247); no twinsim preset has one",
       "--expert-tensor-parallel-size 1 (etp_rank 0 on every rank) is not a layout twinsim builds; "
       "etp_rank = tp_rank, the default",
-      "GPU draws into bf16 / fp16 params_dtype split for 32-bit indexing at 2^30 elements; the "
-      "modelled CUDA layout splits at 2^29 (fp32) for every dtype, which differs only for a "
-      "shard above 2^29 elements",
+      "GPU draws into bf16 / fp16 params_dtype are modelled with their 32-bit split at 2^30 "
+      "elements, but uniform_'s `value == to ? from : value` is compared in float before the "
+      "rounding to bf16, where PyTorch compares after it (a value that rounds up to `to` stays "
+      "`to` here)",
   };
 }
 
@@ -328,6 +330,11 @@ class MegatronPolicy final : public SeedPolicy {
                                  Status s = DrawEmbeddingConstructor(ctx, shards, i, cpu, init);
                                  if (!s.ok() && side.ok()) side = s;
                                  return DrawChoice{&cpu, false};
+                               }
+                               // Drawn into the parameter, in params_dtype.
+                               const int bytes = static_cast<int>(core::DTypeSize(spec.dtype));
+                               for (TorchGenerator* g : {&data, &tensor, &expert}) {
+                                 g->set_element_size(bytes);
                                }
                                if (spec.expert >= 0) return DrawChoice{&expert, false};
                                if (spec.tp_split != core::TpSplit::kReplicated) {
