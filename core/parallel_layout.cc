@@ -304,13 +304,14 @@ StatusOr<ParallelLayout> ParallelLayout::Make(const LayoutConfig& config, const 
                      ShapeString(p.shape) + ")");
     }
     // Padded vocab shards are never empty (Note [Vocab padding]); other splits must not be.
-    if (p.tp_split != TpSplit::kVocab && n < config.tp) {
+    const bool padded_vocab = p.tp_split == TpSplit::kVocab && config.pad_vocab;
+    if (!padded_vocab && n < config.tp) {
       return Invalid("LayoutConfig.tp = " + Str(config.tp) + " leaves empty TP shards of " + where +
                      " (shape " + ShapeString(p.shape) + ", " + std::string(SplitName(p.tp_split)) +
                      " along dim " + Str(p.tp_dim) + " of size " + Str(n) +
                      "); tp must be <= " + Str(n));
     }
-    if (p.tp_split == TpSplit::kVocab) {
+    if (padded_vocab) {
       const int64_t m = int64_t{config.vocab_divisible_by} * config.tp;
       const int64_t padded = (n + m - 1) / m * m;
       padded_extent[i] = padded;
@@ -545,7 +546,7 @@ TpShard ParallelLayout::ShardOf(int param, int tp_rank) const {
   const int64_t n = p.shape[p.tp_dim];
   const int64_t tp = config_.tp;
   s.padded_extent = padded_extent_[param];
-  if (p.tp_split == TpSplit::kVocab) {
+  if (p.tp_split == TpSplit::kVocab && config_.pad_vocab) {
     const int64_t per = s.padded_extent / tp;  // the padding makes this exact
     s.padded_range = {tp_rank * per, (tp_rank + 1) * per};
     s.range = {std::min(s.padded_range.begin, n), std::min(s.padded_range.end, n)};

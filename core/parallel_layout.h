@@ -35,6 +35,10 @@ struct LayoutConfig {
   // Megatron's --make-vocab-size-divisible-by: vocab-parallel params are padded to a multiple of
   // vocab_divisible_by * tp rows (Note [Vocab padding]). 1 pads only to a multiple of tp.
   int vocab_divisible_by = 128;
+  // False: the vocabulary is not padded and kVocab splits it as kColumn / kRow split theirs
+  // (Note [Uneven TP shards]), as every framework but Megatron does; vocab_divisible_by is then
+  // unused. Seed policies choose it (SeedPolicy::vocab_rule, policies/seed/policy.h).
+  bool pad_vocab = true;
 };
 
 // A rank's position in the parallel grid. `ep` and `expert_dp` are derived from `dp`
@@ -263,7 +267,11 @@ class ParallelLayout {
 // (_vocab_size_with_padding), and each rank gets Vp / tp rows, [r * Vp / tp, (r + 1) * Vp / tp).
 // padded_range / padded_extent give that view (what Megatron allocates and initializes,
 // GPT-2's 50257 -> 50304 at tp = 1); range is its intersection with the real rows [0, V), which
-// is shorter, or empty, on the last ranks. Padding applies even at tp = 1, as in Megatron.
+// is shorter, or empty, on the last ranks. Padding applies even at tp = 1, as in Megatron
+// (megatron/core/tokenizers/utils/build_tokenizer.py:133-147 vocab_size_with_padding @d98e8a64).
+// Padding is Megatron's alone: Hugging Face, DTensor / torchtitan and ColossalAI allocate V rows.
+// With pad_vocab = false, Vp = V and the rows are split as Note [Uneven TP shards] splits any
+// dimension (V < tp is then rejected like any empty shard).
 
 }  // namespace twinsim::core
 

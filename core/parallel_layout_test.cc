@@ -611,6 +611,21 @@ TEST(ParallelLayoutShards, VocabIsPaddedLikeMegatron) {
   EXPECT_EQ(wide.ShardOf(0, 0).range, (IndexRange{0, 10}));
   EXPECT_TRUE(wide.ShardOf(0, 5).range.empty());
   EXPECT_EQ(wide.ShardOf(0, 5).padded_range, (IndexRange{640, 768}));
+
+  // Not padded (every framework but Megatron): 10 rows over 4 ranks split as any dimension,
+  // 3, 3, 2, 2 (Note [Uneven TP shards]); padded_extent is the vocabulary itself.
+  LayoutConfig unpadded = Cfg(1, 1, 4);
+  unpadded.pad_vocab = false;
+  const ParallelLayout plain = MustMake(unpadded, OddModel(1, 4));
+  EXPECT_EQ(RangesAlong(plain, 0), (std::vector<IndexRange>{{0, 3}, {3, 6}, {6, 8}, {8, 10}}));
+  for (int r = 0; r < 4; ++r) {
+    EXPECT_EQ(plain.ShardOf(0, r).padded_extent, 10);
+    EXPECT_EQ(plain.ShardOf(0, r).padded_range, plain.ShardOf(0, r).range);
+  }
+  // Unpadded, a vocabulary smaller than tp leaves empty shards and is rejected.
+  LayoutConfig too_wide = Cfg(1, 1, 16);
+  too_wide.pad_vocab = false;
+  EXPECT_FALSE(ParallelLayout::Make(too_wide, OddModel(1, 16)).ok());
 }
 
 // ---------------------------------------------------------------------------------------------

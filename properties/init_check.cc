@@ -863,13 +863,32 @@ bool PolicyCheck::BrokeClaim() const {
   return false;
 }
 
-StatusOr<PolicyCheck> CheckPolicy(const SeedPolicy& policy, const core::ParallelLayout& layout,
+StatusOr<PolicyCheck> CheckPolicy(const SeedPolicy& policy, const core::ParallelLayout& given,
                                   const InitRunOptions& options,
                                   const std::vector<Property>& properties) {
   PolicyCheck check;
   check.policy = std::string(policy.name());
   check.version = std::string(policy.version());
   check.init_device = options.init_device;
+  // The policy's own layout (its framework's vocab padding: policies::seed::LayoutFor) and its
+  // seed check. A layout or seed the framework's code rejects: every property n/a, with the
+  // framework's reason.
+  // An unsupported init device is said first (the rows below say it the same way).
+  StatusOr<core::ParallelLayout> own = policies::seed::LayoutFor(policy, given);
+  Status rejected = own.ok() ? policy.CheckSeed(options.seed) : own.status();
+  if (!rejected.ok() || !policy.Supports(options.init_device)) {
+    for (Property p : properties) {
+      PolicyCheck::Row row;
+      row.result = {p, Verdict::kNotApplicable,
+                    policy.Supports(options.init_device)
+                        ? "not checked: " + rejected.message()
+                        : fmt::format("{} does not initialize on {}", policy.name(),
+                                      InitDeviceName(options.init_device))};
+      check.rows.push_back(row);
+    }
+    return check;
+  }
+  const core::ParallelLayout& layout = *own;
   auto row_for = [&](Property p) {
     PolicyCheck::Row row;
     row.result.property = p;

@@ -219,7 +219,9 @@ struct PolicyCheck {
 };
 
 // Runs `policy` (and, as needed, its single-device reference and a perturbed rerun) and checks
-// `properties`. A policy that does not support options.init_device gets every property n/a.
+// `properties` on the policy's own layout (policies::seed::LayoutFor: `layout` with the
+// framework's vocab padding). A policy that does not support options.init_device, rejects the
+// layout (LayoutFor) or rejects options.seed (SeedPolicy::CheckSeed) gets every property n/a.
 StatusOr<PolicyCheck> CheckPolicy(const SeedPolicy& policy, const core::ParallelLayout& layout,
                                   const InitRunOptions& options,
                                   const std::vector<Property>& properties);

@@ -67,8 +67,13 @@ void CheckOneCase(const policies::seed::SeedPolicy& policy, Property property,
     if (policy.Supports(d)) devices.push_back(d);
   }
   const InitDevice device = *rc::gen::elementOf(devices);
-  StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, model);
-  RC_ASSERT(layout.ok());
+  StatusOr<core::ParallelLayout> generated = core::ParallelLayout::Make(config, model);
+  RC_ASSERT(generated.ok());
+  // The framework's own layout and seed (LayoutFor, SeedPolicy::CheckSeed): a case its code
+  // rejects (Megatron's seed 0, ColossalAI legacy's indivisible vocabulary) is no case at all.
+  RC_PRE(policy.CheckSeed(seed).ok());
+  StatusOr<core::ParallelLayout> layout = policies::seed::LayoutFor(policy, *generated);
+  RC_PRE(layout.ok());
   if (const policies::seed::Claim* claim = policy.FindClaim(property);
       claim != nullptr && !claim->AppliesTo(*layout, device)) {
     ++g_outside_condition;
@@ -172,7 +177,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Combo>& info) {
       std::string name = info.param.policy + "_" + std::string(PropertyName(info.param.property));
       for (char& c : name) {
-        if (c == '-') c = '_';
+        if (c == '-' || c == '+') c = '_';
       }
       return name;
     });

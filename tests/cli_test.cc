@@ -976,9 +976,10 @@ TEST(CliInitTest, JsonLinesHaveTheDocumentedKeys) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   const std::vector<std::string> lines = Lines(r.out);
-  const std::vector<std::string> policies = {"torch-serial",    "torch-parallel", "megatron",
-                                             "megatron-cpu",    "colossal-legacy", "dtensor",
-                                             "seed-checkpoint", "counter",         "shard-local"};
+  const std::vector<std::string> policies = {
+      "torch-serial",    "torch-parallel", "megatron",        "megatron-cpu",
+      "megatron+dp-random-init", "colossal-legacy", "colossal", "dtensor",
+      "seed-checkpoint", "counter", "shard-local"};
   ASSERT_EQ(lines.size(), policies.size()) << r.out;
   for (size_t i = 0; i < lines.size(); ++i) {
     const nlohmann::json j = nlohmann::json::parse(lines[i], nullptr, false);
@@ -1069,8 +1070,8 @@ TEST(CliInitTest, BadInitInvocationsExitTwoWithOneLineAndNoOutput) {
   const std::vector<BadCase> cases = {
       {Init({"--policy", "megatorn"}),
        "twinsim init: --policy: unknown seed policy 'megatorn' (did you mean 'megatron'?) "
-       "(known: torch-serial, torch-parallel, megatron, megatron-cpu, colossal-legacy, dtensor, "
-       "seed-checkpoint, counter, shard-local)"},
+       "(known: torch-serial, torch-parallel, megatron, megatron-cpu, megatron+dp-random-init, "
+       "colossal-legacy, colossal, dtensor, seed-checkpoint, counter, shard-local)"},
       {Init({"--policy", "counter,counter"}), "--policy: 'counter' given twice"},
       {Init({"--policy", "all,counter"}), "--policy: 'all' must stand alone"},
       {Init({"--policy", "counter,"}), "--policy: expected comma-separated names"},

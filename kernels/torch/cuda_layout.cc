@@ -105,12 +105,12 @@ struct UniformTransform {
 };
 
 void AppendSegments(int64_t begin, int64_t numel, const CudaDeviceProfile& profile,
-                    CudaUniformPlan& plan) {
+                    int64_t max_per_launch, CudaUniformPlan& plan) {
   // distribution_nullary_kernel: policy and offset first, then either launch or split.
   const CudaLaunch launch = TorchCudaLaunch(numel, profile);
   const uint64_t offset = plan.offset_advance;
   plan.offset_advance += launch.counter_offset;
-  if (numel <= kMaxFloatsPer32BitLaunch) {
+  if (numel <= max_per_launch) {
     plan.segments.push_back({begin, numel, launch, offset});
     return;
   }
@@ -125,7 +125,7 @@ void AppendSegments(int64_t begin, int64_t numel, const CudaDeviceProfile& profi
   while (!stack.empty()) {
     Piece p = stack.back();
     stack.pop_back();
-    if (p.numel <= kMaxFloatsPer32BitLaunch) {
+    if (p.numel <= max_per_launch) {
       const CudaLaunch piece_launch = TorchCudaLaunch(p.numel, profile);
       plan.segments.push_back({p.begin, p.numel, piece_launch, plan.offset_advance});
       plan.offset_advance += piece_launch.counter_offset;
@@ -171,11 +171,12 @@ CudaLaunch TorchCudaLaunch(int64_t numel, const CudaDeviceProfile& profile) {
   return CudaLaunch{grid, kBlockSize, counter_offset};
 }
 
-CudaUniformPlan TorchCudaUniformPlan(int64_t numel, const CudaDeviceProfile& profile) {
-  assert(numel >= 0);
+CudaUniformPlan TorchCudaUniformPlan(int64_t numel, const CudaDeviceProfile& profile,
+                                     int element_size) {
+  assert(numel >= 0 && element_size >= 1);
   CudaUniformPlan plan;
   if (numel == 0) return plan;
-  AppendSegments(0, numel, profile, plan);
+  AppendSegments(0, numel, profile, MaxElementsPer32BitLaunch(element_size), plan);
   return plan;
 }
 
@@ -279,9 +280,10 @@ TWINSIM_LAYOUT_CLONES void NormalLanes(const LaneWords& words, int n, float mean
 // `transform_lanes(words, n, values)` fills values->v[i][0, n) from words->w[*][0, n).
 template <typename TransformLanes>
 void LayoutFillBatched(uint64_t seed, uint64_t philox_offset, const CudaDeviceProfile& profile,
-                       const TransformLanes& transform_lanes, std::span<float> out) {
+                       const TransformLanes& transform_lanes, std::span<float> out,
+                       int element_size) {
   const int64_t numel = static_cast<int64_t>(out.size());
-  const CudaUniformPlan plan = TorchCudaUniformPlan(numel, profile);
+  const CudaUniformPlan plan = TorchCudaUniformPlan(numel, profile, element_size);
   const PhiloxKey key{{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)}};
   auto words = std::make_unique<LaneWords>();
   auto values = std::make_unique<LaneValues>();
@@ -354,9 +356,9 @@ std::vector<float> CudaNormalOneThreadAtATime(uint64_t seed, uint64_t philox_off
 }  // namespace internal
 
 void CudaUniformInto(uint64_t seed, uint64_t philox_offset, const CudaDeviceProfile& profile,
-                     double from, double to, std::span<float> out) {
+                     double from, double to, std::span<float> out, int element_size) {
   assert(from <= to);
-  if (philox_offset % 4 != 0) {
+  if (philox_offset % 4 != 0) {  // never from PyTorch; fp32 split (huge tensors only)
     const std::vector<float> v = internal::CudaUniformOneThreadAtATime(
         seed, philox_offset, static_cast<int64_t>(out.size()), profile, from, to);
     std::copy(v.begin(), v.end(), out.begin());
@@ -368,13 +370,13 @@ void CudaUniformInto(uint64_t seed, uint64_t philox_offset, const CudaDeviceProf
       [&](const LaneWords& words, int n, LaneValues* values) {
         UniformLanes(words, n, transform.from, transform.to, transform.range, values);
       },
-      out);
+      out, element_size);
 }
 
 void CudaNormalInto(uint64_t seed, uint64_t philox_offset, const CudaDeviceProfile& profile,
-                    double mean, double std, std::span<float> out) {
+                    double mean, double std, std::span<float> out, int element_size) {
   assert(std >= 0);
-  if (philox_offset % 4 != 0) {
+  if (philox_offset % 4 != 0) {  // never from PyTorch; fp32 split (huge tensors only)
     const std::vector<float> v = internal::CudaNormalOneThreadAtATime(
         seed, philox_offset, static_cast<int64_t>(out.size()), profile, mean, std);
     std::copy(v.begin(), v.end(), out.begin());
@@ -385,7 +387,7 @@ void CudaNormalInto(uint64_t seed, uint64_t philox_offset, const CudaDeviceProfi
   LayoutFillBatched(
       seed, philox_offset, profile,
       [&](const LaneWords& words, int n, LaneValues* values) { NormalLanes(words, n, m, sd, values); },
-      out);
+      out, element_size);
 }
 
 std::vector<float> CudaUniform(uint64_t seed, uint64_t philox_offset, int64_t numel,

@@ -45,10 +45,12 @@ namespace twinsim::kernels::torch {
 //     scalar grid-stride kernel above. (A vectorized variant with a different layout exists in
 //     a downstream fork, "distribution_elementwise_grid_stride_kernel_opt"; upstream PyTorch
 //     does not use it as far as we could find.)
-//   * Tensors whose byte offsets overflow int32 (more than 2^29 floats) are split by
-//     TensorIterator::with_32bit_indexing into halves, first half first, recursively; the
-//     whole tensor's counter_offset is consumed first, then each piece launches (and
-//     consumes) on its own. TorchCudaUniformPlan models that.
+//   * Tensors whose byte offsets overflow int32 are split by TensorIterator::with_32bit_indexing
+//     into halves, first half first, recursively; the whole tensor's counter_offset is
+//     consumed first, then each piece launches (and consumes) on its own. TorchCudaUniformPlan
+//     models that. The limit is in bytes of the tensor being filled (can_use_32bit_indexing:
+//     (numel - 1) * element size <= 2^31 - 1), so more than 2^29 float32 elements, or more than
+//     2^30 bf16 / fp16 elements (a draw into params_dtype, as Megatron's GPU init does).
 
 // The device properties calc_execution_policy reads (cudaDeviceProp).
 struct CudaDeviceProfile {
@@ -78,6 +80,11 @@ CudaLaunch TorchCudaLaunch(int64_t numel, const CudaDeviceProfile& profile);
 
 // The largest float32 tensor one kernel covers: byte offsets must fit in int32.
 inline constexpr int64_t kMaxFloatsPer32BitLaunch = int64_t{1} << 29;
+// The same for a tensor of `element_size`-byte elements: 2^29 for 4 bytes, 2^30 for 2.
+// REQUIRES: element_size >= 1.
+inline constexpr int64_t MaxElementsPer32BitLaunch(int element_size) {
+  return int64_t{0x7fffffff} / element_size + 1;
+}
 
 // One kernel launched by a uniform_ call: elements [begin, begin + numel) of the tensor,
 // drawn from Philox offset (starting offset + philox_offset).
@@ -90,12 +97,14 @@ struct CudaKernelSegment {
 
 // All launches of one float32 uniform_ call on `numel` elements, in launch order, and how far
 // the call advances the generator's offset in total (what the next call starts from).
-// One segment unless numel > kMaxFloatsPer32BitLaunch. REQUIRES: numel >= 0.
+// One segment unless numel > MaxElementsPer32BitLaunch(element_size) (the size in bytes of
+// one element of the tensor filled: 4 for float32, 2 for bf16 / fp16). REQUIRES: numel >= 0.
 struct CudaUniformPlan {
   std::vector<CudaKernelSegment> segments;
   uint64_t offset_advance = 0;
 };
-CudaUniformPlan TorchCudaUniformPlan(int64_t numel, const CudaDeviceProfile& profile);
+CudaUniformPlan TorchCudaUniformPlan(int64_t numel, const CudaDeviceProfile& profile,
+                                     int element_size = 4);
 
 // torch.cuda.manual_seed(seed) with the generator at `philox_offset` (0 right after seeding),
 // then torch.empty(numel, device='cuda').uniform_(from, to) on a GPU with `profile`, as the
@@ -124,10 +133,12 @@ std::vector<float> CudaNormal(uint64_t seed, uint64_t philox_offset, int64_t num
                               const CudaDeviceProfile& profile, double mean, double std);
 
 // CudaUniform / CudaNormal writing into `out` (out.size() elements) instead of a new vector.
+// `element_size`: the bytes of one element of the tensor PyTorch fills (the draw is computed
+// in float either way; only the 32-bit split depends on it).
 void CudaUniformInto(uint64_t seed, uint64_t philox_offset, const CudaDeviceProfile& profile,
-                     double from, double to, std::span<float> out);
+                     double from, double to, std::span<float> out, int element_size = 4);
 void CudaNormalInto(uint64_t seed, uint64_t philox_offset, const CudaDeviceProfile& profile,
-                    double mean, double std, std::span<float> out);
+                    double mean, double std, std::span<float> out, int element_size = 4);
 
 // Element `index` of the same call, without computing the others (for sampled checks of
 // tensors too large to materialize). REQUIRES: 0 <= index < numel.

@@ -206,6 +206,29 @@ TEST(CudaLayoutTest, HugeTensorsAreSplitInto32BitIndexablePieces) {
             HandUniform01(PhiloxWord(3, static_cast<uint32_t>(piece_offset / 4), 1000, 0)));
 }
 
+// TensorIterator::can_use_32bit_indexing bounds the byte offset, (numel - 1) * element size
+// <= 2^31 - 1: a float32 tensor splits above 2^29 elements, a bf16 / fp16 one above 2^30
+// (Megatron's GPU init draws into params_dtype; Megatron-LM d98e8a64
+// megatron/core/tensor_parallel/layers.py:171-183).
+TEST(CudaLayoutTest, TheThirtyTwoBitSplitIsInBytesOfTheFilledTensor) {
+  const CudaDeviceProfile p = Profile("h100");
+  EXPECT_EQ(MaxElementsPer32BitLaunch(4), int64_t{1} << 29);
+  EXPECT_EQ(MaxElementsPer32BitLaunch(2), int64_t{1} << 30);
+  const int64_t n = (int64_t{1} << 30) + 2;
+  EXPECT_EQ(TorchCudaUniformPlan(int64_t{1} << 30, p, 2).segments.size(), 1u);
+  EXPECT_EQ(TorchCudaUniformPlan(int64_t{1} << 30, p, 4).segments.size(), 2u);
+  const CudaUniformPlan bf16 = TorchCudaUniformPlan(n, p, 2);
+  ASSERT_EQ(bf16.segments.size(), 2u);
+  EXPECT_EQ(bf16.segments[0].numel, (int64_t{1} << 29) + 1);
+  EXPECT_EQ(bf16.segments[1].numel, (int64_t{1} << 29) + 1);
+  EXPECT_EQ(bf16.segments[0].philox_offset, TorchCudaLaunch(n, p).counter_offset);
+  // float32 of the same size: four pieces, and the generator advances further.
+  const CudaUniformPlan fp32 = TorchCudaUniformPlan(n, p, 4);
+  EXPECT_EQ(fp32.segments.size(), 4u);
+  EXPECT_EQ(TorchCudaUniformPlan(n, p).offset_advance, fp32.offset_advance);
+  EXPECT_NE(bf16.offset_advance, fp32.offset_advance);
+}
+
 TEST(CudaLayoutTest, SmallTensorsAreOneSegmentAdvancingByTheCounterOffset) {
   const CudaDeviceProfile p = Profile("v100");
   const CudaUniformPlan plan = TorchCudaUniformPlan(1000000, p);

@@ -130,12 +130,15 @@ void TorchGenerator::Generate(const TorchOpView& view, std::span<float> out) {
     }
   } else {
     if (op.kind == TorchOp::kNormal) {
-      kernels::torch::CudaNormalInto(cuda_seed_, cuda_offset_, gpu_, op.p0, op.p1, out);
+      kernels::torch::CudaNormalInto(cuda_seed_, cuda_offset_, gpu_, op.p0, op.p1, out,
+                                     element_size_);
     } else {
-      kernels::torch::CudaUniformInto(cuda_seed_, cuda_offset_, gpu_, op.p0, op.p1, out);
+      kernels::torch::CudaUniformInto(cuda_seed_, cuda_offset_, gpu_, op.p0, op.p1, out,
+                                      element_size_);
     }
-    cuda_offset_ +=
-        kernels::torch::TorchCudaUniformPlan(static_cast<int64_t>(out.size()), gpu_).offset_advance;
+    cuda_offset_ += kernels::torch::TorchCudaUniformPlan(static_cast<int64_t>(out.size()), gpu_,
+                                                         element_size_)
+                        .offset_advance;
   }
   if (op.kind == TorchOp::kTruncNormal) FinishTruncNormal(op, out);
 }
@@ -172,6 +175,7 @@ std::shared_ptr<const GeneratedTensor> TorchGenerator::Draw(const TorchOpView& v
       append(&cuda_offset_, sizeof cuda_offset_);
       append(&gpu_.sm_count, sizeof gpu_.sm_count);
       append(&gpu_.max_threads_per_sm, sizeof gpu_.max_threads_per_sm);
+      append(&element_size_, sizeof element_size_);
     }
     tensor = GenerationCache::Global().GetOrCompute(std::move(key), compute);
   }

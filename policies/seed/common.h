@@ -60,6 +60,10 @@ class TorchGenerator {
   uint64_t position() const;
   // DTensor's OffsetBasedRNGTracker sets the CUDA offset directly. REQUIRES: a CUDA generator.
   void set_offset(uint64_t offset);
+  // The bytes of one element of the tensor the following CUDA draws fill (PyTorch draws into
+  // the tensor's own dtype, Megatron's params_dtype): only the 32-bit split of huge tensors
+  // depends on it (kernels/torch/cuda_layout.h). 4 (float32) until set.
+  void set_element_size(int bytes) { element_size_ = bytes; }
 
   // torch.nn.init `spec` on a fresh float32 tensor of out.size() elements (Note [Modelled
   // PyTorch init]). Returns the positions consumed, [begin, end); begin == end for constant.
@@ -93,6 +97,7 @@ class TorchGenerator {
   uint64_t cuda_seed_ = 0;
   uint64_t cuda_offset_ = 0;
   kernels::torch::CudaDeviceProfile gpu_;
+  int element_size_ = 4;
 };
 
 // Note [Generation cache]

@@ -66,6 +66,30 @@ std::string DescribeStream(const StreamId& stream) {
 
 SeedPolicy::~SeedPolicy() = default;
 
+Status SeedPolicy::CheckSeed(uint64_t) const { return Status::Ok(); }
+
+StatusOr<core::ParallelLayout> LayoutFor(const SeedPolicy& policy,
+                                         const core::ParallelLayout& layout) {
+  const VocabRule rule = policy.vocab_rule();
+  const core::LayoutConfig& config = layout.config();
+  if (rule.requires_divisible) {
+    for (const core::ParamSpec& p : layout.model().params) {
+      if (p.tp_split != core::TpSplit::kVocab || p.shape[0] % config.tp == 0) continue;
+      return Status::InvalidArgument(fmt::format(
+          "{} cannot build param '{}': its vocabulary of {} rows does not divide by tp = {} "
+          "({})",
+          policy.name(), p.name, p.shape[0], config.tp, rule.source));
+    }
+  }
+  core::LayoutConfig own = config;
+  own.pad_vocab = rule.pads;
+  if (rule.pads && rule.divisible_by > 0) own.vocab_divisible_by = rule.divisible_by;
+  if (own.pad_vocab == config.pad_vocab && own.vocab_divisible_by == config.vocab_divisible_by) {
+    return layout;
+  }
+  return core::ParallelLayout::Make(own, layout.model());
+}
+
 const Claim* SeedPolicy::FindClaim(Property property) const {
   for (const Claim& c : claims()) {
     if (c.property == property) return &c;
@@ -75,8 +99,10 @@ const Claim* SeedPolicy::FindClaim(Property property) const {
 
 const std::vector<std::string>& PolicyNames() {
   static const std::vector<std::string> kNames = {
-      "torch-serial",    "torch-parallel", "megatron",        "megatron-cpu",
-      "colossal-legacy", "dtensor",        "seed-checkpoint", "counter",
+      "torch-serial",    "torch-parallel", "megatron",
+      "megatron-cpu",    "megatron+dp-random-init",
+      "colossal-legacy", "colossal",
+      "dtensor",         "seed-checkpoint", "counter",
       "shard-local"};
   return kNames;
 }
@@ -86,7 +112,9 @@ StatusOr<std::unique_ptr<SeedPolicy>> MakePolicy(std::string_view name) {
   if (name == "torch-parallel") return NewTorchParallelPolicy();
   if (name == "megatron") return NewMegatronPolicy();
   if (name == "megatron-cpu") return NewMegatronCpuPolicy();
+  if (name == "megatron+dp-random-init") return NewMegatronDpRandomInitPolicy();
   if (name == "colossal-legacy") return NewColossalLegacyPolicy();
+  if (name == "colossal") return NewColossalPolicy();
   if (name == "dtensor") return NewDTensorPolicy();
   if (name == "seed-checkpoint") return NewSeedCheckpointPolicy();
   if (name == "counter") return NewCounterPolicy();

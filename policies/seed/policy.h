@@ -110,6 +110,19 @@ struct RankInit {
   std::string oom_during;
 };
 
+// How a framework sizes a vocabulary-parallel parameter (Note [Vocab padding] in
+// core/parallel_layout.h). Only Megatron pads; ColossalAI's legacy VocabParallelEmbedding1D
+// asserts that tp divides the vocabulary.
+struct VocabRule {
+  bool pads = false;               // pad to a multiple of divisible_by * tp
+  // The framework's own multiple (today's ColossalAI: 64); 0: the layout's vocab_divisible_by
+  // (Megatron's --make-vocab-size-divisible-by, twinsim's --vocab-divisible-by).
+  int divisible_by = 0;
+  bool requires_divisible = false; // reject a vocabulary that tp does not divide
+  // Where the framework's code says so, for the rejection ("ColossalAI ... layers.py:912").
+  std::string source;
+};
+
 // A property a policy promises, possibly only for some layouts.
 struct Claim {
   Property property = Property::kParity;
@@ -133,6 +146,12 @@ class SeedPolicy {
   virtual std::string_view models() const = 0;
   // The upstream code it follows, cited (core/provenance.h); twinsim_own for twinsim's schemes.
   virtual core::Provenance provenance() const { return {}; }
+  // How the framework sizes vocabulary-parallel parameters; LayoutFor builds its layout with it.
+  // Default: no padding (every framework but Megatron).
+  virtual VocabRule vocab_rule() const { return {}; }
+  // InvalidArgument, with the framework's own message, for a root seed its code rejects
+  // (Megatron: seed 0). Default: every seed is accepted.
+  virtual Status CheckSeed(uint64_t seed) const;
   // The properties it promises; every other property has a counterexample.
   virtual const std::vector<Claim>& claims() const = 0;
   virtual bool Supports(InitDevice device) const = 0;
@@ -148,8 +167,18 @@ class SeedPolicy {
   const Claim* FindClaim(Property property) const;
 };
 
+// The layout `policy` trains `layout`'s model on: `layout` with the policy's vocab rule applied
+// (pad_vocab set to rule.pads; vocab_divisible_by replaced by rule.divisible_by when that is
+// set, kept otherwise). `layout` itself
+// when it already follows the rule. InvalidArgument, naming the policy, the parameter, the
+// vocabulary, tp and the upstream source, when the rule rejects the vocabulary
+// (requires_divisible and tp does not divide it).
+StatusOr<core::ParallelLayout> LayoutFor(const SeedPolicy& policy,
+                                         const core::ParallelLayout& layout);
+
 // The policies, in a stable order: torch-serial, torch-parallel, megatron, megatron-cpu,
-// colossal-legacy, dtensor, seed-checkpoint, counter, shard-local.
+// megatron+dp-random-init, colossal-legacy, colossal, dtensor, seed-checkpoint, counter,
+// shard-local.
 const std::vector<std::string>& PolicyNames();
 // The policy named `name`; InvalidArgument naming the known ones (and the nearest) otherwise.
 StatusOr<std::unique_ptr<SeedPolicy>> MakePolicy(std::string_view name);

@@ -558,8 +558,12 @@ class InitCommand final : public Command {
     }
     const properties::InitRun& run = check.run;
     if (run.ranks.empty()) {
-      out.Append(fmt::format("  init cost: not run ({} does not initialize on {})\n\n",
-                             check.policy, policies::seed::InitDeviceName(check.init_device)));
+      out.Append(policy.Supports(check.init_device)
+                     ? std::string("  init cost: not run (its framework rejects this layout or "
+                                   "seed, as the rows say)\n\n")
+                     : fmt::format("  init cost: not run ({} does not initialize on {})\n\n",
+                                   check.policy,
+                                   policies::seed::InitDeviceName(check.init_device)));
       return;
     }
     const RankMax device = MaxOver(run, &properties::RankOutcome::peak_device_bytes);

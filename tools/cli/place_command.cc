@@ -617,7 +617,15 @@ class PlaceCommand final : public Command {
       options.init_device = seed->default_init_device();
       options.device_capacity = budget_.gpu_bytes;
       options.host_capacity = budget_.host_bytes;
-      StatusOr<properties::InitRun> run = properties::RunInit(*seed, *layout_, options);
+      // Memory does not depend on the root seed: one the framework rejects (Megatron's 0)
+      // becomes Megatron's default. The layout is the policy's own (its vocabulary padding).
+      if (!seed->CheckSeed(options.seed).ok()) options.seed = 1234;
+      StatusOr<core::ParallelLayout> own = policies::seed::LayoutFor(*seed, *layout_);
+      if (!own.ok()) {
+        return Status(own.status().code(),
+                      fmt::format("init policy {}: {}", seed->name(), own.status().message()));
+      }
+      StatusOr<properties::InitRun> run = properties::RunInit(*seed, *own, options);
       if (!run.ok()) {
         return Status(run.status().code(),
                       fmt::format("init policy {}: {}", seed->name(), run.status().message()));

@@ -232,7 +232,11 @@ class ValidateCommand final : public Command {
   StatusOr<bool> ValidatePolicy(const SeedPolicy& policy, const std::string& device,
                                 const std::string& cluster, const core::Topology& topology,
                                 Output& out) {
-    const core::ParallelLayout& layout = *layout_;
+    // The policy's own layout (its framework's vocabulary padding), and a seed its framework
+    // accepts; CheckPolicy below makes the same choice, so the three runs agree on it.
+    TWINSIM_ASSIGN_OR_RETURN(const core::ParallelLayout layout,
+                             policies::seed::LayoutFor(policy, *layout_));
+    TWINSIM_RETURN_IF_ERROR(policy.CheckSeed(options_.seed));
     const int world = layout.world_size();
     properties::InitRunOptions base = options_;
     base.init_device = policy.default_init_device();
