@@ -663,9 +663,14 @@ class GeminiPolicy : public PlacementPolicy {
       for (int c = 0; c < w.num_chunks(); ++c) {
         homes.optim.push_back(plan.optim_on_host[c] ? Where::kHost : Where::kGpu);
       }
-      std::vector<Where> start = InitialPlacement(w, homes);
+      // The first step starts from the initial placement; the result is the second, from where
+      // the first ended: fp16 chunks whose gradients went to the host start there.
       uint64_t peak = 0;
-      return RunStep(w, budget, marks, homes, start, Pass::kStatic, &plan, {}, &peak);
+      PlacementResult first = RunStep(w, budget, marks, homes, InitialPlacement(w, homes),
+                                      Pass::kStatic, &plan, {}, &peak);
+      if (!first.fits) return first;
+      return RunStep(w, budget, marks, homes, first.final_location, Pass::kStatic, &plan, {},
+                     &peak);
     }
     // Auto: warmup from the initial placement, then two steady steps (Note [Auto placement]).
     GeminiHomes homes;

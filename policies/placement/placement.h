@@ -153,6 +153,9 @@ class PlacementPolicy {
 // 3. After the backward op that produces a chunk's last gradient, the chunk is reduced (no
 //    longer accessed) and moved to its gradient device: to the host, D2H, when its optimizer
 //    state is there (gemini_ddp.py:357-435, grad_handle, move_chunk(grad_chunk, grads_device)).
+// The reported step is a steady one: static (cuda, cpu) runs a first step from the initial
+// placement and reports the second, from where the first ended; auto reports the second step
+// after its warmup (Note [Auto placement]).
 // Not modelled: a DP-sharded chunk stays gathered (the whole chunk on the GPU) until released,
 // where twinsim charges the gather as the op's transient; the first load after a CPU Adam
 // update copies the fp32 master shard and casts it on the GPU (chunk.py:559-572,
