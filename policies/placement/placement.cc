@@ -788,22 +788,24 @@ class GeminiPolicy : public PlacementPolicy {
         // AutoPlacementPolicy.evict_tensors (Note [Auto placement]).
         const uint64_t demand = SumBytes(w, missing);
         const uint64_t used = step.gpu_model_bytes();
-        double budget_model;
+        // The GPU share the policy allows and the non-model memory it reserves in it; model
+        // data may use the difference (:179-186, as Python computes it).
+        double cap_share, reserved;
         std::vector<int> order = evictable;
         if (pass == Pass::kWarmup) {
-          // As Python computes it (:181, :186): capacity - capacity * ratio.
-          budget_model =
-              static_cast<double>(cap) - static_cast<double>(cap) * auto_.warmup_non_model_ratio;
+          cap_share = static_cast<double>(cap);
+          reserved = static_cast<double>(cap) * auto_.warmup_non_model_ratio;
         } else {
           const uint64_t period =
               std::max(steady_trace[i], i + 1 < steady_trace.size() ? steady_trace[i + 1] : 0);
-          budget_model =
-              static_cast<double>(cap) * auto_.steady_cap_ratio - static_cast<double>(period);
+          cap_share = static_cast<double>(cap) * auto_.steady_cap_ratio;
+          reserved = static_cast<double>(period);
           // Furthest next use first; stable, so ties keep count_id order (the lower first).
           std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
             return NextCompute(w, uses, a, op) > NextCompute(w, uses, b, op);
           });
         }
+        const double budget_model = cap_share - reserved;
         const double avail = budget_model - static_cast<double>(used);
         if (avail < static_cast<double>(demand)) {
           const double to_free = static_cast<double>(demand) - avail;
@@ -815,10 +817,16 @@ class GeminiPolicy : public PlacementPolicy {
             freed += static_cast<double>(w.unit_bytes[Fp16Unit(c)]);
           }
           if (freed < to_free) {
-            const uint64_t room = static_cast<uint64_t>(std::max(0.0, avail + freed));
-            PlacementOom oom = MakeOom(w, op, "gpu", demand, room,
-                                       "cannot fit (Gemini: \"Adjust layout failed! No enough "
-                                       "CUDA memory!\"): model data for the op");
+            // The op's model data (what stays resident plus its demand) and the non-model
+            // share the policy reserves, against the GPU share the policy allows: short by
+            // to_free - freed.
+            const double requested =
+                static_cast<double>(used) - freed + static_cast<double>(demand) + reserved;
+            PlacementOom oom = MakeOom(
+                w, op, "gpu", static_cast<uint64_t>(std::ceil(requested)),
+                static_cast<uint64_t>(std::max(0.0, std::floor(cap_share))),
+                "cannot fit (Gemini: \"Adjust layout failed! No enough CUDA memory!\"): model "
+                "data for the op and the non-model memory reserved");
             oom.policy_limit = true;
             return step.Finish(name_, oom);
           }

@@ -382,6 +382,9 @@ TEST(GeminiPlacementTest, AutoWarmupFailsWhereAnOpExceedsItsModelDataShare) {
   ASSERT_FALSE(r.fits);
   EXPECT_EQ(r.oom->op, 0);
   EXPECT_NE(r.oom->message.find("Adjust layout failed"), std::string::npos);
+  // 100 B of model data beside the 320 B reserved for non-model data, in 400 B.
+  EXPECT_EQ(r.oom->shortfall, 20u);
+  EXPECT_TRUE(r.oom->policy_limit);
   EXPECT_TRUE(GeminiAuto(0.8, 0.9)->Run(w, {500, 10000}).fits);  // 100 B
 }
 
