@@ -76,10 +76,8 @@ class Replayer {
     return Give(units_[unit]);
   }
 
-  // A logged move: a load allocates the unit, an eviction frees it, a copy (CPU Adam's
-  // gradients out and parameters back, Note [CPU Adam]) leaves the unit where it is.
+  // A logged move: a load allocates the unit, an eviction frees it.
   Status Move(const placement::Transfer& t) {
-    if (t.copy) return Status::Ok();
     return t.to == Where::kGpu ? Load(t.op, t.unit, t.bytes) : Evict(t.op, t.unit);
   }
 
@@ -215,6 +213,11 @@ StatusOr<MemoryReplay> ReplayPlacementMemory(core::Device& device,
   if (!r.fits && r.oom->device != "gpu") {
     out.detail = fmt::format("not judged: a {} OOM ({}); the device replay checks GPU memory only",
                              r.oom->device, r.oom->message);
+    return out;
+  }
+  if (!r.fits && r.oom->policy_limit) {
+    out.detail =
+        fmt::format("not judged: the policy's own limit ({}), not a device OOM", r.oom->message);
     return out;
   }
   const bool optimal = r.initial_location.empty();

@@ -46,7 +46,8 @@ std::vector<Transfer> PlacementTransfers(const placement::PlacementResult& resul
 
 // What the device said.
 struct MemoryReplay {
-  // Whether the device's verdict was compared: false for a host OOM and for optimal's fit.
+  // Whether the device's verdict was compared: false for a host OOM, a policy's own limit
+  // (PlacementOom::policy_limit) and optimal's fit.
   bool judged = false;
   bool agrees = false;  // judged and the device fit / refused exactly where the accounting did
   // The first request the device refused (its op: -1 for the initial placement).

@@ -89,7 +89,9 @@ TEST(PlacementTransfersTest, LoadsAreH2DEvictionsD2HAndTotalsMatchTheResult) {
   }
 }
 
-TEST(PlacementTransfersTest, CpuMovesEveryUnitInAndOutOnGpt2Small) {
+// Gemini's cpu (static(1,1,1), placement.h Note [Gemini placement]) moves every fp16 unit in
+// and out and never an optimizer unit (HybridAdam updates them on the host).
+TEST(PlacementTransfersTest, CpuMovesEveryFp16UnitInAndOutOnGpt2Small) {
   const Workload w = Gpt2SmallStep();
   const PlacementResult r =
       placement::MakeCpuPolicy()->Run(w, {uint64_t{4} << 30, uint64_t{64} << 30});
@@ -97,7 +99,10 @@ TEST(PlacementTransfersTest, CpuMovesEveryUnitInAndOutOnGpt2Small) {
   const TransferTotals totals = Totals(PlacementTransfers(r));
   EXPECT_GT(totals[TransferClass::kH2D].count, 0u);
   EXPECT_EQ(totals[TransferClass::kH2D].bytes, totals[TransferClass::kD2H].bytes);
-  EXPECT_GE(totals[TransferClass::kH2D].bytes, w.total_model_bytes);
+  uint64_t fp16 = 0;
+  for (int c = 0; c < w.num_chunks(); ++c) fp16 += w.unit_bytes[placement::Fp16Unit(c)];
+  EXPECT_GE(totals[TransferClass::kH2D].bytes, fp16);
+  for (const placement::Transfer& t : r.transfers) EXPECT_EQ(t.unit % 2, 0);
 }
 
 // The sim half of validate's timing: a placement's moves predicted on an H100, one h2d or d2h
@@ -135,7 +140,8 @@ TEST(ReplayPlacementMemoryTest, AgreesWithTheAccountingOnGpt2SmallAtSeveralBudge
       ASSERT_TRUE(m.ok()) << r.policy << " at " << mib << " MiB: " << m.status().ToString();
       EXPECT_EQ(device.Stats().in_use, 0u) << "the replay frees what it made";
       if (!m->judged) {
-        EXPECT_TRUE(r.initial_location.empty() || (!r.fits && r.oom->device == "host"))
+        EXPECT_TRUE(r.initial_location.empty() ||
+                    (!r.fits && (r.oom->device == "host" || r.oom->policy_limit)))
             << r.policy << ": " << m->detail;
         continue;
       }

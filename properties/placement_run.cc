@@ -357,20 +357,6 @@ class Replay {
     const int u = t.unit;
     const std::string when = fmt::format("move {} ({}, {} of chunk unit {})", index, op_name,
                                          t.to == Where::kGpu ? "load" : "eviction", u);
-    if (t.copy) {  // Note [CPU Adam]: gradients out, parameters back; the unit stays
-      if (!on_device_[u] || t.bytes > w_.unit_bytes[u]) {
-        return Internal(when + ": a CPU Adam copy of a unit not on the GPU, or too large");
-      }
-      std::vector<std::byte> part(t.bytes);
-      TWINSIM_RETURN_IF_ERROR(device_.CopyToHost({*on_device_[u], 0, t.bytes}, part));
-      if (t.to == Where::kGpu) {  // parameters back: the same bytes, so the checksum holds
-        if (static_cast<int64_t>(index) == corrupt_move_ && !part.empty()) part[0] ^= std::byte{1};
-        TWINSIM_RETURN_IF_ERROR(device_.CopyFromHost({*on_device_[u], 0, t.bytes}, part));
-      }
-      ++out_.moves;
-      out_.bytes_moved += t.bytes;
-      return Verify(u, when);
-    }
     if (t.bytes != w_.unit_bytes[u] || (t.to == Where::kGpu) == on_device_[u].has_value()) {
       return Internal(when + ": the unit is not where the move starts, or the move is partial");
     }

@@ -158,8 +158,13 @@ TEST(PlacementRunTest, SimDpShardingGathersOverNvlink) {
   const auto nvlink = static_cast<size_t>(sim::LinkClass::kNvlink);
   EXPECT_GT(sim->link_bytes[nvlink], 0u);
   EXPECT_GT(sim->step_time_s, sim->compute_time_s);  // the gathers and reductions take time
-  // Every rank of the DP group does the same work: the same end time.
-  for (double t : sim->rank_time_s) EXPECT_NEAR(t, sim->step_time_s, 1e-6 * sim->step_time_s);
+  // Every rank of the DP group does the same work up to Adam's m and v, which cover only the
+  // valid elements of each rank's shard (workload.h Note [Placement units]; a chunk's padding
+  // sits in its last shards): end times within 1%, the slowest the step's.
+  for (double t : sim->rank_time_s) {
+    EXPECT_NEAR(t, sim->step_time_s, 1e-2 * sim->step_time_s);
+    EXPECT_LE(t, sim->step_time_s);
+  }
 }
 
 TEST(PlacementRunTest, SimRejectsAStepThatDoesNotFit) {

@@ -126,7 +126,10 @@ TEST(SweepCliTest, SmokeReportIsIdenticalForAnyJobs) {
       if (result["timeline"].is_array() && !result["timeline"].empty()) ++timelines;
     }
   }
-  EXPECT_EQ(place_steps, 8);
+  // 6 of the 10 place results fit: at batch 16 Gemini's auto (as coded) raises "Adjust layout
+  // failed" at the head, whose next-period activations exceed steady_cuda_cap_ratio (0.9) of
+  // the 24 GB GPU (policies/placement/placement.h Note [Auto placement]).
+  EXPECT_EQ(place_steps, 6);
   EXPECT_EQ(timelines, 2);
   EXPECT_EQ(ReadFile(one + "/results.jsonl").find("wall_s"), std::string::npos);
   const std::string md = ReadFile(one + "/summary.md");

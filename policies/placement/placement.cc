@@ -184,24 +184,8 @@ class Step {
     return std::nullopt;
   }
 
-  // Note [CPU Adam]: whether Adam op `op` runs on the CPU (its optimizer unit is on the host).
-  bool RunsOnCpu(int op, bool cpu_adam) const {
-    const Op& o = w_.ops[op];
-    return cpu_adam && o.phase == OpPhase::kOptimizer &&
-           where_[OptimUnit(o.chunks.front())] == Where::kHost;
-  }
-
-  // Runs Adam op `op` on the CPU: copies the fp16 unit's gradients out and its parameters back
-  // when that unit is on the GPU; no GPU memory.
+  // Runs Adam op `op` on the CPU (Note [CPU Adam]): no GPU memory, no PCIe.
   void RunOnCpu(int op) {
-    const int c = w_.ops[op].chunks.front();
-    const int u = Fp16Unit(c);
-    if (where_[u] == Where::kGpu) {
-      d2h_ += w_.unit_bytes[u];
-      transfers_.push_back({op, false, u, Where::kHost, w_.unit_bytes[u], /*copy=*/true});
-      h2d_ += w_.chunk_param_bytes[c];
-      transfers_.push_back({op, false, u, Where::kGpu, w_.chunk_param_bytes[c], /*copy=*/true});
-    }
     timeline_.push_back({gpu_.in_use(), host_.in_use()});
     on_cpu_.resize(op + 1, false);
     on_cpu_[op] = true;
@@ -318,16 +302,28 @@ std::vector<int> Evictable(const Step& step, int op) {
   return units;
 }
 
-// ---- cuda, cpu, static -----------------------------------------------------------------------
+// ---- the GPU-Adam variants (Note [GPU-Adam variant]): cpu, static
+// -----------------------------------------------------------------------
 
 // A fixed home per unit: GPU-homed units never move; host-homed ones are loaded for each op
-// that needs them and evicted right after (cuda: all GPU; cpu: all host; static: fractions).
+// that needs them and evicted right after (cpu: all host; static: fractions). GPU Adam.
 class HomePolicy : public PlacementPolicy {
  public:
   HomePolicy(std::string name, StaticFractions fractions)
       : name_(std::move(name)), fractions_(fractions) {}
 
   std::string Name() const override { return name_; }
+
+  core::Provenance provenance() const override {
+    core::Provenance p;
+    p.twinsim_own = true;
+    p.deviations = {
+        "twinsim's GPU-Adam variant, not Gemini (Note [GPU-Adam variant]): Adam on the GPU, "
+        "host-homed units loaded for each op and written back after it; fractions of the true "
+        "fp16 total, walked in chunk order",
+    };
+    return p;
+  }
 
   PlacementResult Run(const Workload& w, const MemoryBudget& budget) const override {
     const int num_chunks = static_cast<int>(w.chunk_gather_bytes.size());
@@ -369,10 +365,6 @@ class HomePolicy : public PlacementPolicy {
     for (size_t i = 0; i < w.ops.size(); ++i) {
       const int op = static_cast<int>(i);
       const Op& o = w.ops[i];
-      if (step.RunsOnCpu(op, fractions_.cpu_adam)) {
-        step.RunOnCpu(op);
-        continue;
-      }
       if (auto oom = step.Exchange(op, {}, Missing(step, o))) return finish(oom);
       if (auto oom = step.Run(op, w.OpGatherBytes(o, kept))) return finish(oom);
       std::vector<int> after;
@@ -389,15 +381,27 @@ class HomePolicy : public PlacementPolicy {
   StaticFractions fractions_;
 };
 
-// ---- auto ------------------------------------------------------------------------------------
+// ---- the GPU-Adam variant of auto
+// ------------------------------------------------------------------------------------
 
 class AutoPolicy : public PlacementPolicy {
  public:
   explicit AutoPolicy(AutoOptions options) : options_(options) {}
 
   std::string Name() const override {
-    return fmt::format("auto({:g},{:g}){}", options_.warmup_non_model_ratio,
-                       options_.steady_cap_ratio, options_.cpu_adam ? "+cpu-adam" : "");
+    return fmt::format("auto({:g},{:g})+gpu-adam", options_.warmup_non_model_ratio,
+                       options_.steady_cap_ratio);
+  }
+
+  core::Provenance provenance() const override {
+    core::Provenance p;
+    p.twinsim_own = true;
+    p.deviations = {
+        "twinsim's GPU-Adam variant of Gemini's auto, not Gemini (Note [GPU-Adam variant]): "
+        "units start on the GPU up to the warmup budget, optimizer units move over PCIe for GPU "
+        "Adam, soft budgets yield when the host is full, ties evict the higher unit",
+    };
+    return p;
   }
 
   PlacementResult Run(const Workload& w, const MemoryBudget& budget) const override {
@@ -422,10 +426,6 @@ class AutoPolicy : public PlacementPolicy {
     std::vector<uint64_t> trace(w.ops.size());
     for (size_t i = 0; i < w.ops.size(); ++i) {
       const int op = static_cast<int>(i);
-      if (warm.RunsOnCpu(op, options_.cpu_adam)) {
-        warm.RunOnCpu(op);
-        continue;  // trace[i] = 0: no GPU memory
-      }
       const uint64_t gather = w.OpGatherBytes(w.ops[i]);
       const uint64_t hard = SatSub(cap, w.ops[i].non_model_bytes + gather);
       PlacementOom cannot_fit;
@@ -462,17 +462,13 @@ class AutoPolicy : public PlacementPolicy {
     const uint64_t steady_cap = Scaled(cap, options_.steady_cap_ratio);
     for (size_t i = 0; i < w.ops.size(); ++i) {
       const int op = static_cast<int>(i);
-      if (step.RunsOnCpu(op, options_.cpu_adam)) {
-        step.RunOnCpu(op);
-        continue;
-      }
       const uint64_t period = std::max(trace[i], i + 1 < trace.size() ? trace[i + 1] : 0);
       const uint64_t soft = SatSub(steady_cap, period);
       const uint64_t hard = SatSub(cap, trace[i]);
       std::vector<int> order = Evictable(step, op);
       std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
         const uint64_t na = next.After(a, op), nb = next.After(b, op);
-        return na != nb ? na > nb : a > b;
+        return na != nb ? na > nb : a > b;  // the variant's tie rule: the higher unit
       });
       PlacementOom cannot_fit;
       StatusOr<std::vector<int>> evict = ChooseEvictions(step, op, order, soft, hard, &cannot_fit);
@@ -489,11 +485,400 @@ class AutoPolicy : public PlacementPolicy {
   AutoOptions options_;
 };
 
+// ---- Gemini as coded: cuda, cpu, static, static-documented, auto ---------------------------
+
+constexpr char kColossal[] = "hpcaitech/ColossalAI";
+constexpr char kColossalCommit[] = "4f9953be";
+
+core::SourceRef Colossal(std::string file, std::string function, int first, int last,
+                         std::string fact) {
+  return core::SourceRef{kColossal, kColossalCommit, std::move(file), std::move(function), first,
+                         last,      std::move(fact)};
+}
+
+// The sources every Gemini policy shares (Note [Gemini placement], Note [CPU Adam]).
+std::vector<core::SourceRef> GeminiCommonSources() {
+  return {
+      Colossal("colossalai/zero/gemini/gemini_ddp.py", "GeminiDDP.__init__", 183, 188,
+               "cpu_offload is true unless the policy is static with offload_param_frac == 0: "
+               "chunk shards then start on the CPU"),
+      Colossal("colossalai/zero/gemini/gemini_ddp.py", "GeminiDDP._init_chunks", 863, 874,
+               "fp32 chunks move to the gradient device that setup_grads_device chose"),
+      Colossal("colossalai/zero/gemini/gemini_ddp.py", "GeminiDDP.grad_handle", 398, 435,
+               "after a chunk's gradients are reduced it moves to its gradient device"),
+      Colossal("colossalai/zero/gemini/gemini_hook.py", "GeminiZeROHook.pre_op", 27, 84,
+               "per op: tensors to COMPUTE, adjust_layout evicts, the op's chunks are accessed; "
+               "post_op: HOLD after forward, HOLD_AFTER_BWD after backward"),
+      Colossal("colossalai/zero/gemini/chunk/manager.py", "ChunkManager.get_cuda_movable_chunks",
+               191, 200,
+               "evictable: accessed chunks that can_release, sorted by count_id; only fp16 "
+               "chunks are ever accessed"),
+      Colossal("colossalai/zero/gemini/chunk/chunk.py", "Chunk.can_move / can_release", 224, 236,
+               "can_move is not is_gathered; can_release needs every tensor HOLD or "
+               "HOLD_AFTER_BWD (and the chunk not keep_gathered)"),
+      Colossal("colossalai/zero/gemini/gemini_optimizer.py", "GeminiOptimizer.__init__optimizer",
+               353, 385,
+               "one fake parameter per tensor range of the shard: Adam m and v cover valid "
+               "elements only"),
+      Colossal("colossalai/zero/gemini/chunk/chunk.py", "Chunk.optim_update", 494, 514,
+               "a CPU-updated fp16 chunk is refreshed from its fp32 pair on its next move to "
+               "the GPU"),
+  };
+}
+
+std::vector<std::string> GeminiCommonDeviations() {
+  return {
+      "twinsim releases a DP-sharded chunk's gathered copy after each op (a transient); "
+      "Gemini keeps it gathered until evict_tensors releases it",
+      "the first load after a CPU Adam update copies the fp32 master shard and casts it on the "
+      "GPU (chunk.py:559-572), twice the fp16 bytes; twinsim counts the fp16 unit's bytes",
+      "Gemini's keep_gathered chunks (small groups of the chunk search) are not modelled",
+  };
+}
+
+// What a Gemini policy decides before the step: where each chunk's optimizer state lives and
+// where its fp16 shard starts.
+struct GeminiHomes {
+  std::vector<Where> optim;  // per chunk
+  bool cpu_offload = true;
+};
+
+// Per chunk, the last backward op, whose gradients complete it (-1: none): Note [Gemini
+// placement] 3.
+struct BackwardMarks {
+  std::vector<int> last_bwd;  // per chunk
+};
+
+BackwardMarks MarkBackward(const Workload& w) {
+  BackwardMarks m;
+  m.last_bwd.assign(w.num_chunks(), -1);
+  for (size_t i = 0; i < w.ops.size(); ++i) {
+    if (w.ops[i].phase != OpPhase::kBackward) continue;
+    for (int c : w.ops[i].chunks) m.last_bwd[c] = static_cast<int>(i);
+  }
+  return m;
+}
+
+// Gemini's chunk_mem (workload.h), robust to bare test workloads without per-chunk figures.
+uint64_t GeminiChunkMem(const Workload& w, int c) {
+  if (c < static_cast<int>(w.chunk_param_bytes.size())) return w.ChunkMem(c);
+  return w.unit_bytes[Fp16Unit(c)] + w.chunk_gather_bytes[c];
+}
+int GeminiNumTensors(const Workload& w, int c) {
+  return c < static_cast<int>(w.chunk_num_tensors.size()) ? w.chunk_num_tensors[c] : 1;
+}
+
+class GeminiPolicy : public PlacementPolicy {
+ public:
+  enum class Kind : uint8_t { kStatic, kAuto };
+
+  GeminiPolicy(std::string name, StaticFractions fractions)
+      : name_(std::move(name)), kind_(Kind::kStatic), fractions_(fractions) {}
+  GeminiPolicy(std::string name, AutoOptions options)
+      : name_(std::move(name)), kind_(Kind::kAuto), auto_(options) {}
+
+  std::string Name() const override { return name_; }
+
+  core::Provenance provenance() const override {
+    core::Provenance p;
+    if (kind_ == Kind::kAuto) {
+      p.sources = {
+          Colossal("colossalai/zero/gemini/placement_policy.py",
+                   "AutoPlacementPolicy.evict_tensors", 149, 211,
+                   "model data may use (1 - warmup ratio) of the GPU in warmup and "
+                   "steady_cuda_cap_ratio * capacity - next period's non-model data after; "
+                   "evict until the demand fits or raise 'Adjust layout failed'"),
+          Colossal("colossalai/zero/gemini/placement_policy.py",
+                   "AutoPlacementPolicy._sort_can_evict_chunks", 213, 222,
+                   "furthest next use first; a stable reverse sort over count_id order evicts "
+                   "the lower chunk first on ties"),
+          Colossal("colossalai/zero/gemini/placement_policy.py",
+                   "AutoPlacementPolicy.setup_grads_device", 224, 234,
+                   "every chunk that is not keep_gathered has its gradients and fp32 state on "
+                   "the CPU"),
+          Colossal("colossalai/zero/gemini/gemini_optimizer.py",
+                   "GeminiOptimizer._maybe_move_fp32_params", 313, 343,
+                   "fp32 chunks move to the GPU within gpu_margin_mem_ratio of the spare memory "
+                   "/ num_fp32_shards_per_param"),
+          Colossal("colossalai/zero/gemini/gemini_optimizer.py", "GeminiOptimizer.__init__", 184,
+                   195, "gpu_margin_mem_ratio in [0, 1], meaningful only under auto"),
+          Colossal("colossalai/booster/plugin/gemini_plugin.py", "GeminiPlugin.__init__", 452, 463,
+                   "defaults: warmup_non_model_data_ratio 0.8, steady_cuda_cap_ratio 0.9, "
+                   "gpu_margin_mem_ratio 0.0"),
+      };
+      p.deviations = {
+          "demand, used and freed memory are the units' bytes; Gemini counts chunk_mem (the "
+          "whole chunk), the same without DP sharding",
+      };
+    } else {
+      p.sources = {
+          Colossal("colossalai/zero/gemini/placement_policy.py", "StaticPlacementPolicy.__init__",
+                   59, 61,
+                   "offload_param_frac is ignored (warning) unless shard_param_frac == 1 and "
+                   "offload_optim_frac == 1"),
+          Colossal("colossalai/zero/gemini/placement_policy.py",
+                   "StaticPlacementPolicy.setup_grads_device", 86, 107,
+                   "total_chunk_mem sums chunk_mem over parameters; the walk over set(chunks) "
+                   "offloads optimizer chunks until offload_optim_frac of that total; "
+                   "keep_gathered and keep_cuda budgets from the same total"),
+          Colossal("colossalai/zero/gemini/placement_policy.py",
+                   "StaticPlacementPolicy.evict_tensors", 69, 84,
+                   "release from the front while above keep_gathered_chunk_mem, then move to "
+                   "the CPU from the front while above keep_cuda_chunk_mem"),
+          Colossal("colossalai/booster/plugin/gemini_plugin.py", "GeminiPlugin", 388, 398,
+                   "docs: static(1,0,0) is the old cuda placement, static(1,1,1) the old cpu; "
+                   "the fractions are of the parameters and optimizer states"),
+          Colossal("colossalai/booster/plugin/gemini_plugin.py", "GeminiPlugin.__init__", 446, 451,
+                   "defaults: placement_policy 'static', fractions (1, 0, 0)"),
+      };
+      if (fractions_.documented) {
+        p.deviations = {
+            "models the docstring's intent, not the code: fractions of the chunks' true total "
+            "(each chunk once); ColossalAI's code sums chunk_mem per parameter "
+            "(placement_policy.py:89), so its fractions are of a total inflated by the tensors "
+            "per chunk",
+        };
+      } else {
+        p.deviations = {
+            "ColossalAI's code disagrees with its docs: total_chunk_mem counts each chunk once "
+            "per tensor in it (placement_policy.py:89), so offload_optim_frac offloads far more "
+            "than the fraction and offload_param_frac far less (static-documented models the "
+            "docs)",
+            "set(chunks) iterates in address order, which the code does not determine; twinsim "
+            "walks count_id order",
+        };
+      }
+    }
+    for (core::SourceRef& s : GeminiCommonSources()) p.sources.push_back(std::move(s));
+    for (std::string& d : GeminiCommonDeviations()) p.deviations.push_back(std::move(d));
+    return p;
+  }
+
+  PlacementResult Run(const Workload& w, const MemoryBudget& budget) const override {
+    const BackwardMarks marks = MarkBackward(w);
+    if (kind_ == Kind::kStatic) {
+      const StaticPlan plan = PlanStatic(w, fractions_);
+      GeminiHomes homes;
+      homes.cpu_offload = plan.cpu_offload;
+      for (int c = 0; c < w.num_chunks(); ++c) {
+        homes.optim.push_back(plan.optim_on_host[c] ? Where::kHost : Where::kGpu);
+      }
+      // The first step starts from the initial placement; the result is the second, from where
+      // the first ended: fp16 chunks whose gradients went to the host start there.
+      uint64_t peak = 0;
+      PlacementResult first = RunStep(w, budget, marks, homes, InitialPlacement(w, homes),
+                                      Pass::kStatic, &plan, {}, &peak);
+      if (!first.fits) return first;
+      return RunStep(w, budget, marks, homes, first.final_location, Pass::kStatic, &plan, {},
+                     &peak);
+    }
+    // Auto: warmup from the initial placement, then two steady steps (Note [Auto placement]).
+    GeminiHomes homes;
+    homes.cpu_offload = true;
+    homes.optim.assign(w.num_chunks(), Where::kHost);
+    std::vector<uint64_t> trace(w.ops.size(), 0);
+    uint64_t warm_peak = 0;
+    PlacementResult warm = RunStep(w, budget, marks, homes, InitialPlacement(w, homes),
+                                   Pass::kWarmup, nullptr, {}, &warm_peak, &trace);
+    if (!warm.fits) return warm;
+    std::vector<Where> start = warm.final_location;
+    // Note [GPU margin]: fp32 chunks (and their fp16 chunks) to the GPU, once.
+    if (auto_.gpu_margin_mem_ratio > 0) {
+      const double margin = static_cast<double>(SatSub(budget.gpu_bytes, warm_peak));
+      const double available = margin * auto_.gpu_margin_mem_ratio / 4.0;
+      double used = 0;
+      for (int c = 0; c < w.num_chunks(); ++c) {
+        const double fp32 = static_cast<double>(2 * w.chunk_param_bytes[c]);  // master shard
+        if (used + fp32 < available) {
+          homes.optim[c] = Where::kGpu;
+          start[OptimUnit(c)] = Where::kGpu;
+          start[Fp16Unit(c)] = Where::kGpu;
+          used += fp32;
+        }
+      }
+    }
+    uint64_t unused = 0;
+    PlacementResult first =
+        RunStep(w, budget, marks, homes, start, Pass::kSteady, nullptr, trace, &unused);
+    if (!first.fits) return first;
+    return RunStep(w, budget, marks, homes, first.final_location, Pass::kSteady, nullptr, trace,
+                   &unused);
+  }
+
+ private:
+  enum class Pass : uint8_t { kStatic, kWarmup, kSteady };
+
+  static std::vector<Where> InitialPlacement(const Workload& w, const GeminiHomes& homes) {
+    std::vector<Where> start(w.num_units());
+    for (int c = 0; c < w.num_chunks(); ++c) {
+      start[Fp16Unit(c)] = homes.cpu_offload ? Where::kHost : Where::kGpu;
+      start[OptimUnit(c)] = homes.optim[c];
+    }
+    return start;
+  }
+
+  // The next forward or backward op after `op` that uses chunk c (Gemini's compute_list holds
+  // only those), or kNever.
+  static uint64_t NextCompute(const Workload& w, const std::vector<std::vector<int>>& uses, int c,
+                              int op) {
+    const std::vector<int>& v = uses[c];
+    const auto it = std::upper_bound(v.begin(), v.end(), op);
+    return it == v.end() ? kNever : static_cast<uint64_t>(*it);
+  }
+
+  // One step (Note [Gemini placement]). `plan` for static; `trace` read in steady passes and
+  // written in the warmup; `peak` gets the GPU ledger's peak.
+  PlacementResult RunStep(const Workload& w, const MemoryBudget& budget, const BackwardMarks& marks,
+                          const GeminiHomes& homes, const std::vector<Where>& start, Pass pass,
+                          const StaticPlan* plan, const std::vector<uint64_t>& steady_trace,
+                          uint64_t* peak, std::vector<uint64_t>* trace_out = nullptr) const {
+    Step step(w, budget);
+    for (int u = 0; u < w.num_units(); ++u) {
+      if (auto oom = step.Place(u, start[u])) return step.Finish(name_, oom);
+    }
+    const int n = w.num_chunks();
+    std::vector<bool> accessed(n, false), pending(n, false);
+    std::vector<std::vector<int>> uses(n);  // fwd/bwd ops per chunk, ascending
+    for (size_t i = 0; i < w.ops.size(); ++i) {
+      if (w.ops[i].phase == OpPhase::kOptimizer) continue;
+      for (int c : w.ops[i].chunks) uses[c].push_back(static_cast<int>(i));
+    }
+    const uint64_t cap = budget.gpu_bytes;
+    for (size_t i = 0; i < w.ops.size(); ++i) {
+      const int op = static_cast<int>(i);
+      const Op& o = w.ops[i];
+      if (o.phase == OpPhase::kOptimizer) {
+        const int c = o.chunks.front();
+        if (step.where(OptimUnit(c)) == Where::kHost) {
+          step.RunOnCpu(op);  // Note [CPU Adam]
+          continue;
+        }
+        if (auto oom = step.Exchange(op, {}, Missing(step, o))) return step.Finish(name_, oom);
+        if (auto oom = step.Run(op, 0)) return step.Finish(name_, oom);
+        continue;
+      }
+      // 1. The evictable chunks, in count_id order.
+      std::vector<int> evictable;
+      for (int c = 0; c < n; ++c) {
+        if (accessed[c] && !pending[c] && step.where(Fp16Unit(c)) == Where::kGpu &&
+            !std::binary_search(o.chunks.begin(), o.chunks.end(), c)) {
+          evictable.push_back(c);
+        }
+      }
+      const std::vector<int> missing = Missing(step, o);
+      std::vector<int> evict;  // fp16 units
+      if (pass == Pass::kStatic) {
+        // evict_tensors (Note [Static placement]).
+        double can_shard = 0;
+        for (int c : evictable) can_shard += static_cast<double>(GeminiChunkMem(w, c));
+        double can_offload = can_shard;
+        std::vector<bool> released(n, false);
+        for (int c : evictable) {
+          if (can_shard <= plan->keep_gathered_chunk_mem) break;
+          released[c] = true;
+          accessed[c] = false;
+          can_shard -= static_cast<double>(GeminiChunkMem(w, c));
+        }
+        for (int c : evictable) {
+          if (can_offload <= plan->keep_cuda_chunk_mem) break;
+          if (released[c]) evict.push_back(Fp16Unit(c));  // can_move: not gathered
+          can_offload -= static_cast<double>(GeminiChunkMem(w, c));
+        }
+      } else {
+        // AutoPlacementPolicy.evict_tensors (Note [Auto placement]).
+        const uint64_t demand = SumBytes(w, missing);
+        const uint64_t used = step.gpu_model_bytes();
+        // The GPU share the policy allows and the non-model memory it reserves in it; model
+        // data may use the difference (:179-186, as Python computes it).
+        double cap_share, reserved;
+        std::vector<int> order = evictable;
+        if (pass == Pass::kWarmup) {
+          cap_share = static_cast<double>(cap);
+          reserved = static_cast<double>(cap) * auto_.warmup_non_model_ratio;
+        } else {
+          const uint64_t period =
+              std::max(steady_trace[i], i + 1 < steady_trace.size() ? steady_trace[i + 1] : 0);
+          cap_share = static_cast<double>(cap) * auto_.steady_cap_ratio;
+          reserved = static_cast<double>(period);
+          // Furthest next use first; stable, so ties keep count_id order (the lower first).
+          std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+            return NextCompute(w, uses, a, op) > NextCompute(w, uses, b, op);
+          });
+        }
+        const double budget_model = cap_share - reserved;
+        const double avail = budget_model - static_cast<double>(used);
+        if (avail < static_cast<double>(demand)) {
+          const double to_free = static_cast<double>(demand) - avail;
+          double freed = 0;
+          for (int c : order) {
+            if (freed >= to_free) break;
+            accessed[c] = false;
+            evict.push_back(Fp16Unit(c));
+            freed += static_cast<double>(w.unit_bytes[Fp16Unit(c)]);
+          }
+          if (freed < to_free) {
+            // The op's model data (what stays resident plus its demand) and the non-model
+            // share the policy reserves, against the GPU share the policy allows: short by
+            // to_free - freed.
+            const double requested =
+                static_cast<double>(used) - freed + static_cast<double>(demand) + reserved;
+            PlacementOom oom = MakeOom(
+                w, op, "gpu", static_cast<uint64_t>(std::ceil(requested)),
+                static_cast<uint64_t>(std::max(0.0, std::floor(cap_share))),
+                "cannot fit (Gemini: \"Adjust layout failed! No enough CUDA memory!\"): model "
+                "data for the op and the non-model memory reserved");
+            oom.policy_limit = true;
+            return step.Finish(name_, oom);
+          }
+        }
+      }
+      // 2. Evict (adjust_layout runs before the op's chunks are accessed), then load the op's
+      // chunks; they are accessed.
+      if (auto oom = step.Exchange(op, evict, {})) return step.Finish(name_, oom);
+      if (auto oom = step.Exchange(op, {}, missing)) return step.Finish(name_, oom);
+      for (int c : o.chunks) accessed[c] = true;
+      const uint64_t gather = w.OpGatherBytes(o);
+      if (auto oom = step.Run(op, gather)) return step.Finish(name_, oom);
+      if (trace_out) (*trace_out)[i] = o.non_model_bytes + gather;
+      // 3. Backward: a chunk whose last gradients this op produced is reduced and goes to its
+      // gradient device.
+      if (o.phase == OpPhase::kBackward) {
+        std::vector<int> after;
+        for (int c : o.chunks) {
+          if (marks.last_bwd[c] == op) {
+            pending[c] = false;
+            accessed[c] = false;
+            if (homes.optim[c] == Where::kHost) after.push_back(Fp16Unit(c));
+          } else {
+            pending[c] = true;
+          }
+        }
+        if (auto oom = step.Exchange(op, after, {}, /*after_op=*/true)) {
+          return step.Finish(name_, oom);
+        }
+      }
+    }
+    *peak = step.gpu().peak();
+    return step.Finish(name_, std::nullopt);
+  }
+
+  std::string name_;
+  Kind kind_;
+  StaticFractions fractions_;
+  AutoOptions auto_;
+};
+
 // ---- optimal ---------------------------------------------------------------------------------
 
 class OptimalPolicy : public PlacementPolicy {
  public:
   std::string Name() const override { return "optimal"; }
+
+  core::Provenance provenance() const override {
+    core::Provenance p;
+    p.twinsim_own = true;  // Note [Optimal placement]: offline Belady, a bound
+    return p;
+  }
 
   PlacementResult Run(const Workload& w, const MemoryBudget& budget) const override {
     PlacementResult r;
@@ -576,12 +961,48 @@ bool InUnitRange(double x) { return x >= 0.0 && x <= 1.0; }
 }  // namespace
 
 std::unique_ptr<PlacementPolicy> MakeCudaPolicy() {
-  return std::make_unique<HomePolicy>("cuda", StaticFractions{1.0, 0.0, 0.0});
+  return std::make_unique<GeminiPolicy>("cuda", StaticFractions{1.0, 0.0, 0.0});
 }
 
-std::unique_ptr<PlacementPolicy> MakeCpuPolicy(bool cpu_adam) {
-  return std::make_unique<HomePolicy>(cpu_adam ? "cpu+cpu-adam" : "cpu",
-                                      StaticFractions{1.0, 1.0, 1.0, cpu_adam});
+std::unique_ptr<PlacementPolicy> MakeCpuPolicy(bool gpu_adam) {
+  if (gpu_adam) {
+    return std::make_unique<HomePolicy>("cpu+gpu-adam", StaticFractions{1.0, 1.0, 1.0, true});
+  }
+  return std::make_unique<GeminiPolicy>("cpu", StaticFractions{1.0, 1.0, 1.0});
+}
+
+StaticPlan PlanStatic(const Workload& w, const StaticFractions& f) {
+  StaticPlan plan;
+  // placement_policy.py:59-61.
+  double param = f.offload_param_frac;
+  if (param > 0.0 && (f.shard_param_frac != 1.0 || f.offload_optim_frac != 1.0)) {
+    param = 0.0;
+    plan.param_frac_ignored = true;
+  }
+  // :89 sums chunk_mem per parameter; the documented intent counts each chunk once.
+  double inflated = 0;
+  for (int c = 0; c < w.num_chunks(); ++c) {
+    const double mem = static_cast<double>(GeminiChunkMem(w, c));
+    plan.true_chunk_mem += mem;
+    inflated += mem * GeminiNumTensors(w, c);
+  }
+  plan.total_chunk_mem = f.documented ? plan.true_chunk_mem : inflated;
+  // gemini_ddp.py:186 reads the argument, before the policy ignored it.
+  plan.cpu_offload = f.documented ? param != 0.0 : f.offload_param_frac != 0.0;
+  // :91-105, walking count_id order for set(chunks) (Note [Static placement]).
+  const double target = plan.total_chunk_mem * f.offload_optim_frac;
+  double offloaded = 0;
+  plan.optim_on_host.assign(w.num_chunks(), false);
+  for (int c = 0; c < w.num_chunks(); ++c) {
+    if (offloaded >= target) continue;
+    plan.optim_on_host[c] = true;
+    offloaded += static_cast<double>(GeminiChunkMem(w, c));
+    plan.offloaded_optim_bytes += w.unit_bytes[OptimUnit(c)];
+    ++plan.offloaded_optim_chunks;
+  }
+  plan.keep_gathered_chunk_mem = plan.total_chunk_mem * (1.0 - f.shard_param_frac);
+  plan.keep_cuda_chunk_mem = plan.total_chunk_mem * (1.0 - param);
+  return plan;
 }
 
 StatusOr<std::unique_ptr<PlacementPolicy>> MakeStaticPolicy(const StaticFractions& f) {
@@ -591,10 +1012,20 @@ StatusOr<std::unique_ptr<PlacementPolicy>> MakeStaticPolicy(const StaticFraction
         fmt::format("static placement: fractions ({}, {}, {}) must be in [0, 1]",
                     f.shard_param_frac, f.offload_optim_frac, f.offload_param_frac));
   }
-  std::unique_ptr<PlacementPolicy> p = std::make_unique<HomePolicy>(
-      fmt::format("static({:g},{:g},{:g}){}", f.shard_param_frac, f.offload_optim_frac,
-                  f.offload_param_frac, f.cpu_adam ? "+cpu-adam" : ""),
-      f);
+  const std::string fractions = fmt::format("({:g},{:g},{:g})", f.shard_param_frac,
+                                            f.offload_optim_frac, f.offload_param_frac);
+  std::unique_ptr<PlacementPolicy> p;
+  if (f.gpu_adam) {
+    if (f.documented) {
+      return Status::InvalidArgument(
+          "static placement: the GPU-Adam variant already walks the documented fractions; "
+          "give documented or gpu_adam, not both");
+    }
+    p = std::make_unique<HomePolicy>("static" + fractions + "+gpu-adam", f);
+  } else {
+    p = std::make_unique<GeminiPolicy>((f.documented ? "static-documented" : "static") + fractions,
+                                       f);
+  }
   return p;
 }
 
@@ -604,7 +1035,27 @@ StatusOr<std::unique_ptr<PlacementPolicy>> MakeAutoPolicy(const AutoOptions& opt
                                                options.warmup_non_model_ratio,
                                                options.steady_cap_ratio));
   }
-  std::unique_ptr<PlacementPolicy> p = std::make_unique<AutoPolicy>(options);
+  // gemini_optimizer.py:185.
+  if (!InUnitRange(options.gpu_margin_mem_ratio)) {
+    return Status::InvalidArgument(fmt::format(
+        "auto placement: gpu_margin_mem_ratio {} must be in [0, 1]", options.gpu_margin_mem_ratio));
+  }
+  std::unique_ptr<PlacementPolicy> p;
+  if (options.gpu_adam) {
+    if (options.gpu_margin_mem_ratio > 0) {
+      return Status::InvalidArgument(
+          "auto placement: gpu_margin_mem_ratio moves HybridAdam's fp32 state; the GPU-Adam "
+          "variant has none on the host to move");
+    }
+    p = std::make_unique<AutoPolicy>(options);
+  } else {
+    std::string name =
+        fmt::format("auto({:g},{:g}", options.warmup_non_model_ratio, options.steady_cap_ratio);
+    if (options.gpu_margin_mem_ratio > 0) {
+      name += fmt::format(",margin={:g}", options.gpu_margin_mem_ratio);
+    }
+    p = std::make_unique<GeminiPolicy>(name + ")", options);
+  }
   return p;
 }
 

@@ -1,7 +1,8 @@
 // Placement policies: where each chunk unit of a rank (workload.h Note [Placement units]) lives
-// — GPU or host — as the training step's ops run, as ColossalAI Gemini and PatrickStar decide
-// it: cuda, cpu, static(fractions), auto (traced, furthest-next-use eviction) and optimal (the
-// offline lower bound on PCIe traffic).
+// — GPU or host — as the training step's ops run: ColossalAI Gemini's code at 4f9953be (cuda,
+// cpu, static, auto; Note [Gemini placement]), the documented intent of its static fractions
+// (static-documented), twinsim's GPU-Adam variants, and optimal (twinsim's offline lower bound
+// on PCIe traffic). Each policy's provenance() cites the code it follows.
 //
 // Accounting only: a GPU and a host core::MemoryLedger, no bytes, no time. An OOM, or auto's
 // "cannot fit", is a result (PlacementOom), never an error (STYLE.md "Errors").
@@ -42,6 +43,10 @@ struct PlacementOom {
   uint64_t available = 0;  // bytes it could have had
   uint64_t shortfall = 0;  // requested - available
   std::string message;     // one line a person can read
+  // The policy itself refused, not the device: Gemini's auto raising "Adjust layout failed"
+  // when evicting every evictable chunk leaves its model-data budget short (Note [Auto
+  // placement]). The device might have held the op.
+  bool policy_limit = false;
 };
 
 // Note [Step accounting]
@@ -61,18 +66,15 @@ struct PlacementOom {
 // is in exactly one place and no transient is charged.
 
 // One PCIe move of a step, in the order the step makes them (Note [Step accounting]): the
-// evictions and loads before op `op` runs, or (after_op) the write-backs right after it (cpu and
-// static evict a host-homed unit once its op is done). Optimal's moves are byte-granular: a part
-// of a unit.
+// evictions and loads before op `op` runs, or (after_op) the moves right after it (Gemini's
+// fp16 chunk to the host with its gradients after its last backward op; the GPU-Adam variant's
+// write-back of a host-homed unit). Optimal's moves are byte-granular: a part of a unit.
 struct Transfer {
   int op = 0;
   bool after_op = false;
   int unit = 0;
   Where to = Where::kGpu;  // kGpu: a load (H2D); kHost: an eviction (D2H)
   uint64_t bytes = 0;
-  // A copy that leaves the unit where it is: CPU Adam's gradients out (D2H) and updated
-  // parameters back (H2D) for a unit on the GPU (Note [CPU Adam]).
-  bool copy = false;
 };
 
 // Memory while one op ran: the GPU ledger with the op's units and transient charged, and the
@@ -118,7 +120,8 @@ struct PlacementResult {
 class PlacementPolicy {
  public:
   virtual ~PlacementPolicy() = default;
-  // "cuda", "cpu", "static(0.5,1,0)", "auto(0.8,0.9)", "optimal".
+  // "cuda", "cpu", "static(0.5,1,0)", "static-documented(1,0.5,0)", "auto(0.8,0.9)",
+  // "cpu+gpu-adam", "optimal".
   virtual std::string Name() const = 0;
   // The upstream code it follows, cited (core/provenance.h); twinsim_own for twinsim's own.
   virtual core::Provenance provenance() const { return {}; }
@@ -127,72 +130,161 @@ class PlacementPolicy {
   virtual PlacementResult Run(const Workload& workload, const MemoryBudget& budget) const = 0;
 };
 
-// All units on the GPU from the start; nothing moves.
-std::unique_ptr<PlacementPolicy> MakeCudaPolicy();
-// All units on the host; an op's units are loaded before it and evicted right after it.
-std::unique_ptr<PlacementPolicy> MakeCpuPolicy(bool cpu_adam = false);
+// Note [Gemini placement]
+// ~~~~~~~~~~~~~~~~~~~~~~~
+// cuda, cpu, static, static-documented and auto are ColossalAI Gemini's code at 4f9953be
+// (2026-04-09), with the chunk of a unit standing for Gemini's Chunk. Where state lives:
+// - Chunk shards start per GeminiDDP's cpu_offload rule: on the host for every policy except
+//   static with offload_param_frac == 0 (gemini_ddp.py:183-188; chunk.py:128, 313-319). The
+//   rule reads the offload_param_frac *argument*, before StaticPlacementPolicy ignores it.
+// - The optimizer unit's device is the policy's setup_grads_device: auto puts every chunk's on
+//   the host (placement_policy.py:224-234; twinsim has no keep-gathered chunks); static walks
+//   the chunks (Note [Static placement]). It never moves again, except that auto with
+//   gpu_margin_mem_ratio > 0 moves fp32 chunks to the GPU once (Note [GPU margin]).
+// - Adam runs where that state is (Note [CPU Adam]).
+// Per forward or backward op, as GeminiZeROHook.pre_op/post_op (gemini_hook.py:27-84):
+// 1. The evictable chunks are the accessed (gathered since their last release) fp16 chunks
+//    whose tensors are all HOLD or HOLD_AFTER_BWD (chunk.py:228-236, can_release), in count_id
+//    order (manager.py:191-200): the op's own chunks are in COMPUTE, and a chunk part-way
+//    through its backward has tensors READY_FOR_REDUCE, so neither is evictable. The policy's
+//    evict_tensors chooses from them; a chunk is moved only once released (can_move is "not
+//    gathered", chunk.py:224-226). Only fp16 chunks are ever evicted or fetched.
+// 2. The op's chunks not on the GPU are loaded (H2D); they become accessed.
+// 3. After the backward op that produces a chunk's last gradient, the chunk is reduced (no
+//    longer accessed) and moved to its gradient device: to the host, D2H, when its optimizer
+//    state is there (gemini_ddp.py:357-435, grad_handle, move_chunk(grad_chunk, grads_device)).
+// The reported step is a steady one: static (cuda, cpu) runs a first step from the initial
+// placement and reports the second, from where the first ended; auto reports the second step
+// after its warmup (Note [Auto placement]).
+// Not modelled: a DP-sharded chunk stays gathered (the whole chunk on the GPU) until released,
+// where twinsim charges the gather as the op's transient; the first load after a CPU Adam
+// update copies the fp32 master shard and casts it on the GPU (chunk.py:559-572,
+// __paired_shard_move), twice the fp16 bytes, where twinsim counts the fp16 unit's bytes.
 
 // Note [CPU Adam]
 // ~~~~~~~~~~~~~~~
-// ColossalAI's HybridAdam runs Adam where a chunk's optimizer state lives. With cpu_adam, an
-// Adam op whose optimizer unit is on the host when the op comes runs on the CPU: nothing is
-// loaded and no GPU memory is charged; if the chunk's fp16 unit is on the GPU, its gradients go
-// to the host and the updated fp16 parameters come back (two copy Transfers of the fp16 unit's
-// and of the parameters' bytes; the unit stays put). Optimizer units on the GPU keep GPU Adam.
-// Optimal is a bound over GPU Adam, so a CPU-Adam policy's ratio to it can fall below 1.
+// Gemini's optimizer is HybridAdam (CPUAdam for host tensors, a fused CUDA kernel for GPU
+// ones; colossalai/nn/optimizer/hybrid_adam.py). An Adam op whose optimizer unit is on the host
+// runs on the CPU: its fp16 unit already went to the host with the gradients (Note [Gemini
+// placement] 3.), so nothing crosses PCIe and no GPU memory is charged; the updated fp16
+// weights go back to the GPU when the next step's forward loads the chunk. An Adam op whose
+// optimizer unit is on the GPU runs there. Optimal is a bound over GPU Adam, so a Gemini
+// policy's ratio to it can fall below 1.
+// gpu_adam selects twinsim's own variant instead (not Gemini): Adam always on the GPU, an
+// optimizer unit on the host loaded for it and written back, fp16 units not sent to the host
+// after backward (Note [GPU-Adam variant]).
+
+// Note [GPU-Adam variant]
+// ~~~~~~~~~~~~~~~~~~~~~~~
+// twinsim's variant of cpu, static and auto, selected by gpu_adam, kept for comparison (and as
+// the policy the no-oom and monotone properties hold for): every op runs on the GPU, Adam
+// included, so an optimizer unit whose home is the host crosses PCIe twice per step.
+// - cpu, static: a fixed home per unit, walked in chunk order against fractions of the true
+//   fp16 total (the documented intent); a host-homed unit is loaded for each op that needs it
+//   and evicted right after it; with DP sharding, (1 - shard_param_frac) of the chunks stay
+//   gathered for the whole step ("gathered").
+// - auto: a warmup pass starts with units in unit order on the GPU up to the warmup budget,
+//   evicts in unit order, and traces each op's non-model + gather bytes; then two steady steps
+//   (the second is the result) evict furthest-next-use first (ties: the higher unit), under a
+//   soft budget that yields when the host is full, down to capacity - trace[i].
+
+// Cuda: ColossalAI's static(1, 0, 0), which its docs call the old "cuda" placement
+// (gemini_plugin.py:392-393): every unit on the GPU from the start; nothing moves; GPU Adam.
+std::unique_ptr<PlacementPolicy> MakeCudaPolicy();
+// Cpu: ColossalAI's static(1, 1, 1), the docs' old "cpu" (gemini_plugin.py:394-396): fp16 units
+// start on the host and every accessed chunk that can be evicted is, before each op; optimizer
+// state on the host, CPU Adam. gpu_adam: twinsim's variant (Note [GPU-Adam variant]).
+std::unique_ptr<PlacementPolicy> MakeCpuPolicy(bool gpu_adam = false);
 
 // Note [Static placement]
 // ~~~~~~~~~~~~~~~~~~~~~~~
-// ColossalAI's StaticPlacementPolicy(shard_param_frac, offload_optim_frac, offload_param_frac):
-// - offload_optim_frac: chunks are walked in order and their optimizer state is put on the host
-//   while the offloaded chunk memory is below offload_optim_frac * total chunk memory (so the
-//   first chunks, rounding up by one chunk), the rest on the GPU;
-// - offload_param_frac: only honoured when shard_param_frac == 1 and offload_optim_frac == 1
-//   (ColossalAI warns and uses 0 otherwise); the same walk puts that fraction of fp16 units on
-//   the host (ColossalAI keeps total * (1 - offload_param_frac) on CUDA and offloads the rest
-//   after use);
-// - shard_param_frac: with DP sharding, chunks are walked in order and kept gathered while the
-//   kept memory is below (1 - shard_param_frac) * total; a kept-gathered chunk's gather buffer
-//   stays on the GPU for the whole step ("gathered") instead of being gathered per op.
-// A unit whose home is the host is loaded for each op that needs it and evicted after it (as
-// cpu); a unit whose home is the GPU never moves. Adam runs on the GPU (workload.h Note
-// [Placement units]), so offloaded optimizer state crosses PCIe twice per step here, where
-// ColossalAI would run CPU Adam instead.
+// StaticPlacementPolicy(shard_param_frac, offload_optim_frac, offload_param_frac) as coded
+// (ColossalAI 4f9953be zero/gemini/placement_policy.py:47-107):
+// - offload_param_frac is set to 0, with a warning, unless shard_param_frac == 1 and
+//   offload_optim_frac == 1 (:59-61).
+// - setup_grads_device (:86-107) sums total_chunk_mem = sum(chunk_mem of get_chunk(p) for p in
+//   params): a sum over *parameters*, so every chunk counts once per tensor in it. It then walks
+//   set(chunks) and puts a chunk's optimizer state on the host while the offloaded chunk_mem is
+//   below offload_optim_frac * that inflated total (so it overshoots by up to one chunk), and
+//   sets keep_gathered_chunk_mem = (1 - shard_param_frac) * total and keep_cuda_chunk_mem =
+//   (1 - offload_param_frac) * total from the same inflated total. With GPT-2 XL's 30 chunks and
+//   580 tensors the total is ~19x the chunks' memory: any offload_optim_frac above ~0.05
+//   offloads every optimizer chunk, and offload_param_frac offloads nothing below ~0.95.
+// - Set order. A Python set of Chunk objects iterates in hash-slot order, and Chunk.__hash__ is
+//   hash(id(self)) (chunk.py:592-593): an address, so the order is where the allocator put the
+//   objects, which the code does not determine. twinsim assumes count_id (creation) order, what
+//   increasing addresses would give. Which chunks are offloaded may differ in a real run; how
+//   many differs only when chunk sizes differ (the last chunk, an oversize tensor's chunk).
+// - evict_tensors (:69-84), before every op, over the evictable chunks (Note [Gemini
+//   placement]) from the front: releases chunks while their total chunk_mem is above
+//   keep_gathered_chunk_mem, then moves chunks to the host while it is above
+//   keep_cuda_chunk_mem (a chunk not released cannot move, but still counts as moved).
+// static-documented is the intent its docstring states (gemini_plugin.py:390-398): the same
+// walks against fractions of the chunks' true total (each chunk once), and cpu_offload from
+// the offload_param_frac that is honoured. `twinsim place` prints both when they differ.
 struct StaticFractions {
   double shard_param_frac = 1.0;
   double offload_optim_frac = 0.0;
   double offload_param_frac = 0.0;
-  bool cpu_adam = false;  // Note [CPU Adam]
+  bool gpu_adam = false;    // twinsim's variant (Note [GPU-Adam variant])
+  bool documented = false;  // static-documented
 };
-// InvalidArgument unless every fraction is in [0, 1].
+// InvalidArgument unless every fraction is in [0, 1], or for documented with gpu_adam (the
+// GPU-Adam variant already walks the true total).
 StatusOr<std::unique_ptr<PlacementPolicy>> MakeStaticPolicy(const StaticFractions& fractions);
+
+// Where static's setup_grads_device puts each chunk's optimizer state, and the two budgets of
+// its evict_tensors (Note [Static placement]). Pure; for `twinsim place`'s comparison.
+struct StaticPlan {
+  double total_chunk_mem = 0;  // the walk's total (inflated when coded)
+  double true_chunk_mem = 0;   // sum of chunk_mem over chunks, each once
+  double keep_gathered_chunk_mem = 0;
+  double keep_cuda_chunk_mem = 0;
+  bool param_frac_ignored = false;     // offload_param_frac > 0 set to 0 (:59-61)
+  bool cpu_offload = false;            // fp16 shards start on the host
+  std::vector<bool> optim_on_host;     // per chunk
+  uint64_t offloaded_optim_bytes = 0;  // sum of the optimizer units put on the host
+  int offloaded_optim_chunks = 0;
+};
+StaticPlan PlanStatic(const Workload& workload, const StaticFractions& fractions);
 
 // Note [Auto placement]
 // ~~~~~~~~~~~~~~~~~~~~~
-// Gemini's AutoPlacementPolicy, in two passes over the step:
-// 1. Warmup. Units start on the GPU in unit order up to the warmup budget, the rest on the host
-//    (more stay on the GPU, up to op 0's limit, while the host could not take the rest). Model
-//    data may use (1 - warmup_non_model_ratio) of the GPU; before each op, resident units not used
-//    by it are evicted in unit order (no future is known yet) until its missing units fit that
-//    budget (or, if the op alone needs more, the whole GPU less its transient). The pass traces
-//    each op's non-model + gather bytes from the GPU ledger while it runs.
-// 2. Steady steps. The first starts where the warmup ended (and mostly refills the GPU); the
-//    result is the second, which starts where the first ended, so its traffic is a step's in
-//    steady state. A failure in either is the result. Before op i the model-data
+// Gemini's AutoPlacementPolicy (ColossalAI 4f9953be zero/gemini/placement_policy.py:128-258,
+// gemini_mgr.py:98-160), two passes over the step:
+// 1. Warmup. Everything starts on the host (cpu_offload). Model data may use (1 -
+//    warmup_non_model_ratio) of the GPU; before each op, if the op's missing units exceed what
+//    is left of that, evictable chunks are evicted in count_id order until they fit, and if
+//    even all of them do not make room the result is "cannot fit" (Gemini raises "Adjust
+//    layout failed! No enough CUDA memory!", :205-209). The pass traces each op's non-model +
+//    gather bytes while it runs, and the GPU's peak.
+// 2. Steady steps. The first starts where the warmup ended (Note [GPU margin] applied); the
+//    result is the second, which starts where the first ended. Before op i the model-data
 //    budget is steady_cap_ratio * capacity - max(trace[i], trace[i + 1]) (this op and the next
-//    sampling moment, as Gemini's next_period_non_model_data_usage); resident units not used by
-//    op i are evicted, furthest next use first (never used again counts as furthest; ties: the
-//    higher unit), until the op's missing units fit. The budget's margins are soft: they yield
-//    when evicting further would overflow the host, down to the hard limit capacity - trace[i].
-//    If the op still does not fit, the result is "cannot fit": the op, the GPU and the shortfall
-//    (Gemini raises "Adjust layout failed"). If the host cannot take what must be evicted, the
-//    exchange reports a host OOM.
+//    sampling moment, next_period_non_model_data_usage); evictable chunks are evicted furthest
+//    next use first (the next forward or backward op using the chunk; none left in the step
+//    counts as furthest), ties in count_id order: sorted(..., reverse=True) is stable
+//    (:213-222), so the lower chunk goes first. "Cannot fit" as in the warmup.
+// Demand, used and freed memory are the units' bytes (Gemini counts chunk_mem, the whole
+// chunk: the same without DP sharding).
+
+// Note [GPU margin]
+// ~~~~~~~~~~~~~~~~~
+// GeminiOptimizer(gpu_margin_mem_ratio), default 0.0 (gemini_optimizer.py:104, :184-195;
+// gemini_plugin.py:463), auto only: at the first optimizer step the margin is the GPU's
+// capacity less the warmup's peak (chunk_memstats_collector.py:32-36), and fp32 chunks are
+// moved to the GPU, in chunk order, while the used margin plus the chunk's fp32 shard stays
+// below margin * ratio / 4 (HybridAdam's num_fp32_shards_per_param; :313-343); their fp16
+// chunks' gradient device becomes the GPU and their Adam runs there. The one-time move is
+// before the reported steps.
 struct AutoOptions {
-  double warmup_non_model_ratio = 0.8;  // ColossalAI's default
-  double steady_cap_ratio = 0.9;
-  bool cpu_adam = false;  // Note [CPU Adam]
+  double warmup_non_model_ratio = 0.8;  // ColossalAI's default (gemini_plugin.py:452)
+  double steady_cap_ratio = 0.9;        // (gemini_plugin.py:453)
+  double gpu_margin_mem_ratio = 0.0;    // Note [GPU margin]
+  bool gpu_adam = false;                // twinsim's variant (Note [GPU-Adam variant])
 };
-// InvalidArgument unless both ratios are in [0, 1].
+// InvalidArgument unless the ratios are in [0, 1], or for gpu_margin_mem_ratio > 0 with
+// gpu_adam.
 StatusOr<std::unique_ptr<PlacementPolicy>> MakeAutoPolicy(const AutoOptions& options = {});
 
 // Note [Optimal placement]

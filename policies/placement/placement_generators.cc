@@ -102,8 +102,14 @@ MemoryBudget GenBudget(const Workload& w) {
 std::unique_ptr<PlacementPolicy> GenAuto() {
   const double warmup = *rc::gen::element(0.0, 0.5, 0.8, 0.95);
   const double steady = *rc::gen::element(0.5, 0.9, 1.0);
-  const bool cpu_adam = *rc::gen::arbitrary<bool>();
-  return std::move(MakeAutoPolicy({warmup, steady, cpu_adam})).value();
+  return std::move(MakeAutoPolicy({warmup, steady, 0.0, /*gpu_adam=*/true})).value();
+}
+
+std::unique_ptr<PlacementPolicy> GenGeminiAuto() {
+  const double warmup = *rc::gen::element(0.0, 0.5, 0.8, 0.95);
+  const double steady = *rc::gen::element(0.5, 0.9, 1.0);
+  const double margin = *rc::gen::element(0.0, 0.0, 0.5, 1.0);
+  return std::move(MakeAutoPolicy({warmup, steady, margin})).value();
 }
 
 std::vector<std::unique_ptr<PlacementPolicy>> GenPolicies() {
@@ -111,13 +117,17 @@ std::vector<std::unique_ptr<PlacementPolicy>> GenPolicies() {
   p.push_back(MakeCudaPolicy());
   p.push_back(MakeCpuPolicy(*rc::gen::arbitrary<bool>()));
   const std::vector<double> fracs = {0.0, 0.25, 0.5, 1.0};
+  // Gemini's static as coded or as documented, or twinsim's GPU-Adam variant.
+  const int kind = *rc::gen::inRange(0, 3);
   const StaticFractions f{*rc::gen::elementOf(fracs), *rc::gen::elementOf(fracs),
-                          *rc::gen::elementOf(fracs), *rc::gen::arbitrary<bool>()};
+                          *rc::gen::elementOf(fracs), kind == 2, kind == 1};
   p.push_back(std::move(MakeStaticPolicy(f)).value());
-  p.push_back(std::move(MakeStaticPolicy(
-                            {1.0, 1.0, *rc::gen::elementOf(fracs), *rc::gen::arbitrary<bool>()}))
-                  .value());
+  const int kind1 = *rc::gen::inRange(0, 3);
+  p.push_back(
+      std::move(MakeStaticPolicy({1.0, 1.0, *rc::gen::elementOf(fracs), kind1 == 2, kind1 == 1}))
+          .value());
   p.push_back(GenAuto());
+  p.push_back(GenGeminiAuto());
   return p;
 }
 

@@ -23,9 +23,13 @@ uint64_t MaxUnit(const Workload& w);
 // Budgets around the interesting thresholds: the GPU near the largest op's demand, the host
 // near what the GPU cannot hold. Mostly feasible, sometimes just short.
 MemoryBudget GenBudget(const Workload& w);
-// auto with warmup/steady ratios from a few values, with or without CPU Adam.
+// twinsim's GPU-Adam variant of auto (placement.h Note [GPU-Adam variant]), with
+// warmup/steady ratios from a few values: the policy no-oom and monotone hold for.
 std::unique_ptr<PlacementPolicy> GenAuto();
-// cuda, cpu, two static policies with generated fractions, and auto (CPU Adam or not).
+// Gemini's auto as coded, with generated ratios and gpu_margin_mem_ratio.
+std::unique_ptr<PlacementPolicy> GenGeminiAuto();
+// cuda, cpu (Gemini's or the variant), two static policies with generated fractions (as
+// coded, as documented or the variant), the variant auto and Gemini's auto.
 std::vector<std::unique_ptr<PlacementPolicy>> GenPolicies();
 
 }  // namespace twinsim::placement

@@ -36,8 +36,48 @@ Workload Sequence(const std::vector<int>& chunks, int n, std::vector<uint64_t> n
   return w;
 }
 
+// twinsim's GPU-Adam variant of auto (Note [GPU-Adam variant]).
 std::unique_ptr<PlacementPolicy> Auto(double warmup, double steady) {
-  return std::move(MakeAutoPolicy({warmup, steady})).value();
+  return std::move(MakeAutoPolicy({warmup, steady, 0.0, /*gpu_adam=*/true})).value();
+}
+// Gemini's auto as coded.
+std::unique_ptr<PlacementPolicy> GeminiAuto(double warmup, double steady, double margin = 0) {
+  return std::move(MakeAutoPolicy({warmup, steady, margin})).value();
+}
+
+// A step over chunks 0..n-1 of 100 B fp16 units (each chunk one tensor, chunk_mem 100 B): the
+// forward ops `fwd`, then the backward ops `bwd` (each a list of chunks, ascending), then one
+// Adam op per chunk. Optimizer units are `optim` bytes each.
+Workload Training(int n, const std::vector<std::vector<int>>& fwd,
+                  const std::vector<std::vector<int>>& bwd, uint64_t optim = 0) {
+  Workload w;
+  w.unit_bytes.assign(2 * n, optim);
+  w.chunk_gather_bytes.assign(n, 0);
+  w.chunk_param_bytes.assign(n, 100);
+  w.chunk_num_tensors.assign(n, 1);
+  for (int c = 0; c < n; ++c) w.unit_bytes[Fp16Unit(c)] = 100;
+  w.total_model_bytes = (100 + optim) * n;
+  auto add = [&](OpPhase phase, std::vector<int> chunks, std::string name) {
+    Op op;
+    op.name = std::move(name);
+    op.phase = phase;
+    op.chunks = std::move(chunks);
+    for (int c : op.chunks) op.units.push_back(Fp16Unit(c));
+    if (phase == OpPhase::kOptimizer) op.units.push_back(OptimUnit(op.chunks.front()));
+    w.ops.push_back(std::move(op));
+  };
+  for (const std::vector<int>& f : fwd) add(OpPhase::kForward, f, "fwd");
+  for (const std::vector<int>& b : bwd) add(OpPhase::kBackward, b, "bwd");
+  for (int c = 0; c < n; ++c) add(OpPhase::kOptimizer, {c}, "adam " + std::to_string(c));
+  return w;
+}
+
+std::vector<const Transfer*> MovesOf(const PlacementResult& r, int unit) {
+  std::vector<const Transfer*> v;
+  for (const Transfer& t : r.transfers) {
+    if (t.unit == unit) v.push_back(&t);
+  }
+  return v;
 }
 
 const std::vector<int> kABCABC = {0, 1, 2, 0, 1, 2};
@@ -51,8 +91,10 @@ StatusOr<Workload> RankZeroStep(const std::string& text, const core::LayoutConfi
   return BuildWorkload(layout, chunks, wc);
 }
 
-TEST(PlacementTest, CpuMovesEveryUseBothWays) {
-  const PlacementResult r = MakeCpuPolicy()->Run(Sequence(kABCABC, 3), {200, 1000});
+TEST(PlacementTest, CpuVariantMovesEveryUseBothWays) {
+  const PlacementResult r =
+      MakeCpuPolicy(/*gpu_adam=*/true)->Run(Sequence(kABCABC, 3), {200, 1000});
+  EXPECT_EQ(r.policy, "cpu+gpu-adam");
   ASSERT_TRUE(r.fits);
   EXPECT_EQ(r.h2d_bytes, 600u);
   EXPECT_EQ(r.d2h_bytes, 600u);
@@ -78,7 +120,7 @@ TEST(PlacementTest, OptimalSplitsUnitsWhenCapacityIsNotAMultiple) {
   EXPECT_EQ(r.h2d_bytes, 100u);
 }
 
-TEST(PlacementTest, AutoWithGeminiMarginsKeepsOneChunk) {
+TEST(PlacementTest, AutoVariantWithGeminiMarginsKeepsOneChunk) {
   // steady budget 0.9 * 200 = 180 B: one chunk at a time. The warmup ends with C resident;
   // every op then loads its chunk: 6 loads.
   const PlacementResult r = Auto(0.8, 0.9)->Run(Sequence(kABCABC, 3), {200, 1000});
@@ -87,7 +129,7 @@ TEST(PlacementTest, AutoWithGeminiMarginsKeepsOneChunk) {
   EXPECT_EQ(r.d2h_bytes, 600u);
 }
 
-TEST(PlacementTest, AutoWithoutMarginEvictsFurthest) {
+TEST(PlacementTest, AutoVariantWithoutMarginEvictsFurthest) {
   // The first steady step starts with C (from the warmup) and ends with A and C. The reported
   // step starts there: op 1 loads B, evicting A (next use 3; C's is 2). op 3 loads A, evicting
   // C (next 5; B's is 4). op 5 loads C, evicting B (A and B are never used again: ties go to
@@ -112,11 +154,11 @@ TEST(PlacementTest, CudaNeedsEverythingOnTheGpu) {
   EXPECT_EQ(big.h2d_bytes + big.d2h_bytes, 0u);
 }
 
-TEST(PlacementTest, StaticOffloadsAFractionOfParams) {
+TEST(PlacementTest, StaticVariantOffloadsAFractionOfParams) {
   // offload_param_frac 1/3 (honoured: shard 1, optim 1): chunk A lives on the host and moves
   // in and out for each of its 2 uses; B and C stay on the GPU.
-  auto policy = std::move(MakeStaticPolicy({1.0, 1.0, 0.3})).value();
-  EXPECT_EQ(policy->Name(), "static(1,1,0.3)");
+  auto policy = std::move(MakeStaticPolicy({1.0, 1.0, 0.3, true})).value();
+  EXPECT_EQ(policy->Name(), "static(1,1,0.3)+gpu-adam");
   const PlacementResult r = policy->Run(Sequence(kABCABC, 3), {300, 1000});
   ASSERT_TRUE(r.fits);
   EXPECT_EQ(r.h2d_bytes, 200u);
@@ -127,16 +169,16 @@ TEST(PlacementTest, StaticOffloadsAFractionOfParams) {
   EXPECT_EQ(tight.oom->op, 0);
   EXPECT_EQ(tight.oom->device, "gpu");
   // offload_param_frac is ignored unless shard 1 and optim 1: everything stays on the GPU.
-  auto ignored = std::move(MakeStaticPolicy({1.0, 0.0, 0.3})).value();
+  auto ignored = std::move(MakeStaticPolicy({1.0, 0.0, 0.3, true})).value();
   EXPECT_EQ(ignored->Run(Sequence(kABCABC, 3), {300, 1000}).h2d_bytes, 0u);
 }
 
-TEST(PlacementTest, StaticKeepsGatheredChunksResident) {
+TEST(PlacementTest, StaticVariantKeepsGatheredChunksResident) {
   // Gather extras of 100 B per chunk; shard_param_frac 1/3 keeps 2 chunks gathered (walk while
   // kept < 2/3 of 300 = 200): 200 B pinned, and only C gathers per use.
   Workload w = Sequence(kABCABC, 3);
   w.chunk_gather_bytes = {100, 100, 100};
-  auto policy = std::move(MakeStaticPolicy({1.0 / 3, 0.0, 0.0})).value();
+  auto policy = std::move(MakeStaticPolicy({1.0 / 3, 0.0, 0.0, true})).value();
   const PlacementResult r = policy->Run(w, {600, 0});
   ASSERT_TRUE(r.fits);
   EXPECT_EQ(r.gathered_bytes, 200u);
@@ -144,7 +186,7 @@ TEST(PlacementTest, StaticKeepsGatheredChunksResident) {
   EXPECT_FALSE(policy->Run(w, {599, 0}).fits);
 }
 
-TEST(PlacementTest, AutoReportsCannotFitWithTheShortfall) {
+TEST(PlacementTest, AutoVariantReportsCannotFitWithTheShortfall) {
   // op 1 needs chunk B (100 B) beside 150 B of activations on a 200 B GPU: short by 50.
   const PlacementResult r = Auto(0.8, 0.9)->Run(Sequence({0, 1, 2}, 3, {0, 150, 0}), {200, 1000});
   ASSERT_FALSE(r.fits);
@@ -162,6 +204,9 @@ TEST(PlacementTest, AutoReportsCannotFitWithTheShortfall) {
 TEST(PlacementTest, HostMemoryIsChecked) {
   // cpu keeps all 300 B on the host: 250 B of host memory is not enough.
   const PlacementResult r = MakeCpuPolicy()->Run(Sequence(kABCABC, 3), {200, 250});
+  const PlacementResult v = MakeCpuPolicy(true)->Run(Sequence(kABCABC, 3), {200, 250});
+  ASSERT_FALSE(v.fits);
+  EXPECT_EQ(v.oom->device, "host");
   ASSERT_FALSE(r.fits);
   EXPECT_EQ(r.oom->device, "host");
   EXPECT_EQ(r.oom->op, -1);
@@ -182,7 +227,9 @@ TEST(PlacementTest, RunPoliciesReportsTheRatioToOptimal) {
   const PlacementPolicy* policies[] = {cpu.get(), cuda.get()};
   const std::vector<PlacementResult> r = RunPolicies(policies, Sequence(kABCABC, 3), {200, 1000});
   ASSERT_EQ(r.size(), 2u);
-  EXPECT_DOUBLE_EQ(r[0].ratio_to_optimal, 3.0);  // 600 / 200
+  // cpu's reported step is its second (Note [Gemini placement]): it starts with C resident
+  // from the first, not accessed and so never evicted; A and B load twice each: 500 / 200.
+  EXPECT_DOUBLE_EQ(r[0].ratio_to_optimal, 2.5);
   EXPECT_EQ(r[1].policy, "cuda");
   const std::vector<PlacementResult> roomy =
       RunPolicies(policies, Sequence(kABCABC, 3), {300, 1000});
@@ -199,49 +246,200 @@ TEST(PlacementTest, FeasibilityNeedsTheLargestOpAndRoomForAllModelData) {
   EXPECT_TRUE(FeasiblePlacementExists(w, {250, 400}));
 }
 
-// Note [CPU Adam]: Adam where the optimizer state lives.
-TEST(PlacementTest, CpuAdamKeepsOptimizerStateOffPcie) {
-  WorkloadConfig wc;
-  wc.seq_len = 64;
-  wc.heads = 2;
-  StatusOr<Workload> w = RankZeroStep(
-      "gpt2:n_layer=2,n_embd=64,n_head=2,vocab_size=256,n_positions=64", {}, {4096, 1, false}, wc);
-  ASSERT_TRUE(w.ok()) << w.status().ToString();
-  const MemoryBudget budget{uint64_t{1} << 30, uint64_t{1} << 30};
-  // cpu: Adam loads both units of every chunk and evicts them again. With CPU Adam both stay
-  // on the host: the step moves exactly the model data less, each way.
-  const PlacementResult gpu_adam = MakeCpuPolicy()->Run(*w, budget);
-  const PlacementResult cpu_adam = MakeCpuPolicy(true)->Run(*w, budget);
-  ASSERT_TRUE(gpu_adam.fits && cpu_adam.fits);
-  EXPECT_EQ(cpu_adam.policy, "cpu+cpu-adam");
-  EXPECT_EQ(gpu_adam.h2d_bytes - cpu_adam.h2d_bytes, w->total_model_bytes);
-  EXPECT_EQ(gpu_adam.d2h_bytes - cpu_adam.d2h_bytes, w->total_model_bytes);
-  int cpu_ops = 0;
-  for (bool on_cpu : cpu_adam.op_on_cpu) cpu_ops += on_cpu;
-  EXPECT_EQ(cpu_ops, static_cast<int>(w->chunk_param_bytes.size()));
-  // static(1,1,0): fp16 on the GPU, optimizer state on the host. GPU Adam brings the state in
-  // and out; CPU Adam copies gradients out and parameters back instead.
-  const PlacementResult s_gpu = MakeStaticPolicy({1, 1, 0}).value()->Run(*w, budget);
-  const PlacementResult s_cpu = MakeStaticPolicy({1, 1, 0, true}).value()->Run(*w, budget);
-  ASSERT_TRUE(s_gpu.fits && s_cpu.fits);
-  uint64_t optim = 0, fp16 = 0, params = 0;
-  for (size_t c = 0; c < w->chunk_param_bytes.size(); ++c) {
-    optim += w->unit_bytes[OptimUnit(static_cast<int>(c))];
-    fp16 += w->unit_bytes[Fp16Unit(static_cast<int>(c))];
-    params += w->chunk_param_bytes[c];
+// ---- Gemini as coded (Note [Gemini placement]) -------------------------------------------
+
+// Note [CPU Adam]. ColossalAI 4f9953be zero/gemini/placement_policy.py:224-234 (auto) and
+// static(1,1,1): every optimizer unit on the host; gemini_ddp.py:429-431: after its last
+// backward op a chunk's fp16 shard goes to its gradient device (the host); HybridAdam updates
+// the host state there, so no optimizer unit ever crosses PCIe.
+TEST(GeminiPlacementTest, CpuAdamKeepsOptimizerStateOffPcie) {
+  const Workload w = Training(2, {{0}, {1}}, {{1}, {0}}, /*optim=*/300);
+  const PlacementResult r = MakeCpuPolicy()->Run(w, {1000, 10000});
+  ASSERT_TRUE(r.fits) << r.oom->message;
+  EXPECT_EQ(r.policy, "cpu");
+  // gemini_ddp.py:186: cpu_offload, so both fp16 shards start on the host.
+  EXPECT_EQ(r.initial_location, std::vector<Where>(4, Where::kHost));
+  // fwd 0 loads 0; fwd 1 evicts 0 (static(1,1,1): keep_cuda_chunk_mem 0) and loads 1;
+  // bwd 1 sends 1 home; bwd 0 loads 0 and sends it home.
+  EXPECT_EQ(r.h2d_bytes, 300u);
+  EXPECT_EQ(r.d2h_bytes, 300u);
+  EXPECT_TRUE(MovesOf(r, OptimUnit(0)).empty());
+  EXPECT_TRUE(MovesOf(r, OptimUnit(1)).empty());
+  EXPECT_EQ(r.op_on_cpu, (std::vector<bool>{false, false, false, false, true, true}));
+  EXPECT_EQ(r.final_location, std::vector<Where>(4, Where::kHost));
+  // The GPU-Adam variant loads both units for every Adam op and writes them back.
+  const PlacementResult v = MakeCpuPolicy(/*gpu_adam=*/true)->Run(w, {1000, 10000});
+  ASSERT_TRUE(v.fits);
+  EXPECT_EQ(v.h2d_bytes, 1200u);
+  EXPECT_EQ(MovesOf(v, OptimUnit(0)).size(), 2u);
+}
+
+// ColossalAI 4f9953be zero/gemini/placement_policy.py:89: total_chunk_mem sums chunk_mem over
+// parameters; :93-105: the walk offloads while below offload_optim_frac of it; :106-107: the
+// keep budgets from the same total; :59-61: offload_param_frac ignored unless (1, 1, P);
+// gemini_ddp.py:186: cpu_offload from the argument.
+TEST(GeminiPlacementTest, StaticAsCodedSumsChunkMemPerParameter) {
+  Workload w = Training(3, {{0}, {1}, {2}}, {{2}, {1}, {0}}, 300);
+  w.chunk_num_tensors = {4, 4, 4};
+  const StaticPlan coded = PlanStatic(w, {1, 0.1, 0});
+  EXPECT_DOUBLE_EQ(coded.true_chunk_mem, 300);
+  EXPECT_DOUBLE_EQ(coded.total_chunk_mem, 1200);  // 4 tensors x 100 B, per chunk
+  // Target 120: chunk 0 (0 < 120), chunk 1 (100 < 120), not chunk 2 (200 >= 120).
+  EXPECT_EQ(coded.optim_on_host, (std::vector<bool>{true, true, false}));
+  EXPECT_EQ(coded.offloaded_optim_chunks, 2);
+  EXPECT_EQ(coded.offloaded_optim_bytes, 600u);
+  EXPECT_FALSE(coded.cpu_offload);
+  const StaticPlan documented = PlanStatic(w, {1, 0.1, 0, false, true});
+  EXPECT_DOUBLE_EQ(documented.total_chunk_mem, 300);  // target 30: chunk 0 only
+  EXPECT_EQ(documented.optim_on_host, (std::vector<bool>{true, false, false}));
+  // offload_param_frac 0.3 without (1, 1): ignored, but cpu_offload reads the argument.
+  const StaticPlan ignored = PlanStatic(w, {1, 0.5, 0.3});
+  EXPECT_TRUE(ignored.param_frac_ignored);
+  EXPECT_TRUE(ignored.cpu_offload);
+  EXPECT_DOUBLE_EQ(ignored.keep_cuda_chunk_mem, 1200);
+  EXPECT_FALSE(PlanStatic(w, {1, 0.5, 0.3, false, true}).cpu_offload);
+  // (1, 1, 0.5): keep_cuda_chunk_mem is 600 coded (more than all 300 B of chunks: no fp16
+  // chunk is ever offloaded) and 150 documented.
+  EXPECT_DOUBLE_EQ(PlanStatic(w, {1, 1, 0.5}).keep_cuda_chunk_mem, 600);
+  EXPECT_DOUBLE_EQ(PlanStatic(w, {1, 1, 0.5, false, true}).keep_cuda_chunk_mem, 150);
+}
+
+// placement_policy.py:69-84: evict_tensors moves chunks from the front of the evictable list
+// (count_id order) while their chunk_mem is above keep_cuda_chunk_mem.
+TEST(GeminiPlacementTest, StaticEvictsFromTheFrontOfTheEvictableList) {
+  Workload w = Training(3, {{0, 1}, {2}}, {{2}, {0, 1}}, 300);
+  w.chunk_num_tensors = {4, 4, 4};
+  auto coded = MakeStaticPolicy({1, 1, 0.5}).value();
+  auto documented = MakeStaticPolicy({1, 1, 0.5, false, true}).value();
+  EXPECT_EQ(documented->Name(), "static-documented(1,1,0.5)");
+  // Coded: before fwd 2 chunks 0 and 1 are released but 200 B <= keep_cuda_chunk_mem 600:
+  // nothing moves, and all 300 B of fp16 chunks are on the GPU.
+  const PlacementResult c = coded->Run(w, {1000, 10000});
+  ASSERT_TRUE(c.fits);
+  EXPECT_EQ(c.peak_gpu_bytes, 300u);
+  EXPECT_EQ(c.h2d_bytes, 300u);
+  // Documented: 200 B > 150: chunk 0, the front, goes (100 B left <= 150); bwd {0, 1} loads
+  // it again.
+  const PlacementResult d = documented->Run(w, {1000, 10000});
+  ASSERT_TRUE(d.fits);
+  EXPECT_EQ(d.peak_gpu_bytes, 200u);
+  EXPECT_EQ(d.h2d_bytes, 400u);
+  EXPECT_EQ(d.d2h_bytes, 400u);
+  const std::vector<const Transfer*> moves = MovesOf(d, Fp16Unit(0));
+  ASSERT_EQ(moves.size(), 4u);
+  EXPECT_EQ(moves[1]->op, 1);
+  EXPECT_EQ(moves[1]->to, Where::kHost);
+  EXPECT_TRUE(MovesOf(d, Fp16Unit(1)).size() == 2u);  // loaded, then home after its backward
+  // On 250 B of GPU the code runs out where its docs would not.
+  EXPECT_FALSE(coded->Run(w, {250, 10000}).fits);
+  EXPECT_TRUE(documented->Run(w, {250, 10000}).fits);
+}
+
+// chunk.py:228-236: can_release needs every tensor HOLD or HOLD_AFTER_BWD. A chunk whose
+// backward has started (gradients READY_FOR_REDUCE) and not ended cannot be evicted.
+TEST(GeminiPlacementTest, AChunkPartWayThroughBackwardIsNotEvictable) {
+  // bwd {0, 2} produces chunk 0's first gradients; bwd {0} its last.
+  const Workload w = Training(3, {{0}, {1}, {2}}, {{0, 2}, {1}, {0}});
+  const PlacementResult r = MakeCpuPolicy()->Run(w, {1000, 10000});
+  ASSERT_TRUE(r.fits) << r.oom->message;
+  // cpu evicts every evictable chunk before each op, but chunk 0 stays through op 4 (bwd 1).
+  const std::vector<const Transfer*> moves = MovesOf(r, Fp16Unit(0));
+  ASSERT_EQ(moves.size(), 4u);
+  EXPECT_EQ(moves[0]->op, 0);  // fwd 0 loads it
+  EXPECT_EQ(moves[1]->op, 1);  // fwd 1 evicts it
+  EXPECT_EQ(moves[2]->op, 3);  // bwd {0, 2} loads it
+  EXPECT_EQ(moves[3]->op, 5);  // after bwd {0}: reduced, to the host
+  EXPECT_TRUE(moves[3]->after_op);
+}
+
+// placement_policy.py:215-222: sorted(next_compute_idx.items(), key=..., reverse=True) is
+// stable over the count_id order of get_cuda_movable_chunks (manager.py:199), so of two chunks
+// with the same next use the lower goes first.
+TEST(GeminiPlacementTest, AutoEvictsTheLowerChunkOnTies) {
+  // Model data may use the whole 250 B (warmup ratio 0, cap ratio 1): before fwd 2, chunks 0
+  // and 1 (both next used by bwd {0, 1}) are resident and one must go.
+  const Workload w = Training(3, {{0}, {1}, {2}}, {{0, 1}, {2}});
+  const PlacementResult r = GeminiAuto(0.0, 1.0)->Run(w, {250, 10000});
+  ASSERT_TRUE(r.fits) << r.oom->message;
+  EXPECT_EQ(r.policy, "auto(0,1)");
+  bool evicted_before_fwd2 = false;
+  for (const Transfer& t : r.transfers) {
+    if (t.op == 2 && t.to == Where::kHost) {
+      EXPECT_EQ(t.unit, Fp16Unit(0));
+      evicted_before_fwd2 = true;
+    }
   }
-  EXPECT_EQ(s_gpu.h2d_bytes, optim);
-  EXPECT_EQ(s_gpu.d2h_bytes, optim);
-  EXPECT_EQ(s_cpu.h2d_bytes, params);
-  EXPECT_EQ(s_cpu.d2h_bytes, fp16);
-  for (const Transfer& t : s_cpu.transfers) EXPECT_TRUE(t.copy);
+  EXPECT_TRUE(evicted_before_fwd2);
+  EXPECT_EQ(r.h2d_bytes, 500u);
+  EXPECT_EQ(r.d2h_bytes, 500u);
+}
+
+// placement_policy.py:179-209: in warmup model data may use (1 - 0.8) of the GPU; when
+// evicting every evictable chunk does not make room, Gemini raises "Adjust layout failed".
+TEST(GeminiPlacementTest, AutoWarmupFailsWhereAnOpExceedsItsModelDataShare) {
+  const Workload w = Training(1, {{0}}, {{0}});
+  const PlacementResult r = GeminiAuto(0.8, 0.9)->Run(w, {400, 10000});  // 80 B < 100 B
+  ASSERT_FALSE(r.fits);
+  EXPECT_EQ(r.oom->op, 0);
+  EXPECT_NE(r.oom->message.find("Adjust layout failed"), std::string::npos);
+  // 100 B of model data beside the 320 B reserved for non-model data, in 400 B.
+  EXPECT_EQ(r.oom->shortfall, 20u);
+  EXPECT_TRUE(r.oom->policy_limit);
+  EXPECT_TRUE(GeminiAuto(0.8, 0.9)->Run(w, {500, 10000}).fits);  // 100 B
+}
+
+// gemini_optimizer.py:313-343: fp32 chunks move to the GPU while the used margin plus the
+// chunk's fp32 shard stays below (capacity - warmup peak) * gpu_margin_mem_ratio / 4; their
+// fp16 chunks' gradient device becomes the GPU and Adam runs there.
+TEST(GeminiPlacementTest, GpuMarginMovesFp32ChunksWithinTheRatio) {
+  const Workload w = Training(2, {{0}, {1}}, {{1}, {0}}, 300);
+  // Warmup peak 200 B (both fp16 chunks): margin 1800 B; * 0.5 / 4 = 225 B: chunk 0's 200 B
+  // fp32 shard fits, chunk 1's would make 400.
+  const PlacementResult m = GeminiAuto(0.8, 0.9, 0.5)->Run(w, {2000, 10000});
+  ASSERT_TRUE(m.fits) << m.oom->message;
+  EXPECT_EQ(m.policy, "auto(0.8,0.9,margin=0.5)");
+  EXPECT_EQ(m.initial_location[OptimUnit(0)], Where::kGpu);
+  EXPECT_EQ(m.initial_location[OptimUnit(1)], Where::kHost);
+  EXPECT_EQ(m.op_on_cpu, (std::vector<bool>{false, false, false, false, false, true}));
+  EXPECT_EQ(m.h2d_bytes, 100u);  // only chunk 1 goes round the host
+  EXPECT_EQ(m.d2h_bytes, 100u);
+  // gemini_plugin.py:463: the default ratio 0 keeps all fp32 state on the host.
+  const PlacementResult none = GeminiAuto(0.8, 0.9)->Run(w, {2000, 10000});
+  ASSERT_TRUE(none.fits);
+  EXPECT_EQ(none.h2d_bytes, 200u);
+  EXPECT_EQ(none.d2h_bytes, 200u);
+}
+
+// Each policy cites the code it follows (core/provenance.h); optimal and the GPU-Adam
+// variants are twinsim's own.
+TEST(GeminiPlacementTest, EveryPolicyHasItsProvenance) {
+  std::vector<std::unique_ptr<PlacementPolicy>> gemini;
+  gemini.push_back(MakeCudaPolicy());
+  gemini.push_back(MakeCpuPolicy());
+  gemini.push_back(MakeStaticPolicy({}).value());
+  gemini.push_back(MakeStaticPolicy({1, 0.5, 0, false, true}).value());
+  gemini.push_back(MakeAutoPolicy().value());
+  for (const auto& p : gemini) {
+    const core::Provenance v = p->provenance();
+    EXPECT_FALSE(v.twinsim_own) << p->Name();
+    ASSERT_FALSE(v.sources.empty()) << p->Name();
+    for (const core::SourceRef& s : v.sources) {
+      EXPECT_EQ(s.repository, "hpcaitech/ColossalAI");
+      EXPECT_EQ(s.release, "4f9953be");
+      EXPECT_GT(s.first_line, 0);
+    }
+    EXPECT_FALSE(v.deviations.empty()) << p->Name();
+  }
+  EXPECT_TRUE(MakeOptimalPolicy()->provenance().twinsim_own);
+  EXPECT_TRUE(MakeCpuPolicy(true)->provenance().twinsim_own);
+  EXPECT_TRUE(MakeAutoPolicy({0.8, 0.9, 0, true}).value()->provenance().twinsim_own);
 }
 
 // Found by PlacementProperty.AutoFitsWheneverAFeasiblePlacementExists: with
 // warmup_non_model_ratio 0 the warmup's model-data cap (the whole GPU, 242 B) exceeded what
 // "fwd embed" leaves free (226 B), so eviction stopped at 240 B and auto reported "cannot fit"
 // on a feasible budget. The warmup cap is now clamped to the op's room.
-TEST(PlacementTest, AutoWarmupCapNeverExceedsTheOpsRoom) {
+TEST(PlacementTest, AutoVariantWarmupCapNeverExceedsTheOpsRoom) {
   core::LayoutConfig lc;
   lc.vocab_divisible_by = 1;
   lc.tp = 2;
@@ -261,6 +459,12 @@ TEST(PlacementTest, AutoWarmupCapNeverExceedsTheOpsRoom) {
 TEST(PlacementTest, RejectsFractionsOutsideTheUnitInterval) {
   EXPECT_FALSE(MakeStaticPolicy({1.5, 0, 0}).ok());
   EXPECT_FALSE(MakeAutoPolicy({0.8, -0.1}).ok());
+  // ColossalAI 4f9953be zero/gemini/gemini_optimizer.py:185: 0 <= gpu_margin_mem_ratio <= 1.
+  EXPECT_FALSE(MakeAutoPolicy({0.8, 0.9, 1.5}).ok());
+  EXPECT_TRUE(MakeAutoPolicy({0.8, 0.9, 1.0}).ok());
+  // The margin moves HybridAdam's host state; the GPU-Adam variant has none.
+  EXPECT_FALSE(MakeAutoPolicy({0.8, 0.9, 0.5, true}).ok());
+  EXPECT_FALSE(MakeStaticPolicy({1, 0.5, 0, true, true}).ok());
 }
 
 }  // namespace

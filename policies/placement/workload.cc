@@ -275,12 +275,20 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   w.chunk_gather_bytes.resize(num_chunks);
   w.chunk_param_bytes.resize(num_chunks);
   w.chunk_elements.resize(num_chunks);
+  w.chunk_valid_elements.resize(num_chunks);
+  w.chunk_num_tensors.resize(num_chunks);
+  // The rank's shard of every chunk: its DP coordinate when chunks are sharded over DP.
+  const int shard = chunks.dp_shards() > 1 ? coords.dp % chunks.dp_shards() : 0;
   for (int c = 0; c < num_chunks; ++c) {
+    // Note [Placement units]: m and v cover the shard's valid elements only.
+    const uint64_t valid = static_cast<uint64_t>(chunks.ShardValidElements(c, shard));
+    w.chunk_valid_elements[c] = valid;
+    w.chunk_num_tensors[c] = chunks.chunks()[c].num_tensors;
     w.unit_bytes[Fp16Unit(c)] =
         chunks.ShardBytes(c, ChunkKind::kParamFp16) + chunks.ShardBytes(c, ChunkKind::kGradFp16);
     w.unit_bytes[OptimUnit(c)] = chunks.ShardBytes(c, ChunkKind::kMasterFp32) +
-                                 chunks.ShardBytes(c, ChunkKind::kAdamM) +
-                                 chunks.ShardBytes(c, ChunkKind::kAdamV);
+                                 valid * (ChunkKindElementBytes(ChunkKind::kAdamM) +
+                                          ChunkKindElementBytes(ChunkKind::kAdamV));
     w.chunk_gather_bytes[c] = chunks.GatherBytes(c) - chunks.ShardBytes(c, ChunkKind::kParamFp16);
     w.chunk_param_bytes[c] = chunks.ShardBytes(c, ChunkKind::kParamFp16);
     w.chunk_elements[c] = w.chunk_param_bytes[c] / 2;  // fp16

@@ -71,12 +71,17 @@ std::string_view OpPhaseName(OpPhase phase);
 // ~~~~~~~~~~~~~~~~~~~~~~
 // Policies move two units per chunk c (chunk.h Note [Chunk byte accounting]):
 //   unit 2c     the fp16 part: this rank's shard of param-fp16 (+ grad-fp16 when separate)
-//   unit 2c + 1 the optimizer part: its shard of master-fp32, adam-m and adam-v.
-// Forward and backward touch the fp16 unit; Adam for chunk c touches both. Every op runs on the
-// GPU, Adam included (CPU Adam is not modelled in this layer). With DP sharding an op also needs
-// the rest of each gathered fp16 chunk, GatherBytes - ShardBytes(param-fp16) per chunk, as a
-// transient GPU buffer for the op's duration (the all-gather crosses NVLink/network, not PCIe);
-// Adam works on the rank's shards and gathers nothing.
+//   unit 2c + 1 the optimizer part: its shard of master-fp32 (padding included: Gemini's fp32
+//               chunk has the fp16 chunk's size) and Adam m and v over the shard's *valid*
+//               elements only. GeminiOptimizer gives the inner optimizer one fake parameter
+//               per tensor range of the shard (ColossalAI 4f9953be
+//               zero/gemini/gemini_optimizer.py:353-385, get_range_pair), and HybridAdam's
+//               state is zeros_like that range, so padding has no m or v.
+// Forward and backward touch the fp16 unit; Adam for chunk c touches both. Where Adam runs is
+// the policy's (placement.h Note [CPU Adam]). With DP sharding an op also needs the rest of
+// each gathered fp16 chunk, GatherBytes - ShardBytes(param-fp16) per chunk, as a transient GPU
+// buffer for the op's duration (the all-gather crosses NVLink/network, not PCIe); Adam works on
+// the rank's shards and gathers nothing.
 inline int Fp16Unit(int chunk) { return 2 * chunk; }
 inline int OptimUnit(int chunk) { return 2 * chunk + 1; }
 inline int ChunkOfUnit(int unit) { return unit / 2; }
@@ -103,17 +108,26 @@ struct Op {
 
 struct Workload {
   std::vector<Op> ops;
-  std::vector<uint64_t> unit_bytes;          // per unit (Note [Placement units])
-  std::vector<uint64_t> chunk_gather_bytes;  // per chunk: the transient gather extra (0 if dp=1)
-  std::vector<uint64_t> chunk_param_bytes;   // per chunk: this rank's shard of param-fp16
-  std::vector<uint64_t> chunk_elements;      // per chunk: elements of that shard
+  std::vector<uint64_t> unit_bytes;            // per unit (Note [Placement units])
+  std::vector<uint64_t> chunk_gather_bytes;    // per chunk: the transient gather extra (0 if dp=1)
+  std::vector<uint64_t> chunk_param_bytes;     // per chunk: this rank's shard of param-fp16
+  std::vector<uint64_t> chunk_elements;        // per chunk: elements of that shard
+  std::vector<uint64_t> chunk_valid_elements;  // per chunk: of those, tensor (not padding) ones
+  std::vector<int> chunk_num_tensors;          // per chunk: tensors in the whole chunk
   int stage = 0;
-  int held_microbatches = 0;       // K
-  uint64_t layer_activation = 0;   // A, per layer per microbatch, without recomputation
-  uint64_t stage_activation = 0;   // S
-  uint64_t total_model_bytes = 0;  // sum of unit_bytes == ChunkManager::RankBytes()
+  int held_microbatches = 0;      // K
+  uint64_t layer_activation = 0;  // A, per layer per microbatch, without recomputation
+  uint64_t stage_activation = 0;  // S
+  // sum of unit_bytes: ChunkManager::RankBytes() less m and v of the shards' padding.
+  uint64_t total_model_bytes = 0;
 
   int num_units() const { return static_cast<int>(unit_bytes.size()); }
+  int num_chunks() const { return static_cast<int>(chunk_gather_bytes.size()); }
+  // Gemini's chunk_mem of chunk c: the whole fp16 chunk's bytes (chunk_size * 2), whatever the
+  // sharding (ColossalAI 4f9953be zero/gemini/chunk/chunk.py:130).
+  uint64_t ChunkMem(int chunk) const {
+    return chunk_gather_bytes[chunk] + chunk_param_bytes[chunk];
+  }
   // Sum of unit_bytes over op.units.
   uint64_t OpUnitBytes(const Op& op) const;
   // Sum of chunk_gather_bytes over op.chunks; 0 for Adam, which updates the rank's own shards.

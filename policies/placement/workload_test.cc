@@ -92,11 +92,18 @@ TEST(BuildWorkloadTest, OneChunkSequenceAndActivations) {
   EXPECT_EQ(NonModel(w), (std::vector<uint64_t>{128, 2496, 4992, 5504, 6016, 5248, 2752, 128, 0}));
   EXPECT_EQ(w.held_microbatches, 1);
   EXPECT_EQ(w.stage_activation, 5504u);
-  // One chunk of capacity 2^20: units 2 B and 12 B per element.
+  // One chunk of capacity 2^20: the fp16 unit 2 B per element; the optimizer unit the fp32
+  // master's 4 B per element and Adam m and v, 4 B each, on the valid elements only
+  // (ColossalAI 4f9953be zero/gemini/gemini_optimizer.py:353-385: one fake parameter per
+  // tensor range; HybridAdam's state is zeros_like it).
   ASSERT_EQ(w.unit_bytes.size(), 2u);
+  const uint64_t valid = static_cast<uint64_t>(b->chunks.TotalElements());
   EXPECT_EQ(w.unit_bytes[0], 2u << 20);
-  EXPECT_EQ(w.unit_bytes[1], 12u << 20);
-  EXPECT_EQ(w.total_model_bytes, b->chunks.RankBytes());
+  EXPECT_EQ(w.unit_bytes[1], (4u << 20) + 8 * valid);
+  EXPECT_EQ(w.chunk_valid_elements, std::vector<uint64_t>{valid});
+  EXPECT_EQ(w.chunk_num_tensors, std::vector<int>{static_cast<int>(b->chunks.tensors().size())});
+  EXPECT_EQ(w.total_model_bytes,
+            b->chunks.RankBytes() - 8 * static_cast<uint64_t>(b->chunks.TotalPadding()));
   for (size_t i = 0; i + 1 < w.ops.size(); ++i) {
     EXPECT_EQ(w.ops[i].units, std::vector<int>{0}) << w.ops[i].name;
   }
@@ -189,7 +196,11 @@ TEST(BuildWorkloadTest, DpShardingChargesTheGatherBuffer) {
   for (int c = 0; c < static_cast<int>(b->chunks.chunks().size()); ++c) {
     const uint64_t cap = b->chunks.chunks()[c].capacity;
     EXPECT_EQ(w.unit_bytes[Fp16Unit(c)], cap);  // 2 B * cap / 2
-    EXPECT_EQ(w.unit_bytes[OptimUnit(c)], 6 * cap);
+    // Master 4 B * cap / 2; m and v on this shard's valid elements (gemini_optimizer.py:353-385).
+    const uint64_t valid = static_cast<uint64_t>(b->chunks.ShardValidElements(c, 0));
+    EXPECT_EQ(w.unit_bytes[OptimUnit(c)], 2 * cap + 8 * valid);
+    EXPECT_EQ(w.chunk_valid_elements[c], valid);
+    EXPECT_EQ(w.ChunkMem(c), 2 * cap);  // Gemini's chunk_mem: the whole fp16 chunk
     EXPECT_EQ(w.chunk_gather_bytes[c], cap);
   }
 }

@@ -65,8 +65,11 @@ constexpr std::array<std::pair<int, int>, 12> kWidthLadder = {{{768, 12},
 constexpr int kMaxSearchLayers = 4096;
 
 enum class PlaceBackend : uint8_t { kSim, kHost, kAccounting };
-constexpr std::array<std::string_view, 5> kPolicyNames = {"cuda", "cpu", "static", "auto",
-                                                          "optimal"};
+// "all" runs the first five; static-documented (the docs' intent, Note [Static placement]) is
+// asked for by name.
+constexpr std::array<std::string_view, 6> kPolicyNames = {"cuda", "cpu",     "static",
+                                                          "auto", "optimal", "static-documented"};
+constexpr size_t kAllPolicies = 5;
 
 std::string Thousands(uint64_t v) {
   std::string s = std::to_string(v);
@@ -163,18 +166,26 @@ class PlaceCommand final : public Command {
                  "Full activation recomputation: each layer keeps only its input");
     app.add_flag("--dp-shard", dp_shard_,
                  "Shard every chunk over the --dp ranks (each keeps 1/dp; gathered on use)");
-    app.add_flag("--cpu-adam", cpu_adam_,
-                 "cpu, static and auto run Adam on the CPU for chunks whose optimizer state is on "
-                 "the host (ColossalAI's HybridAdam): gradients out, parameters back, the state "
-                 "stays");
+    app.add_flag(
+        "--gpu-adam", gpu_adam_,
+        "twinsim's GPU-Adam variant of cpu, static and auto (not Gemini): Adam on the GPU, "
+        "host-homed optimizer state loaded for it and written back. Default: Gemini's "
+        "HybridAdam, Adam where the state lives (CPU Adam for host state)");
+    app.add_option("--gpu-margin-mem-ratio", margin_text_,
+                   "auto: GeminiOptimizer's gpu_margin_mem_ratio in [0, 1] (default 0, as "
+                   "ColossalAI): fp32 chunks move to the GPU within that share of the memory the "
+                   "warmup left spare")
+        ->type_name("R");
     app.add_flag("--grad-accumulation", grad_accumulation_,
                  "Separate fp16 grad chunks even with one microbatch (16 bytes per parameter)");
     app.add_option("--static", static_text_,
-                   "Fractions of the static policy: shard_param_frac, offload_optim_frac, "
-                   "offload_param_frac, each in [0, 1] (default 1,0,0, as ColossalAI)")
+                   "Fractions of the static and static-documented policies: shard_param_frac, "
+                   "offload_optim_frac, offload_param_frac, each in [0, 1] (default 1,0,0, as "
+                   "ColossalAI)")
         ->type_name("SHARD,OPTIM,PARAM");
     app.add_option("--policy", policy_text_,
-                   "Placement policies to run, comma-separated, or 'all' (listed below)")
+                   "Placement policies to run, comma-separated, or 'all' (listed below; all but "
+                   "static-documented)")
         ->type_name("NAME[,NAME...]|all")
         ->required();
     app.add_flag("--timeline", timeline_,
@@ -183,18 +194,25 @@ class PlaceCommand final : public Command {
     app.footer(
         "Packs the rank's parameters into chunks as ColossalAI Gemini does (the chunk-size\n"
         "search of `twinsim chunks`, 14 bytes per parameter: fp16 weights that also take the\n"
-        "gradient, fp32 master, Adam m and v), builds the rank's training step (forward layer by\n"
-        "layer over its own stage and TP shards, backward in reverse, Adam per chunk; activation\n"
-        "memory after Korthikanti et al. 2022) and replays it under each policy:\n"
-        "  cuda     every chunk on the GPU; nothing moves\n"
-        "  cpu      every chunk on the host; loaded for each op and evicted after it\n"
-        "  static   ColossalAI's StaticPlacementPolicy(--static fractions): the first\n"
-        "           offload_optim_frac of optimizer state (and, with 1,1,P, P of the fp16\n"
-        "           weights) lives on the host; with --dp-shard, (1 - shard_param_frac) of the\n"
-        "           chunks stay gathered\n"
-        "  auto     Gemini's auto policy: a warmup step traces non-model memory per op, then\n"
-        "           before each op evicts the chunk used furthest in the future until it fits\n"
-        "  optimal  offline Belady over the step: the least PCIe traffic any policy can achieve\n"
+        "gradient, fp32 master, Adam m and v; m and v on valid elements only), builds the rank's\n"
+        "training step (forward layer by layer over its own stage and TP shards, backward in\n"
+        "reverse, Adam per chunk; activation memory after Korthikanti et al. 2022) and replays it\n"
+        "under each policy, as ColossalAI Gemini's code at 4f9953be does:\n"
+        "  cuda     static(1,0,0): every chunk on the GPU; nothing moves; GPU Adam\n"
+        "  cpu      static(1,1,1): chunks start on the host, every evictable chunk is evicted\n"
+        "           before each op, gradients go to the host, HybridAdam's CPU Adam\n"
+        "  static   StaticPlacementPolicy(--static fractions) as coded: its totals sum chunk\n"
+        "           memory per parameter (so fractions act on an inflated total); optimizer\n"
+        "           state offloaded by the walk is updated by CPU Adam\n"
+        "  static-documented  the same fractions of the true total, as the docs say\n"
+        "  auto     AutoPlacementPolicy: chunks and all fp32/Adam state start on the host; a\n"
+        "           warmup step traces non-model memory, then chunks are evicted furthest next\n"
+        "           use first; gradients go to the host and CPU Adam updates them there\n"
+        "  optimal  twinsim's offline Belady over the step: the least PCIe traffic any GPU-Adam\n"
+        "           policy can achieve (CPU Adam policies may move less)\n"
+        "--gpu-adam selects twinsim's own GPU-Adam variants of cpu, static and auto instead.\n"
+        "With static, place prints what ColossalAI's code offloads for the given fractions\n"
+        "beside what its docs promise, when the two differ (JSON: \"static_plan\").\n"
         "Each policy reports fits or OOM (the op, the device, the bytes short; an OOM is a\n"
         "result: the exit status stays 0), peak GPU and host memory, PCIe bytes per step (H2D\n"
         "and D2H) and the H2D ratio to optimal. \"feasible\" says whether any placement can avoid\n"
@@ -389,8 +407,9 @@ class PlaceCommand final : public Command {
       bool known = false;
       for (std::string_view p : kPolicyNames) known = known || p == name;
       if (!known) {
-        return Status::InvalidArgument("--policy: unknown policy " + Quote(name) +
-                                       "; expected cuda, cpu, static, auto, optimal or all");
+        return Status::InvalidArgument(
+            "--policy: unknown policy " + Quote(name) +
+            "; expected cuda, cpu, static, static-documented, auto, optimal or all");
       }
       for (size_t j = 0; j < i; ++j) {
         if (names[j] == name) {
@@ -400,15 +419,43 @@ class PlaceCommand final : public Command {
     }
     std::vector<std::string> selected = names;
     if (names == std::vector<std::string>{"all"}) {
-      selected.assign(kPolicyNames.begin(), kPolicyNames.end());
+      selected.assign(kPolicyNames.begin(), kPolicyNames.begin() + kAllPolicies);
     }
     placement::StaticFractions fractions;
-    fractions.cpu_adam = cpu_adam_;
+    bool has_static = false, has_auto = false, has_documented = false;
+    for (const std::string& name : selected) {
+      has_static = has_static || name == "static";
+      has_documented = has_documented || name == "static-documented";
+      has_auto = has_auto || name == "auto";
+    }
+    if (gpu_adam_ && has_documented) {
+      return Status::InvalidArgument(
+          "--gpu-adam: not with static-documented (the GPU-Adam variant of static already walks "
+          "the documented fractions)");
+    }
+    placement::AutoOptions auto_options;
+    auto_options.gpu_adam = gpu_adam_;
+    if (!margin_text_.empty()) {
+      if (!has_auto) {
+        return Status::InvalidArgument("--gpu-margin-mem-ratio: only with --policy auto (or all)");
+      }
+      StatusOr<double> v = ParseFiniteDouble("--gpu-margin-mem-ratio", margin_text_);
+      if (!v.ok()) return v.status();
+      if (*v < 0 || *v > 1) {
+        return Status::InvalidArgument("--gpu-margin-mem-ratio: expected a ratio in [0, 1], got " +
+                                       Quote(margin_text_));
+      }
+      if (gpu_adam_ && *v > 0) {
+        return Status::InvalidArgument(
+            "--gpu-margin-mem-ratio: moves HybridAdam's host state to the GPU; not with "
+            "--gpu-adam");
+      }
+      auto_options.gpu_margin_mem_ratio = *v;
+    }
     if (!static_text_.empty()) {
-      bool has_static = false;
-      for (const std::string& name : selected) has_static = has_static || name == "static";
-      if (!has_static) {
-        return Status::InvalidArgument("--static: only with --policy static (or all)");
+      if (!has_static && !has_documented) {
+        return Status::InvalidArgument(
+            "--static: only with --policy static or static-documented (or all)");
       }
       const std::vector<std::string> parts = SplitList(static_text_);
       if (parts.size() != 3) {
@@ -429,21 +476,23 @@ class PlaceCommand final : public Command {
         *fields[i] = *v;
       }
     }
+    fractions_ = fractions;
     for (const std::string& name : selected) {
       if (name == "cuda") {
         policies_.push_back(placement::MakeCudaPolicy());
       } else if (name == "cpu") {
-        policies_.push_back(placement::MakeCpuPolicy(cpu_adam_));
-      } else if (name == "static") {
-        StatusOr<std::unique_ptr<placement::PlacementPolicy>> p =
-            placement::MakeStaticPolicy(fractions);
+        policies_.push_back(placement::MakeCpuPolicy(gpu_adam_));
+      } else if (name == "static" || name == "static-documented") {
+        placement::StaticFractions f = fractions;
+        f.documented = name == "static-documented";
+        f.gpu_adam = gpu_adam_ && !f.documented;
+        StatusOr<std::unique_ptr<placement::PlacementPolicy>> p = placement::MakeStaticPolicy(f);
         if (!p.ok()) return ForOption("--static", p.status());
+        if (!f.documented) static_index_ = policies_.size();
         policies_.push_back(std::move(*p));
       } else if (name == "auto") {
-        placement::AutoOptions options;
-        options.cpu_adam = cpu_adam_;
         StatusOr<std::unique_ptr<placement::PlacementPolicy>> p =
-            placement::MakeAutoPolicy(options);
+            placement::MakeAutoPolicy(auto_options);
         if (!p.ok()) return ForOption("--policy", p.status());
         policies_.push_back(std::move(*p));
       } else {
@@ -818,6 +867,75 @@ class PlaceCommand final : public Command {
     } else if (backend_ == PlaceBackend::kHost && r.fits) {
       out.Append("  host bytes  n/a (optimal is a bound, not a placement)\n");
     }
+    if (IsCodedStatic(r)) PrintStaticPlan(out);
+  }
+
+  // Whether `r` is the (coded, Gemini) static policy's result.
+  bool IsCodedStatic(const placement::PlacementResult& r) const {
+    return static_index_ && !gpu_adam_ && r.policy == policies_[*static_index_]->Name();
+  }
+
+  // Note [Static placement]: what ColossalAI's code offloads for the fractions, beside the docs.
+  void PrintStaticPlan(Output& out) const {
+    placement::StaticFractions documented = fractions_;
+    documented.documented = true;
+    const placement::StaticPlan code = placement::PlanStatic(*workload_, fractions_);
+    const placement::StaticPlan docs = placement::PlanStatic(*workload_, documented);
+    const size_t n = code.optim_on_host.size();
+    auto line = [&](std::string_view who, const placement::StaticPlan& p) {
+      return fmt::format(
+          "    {:<6} optimizer state of {} of {} chunks on the host ({}); total_chunk_mem {}; "
+          "keep_cuda_chunk_mem {}; fp16 shards start on the {}\n",
+          who, p.offloaded_optim_chunks, n, core::FormatByteSize(p.offloaded_optim_bytes),
+          core::FormatByteSize(static_cast<uint64_t>(p.total_chunk_mem)),
+          core::FormatByteSize(static_cast<uint64_t>(p.keep_cuda_chunk_mem)),
+          p.cpu_offload ? "host" : "GPU");
+    };
+    const bool differ = StaticPlansDiffer(code, docs);
+    int tensors = 0;
+    for (int t : workload_->chunk_num_tensors) tensors += t;
+    out.Append(fmt::format(
+        "  static as coded vs documented ({} chunks, {} tensors: the code's total is {:.1f}x "
+        "the chunks'){}\n",
+        n, tensors, docs.total_chunk_mem > 0 ? code.total_chunk_mem / docs.total_chunk_mem : 0.0,
+        differ ? "" : ": the same placement"));
+    out.Append(line("code", code));
+    if (differ) out.Append(line("docs", docs));
+    if (code.param_frac_ignored) {
+      out.Append(
+          "    offload_param_frac is ignored (ColossalAI warns) unless shard_param_frac = 1 and "
+          "offload_optim_frac = 1\n");
+    }
+  }
+
+  static bool StaticPlansDiffer(const placement::StaticPlan& a, const placement::StaticPlan& b) {
+    return a.optim_on_host != b.optim_on_host || a.cpu_offload != b.cpu_offload ||
+           a.keep_cuda_chunk_mem != b.keep_cuda_chunk_mem ||
+           a.keep_gathered_chunk_mem != b.keep_gathered_chunk_mem;
+  }
+
+  std::string StaticPlanJson() const {
+    placement::StaticFractions documented = fractions_;
+    documented.documented = true;
+    const placement::StaticPlan code = placement::PlanStatic(*workload_, fractions_);
+    const placement::StaticPlan docs = placement::PlanStatic(*workload_, documented);
+    auto one = [](const placement::StaticPlan& p) {
+      std::string on_host;
+      for (size_t c = 0; c < p.optim_on_host.size(); ++c) {
+        if (p.optim_on_host[c]) on_host += fmt::format("{}{}", on_host.empty() ? "" : ",", c);
+      }
+      return fmt::format(
+          "{{\"total_chunk_mem\":{},\"keep_gathered_chunk_mem\":{},\"keep_cuda_chunk_mem\":{},"
+          "\"cpu_offload\":{},\"offloaded_optim_chunks\":{},\"offloaded_optim_bytes\":{},"
+          "\"optim_on_host\":[{}]}}",
+          p.total_chunk_mem, p.keep_gathered_chunk_mem, p.keep_cuda_chunk_mem, p.cpu_offload,
+          p.offloaded_optim_chunks, p.offloaded_optim_bytes, on_host);
+    };
+    return fmt::format(
+        "{{\"differ\":{},\"param_frac_ignored\":{},\"true_chunk_mem\":{},\"code\":{},"
+        "\"documented\":{}}}",
+        StaticPlansDiffer(code, docs), code.param_frac_ignored, code.true_chunk_mem, one(code),
+        one(docs));
   }
 
   void PrintJson(Output& out, const placement::PlacementResult& r, const Extras& x,
@@ -900,13 +1018,14 @@ class PlaceCommand final : public Command {
     out.Append(fmt::format(
         "\"pin_memory\":{},\"allocator\":\"{}\",\"peak_reserved_bytes\":{},"
         "\"backend\":\"{}\",\"step_time_s\":{},\"sim\":{},\"sim_note\":{},\"host_replay\":{},"
-        "\"init_meets_placement\":{},\"timeline\":{}}}\n",
+        "\"init_meets_placement\":{},\"static_plan\":{},\"timeline\":{}}}\n",
         pin_memory_, budget_.caching_allocator ? "caching" : "exact", r.peak_reserved_bytes,
         backend_ == PlaceBackend::kSim    ? "sim"
         : backend_ == PlaceBackend::kHost ? "host"
                                           : "accounting",
         x.sim ? fmt::format("{}", x.sim->step_time_s) : std::string("null"), sim,
-        JsonString(x.sim_note), replay, init, timeline));
+        JsonString(x.sim_note), replay, init,
+        IsCodedStatic(r) ? StaticPlanJson() : std::string("null"), timeline));
   }
 
   // --max-model FAMILY: the widths to try and the family's fixed keys.
@@ -1093,7 +1212,10 @@ class PlaceCommand final : public Command {
   core::Topology topology_;
   std::vector<std::unique_ptr<policies::seed::SeedPolicy>> seed_policies_;
   bool recompute_ = false, dp_shard_ = false, grad_accumulation_ = false, json_ = false;
-  bool timeline_ = false, cpu_adam_ = false;
+  bool timeline_ = false, gpu_adam_ = false;
+  std::string margin_text_;
+  placement::StaticFractions fractions_;
+  std::optional<size_t> static_index_;  // the (coded) static policy's place in policies_
 
   std::optional<core::ParallelLayout> layout_;
   placement::WorkloadConfig config_;
