@@ -222,6 +222,7 @@ TEST(ReplayPlacementMemoryTest, HomePoliciesChargeNoGatherBuffersForAdam) {
   config.heads = 2;
   placement::ChunkSearchOptions search;
   search.dp_shards = 2;
+  search.min_chunk_size = 0;  // searched and sharded, not one chunk kept gathered
   const Workload w = placement::BuildRankStep(layout, config, search, false).value().workload;
   int adam = 0;
   while (w.ops[adam].phase != placement::OpPhase::kOptimizer) ++adam;
