@@ -381,6 +381,10 @@ StatusOr<ChunkConfiguration> SearchChunkConfiguration(std::span<const ChunkSearc
     return Status::InvalidArgument(
         fmt::format("search interval {} is negative", options.search_interval));
   }
+  if (options.search_range < 0 || options.search_range > kMaxChunkElements) {  // asserted, :145
+    return Status::InvalidArgument(fmt::format("search range {} is outside [0, {}] elements",
+                                               options.search_range, kMaxChunkElements));
+  }
   const int64_t interval =
       options.search_interval > 0 ? options.search_interval : kDefaultSearchInterval;
   ChunkConfiguration config;
@@ -465,10 +469,16 @@ StatusOr<ChunkConfiguration> SearchChunkConfiguration(std::span<const ChunkSearc
   }
   // Step 6: candidates from the largest kept size rounded up to the interval.
   const int64_t start = (max_size + interval - 1) / interval * interval;
-  TWINSIM_RETURN_IF_ERROR(CheckSearchRange(options, interval, start));
   config.first_candidate = start;
   config.num_candidates = options.search_range / interval + 1;
   config.last_candidate = start + (config.num_candidates - 1) * interval;
+  if (std::find(searched.begin(), searched.end(), true) == searched.end()) {
+    // Every group is kept gathered: each candidate wastes 0, the first wins, and no group
+    // takes it. The result needs no evaluation (nor the candidate limit).
+    config.best_unrounded = start;
+    return config;
+  }
+  TWINSIM_RETURN_IF_ERROR(CheckSearchRange(options, interval, start));
   // Step 7: the first least waste over the kept sizes.
   int64_t best_waste = std::numeric_limits<int64_t>::max();
   int64_t best = start;

@@ -394,6 +394,13 @@ TEST(SearchChunkSizeTest, ASmallModelIsOneKeptGatheredChunk) {
   EXPECT_FALSE(at->keep_gathered);
   EXPECT_EQ(at->chunk_size, 12);
   EXPECT_EQ(at->dp_shards, 4);
+  // With nothing searched no candidate is evaluated, so a tiny interval over the default range
+  // (4 Mi candidates, above kMaxSearchCandidates) is no error: Python's loop would find waste
+  // 0 everywhere and keep the first.
+  StatusOr<ChunkSearchResult> tiny = SearchChunkSize(Tensors({3, 4, 5}), {.search_interval = 8});
+  ASSERT_TRUE(tiny.ok()) << tiny.status().ToString();
+  EXPECT_TRUE(tiny->keep_gathered);
+  EXPECT_EQ(tiny->num_candidates, (int64_t{32} << 20) / 8 + 1);
   // A kept-gathered chunk is never sharded.
   EXPECT_FALSE(ChunkManager::Make(Tensors({3}), {3, 2, false, true}).ok());
 }
