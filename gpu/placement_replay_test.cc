@@ -228,6 +228,8 @@ TEST(ReplayPlacementMemoryTest, HomePoliciesChargeNoGatherBuffersForAdam) {
   config.heads = 2;
   placement::ChunkSearchOptions search;
   search.dp_shards = 2;
+  // One sharded 32 Mi chunk: the default search would keep this tiny model gathered.
+  search.fixed_chunk_size = int64_t{32} << 20;
   const Workload w = placement::BuildRankStep(layout, config, search, false).value().workload;
   int adam = 0;
   while (w.ops[adam].phase != placement::OpPhase::kOptimizer) ++adam;

@@ -32,8 +32,6 @@ using testing::TmpDir;
 using testing::Twinsim;
 using testing::TwinsimPath;
 
-
-
 json OkJson(std::vector<std::string> args) {
   args.push_back("--json");
   const std::string out = Ok(args);
@@ -53,15 +51,47 @@ TEST(ChunksCliTest, HelpExitsZeroAndNamesTheOptions) {
     const std::string out = Ok({"chunks", flag});
     for (const char* option :
          {"--model", "--rank", "--search-range-m", "--search-interval", "--min-chunk-size-m",
-          "--dp-shard", "--grad-accumulation", "--json", "search_chunk_configuration"}) {
+          "--chunk-search", "--no-filter-exlarge-params", "--dp-shard", "--grad-accumulation",
+          "--json", "search_chunk_configuration", "ColossalAI@4f9953be"}) {
       EXPECT_NE(out.find(option), std::string::npos) << option << "\n" << out;
     }
   }
   EXPECT_NE(Ok({"--help"}).find("twinsim chunks --help"), std::string::npos);
 }
 
-// ---- hand-computed search on tiny-mlp --------------------------------------------------------
+// ---- ColossalAI's search ---------------------------------------------------------------------
 
+void CheckConsistent(const json& j);  // below
+
+// ColossalAI's own test of search_chunk_configuration (ColossalAI@4f9953be
+// tests/test_zero/test_gemini/test_search.py:10-37): GPT-2 with 2 layers, width 128, a
+// 50,258-token tied vocabulary (unpadded), search_range_m=1, search_interval=128,
+// min_chunk_size_m=0 -> 527,872; the word embedding is the outlier.
+TEST(ChunksCliTest, ColossalAIsOwnSearchTest) {
+  const json j = OkJson({"chunks", "--model", "gpt2:n_layer=2,n_embd=128,n_head=4,vocab_size=50258",
+                         "--vocab-divisible-by", "1", "--search-range-m", "1", "--search-interval",
+                         "128", "--min-chunk-size-m", "0"});
+  CheckConsistent(j);
+  EXPECT_EQ(j["search"]["method"], "colossalai");
+  EXPECT_EQ(j["chunk_size"], 527872);
+  EXPECT_EQ(j["search_waste"], 0);
+  EXPECT_EQ(j["keep_gathered"], false);
+  ASSERT_EQ(j["outliers"].size(), 1u);
+  EXPECT_EQ(j["outliers"][0]["name"], "transformer.wte.weight");
+  // A model below --min-chunk-size-m (32 Mi by default) is one chunk kept gathered
+  // (search_utils.py:159-161): tiny-mlp's 1,802 elements, no padding, never sharded.
+  const json tiny = OkJson({"chunks", "--model", "tiny-mlp", "--dp", "2", "--dp-shard"});
+  EXPECT_EQ(tiny["keep_gathered"], true);
+  EXPECT_EQ(tiny["chunk_size"], 1802);
+  EXPECT_EQ(tiny["padding"], 0);
+  EXPECT_EQ(tiny["dp_shards"], 1);
+  EXPECT_NE(Ok({"chunks", "--model", "tiny-mlp"}).find("one chunk kept gathered"),
+            std::string::npos);
+}
+
+// ---- hand-computed packed search on tiny-mlp -------------------------------------------------
+
+// twinsim's own variant, --chunk-search packed (Note [Chunk-size search]).
 // tiny-mlp's tensors: 384 32 | 1024 | 32 320 10 (1,802 elements). Candidates 1024..2048 step 256:
 //   1024: [384 32|608] [1024] [32 320 10|662]          waste 1270
 //   1280: [384 32|864] [1024 32|224] [320 10|950]      waste 2038
@@ -69,14 +99,16 @@ TEST(ChunksCliTest, HelpExitsZeroAndNamesTheOptions) {
 //   1792: [384 32 1024 32 320] [10|1782]               waste 1782
 //   2048: [all|246]                                    waste 246
 TEST(ChunksCliTest, TinyMlpSearchPicksTheLeastWaste) {
-  const json j = OkJson({"chunks", "--model", "tiny-mlp", "--min-chunk-size-m", k1024,
-                         "--search-range-m", k1024, "--search-interval", "256"});
+  const json j =
+      OkJson({"chunks", "--model", "tiny-mlp", "--chunk-search", "packed", "--min-chunk-size-m",
+              k1024, "--search-range-m", k1024, "--search-interval", "256"});
+  EXPECT_EQ(j["search"]["method"], "packed");
   EXPECT_EQ(j["search"]["min_chunk_size"], 1024);
   EXPECT_EQ(j["search"]["search_range"], 1024);
   EXPECT_EQ(j["search"]["num_candidates"], 5);
   EXPECT_EQ(j["search"]["max_candidate"], 2048);
   EXPECT_EQ(j["chunk_size"], 2048);
-  EXPECT_EQ(j["waste"], 246);
+  EXPECT_EQ(j["padding"], 246);
   EXPECT_EQ(j["total_elements"], 1802);
   ASSERT_EQ(j["chunks"].size(), 1u);
   EXPECT_EQ(j["chunks"][0]["tensors"].size(), 6u);
@@ -93,10 +125,11 @@ TEST(ChunksCliTest, TinyMlpSearchPicksTheLeastWaste) {
 
 // Candidates 1024, 1280, 1536 only: 1024 and 1536 tie at 1270, the smaller wins.
 TEST(ChunksCliTest, TiesGoToTheSmallerChunkSize) {
-  const json j = OkJson({"chunks", "--model", "tiny-mlp", "--min-chunk-size-m", k1024,
-                         "--search-range-m", k512, "--search-interval", "256"});
+  const json j =
+      OkJson({"chunks", "--model", "tiny-mlp", "--chunk-search", "packed", "--min-chunk-size-m",
+              k1024, "--search-range-m", k512, "--search-interval", "256"});
   EXPECT_EQ(j["chunk_size"], 1024);
-  EXPECT_EQ(j["waste"], 1270);
+  EXPECT_EQ(j["padding"], 1270);
   ASSERT_EQ(j["chunks"].size(), 3u);
   const std::vector<int> padding = {608, 0, 662};
   const std::vector<size_t> tensors = {2, 1, 3};
@@ -108,8 +141,9 @@ TEST(ChunksCliTest, TiesGoToTheSmallerChunkSize) {
 
 // With candidates 256..512 the 1024-element weight is larger than all of them.
 TEST(ChunksCliTest, TensorsLargerThanEveryCandidateAreOutliers) {
-  const json j = OkJson({"chunks", "--model", "tiny-mlp", "--min-chunk-size-m", "0.000244140625",
-                         "--search-range-m", "0.000244140625", "--search-interval", "128"});
+  const json j =
+      OkJson({"chunks", "--model", "tiny-mlp", "--chunk-search", "packed", "--min-chunk-size-m",
+              "0.000244140625", "--search-range-m", "0.000244140625", "--search-interval", "128"});
   EXPECT_EQ(j["search"]["max_candidate"], 512);
   ASSERT_EQ(j["outliers"].size(), 1u);
   EXPECT_EQ(j["outliers"][0]["name"], "layers.1.weight");
@@ -122,8 +156,8 @@ TEST(ChunksCliTest, TensorsLargerThanEveryCandidateAreOutliers) {
   }
   EXPECT_TRUE(own_chunk);
   const std::string text =
-      Ok({"chunks", "--model", "tiny-mlp", "--min-chunk-size-m", "0.000244140625",
-          "--search-range-m", "0.000244140625", "--search-interval", "128"});
+      Ok({"chunks", "--model", "tiny-mlp", "--chunk-search", "packed", "--min-chunk-size-m",
+          "0.000244140625", "--search-range-m", "0.000244140625", "--search-interval", "128"});
   EXPECT_NE(text.find("outliers      1 larger than every candidate"), std::string::npos) << text;
   EXPECT_NE(text.find("layers.1.weight (1,024 elements)"), std::string::npos) << text;
 }
@@ -163,7 +197,7 @@ void CheckConsistent(const json& j) {
   }
   EXPECT_EQ(tensors, j["num_tensors"].get<size_t>());
   EXPECT_EQ(j["total_elements"], elements);
-  EXPECT_EQ(j["waste"], waste);
+  EXPECT_EQ(j["padding"], waste);
   EXPECT_EQ(j["rank_bytes"]["total"],
             capacity_total * j["bytes_per_element"].get<int64_t>() / shards);
 }
@@ -176,7 +210,8 @@ TEST(ChunksCliTest, Gpt2SmallReportIsConsistent) {
   EXPECT_EQ(j["bytes_per_element"], 14);
   EXPECT_GE(j["chunk_size"], int64_t{32} << 20);
   EXPECT_LE(j["chunk_size"], int64_t{64} << 20);
-  EXPECT_EQ(j["search"]["num_candidates"], 32769);
+  EXPECT_EQ(j["search"]["search_interval"], 768);   // the hidden size
+  EXPECT_EQ(j["search"]["num_candidates"], 43691);  // 32 Mi / 768 + 1
   EXPECT_EQ(j["chunks"][0]["tensors"][0]["name"], "transformer.wte.weight");
   // --vocab-divisible-by 1 gives Hugging Face's unpadded model.
   EXPECT_EQ(
@@ -216,11 +251,23 @@ TEST(ChunksCliTest, TextAgreesWithJson) {
     for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
     return s;
   };
-  EXPECT_EQ(lines[4].rfind("chunk size    " + thousands(j["chunk_size"]) + " elements", 0), 0u)
-      << lines[4];
-  EXPECT_EQ(lines[5].rfind("padding       " + thousands(j["waste"]) + " elements", 0), 0u)
-      << lines[5];
-  EXPECT_EQ(lines[8], "bytes/param   14 (param-fp16 2 + master-fp32 4 + adam-m 4 + adam-v 4)");
+  auto line = [&](const std::string& prefix) {
+    for (const std::string& l : lines) {
+      if (l.rfind(prefix, 0) == 0) return l;
+    }
+    return std::string("(no line starting with '" + prefix + "')");
+  };
+  EXPECT_EQ(
+      line("chunk size    ").rfind("chunk size    " + thousands(j["chunk_size"]) + " elements", 0),
+      0u);
+  EXPECT_EQ(line("search waste  ")
+                .rfind("search waste  " + thousands(j["search_waste"]) + " elements", 0),
+            0u);
+  EXPECT_EQ(
+      line("padding       ").rfind("padding       " + thousands(j["padding"]) + " elements", 0),
+      0u);
+  EXPECT_EQ(line("bytes/param   "),
+            "bytes/param   14 (param-fp16 2 + master-fp32 4 + adam-m 4 + adam-v 4)");
   // One table row per chunk after the header.
   size_t header = 0;
   while (header < lines.size() && lines[header].rfind("#  ", 0) != 0) ++header;
@@ -270,15 +317,18 @@ TEST(ChunksCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
       {Gpt2({"--search-interval", "1"}),
        "--search-range-m/--search-interval: search range 33554432 in steps of 1 gives 33554433 "
        "candidates; at most 1048576 are searched"},
-      {Gpt2({"--min-chunk-size-m", "0"}),
-       "--min-chunk-size-m: expected at least one element (1/1048576), got '0'"},
+      {Gpt2({"--chunk-search", "packed", "--min-chunk-size-m", "0"}),
+       "--min-chunk-size-m: the packed search starts there and needs at least one element "
+       "(1/1048576), got '0'"},
+      {Gpt2({"--chunk-search", "gemini"}),
+       "twinsim chunks: --chunk-search: expected colossalai or packed, got 'gemini'"},
       {Gpt2({"--min-chunk-size-m", "-1"}),
        "--min-chunk-size-m: expected a number of 2^20 elements in [0, 65536], got -1"},
       {Gpt2({"--min-chunk-size-m", "abc"}), "--min-chunk-size-m: expected"},
       {Gpt2({"--search-range-m", "nan"}), "--search-range-m: expected a finite number"},
       {Gpt2({"--search-range-m", "1e12"}), "--search-range-m: expected a number of 2^20 elements"},
-      {Gpt2({"--min-chunk-size-m", "65536", "--search-range-m", "1"}),
-       "largest candidate 68720525312 exceeds 68719476736 elements"},
+      {Gpt2({"--chunk-search", "packed", "--min-chunk-size-m", "65536", "--search-range-m", "1"}),
+       "largest candidate 68720525056 exceeds 68719476736 elements"},
       {Gpt2({"--dp-shard=1"}), "--dp-shard: takes no value, got '1'"},
       {Gpt2({"--json", "--json"}), "--json: given 2 times; expected at most once"},
       {Gpt2({"--chunk-size", "4"}), "unknown option '--chunk-size'"},

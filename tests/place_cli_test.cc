@@ -152,6 +152,11 @@ TEST(PlaceCliTest, HelpExplainsOptionsPoliciesUnitsAndExamples) {
                              "--rank",
                              "--recompute",
                              "--dp-shard",
+                             "--chunk-search",
+                             "--search-range-m",
+                             "--search-interval",
+                             "--min-chunk-size-m",
+                             "--chunk-size",
                              "--static",
                              "--policy",
                              "--json",
@@ -393,6 +398,15 @@ TEST(PlaceCliTest, LayoutScheduleAndShardingOptions) {
   EXPECT_EQ(s["chunk_size"], c["chunk_size"]);
   EXPECT_LT(s["model_bytes"].get<uint64_t>(), one["model_bytes"].get<uint64_t>());
 
+  // place takes the search options of `chunks`, and --chunk-size fixes the size.
+  const json searched = with({"--search-interval", "1024", "--min-chunk-size-m", "8"});
+  const json cs = json::parse(Ok({"chunks", "--model", "gpt2-medium", "--search-interval", "1024",
+                                  "--min-chunk-size-m", "8", "--json"}),
+                              nullptr, false);
+  EXPECT_EQ(searched["chunk_size"], cs["chunk_size"]);
+  EXPECT_EQ(searched["model_bytes"], cs["rank_bytes"]["total"]);
+  EXPECT_EQ(with({"--chunk-size", "16777216"})["chunk_size"], 16777216);
+
   // --static sets the static policy's fractions; the name says which.
   std::vector<std::string> st = {"place",    "--cluster", "v100-32g", "--model", "gpt2-small",
                                  "--policy", "static",    "--static", "1,1,0"};
@@ -435,6 +449,16 @@ TEST(PlaceCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
       {Place({"--policy", "static-documented", "--gpu-adam"}),
        "--gpu-adam: not with static-documented"},
       {Place({"--policy", "all,cuda"}), "--policy: 'all' must stand alone"},
+      {Place({"--policy", "cuda", "--chunk-size", "0"}),
+       "twinsim place: --chunk-size: expected a positive integer, got '0'"},
+      {{"place", "--cluster", "v100-32g:nodes=2", "--model", "gpt2-small", "--policy", "cuda",
+        "--dp", "2", "--dp-shard", "--chunk-size", "1025"},
+       "twinsim place: --chunk-size: 1025 is not a multiple of the 2 DP shards"},
+      {Place({"--policy", "cuda", "--search-interval", "1"}),
+       "twinsim place: --search-range-m/--search-interval: search range 33554432 in steps of 1 "
+       "gives 33554433 candidates"},
+      {Place({"--policy", "cuda", "--chunk-search", "x"}),
+       "twinsim place: --chunk-search: expected colossalai or packed, got 'x'"},
       {Place({"--policy", "cuda,cuda"}), "--policy: 'cuda' given twice"},
       {Place({"--policy", "cuda,"}), "--policy: expected comma-separated names"},
       {Place({"--policy", "static", "--static", "1,0"}),

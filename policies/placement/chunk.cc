@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <unordered_set>
 #include <utility>
 
@@ -167,6 +168,10 @@ bool IsAllowedTransition(TensorState from, TensorState to) {
 
 StatusOr<ChunkManager> ChunkManager::Make(std::vector<TensorSpec> tensors,
                                           const ChunkOptions& options) {
+  if (options.keep_gathered && options.dp_shards != 1) {
+    return Status::InvalidArgument(
+        fmt::format("a kept-gathered chunk is never sharded, got {} shards", options.dp_shards));
+  }
   TWINSIM_ASSIGN_OR_RETURN(std::vector<Chunk> chunks,
                            PackChunks(tensors, options.chunk_size, options.dp_shards));
   ChunkManager m;
@@ -296,62 +301,348 @@ StatusOr<int64_t> ElementsFromMebi(double m, std::string_view what) {
   return static_cast<int64_t>(std::llround(m * kMebi));
 }
 
-StatusOr<ChunkSearchResult> SearchChunkSize(std::span<const TensorSpec> tensors,
-                                            const ChunkSearchOptions& options) {
-  TWINSIM_RETURN_IF_ERROR(ValidateTensors(tensors));
-  if (options.min_chunk_size < 1 || options.min_chunk_size > kMaxChunkElements) {
-    return Status::InvalidArgument(fmt::format("min chunk size {} is outside [1, {}] elements",
-                                               options.min_chunk_size, kMaxChunkElements));
+std::string_view ChunkSearchMethodName(ChunkSearchMethod method) {
+  switch (method) {
+    case ChunkSearchMethod::kColossalAI:
+      return "colossalai";
+    case ChunkSearchMethod::kPackedPadding:
+      return "packed";
   }
-  if (options.search_interval < 1) {
-    return Status::InvalidArgument(
-        fmt::format("search interval {} is not positive", options.search_interval));
+  return "?";
+}
+
+StatusOr<ChunkSearchMethod> ParseChunkSearchMethod(std::string_view name) {
+  for (ChunkSearchMethod m : {ChunkSearchMethod::kColossalAI, ChunkSearchMethod::kPackedPadding}) {
+    if (name == ChunkSearchMethodName(m)) return m;
   }
+  return Status::InvalidArgument(fmt::format("expected colossalai or packed, got '{}'", name));
+}
+
+int64_t DefaultSearchInterval(const core::ModelSpec& model) {
+  for (const core::ParamSpec& p : model.params) {
+    if (p.role == core::ParamRole::kFinalNorm && p.shape.size() == 1) return p.shape[0];
+  }
+  return kDefaultSearchInterval;
+}
+
+ChunkSearchOptions WithModelDefaults(ChunkSearchOptions options, const core::ModelSpec& model) {
+  if (options.search_interval == 0) options.search_interval = DefaultSearchInterval(model);
+  return options;
+}
+
+namespace {
+
+// _get_unused_byte (search_utils.py:41-60): chunks of `chunk_size` filled in order, a new one
+// opened when a size does not fit in what is left; what is left over. REQUIRES every size
+// <= chunk_size (true for kept sizes: the first candidate is at least the largest).
+int64_t UnusedElements(std::span<const int64_t> sizes, int64_t chunk_size) {
+  int64_t acc = 0, left = 0;
+  for (const int64_t s : sizes) {
+    if (s > left) {
+      acc += left;
+      left = chunk_size;
+    }
+    left -= s;
+  }
+  return left + acc;
+}
+
+int64_t Lcm(int64_t a, int64_t b) { return a / std::gcd(a, b) * b; }
+
+Status CheckSearchRange(const ChunkSearchOptions& options, int64_t interval, int64_t first) {
   if (options.search_range < 0 || options.search_range > kMaxChunkElements) {
     return Status::InvalidArgument(fmt::format("search range {} is outside [0, {}] elements",
                                                options.search_range, kMaxChunkElements));
   }
-  if (options.dp_shards < 1 || options.dp_shards > kMaxShards) {
-    return Status::InvalidArgument(
-        fmt::format("shard count {} is outside [1, {}]", options.dp_shards, kMaxShards));
-  }
-  const int64_t steps = options.search_range / options.search_interval;
-  const int64_t num_candidates = steps + 1;
+  const int64_t num_candidates = options.search_range / interval + 1;
   if (num_candidates > kMaxSearchCandidates) {
-    return Status::InvalidArgument(fmt::format(
-        "search range {} in steps of {} gives {} candidates; at most {} are searched",
-        options.search_range, options.search_interval, num_candidates, kMaxSearchCandidates));
+    return Status::InvalidArgument(
+        fmt::format("search range {} in steps of {} gives {} candidates; at most {} are searched",
+                    options.search_range, interval, num_candidates, kMaxSearchCandidates));
   }
-  const int64_t last = options.min_chunk_size + steps * options.search_interval;
+  const int64_t last = first + (num_candidates - 1) * interval;
   if (last > kMaxChunkElements) {
     return Status::InvalidArgument(
         fmt::format("largest candidate {} exceeds {} elements", last, kMaxChunkElements));
   }
+  return Status::Ok();
+}
 
+}  // namespace
+
+StatusOr<ChunkConfiguration> SearchChunkConfiguration(std::span<const ChunkSearchGroup> groups,
+                                                      const ChunkSearchOptions& options) {
+  if (groups.empty()) return Status::InvalidArgument("no parameter group to search");
+  if (options.min_chunk_size < 0 || options.min_chunk_size > kMaxChunkElements) {
+    return Status::InvalidArgument(fmt::format("min chunk size {} is outside [0, {}] elements",
+                                               options.min_chunk_size, kMaxChunkElements));
+  }
+  if (options.search_interval < 0) {
+    return Status::InvalidArgument(
+        fmt::format("search interval {} is negative", options.search_interval));
+  }
+  if (options.search_range < 0 || options.search_range > kMaxChunkElements) {  // asserted, :145
+    return Status::InvalidArgument(fmt::format("search range {} is outside [0, {}] elements",
+                                               options.search_range, kMaxChunkElements));
+  }
+  const int64_t interval =
+      options.search_interval > 0 ? options.search_interval : kDefaultSearchInterval;
+  ChunkConfiguration config;
+  config.groups.resize(groups.size());
+  config.outliers.resize(groups.size());
+  // Steps 3-4: the lcm of the degrees; small groups kept gathered, the others searched.
+  int64_t lcm = 1;
+  std::vector<bool> searched(groups.size(), false);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const ChunkSearchGroup& group = groups[g];
+    if (group.dp_degree < 1 || group.dp_degree > kMaxShards) {
+      return Status::InvalidArgument(
+          fmt::format("DP degree {} is outside [1, {}]", group.dp_degree, kMaxShards));
+    }
+    if (group.numels.empty()) {
+      return Status::InvalidArgument(fmt::format("group {} has no parameters", g));
+    }
+    lcm = Lcm(lcm, group.dp_degree);
+    if (lcm > kMaxChunkElements) {
+      return Status::InvalidArgument(
+          fmt::format("the lcm of the DP degrees exceeds {} elements", kMaxChunkElements));
+    }
+    int64_t total = 0;
+    for (const int64_t n : group.numels) {
+      if (n < 1 || n > kMaxChunkElements) {
+        return Status::InvalidArgument(
+            fmt::format("group {}: size {} is outside [1, {}]", g, n, kMaxChunkElements));
+      }
+      total += n;  // <= 2^20 * 2^36 per group
+    }
+    config.total_elements += total;
+    config.groups[g].dp_degree = group.dp_degree;
+    if (total < options.min_chunk_size) {
+      config.groups[g].chunk_size = total;
+      config.groups[g].keep_gathered = true;
+    } else {
+      searched[g] = true;
+    }
+  }
+  // Step 5: drop sizes above mean + 3 std of all searched sizes (numpy's population std).
+  config.outlier_limit = std::numeric_limits<long double>::infinity();
+  if (options.filter_exlarge_params) {
+    int64_t count = 0;
+    __int128 sum = 0;
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (!searched[g]) continue;
+      for (const int64_t n : groups[g].numels) sum += n;
+      count += static_cast<int64_t>(groups[g].numels.size());
+    }
+    if (count > 0) {
+      const long double mean = static_cast<long double>(sum) / count;
+      long double squares = 0;
+      for (size_t g = 0; g < groups.size(); ++g) {
+        if (!searched[g]) continue;
+        for (const int64_t n : groups[g].numels) {
+          const long double d = static_cast<long double>(n) - mean;
+          squares += d * d;
+        }
+      }
+      config.outlier_limit = mean + 3 * std::sqrt(squares / count);
+    }
+  }
+  std::vector<std::vector<int64_t>> kept(groups.size());
+  int64_t max_size = options.min_chunk_size;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (!searched[g]) continue;
+    for (size_t i = 0; i < groups[g].numels.size(); ++i) {
+      const int64_t n = groups[g].numels[i];
+      if (static_cast<long double>(n) <= config.outlier_limit) {
+        kept[g].push_back(n);
+        max_size = std::max(max_size, n);
+      } else {
+        config.outliers[g].push_back(static_cast<int>(i));
+      }
+    }
+    if (kept[g].empty()) {  // max(size_dict[key]) raises ValueError (search_utils.py:170)
+      return Status::InvalidArgument(fmt::format(
+          "group {}: the outlier filter drops every size (ColossalAI's search fails here: max() "
+          "of an empty list)",
+          g));
+    }
+  }
+  // Step 6: candidates from the largest kept size rounded up to the interval.
+  const int64_t start = (max_size + interval - 1) / interval * interval;
+  config.first_candidate = start;
+  config.num_candidates = options.search_range / interval + 1;
+  config.last_candidate = start + (config.num_candidates - 1) * interval;
+  if (std::find(searched.begin(), searched.end(), true) == searched.end()) {
+    // Every group is kept gathered: each candidate wastes 0, the first wins, and no group
+    // takes it. The result needs no evaluation (nor the candidate limit).
+    config.best_unrounded = start;
+    return config;
+  }
+  TWINSIM_RETURN_IF_ERROR(CheckSearchRange(options, interval, start));
+  // Step 7: the first least waste over the kept sizes.
+  int64_t best_waste = std::numeric_limits<int64_t>::max();
+  int64_t best = start;
+  for (int64_t size = start; size <= config.last_candidate; size += interval) {
+    int64_t waste = 0;
+    for (const std::vector<int64_t>& sizes : kept) waste += UnusedElements(sizes, size);
+    if (waste < best_waste) {
+      best_waste = waste;
+      best = size;
+    }
+  }
+  // Step 8: only the winner is rounded, to the lcm of the degrees.
+  config.waste = best_waste;
+  config.best_unrounded = best;
+  const int64_t rounded = RoundUp(best, lcm);
+  if (rounded > kMaxChunkElements) {
+    return Status::InvalidArgument(
+        fmt::format("chunk size {} exceeds {} elements", rounded, kMaxChunkElements));
+  }
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (searched[g]) config.groups[g].chunk_size = rounded;
+  }
+  return config;
+}
+
+core::Provenance ChunkSearchProvenance(ChunkSearchMethod method) {
+  core::Provenance p;
+  if (method == ChunkSearchMethod::kPackedPadding) {
+    p.twinsim_own = true;
+    return p;
+  }
+  const std::string repo = "hpcaitech/ColossalAI";
+  const std::string release = "4f9953be";
+  const std::string search = "colossalai/zero/gemini/chunk/search_utils.py";
+  p.sources = {
+      {repo, release, search, "search_chunk_configuration", 108, 191,
+       "sizes in model.parameters() order, one group per DP degree; a group below "
+       "min_chunk_size kept gathered; candidates from the largest kept size rounded up to the "
+       "interval, search_range further; first least unused space; only the winner rounded to "
+       "the lcm of the DP degrees"},
+      {repo, release, search, "_filter_exlarge_params", 14, 38,
+       "sizes above mean + 3 * std (numpy population std over all searched groups) are left "
+       "out of the search"},
+      {repo, release, search, "_get_unused_byte", 41, 60,
+       "a candidate's waste: fill chunks in order, open one when a size does not fit"},
+      {repo, release, search, "classify_params_by_dp_degree", 79, 105,
+       "every parameter is keyed by the zero group's world size: one group"},
+      {repo, release, "colossalai/zero/gemini/chunk/utils.py", "init_chunk_manager", 27, 30,
+       "search_interval = hidden_dim when given, else 1024"},
+      {repo, release, "colossalai/booster/plugin/gemini_plugin.py", "GeminiPlugin.__init__", 459,
+       461, "defaults search_range_m = 32, hidden_dim = None, min_chunk_size_m = 32"},
+      {repo, release, "colossalai/zero/gemini/chunk/manager.py", "ChunkManager.register_tensor", 92,
+       95,
+       "a tensor larger than the chunk size gets a chunk of its own, rounded to the DP "
+       "size"},
+      {repo, release, "colossalai/zero/gemini/chunk/chunk.py", "Chunk.__init__", 101, 104,
+       "a kept-gathered chunk is not sharded; any other must be a multiple of the DP size"},
+  };
+  p.deviations = {
+      "strict_ddp_flag is documented as keeping all parameters replicated "
+      "(search_utils.py:128-129) but the code never reads it: twinsim accepts it with no effect",
+      "the plugin's hidden_dim defaults to None (interval 1024); twinsim defaults the interval "
+      "to the model's hidden size, as ColossalAI's GPT example passes it "
+      "(examples/language/gpt/gemini/train_gpt_demo.py:170); --search-interval 1024 gives the "
+      "plugin's default",
+      "the MemStats (trace order) branch is not modelled: GeminiDDP never passes memstats to the "
+      "search (gemini_ddp.py:114-127)",
+      "mean and std are computed in long double from exact integer sums, numpy in float64 "
+      "pairwise sums: a size within rounding of the limit may be classified differently",
+      "twinsim never appends a tensor into an oversize chunk's rounding slack (Note [Chunk "
+      "packing])",
+  };
+  return p;
+}
+
+namespace {
+
+// kPackedPadding (Note [Chunk-size search], last paragraph): fills chunk_size, search_waste,
+// first/num/max_candidate and outliers of `result`.
+Status SearchPackedPadding(std::span<const TensorSpec> tensors, const ChunkSearchOptions& options,
+                           ChunkSearchResult& result) {
+  if (options.min_chunk_size < 1 || options.min_chunk_size > kMaxChunkElements) {
+    return Status::InvalidArgument(fmt::format(
+        "min chunk size {} is outside [1, {}] elements (the packed search starts there)",
+        options.min_chunk_size, kMaxChunkElements));
+  }
+  const int64_t interval = result.search_interval;
+  TWINSIM_RETURN_IF_ERROR(CheckSearchRange(options, interval, options.min_chunk_size));
   std::vector<int64_t> numels;
   numels.reserve(tensors.size());
   for (const TensorSpec& t : tensors) numels.push_back(t.numel);
-
-  ChunkSearchResult result;
+  const int64_t num_candidates = options.search_range / interval + 1;
+  result.first_candidate = RoundUp(options.min_chunk_size, options.dp_shards);
   result.num_candidates = num_candidates;
-  result.max_candidate = RoundUp(last, options.dp_shards);
+  result.max_candidate =
+      RoundUp(options.min_chunk_size + (num_candidates - 1) * interval, options.dp_shards);
   int64_t best_waste = std::numeric_limits<int64_t>::max();
   for (int64_t k = 0; k < num_candidates; ++k) {
-    const int64_t size =
-        RoundUp(options.min_chunk_size + k * options.search_interval, options.dp_shards);
+    const int64_t size = RoundUp(options.min_chunk_size + k * interval, options.dp_shards);
     const int64_t waste = PaddingWaste(numels, size, options.dp_shards);
     if (waste < best_waste) {  // strict: ties keep the smaller size
       best_waste = waste;
       result.chunk_size = size;
     }
   }
-  result.waste = best_waste;
+  result.search_waste = best_waste;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    result.total_elements += tensors[i].numel;
     if (tensors[i].numel > result.max_candidate) result.outliers.push_back(static_cast<int>(i));
   }
-  TWINSIM_ASSIGN_OR_RETURN(result.chunks,
-                           PackChunks(tensors, result.chunk_size, options.dp_shards));
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<ChunkSearchResult> SearchChunkSize(std::span<const TensorSpec> tensors,
+                                            const ChunkSearchOptions& options) {
+  TWINSIM_RETURN_IF_ERROR(ValidateTensors(tensors));
+  if (tensors.empty()) return Status::InvalidArgument("no tensors to put in chunks");
+  if (options.dp_shards < 1 || options.dp_shards > kMaxShards) {
+    return Status::InvalidArgument(
+        fmt::format("shard count {} is outside [1, {}]", options.dp_shards, kMaxShards));
+  }
+  if (options.search_interval < 0) {
+    return Status::InvalidArgument(
+        fmt::format("search interval {} is negative", options.search_interval));
+  }
+  ChunkSearchResult result;
+  result.method = options.method;
+  result.dp_shards = options.dp_shards;
+  result.search_interval =
+      options.search_interval > 0 ? options.search_interval : kDefaultSearchInterval;
+  for (const TensorSpec& t : tensors) result.total_elements += t.numel;
+  if (options.fixed_chunk_size != 0) {
+    if (options.fixed_chunk_size < 1 || options.fixed_chunk_size > kMaxChunkElements) {
+      return Status::InvalidArgument(fmt::format("chunk size {} is outside [1, {}] elements",
+                                                 options.fixed_chunk_size, kMaxChunkElements));
+    }
+    if (options.fixed_chunk_size % options.dp_shards != 0) {
+      return Status::InvalidArgument(
+          fmt::format("chunk size {} is not a multiple of the {} DP shards (Gemini asserts it)",
+                      options.fixed_chunk_size, options.dp_shards));
+    }
+    result.fixed = true;
+    result.chunk_size = options.fixed_chunk_size;
+  } else if (options.method == ChunkSearchMethod::kPackedPadding) {
+    TWINSIM_RETURN_IF_ERROR(SearchPackedPadding(tensors, options, result));
+  } else {
+    ChunkSearchGroup group{options.dp_shards, {}};
+    group.numels.reserve(tensors.size());
+    for (const TensorSpec& t : tensors) group.numels.push_back(t.numel);
+    TWINSIM_ASSIGN_OR_RETURN(ChunkConfiguration config,
+                             SearchChunkConfiguration(std::span(&group, 1), options));
+    result.chunk_size = config.groups[0].chunk_size;
+    result.keep_gathered = config.groups[0].keep_gathered;
+    if (result.keep_gathered) result.dp_shards = 1;
+    result.search_waste = config.waste;
+    result.first_candidate = config.first_candidate;
+    result.num_candidates = config.num_candidates;
+    result.max_candidate = config.last_candidate;
+    result.outlier_limit = config.outlier_limit;
+    result.outliers = std::move(config.outliers[0]);
+  }
+  TWINSIM_ASSIGN_OR_RETURN(result.chunks, PackChunks(tensors, result.chunk_size, result.dp_shards));
+  for (const Chunk& c : result.chunks) result.padding += c.padding();
   return result;
 }
 

@@ -19,6 +19,7 @@
 #include "core/dtype.h"
 #include "core/model_spec.h"
 #include "core/parallel_layout.h"
+#include "core/provenance.h"
 #include "core/status.h"
 
 namespace twinsim::placement {
@@ -169,6 +170,10 @@ struct ChunkOptions {
   int64_t chunk_size = 0;      // elements; rounded up to a multiple of dp_shards
   int dp_shards = 1;           // ranks every chunk is sharded over; 1: not sharded
   bool separate_grad = false;  // gradient accumulation: a separate fp16 grad chunk
+  // Gemini's keep_gathered chunk (Note [Chunk-size search], step 4): the whole model in one
+  // chunk, never sharded (dp_shards must be 1), never released. Bookkeeping only here:
+  // placement policies read it.
+  bool keep_gathered = false;
 };
 
 // One rank's chunks and the state of every tensor in them. Copyable; const methods are
@@ -178,13 +183,14 @@ struct ChunkOptions {
 class ChunkManager {
  public:
   // Packs `tensors` (PackChunks) and puts every tensor in HOLD. InvalidArgument when the
-  // tensors or options are invalid (as PackChunks).
+  // tensors or options are invalid (as PackChunks), or keep_gathered with dp_shards != 1.
   static StatusOr<ChunkManager> Make(std::vector<TensorSpec> tensors, const ChunkOptions& options);
 
   const ChunkOptions& options() const { return options_; }
   // The chunk size after rounding to the shard count.
   int64_t chunk_size() const { return chunk_size_; }
   int dp_shards() const { return options_.dp_shards; }
+  bool keep_gathered() const { return options_.keep_gathered; }
   std::span<const TensorSpec> tensors() const { return tensors_; }
   std::span<const Chunk> chunks() const { return chunks_; }
   int ChunkOf(int tensor) const { return chunk_of_[tensor]; }
@@ -251,52 +257,177 @@ class ChunkManager {
 
 // Note [Chunk-size search]
 // ~~~~~~~~~~~~~~~~~~~~~~~~
-// ColossalAI's search_chunk_configuration picks the chunk size by trying every candidate in
-// [min_chunk_size, min_chunk_size + search_range] in steps of search_interval (all in
-// elements; its arguments search_range_m and min_chunk_size_m count 2^20 elements, and
-// search_interval defaults to 1024 or the hidden size) and keeping the one with the least
-// padding waste, the smaller on ties. twinsim does the same with two differences:
-// - Outliers. ColossalAI drops tensors above mean + 3 std from the sizes it evaluates and
-//   starts the range at the largest remaining tensor. twinsim starts at min_chunk_size as asked
-//   and calls a tensor an outlier when it is larger than every candidate: it gets its own chunk
-//   under every candidate (Note [Chunk packing]), so it cannot be packed better.
-// - Waste. ColossalAI measures the padding of the filtered size list; twinsim measures the
-//   padding of the packing it will really build, outliers and shard rounding included, so an
-//   outlier that closes a half-full chunk counts. The reported waste is exactly
-//   sum(Chunk::padding()) of the returned chunks.
-// Each candidate is rounded up to a multiple of dp_shards before it is evaluated (Gemini rounds
-// its result to the DP size too); the chosen size is that rounded value.
-// ColossalAI keeps a model smaller than min_chunk_size in one always-gathered chunk; that
-// special case is not modelled here.
+// The default search (ChunkSearchMethod::kColossalAI) is ColossalAI's
+// search_chunk_configuration as coded at hpcaitech/ColossalAI@4f9953be, in
+// colossalai/zero/gemini/chunk/search_utils.py (lines below are that file's unless named):
+//  1. Parameters in model.parameters() order, a tied tensor once (:135-141). With a MemStats
+//     the trace order would be used, but GeminiDDP never passes one to the search
+//     (zero/gemini/gemini_ddp.py:114-127), so twinsim does not model that branch.
+//  2. Sizes in elements: search_range = round(search_range_m * 2^20), min_chunk_size likewise
+//     (:143-144; ElementsFromMebi); search_range >= 0 is asserted (:145); min_chunk_size_m = 0
+//     is allowed.
+//  3. Parameters classified by DP degree (classify_params_by_dp_degree, :79-105): every
+//     parameter is keyed by the world size of the zero group (:99), so a model is one group.
+//     SearchChunkConfiguration takes several groups anyway, as the code does.
+//  4. A group whose total is below min_chunk_size becomes one chunk of exactly its total,
+//     kept gathered: never sharded, never released, gradients all-reduced (:159-161;
+//     chunk/chunk.py:101-104, :228-231). Other groups enter the search.
+//  5. With filter_exlarge_params (default true), sizes above mean + 3 * std (numpy's
+//     population std, over the sizes of all searched groups together) are dropped from the
+//     search (_filter_exlarge_params, :14-38, :165-166). They are still registered later, and
+//     one larger than the chunk size gets a chunk of its own (chunk/manager.py:92-95).
+//  6. max_size = max(min_chunk_size, largest kept size); the first candidate is
+//     ceil(max_size / search_interval) * search_interval (:168-171), so no kept tensor is ever
+//     larger than a candidate. Candidates: range(start, start + search_range + 1,
+//     search_interval) (:176), i.e. search_range / search_interval + 1 of them.
+//  7. A candidate's waste is _get_unused_byte (:41-60) over each group's kept sizes, summed over
+//     the groups (:177-179): fill a chunk in order, open a new one when a size does not fit,
+//     count what is left; the dropped outliers do not close a chunk there. The first minimum
+//     wins (strict <, :180): ties go to the smaller size.
+//  8. Only the winner is rounded up to the lcm of the groups' DP degrees (:184-185); its waste
+//     (min_chunk_waste, the third value returned, :191) is that of the unrounded winner.
+// Defaults: search_range_m = 32 and min_chunk_size_m = 32 (booster/plugin/gemini_plugin.py:
+// 459-461; gemini_ddp.py:88-90); search_interval = hidden_dim when given, else 1024
+// (chunk/utils.py:27-30). The plugin's hidden_dim defaults to None; ColossalAI's own GPT example
+// passes the model's width (examples/language/gpt/gemini/train_gpt_demo.py:170) and the search
+// calls the hidden size the best interval (:111). twinsim's callers default search_interval to
+// the model's hidden size (WithModelDefaults), else 1024; `--search-interval 1024` gives the
+// plugin's own default.
+// strict_ddp_flag is accepted and documented ("all parameters keep replicated in this mode",
+// :128-129) but never read: twinsim accepts it with no effect (a provenance deviation).
+// Arithmetic: ceil of max_size / search_interval is exact in integers (Python's float division
+// rounds correctly and sizes stay below 2^37); mean and std use long double with exact integer
+// sums, so only a size within rounding of mean + 3 * std could be classified differently from
+// numpy's pairwise float64 sums.
+// The search's waste and the padding of the chunks really built differ: an outlier closes the
+// open chunk, an oversize chunk is rounded to the DP size, a kept-gathered group has none.
+// ChunkSearchResult reports both.
+//
+// ChunkSearchMethod::kPackedPadding is twinsim's own variant (what twinsim did before it
+// followed ColossalAI): candidates from min_chunk_size to min_chunk_size + search_range in steps
+// of search_interval, each rounded up to the DP size, scored by the padding of the packing
+// really built (Note [Chunk packing]: outliers and shard rounding included), ties to the
+// smaller; no outlier filter and no kept-gathered group. It minimizes the memory really
+// allocated, but never tries a size above min_chunk_size + search_range: for d = 4096 models,
+// whose MLP weights are 56 to 64 Mi elements, it keeps 32 Mi chunks and their padding.
+
+enum class ChunkSearchMethod : uint8_t {
+  kColossalAI = 0,  // search_chunk_configuration as coded (the default)
+  kPackedPadding,   // twinsim's own: least padding of the packing really built
+};
+// "colossalai", "packed".
+std::string_view ChunkSearchMethodName(ChunkSearchMethod method);
+// The method named `name`; InvalidArgument listing the names otherwise.
+StatusOr<ChunkSearchMethod> ParseChunkSearchMethod(std::string_view name);
 
 struct ChunkSearchOptions {
-  int64_t min_chunk_size = int64_t{32} << 20;  // elements (ColossalAI min_chunk_size_m = 32)
-  int64_t search_range = int64_t{32} << 20;    // elements (search_range_m = 32)
-  int64_t search_interval = 1024;              // elements
-  int dp_shards = 1;
+  ChunkSearchMethod method = ChunkSearchMethod::kColossalAI;
+  // Elements; ColossalAI's min_chunk_size_m = 32 (2^20 elements each). 0 is allowed for
+  // kColossalAI; kPackedPadding needs >= 1.
+  int64_t min_chunk_size = int64_t{32} << 20;
+  int64_t search_range = int64_t{32} << 20;  // elements (search_range_m = 32)
+  // Elements between candidates; 0: 1024, as init_chunk_manager without a hidden_dim.
+  // WithModelDefaults replaces 0 by the model's hidden size.
+  int64_t search_interval = 0;
+  bool filter_exlarge_params = true;  // drop sizes above mean + 3 std (kColossalAI only)
+  bool strict_ddp = false;            // accepted as ColossalAI's strict_ddp_flag; no effect
+  // > 0: no search, this chunk size (ColossalAI's chunk_config_dict); must be a multiple of
+  // dp_shards (chunk/chunk.py:102-103 asserts it).
+  int64_t fixed_chunk_size = 0;
+  int dp_shards = 1;  // the DP degree of the (single) group: chunks are sharded over it
 };
 
 // Most candidates one search evaluates (each costs O(tensors)).
 inline constexpr int64_t kMaxSearchCandidates = int64_t{1} << 20;
+// The interval used when neither the options nor the model give one (chunk/utils.py:30).
+inline constexpr int64_t kDefaultSearchInterval = 1024;
 
 // `m` * 2^20 rounded to the nearest integer, as ColossalAI's round(m * 1024**2); InvalidArgument
 // for a negative, non-finite or too large (> kMaxChunkElements) value, naming `what`.
 StatusOr<int64_t> ElementsFromMebi(double m, std::string_view what);
 
-struct ChunkSearchResult {
-  int64_t chunk_size = 0;      // chosen, a multiple of dp_shards
-  int64_t waste = 0;           // padding elements of `chunks`, the least over the candidates
-  int64_t total_elements = 0;  // elements of all tensors
+// The model's hidden size as the search interval: the width of its final norm weight, or
+// kDefaultSearchInterval when it has none. Pure.
+int64_t DefaultSearchInterval(const core::ModelSpec& model);
+// `options` with search_interval 0 replaced by DefaultSearchInterval(model).
+ChunkSearchOptions WithModelDefaults(ChunkSearchOptions options, const core::ModelSpec& model);
+
+// One DP-degree group of search_chunk_configuration: its parameters' sizes in order.
+struct ChunkSearchGroup {
+  int dp_degree = 1;
+  std::vector<int64_t> numels;
+};
+// What search_chunk_configuration returns for one group (its config_dict entry).
+struct ChunkGroupConfig {
+  int dp_degree = 1;
+  int64_t chunk_size = 0;      // the group's total when keep_gathered
+  bool keep_gathered = false;  // the group is smaller than min_chunk_size
+  friend bool operator==(const ChunkGroupConfig&, const ChunkGroupConfig&) = default;
+};
+struct ChunkConfiguration {
+  std::vector<ChunkGroupConfig> groups;  // one per input group, in input order
+  int64_t total_elements = 0;            // total_param_size: every parameter, outliers included
+  int64_t waste = 0;                     // min_chunk_waste (elements)
+  int64_t best_unrounded = 0;            // the winner before the lcm rounding
+  int64_t first_candidate = 0;
+  int64_t last_candidate = 0;
   int64_t num_candidates = 0;
-  int64_t max_candidate = 0;  // the largest candidate, rounded to dp_shards
-  std::vector<int> outliers;  // tensors larger than max_candidate, in registration order
-  std::vector<Chunk> chunks;  // PackChunks(tensors, chunk_size, dp_shards)
+  // mean + 3 std of the searched sizes; +infinity without the filter or with nothing searched.
+  long double outlier_limit = 0;
+  // Per group, the positions (in its numels) the filter dropped.
+  std::vector<std::vector<int>> outliers;
 };
 
-// Runs the search (Note [Chunk-size search]). InvalidArgument when the tensors are invalid,
-// min_chunk_size < 1, search_interval < 1, search_range < 0, the largest candidate above
-// kMaxChunkElements, more than kMaxSearchCandidates candidates, or dp_shards out of range.
-// Thread-safe; pure; O(candidates * tensors).
+// search_chunk_configuration over `groups` (Note [Chunk-size search], steps 2-8); uses
+// options.min_chunk_size, search_range, search_interval (0: 1024) and filter_exlarge_params.
+// InvalidArgument for: no group or an empty group, a DP degree outside [1, kMaxShards], sizes
+// outside [1, kMaxChunkElements], min_chunk_size or search_range outside [0,
+// kMaxChunkElements], search_interval < 0, more than kMaxSearchCandidates candidates, a
+// candidate or the lcm of the DP degrees above kMaxChunkElements, and where the Python code
+// itself fails (a searched group all of whose sizes the filter drops: max() of an empty list).
+// Pure; O(candidates * sizes).
+StatusOr<ChunkConfiguration> SearchChunkConfiguration(std::span<const ChunkSearchGroup> groups,
+                                                      const ChunkSearchOptions& options);
+
+struct ChunkSearchResult {
+  ChunkSearchMethod method = ChunkSearchMethod::kColossalAI;
+  int64_t chunk_size = 0;       // what the chunks are built with: a multiple of dp_shards, or
+                                // the group's total when keep_gathered
+  bool keep_gathered = false;   // one unsharded chunk holding everything (kColossalAI step 4)
+  bool fixed = false;           // options.fixed_chunk_size: no search ran
+  int dp_shards = 1;            // shards of the built chunks: 1 when keep_gathered
+  int64_t search_interval = 0;  // the interval used
+  // The winner's waste as the method measures it: ColossalAI's min_chunk_waste (kept sizes
+  // only, before rounding), or the packing's padding (kPackedPadding). 0 when fixed.
+  int64_t search_waste = 0;
+  int64_t padding = 0;         // sum of Chunk::padding() over `chunks`
+  int64_t total_elements = 0;  // elements of all tensors
+  int64_t first_candidate = 0;
+  int64_t num_candidates = 0;     // 0 when fixed
+  int64_t max_candidate = 0;      // the last candidate (kPackedPadding: rounded to dp_shards)
+  long double outlier_limit = 0;  // kColossalAI: mean + 3 std (+infinity when not filtering)
+  // kColossalAI: tensors the filter dropped from the search; kPackedPadding: tensors larger
+  // than every candidate. In registration order.
+  std::vector<int> outliers;
+  std::vector<Chunk> chunks;  // PackChunks(tensors, chunk_size, dp_shards)
+
+  // The ChunkManager options that build these chunks.
+  ChunkOptions ChunkOptionsFor(bool separate_grad) const {
+    return {chunk_size, dp_shards, separate_grad, keep_gathered};
+  }
+};
+
+// Where options.method comes from (Note [Chunk-size search]): for kColossalAI the ColossalAI
+// files and lines it follows and the deviations (strict_ddp_flag, the default interval,
+// the memstats branch, the arithmetic); kPackedPadding is twinsim's own. Pure.
+core::Provenance ChunkSearchProvenance(ChunkSearchMethod method);
+
+// Runs options.method over one group of `tensors` with DP degree options.dp_shards (Note
+// [Chunk-size search]), or takes options.fixed_chunk_size, and packs the chunks.
+// InvalidArgument when the tensors are invalid or empty, dp_shards is outside [1, kMaxShards],
+// a fixed size is not a multiple of dp_shards or above kMaxChunkElements, as
+// SearchChunkConfiguration for kColossalAI, and for kPackedPadding when min_chunk_size < 1 or a
+// candidate exceeds kMaxChunkElements. Thread-safe; pure; O(candidates * tensors).
 StatusOr<ChunkSearchResult> SearchChunkSize(std::span<const TensorSpec> tensors,
                                             const ChunkSearchOptions& options);
 

@@ -1,15 +1,16 @@
 // Properties of the chunk manager (policies/placement/chunk.h) over random tensor lists, chunk
 // sizes and shard counts: every tensor sits in exactly one chunk, in registration order; no
 // chunk exceeds the chunk size unless it holds one tensor; packing is greedy; shards add back
-// up to their chunk; the waste count matches the packing; the search's waste is the least over
-// its candidates (brute force); and an rc::state model of the tensor state machine. Replay any
-// run with RC_PARAMS="seed=N" (the seed is printed at start).
+// up to their chunk; the waste count matches the packing; both chunk-size searches agree with
+// a brute force over their candidates; and an rc::state model of the tensor state machine. Replay
+// any run with RC_PARAMS="seed=N" (the seed is printed at start).
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 #include <rapidcheck/state.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -186,9 +187,88 @@ RC_GTEST_PROP(ChunkProperty, PaddingWasteCountsThePaddingOfThePacking, ()) {
 
 // ---- search ----------------------------------------------------------------------------------
 
-RC_GTEST_PROP(ChunkSearchProperty, WasteIsTheLeastOverTheCandidatesTiesToTheSmaller, ()) {
-  const std::vector<int64_t> numels = *GenNumels();
+// search_chunk_configuration (Note [Chunk-size search]) against an independent brute force:
+// the outlier split recomputed in double, the first candidate, and every candidate scored by
+// PackChunks over the kept sizes alone (all at most the candidate, so its padding is
+// _get_unused_byte's count); the first least wins and only it is rounded to the DP size.
+RC_GTEST_PROP(ChunkSearchProperty, ColossalAIPicksTheFirstLeastUnusedSpaceOverKeptSizes, ()) {
+  const std::vector<int64_t> numels = *rc::gen::nonEmpty(GenNumels());
   ChunkSearchOptions options;
+  options.min_chunk_size = *rc::gen::inRange<int64_t>(0, 65);
+  options.search_interval = *rc::gen::inRange<int64_t>(1, 17);
+  options.search_range = *rc::gen::inRange<int64_t>(0, 129);
+  options.dp_shards = *rc::gen::inRange(1, 5);
+  options.filter_exlarge_params = *rc::gen::weightedElement<bool>({{4, true}, {1, false}});
+  const std::vector<TensorSpec> tensors = Tensors(numels);
+  const StatusOr<ChunkSearchResult> r = SearchChunkSize(tensors, options);
+  RC_ASSERT(r.ok());
+  int64_t total = 0;
+  for (int64_t n : numels) total += n;
+  RC_ASSERT(r->total_elements == total);
+  if (total < options.min_chunk_size) {  // one chunk kept gathered, never sharded
+    RC_CLASSIFY(true, "kept gathered");
+    RC_ASSERT(r->keep_gathered);
+    RC_ASSERT(r->chunk_size == total);
+    RC_ASSERT(r->dp_shards == 1);
+    RC_ASSERT(r->chunks.size() == 1u);
+    RC_ASSERT(r->padding == 0);
+    return;
+  }
+  RC_ASSERT(!r->keep_gathered);
+  // Outliers: above mean + 3 * population std.
+  double mean = 0, var = 0;
+  for (int64_t n : numels) mean += static_cast<double>(n);
+  mean /= static_cast<double>(numels.size());
+  for (int64_t n : numels) var += (static_cast<double>(n) - mean) * (static_cast<double>(n) - mean);
+  const double limit = options.filter_exlarge_params
+                           ? mean + 3 * std::sqrt(var / static_cast<double>(numels.size()))
+                           : std::numeric_limits<double>::infinity();
+  std::vector<TensorSpec> kept;
+  std::vector<int> outliers;
+  int64_t max_size = options.min_chunk_size;
+  for (size_t i = 0; i < numels.size(); ++i) {
+    if (static_cast<double>(numels[i]) > limit) {
+      outliers.push_back(static_cast<int>(i));
+    } else {
+      kept.push_back(tensors[i]);
+      max_size = std::max(max_size, numels[i]);
+    }
+  }
+  RC_CLASSIFY(!outliers.empty(), "outliers");
+  RC_ASSERT(r->outliers == outliers);
+  const int64_t first =
+      (max_size + options.search_interval - 1) / options.search_interval * options.search_interval;
+  RC_ASSERT(r->first_candidate == first);
+  int64_t best = std::numeric_limits<int64_t>::max(), best_size = 0, count = 0;
+  for (int64_t c = first; c <= first + options.search_range; c += options.search_interval) {
+    ++count;
+    const StatusOr<std::vector<Chunk>> chunks = PackChunks(kept, c, 1);
+    RC_ASSERT(chunks.ok());
+    int64_t waste = 0;
+    for (const Chunk& chunk : *chunks) {
+      RC_ASSERT(!chunk.oversize);
+      waste += chunk.padding();
+    }
+    if (waste < best) {
+      best = waste;
+      best_size = c;
+    }
+  }
+  RC_CLASSIFY(count > 1, "several candidates");
+  RC_ASSERT(r->num_candidates == count);
+  RC_ASSERT(r->search_waste == best);
+  RC_ASSERT(r->chunk_size == RoundUp(best_size, options.dp_shards));
+  RC_ASSERT(r->dp_shards == options.dp_shards);
+  const StatusOr<std::vector<Chunk>> built = PackChunks(tensors, r->chunk_size, options.dp_shards);
+  RC_ASSERT(r->chunks == *built);
+}
+
+// twinsim's packed variant: the least padding of the packing really built over the candidates
+// min_chunk_size + k * interval, each rounded to the DP size.
+RC_GTEST_PROP(ChunkSearchProperty, PackedWasteIsTheLeastOverTheCandidatesTiesToTheSmaller, ()) {
+  const std::vector<int64_t> numels = *rc::gen::nonEmpty(GenNumels());
+  ChunkSearchOptions options;
+  options.method = ChunkSearchMethod::kPackedPadding;
   options.min_chunk_size = *rc::gen::inRange<int64_t>(1, 65);
   options.search_interval = *rc::gen::inRange<int64_t>(1, 17);
   options.search_range = *rc::gen::inRange<int64_t>(0, 129);
@@ -213,7 +293,8 @@ RC_GTEST_PROP(ChunkSearchProperty, WasteIsTheLeastOverTheCandidatesTiesToTheSmal
     last = size;
   }
   RC_CLASSIFY(r->num_candidates > 1, "several candidates");
-  RC_ASSERT(r->waste == best);
+  RC_ASSERT(r->padding == best);
+  RC_ASSERT(r->search_waste == best);
   RC_ASSERT(r->chunk_size == best_size);
   RC_ASSERT(r->max_candidate == last);
   const StatusOr<std::vector<Chunk>> chosen = PackChunks(tensors, best_size, options.dp_shards);

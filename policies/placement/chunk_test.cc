@@ -234,66 +234,312 @@ TEST(TensorStateTest, TransitionTableHasTwelveEdges) {
 }
 
 // ---- search ----------------------------------------------------------------------------------
+// Upstream facts cite hpcaitech/ColossalAI@4f9953be; "search_utils.py" is
+// colossalai/zero/gemini/chunk/search_utils.py there.
 
-// sizes 5 5 5 7, candidates 8, 10, 12:
-//   8:  [5|3] [5|3] [5|3] [7|1]  waste 10
-//   10: [5 5] [5|5] [7|3]        waste 8
-//   12: [5 5|2] [5 7]            waste 2
-TEST(SearchChunkSizeTest, PicksTheLeastWaste) {
-  StatusOr<ChunkSearchResult> r = SearchChunkSize(
-      Tensors({5, 5, 5, 7}), {.min_chunk_size = 8, .search_range = 4, .search_interval = 2});
+ChunkSearchOptions Colossal(int64_t min_chunk_size, int64_t search_range, int64_t interval,
+                            int dp = 1) {
+  return {.min_chunk_size = min_chunk_size,
+          .search_range = search_range,
+          .search_interval = interval,
+          .dp_shards = dp};
+}
+
+ChunkSearchOptions Packed(int64_t min_chunk_size, int64_t search_range, int64_t interval,
+                          int dp = 1) {
+  ChunkSearchOptions o = Colossal(min_chunk_size, search_range, interval, dp);
+  o.method = ChunkSearchMethod::kPackedPadding;
+  return o;
+}
+
+// ColossalAI's own test pins the search for a 2-layer, 128-wide GPT-2 with a 50,258-token tied
+// vocabulary: search_range_m=1, search_interval=128, min_chunk_size_m=0 -> 527,872 at world
+// sizes 1 and 4 (tests/test_zero/test_gemini/test_search.py:10-37). The word embedding
+// (6,433,024) is the outlier; the rest (527,872 elements) fills one chunk exactly.
+TEST(SearchChunkSizeTest, ColossalAIsOwnTestGpt2TwoLayers) {
+  StatusOr<core::ModelSpec> model =
+      core::MakeModel("gpt2:n_layer=2,n_embd=128,n_head=4,vocab_size=50258,n_positions=1024");
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  for (int dp : {1, 4}) {
+    StatusOr<ChunkSearchResult> r =
+        SearchChunkSize(ModelTensors(*model), Colossal(0, *ElementsFromMebi(1, "range"), 128, dp));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->chunk_size, 527872) << dp;
+    EXPECT_EQ(r->search_waste, 0) << dp;
+    EXPECT_EQ(r->total_elements, 6960896) << dp;
+    EXPECT_EQ(r->first_candidate, 131072) << dp;  // wpe, the largest kept size
+    EXPECT_EQ(r->num_candidates, 8193) << dp;     // 2^20 / 128 + 1
+    ASSERT_EQ(r->outliers.size(), 1u) << dp;
+    EXPECT_EQ(ModelTensors(*model)[r->outliers[0]].name, "transformer.wte.weight") << dp;
+  }
+}
+
+// Ten 3s and a 50 in the middle, min_chunk_size 0, candidates every 4 over a range of 8.
+//   mean 80/11, population std 13.51: 50 > 47.81 = mean + 3 std is dropped (:30-38).
+//   max_size = max(0, 3) = 3, start = ceil(3/4)*4 = 4 (:168-171); candidates 4, 8, 12 (:176).
+//   _get_unused_byte over the ten 3s (:41-60): 4 -> 10 * 1 = 10; 8 -> 5 * 2 = 10;
+//   12 -> [3333][3333][33|6] = 6. Winner 12, waste 6.
+// The chunks really built at 12: [3333] [3|9] (closed by 50) [50] [3333] [3|9]: padding 18.
+// twinsim's packed variant over the same candidates scores the real packing and keeps 4
+// (padding 10).
+TEST(SearchChunkSizeTest, OutliersLeaveTheSearchAndWasteCountsKeptSizesOnly) {
+  const std::vector<TensorSpec> t = Tensors({3, 3, 3, 3, 3, 50, 3, 3, 3, 3, 3});
+  StatusOr<ChunkSearchResult> r = SearchChunkSize(t, Colossal(0, 8, 4));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->chunk_size, 12);
-  EXPECT_EQ(r->waste, 2);
+  EXPECT_EQ(r->method, ChunkSearchMethod::kColossalAI);
+  EXPECT_EQ(r->outliers, std::vector<int>{5});
+  EXPECT_NEAR(static_cast<double>(r->outlier_limit), 47.80738, 1e-5);
+  EXPECT_EQ(r->first_candidate, 4);
   EXPECT_EQ(r->num_candidates, 3);
   EXPECT_EQ(r->max_candidate, 12);
-  EXPECT_EQ(r->total_elements, 22);
+  EXPECT_EQ(r->chunk_size, 12);
+  EXPECT_EQ(r->search_waste, 6);
+  EXPECT_EQ(r->padding, 18);
+  ASSERT_EQ(r->chunks.size(), 5u);
+  EXPECT_EQ(r->chunks[2], (Chunk{50, 5, 1, 50, true}));
+
+  StatusOr<ChunkSearchResult> packed = SearchChunkSize(t, Packed(4, 8, 4));
+  ASSERT_TRUE(packed.ok());
+  EXPECT_EQ(packed->chunk_size, 4);
+  EXPECT_EQ(packed->padding, 10);
+  EXPECT_EQ(packed->search_waste, 10);
+}
+
+// A size equal to mean + 3 std stays: the filter keeps x <= upper_limit (search_utils.py:38).
+// Nine 10s and a 1000: mean 109, std 297 exactly, limit 1000.
+TEST(SearchChunkSizeTest, ASizeAtTheLimitIsKept) {
+  std::vector<int64_t> sizes(9, 10);
+  sizes.push_back(1000);
+  StatusOr<ChunkSearchResult> r = SearchChunkSize(Tensors(sizes), Colossal(0, 0, 1000));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(static_cast<double>(r->outlier_limit), 1000.0);
   EXPECT_TRUE(r->outliers.empty());
-  EXPECT_EQ(r->chunks.size(), 2u);
-  EXPECT_EQ(PaddingWaste(std::vector<int64_t>{5, 5, 5, 7}, 8), 10);
-  EXPECT_EQ(PaddingWaste(std::vector<int64_t>{5, 5, 5, 7}, 10), 8);
+  EXPECT_EQ(r->chunk_size, 1000);
+  // filter_exlarge_params=False keeps everything too (search_utils.py:165).
+  ChunkSearchOptions o = Colossal(0, 0, 1000);
+  o.filter_exlarge_params = false;
+  sizes.push_back(100000);
+  StatusOr<ChunkSearchResult> unfiltered = SearchChunkSize(Tensors(sizes), o);
+  ASSERT_TRUE(unfiltered.ok());
+  EXPECT_TRUE(unfiltered->outliers.empty());
+  EXPECT_EQ(unfiltered->chunk_size, 100000);
+  EXPECT_TRUE(std::isinf(unfiltered->outlier_limit));
 }
 
+// The range starts at the largest kept size rounded up to the interval, not at min_chunk_size
+// (search_utils.py:168-171): sizes 7 7 1 1, min 4, interval 2, range 4. No outlier (mean 4,
+// std 3). max_size 7, start 8; candidates 8, 10, 12:
+//   8: [7|1] [7 1|0] [1|7] = 8;  10: [7|3] [7 1 1|1] = 4;  12: [7|5] [7 1 1|3] = 8.
+// The packed variant tries 4, 6, 8 and keeps 4: both 7s get chunks of their own, [1 1|2].
+TEST(SearchChunkSizeTest, CandidatesStartAtTheLargestKeptSize) {
+  const std::vector<TensorSpec> t = Tensors({7, 7, 1, 1});
+  StatusOr<ChunkSearchResult> r = SearchChunkSize(t, Colossal(4, 4, 2));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->first_candidate, 8);
+  EXPECT_EQ(r->chunk_size, 10);
+  EXPECT_EQ(r->search_waste, 4);
+  EXPECT_EQ(r->padding, 4);
+  StatusOr<ChunkSearchResult> packed = SearchChunkSize(t, Packed(4, 4, 2));
+  ASSERT_TRUE(packed.ok());
+  EXPECT_EQ(packed->first_candidate, 4);
+  EXPECT_EQ(packed->max_candidate, 8);
+  EXPECT_EQ(packed->chunk_size, 4);
+  EXPECT_EQ(packed->padding, 2);
+  EXPECT_TRUE(packed->outliers.empty());  // 7 is not larger than the last candidate, 8
+}
+
+// Ties keep the first candidate (strict <, search_utils.py:180).
 TEST(SearchChunkSizeTest, TiesGoToTheSmallerSize) {
-  StatusOr<ChunkSearchResult> r = SearchChunkSize(
-      Tensors({4, 4}), {.min_chunk_size = 4, .search_range = 4, .search_interval = 4});
+  StatusOr<ChunkSearchResult> r = SearchChunkSize(Tensors({4, 4}), Colossal(4, 4, 4));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->chunk_size, 4);
-  EXPECT_EQ(r->waste, 0);
+  EXPECT_EQ(r->search_waste, 0);
 }
 
-// 100 is larger than every candidate (4, 6, 8): an outlier in a chunk of its own.
-TEST(SearchChunkSizeTest, TensorsLargerThanEveryCandidateAreOutliers) {
-  StatusOr<ChunkSearchResult> r = SearchChunkSize(
-      Tensors({100, 3}), {.min_chunk_size = 4, .search_range = 4, .search_interval = 2});
+// Only the winner is rounded to the DP degree (search_utils.py:184-185): sizes 5 5, interval 5,
+// range 5, dp 2. Candidates 5 and 10 both waste 0: 5 wins and becomes 6 (padding 1 + 1). The
+// packed variant rounds each candidate first (6 -> padding 2, 10 -> 0) and keeps 10.
+TEST(SearchChunkSizeTest, OnlyTheWinnerIsRoundedToTheDpDegree) {
+  const std::vector<TensorSpec> t = Tensors({5, 5});
+  StatusOr<ChunkSearchResult> r = SearchChunkSize(t, Colossal(0, 5, 5, 2));
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->outliers, std::vector<int>{0});
-  EXPECT_EQ(r->chunk_size, 4);
-  EXPECT_EQ(r->waste, 1);
-  EXPECT_TRUE(r->chunks[0].oversize);
+  EXPECT_EQ(r->chunk_size, 6);
+  EXPECT_EQ(r->search_waste, 0);
+  EXPECT_EQ(r->padding, 2);
+  EXPECT_EQ(r->dp_shards, 2);
+  StatusOr<ChunkSearchResult> packed = SearchChunkSize(t, Packed(5, 5, 5, 2));
+  ASSERT_TRUE(packed.ok());
+  EXPECT_EQ(packed->chunk_size, 10);
+  EXPECT_EQ(packed->padding, 0);
 }
 
-TEST(SearchChunkSizeTest, CandidatesAreRoundedToTheShardCount) {
-  // Candidates 5, 7 -> 6, 8 with 2 shards; sizes 3 3 2: 6 wastes 4, 8 wastes 0.
-  StatusOr<ChunkSearchResult> r = SearchChunkSize(
-      Tensors({3, 3, 2}),
-      {.min_chunk_size = 5, .search_range = 2, .search_interval = 2, .dp_shards = 2});
+// A model whose total is below min_chunk_size is one chunk of exactly its size, kept gathered
+// and so never sharded (search_utils.py:159-161; chunk/chunk.py:101-104).
+TEST(SearchChunkSizeTest, ASmallModelIsOneKeptGatheredChunk) {
+  StatusOr<ChunkSearchResult> r = SearchChunkSize(Tensors({3, 4, 5}), Colossal(13, 8, 4, 4));
   ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->keep_gathered);
+  EXPECT_EQ(r->chunk_size, 12);
+  EXPECT_EQ(r->dp_shards, 1);
+  EXPECT_EQ(r->padding, 0);
+  EXPECT_EQ(r->search_waste, 0);
+  ASSERT_EQ(r->chunks.size(), 1u);
+  StatusOr<ChunkManager> m = ChunkManager::Make(Tensors({3, 4, 5}), r->ChunkOptionsFor(false));
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_TRUE(m->keep_gathered());
+  EXPECT_EQ(m->dp_shards(), 1);
+  // At exactly min_chunk_size the group is searched (group_acc_size < min_chunk_size, :160).
+  StatusOr<ChunkSearchResult> at = SearchChunkSize(Tensors({3, 4, 5}), Colossal(12, 8, 4, 4));
+  ASSERT_TRUE(at.ok());
+  EXPECT_FALSE(at->keep_gathered);
+  EXPECT_EQ(at->chunk_size, 12);
+  EXPECT_EQ(at->dp_shards, 4);
+  // With nothing searched no candidate is evaluated, so a tiny interval over the default range
+  // (4 Mi candidates, above kMaxSearchCandidates) is no error: Python's loop would find waste
+  // 0 everywhere and keep the first.
+  StatusOr<ChunkSearchResult> tiny = SearchChunkSize(Tensors({3, 4, 5}), {.search_interval = 8});
+  ASSERT_TRUE(tiny.ok()) << tiny.status().ToString();
+  EXPECT_TRUE(tiny->keep_gathered);
+  EXPECT_EQ(tiny->num_candidates, (int64_t{32} << 20) / 8 + 1);
+  // A kept-gathered chunk is never sharded.
+  EXPECT_FALSE(ChunkManager::Make(Tensors({3}), {3, 2, false, true}).ok());
+}
+
+// Several DP-degree groups, as search_chunk_configuration accepts them: the group below
+// min_chunk_size is kept gathered; the outlier filter runs over all searched groups together;
+// the winner is rounded to the lcm of every group's degree, the kept-gathered one's included
+// (np.lcm.reduce over params_dict's keys, search_utils.py:148).
+//   degree 2: 4 4 4 (searched), degree 3: 1 1 (total 2 < 3: kept gathered).
+//   start max(3, 4) = 4 -> candidates 4, 8: 4 wastes 0 -> lcm(2, 3) = 6.
+TEST(SearchChunkConfigurationTest, GroupsByDpDegree) {
+  const std::vector<ChunkSearchGroup> groups = {{2, {4, 4, 4}}, {3, {1, 1}}};
+  StatusOr<ChunkConfiguration> c = SearchChunkConfiguration(groups, Colossal(3, 4, 4));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const std::vector<ChunkGroupConfig> expected = {{2, 6, false}, {3, 2, true}};
+  EXPECT_EQ(c->groups, expected);
+  EXPECT_EQ(c->best_unrounded, 4);
+  EXPECT_EQ(c->waste, 0);
+  EXPECT_EQ(c->total_elements, 14);
+}
+
+// The filter pools the searched groups: ten 1s in one group make the other group's only size
+// (100) an outlier, and max() of its now empty list fails in Python (search_utils.py:170).
+TEST(SearchChunkConfigurationTest, AGroupFilteredEmptyFailsAsInPython) {
+  const std::vector<ChunkSearchGroup> groups = {{1, std::vector<int64_t>(10, 1)}, {2, {100}}};
+  StatusOr<ChunkConfiguration> c = SearchChunkConfiguration(groups, Colossal(0, 4, 4));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("max() of an empty list"), std::string::npos);
+}
+
+// Defaults: search_range_m = 32, min_chunk_size_m = 32 (booster/plugin/gemini_plugin.py:
+// 459-461); interval 1024 without a hidden_dim (chunk/utils.py:27-30); the filter on
+// (search_utils.py:113); the ColossalAI search is the default method.
+TEST(SearchChunkSizeTest, DefaultsAreColossalAIs) {
+  const ChunkSearchOptions o;
+  EXPECT_EQ(o.method, ChunkSearchMethod::kColossalAI);
+  EXPECT_EQ(o.search_range, 32 << 20);
+  EXPECT_EQ(o.min_chunk_size, 32 << 20);
+  EXPECT_EQ(o.search_interval, 0);
+  EXPECT_TRUE(o.filter_exlarge_params);
+  StatusOr<ChunkSearchResult> r = SearchChunkSize(Tensors({1}), Colossal(0, 0, 0));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->search_interval, 1024);
+  EXPECT_EQ(r->chunk_size, 1024);
+  // twinsim's callers default the interval to the hidden size (train_gpt_demo.py:170 passes
+  // n_embd); a model without a final norm gets 1024.
+  StatusOr<core::ModelSpec> gpt2 = core::MakeModel("gpt2-xl");
+  ASSERT_TRUE(gpt2.ok());
+  EXPECT_EQ(WithModelDefaults({}, *gpt2).search_interval, 1600);
+  EXPECT_EQ(WithModelDefaults({.search_interval = 7}, *gpt2).search_interval, 7);
+}
+
+// strict_ddp_flag is accepted and never read (search_utils.py:114, :128-129 document it).
+TEST(SearchChunkSizeTest, StrictDdpHasNoEffect) {
+  const std::vector<TensorSpec> t = Tensors({3, 3, 3, 3, 3, 50, 3, 3, 3, 3, 3});
+  ChunkSearchOptions strict = Colossal(0, 8, 4, 2);
+  strict.strict_ddp = true;
+  StatusOr<ChunkSearchResult> a = SearchChunkSize(t, strict);
+  StatusOr<ChunkSearchResult> b = SearchChunkSize(t, Colossal(0, 8, 4, 2));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->chunk_size, b->chunk_size);
+  EXPECT_EQ(a->chunks, b->chunks);
+}
+
+// Pinned from a local re-implementation of search_chunk_configuration (python3, not
+// committed) over the presets' parameter lists at the defaults (range 32 Mi, min 32 Mi,
+// interval = hidden size). GPT-2 XL: wte is the only outlier, start 32 Mi + 768 (a multiple of
+// 1600). Llama 3: embed_tokens and lm_head are outliers; the MLP weights (8B: 56 Mi, 70B:
+// 224 Mi elements) are the largest kept sizes, so the search starts there.
+TEST(SearchChunkSizeTest, PresetsAtTheDefaults) {
+  struct Case {
+    const char* model;
+    int64_t chunk_size, search_waste, first_candidate;
+    size_t outliers;
+  };
+  for (const Case& c : {
+           Case{"gpt2-xl", 51236800, 8667200, 33555200, 1},
+           Case{"llama3-8b", 58732544, 538177536, 58720256, 2},
+           Case{"llama3-70b", 234905600, 6717431808, 234881024, 2},
+       }) {
+    StatusOr<core::ModelSpec> model = core::MakeModel(c.model);
+    ASSERT_TRUE(model.ok()) << c.model;
+    StatusOr<ChunkSearchResult> r =
+        SearchChunkSize(ModelTensors(*model), WithModelDefaults({}, *model));
+    ASSERT_TRUE(r.ok()) << c.model << ": " << r.status().ToString();
+    EXPECT_EQ(r->chunk_size, c.chunk_size) << c.model;
+    EXPECT_EQ(r->search_waste, c.search_waste) << c.model;
+    EXPECT_EQ(r->first_candidate, c.first_candidate) << c.model;
+    EXPECT_EQ(r->outliers.size(), c.outliers) << c.model;
+  }
+}
+
+TEST(SearchChunkSizeTest, FixedChunkSize) {
+  StatusOr<ChunkSearchResult> r =
+      SearchChunkSize(Tensors({3, 4, 5}), {.fixed_chunk_size = 8, .dp_shards = 2});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->fixed);
   EXPECT_EQ(r->chunk_size, 8);
-  EXPECT_EQ(r->waste, 0);
-  EXPECT_EQ(r->max_candidate, 8);
+  EXPECT_EQ(r->num_candidates, 0);
+  EXPECT_EQ(r->padding, 1 + 3);  // [3 4|1] [5|3]
+  // Gemini asserts chunk_size % dp == 0 (chunk/chunk.py:102-103).
+  EXPECT_EQ(
+      SearchChunkSize(Tensors({3}), {.fixed_chunk_size = 9, .dp_shards = 2}).status().message(),
+      "chunk size 9 is not a multiple of the 2 DP shards (Gemini asserts it)");
 }
 
 TEST(SearchChunkSizeTest, RejectsBadOptions) {
   const std::vector<TensorSpec> t = Tensors({1});
-  EXPECT_FALSE(SearchChunkSize(t, {.min_chunk_size = 0}).ok());
-  EXPECT_FALSE(SearchChunkSize(t, {.search_interval = 0}).ok());
-  EXPECT_FALSE(SearchChunkSize(t, {.search_range = -1}).ok());
+  EXPECT_FALSE(SearchChunkSize(t, {.min_chunk_size = -1}).ok());
+  EXPECT_FALSE(SearchChunkSize(t, {.search_interval = -1}).ok());
+  EXPECT_FALSE(SearchChunkSize(t, {.search_range = -1}).ok());  // asserted, search_utils.py:145
+  EXPECT_FALSE(SearchChunkSize(t, Packed(0, 4, 4)).ok());
+  EXPECT_FALSE(SearchChunkSize({}, {}).ok());
   EXPECT_EQ(SearchChunkSize(t, {.min_chunk_size = 1, .search_range = 1 << 21, .search_interval = 1})
                 .status()
                 .message(),
             "search range 2097152 in steps of 1 gives 2097153 candidates; at most 1048576 are "
             "searched");
+}
+
+TEST(ChunkSearchMethodTest, NamesRoundTrip) {
+  for (ChunkSearchMethod m : {ChunkSearchMethod::kColossalAI, ChunkSearchMethod::kPackedPadding}) {
+    EXPECT_EQ(*ParseChunkSearchMethod(ChunkSearchMethodName(m)), m);
+  }
+  EXPECT_EQ(ParseChunkSearchMethod("gemini").status().message(),
+            "expected colossalai or packed, got 'gemini'");
+}
+
+// The provenance names search_chunk_configuration's file, lines and commit; packed is
+// twinsim's own.
+TEST(ChunkSearchProvenanceTest, CitesColossalAI) {
+  const core::Provenance p = ChunkSearchProvenance(ChunkSearchMethod::kColossalAI);
+  ASSERT_FALSE(p.sources.empty());
+  EXPECT_EQ(core::FormatSourceRef(p.sources[0]),
+            "hpcaitech/ColossalAI@4f9953be colossalai/zero/gemini/chunk/search_utils.py:108-191 "
+            "(search_chunk_configuration)");
+  EXPECT_FALSE(p.twinsim_own);
+  EXPECT_FALSE(p.deviations.empty());
+  EXPECT_TRUE(ChunkSearchProvenance(ChunkSearchMethod::kPackedPadding).twinsim_own);
 }
 
 TEST(ElementsFromMebiTest, CountsUnitsOfTwoToTheTwenty) {

@@ -307,10 +307,11 @@ StatusOr<RankStep> BuildRankStep(const core::ParallelLayout& layout, const Workl
                                                config.rank, layout.world_size()));
   }
   std::vector<TensorSpec> tensors = RankTensors(layout, config.rank);
-  StatusOr<ChunkSearchResult> found = SearchChunkSize(tensors, search);
+  StatusOr<ChunkSearchResult> found =
+      SearchChunkSize(tensors, WithModelDefaults(search, layout.model()));
   if (!found.ok()) return found.status();
   StatusOr<ChunkManager> chunks =
-      ChunkManager::Make(std::move(tensors), {found->chunk_size, search.dp_shards, separate_grad});
+      ChunkManager::Make(std::move(tensors), found->ChunkOptionsFor(separate_grad));
   if (!chunks.ok()) return chunks.status();
   StatusOr<Workload> workload = BuildWorkload(layout, *chunks, config);
   if (!workload.ok()) return workload.status();

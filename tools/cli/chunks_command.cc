@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "core/parallel_layout.h"
 #include "policies/placement/chunk.h"
 #include "tools/cli/args.h"
+#include "tools/cli/chunk_search_args.h"
 #include "tools/cli/layout_args.h"
 #include "tools/cli/output.h"
 
@@ -72,16 +74,7 @@ class ChunksCommand final : public Command {
     layout_args_.Declare(app);
     app.add_option("--rank", rank_text_, "The rank whose parameters are packed (default 0)")
         ->type_name("R");
-    app.add_option("--search-range-m", range_text_,
-                   "Search range above the minimum, in 2^20 elements (default 32, as ColossalAI)")
-        ->type_name("M");
-    app.add_option("--search-interval", interval_text_,
-                   "Step between candidate sizes, in elements (default 1024; ColossalAI uses the "
-                   "hidden size when given)")
-        ->type_name("N");
-    app.add_option("--min-chunk-size-m", min_text_,
-                   "Smallest candidate chunk size, in 2^20 elements (default 32)")
-        ->type_name("M");
+    search_args_.Declare(app, /*with_chunk_size=*/false);
     app.add_flag("--dp-shard", dp_shard_,
                  "Shard every chunk over the rank's --dp ranks (each keeps 1/dp; gathered on use)");
     app.add_flag("--grad-accumulation", grad_accumulation_,
@@ -92,14 +85,18 @@ class ChunksCommand final : public Command {
         "registration order, a tensor larger than the chunk size in a chunk of its own; each\n"
         "fp16 parameter chunk (which also receives the gradient) paired with fp32 master, Adam m\n"
         "and Adam v chunks: 14 bytes per element, padding included. The chunk size is searched\n"
-        "as search_chunk_configuration does: candidates from --min-chunk-size-m to\n"
-        "--min-chunk-size-m + --search-range-m in steps of --search-interval, the least padding\n"
-        "wins, ties to the smaller. Tensors larger than every candidate are listed as outliers.\n"
+        "as ColossalAI's search_chunk_configuration does (ColossalAI@4f9953be): a model smaller\n"
+        "than --min-chunk-size-m is one chunk kept gathered; sizes above mean + 3 std are left\n"
+        "out (outliers, each later in a chunk of its own); candidates from the largest kept size\n"
+        "rounded up to --search-interval, --search-range-m further in steps of it; the least\n"
+        "unused space over the kept sizes wins, ties to the smaller; only the winner is rounded\n"
+        "to the DP size. --chunk-search packed is twinsim's own variant.\n"
         "TP shards are sized as Megatron allocates them (--vocab-divisible-by 1 for an\n"
         "unpadded vocabulary). Examples:\n"
         "  twinsim chunks --model gpt2-small\n"
         "  twinsim chunks --model llama3-8b --tp 2 --dp 4 --rank 1 --dp-shard --json\n"
-        "  twinsim chunks --model gpt2-medium --search-interval 1024 --min-chunk-size-m 8");
+        "  twinsim chunks --model gpt2-medium --search-interval 1024 --min-chunk-size-m 8\n"
+        "  twinsim chunks --model llama3-8b --chunk-search packed");
   }
 
   Status Validate() override {
@@ -116,41 +113,19 @@ class ChunksCommand final : public Command {
       }
       rank_ = static_cast<int>(*rank);
     }
-    for (auto [option, text, field] :
-         {std::tuple{"--search-range-m", &range_text_, &options_.search_range},
-          std::tuple{"--min-chunk-size-m", &min_text_, &options_.min_chunk_size}}) {
-      if (text->empty()) continue;
-      StatusOr<double> m = ParseFiniteDouble(option, *text);
-      if (!m.ok()) return m.status();
-      StatusOr<int64_t> elements = placement::ElementsFromMebi(*m, option);
-      if (!elements.ok()) return elements.status();
-      *field = *elements;
-    }
-    if (options_.min_chunk_size < 1) {
-      return Status::InvalidArgument(
-          "--min-chunk-size-m: expected at least one element (1/1048576), got " + Quote(min_text_));
-    }
-    if (!interval_text_.empty()) {
-      StatusOr<uint64_t> interval = ParseUint64AtMost(
-          "--search-interval", interval_text_, placement::kMaxChunkElements, "a positive integer");
-      if (!interval.ok()) return interval.status();
-      if (*interval == 0) {
-        return Status::InvalidArgument("--search-interval: expected a positive integer, got " +
-                                       Quote(interval_text_));
-      }
-      options_.search_interval = static_cast<int64_t>(*interval);
-    }
-    options_.dp_shards = dp_shard_ ? layout_->config().dp : 1;
+    const int dp_shards = dp_shard_ ? layout_->config().dp : 1;
+    StatusOr<placement::ChunkSearchOptions> options = search_args_.Make(dp_shards);
+    if (!options.ok()) return options.status();
+    options_ = placement::WithModelDefaults(*options, layout_->model());
     tensors_ = placement::RankTensors(*layout_, rank_);
     StatusOr<placement::ChunkSearchResult> result = placement::SearchChunkSize(tensors_, options_);
     if (!result.ok()) {
       // The tensors come from a valid layout, so what can fail is the candidate range.
-      return Status::InvalidArgument("--search-range-m/--search-interval: " +
-                                     result.status().message());
+      return ForOption(search_args_.BlameOption(), result.status());
     }
     result_ = std::move(*result);
-    StatusOr<placement::ChunkManager> manager = placement::ChunkManager::Make(
-        tensors_, {result_->chunk_size, options_.dp_shards, grad_accumulation_});
+    StatusOr<placement::ChunkManager> manager =
+        placement::ChunkManager::Make(tensors_, result_->ChunkOptionsFor(grad_accumulation_));
     if (!manager.ok()) return manager.status();
     manager_ = std::move(*manager);
     return Status::Ok();
@@ -178,11 +153,17 @@ class ChunksCommand final : public Command {
         JsonString(l.model().name), c.tp, c.pp, c.dp, rank_, coords.dp, coords.pp, coords.tp,
         tensors_.size(), r.total_elements));
     out.Append(fmt::format(
-        "\"search\":{{\"min_chunk_size\":{},\"search_range\":{},\"search_interval\":{},"
-        "\"num_candidates\":{},\"max_candidate\":{}}},\"chunk_size\":{},\"waste\":{},"
-        "\"dp_shards\":{},\"grad_accumulation\":{},\"bytes_per_element\":{},\"outliers\":[",
-        options_.min_chunk_size, options_.search_range, options_.search_interval, r.num_candidates,
-        r.max_candidate, r.chunk_size, r.waste, options_.dp_shards, grad_accumulation_,
+        "\"search\":{{\"method\":\"{}\",\"min_chunk_size\":{},\"search_range\":{},"
+        "\"search_interval\":{},\"filter_exlarge_params\":{},\"first_candidate\":{},"
+        "\"num_candidates\":{},\"max_candidate\":{},\"outlier_limit\":{}}},\"chunk_size\":{},"
+        "\"keep_gathered\":{},\"search_waste\":{},\"padding\":{},\"dp_shards\":{},"
+        "\"grad_accumulation\":{},\"bytes_per_element\":{},\"outliers\":[",
+        placement::ChunkSearchMethodName(r.method), options_.min_chunk_size, options_.search_range,
+        r.search_interval, options_.filter_exlarge_params, r.first_candidate, r.num_candidates,
+        r.max_candidate,
+        std::isfinite(r.outlier_limit) ? fmt::format("{:.1f}", static_cast<double>(r.outlier_limit))
+                                       : std::string("null"),
+        r.chunk_size, r.keep_gathered, r.search_waste, r.padding, r.dp_shards, grad_accumulation_,
         m.BytesPerElement()));
     for (size_t i = 0; i < r.outliers.size(); ++i) {
       const placement::TensorSpec& t = tensors_[r.outliers[i]];
@@ -200,7 +181,7 @@ class ChunksCommand final : public Command {
           "{}{{\"index\":{},\"capacity\":{},\"elements\":{},\"padding\":{},\"oversize\":{},"
           "\"gather_bytes\":{},\"tensors\":[",
           ci ? "," : "", ci, chunk.capacity, chunk.used, chunk.padding(), chunk.oversize,
-          options_.dp_shards > 1 ? m.GatherBytes(ci) : 0));
+          r.dp_shards > 1 ? m.GatherBytes(ci) : 0));
       for (int t = chunk.first_tensor; t < chunk.first_tensor + chunk.num_tensors; ++t) {
         out.Append(fmt::format("{}{{\"name\":{},\"numel\":{},\"offset\":{}}}",
                                t > chunk.first_tensor ? "," : "", JsonString(tensors_[t].name),
@@ -231,42 +212,56 @@ class ChunksCommand final : public Command {
     const core::ParallelCoords coords = l.RankCoords(rank_);
     const placement::ChunkSearchResult& r = *result_;
     const placement::ChunkManager& m = *manager_;
-    const int64_t allocated = r.total_elements + r.waste;
-    const bool sharded = options_.dp_shards > 1;
+    const int64_t allocated = r.total_elements + r.padding;
+    const bool sharded = r.dp_shards > 1;
     std::string per_element;
     for (placement::ChunkKind kind : m.Kinds()) {
       per_element +=
           fmt::format("{}{} {}", per_element.empty() ? "" : " + ", placement::ChunkKindName(kind),
                       placement::ChunkKindElementBytes(kind));
     }
+    auto percent = [](int64_t part, int64_t whole) {
+      return whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0;
+    };
     out.Append(fmt::format(
         "model         {}\nlayout        tp={} pp={} dp={}; rank {} (dp {}, pp {}, tp {})\n"
         "tensors       {} ({} elements)\n"
-        "search        {} candidates, {} to {} elements ({} to {}) in steps of {}\n"
-        "chunk size    {} elements ({})\n"
-        "padding       {} elements ({:.2f}% of {} allocated)\n",
+        "search        {}: {} candidates, {} to {} elements ({} to {}) in steps of {}\n",
         l.model().name, c.tp, c.pp, c.dp, rank_, coords.dp, coords.pp, coords.tp, tensors_.size(),
-        Thousands(r.total_elements), Thousands(r.num_candidates),
-        Thousands(options_.min_chunk_size), Thousands(r.max_candidate),
-        Mebi(options_.min_chunk_size), Mebi(r.max_candidate), Thousands(options_.search_interval),
-        Thousands(r.chunk_size), Mebi(r.chunk_size), Thousands(r.waste),
-        allocated ? 100.0 * static_cast<double>(r.waste) / static_cast<double>(allocated) : 0.0,
-        Thousands(allocated)));
+        Thousands(r.total_elements), placement::ChunkSearchMethodName(r.method),
+        Thousands(r.num_candidates), Thousands(r.first_candidate), Thousands(r.max_candidate),
+        Mebi(r.first_candidate), Mebi(r.max_candidate), Thousands(r.search_interval)));
+    const bool colossal = r.method == placement::ChunkSearchMethod::kColossalAI;
     if (r.outliers.empty()) {
       out.Append("outliers      none\n");
     } else {
-      out.Append(
-          fmt::format("outliers      {} larger than every candidate, each in its own chunk:\n",
-                      r.outliers.size()));
+      out.Append(fmt::format("outliers      {} {}:\n", r.outliers.size(),
+                             colossal ? "above mean + 3 std, left out of the search"
+                                      : "larger than every candidate, each in its own chunk"));
       for (int o : r.outliers) {
         out.Append(fmt::format("                {} ({} elements)\n", tensors_[o].name,
                                Thousands(tensors_[o].numel)));
       }
     }
+    out.Append(fmt::format("chunk size    {} elements ({}){}\n", Thousands(r.chunk_size),
+                           Mebi(r.chunk_size),
+                           r.keep_gathered ? ": below the minimum chunk size, one chunk kept "
+                                             "gathered (never sharded or released)"
+                                           : ""));
+    if (colossal) {
+      out.Append(fmt::format(
+          "search waste  {} elements ({:.2f}% of {}; ColossalAI's "
+          "min_chunk_waste, kept sizes only)\n",
+          Thousands(r.search_waste), percent(r.search_waste, r.total_elements + r.search_waste),
+          Thousands(r.total_elements + r.search_waste)));
+    }
+    out.Append(fmt::format("padding       {} elements ({:.2f}% of {} allocated)\n",
+                           Thousands(r.padding), percent(r.padding, allocated),
+                           Thousands(allocated)));
     out.Append(fmt::format("sharding      {}\n",
                            sharded ? fmt::format("over {} DP ranks: each keeps 1/{} of every "
                                                  "chunk and gathers it on use",
-                                                 options_.dp_shards, options_.dp_shards)
+                                                 r.dp_shards, r.dp_shards)
                                    : std::string("none (every chunk whole on this rank)")));
     out.Append(fmt::format("bytes/param   {} ({})\n", m.BytesPerElement(), per_element));
     std::string rank_bytes;
@@ -308,7 +303,8 @@ class ChunksCommand final : public Command {
   }
 
   LayoutArgs layout_args_;
-  std::string rank_text_, range_text_, interval_text_, min_text_;
+  ChunkSearchArgs search_args_;
+  std::string rank_text_;
   bool dp_shard_ = false;
   bool grad_accumulation_ = false;
   bool json_ = false;

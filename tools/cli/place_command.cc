@@ -30,6 +30,7 @@
 #include "properties/init_check.h"
 #include "properties/placement_run.h"
 #include "tools/cli/args.h"
+#include "tools/cli/chunk_search_args.h"
 #include "tools/cli/layout_args.h"
 #include "tools/cli/output.h"
 
@@ -166,6 +167,7 @@ class PlaceCommand final : public Command {
                  "Full activation recomputation: each layer keeps only its input");
     app.add_flag("--dp-shard", dp_shard_,
                  "Shard every chunk over the --dp ranks (each keeps 1/dp; gathered on use)");
+    search_args_.Declare(app, /*with_chunk_size=*/true);
     app.add_flag(
         "--gpu-adam", gpu_adam_,
         "twinsim's GPU-Adam variant of cpu, static and auto (not Gemini): Adam on the GPU, "
@@ -500,9 +502,17 @@ class PlaceCommand final : public Command {
       }
     }
 
-    // Chunks: the default chunk-size search of `twinsim chunks`, over this rank's tensors.
+    // Chunks: the chunk-size search of `twinsim chunks` (same options), over this rank's tensors.
     separate_grad_ = grad_accumulation_ || config_.num_microbatches > 1;
-    search_options_.dp_shards = dp_shard_ ? lc.dp : 1;
+    StatusOr<placement::ChunkSearchOptions> search = search_args_.Make(dp_shard_ ? lc.dp : 1);
+    if (!search.ok()) return search.status();
+    search_options_ = *search;
+    if (StatusOr<placement::ChunkSearchResult> found = placement::SearchChunkSize(
+            placement::RankTensors(*layout_, config_.rank),
+            placement::WithModelDefaults(search_options_, layout_->model()));
+        !found.ok()) {
+      return ForOption(search_args_.BlameOption(), found.status());
+    }
     StatusOr<placement::RankStep> step =
         placement::BuildRankStep(*layout_, config_, search_options_, separate_grad_);
     if (!step.ok()) return ForOption("--model", step.status());
@@ -766,8 +776,9 @@ class PlaceCommand final : public Command {
     out.Append(fmt::format(
         "chunks        {} of {} elements, {} bytes/param, {}; model data {}\n", m.chunks().size(),
         Thousands(static_cast<uint64_t>(chunk_size_)), m.BytesPerElement(),
-        m.dp_shards() > 1 ? fmt::format("sharded over {} DP ranks", m.dp_shards())
-                          : std::string("not sharded"),
+        m.keep_gathered()   ? std::string("one chunk kept gathered (below the minimum size)")
+        : m.dp_shards() > 1 ? fmt::format("sharded over {} DP ranks", m.dp_shards())
+                            : std::string("not sharded"),
         Bytes(workload_->total_model_bytes)));
     out.Append(
         fmt::format("activations   {} per layer per microbatch, {} per microbatch on "
@@ -1227,6 +1238,7 @@ class PlaceCommand final : public Command {
   int64_t gpus_per_node_ = 1;
   std::string gpu_model_;
   bool separate_grad_ = false;
+  ChunkSearchArgs search_args_;
   placement::ChunkSearchOptions search_options_;
   int64_t chunk_size_ = 0;
   std::optional<placement::ChunkManager> manager_;
