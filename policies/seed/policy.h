@@ -103,6 +103,19 @@ struct RankInit {
   std::string oom_during;
 };
 
+// Note [Offline work]
+// ~~~~~~~~~~~~~~~~~~~
+// Some schemes do part of their init in a separate job before training starts: torchtitan's
+// seed checkpoint is created by a WORLD_SIZE=1 run that holds the whole model in one host's
+// memory and writes it to storage. That job is no rank of the layout, so its memory and time
+// are reported apart from the ranks' (init-fits is about the ranks), never added to them.
+struct OfflineWork {
+  std::string what;                  // "seed checkpoint creation (...)"
+  uint64_t host_bytes = 0;           // peak host memory of that job
+  uint64_t elements_initialized = 0; // values it draws, on one CPU
+  uint64_t storage_write_bytes = 0;  // what it saves
+};
+
 // A property a policy promises, possibly only for some layouts.
 struct Claim {
   Property property = Property::kParity;
@@ -126,6 +139,12 @@ class SeedPolicy {
   virtual std::string_view models() const = 0;
   // The upstream code it follows, cited (core/provenance.h); twinsim_own for twinsim's schemes.
   virtual core::Provenance provenance() const { return {}; }
+  // The job it needs before training starts, outside the layout's ranks (Note [Offline
+  // work]); nullopt for the schemes that need none.
+  virtual std::optional<OfflineWork> Offline(const core::ModelSpec& model) const {
+    (void)model;
+    return std::nullopt;
+  }
   // The properties it promises; every other property has a counterexample.
   virtual const std::vector<Claim>& claims() const = 0;
   virtual bool Supports(InitDevice device) const = 0;
@@ -142,9 +161,12 @@ class SeedPolicy {
 };
 
 // The policies, in a stable order: torch-serial, torch-parallel, megatron, megatron-cpu,
-// colossal-legacy, dtensor, seed-checkpoint, counter.
+// colossal-legacy, dtensor, dtensor@2.5, seed-checkpoint, zero-init, counter.
 const std::vector<std::string>& PolicyNames();
 // The policy named `name`; InvalidArgument naming the known ones (and the nearest) otherwise.
+// A release-dependent policy takes a suffix: "dtensor@2.5" (PyTorch <= 2.5) or
+// "dtensor@0175565d" (= "dtensor", the main-branch commit read); an unknown suffix is
+// InvalidArgument listing the known ones, and a suffix on any other policy is InvalidArgument.
 StatusOr<std::unique_ptr<SeedPolicy>> MakePolicy(std::string_view name);
 
 }  // namespace twinsim::policies::seed
