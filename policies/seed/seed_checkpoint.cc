@@ -132,8 +132,6 @@ class CheckpointStore {
   std::deque<std::string> order_;
 };
 
-bool Always_(const core::ParallelLayout&, InitDevice) { return true; }
-
 class SeedCheckpointPolicy final : public SeedPolicy {
  public:
   std::string_view name() const override { return "seed-checkpoint"; }
@@ -176,11 +174,9 @@ class SeedCheckpointPolicy final : public SeedPolicy {
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
         Always(Property::kParity), Always(Property::kReplica), Always(Property::kDistinct),
-        Always(Property::kDeterminism),
-        When(Property::kInitFits,
-             "for the training ranks (the creation run's whole-model host memory is reported "
-             "apart)",
-             &Always_)};
+        // The training ranks' memory; the creation run's (the whole model on one host) is
+        // reported apart (Note [Offline work] in policy.h).
+        Always(Property::kDeterminism), Always(Property::kInitFits)};
     return kClaims;
   }
   // The creation run initializes on the CPU whatever the training job uses (trainer.py:395).
