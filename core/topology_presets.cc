@@ -348,6 +348,11 @@ const std::vector<Key>& Keys() {
          t.fabric_latency_s = static_cast<double>(v) * 1e-9;
          return Status::Ok();
        }},
+      {"storage_read_gb_per_s", 1 << 20,
+       [](int64_t v, NodeTemplate& t, Overrides&) {
+         t.storage_read_bytes_per_s = static_cast<double>(v) * kGB;
+         return Status::Ok();
+       }},
   };
   return keys;
 }
