@@ -30,6 +30,11 @@ Status Device::HostInitWork(uint64_t elements) {
   return Status::Ok();
 }
 
+Status Device::StorageRead(uint64_t bytes) {
+  (void)bytes;
+  return Status::Ok();
+}
+
 Status Device::Compute(double flops, uint64_t hbm_bytes, std::string_view what) {
   (void)hbm_bytes;
   if (!std::isfinite(flops) || flops < 0) {

@@ -183,6 +183,12 @@ class Device {
   // Accounts `elements` values computed by this rank's CPU. Default: nothing (no time).
   virtual Status HostInitWork(uint64_t elements);
 
+  // Accounts `bytes` read by this rank from checkpoint storage into host memory (a DCP load
+  // reads a file's items into CPU tensors before copying shards to the GPU; the copy is a
+  // separate CopyFromHost). The sim charges the node's storage link
+  // (core::NodeSpec::storage_read_bytes_per_s), shared by the node's ranks. Default: nothing.
+  virtual Status StorageRead(uint64_t bytes);
+
   // Accounts one op of a training step on this GPU: `flops` of matmuls and `hbm_bytes` streamed
   // through device memory (Note [Op cost] in policies/placement/workload.h); `what` names it in
   // traces. Default: nothing (no time). REQUIRES flops finite and >= 0 (else InvalidArgument).
@@ -222,6 +228,7 @@ class DeviceWrapper : public Device {
     return target_->WriteKernelOutput(dst, src, elements);
   }
   Status HostInitWork(uint64_t elements) override { return target_->HostInitWork(elements); }
+  Status StorageRead(uint64_t bytes) override { return target_->StorageRead(bytes); }
   Status Compute(double flops, uint64_t hbm_bytes, std::string_view what) override {
     return target_->Compute(flops, hbm_bytes, what);
   }

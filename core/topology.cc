@@ -145,6 +145,11 @@ Status CheckNode(const NodeSpec& node, const std::string& np) {
                "must be in [0, pageable_bytes = " + std::to_string(host.pageable_bytes) +
                    "], got " + std::to_string(host.pinned_bytes));
   }
+  if (!(node.storage_read_bytes_per_s == 0 || Positive(node.storage_read_bytes_per_s))) {
+    return Bad(np + ".storage_read_bytes_per_s",
+               "must be 0 (unknown) or a positive finite number, got " +
+                   Num(node.storage_read_bytes_per_s));
+  }
   const int num_switches = static_cast<int>(node.pcie_switches.size());
   const int num_gpus = static_cast<int>(node.gpus.size());
   for (size_t n = 0; n < node.nics.size(); ++n) {
@@ -213,7 +218,8 @@ json NodeToJson(const NodeSpec& node) {
           {"host_memory",
            {{"pageable_bytes", node.host_memory.pageable_bytes},
             {"pinned_bytes", node.host_memory.pinned_bytes}}},
-          {"nics", std::move(nics)}};
+          {"nics", std::move(nics)},
+          {"storage_read_bytes_per_s", node.storage_read_bytes_per_s}};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -327,8 +333,17 @@ Status ReadNic(const json& j, const std::string& p, NicSpec* n) {
 }
 
 Status ReadNode(const json& j, const std::string& p, NodeSpec* node) {
-  TWINSIM_RETURN_IF_ERROR(
-      ExpectObject(j, p, {"gpus", "pcie_switches", "nvlink", "host_memory", "nics"}));
+  // "storage_read_bytes_per_s" is optional (files written before it existed load with 0).
+  if (j.is_object() && j.contains("storage_read_bytes_per_s")) {
+    TWINSIM_RETURN_IF_ERROR(ExpectObject(j, p,
+                                         {"gpus", "pcie_switches", "nvlink", "host_memory",
+                                          "nics", "storage_read_bytes_per_s"}));
+    TWINSIM_RETURN_IF_ERROR(
+        ReadDouble(j, p, "storage_read_bytes_per_s", &node->storage_read_bytes_per_s));
+  } else {
+    TWINSIM_RETURN_IF_ERROR(
+        ExpectObject(j, p, {"gpus", "pcie_switches", "nvlink", "host_memory", "nics"}));
+  }
   TWINSIM_RETURN_IF_ERROR(ReadArray(j, p, "gpus"));
   node->gpus.resize(j["gpus"].size());
   for (size_t g = 0; g < node->gpus.size(); ++g) {

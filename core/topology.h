@@ -114,6 +114,11 @@ struct NodeSpec {
   NvlinkSpec nvlink;
   HostMemorySpec host_memory;
   std::vector<NicSpec> nics;
+  // Checkpoint storage as this node sees it: the read bandwidth (bytes per second) that all of
+  // its ranks share when they load a checkpoint (a parallel file system over the storage
+  // fabric, or local NVMe), into host memory. 0 when unknown: reads are then timed from host
+  // memory only. Preset figures and their sources: core/topology_presets.cc.
+  double storage_read_bytes_per_s = 0;
   bool operator==(const NodeSpec&) const = default;
 };
 

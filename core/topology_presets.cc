@@ -73,6 +73,7 @@ struct NodeTemplate {
   double nic_bytes_per_s;
   std::string_view fabric_kind;
   double fabric_latency_s;
+  double storage_read_bytes_per_s;  // NodeSpec::storage_read_bytes_per_s
 };
 
 // --- GPUs -------------------------------------------------------------------------------------
@@ -152,6 +153,21 @@ NvlinkSpec H100NvSwitch() { return NvlinkSpec{NvlinkKind::kNvSwitch, 4, 4, 450 *
 // (switch hops of ~100-200 ns plus NIC and PCIe), from memory, unverified.
 constexpr double kInfinibandLatencyS = 2e-6;
 
+// Checkpoint storage read bandwidth per node (NodeSpec::storage_read_bytes_per_s):
+// - DGX H100 / H200: 40 GB/s. The DGX SuperPOD reference architecture for DGX H100 says a
+//   GPUDirect Storage application "should be able to read data at over 40 GBps" over the
+//   storage fabric (confirmed via a mirror of that page found with the project's search tool,
+//   whose excerpt breaks off at "40 GBp"). A plain DCP load reads through host memory, not
+//   GDS, so this is an upper figure.
+// - DGX A100: 20 GB/s. Assumption: half the H100 figure, since NVIDIA's DGX H100 page gives
+//   "2X faster networking and storage @ 400 Gbps" over DGX A100 (confirmed, same reference
+//   architecture, "Key Components").
+// - PCIe hosts: 7 GB/s, one PCIe Gen4 NVMe SSD's sequential read (vendor datasheets, from
+//   memory, unverified); assumption that the checkpoint sits on a local SSD.
+constexpr double kDgxHStorageReadBytesPerS = 40 * kGB;
+constexpr double kDgxA100StorageReadBytesPerS = 20 * kGB;
+constexpr double kLocalNvmeReadBytesPerS = 7 * kGB;
+
 // Pinned host memory: assumption — half of host memory. The real limit is the OS's
 // (RLIMIT_MEMLOCK, kernel overcommit), not a hardware figure.
 constexpr int64_t Half(int64_t gib) { return gib / 2; }
@@ -168,7 +184,8 @@ NodeTemplate DgxA100(const GpuModel& gpu, int64_t host_gib) {
                       .pinned_memory_gib = Half(host_gib),
                       .nic_bytes_per_s = 200 * kGbps,  // HDR InfiniBand per port (see above)
                       .fabric_kind = "infiniband-hdr",
-                      .fabric_latency_s = kInfinibandLatencyS};
+                      .fabric_latency_s = kInfinibandLatencyS,
+                      .storage_read_bytes_per_s = kDgxA100StorageReadBytesPerS};
 }
 
 NodeTemplate DgxH(const GpuModel& gpu) {
@@ -183,7 +200,8 @@ NodeTemplate DgxH(const GpuModel& gpu) {
                       .pinned_memory_gib = Half(2048),
                       .nic_bytes_per_s = 400 * kGbps,  // NDR, per port (BasePOD, confirmed)
                       .fabric_kind = "infiniband-ndr",
-                      .fabric_latency_s = kInfinibandLatencyS};
+                      .fabric_latency_s = kInfinibandLatencyS,
+                      .storage_read_bytes_per_s = kDgxHStorageReadBytesPerS};
 }
 
 // A PCIe host: the GPU on a CPU root port, no NVLink, one 100 Gb/s Ethernet NIC with 10 us
@@ -201,7 +219,8 @@ NodeTemplate PcieHost(const GpuModel& gpu, int64_t host_gib) {
                       .pinned_memory_gib = Half(host_gib),
                       .nic_bytes_per_s = 100 * kGbps,
                       .fabric_kind = "ethernet",
-                      .fabric_latency_s = 10e-6};
+                      .fabric_latency_s = 10e-6,
+                      .storage_read_bytes_per_s = kLocalNvmeReadBytesPerS};
 }
 
 struct Preset {
@@ -270,6 +289,7 @@ NodeSpec BuildNode(const NodeTemplate& t) {
   node.nvlink = t.nvlink;
   if (t.gpus_per_node == 1) node.nvlink = NvlinkSpec{};  // one GPU: nothing to link
   node.host_memory = HostMemorySpec{t.host_memory_gib * kGiB, t.pinned_memory_gib * kGiB};
+  node.storage_read_bytes_per_s = t.storage_read_bytes_per_s;
   return node;
 }
 
@@ -326,6 +346,11 @@ const std::vector<Key>& Keys() {
       {"fabric_latency_ns", 1'000'000'000,
        [](int64_t v, NodeTemplate& t, Overrides&) {
          t.fabric_latency_s = static_cast<double>(v) * 1e-9;
+         return Status::Ok();
+       }},
+      {"storage_read_gb_per_s", 1 << 20,
+       [](int64_t v, NodeTemplate& t, Overrides&) {
+         t.storage_read_bytes_per_s = static_cast<double>(v) * kGB;
          return Status::Ok();
        }},
   };

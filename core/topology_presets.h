@@ -28,6 +28,7 @@ namespace twinsim::core {
 //   pinned_memory_gb  per-node pinned host memory limit in GiB
 //   nic_gbps          per-NIC bandwidth in Gb/s (10^9 bits/s); also the fabric link bandwidth
 //   fabric_latency_ns one-way node-to-node latency in nanoseconds
+//   storage_read_gb_per_s  per-node checkpoint storage read bandwidth in GB/s (10^9 bytes/s)
 // Topology::name is `text`. The result satisfies ValidateTopology.
 // On failure returns InvalidArgument with one line naming the preset or key and what was
 // expected, with a did-you-mean for near misses ("dgx-h100: unknown key 'node' (did you mean

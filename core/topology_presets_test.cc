@@ -126,6 +126,12 @@ TEST(TopologyPresetsTest, Overrides) {
   EXPECT_DOUBLE_EQ(r.nodes[0].nics[0].bandwidth_bytes_per_s, 1.25e9);
   EXPECT_DOUBLE_EQ(r.fabric.latency_s, 50e-6);
 
+  // Checkpoint storage: the DGX SuperPOD reference architecture's "over 40 GBps" per node
+  // (topology_presets.cc), overridable.
+  EXPECT_DOUBLE_EQ(Make("dgx-h100").nodes[0].storage_read_bytes_per_s, 40e9);
+  EXPECT_DOUBLE_EQ(Make("dgx-h100:storage_read_gb_per_s=5").nodes[0].storage_read_bytes_per_s,
+                   5e9);
+
   const Topology one = Make("hgx-h200:gpus_per_node=1");
   EXPECT_EQ(one.nodes[0].nvlink.kind, NvlinkKind::kNone);
 }
@@ -136,7 +142,7 @@ TEST(TopologyPresetsTest, BadStringsGiveExactMessages) {
       "optionally followed by :key=value,...";
   const std::string keys =
       "nodes, gpus_per_node, gpu_memory_gb, host_memory_gb, pinned_memory_gb, nic_gbps, "
-      "fabric_latency_ns";
+      "fabric_latency_ns, storage_read_gb_per_s";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "empty cluster preset in ''; " + presets},
       {":nodes=2", "empty cluster preset in ':nodes=2'; " + presets},

@@ -159,6 +159,28 @@ TEST(TopologyTest, JsonRoundTripIsExact) {
   }
 }
 
+// storage_read_bytes_per_s is optional on read: files written before it existed still load
+// (with 0, unknown), and a present value round-trips.
+TEST(TopologyTest, StorageBandwidthIsOptionalInJson) {
+  Topology t = Small();
+  t.nodes[0].storage_read_bytes_per_s = 40e9;
+  StatusOr<Topology> back = TopologyFromJson(ToJson(t, -1));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_DOUBLE_EQ(back->nodes[0].storage_read_bytes_per_s, 40e9);
+  std::string old = ToJson(Small(), -1);
+  // Drop the key and its value (",\"storage_read_bytes_per_s\":0.0" before a ',' or '}').
+  const size_t at = old.find(",\"storage_read_bytes_per_s\":");
+  ASSERT_NE(at, std::string::npos) << old;
+  old.erase(at, old.find_first_of(",}", at + 1) - at);
+  StatusOr<Topology> legacy = TopologyFromJson(old);
+  ASSERT_TRUE(legacy.ok()) << legacy.status().ToString();
+  EXPECT_EQ(legacy->nodes[0].storage_read_bytes_per_s, 0.0);
+  t.nodes[0].storage_read_bytes_per_s = -1;
+  EXPECT_EQ(ValidateTopology(t).message(),
+            "nodes[0].storage_read_bytes_per_s: must be 0 (unknown) or a positive finite "
+            "number, got -1");
+}
+
 TEST(TopologyTest, JsonErrorsNameThePath) {
   const std::string good = ToJson(Small(), -1);
   auto replace = [&](const std::string& from, const std::string& to) {

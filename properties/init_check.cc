@@ -467,6 +467,15 @@ StatusOr<InitRun> RunInit(const SeedPolicy& policy, const core::ParallelLayout& 
   InitRun run;
   run.policy = std::string(policy.name());
   run.options = options;
+  if (std::optional<policies::seed::OfflineWork> work = policy.Offline(layout.model())) {
+    run.offline = OfflineSummary{*work, -1};
+    if (options.backend == Backend::kSim && !options.sim.topology.nodes.empty()) {
+      const double storage = options.sim.topology.nodes[0].storage_read_bytes_per_s;
+      run.offline->time_s = static_cast<double>(work->elements_initialized) / sim::kCpuFlopsPerS +
+                            (storage > 0 ? static_cast<double>(work->storage_write_bytes) / storage
+                                         : 0.0);
+    }
+  }
   const int world = layout.world_size();
   run.ranks.resize(world);
   if (options.backend == Backend::kSim) {

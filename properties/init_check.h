@@ -126,11 +126,22 @@ struct SimSummary {
   double wall_s = 0;  // wall-clock time the simulation took
 };
 
+// The policy's job before training (policies::seed::OfflineWork, Note [Offline work]): not a
+// rank of the layout, so reported apart from the ranks' figures.
+struct OfflineSummary {
+  policies::seed::OfflineWork work;
+  // Estimated seconds on the sim backend: the values drawn at the node CPU's assumed init
+  // throughput (sim::kCpuFlopsPerS) plus the checkpoint written at node 0's storage bandwidth
+  // (writes assumed as fast as reads); negative on the host backend (no time).
+  double time_s = -1;
+};
+
 struct InitRun {
   std::string policy;
   InitRunOptions options;
   std::vector<RankOutcome> ranks;
   std::optional<SimSummary> sim;  // set for Backend::kSim
+  std::optional<OfflineSummary> offline;  // set when the policy needs a job before training
 
   // The first rank that ran out of memory, or null.
   const RankOutcome* FirstOom() const;

@@ -100,6 +100,23 @@ void CheckOneCase(const policies::seed::SeedPolicy& policy, Property property,
   }
 }
 
+// Note [Refuted outside the generators' range]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// zero-init holds one module's parameters at full size beside the rank's shards; the
+// generators' models are small enough that this exceeds TightBudget's 64 KiB of slack only
+// rarely (one seed refuted it after 193 cases, another found nothing in 1,000), so a run may
+// not refute init-fits by itself. The pinned test runs the same check on a model whose
+// embedding is large enough. Only unclaimed properties may be listed here.
+struct OutsideRange {
+  const char* policy;
+  Property property;
+  const char* pinned_test;
+};
+constexpr OutsideRange kRefutedOutsideRange[] = {
+    {"zero-init", Property::kInitFits,
+     "SeedUpstreamFacts.ZeroInitRunsOutOfMemoryOnAFullEmbedding (seed_upstream_facts_test)"},
+};
+
 struct Combo {
   std::string policy;
   Property property;
@@ -158,6 +175,17 @@ TEST_P(SeedPolicyPropertyTest, ClaimHoldsOrUnclaimedIsRefuted) {
                 what.c_str(), claim->condition.c_str());
     return;
   }
+  if (claim == nullptr && result.is<rc::detail::SuccessResult>()) {
+    // Some weaknesses need tensors larger than the generators make (Note [Refuted outside the
+    // generators' range]); a pinned plain test shows each of them.
+    for (const OutsideRange& o : kRefutedOutsideRange) {
+      if (combo.policy == o.policy && combo.property == o.property) {
+        std::printf("%s: not claimed; not refuted within the generators' range; refuted by %s\n",
+                    what.c_str(), o.pinned_test);
+        return;
+      }
+    }
+  }
   ASSERT_TRUE(result.match(failure))
       << what << ": expected a counterexample (the property is not claimed"
       << (claim ? " unconditionally" : "") << "), but none was found in " << params.maxSuccess
@@ -177,7 +205,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Combo>& info) {
       std::string name = info.param.policy + "_" + std::string(PropertyName(info.param.property));
       for (char& c : name) {
-        if (c == '-' || c == '+') c = '_';
+        if (c == '-' || c == '+' || c == '@' || c == '.') c = '_';  // dtensor@2.5: dtensor_2_5
       }
       return name;
     });

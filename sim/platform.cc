@@ -83,6 +83,8 @@ std::string_view LinkClassName(LinkClass link_class) {
       return "nic";
     case LinkClass::kFabric:
       return "fabric";
+    case LinkClass::kStorage:
+      return "storage";
   }
   return "unknown";
 }
@@ -106,6 +108,7 @@ struct NodeLinks {
   std::vector<sg4::SplitDuplexLink*> pcie;    // by GPU
   std::vector<sg4::SplitDuplexLink*> uplink;  // by PCIe switch
   std::vector<sg4::SplitDuplexLink*> nic;     // by NIC
+  sg4::SplitDuplexLink* storage = nullptr;    // the node's checkpoint storage path
 };
 
 sg4::SplitDuplexLink* AddLink(sg4::NetZone* zone, const std::string& name, double bandwidth,
@@ -193,6 +196,11 @@ NodeLinks CreateNodeLinks(sg4::NetZone* owner, const core::NodeSpec& node, int n
                                 node.nics[k].bandwidth_bytes_per_s, 0.0, LinkClass::kNic,
                                 platform));
   }
+  // Unknown storage bandwidth (0): a link that never limits (reads then cost only PCIe).
+  links.storage = AddLink(owner, prefix + "-storage",
+                          node.storage_read_bytes_per_s > 0 ? node.storage_read_bytes_per_s
+                                                            : kUnlimitedStorageBytesPerS,
+                          0.0, LinkClass::kStorage, platform);
   return links;
 }
 
@@ -223,6 +231,11 @@ NodeZone BuildNode(sg4::NetZone* cluster, const core::NodeSpec& node, int n, int
   sg4::Host* cpu = zone->create_host(prefix + "-cpu", kCpuFlopsPerS);
   cpu->seal();
   platform.cpu_hosts.push_back(cpu);
+  sg4::Host* storage = zone->create_host(prefix + "-storage", kCpuFlopsPerS);
+  storage->seal();
+  platform.storage_hosts.push_back(storage);
+  AddBothWays(zone, storage->get_netpoint(), cpu->get_netpoint(),
+              {{links.storage, Direction::UP}});
   simgrid::kernel::routing::NetPoint* gw = zone->create_router(prefix + "-gw");
 
   for (int a = 0; a < num_gpus; ++a) {

@@ -24,10 +24,11 @@ enum class LinkClass {
   kPcieUplink,  // a PCIe switch's uplink to the CPU, shared by everything below it
   kNic,         // a NIC port between the node and the fabric
   kFabric,      // a node's share of the inter-node fabric (see Note [Fabric model])
+  kStorage,     // a node's path to checkpoint storage (NodeSpec::storage_read_bytes_per_s)
 };
-inline constexpr int kNumLinkClasses = 5;
+inline constexpr int kNumLinkClasses = 6;
 
-// "nvlink", "pcie-gpu", "pcie-uplink", "nic", "fabric". Pure.
+// "nvlink", "pcie-gpu", "pcie-uplink", "nic", "fabric", "storage". Pure.
 std::string_view LinkClassName(LinkClass link_class);
 
 // Latencies the Topology does not carry. Estimates (from memory, unverified): a hop through
@@ -39,12 +40,17 @@ inline constexpr double kPcieLinkLatencyS = 0.5e-6;    // per PCIe link (slot or
 // CPU host is only a route endpoint (PCIe copies), and CPU-side init will need a measured
 // figure in core::Topology (from `twinsim calibrate`, issue 7) before it relies on this.
 inline constexpr double kCpuFlopsPerS = 1e11;
+// The storage link of a node whose storage bandwidth is unknown (0): fast enough never to
+// limit a transfer.
+inline constexpr double kUnlimitedStorageBytesPerS = 1e15;
 
 // What BuildPlatform made. Pointers are owned by the Engine and live as long as it does.
 struct Platform {
   std::vector<simgrid::s4u::Host*> gpu_hosts;  // by global GPU index (core::GpuGlobalIndex)
   std::vector<int> gpu_node;                   // by global GPU index: its node
   std::vector<simgrid::s4u::Host*> cpu_hosts;  // by node
+  // By node: where checkpoints are read from, "node<n>-storage", one link from the node's CPU.
+  std::vector<simgrid::s4u::Host*> storage_hosts;
   // Every directional link a route can contain (both halves of each split-duplex link).
   std::unordered_map<const simgrid::s4u::Link*, LinkClass> link_class;
 };

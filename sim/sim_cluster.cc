@@ -2,6 +2,7 @@
 
 #include <exception>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace twinsim::sim {
@@ -15,7 +16,18 @@ SimCluster::SimCluster(const Platform* platform, std::vector<sg4::Host*> rank_gp
       rank_cpus_(std::move(rank_cpus)),
       trace_(trace),
       origin_s_(sg4::Engine::get_clock()),
-      link_bytes_(rank_gpus_.size(), LinkBytes{}) {}
+      link_bytes_(rank_gpus_.size(), LinkBytes{}) {
+  // A rank's node is the index of its CPU host in platform.cpu_hosts.
+  std::unordered_map<const sg4::Host*, int> node_of;
+  for (size_t n = 0; n < platform_->cpu_hosts.size(); ++n) node_of[platform_->cpu_hosts[n]] = n;
+  rank_storage_.reserve(rank_cpus_.size());
+  for (sg4::Host* cpu : rank_cpus_) {
+    auto it = node_of.find(cpu);
+    rank_storage_.push_back(it == node_of.end() || platform_->storage_hosts.empty()
+                                ? cpu
+                                : platform_->storage_hosts[it->second]);
+  }
+}
 
 double SimCluster::Now() const { return sg4::Engine::get_clock() - origin_s_; }
 

@@ -45,6 +45,8 @@ class SimCluster {
   const Platform& platform() const { return *platform_; }
   simgrid::s4u::Host* gpu(int rank) const { return rank_gpus_[rank]; }
   simgrid::s4u::Host* cpu(int rank) const { return rank_cpus_[rank]; }
+  // The checkpoint storage host of rank's node (Platform::storage_hosts).
+  simgrid::s4u::Host* storage(int rank) const { return rank_storage_[rank]; }
   TraceLog& trace() { return *trace_; }
 
   // Simulated seconds since the run began.
@@ -71,6 +73,7 @@ class SimCluster {
   const Platform* platform_;
   std::vector<simgrid::s4u::Host*> rank_gpus_;
   std::vector<simgrid::s4u::Host*> rank_cpus_;
+  std::vector<simgrid::s4u::Host*> rank_storage_;
   TraceLog* trace_;
   double origin_s_;
   std::vector<LinkBytes> link_bytes_;

@@ -231,6 +231,16 @@ Status SimDevice::WriteKernelOutput(const core::BufferRegion& dst, std::span<con
                   TraceArg::Num("bytes", static_cast<double>(dst.bytes))});
 }
 
+Status SimDevice::StorageRead(uint64_t bytes) {
+  if (bytes == 0) return Status::Ok();
+  const double start = cluster_->Now();
+  TWINSIM_RETURN_IF_ERROR(
+      cluster_->MoveBytes(rank_, cluster_->storage(rank_), cluster_->cpu(rank_), bytes));
+  cluster_->trace().Span(rank_, TraceTrack::kDevice, "storage read", start, cluster_->Now(),
+                         {TraceArg::Num("bytes", static_cast<double>(bytes))});
+  return Status::Ok();
+}
+
 Status SimDevice::HostInitWork(uint64_t elements) {
   // Note [Device time model]: on the node's CPU host, shared with the node's other ranks.
   return Execute(cluster_->cpu(rank_), elements, "host init",

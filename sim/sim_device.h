@@ -43,6 +43,8 @@ namespace twinsim::sim {
 //   WriteKernelOutput  an init kernel of `elements` elements on the GPU host, as Fill: the bits
 //                 were computed elsewhere (Note [Modelled init kernels] in core/device.h) but
 //                 the modelled GPU ran the kernel, so no PCIe transfer is charged.
+//   StorageRead   a transfer from the node's storage host to its CPU over the node's storage
+//                 link, shared by the node's ranks reading at once.
 //   HostInitWork  an Exec of `elements` flops on the node's CPU host at sim::kCpuFlopsPerS (an
 //                 assumed figure, sim/platform.h). The CPU host is one SimGrid host per node, so
 //                 the node's ranks doing CPU init at once share its speed (8 ranks: 1/8 each).
@@ -122,6 +124,7 @@ class SimDevice final : public core::Device {
   Status WriteKernelOutput(const core::BufferRegion& dst, std::span<const std::byte> src,
                            uint64_t elements) override;
   Status HostInitWork(uint64_t elements) override;
+  Status StorageRead(uint64_t bytes) override;
   Status Compute(double flops, uint64_t hbm_bytes, std::string_view what) override;
 
   // For SimComm, which moves bytes between devices and times the move itself: the same checks

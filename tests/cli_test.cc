@@ -906,6 +906,7 @@ TEST(CliInitTest, SimBackendAddsSimulatedTimeAndTraffic) {
       simulated = true;
       EXPECT_NE(line.find("traffic nvlink "), std::string::npos) << line;
       EXPECT_NE(line.find(", fabric 0 B"), std::string::npos) << line;  // one node
+      EXPECT_NE(line.find(", storage 0 B"), std::string::npos) << line;  // torch-serial reads none
     }
   }
   EXPECT_TRUE(simulated);
@@ -917,7 +918,7 @@ TEST(CliInitTest, SimBackendAddsSimulatedTimeAndTraffic) {
   const nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j.at("sim").at("mode"), "timing-only");
   EXPECT_GT(j.at("sim").at("init_time_s").get<double>(), 0.0);
-  EXPECT_EQ(j.at("sim").at("link_bytes").size(), 5u);
+  EXPECT_EQ(j.at("sim").at("link_bytes").size(), 6u);
   for (const nlohmann::json& p : j.at("properties")) {
     EXPECT_EQ(p.at("verdict"), p.at("property") == "init-fits" ? "holds" : "n/a") << p;
   }
@@ -979,7 +980,7 @@ TEST(CliInitTest, JsonLinesHaveTheDocumentedKeys) {
   const std::vector<std::string> policies = {
       "torch-serial",    "torch-parallel", "megatron",        "megatron-cpu",
       "megatron+dp-random-init", "colossal-legacy", "colossal", "dtensor",
-      "seed-checkpoint", "counter", "shard-local"};
+      "dtensor@2.5", "seed-checkpoint", "zero-init", "counter", "shard-local"};
   ASSERT_EQ(lines.size(), policies.size()) << r.out;
   for (size_t i = 0; i < lines.size(); ++i) {
     const nlohmann::json j = nlohmann::json::parse(lines[i], nullptr, false);
@@ -1061,6 +1062,23 @@ TEST(CliInitTest, UnsupportedInitDeviceGivesNotApplicableRows) {
   EXPECT_EQ(lines.back(), "1 policy, 0 claims checked, 0 broken");
 }
 
+// seed-checkpoint: the creation run (torchtitan, WORLD_SIZE=1, CPU) is reported apart from the
+// ranks, and on the sim each rank's loads cross its node's storage link.
+TEST(CliInitTest, SeedCheckpointReportsTheCreationRunApart) {
+  const RunResult r = Twinsim({"init", "--model", "tiny-mlp", "--tp", "2", "--policy",
+                               "seed-checkpoint", "--check", "init-fits", "--backend", "sim",
+                               "--cluster", "dgx-h100", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("init_device"), "cpu");
+  ASSERT_TRUE(j.contains("offline")) << r.out;
+  EXPECT_GT(j.at("offline").at("host_bytes").get<uint64_t>(), 0u);
+  EXPECT_EQ(j.at("offline").at("storage_write_bytes"), j.at("offline").at("host_bytes"));
+  EXPECT_GT(j.at("offline").at("time_s").get<double>(), 0.0);
+  EXPECT_GT(j.at("sim").at("link_bytes").at("storage").get<uint64_t>(), 0u);
+  EXPECT_EQ(j.at("cost").at("bytes_sent").get<uint64_t>(), 0u);
+}
+
 TEST(CliInitTest, BadInitInvocationsExitTwoWithOneLineAndNoOutput) {
   auto Init = [](std::vector<std::string> extra) {
     std::vector<std::string> args = {"init", "--model", "tiny-mlp", "--tp", "2", "--dp", "2"};
@@ -1071,7 +1089,11 @@ TEST(CliInitTest, BadInitInvocationsExitTwoWithOneLineAndNoOutput) {
       {Init({"--policy", "megatorn"}),
        "twinsim init: --policy: unknown seed policy 'megatorn' (did you mean 'megatron'?) "
        "(known: torch-serial, torch-parallel, megatron, megatron-cpu, megatron+dp-random-init, "
-       "colossal-legacy, colossal, dtensor, seed-checkpoint, counter, shard-local)"},
+       "colossal-legacy, colossal, dtensor, dtensor@2.5, seed-checkpoint, zero-init, counter, "
+       "shard-local)"},
+      {Init({"--policy", "dtensor@2.4"}),
+       "twinsim init: --policy: unknown dtensor release '2.4' (did you mean '2.5'?) (known: 2.5, "
+       "0175565d; plain dtensor is 0175565d)"},
       {Init({"--policy", "counter,counter"}), "--policy: 'counter' given twice"},
       {Init({"--policy", "all,counter"}), "--policy: 'all' must stand alone"},
       {Init({"--policy", "counter,"}), "--policy: expected comma-separated names"},

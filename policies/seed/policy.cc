@@ -99,15 +99,44 @@ const Claim* SeedPolicy::FindClaim(Property property) const {
 
 const std::vector<std::string>& PolicyNames() {
   static const std::vector<std::string> kNames = {
-      "torch-serial",    "torch-parallel", "megatron",
-      "megatron-cpu",    "megatron+dp-random-init",
-      "colossal-legacy", "colossal",
-      "dtensor",         "seed-checkpoint", "counter",
+      "torch-serial",    "torch-parallel",          "megatron",    "megatron-cpu",
+      "megatron+dp-random-init", "colossal-legacy", "colossal",    "dtensor",
+      "dtensor@2.5",     "seed-checkpoint",         "zero-init",   "counter",
       "shard-local"};
   return kNames;
 }
 
+namespace {
+// "name@release" picks a framework's behaviour at a release: the suffix and its constructor.
+struct KnownRelease {
+  std::string_view suffix;
+  std::unique_ptr<SeedPolicy> (*make)();
+};
+// dtensor: PyTorch <= 2.5, and the main-branch commit read (the plain name's behaviour).
+const std::vector<KnownRelease>& DTensorReleases() {
+  static const std::vector<KnownRelease> kReleases = {{"2.5", &NewDTensor25Policy},
+                                                      {"0175565d", &NewDTensorPolicy}};
+  return kReleases;
+}
+}  // namespace
+
 StatusOr<std::unique_ptr<SeedPolicy>> MakePolicy(std::string_view name) {
+  if (const size_t at = name.find('@'); at != std::string_view::npos) {
+    const std::string_view base = name.substr(0, at), release = name.substr(at + 1);
+    if (base != "dtensor") {
+      return Status::InvalidArgument(fmt::format(
+          "seed policy {} has no release versions (only dtensor does: dtensor@2.5)",
+          core::Quote(base)));
+    }
+    std::vector<std::string_view> known;
+    for (const KnownRelease& r : DTensorReleases()) {
+      if (r.suffix == release) return r.make();
+      known.push_back(r.suffix);
+    }
+    return Status::InvalidArgument(fmt::format(
+        "unknown dtensor release {}{} (known: {}; plain dtensor is {})", core::Quote(release),
+        core::DidYouMean(release, known), core::Join(known), known.back()));
+  }
   if (name == "torch-serial") return NewTorchSerialPolicy();
   if (name == "torch-parallel") return NewTorchParallelPolicy();
   if (name == "megatron") return NewMegatronPolicy();
@@ -117,6 +146,7 @@ StatusOr<std::unique_ptr<SeedPolicy>> MakePolicy(std::string_view name) {
   if (name == "colossal") return NewColossalPolicy();
   if (name == "dtensor") return NewDTensorPolicy();
   if (name == "seed-checkpoint") return NewSeedCheckpointPolicy();
+  if (name == "zero-init") return NewZeroInitPolicy();
   if (name == "counter") return NewCounterPolicy();
   if (name == "shard-local") return NewShardLocalPolicy();
   std::vector<std::string_view> names(PolicyNames().begin(), PolicyNames().end());

@@ -121,6 +121,17 @@ struct VocabRule {
   bool requires_divisible = false; // reject a vocabulary that tp does not divide
   // Where the framework's code says so, for the rejection ("ColossalAI ... layers.py:912").
   std::string source;
+// Note [Offline work]
+// ~~~~~~~~~~~~~~~~~~~
+// Some schemes do part of their init in a separate job before training starts: torchtitan's
+// seed checkpoint is created by a WORLD_SIZE=1 run that holds the whole model in one host's
+// memory and writes it to storage. That job is no rank of the layout, so its memory and time
+// are reported apart from the ranks' (init-fits is about the ranks), never added to them.
+struct OfflineWork {
+  std::string what;                  // "seed checkpoint creation (...)"
+  uint64_t host_bytes = 0;           // peak host memory of that job
+  uint64_t elements_initialized = 0; // values it draws, on one CPU
+  uint64_t storage_write_bytes = 0;  // what it saves
 };
 
 // A property a policy promises, possibly only for some layouts.
@@ -152,6 +163,12 @@ class SeedPolicy {
   // InvalidArgument, with the framework's own message, for a root seed its code rejects
   // (Megatron: seed 0). Default: every seed is accepted.
   virtual Status CheckSeed(uint64_t seed) const;
+  // The job it needs before training starts, outside the layout's ranks (Note [Offline
+  // work]); nullopt for the schemes that need none.
+  virtual std::optional<OfflineWork> Offline(const core::ModelSpec& model) const {
+    (void)model;
+    return std::nullopt;
+  }
   // The properties it promises; every other property has a counterexample.
   virtual const std::vector<Claim>& claims() const = 0;
   virtual bool Supports(InitDevice device) const = 0;
@@ -177,10 +194,13 @@ StatusOr<core::ParallelLayout> LayoutFor(const SeedPolicy& policy,
                                          const core::ParallelLayout& layout);
 
 // The policies, in a stable order: torch-serial, torch-parallel, megatron, megatron-cpu,
-// megatron+dp-random-init, colossal-legacy, colossal, dtensor, seed-checkpoint, counter,
-// shard-local.
+// megatron+dp-random-init, colossal-legacy, colossal, dtensor, dtensor@2.5, seed-checkpoint,
+// zero-init, counter, shard-local.
 const std::vector<std::string>& PolicyNames();
 // The policy named `name`; InvalidArgument naming the known ones (and the nearest) otherwise.
+// A release-dependent policy takes a suffix: "dtensor@2.5" (PyTorch <= 2.5) or
+// "dtensor@0175565d" (= "dtensor", the main-branch commit read); an unknown suffix is
+// InvalidArgument listing the known ones, and a suffix on any other policy is InvalidArgument.
 StatusOr<std::unique_ptr<SeedPolicy>> MakePolicy(std::string_view name);
 
 }  // namespace twinsim::policies::seed

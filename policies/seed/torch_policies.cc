@@ -1,5 +1,18 @@
-// The PyTorch-native schemes: pipelining's serial and parallel seeded init, and DTensor's
-// OffsetBasedRNGTracker as torchtitan uses it.
+// The PyTorch-native schemes: the serial seeded init proposed for PyTorch pipelining (PR
+// #139445, closed unmerged), torchtitan's set_determinism (seed + pp_rank), and DTensor's RNG
+// trackers by PyTorch release as torchtitan uses them.
+//
+// Sources read (facts asserted in policies/seed/torch_policies_test.cc):
+//   pytorch/torchtitan@b5bcd76c torchtitan/distributed/utils.py:172-307 (set_determinism);
+//   torchtitan/trainer.py:330-335 (distinct_seed_mesh_dims=["pp"]);
+//   torchtitan/config/configs.py:356 (DebugConfig.seed defaults to None).
+//   pytorch/pytorch@0175565d torch/distributed/tensor/_random.py (manual_seed,
+//   OffsetBasedRNGTracker._compute_rng_offsets); a 2.5-era copy of
+//   torch/distributed/tensor/parallel/api.py (parallelize_module installs
+//   TensorParallelRNGTracker, base_seed 1234, distribute_region_enabled = False) and of the
+//   tracker file (TensorParallelRNGTracker._manual_seed: 1234 + 2718 + tp_rank;
+//   OffsetBasedRNGTracker.__init__ broadcasts rank 0's CUDA state), read as stored text
+//   (the tag's commit could not be named).
 #include <memory>
 
 #include "fmt/format.h"
@@ -15,8 +28,9 @@ bool TpIsOne(const core::ParallelLayout& layout, InitDevice) { return layout.con
 // ~~~~~~~~~~~~~~~~~~~
 // torch.manual_seed(seed) once, then the stages initialize in stage order, each receiving the
 // CPU and CUDA generator states from the stage before it and sending them on when done, so the
-// model draws exactly what one device would (PyTorch pipelining's seeded init in "serial"
-// mode). Every rank of a stage's TP group draws its *local* shard from the same state, so with
+// model draws exactly what one device would. This is the "serial" mode of seeded_module_init
+// *proposed* for torch.distributed.pipelining in PR #139445, which was closed without being
+// merged (the RFC, #139304, is still open): no PyTorch release has it. Every rank of a stage's TP group draws its *local* shard from the same state, so with
 // tp > 1 the shards repeat each other's draws, and the stream no longer advances as on one
 // device: parity and distinct hold only when tp == 1. Stage c lives on pipeline rank c % pp
 // (interleaved stages hop back and forth); the state goes to the same (dp, tp) on the next stage.
@@ -25,8 +39,17 @@ class TorchSerialPolicy final : public SeedPolicy {
   std::string_view name() const override { return "torch-serial"; }
   std::string_view version() const override { return "1"; }
   std::string_view models() const override {
-    return "PyTorch pipelining seeded init, mode=\"serial\": one torch.manual_seed, generator "
-           "states passed stage to stage";
+    return "the serial pipeline init proposed in PyTorch PR #139445 (closed, unmerged; RFC "
+           "#139304 open): one torch.manual_seed, generator states passed stage to stage";
+  }
+  core::Provenance provenance() const override {
+    return core::Provenance{
+        .sources = {{"pytorch/pytorch", "PR #139445 (closed, unmerged)",
+                     "torch/distributed/pipelining (proposed)", "seeded_module_init", 0, 0,
+                     "mode=\"serial\": stages initialize in order, each handing its CPU and CUDA "
+                     "generator states to the next"}},
+        .deviations = {"Not in any PyTorch release: PR #139445 was closed unmerged and RFC "
+                       "#139304 is open; twinsim models the proposal as described there."}};
   }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
@@ -86,18 +109,42 @@ class TorchSerialPolicy final : public SeedPolicy {
 
 // Note [torch-parallel]
 // ~~~~~~~~~~~~~~~~~~~~~
-// Every pipeline rank seeds torch.manual_seed(seed + pp_rank) and initializes its own stages at
-// once, with no generator state passed between stages (pipelining's "parallel" mode; torchtitan adds pp_rank to the seed
-// the same way). Stages draw different streams, so nothing matches single-device init once
-// pp > 1; TP ranks of a stage still share a state, so tp > 1 repeats draws across shards.
+// torchtitan's set_determinism (distributed/utils.py:172-307, called with
+// distinct_seed_mesh_dims=["pp"], trainer.py:330-335): every rank seeds
+// torch.manual_seed(seed + pp_rank) and initializes its own stages at once, with no generator
+// state passed between stages. When world > pp it also calls DTensor's manual_seed(seed,
+// world_mesh) (utils.py:304-307); today that is torch.manual_seed again, and parameters that
+// are DTensors then draw through the `dtensor` policy's offsets. torch-parallel is the plain
+// tensor path (the 1-D PP case). Stages draw different streams, so nothing matches
+// single-device init once pp > 1; TP ranks of a stage share a state, so tp > 1 repeats draws
+// across shards.
 class TorchParallelPolicy final : public SeedPolicy {
  public:
   std::string_view name() const override { return "torch-parallel"; }
   std::string_view version() const override { return "1"; }
   std::string_view models() const override {
-    return "PyTorch pipelining seeded init, mode=\"parallel\" / torchtitan: "
-           "torch.manual_seed(seed + pp_rank) on every stage, no generator state passed between "
-           "stages (tied embeddings still copied)";
+    return "torchtitan set_determinism: torch.manual_seed(seed + pp_rank) on every stage, no "
+           "generator state passed between stages (tied embeddings still copied)";
+  }
+  core::Provenance provenance() const override {
+    return core::Provenance{
+        .sources = {{"pytorch/torchtitan", "b5bcd76c", "torchtitan/trainer.py", "Trainer.__init__",
+                     330, 335, "set_determinism is called with distinct_seed_mesh_dims=[\"pp\"]"},
+                    {"pytorch/torchtitan", "b5bcd76c", "torchtitan/distributed/utils.py",
+                     "set_determinism", 266, 296,
+                     "seed += pp local rank (times the sizes of earlier distinct dims); "
+                     "torch.manual_seed(seed)"},
+                    {"pytorch/torchtitan", "b5bcd76c", "torchtitan/distributed/utils.py",
+                     "set_determinism", 304, 307,
+                     "when world_size > pp: torch.distributed.tensor._random.manual_seed(seed, "
+                     "world_mesh)"}},
+        .deviations = {"torchtitan's DebugConfig.seed defaults to None (config/configs.py:356): "
+                       "rank 0's random CPU state is broadcast as the seed (utils.py:254-259), so "
+                       "runs are not reproducible unless a seed is given; twinsim always passes "
+                       "--seed.",
+                       "With world > pp torchtitan's parameters are DTensors and draw through "
+                       "DTensor's offsets (the `dtensor` policy); torch-parallel models the plain "
+                       "tensor path."}};
   }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
@@ -126,27 +173,117 @@ class TorchParallelPolicy final : public SeedPolicy {
 
 uint64_t RoundUp4(uint64_t n) { return (n + 3) / 4 * 4; }
 
+// tp == 1, one pipeline stage, and no experts split over EP ranks: every rank then walks the
+// whole model in registration order from one state, as one device does.
+bool TpOneSingleStage(const core::ParallelLayout& layout, InitDevice) {
+  if (layout.config().tp != 1 || layout.num_stages() != 1) return false;
+  if (layout.config().ep == 1) return true;
+  for (const core::ParamSpec& p : layout.model().params) {
+    if (p.expert >= 0) return false;
+  }
+  return true;
+}
+
 // Note [dtensor]
 // ~~~~~~~~~~~~~~
-// torchtitan seeds every rank with seed + pp_rank and lets DTensor's OffsetBasedRNGTracker run
-// random ops on parameters: all ranks of a stage share one CUDA generator state, and for each
-// parameter (a DTensor over the TP mesh, replicated over DP)
-//   pre-op:  offset = base + (shard_linear_idx * local_size_on_rank_0 + 3) // 4 * 4
+// DTensor's random ops by PyTorch release, as torchtitan uses them (every rank seeded
+// seed + pp_rank by set_determinism, Note [torch-parallel]).
+//
+// Current (`dtensor`, pytorch/pytorch@0175565d torch/distributed/tensor/_random.py):
+// manual_seed(seed, mesh) is torch.manual_seed(seed) on the calling rank, with no broadcast
+// (the tracker is built with run_state_sync=False). All ranks of a stage share one CUDA
+// generator state, and OffsetBasedRNGTracker runs each random op on a parameter (a DTensor
+// over the TP mesh, replicated over DP) as
+//   pre-op:  offset = base + (shard_linear_idx * prod(first shard size) + 3) // 4 * 4
 //   op:      the ordinary CUDA kernel on the local shard (PyTorch's launch layout)
 //   post-op: offset = base + (numel(full tensor) + 3) // 4 * 4
-// (torch/distributed/tensor/_random.py, _set_pre_op_offset / _set_post_op_offset). A
-// replicated parameter has shard_linear_idx 0 everywhere. Shards are drawn at different
-// offsets, so they are not the slices single-device init would give; and when a shard holds
-// fewer than 4 elements, the rounding puts several shards at the same offset.
+// (_compute_rng_offsets). A constant init (ones_, zeros_) is no random op and leaves the
+// offset alone. A replicated parameter has shard_linear_idx 0 everywhere. Shards are
+// drawn at different offsets, so they are not the slices single-device init would give; and
+// when a shard holds fewer than 4 elements, the rounding puts several shards at one offset.
+//
+// PyTorch <= 2.5 (`dtensor@2.5`): parallelize_module (tp > 1) installs a
+// TensorParallelRNGTracker seeded 1234 + 2718 + tp_rank, but leaves distribute_region_enabled
+// False, so random ops on TP-sharded parameters run on each rank's default CUDA generator
+// (seed + pp_rank), drawing local shards one after another: TP ranks repeat each other's
+// draws. Without parallelize_module (tp == 1) the first random op on a DTensor builds an
+// OffsetBasedRNGTracker, whose constructor broadcasts rank 0's CUDA state over WORLD: every
+// stage then draws from rank 0's seed (seed + 0) from offset 0, overriding the per-stage
+// seeds, and the stages repeat each other's stream.
+enum class DTensorRelease : uint8_t { kTorch25, kCurrent };
+
 class DTensorPolicy final : public SeedPolicy {
  public:
-  std::string_view name() const override { return "dtensor"; }
-  std::string_view version() const override { return "1"; }
+  explicit DTensorPolicy(DTensorRelease release) : release_(release) {}
+
+  std::string_view name() const override {
+    return release_ == DTensorRelease::kTorch25 ? "dtensor@2.5" : "dtensor";
+  }
+  std::string_view version() const override { return "2"; }
   std::string_view models() const override {
-    return "DTensor OffsetBasedRNGTracker (torchtitan): seed + pp_rank, per-shard Philox "
-           "offsets over PyTorch's CUDA layout";
+    if (release_ == DTensorRelease::kTorch25) {
+      return "DTensor random ops in PyTorch <= 2.5 (torchtitan): TensorParallelRNGTracker with "
+             "regions disabled under TP, else rank 0's CUDA state broadcast over WORLD";
+    }
+    return "DTensor OffsetBasedRNGTracker (PyTorch main @0175565d, torchtitan): seed + "
+           "pp_rank, per-shard Philox offsets over PyTorch's CUDA layout";
+  }
+  core::Provenance provenance() const override {
+    core::Provenance p;
+    if (release_ == DTensorRelease::kCurrent) {
+      p.sources = {
+          {"pytorch/pytorch", "0175565d", "torch/distributed/tensor/_random.py", "manual_seed", 0,
+           0, "torch.manual_seed(seed) on the calling rank; the tracker is created with "
+              "run_state_sync=False (no broadcast)"},
+          {"pytorch/pytorch", "0175565d", "torch/distributed/tensor/_random.py",
+           "OffsetBasedRNGTracker._compute_rng_offsets", 0, 0,
+           "start increment (shard_linear_idx * prod(first shard size) + 3) // 4 * 4, end "
+           "increment (numel + 3) // 4 * 4"},
+          {"pytorch/torchtitan", "b5bcd76c", "torchtitan/distributed/utils.py", "set_determinism",
+           285, 307, "seed + pp_rank, then DTensor manual_seed(seed, world_mesh) when world > pp"}};
+      p.deviations = {
+          "Under torchtitan's default FSDP2 (data_parallel_shard_degree=-1) parameters are also "
+          "sharded over dp_shard, so shard_linear_idx spans DP and DP ranks draw different "
+          "offsets; twinsim's layouts have no dp_shard axis yet (issue 15), so DP ranks are "
+          "modelled as replicas.",
+          "Uneven TP splits are numpy.array_split's here, torch.chunk's in DTensor; no claim "
+          "is made where they differ.",
+          "Line numbers of pytorch/pytorch files were not available to the reader (stored "
+          "text); functions are cited by name."};
+    } else {
+      p.sources = {
+          {"pytorch/pytorch", "2.5 (stored copy; commit not named)",
+           "torch/distributed/tensor/parallel/api.py", "parallelize_module", 0, 0,
+           "installs TensorParallelRNGTracker, _manual_seed(device_mesh, base_seed=1234), "
+           "distribute_region_enabled = False"},
+          {"pytorch/pytorch", "2.5 (stored copy; commit not named)",
+           "torch/distributed/tensor/_random.py", "TensorParallelRNGTracker._manual_seed", 0, 0,
+           "tensor-parallel seed = base_seed + 2718 + tp_rank"},
+          {"pytorch/pytorch", "2.5 (stored copy; commit not named)",
+           "torch/distributed/tensor/_random.py", "OffsetBasedRNGTracker.__init__", 0, 0,
+           "broadcasts rank 0's CUDA RNG state over the default (WORLD) group"}};
+      p.deviations = {
+          "TensorParallelRNGTracker's seed 1234 + 2718 + tp_rank is used only when the user "
+          "sets distribute_region_enabled = True after parallelize_module; the code's default "
+          "(False) is modelled, so TP shards draw from the default CUDA generator.",
+          "The 2.5 files were read as stored copies whose tag commit could not be named; "
+          "PRs #141220 and #141223 (2.6) removed the TP tracker and the broadcast.",
+          "FSDP2's dp_shard offsets wait for the dp_shard layout axis (issue 15)."};
+    }
+    return p;
   }
   const std::vector<Claim>& claims() const override {
+    if (release_ == DTensorRelease::kTorch25) {
+      static const std::vector<Claim> kClaims25 = {
+          Always(Property::kDistribution),
+          When(Property::kParity, "tp == 1, one pipeline stage, no experts split over ep",
+               TpOneSingleStage),
+          Always(Property::kReplica),
+          When(Property::kDistinct, "tp == 1, one pipeline stage, no experts split over ep",
+               TpOneSingleStage),
+          Always(Property::kDeterminism), Always(Property::kInitFits)};
+      return kClaims25;
+    }
     static const std::vector<Claim> kClaims = {
         Always(Property::kDistribution),
         Always(Property::kReplica),
@@ -161,7 +298,7 @@ class DTensorPolicy final : public SeedPolicy {
 
   StatusOr<RankInit> InitRank(const InitContext& ctx) const override {
     if (ctx.init_device != InitDevice::kCuda) {
-      return Status::InvalidArgument("dtensor initializes on cuda only");
+      return Status::InvalidArgument(fmt::format("{} initializes on cuda only", name()));
     }
     const core::ParallelLayout& layout = *ctx.layout;
     RankShards shards(ctx);
@@ -170,11 +307,32 @@ class DTensorPolicy final : public SeedPolicy {
     if (!fits) return init;
     const int pp_rank = layout.RankCoords(ctx.rank).pp;
     const int tp_rank = layout.RankCoords(ctx.rank).tp;
-    TorchGenerator gen = TorchGenerator::Cuda(ctx.seed + pp_rank, ctx.gpu);
+    if (release_ == DTensorRelease::kTorch25 && layout.config().tp > 1) {
+      // parallelize_module's tracker with regions disabled: the default generator, local
+      // shards in order.
+      TorchGenerator gen = TorchGenerator::Cuda(ctx.seed + pp_rank, ctx.gpu);
+      TWINSIM_ASSIGN_OR_RETURN(fits, DrawShards(ctx, shards, init,
+                                                [&](int) { return DrawChoice{&gen, false}; }));
+      if (!fits) return init;
+      TWINSIM_RETURN_IF_ERROR(SyncTiedCopies(ctx, shards, init));
+      return init;
+    }
+    // <= 2.5 without TP: rank 0's state (seed + 0, offset 0) broadcast over WORLD.
+    const uint64_t seed = release_ == DTensorRelease::kTorch25 ? ctx.seed : ctx.seed + pp_rank;
+    TorchGenerator gen = TorchGenerator::Cuda(seed, ctx.gpu);
+    if (release_ == DTensorRelease::kTorch25) {
+      TWINSIM_ASSIGN_OR_RETURN(fits, BroadcastCudaState(ctx, gen, init));
+      if (!fits) return init;
+    }
     uint64_t base = 0;
     TWINSIM_ASSIGN_OR_RETURN(fits, DrawShards(ctx, shards, init, [&](int i) {
                                const core::Block2D& b = shards.block(i);
                                const core::ParamSpec& spec = shards.spec(i);
+                               // A constant init (ones_, zeros_) is no random op: DTensor
+                               // enters no distribute region and the offset stays.
+                               if (spec.init.kind == core::InitKind::kConstant) {
+                                 return DrawChoice{&gen, false};
+                               }
                                uint64_t incr = 0;
                                if (!shards.owned()[i].shard.whole()) {
                                  const uint64_t local0 = static_cast<uint64_t>(
@@ -192,6 +350,30 @@ class DTensorPolicy final : public SeedPolicy {
   }
 
  private:
+  // OffsetBasedRNGTracker.__init__ (<= 2.5): torch.distributed.broadcast(rng_state, 0) over the
+  // default group. Modelled as rank 0 sending its state to every other rank (the bytes and
+  // their route; a real broadcast is a tree or ring, NCCL's choice). On return every rank's
+  // `gen` holds rank 0's state.
+  static StatusOr<bool> BroadcastCudaState(const InitContext& ctx, TorchGenerator& gen,
+                                           RankInit& init) {
+    constexpr int kStateTag = 1 << 21;  // apart from the tied copies' tags
+    const std::vector<std::byte> state = gen.Save();
+    const int world = ctx.layout->world_size();
+    if (ctx.rank == 0) {
+      for (int r = 1; r < world; ++r) {
+        TWINSIM_ASSIGN_OR_RETURN(bool fits, SendBytes(ctx, r, state, kStateTag, init));
+        if (!fits) return false;
+      }
+      return true;
+    }
+    std::vector<std::byte> received;
+    TWINSIM_ASSIGN_OR_RETURN(bool fits,
+                             RecvBytes(ctx, 0, state.size(), kStateTag, init, &received));
+    if (!fits) return false;
+    if (ctx.device->Info().holds_bytes) TWINSIM_RETURN_IF_ERROR(gen.Load(received));
+    return true;
+  }
+
   // Where the offset formula is safe. Uneven splits are twinsim's (numpy.array_split: the
   // first shards one larger), not DTensor's (torch.chunk: ceil-sized, trailing shards smaller
   // or empty); with them shard_linear_idx * local_size_on_rank_0 can run past the tensor's
@@ -212,6 +394,8 @@ class DTensorPolicy final : public SeedPolicy {
     }
     return true;
   }
+
+  DTensorRelease release_;
 };
 
 }  // namespace
@@ -222,6 +406,11 @@ std::unique_ptr<SeedPolicy> NewTorchSerialPolicy() {
 std::unique_ptr<SeedPolicy> NewTorchParallelPolicy() {
   return std::make_unique<TorchParallelPolicy>();
 }
-std::unique_ptr<SeedPolicy> NewDTensorPolicy() { return std::make_unique<DTensorPolicy>(); }
+std::unique_ptr<SeedPolicy> NewDTensorPolicy() {
+  return std::make_unique<DTensorPolicy>(DTensorRelease::kCurrent);
+}
+std::unique_ptr<SeedPolicy> NewDTensor25Policy() {
+  return std::make_unique<DTensorPolicy>(DTensorRelease::kTorch25);
+}
 
 }  // namespace twinsim::policies::seed

@@ -158,7 +158,7 @@ std::string HelpFooter() {
       "and host memory of a rank and the bytes all ranks sent. The last line counts the claims\n"
       "checked and broken. With --backend sim, a line per policy adds the simulated init time\n"
       "(when the last rank finished), which rank that was, and the bytes that crossed each link\n"
-      "class (nvlink, pcie-gpu, pcie-uplink, nic, fabric); --json adds \"sim\":{\"cluster\",\"mode\",\n"
+      "class (nvlink, pcie-gpu, pcie-uplink, nic, fabric, storage); --json adds \"sim\":{\"cluster\",\"mode\",\n"
       "\"init_time_s\",\"last_rank\",\"wall_s\",\"link_bytes\":{...}} and each rank's \"end_time_s\".\n"
       "Exit status: 0 when every claimed property holds, 1 when a policy\n"
       "breaks one (everything is still printed), 2 for a bad command line.\n"
@@ -170,6 +170,8 @@ std::string HelpFooter() {
       "   \"cost\":{\"max_device_bytes\",\"max_host_bytes\",\"bytes_sent\",\n"
       "           \"per_rank\":[{\"rank\",\"dp\",\"pp\",\"tp\",\"device_bytes\",\"host_bytes\",\n"
       "                         \"bytes_sent\",\"oom\"}]},\n"
+      "   \"offline\":{\"what\",\"host_bytes\",\"elements\",\"storage_write_bytes\",\"time_s\"}\n"
+      "     (only for a policy with a job before training: seed-checkpoint's creation run),\n"
       "   \"broke_claim\"}\n"
       "\n"
       "Policies (--policy), with their default init device and claims:\n";
@@ -578,6 +580,17 @@ class InitCommand final : public Command {
         HumanBytes(device.bytes), where(device), HumanBytes(host.bytes), where(host),
         HumanBytes(TotalSent(run))));
     if (run.sim) PrintSimText(out, run);
+    if (run.offline) {
+      // Note [Offline work] in policies/seed/policy.h: a separate job, not one of the ranks.
+      const properties::OfflineSummary& o = *run.offline;
+      out.Append(fmt::format(
+          "  before training, {}: peak host memory {}; {} values drawn; {} written to storage{}"
+          " (not in the ranks' figures)\n",
+          o.work.what, HumanBytes(o.work.host_bytes), o.work.elements_initialized,
+          HumanBytes(o.work.storage_write_bytes),
+          o.time_s >= 0 ? "; takes about " + HumanSeconds(o.time_s) + " (estimate)"
+                        : std::string()));
+    }
     // The init-fits row explains an OOM; without that row, say it here.
     const bool fits_checked = std::any_of(
         check.rows.begin(), check.rows.end(),
@@ -628,6 +641,14 @@ class InitCommand final : public Command {
           run.sim ? fmt::format(",\"end_time_s\":{:.9g}", r.end_time_s) : std::string()));
     }
     out.Append("]}");
+    if (run.offline) {
+      const properties::OfflineSummary& o = *run.offline;
+      out.Append(fmt::format(",\"offline\":{{\"what\":{},\"host_bytes\":{},\"elements\":{},"
+                             "\"storage_write_bytes\":{},\"time_s\":{}}}",
+                             JsonString(o.work.what), o.work.host_bytes,
+                             o.work.elements_initialized, o.work.storage_write_bytes,
+                             o.time_s >= 0 ? fmt::format("{:.9g}", o.time_s) : "null"));
+    }
     if (run.sim) {
       const properties::SimSummary& sim = *run.sim;
       const properties::RankOutcome* last = LastRank(run);

@@ -392,7 +392,8 @@ class ShowClusterCommand final : public Command {
         "Prints a cluster preset's hardware: nodes, GPUs per node, GPU model, memory and HBM\n"
         "bandwidth, NVLink, PCIe, NICs, fabric and host memory (node 0; preset nodes are\n"
         "identical). Keys: nodes, gpus_per_node, gpu_memory_gb, host_memory_gb,\n"
-        "pinned_memory_gb, nic_gbps, fabric_latency_ns. With no PRESET, lists the presets.\n"
+        "pinned_memory_gb, nic_gbps, fabric_latency_ns, storage_read_gb_per_s. With no PRESET,\n"
+        "lists the presets.\n"
         "Example:\n"
         "  twinsim show cluster dgx-h100:nodes=2048");
   }
