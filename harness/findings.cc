@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "core/json.h"
@@ -11,6 +12,9 @@
 #include "core/text.h"
 #include "core/topology_presets.h"
 #include "fmt/format.h"
+#include "policies/placement/chunk.h"
+#include "policies/placement/placement.h"
+#include "policies/placement/workload.h"
 #include "policies/seed/policy.h"
 #include "properties/init_check.h"
 
@@ -87,17 +91,10 @@ StatusOr<Reproduction> DTensorLayoutDependence() {
 // the property test stop below tp 83, so the case is fixed: the smallest layout with the
 // collision (tp 83, pp 30) on a linear stack 83 wide.
 StatusOr<Reproduction> MegatronAdditiveSeeds() {
-  const Case c{"linear-stack:layers=30,width=83", 83, 30, 1};
+  // Megatron rejects seed 0 (initialize.py:484); the collision holds for every root seed.
+  Case c{"linear-stack:layers=30,width=83", 83, 30, 1};
+  c.seed = 1;
   return ExpectFailure("megatron", c, Property::kDistinct, "pp_rank 1 and pp_rank 29");
-}
-
-// ColossalAI legacy forks only the CUDA generator per ParallelMode; torch.manual_seed(seed) is
-// the same CPU stream on every rank, so TP layers initialized on the CPU repeat each other.
-StatusOr<Reproduction> ColossalUnforkedCpu() {
-  Case c{"linear-stack:layers=1,width=1,out_features=4,bias=1", 2, 1, 1};
-  c.device = InitDevice::kCpu;
-  return ExpectFailure("colossal-legacy", c, Property::kDistinct,
-                       "tp_rank 0 and tp_rank 1 drew from the same CPU stream");
 }
 
 // Serial PP init (PyTorch PR #139445's serial mode, the question of torchtitan #514) passes the
@@ -176,12 +173,81 @@ StatusOr<Reproduction> ShardLocalFan() {
   return out;
 }
 
-// Findings that need other parts of issue 14 are added here once those parts are merged:
-//   - the seed checkpoint's cost (torchtitan's offline creation run, then every rank loading
-//     its shards; needs seed-checkpoint as torchtitan does it);
-//   - ColossalAI's static offload fractions as coded against as documented
-//     (zero/gemini/placement_policy.py:47-107; needs the static-as-coded placement model);
-//   - megatron-cpu's repeated experts under EP (layers.py:186-229; needs MoE models, issue 15).
+// ColossalAI's StaticPlacementPolicy.setup_grads_device (zero/gemini/placement_policy.py:47-107
+// @4f9953be) sums chunk_mem over *parameters*, so every chunk counts once per tensor in it, and
+// offloads optimizer chunks until offload_optim_frac of that inflated total. For GPT-2 XL (580
+// tensors in 30 chunks) offload_optim_frac = 0.1 offloads every optimizer chunk, where the
+// docstring's fraction of the true total would offload 3.
+StatusOr<Reproduction> StaticOffloadFractions() {
+  TWINSIM_ASSIGN_OR_RETURN(core::ModelSpec model, core::MakeModel("gpt2-xl"));
+  TWINSIM_ASSIGN_OR_RETURN(core::ParallelLayout layout,
+                           core::ParallelLayout::Make(core::LayoutConfig{}, model));
+  placement::WorkloadConfig config;
+  config.heads = model.num_heads;
+  TWINSIM_ASSIGN_OR_RETURN(
+      placement::RankStep step,
+      placement::BuildRankStep(layout, config,
+                               placement::WithModelDefaults(placement::ChunkSearchOptions{}, model),
+                               /*separate_grad=*/false));
+  placement::StaticFractions coded{.shard_param_frac = 1, .offload_optim_frac = 0.1};
+  placement::StaticFractions documented = coded;
+  documented.documented = true;
+  const placement::StaticPlan code = placement::PlanStatic(step.workload, coded);
+  const placement::StaticPlan docs = placement::PlanStatic(step.workload, documented);
+  const int chunks = step.workload.num_chunks();
+  Reproduction out;
+  out.reproduced = code.offloaded_optim_chunks == chunks && docs.offloaded_optim_chunks < chunks;
+  out.counterexample = fmt::format(
+      "gpt2-xl, static(1, 0.1, 0): {} chunks; the code's total is {:.1f}x the chunks' memory, so "
+      "it offloads the optimizer state of {} of {} chunks ({:.2f} GiB) where the documented "
+      "fraction offloads {} ({:.2f} GiB)",
+      chunks, docs.true_chunk_mem > 0 ? code.total_chunk_mem / docs.true_chunk_mem : 0,
+      code.offloaded_optim_chunks, chunks, code.offloaded_optim_bytes / double(uint64_t{1} << 30),
+      docs.offloaded_optim_chunks, docs.offloaded_optim_bytes / double(uint64_t{1} << 30));
+  return out;
+}
+
+// torchtitan's seed checkpoint (train.py:52-58, trainer.py:395-399 and 476-486 @b5bcd76c) is a
+// separate WORLD_SIZE=1 job that holds the whole model in one host's memory, then every training
+// rank reads from storage; DCP's FileSystemReader loads each stored item whole, so a rank reads
+// the full tensor of every parameter it holds a shard of. Llama 3 70B at TP 8 x PP 16 on the
+// timing-only sim of 16 DGX H100 nodes.
+StatusOr<Reproduction> SeedCheckpointCost() {
+  const Case c{"llama3-70b", 8, 16, 1};
+  TWINSIM_ASSIGN_OR_RETURN(core::ParallelLayout layout, MakeLayout(c));
+  TWINSIM_ASSIGN_OR_RETURN(std::unique_ptr<policies::seed::SeedPolicy> policy,
+                           policies::seed::MakePolicy("seed-checkpoint"));
+  const std::optional<policies::seed::OfflineWork> offline = policy->Offline(layout.model());
+  properties::InitRunOptions options;
+  options.backend = properties::Backend::kSim;
+  TWINSIM_ASSIGN_OR_RETURN(options.sim.topology, core::MakeTopology("dgx-h100:nodes=16"));
+  options.sim.holds_bytes = false;
+  options.init_device = InitDevice::kCpu;
+  options.device_capacity = uint64_t{80} << 30;
+  options.host_capacity = uint64_t{2} << 40;
+  TWINSIM_ASSIGN_OR_RETURN(properties::InitRun run, properties::RunInit(*policy, layout, options));
+  if (!run.sim) return Status::Internal("seed-checkpoint did not run on the sim");
+  uint64_t storage = 0;
+  for (const auto& [link, bytes] : run.sim->link_bytes) {
+    if (link == "storage") storage += bytes;
+  }
+  const uint64_t model_bytes = uint64_t{4} * static_cast<uint64_t>(layout.model().NumParams());
+  Reproduction out;
+  out.reproduced = offline.has_value() && offline->host_bytes >= model_bytes &&
+                   storage >= 4 * model_bytes;
+  out.counterexample = fmt::format(
+      "llama3-70b tp=8 pp=16 on dgx-h100:nodes=16 (timing-only sim): the creation run holds "
+      "{:.1f} GiB on one host; the ranks then read {:.2f} TiB from storage ({:.1f}x the model) "
+      "and finish at {:.3f} s",
+      offline ? offline->host_bytes / double(uint64_t{1} << 30) : 0.0,
+      storage / double(uint64_t{1} << 40), model_bytes ? double(storage) / model_bytes : 0.0,
+      run.sim->end_time_s);
+  return out;
+}
+
+// Not yet here: megatron-cpu's repeated experts under EP (layers.py:186-229; needs MoE models,
+// issue 15), and ColossalAI legacy's unforked CPU generator (legacy layers allocate on the GPU,
+// so it shows only under the RFC's CPU init, which no policy models yet).
 const std::vector<Finding>& Registry() {
   static const std::vector<Finding> kFindings = {
       {"dtensor-layout-dependence", "PyTorch DTensor",
@@ -200,15 +266,6 @@ const std::vector<Finding>& Registry() {
        "twinsim init --policy megatron --model linear-stack:layers=30,width=83 --tp 83 --pp 30 "
        "--check distinct",
        "distinct fails between pp_rank 1 and pp_rank 29 at TP 83, PP 30", MegatronAdditiveSeeds},
-      {"colossal-unforked-cpu-init", "ColossalAI (legacy)",
-       "TP layers initialized on the CPU repeat each other: the seed manager forks only the CUDA "
-       "generator per ParallelMode",
-       "hpcaitech/ColossalAI@4f9953be colossalai/legacy/context/parallel_context.py:538-572 "
-       "(ParallelContext.set_seed); the RFC on initializing TP layers on the CPU",
-       "twinsim init --policy colossal-legacy --model "
-       "linear-stack:layers=1,width=1,out_features=4,bias=1 --tp 2 --init-device cpu --check "
-       "distinct",
-       "distinct fails: tp_rank 0 and tp_rank 1 draw the same CPU stream", ColossalUnforkedCpu},
       {"serial-pp-init-cost", "PyTorch pipelining (PR #139445, serial mode)",
        "serial seeded init passes the generator state stage to stage, so init time does not fall "
        "with PP",
@@ -225,6 +282,24 @@ const std::vector<Finding>& Registry() {
        "distribution fails on the row-parallel weight; the LoRA std is 0.0220 expected, ~0.0435 "
        "shown at TP 4",
        ShardLocalFan},
+      {"colossalai-static-offload-fraction", "ColossalAI Gemini",
+       "static placement's offload_optim_frac is a fraction of an inflated total (each chunk "
+       "counted once per tensor), so small fractions offload every optimizer chunk",
+       "hpcaitech/ColossalAI@4f9953be colossalai/zero/gemini/placement_policy.py:47-107 "
+       "(StaticPlacementPolicy.setup_grads_device)",
+       "twinsim place --cluster v100-32g --model gpt2-xl --gpu-memory 24GiB --policy "
+       "static,static-documented --static 1,0.1,0",
+       "the code offloads all 30 optimizer chunks of GPT-2 XL at offload_optim_frac 0.1",
+       StaticOffloadFractions},
+      {"seed-checkpoint-cost", "torchtitan (seed checkpoint), PyTorch DCP",
+       "the seed checkpoint needs a whole-model creation run on one host, and every rank reads "
+       "whole tensors from storage to keep its shards",
+       "pytorch/torchtitan@b5bcd76c torchtitan/train.py:52-58, torchtitan/trainer.py:395-399, "
+       "476-486; pytorch/pytorch torch/distributed/checkpoint/filesystem.py (read_data)",
+       "twinsim init --policy seed-checkpoint --model llama3-70b --tp 8 --pp 16 --backend sim "
+       "--cluster dgx-h100:nodes=16 --timing-only --check init-fits",
+       "the creation run holds the whole fp32 model; storage reads are at least 4x the model",
+       SeedCheckpointCost},
   };
   return kFindings;
 }

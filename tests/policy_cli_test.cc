@@ -72,7 +72,7 @@ TEST(ShowPolicyCliTest, UnknownPolicyExitsTwoListingTheKnownOnes) {
 TEST(FindingsCliTest, HelpOnlyAndJson) {
   const RunResult help = Ok({"findings", "--help"});
   EXPECT_NE(help.out.find("shard-local-fan"), std::string::npos) << help.out;
-  const RunResult r = Ok({"findings", "--only", "colossal-unforked-cpu-init", "--json"});
+  const RunResult r = Ok({"findings", "--only", "megatron-additive-seeds", "--json"});
   const nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["all_reproduced"], true);
   ASSERT_EQ(j["findings"].size(), 1u);

@@ -21,13 +21,9 @@
 namespace twinsim {
 namespace {
 
-// TO EMPTY AFTER MERGING issue 14's branches.
-const std::vector<std::string> kPoliciesStillMissingProvenance = {
-    // seed policies
-    "torch-serial", "torch-parallel", "megatron", "megatron-cpu", "colossal-legacy", "dtensor",
-    "seed-checkpoint",
-    // placement policies
-    "placement:cuda", "placement:cpu", "placement:static", "placement:auto", "placement:optimal"};
+// Emptied after issue 14's branches merged: every policy cites its source now. Keep it empty;
+// a policy added without provenance fails EverySeedPolicyCitesItsSource.
+const std::vector<std::string> kPoliciesStillMissingProvenance = {};
 
 bool Listed(const std::string& name) {
   return std::find(kPoliciesStillMissingProvenance.begin(), kPoliciesStillMissingProvenance.end(),
@@ -68,6 +64,10 @@ TEST(ProvenanceTest, EveryPlacementPolicyCitesItsSource) {
   ExpectCited("placement:static", std::move(placement::MakeStaticPolicy({})).value()->provenance());
   ExpectCited("placement:auto", std::move(placement::MakeAutoPolicy()).value()->provenance());
   ExpectCited("placement:optimal", placement::MakeOptimalPolicy()->provenance());
+  placement::StaticFractions documented;
+  documented.documented = true;
+  ExpectCited("placement:static-documented",
+              std::move(placement::MakeStaticPolicy(documented)).value()->provenance());
 }
 
 }  // namespace

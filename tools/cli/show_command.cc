@@ -503,7 +503,8 @@ class ShowClusterCommand final : public Command {
 // The placement policies `show policy` knows, with their default options (the names `place
 // --policy` accepts).
 const std::vector<std::string>& PlacementPolicyNames() {
-  static const std::vector<std::string> kNames = {"cuda", "cpu", "static", "auto", "optimal"};
+  static const std::vector<std::string> kNames = {"cuda", "cpu", "static", "static-documented",
+                                                  "auto", "optimal"};
   return kNames;
 }
 
@@ -511,6 +512,11 @@ std::unique_ptr<placement::PlacementPolicy> MakePlacementPolicyByName(std::strin
   if (name == "cuda") return placement::MakeCudaPolicy();
   if (name == "cpu") return placement::MakeCpuPolicy();
   if (name == "static") return std::move(placement::MakeStaticPolicy({})).value();
+  if (name == "static-documented") {
+    placement::StaticFractions documented;
+    documented.documented = true;
+    return std::move(placement::MakeStaticPolicy(documented)).value();
+  }
   if (name == "auto") return std::move(placement::MakeAutoPolicy()).value();
   if (name == "optimal") return placement::MakeOptimalPolicy();
   return nullptr;
