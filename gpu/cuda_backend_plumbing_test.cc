@@ -26,6 +26,7 @@ TEST(CudaBackendPlumbingTest, AnInjectedRunnerGivesTheHostBackendsBytes) {
     StatusOr<std::unique_ptr<policies::seed::SeedPolicy>> policy = policies::seed::MakePolicy(name);
     ASSERT_TRUE(policy.ok());
     properties::InitRunOptions host;
+    host.seed = 1234;  // Megatron rejects seed 0 (initialize.py:484)
     host.init_device = (*policy)->default_init_device();
     properties::InitRunOptions injected = host;
     injected.backend = properties::Backend::kCuda;

@@ -121,6 +121,8 @@ struct VocabRule {
   bool requires_divisible = false; // reject a vocabulary that tp does not divide
   // Where the framework's code says so, for the rejection ("ColossalAI ... layers.py:912").
   std::string source;
+};
+
 // Note [Offline work]
 // ~~~~~~~~~~~~~~~~~~~
 // Some schemes do part of their init in a separate job before training starts: torchtitan's
