@@ -1,5 +1,8 @@
 #include "core/status.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace twinsim {
 
 std::string_view StatusCodeName(StatusCode code) {
@@ -31,5 +34,20 @@ std::string Status::ToString() const {
   out += message_;
   return out;
 }
+
+namespace status_internal {
+
+void DieOnValueOfError(const Status& status) {
+  std::fprintf(stderr, "twinsim: internal error: StatusOr::value() on an error: %s\n",
+               status.ToString().c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+Status OkStatusWithoutValue() {
+  return Status::Internal("StatusOr was given an OK status without a value");
+}
+
+}  // namespace status_internal
 
 }  // namespace twinsim

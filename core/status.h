@@ -57,24 +57,45 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-// Either a value or a non-OK Status. REQUIRES: value() only when ok().
+namespace status_internal {
+// Prints "StatusOr::value() on an error: <status>" to stderr and aborts. Out of line so that
+// the checks cost a compare and a rarely taken branch.
+[[noreturn]] void DieOnValueOfError(const Status& status);
+// The status a StatusOr built from an OK Status carries instead (an error, as in abseil).
+Status OkStatusWithoutValue();
+}  // namespace status_internal
+
+// Either a value or a non-OK Status, made safe as abseil's is: built from an OK Status it
+// holds Internal("... OK status without a value") instead, and value(), operator* and
+// operator-> on an error abort the process with the status on stderr instead of reading an
+// empty optional.
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
-  StatusOr(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
+  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  StatusOr(Status status)                          // NOLINT: implicit by design
+      : status_(status.ok() ? status_internal::OkStatusWithoutValue() : std::move(status)) {}
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  const T& value() const& { return *value_; }
-  T& value() & { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  const T& operator*() const& { return *value_; }
-  T& operator*() & { return *value_; }
-  const T* operator->() const { return &*value_; }
-  T* operator->() { return &*value_; }
+  const T& value() const& { return Checked(); }
+  T& value() & { return Checked(); }
+  T&& value() && { return std::move(Checked()); }
+  const T& operator*() const& { return Checked(); }
+  T& operator*() & { return Checked(); }
+  const T* operator->() const { return &Checked(); }
+  T* operator->() { return &Checked(); }
 
  private:
+  const T& Checked() const {
+    if (!value_.has_value()) status_internal::DieOnValueOfError(status_);
+    return *value_;
+  }
+  T& Checked() {
+    if (!value_.has_value()) status_internal::DieOnValueOfError(status_);
+    return *value_;
+  }
+
   Status status_;
   std::optional<T> value_;
 };
