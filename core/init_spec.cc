@@ -124,7 +124,11 @@ StatusOr<InitSpec> ParseInitSpec(std::string_view text) {
     if (!split.ok()) return split.status();
     items = std::move(*split);
   }
-  for (const auto& [key, val] : items) {
+  for (const KeyValue& item : items) {
+    // Named copies, not structured bindings: the lambdas below capture them, which clang
+    // before 16 (the fuzz build) rejects for bindings.
+    const std::string_view key = item.key;
+    const std::string_view val = item.value;
     bool known = false;
     for (std::string_view k : info->keys) known |= (k == key);
     if (!known) {

@@ -584,7 +584,9 @@ StatusOr<ModelSpec> MakeModel(std::string_view text) {
     StatusOr<std::vector<KeyValue>> items =
         SplitKeyValues(text.substr(colon + 1), prefix, text, keys);
     if (!items.ok()) return items.status();
-    for (const auto& [key, value] : *items) {
+    for (const KeyValue& item : *items) {
+      // Not structured bindings: the lambda captures `key` (clang before 16 rejects that).
+      const std::string_view key = item.key, value = item.value;
       const auto known = std::find_if(family_keys.begin(), family_keys.end(),
                                       [&](const Key& k) { return k.name == key; });
       if (known == family_keys.end()) {

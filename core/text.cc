@@ -2,10 +2,28 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 namespace twinsim::core {
 
-std::string Quote(std::string_view text) { return "'" + std::string(text) + "'"; }
+std::string Quote(std::string_view text) {
+  constexpr size_t kMaxQuoted = 80;
+  std::string out = "'";
+  const bool cut = text.size() > kMaxQuoted;
+  if (cut) text = text.substr(0, kMaxQuoted);
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", u);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  out += cut ? "...'" : "'";
+  return out;
+}
 
 std::string Join(const std::vector<std::string_view>& items) {
   std::string out;

@@ -13,7 +13,8 @@
 
 namespace twinsim::core {
 
-// 'text', for naming a user's input in a message.
+// 'text', for naming a user's input in a message: control characters written \xNN and text
+// past 80 bytes cut with "...", so that a message stays one line whatever the input.
 std::string Quote(std::string_view text);
 // "a, b, c".
 std::string Join(const std::vector<std::string_view>& items);

@@ -10,11 +10,10 @@
 #include <string>
 #include <utility>
 
+#include "core/text.h"
+
 namespace twinsim::cli {
 namespace {
-
-// Longest text quoted verbatim in a message; longer text is cut and marked with "...".
-constexpr size_t kMaxQuoted = 80;
 
 Status Expected(std::string_view option, std::string_view expected, std::string_view text) {
   std::string msg(option);
@@ -54,23 +53,7 @@ std::vector<std::string_view> SplitCommas(std::string_view text) {
 
 }  // namespace
 
-std::string Quote(std::string_view text) {
-  std::string out = "'";
-  const bool cut = text.size() > kMaxQuoted;
-  if (cut) text = text.substr(0, kMaxQuoted);
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      char esc[8];
-      std::snprintf(esc, sizeof esc, "\\x%02x", u);
-      out += esc;
-    } else {
-      out += c;
-    }
-  }
-  out += cut ? "...'" : "'";
-  return out;
-}
+std::string Quote(std::string_view text) { return core::Quote(text); }
 
 StatusOr<uint64_t> ParseUint64(std::string_view option, std::string_view text,
                                std::string_view expected) {
