@@ -315,14 +315,16 @@ void Draw(Plot& plot, const std::string& gnuplot, const std::string& work) {
 void Overview(const SweepReportInput& input, const std::vector<Row>& rows, Report& report) {
   std::map<std::string, std::map<std::string, int>> by_command;  // command -> status -> cases
   for (const Json& c : input.cases) by_command[c.value("command", "")][c.value("status", "")]++;
-  Table t{{"command", "cases", "ok", "failed (claim broken)", "error"}, {}};
+  Table t{{"command", "cases", "ok", "failed (claim broken)", "error", "timeout"}, {}};
   int total = 0, ok = 0;
   for (auto& [command, statuses] : by_command) {
-    const int n = statuses["ok"] + statuses["failed"] + statuses["error"];
+    const int n =
+        statuses["ok"] + statuses["failed"] + statuses["error"] + statuses["timeout"];
     total += n;
     ok += statuses["ok"];
     t.rows.push_back({command, std::to_string(n), std::to_string(statuses["ok"]),
-                      std::to_string(statuses["failed"]), std::to_string(statuses["error"])});
+                      std::to_string(statuses["failed"]), std::to_string(statuses["error"]),
+                      std::to_string(statuses["timeout"])});
   }
   report.Text(std::to_string(total) + " cases, " + std::to_string(ok) + " ok, " +
               std::to_string(total - ok) + " not ok; " + std::to_string(rows.size()) +
@@ -798,7 +800,7 @@ std::string RenderHtml(const SweepReportInput& input, const Report& report, bool
         for (const std::string& cell : row) {
           const bool bad = cell.find("FAILS*") != std::string::npos ||
                            cell.find("BROKEN") != std::string::npos || cell == "failed" ||
-                           cell == "error";
+                           cell == "error" || cell == "timeout";
           html += bad ? "<td class=\"bad\">" : "<td>";
           html += HtmlEscape(cell) + "</td>";
         }

@@ -190,11 +190,23 @@ StatusOr<std::string> ToAscii(std::string_view text, const std::string& path) {
   return out;
 }
 
-constexpr std::string_view kTopLevelKeys[] = {"name", "description", "models", "clusters"};
+constexpr std::string_view kTopLevelKeys[] = {"name", "description", "case_timeout", "models",
+                                              "clusters"};
+
+// The longest `case_timeout` a scenario may set: a week, in seconds.
+constexpr double kMaxCaseTimeoutS = 7 * 24 * 3600.0;
 
 // The alias tables ([models], [clusters]) and the option key each applies to.
 constexpr std::pair<std::string_view, std::string_view> kAliasTables[] = {{"models", "model"},
                                                                           {"clusters", "cluster"}};
+
+// An integer or float node as the file wrote it (near enough for a message).
+std::string NumberText(const toml::node& node) {
+  if (node.is_integer()) return std::to_string(*node.value<int64_t>());
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%g", *node.value<double>());
+  return buffer;
+}
 
 std::string TypeName(const toml::node& node) {
   switch (node.type()) {
@@ -306,6 +318,19 @@ class Parser {
           return errors_.At(line, k, "expected a string, got " + TypeName(node));
         }
         (k == "name" ? scenario_.name : scenario_.description) = *node.value<std::string>();
+        continue;
+      }
+      if (k == "case_timeout") {
+        const std::optional<double> seconds = node.value<double>();
+        if (!(node.is_integer() || node.is_floating_point()) || !seconds ||
+            !(*seconds > 0 && *seconds <= kMaxCaseTimeoutS)) {
+          return errors_.At(line, k,
+                            "expected seconds, a number > 0 and at most 604800 (a week), got " +
+                                (node.is_integer() || node.is_floating_point()
+                                     ? NumberText(node)
+                                     : TypeName(node)));
+        }
+        scenario_.case_timeout_s = *seconds;
         continue;
       }
       if (k == "models" || k == "clusters") {

@@ -67,6 +67,9 @@ struct Scenario {
   std::string path;  // as given, for messages
   std::string name;
   std::string description;
+  // `case_timeout` (seconds): a case running longer is killed and recorded as timed out;
+  // 0 = no limit. `twinsim sweep --case-timeout` overrides it.
+  double case_timeout_s = 0;
   std::vector<ScenarioCase> cases;
 };
 

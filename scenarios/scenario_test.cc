@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace twinsim::scenarios {
@@ -132,7 +133,22 @@ TEST(ScenarioTest, ErrorsNameFileLineKeyAndExpectation) {
       "t.toml:4: init.json: set by the sweep itself (every case runs with --json); remove it");
   EXPECT_EQ(Error("[[inti]]\nmodel = 'm'\n"),
             "t.toml:1: inti: unknown top-level key (did you mean 'init'?); expected 'name', "
-            "'description', 'models', 'clusters', 'init', 'place'");
+            "'description', 'case_timeout', 'models', 'clusters', 'init', 'place'");
+  EXPECT_EQ(Error("case_timeout = 0\n[[init]]\nmodel = 'm'\npolicy = 'p'\n"),
+            "t.toml:1: case_timeout: expected seconds, a number > 0 and at most 604800 (a week), "
+            "got 0");
+}
+
+TEST(ScenarioTest, CaseTimeoutIsSecondsIntegerOrFloat) {
+  for (const auto& [text, seconds] :
+       std::vector<std::pair<std::string, double>>{{"case_timeout = 90\n", 90.0},
+                                                   {"case_timeout = 2.5\n", 2.5},
+                                                   {"", 0.0}}) {
+    StatusOr<Scenario> s = ParseScenario(text + "[[init]]\nmodel = 'm'\npolicy = 'p'\n",
+                                         "t.toml", Schemas());
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    EXPECT_EQ(s->case_timeout_s, seconds) << text;
+  }
 }
 
 TEST(ScenarioTest, DuplicateCasesAreErrors) {

@@ -6,8 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -17,7 +19,7 @@ extern char** environ;
 namespace twinsim::scenarios {
 
 StatusOr<pid_t> StartProcess(const std::vector<std::string>& argv, const std::string& stdout_path,
-                             const std::string& stderr_path) {
+                             const std::string& stderr_path, const ProcessOptions& options) {
   if (argv.empty()) return Status::InvalidArgument("StartProcess: empty argv");
   std::vector<std::string> storage = argv;
   std::vector<char*> args;
@@ -30,8 +32,30 @@ StatusOr<pid_t> StartProcess(const std::vector<std::string>& argv, const std::st
                                    0644);
   posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
+  // The environment: the parent's, with extra_env's names replaced.
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const std::string name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const std::string& extra : options.extra_env) {
+      replaced = replaced || extra.substr(0, extra.find('=')) == name;
+    }
+    if (!replaced) env_storage.push_back(entry);
+  }
+  for (const std::string& extra : options.extra_env) env_storage.push_back(extra);
+  std::vector<char*> env;
+  for (std::string& e : env_storage) env.push_back(e.data());
+  env.push_back(nullptr);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  if (options.own_process_group) {
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attributes, 0);
+  }
   pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  const int spawned = posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), env.data());
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0) {
     return Status::Unavailable("cannot start " + argv[0] + ": " + std::strerror(spawned));
@@ -57,17 +81,41 @@ StatusOr<int> RunProcess(const std::vector<std::string>& argv, const std::string
   return ExitStatusOf(wait_status);
 }
 
+namespace {
+
+// TWINSIM_FAULT_ENOSPC_AFTER_WRITES: true when this write must fail as on a full disk.
+bool InjectedDiskFull() {
+  static const long allowed = [] {
+    const char* text = std::getenv("TWINSIM_FAULT_ENOSPC_AFTER_WRITES");
+    return text == nullptr || *text == 0 ? -1L : std::strtol(text, nullptr, 10);
+  }();
+  static std::atomic<long> writes{0};
+  return allowed >= 0 && writes.fetch_add(1) >= allowed;
+}
+
+}  // namespace
+
 Status WriteFileAtomically(const std::string& path, const std::string& content) {
   const std::string temporary = path + ".tmp." + std::to_string(getpid());
   std::FILE* file = std::fopen(temporary.c_str(), "wb");
   if (file == nullptr) {
-    return Status::Unavailable("cannot write " + temporary + ": " + std::strerror(errno));
+    return Status::Unavailable("cannot write " + path + ": " + std::strerror(errno));
   }
-  const bool written = std::fwrite(content.data(), 1, content.size(), file) == content.size();
+  errno = 0;
+  bool written = std::fwrite(content.data(), 1, content.size(), file) == content.size();
+  int error = errno;
+  if (written && InjectedDiskFull()) {
+    written = false;
+    error = ENOSPC;
+  }
+  const bool flushed = std::fflush(file) == 0;
+  if (written && !flushed) error = errno;
   const bool closed = std::fclose(file) == 0;
-  if (!written || !closed) {
+  if (written && flushed && !closed) error = errno;
+  if (!written || !flushed || !closed) {
     std::remove(temporary.c_str());
-    return Status::Unavailable("writing " + temporary + " failed");
+    return Status::Unavailable("cannot write " + path + ": " +
+                               std::strerror(error != 0 ? error : EIO));
   }
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
     const int error = errno;

@@ -1,6 +1,9 @@
 #include "scenarios/sweep.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,10 +11,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "scenarios/subprocess.h"
@@ -25,11 +32,24 @@ using Clock = std::chrono::steady_clock;
 // Note [Case records]
 // DIR/cases/<id>.json holds one JSON object on one line:
 //   {"id", "index", "command", "label", "args": [command, options..., "--json"],
-//    "traces": ["traces/<id>.json", ...], "status": "ok"|"failed"|"error", "exit_code",
-//    "stderr": the child's stderr (trimmed), "results": [one object per line of its --json]}
+//    "traces": ["traces/<id>.json", ...], "status": "ok"|"failed"|"error"|"timeout",
+//    "exit_code", ["case_timeout_s" when timed out,] "stderr": the child's stderr (trimmed),
+//    "results": [one object per line of its --json], "checksum": "fnv1a64:<hex>"}
 // "args" leaves out --trace (its path depends on DIR); "traces" lists the trace files written,
 // relative to DIR. Every "wall_s" key of the child's output (the sim's host wall time) is
-// moved to DIR/timings.jsonl, so the record depends only on the case.
+// moved to DIR/timings.jsonl, so the record depends only on the case. The checksum, over the
+// record's line without it, lets --resume tell a whole record from one a crash or a disk
+// error damaged: rename(2) already makes a record appear whole or not at all, but a file can
+// still be cut or changed afterwards (a copy, a full disk in a merge, an editor).
+//
+// Note [Stopping a sweep]
+// Each case runs in a process group of its own with TWINSIM_SWEEP_PARENT in its environment
+// (twinsim's main then asks the kernel to kill it if the sweep dies, PR_SET_PDEATHSIG), so:
+//   - a timed-out case is killed with everything it started (kill(-pgid, SIGKILL));
+//   - Ctrl-C at a terminal reaches only the sweep, which stops the running cases, discards
+//     them and leaves DIR resumable;
+//   - kill -9 of the sweep takes its cases with it; the next --resume clears .tmp/ and reruns
+//     every case without a whole record, and only those.
 constexpr size_t kMaxStderrBytes = 4000;
 
 std::string CasesDir(const std::string& out) { return out + "/cases"; }
@@ -60,13 +80,46 @@ Json RecordArgs(const ScenarioCase& c) {
   return args;
 }
 
-// True when `dir`/cases holds a finished record of `c` with the same command line.
-bool Finished(const ScenarioCase& c, const std::string& out) {
-  StatusOr<std::string> text = ReadWholeFile(CasePath(out, c.id));
-  if (!text.ok()) return false;
-  const Json record = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  return !record.is_discarded() && record.is_object() &&
-         record.value("args", Json()) == RecordArgs(c);
+uint64_t Fnv1a64(const std::string& bytes) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+std::string OneLineJson(const Json& j) {
+  // Output of a child is not guaranteed UTF-8: replace what is not rather than throw.
+  return j.dump(-1, ' ', false, nlohmann::detail::error_handler_t::replace);
+}
+
+// The finished record of `c` in DIR, or nothing: no file, or one that is truncated, fails its
+// checksum, has another command line, or timed out under another limit. `why` gets the
+// reason when a file is there but cannot be reused.
+std::optional<Json> FinishedRecord(const ScenarioCase& c, const SweepOptions& options,
+                                   std::string& why) {
+  StatusOr<std::string> text = ReadWholeFile(CasePath(options.out_dir, c.id));
+  if (!text.ok()) return std::nullopt;
+  Json record = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (record.is_discarded() || !record.is_object()) {
+    why = "its record is truncated or not JSON";
+    return std::nullopt;
+  }
+  if (!RecordIntact(record)) {
+    why = "its record fails its checksum (corrupted)";
+    return std::nullopt;
+  }
+  if (record.value("args", Json()) != RecordArgs(c)) {
+    why = "its command line changed";
+    return std::nullopt;
+  }
+  if (record.value("status", "") == "timeout" &&
+      record.value("case_timeout_s", 0.0) != options.case_timeout_s) {
+    why = "it timed out under another --case-timeout";
+    return std::nullopt;
+  }
+  return record;
 }
 
 // Removes every "wall_s" key below `j`, summing them into `wall`.
@@ -106,7 +159,52 @@ struct Running {
   const ScenarioCase* c;
   Clock::time_point start;
   std::string out_path, err_path;
+  bool timed_out = false;
 };
+
+// Free bytes for an unprivileged writer on the filesystem of `dir` (or a large number when
+// statvfs fails, so that an unknown answer never stops a sweep).
+uint64_t FreeBytes(const std::string& dir) {
+  struct statvfs info;
+  if (statvfs(dir.c_str(), &info) != 0) return UINT64_MAX;
+  return static_cast<uint64_t>(info.f_bavail) * info.f_frsize;
+}
+
+// Below this, a case that did not exit 0 is taken to have failed for want of disk space.
+constexpr uint64_t kDiskFullBytes = 1 << 20;
+
+void RemoveTracesOf(const std::string& out, const std::string& id) {
+  for (const std::string& name : ListDir(TracesDir(out))) {
+    if (name.rfind(id + ".", 0) == 0) std::remove((TracesDir(out) + "/" + name).c_str());
+  }
+}
+
+// Stops every running case (SIGTERM to its process group, SIGKILL to what is left after
+// `grace`), reaps it and removes what it wrote. Returns how many were stopped.
+int StopAll(std::map<pid_t, Running>& running, const std::string& out,
+            std::chrono::milliseconds grace) {
+  const int stopped = static_cast<int>(running.size());
+  for (const auto& [pid, r] : running) kill(-pid, SIGTERM);
+  const Clock::time_point deadline = Clock::now() + grace;
+  while (!running.empty()) {
+    for (auto it = running.begin(); it != running.end();) {
+      int wait_status = 0;
+      const pid_t done = waitpid(it->first, &wait_status, WNOHANG);
+      if (done == it->first || (done < 0 && errno == ECHILD)) {
+        kill(-it->first, SIGKILL);  // what the case itself started
+        std::remove(it->second.out_path.c_str());
+        std::remove(it->second.err_path.c_str());
+        RemoveTracesOf(out, it->second.c->id);
+        it = running.erase(it);
+      } else {
+        if (Clock::now() >= deadline) kill(-it->first, SIGKILL);
+        ++it;
+      }
+    }
+    if (!running.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return stopped;
+}
 
 class Progress {
  public:
@@ -144,6 +242,53 @@ std::string CaseStatus(int exit_code) {
   return exit_code == 0 ? "ok" : exit_code == 1 ? "failed" : "error";
 }
 
+std::string RecordChecksum(const Json& record_without_checksum) {
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "fnv1a64:%016llx",
+                static_cast<unsigned long long>(Fnv1a64(OneLineJson(record_without_checksum))));
+  return hex;
+}
+
+bool RecordIntact(const Json& record) {
+  if (!record.is_object()) return false;
+  const auto it = record.find("checksum");
+  if (it == record.end() || !it->is_string()) return false;
+  Json rest = record;
+  rest.erase("checksum");
+  return it->get<std::string>() == RecordChecksum(rest);
+}
+
+SweepLock::~SweepLock() {
+  if (fd_ >= 0) close(fd_);  // closing the descriptor releases the flock
+}
+
+StatusOr<SweepLock> SweepLock::Acquire(const std::string& out_dir, const std::string& holder) {
+  TWINSIM_RETURN_IF_ERROR(MakeDirectories(out_dir));
+  const std::string path = out_dir + "/.lock";
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Unavailable("cannot open " + path + ": " + std::strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    close(fd);
+    if (error != EWOULDBLOCK) {
+      return Status::Unavailable("cannot lock " + path + ": " + std::strerror(error));
+    }
+    std::string who = ReadFileOrEmpty(path);
+    while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
+    return Status::FailedPrecondition(
+        "--out: another twinsim sweep is writing to " + out_dir + " (" +
+        (who.empty() ? std::string("its holder is starting") : who) +
+        "); wait for it to finish, or choose another --out");
+  }
+  const std::string text = holder + "\n";
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, text.data(), text.size(), 0) < 0) {
+    const int error = errno;
+    close(fd);
+    return Status::Unavailable("cannot write " + path + ": " + std::strerror(error));
+  }
+  return SweepLock(fd);
+}
+
 StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const SweepOptions& options) {
   const std::string& out = options.out_dir;
   for (const std::string& dir : {out, CasesDir(out), TracesDir(out), TmpDir(out)}) {
@@ -155,22 +300,37 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
   for (const std::string& dir : to_clear) {
     for (const std::string& name : ListDir(dir)) std::remove((dir + "/" + name).c_str());
   }
+  // Temporary files of atomic writes that a kill left in cases/.
+  for (const std::string& name : ListDir(CasesDir(out))) {
+    if (name.find(".tmp.") != std::string::npos) std::remove((CasesDir(out) + "/" + name).c_str());
+  }
   SweepTally tally;
   tally.total = static_cast<int>(cases.size());
+  auto count = [&tally](const std::string& status) {
+    (status == "ok"        ? tally.ok
+     : status == "failed"  ? tally.failed
+     : status == "timeout" ? tally.timed_out
+                           : tally.errors)++;
+  };
   std::vector<const ScenarioCase*> todo;
+  std::vector<std::string> rerun_notes;
   for (const ScenarioCase& c : cases) {
-    if (options.resume && Finished(c, out)) {
-      ++tally.reused;
-      StatusOr<std::string> text = ReadWholeFile(CasePath(out, c.id));
-      const Json record = Json::parse(*text, nullptr, false);
-      const std::string status = record.value("status", "error");
-      (status == "ok" ? tally.ok : status == "failed" ? tally.failed : tally.errors)++;
-      continue;
+    if (options.resume) {
+      std::string why;
+      if (const std::optional<Json> record = FinishedRecord(c, options, why)) {
+        ++tally.reused;
+        count(record->value("status", "error"));
+        continue;
+      }
+      if (!why.empty()) rerun_notes.push_back("case " + c.id + " runs again: " + why);
     }
     todo.push_back(&c);
   }
   std::FILE* timings = std::fopen((out + "/timings.jsonl").c_str(), options.resume ? "a" : "w");
   if (options.progress != nullptr) {
+    for (const std::string& note : rerun_notes) {
+      std::fprintf(options.progress, "twinsim sweep: %s\n", note.c_str());
+    }
     std::fprintf(options.progress, "twinsim sweep: %d cases (%d already done), %d jobs, into %s\n",
                  tally.total, tally.reused, options.jobs, out.c_str());
     std::fflush(options.progress);
@@ -179,15 +339,23 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
   std::map<pid_t, Running> running;
   size_t next = 0;
   Status failure;
-  while ((next < todo.size() && failure.ok()) || !running.empty()) {
-    while (failure.ok() && next < todo.size() &&
-           static_cast<int>(running.size()) < std::max(1, options.jobs)) {
+  int finished = tally.reused;
+  // The cases die with the sweep (Note [Stopping a sweep]); a fault injected into the sweep's
+  // own writes (TWINSIM_FAULT_ENOSPC_AFTER_WRITES) is not passed on to them.
+  const std::vector<std::string> child_env = {"TWINSIM_SWEEP_PARENT=" + std::to_string(getpid()),
+                                              "TWINSIM_FAULT_ENOSPC_AFTER_WRITES="};
+  while (true) {
+    const int stop = options.stop_signal != nullptr ? options.stop_signal->load() : 0;
+    if (stop != 0 || !failure.ok()) {
+      tally.discarded += StopAll(running, out, std::chrono::seconds(3));
+      if (stop != 0 && failure.ok()) tally.interrupted_by = stop;
+      break;
+    }
+    while (next < todo.size() && static_cast<int>(running.size()) < std::max(1, options.jobs)) {
       const ScenarioCase& c = *todo[next++];
       // A stale record or trace of this case must not survive a rerun.
       std::remove(CasePath(out, c.id).c_str());
-      for (const std::string& name : ListDir(TracesDir(out))) {
-        if (name.rfind(c.id + ".", 0) == 0) std::remove((TracesDir(out) + "/" + name).c_str());
-      }
+      RemoveTracesOf(out, c.id);
       std::vector<std::string> argv = {options.twinsim};
       for (const Json& a : RecordArgs(c)) argv.push_back(a.get<std::string>());
       if (c.trace) {
@@ -196,20 +364,35 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
       }
       Running r{&c, Clock::now(), TmpDir(out) + "/" + c.id + ".out",
                 TmpDir(out) + "/" + c.id + ".err"};
-      StatusOr<pid_t> pid = StartProcess(argv, r.out_path, r.err_path);
+      StatusOr<pid_t> pid = StartProcess(argv, r.out_path, r.err_path,
+                                         {/*own_process_group=*/true, child_env});
       if (!pid.ok()) {
         failure = pid.status();
         break;
       }
       running.emplace(*pid, std::move(r));
     }
+    if (!failure.ok()) continue;
     if (running.empty()) break;
     int wait_status = 0;
-    const pid_t pid = waitpid(-1, &wait_status, 0);
+    const pid_t pid = waitpid(-1, &wait_status, WNOHANG);
+    if (pid == 0) {
+      if (options.case_timeout_s > 0) {
+        for (auto& [child, r] : running) {
+          const double age = std::chrono::duration<double>(Clock::now() - r.start).count();
+          if (!r.timed_out && age > options.case_timeout_s) {
+            r.timed_out = true;
+            kill(-child, SIGKILL);
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
     if (pid < 0) {
       if (errno == EINTR) continue;
       failure = Status::Unavailable(std::string("waitpid failed: ") + std::strerror(errno));
-      break;
+      continue;
     }
     const auto it = running.find(pid);
     if (it == running.end()) continue;
@@ -218,7 +401,19 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
     const ScenarioCase& c = *r.c;
     const double wall = std::chrono::duration<double>(Clock::now() - r.start).count();
     const int exit_code = ExitStatusOf(wait_status);
+    kill(-pid, SIGKILL);  // anything the case left running in its group
 
+    std::string status = r.timed_out ? "timeout" : CaseStatus(exit_code);
+    if (status != "ok" && !r.timed_out && FreeBytes(out) < kDiskFullBytes) {
+      // Its output was most likely cut short by the full disk: not a result to keep.
+      std::remove(r.out_path.c_str());
+      std::remove(r.err_path.c_str());
+      RemoveTracesOf(out, c.id);
+      ++tally.discarded;
+      failure = Status::Unavailable("the disk holding " + out + " is full (case " + c.id +
+                                    " failed with less than 1 MiB free)");
+      continue;
+    }
     Json record;
     record["id"] = c.id;
     record["index"] = c.index;
@@ -230,11 +425,10 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
       if (name.rfind(c.id + ".", 0) == 0) traces.push_back("traces/" + name);
     }
     record["traces"] = traces;
-    std::string status = CaseStatus(exit_code);
     std::string stderr_text = Trimmed(ReadFileOrEmpty(r.err_path));
     Json results = Json::array();
     double sim_wall = 0;
-    const std::string stdout_text = ReadFileOrEmpty(r.out_path);
+    const std::string stdout_text = r.timed_out ? "" : ReadFileOrEmpty(r.out_path);
     size_t begin = 0;
     while (begin < stdout_text.size()) {
       size_t end = stdout_text.find('\n', begin);
@@ -254,30 +448,49 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
       StripWallTimes(parsed, sim_wall);
       results.push_back(std::move(parsed));
     }
+    if (r.timed_out) {
+      char line[160];
+      std::snprintf(line, sizeof line,
+                    "twinsim sweep: the case ran past --case-timeout %g s and was killed",
+                    options.case_timeout_s);
+      // The partial stderr depends on how far the case got: keep only the verdict.
+      stderr_text = line;
+    }
     record["status"] = status;
     record["exit_code"] = exit_code;
+    if (r.timed_out) record["case_timeout_s"] = options.case_timeout_s;
     record["stderr"] = stderr_text;
     record["results"] = std::move(results);
-    // Output of a child is not guaranteed UTF-8: replace what is not rather than throw.
-    const std::string text =
-        record.dump(-1, ' ', false, nlohmann::detail::error_handler_t::replace) + "\n";
+    record["checksum"] = RecordChecksum(record);
+    const std::string text = OneLineJson(record) + "\n";
     std::remove(r.out_path.c_str());
     std::remove(r.err_path.c_str());
     if (Status written = WriteFileAtomically(CasePath(out, c.id), text); !written.ok()) {
-      if (failure.ok()) failure = written;
+      ++tally.discarded;
+      failure = written;
       continue;
     }
+    ++finished;
     if (timings != nullptr) {
       std::fprintf(timings, "{\"id\":\"%s\",\"wall_s\":%.3f,\"sim_wall_s\":%.3f}\n", c.id.c_str(),
                    wall, sim_wall);
       std::fflush(timings);
     }
-    (status == "ok" ? tally.ok : status == "failed" ? tally.failed : tally.errors)++;
+    count(status);
     progress.Finished(c, status);
   }
   if (timings != nullptr) std::fclose(timings);
+  for (const std::string& name : ListDir(TmpDir(out))) {
+    std::remove((TmpDir(out) + "/" + name).c_str());
+  }
   rmdir(TmpDir(out).c_str());
-  if (!failure.ok()) return failure;
+  if (!failure.ok()) {
+    return Status::Unavailable(failure.message() + "; the sweep stopped: the " +
+                               std::to_string(finished) + " finished case records in " + out +
+                               " are whole and kept (" + std::to_string(tally.discarded) +
+                               " running cases discarded); free space if the disk is full, then "
+                               "run the same command with --resume");
+  }
   return tally;
 }
 
@@ -288,8 +501,10 @@ StatusOr<std::vector<nlohmann::ordered_json>> ReadCaseRecords(
     StatusOr<std::string> text = ReadWholeFile(CasePath(out_dir, c.id));
     if (!text.ok()) return Status::NotFound("case " + c.id + " has no record in " + out_dir);
     Json record = Json::parse(*text, nullptr, false);
-    if (record.is_discarded() || !record.is_object()) {
-      return Status::Unavailable(CasePath(out_dir, c.id) + " is not a JSON object");
+    if (record.is_discarded() || !record.is_object() || !RecordIntact(record)) {
+      return Status::Unavailable(CasePath(out_dir, c.id) +
+                                 " is truncated or corrupted; run the sweep again with --resume "
+                                 "to re-run that case");
     }
     records.push_back(std::move(record));
   }
@@ -303,8 +518,10 @@ StatusOr<std::vector<nlohmann::ordered_json>> ReadAllCaseRecords(const std::stri
     StatusOr<std::string> text = ReadWholeFile(CasesDir(dir) + "/" + name);
     if (!text.ok()) return text.status();
     Json record = Json::parse(*text, nullptr, false);
-    if (record.is_discarded() || !record.is_object() || !record.contains("id")) {
-      return Status::Unavailable(CasesDir(dir) + "/" + name + " is not a case record");
+    if (record.is_discarded() || !record.is_object() || !record.contains("id") ||
+        !RecordIntact(record)) {
+      return Status::Unavailable(CasesDir(dir) + "/" + name +
+                                 " is not a whole case record (truncated or corrupted)");
     }
     records.push_back(std::move(record));
   }

@@ -6,6 +6,7 @@
 #ifndef TWINSIM_SCENARIOS_SWEEP_H_
 #define TWINSIM_SCENARIOS_SWEEP_H_
 
+#include <atomic>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -23,6 +24,13 @@ struct SweepOptions {
   bool resume = false;  // keep case files whose command line matches; else rerun everything
   std::FILE* progress = nullptr;  // progress lines (stderr), or null for none
   bool progress_is_tty = false;   // redraw one line instead of printing one per case
+  // A case running longer than this (seconds) is killed with its process group and recorded
+  // with status "timeout"; 0 = no limit.
+  double case_timeout_s = 0;
+  // Watched between cases: when it becomes non-zero (a signal handler stores the signal's
+  // number), no case starts, the running ones are stopped (SIGTERM, then SIGKILL after a
+  // grace period) and discarded, and RunSweep returns with SweepTally::interrupted_by set.
+  const std::atomic<int>* stop_signal = nullptr;
 };
 
 struct SweepTally {
@@ -31,14 +39,45 @@ struct SweepTally {
   int ok = 0;      // exit 0
   int failed = 0;  // exit 1: e.g. `init` found a claimed property broken
   int errors = 0;  // anything else: bad output, crash, ...
+  int timed_out = 0;       // killed after SweepOptions::case_timeout_s
+  int discarded = 0;       // running when the sweep was stopped; not recorded
+  int interrupted_by = 0;  // the signal that stopped the sweep, or 0
 };
+
+// An exclusive lock on a sweep folder (flock on DIR/.lock), held while the object lives, so
+// that two sweeps never write the same records. The file names its holder: pid, start time
+// and command line. Move-only; the lock goes with the process, however it ends.
+class SweepLock {
+ public:
+  // Creates DIR (mkdir -p) and locks it. FailedPrecondition naming the holder when another
+  // process holds the lock; Unavailable when DIR cannot be created or written.
+  static StatusOr<SweepLock> Acquire(const std::string& out_dir, const std::string& holder);
+  SweepLock(SweepLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  SweepLock& operator=(SweepLock&&) = delete;
+  SweepLock(const SweepLock&) = delete;
+  ~SweepLock();
+
+ private:
+  explicit SweepLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+// The checksum a case record carries in its last key, "checksum": FNV-1a (64 bits) of the
+// record's one-line JSON without that key, as "fnv1a64:<16 hex digits>".
+std::string RecordChecksum(const nlohmann::ordered_json& record_without_checksum);
+
+// True when `record` is an object whose "checksum" matches the rest of it.
+bool RecordIntact(const nlohmann::ordered_json& record);
 
 // A case's status from its command's exit status: "ok" (0), "failed" (1), "error" (other).
 std::string CaseStatus(int exit_code);
 
 // Runs every case of `cases` not already finished (see SweepOptions::resume) and writes its
-// record. Returns the tally over all of `cases`; Unavailable when DIR cannot be written or a
-// child cannot be started (finished cases stay). Not thread-safe (waits for any child).
+// record. A record that does not parse or fails its checksum is not finished: the case runs
+// again. Returns the tally over all of `cases` (interrupted_by set when stop_signal fired);
+// Unavailable when DIR cannot be written (a full disk: every finished record stays whole, and
+// the message says to free space and --resume) or a child cannot be started. Not thread-safe
+// (waits for any child). The caller holds the SweepLock.
 StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const SweepOptions& options);
 
 // The case records of `cases` read back from DIR/cases, in the order of `cases`; NotFound

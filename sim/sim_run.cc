@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -390,6 +391,8 @@ StatusOr<SimRun> SimulateInChild(const SimRunOptions& options, const SimRankFunc
     return Status::Internal(fmt::format("simulation: fork failed: {}", std::strerror(error)));
   }
   if (child == 0) {
+    // A simulation has no use once its caller is gone (a sweep's timeout or kill -9).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::close(fds[0]);
     std::vector<std::byte> answer;
     try {

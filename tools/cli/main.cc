@@ -1,5 +1,10 @@
 // The `twinsim` binary: the command groups it offers, handed to the dispatcher.
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -14,7 +19,22 @@
 #include "tools/cli/sweep_command.h"
 #include "tools/cli/validate_command.h"
 
+namespace {
+
+// A case of `twinsim sweep` (TWINSIM_SWEEP_PARENT holds the sweep's pid) dies with the sweep,
+// even when the sweep is killed with SIGKILL: see Note [Stopping a sweep] in scenarios/sweep.cc.
+void DieWithTheSweep() {
+  const char* parent = std::getenv("TWINSIM_SWEEP_PARENT");
+  if (parent == nullptr || *parent == 0) return;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The sweep may have died before prctl: then this process has been re-parented already.
+  if (std::to_string(getppid()) != parent) std::_Exit(128 + SIGKILL);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  DieWithTheSweep();
   // The commands a scenario file may run (`twinsim sweep`).
   const std::vector<twinsim::cli::CommandGroup> runnable = {
       twinsim::cli::InitCommandGroup(),

@@ -5,8 +5,11 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -32,6 +35,37 @@ using scenarios::Scenario;
 using scenarios::ScenarioCase;
 
 constexpr uint64_t kMaxJobs = 1024;
+
+// The signal (SIGINT, SIGTERM) that asked the sweep to stop, or 0; see RunSweep.
+std::atomic<int> stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "stored from a signal handler");
+
+extern "C" void OnStopSignal(int signal) { stop_signal.store(signal); }
+
+// Catches SIGINT and SIGTERM for the sweep's loop (which stops and discards the running
+// cases); the command re-raises the signal once the folder is left resumable.
+void WatchStopSignals() {
+  struct sigaction action = {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  for (const int signal : {SIGINT, SIGTERM}) sigaction(signal, &action, nullptr);
+}
+
+// Dies of `signal` as if it had not been caught, so that a shell sees an interrupted command
+// (exit status 128 + signal) and a script's own Ctrl-C handling works.
+[[noreturn]] void DieOf(int signal) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  struct sigaction action = {};
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  sigaction(signal, &action, nullptr);
+  raise(signal);
+  std::_Exit(128 + signal);
+}
+
+// The longest --case-timeout: a week.
+constexpr double kMaxCaseTimeoutS = 7 * 24 * 3600.0;
 
 // The scenario keys of each runnable command: its options, without the --json the sweep adds.
 std::vector<scenarios::CommandSchema> Schemas(const std::vector<CommandGroup>& groups) {
@@ -76,7 +110,12 @@ class SweepCommand final : public Command {
     app.add_option("--jobs", jobs_text_, "Cases run at a time (default: one per core)")
         ->type_name("N");
     app.add_flag("--resume", resume_,
-                 "Keep the cases already finished in DIR (same command line) and run the rest");
+                 "Keep the cases already finished in DIR (same command line, record whole) and "
+                 "run the rest");
+    app.add_option("--case-timeout", case_timeout_text_,
+                   "Kill a case that runs longer than SECONDS and record it as timed out "
+                   "(default: the scenario's case_timeout key, else no limit)")
+        ->type_name("SECONDS");
     app.add_option("--filter", filter_text_,
                    "Run only the cases matching EXPR: space-separated KEY=VALUE, KEY!=VALUE or "
                    "KEY~TEXT terms, all of which must hold (KEY: an option key, command, id, "
@@ -99,13 +138,18 @@ class SweepCommand final : public Command {
         "exit status 2, and nothing is written.\n"
         "\n"
         "Each case runs as a child process (`twinsim <command> ... --json`), --jobs at a time,\n"
-        "with a progress line on stderr. DIR/cases/<case-id>.json is written as each case\n"
-        "finishes, so --resume continues an interrupted sweep. Then DIR gets results.jsonl,\n"
+        "with a progress line on stderr. DIR/cases/<case-id>.json is written whole (with a\n"
+        "checksum) as each case finishes, so --resume continues an interrupted sweep, even one\n"
+        "killed with kill -9, and reruns a record found truncated or corrupted. Ctrl-C or\n"
+        "SIGTERM stops the running cases, discards them and leaves DIR resumable. One sweep at a\n"
+        "time writes to a DIR (DIR/.lock names the one that does). Then DIR gets results.jsonl,\n"
         "results.csv, summary.md, index.html (plots drawn by gnuplot, inline SVG) and plots/;\n"
         "traces/ holds Perfetto traces of cases with trace = true. These files are identical for\n"
         "any --jobs; wall times go to DIR/timings.jsonl.\n"
         "Exit status: 0 when every case exited 0, 1 when a case failed (an init case broke a\n"
-        "claimed property, or errored), 2 for a bad command line or scenario file.\n"
+        "claimed property, errored or timed out) or DIR could not be written (a full disk),\n"
+        "2 for a bad command line or scenario file or a DIR another sweep holds; killed by\n"
+        "the signal (130 for Ctrl-C) when interrupted.\n"
         "Examples:\n"
         "  twinsim sweep                      (the default scenario, into twinsim-sweep/)\n"
         "  twinsim sweep scenarios/smoke.toml --out /tmp/smoke --jobs 2\n"
@@ -166,10 +210,21 @@ class SweepCommand final : public Command {
       if (!parsed.ok()) return parsed.status();
       filter = std::move(*parsed);
     }
+    if (!case_timeout_text_.empty()) {
+      char* end = nullptr;
+      const double seconds = std::strtod(case_timeout_text_.c_str(), &end);
+      if (end == case_timeout_text_.c_str() || *end != 0 || !(seconds > 0) ||
+          seconds > kMaxCaseTimeoutS) {
+        return Status::InvalidArgument(
+            "--case-timeout: expected seconds, a number > 0 and at most 604800 (a week), got " +
+            Quote(case_timeout_text_));
+      }
+      case_timeout_s_ = seconds;
+    }
     if (Exists(out_) && !IsDirectory(out_)) {
       return Status::InvalidArgument("--out: " + Quote(out_) + " exists and is not a folder");
     }
-    if (!merge_text_.empty()) return Status::Ok();
+    if (!merge_text_.empty()) return LockOut();
 
     const std::vector<scenarios::CommandSchema> schemas = Schemas(runnable_);
     StatusOr<Scenario> scenario =
@@ -200,7 +255,8 @@ class SweepCommand final : public Command {
       }
       selected_ = std::move(mine);
     }
-    return Status::Ok();
+    if (case_timeout_text_.empty()) case_timeout_s_ = scenario_.case_timeout_s;
+    return list_ ? Status::Ok() : LockOut();
   }
 
   Status Execute(Output& out) override {
@@ -222,8 +278,21 @@ class SweepCommand final : public Command {
     options.resume = resume_;
     options.progress = stderr;
     options.progress_is_tty = isatty(STDERR_FILENO) == 1;
+    options.case_timeout_s = case_timeout_s_;
+    options.stop_signal = &stop_signal;
+    WatchStopSignals();
     StatusOr<scenarios::SweepTally> tally = scenarios::RunSweep(selected_, options);
     if (!tally.ok()) return tally.status();
+    if (tally->interrupted_by != 0) {
+      const int done = tally->ok + tally->failed + tally->errors + tally->timed_out;
+      std::fprintf(stderr,
+                   "%stwinsim sweep: interrupted by %s: %d of %d cases finished and kept in %s, "
+                   "%d running discarded; run the same command with --resume to finish\n",
+                   options.progress_is_tty ? "\n" : "",
+                   tally->interrupted_by == SIGINT ? "SIGINT" : "SIGTERM", done, tally->total,
+                   out_.c_str(), tally->discarded);
+      DieOf(tally->interrupted_by);
+    }
     Json about;
     about["name"] = scenario_.name;
     about["description"] = scenario_.description;
@@ -264,6 +333,29 @@ class SweepCommand final : public Command {
     return Status::InvalidArgument(scenario_.path + ":" + std::to_string(line) + ": " + key + ": " +
                                    message + " (in case " + c.id + ": twinsim " + c.command +
                                    where + ")");
+  }
+
+  // Takes DIR's lock for the rest of the process: a second sweep into the same DIR is refused
+  // (exit 2) naming the first.
+  Status LockOut() {
+    std::string command_line = scenarios::ReadFileOrEmpty("/proc/self/cmdline");
+    while (!command_line.empty() && command_line.back() == '\0') command_line.pop_back();
+    std::replace(command_line.begin(), command_line.end(), '\0', ' ');
+    const std::string holder =
+        "pid " + std::to_string(getpid()) + ", since " + UtcNow() + ": " + command_line;
+    StatusOr<scenarios::SweepLock> lock = scenarios::SweepLock::Acquire(out_, holder);
+    if (!lock.ok()) return Status::InvalidArgument(lock.status().message());
+    lock_.emplace(std::move(*lock));
+    return Status::Ok();
+  }
+
+  static std::string UtcNow() {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc = {};
+    gmtime_r(&now, &utc);
+    char buffer[32];
+    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return buffer;
   }
 
   static std::string SelfPath() {
@@ -343,6 +435,9 @@ class SweepCommand final : public Command {
 
   std::vector<CommandGroup> runnable_;
   std::string file_, out_ = "twinsim-sweep", jobs_text_, filter_text_, shard_text_, merge_text_;
+  std::string case_timeout_text_;
+  double case_timeout_s_ = 0;
+  std::optional<scenarios::SweepLock> lock_;
   bool default_ = false, resume_ = false, list_ = false;
   int jobs_ = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::optional<std::pair<int, int>> shard_;
