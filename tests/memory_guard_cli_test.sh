@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The memory guard's face (issue 17): runs that would hold more real bytes than the machine can
-# give are refused before they allocate, with both figures, the binding limit and what to do
+# give (init on the host or the sim's data mode, place --backend host, validate) are refused
+# before they allocate, with both figures, the binding limit and what to do
 # instead, exit 2 — under --max-memory and under an RLIMIT_AS smaller than the need.
 set -uo pipefail
 twinsim=$1
@@ -27,6 +28,15 @@ expect_refusal "holds at least 474\.8 MiB of real bytes; this machine can give i
   init --model gpt2-small --policy counter --max-memory 100MiB
 expect_refusal "--max-memory: expected a size like 24GB or 32GiB, got '12 apples'" \
   init --model gpt2-small --policy counter --max-memory "12 apples"
+
+# place --backend host replays the rank's chunks with real bytes; the other backends hold none.
+expect_refusal "place --backend host for rank 0 of gpt2-small holds at least [0-9.]+ GiB of real bytes; this machine can give it 1\.0 GiB \(--max-memory\)\. Use --backend sim or accounting" \
+  place --model gpt2-small --cluster v100-32g --policy auto --backend host --max-memory 1GiB
+expect_refusal "--max-memory: only with --backend host" \
+  place --model gpt2-large --cluster v100-32g --policy auto --max-memory 1GiB
+# validate holds every rank's shards on the host before it looks for a GPU.
+expect_refusal "validate of gpt2-small on 2 ranks holds at least [0-9.]+ MiB of real bytes; this machine can give it 100\.0 MiB \(--max-memory\)\. validate compares every byte" \
+  validate --model gpt2-small --tp 2 --policy counter --backend cuda --max-memory 100MiB
 
 # Timing-only holds no bytes: the same 70B run goes ahead.
 "$twinsim" init --model llama3-70b --tp 8 --pp 16 --dp 1 --policy counter --backend sim \

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/memory_guard.h"
 #include "core/memory_ledger.h"
 #include "core/model_presets.h"
 #include "core/parallel_layout.h"
@@ -125,6 +126,11 @@ class PlaceCommand final : public Command {
                    "With --backend sim: write a Perfetto trace of each policy's step to FILE "
                    "(FILE.<policy>.json when several policies run)")
         ->type_name("FILE");
+    app.add_option("--max-memory", max_memory_text_,
+                   "With --backend host: most memory this run may take, e.g. 16GiB (default: what "
+                   "the machine can give: MemAvailable, the cgroup's limit, RLIMIT_AS); a replay "
+                   "that needs more is refused before it allocates")
+        ->type_name("SIZE");
     app.add_option("--allocator", allocator_text_,
                    "exact (default: byte accounting) or caching (GPU allocations through a model "
                    "of PyTorch's caching allocator: reserved vs allocated, fragmentation OOMs)")
@@ -549,6 +555,25 @@ class PlaceCommand final : public Command {
           "(use --backend sim)",
           core::FormatByteSize(properties::kHostReplayMaxBytes), config_.rank,
           core::FormatByteSize(workload_->total_model_bytes)));
+    }
+    if (!max_memory_text_.empty() && backend_ != PlaceBackend::kHost) {
+      return Status::InvalidArgument("--max-memory: only with --backend host (the others hold no "
+                                     "model bytes)");
+    }
+    if (backend_ == PlaceBackend::kHost) {
+      // The memory guard (core/memory_guard.h): every unit of the rank's chunks is held once,
+      // on the stand-in GPU or on the host, for the whole replay.
+      uint64_t max_memory = 0;
+      if (!max_memory_text_.empty()) {
+        TWINSIM_ASSIGN_OR_RETURN(max_memory,
+                                 ParseByteSizeWithUnit("--max-memory", max_memory_text_));
+      }
+      TWINSIM_RETURN_IF_ERROR(core::CheckMemoryNeed(
+          workload_->total_model_bytes, core::ReadMemoryLimits(max_memory),
+          fmt::format("place --backend host for rank {} of {}", config_.rank,
+                      layout_->model().name),
+          "Use --backend sim or accounting (they hold no model bytes), or a smaller model; "
+          "--max-memory SIZE sets the cap"));
     }
     if (!init_policy_text_.empty()) {
       if (!max_model_text_.empty()) {
@@ -1216,6 +1241,7 @@ class PlaceCommand final : public Command {
   std::string schedule_text_ = "1f1b";
   std::string max_model_text_, backend_text_, trace_text_, init_policy_text_;
   std::string allocator_text_ = "exact";
+  std::string max_memory_text_;
   std::string family_keys_;  // ",vocab_size=V,..." from --max-model
   std::vector<std::pair<int, int>> widths_;
   PlaceBackend backend_ = PlaceBackend::kSim;

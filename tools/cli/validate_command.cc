@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/memory_guard.h"
 #include "core/parallel_layout.h"
 #include "core/topology.h"
 #include "core/topology_presets.h"
@@ -22,6 +23,7 @@
 #include "gpu/transfer.h"
 #include "policies/seed/policy.h"
 #include "properties/init_check.h"
+#include "properties/memory_need.h"
 #include "tools/cli/args.h"
 #include "tools/cli/layout_args.h"
 #include "tools/cli/validate_placement.h"
@@ -101,6 +103,12 @@ class ValidateCommand final : public Command {
                    "Device memory budget per rank in bytes (default: the GPU's free memory "
                    "shared by its ranks)")
         ->type_name("BYTES");
+    app.add_option("--max-memory", max_memory_text_,
+                   "Most host memory this run may take, e.g. 16GiB (default: what the machine can "
+                   "give: MemAvailable, the cgroup's limit, RLIMIT_AS); the host and sim backends "
+                   "hold every rank's shards in real bytes, and a run that needs more is refused "
+                   "before it allocates")
+        ->type_name("SIZE");
     placement_.Declare(app);
     app.add_flag("--json", json_, "Print one JSON object per policy and line");
     app.footer(
@@ -137,6 +145,20 @@ class ValidateCommand final : public Command {
     TWINSIM_RETURN_IF_ERROR(placement_.Validate(*layout_));
     if (policy_text_.empty() && !placement_.requested()) {
       return Status::InvalidArgument("--policy: required (or --placement)");
+    }
+    // The memory guard (core/memory_guard.h): the host backend's run holds every rank's shards.
+    uint64_t max_memory = 0;
+    if (!max_memory_text_.empty()) {
+      TWINSIM_ASSIGN_OR_RETURN(max_memory, ParseByteSizeWithUnit("--max-memory", max_memory_text_));
+    }
+    if (!policy_text_.empty()) {
+      TWINSIM_RETURN_IF_ERROR(core::CheckMemoryNeed(
+          properties::InitHeldBytesLowerBound(*layout_), core::ReadMemoryLimits(max_memory),
+          fmt::format("validate of {} on {} rank{}", layout_->model().name,
+                      layout_->world_size(), layout_->world_size() == 1 ? "" : "s"),
+          "validate compares every byte on the host, so use a smaller model or layout (or "
+          "`twinsim init --backend sim --timing-only` for the large one); --max-memory SIZE "
+          "sets the cap"));
     }
     const std::vector<std::string> names =
         policy_text_.empty() ? std::vector<std::string>{} : SplitList(policy_text_);
@@ -352,6 +374,7 @@ class ValidateCommand final : public Command {
 
   LayoutArgs layout_args_;
   std::optional<core::ParallelLayout> layout_;
+  std::string max_memory_text_;
   std::string policy_text_, backend_text_, seed_text_, calibration_path_, cluster_text_;
   std::string comm_text_ = "auto", device_memory_text_;
   bool json_ = false;
