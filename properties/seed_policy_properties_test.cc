@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -32,7 +33,20 @@ using policies::seed::MakePolicy;
 using policies::seed::PolicyNames;
 using policies::seed::PropertyName;
 
-constexpr int kCasesPerClaim = 1000;
+// Random cases a claim must hold on: 1,000, or TWINSIM_PROPERTY_CASES when set (CI's
+// sanitizer run sets 200 in .bazelrc: the sanitizers look for memory errors, which do not
+// need as many layouts, and a case costs ~3x there). Refutations always search up to 1,000.
+constexpr int kCasesPerClaimDefault = 1000;
+constexpr int kRefutationSearch = 1000;
+
+int CasesPerClaim() {
+  static const int cases = [] {
+    const char* text = std::getenv("TWINSIM_PROPERTY_CASES");
+    const int n = text == nullptr ? 0 : std::atoi(text);
+    return n > 0 ? n : kCasesPerClaimDefault;
+  }();
+  return cases;
+}
 
 // Cases of the current search whose layout fell outside the claim's condition.
 int g_outside_condition = 0;
@@ -141,8 +155,8 @@ TEST_P(SeedPolicyPropertyTest, ClaimHoldsOrUnclaimedIsRefuted) {
   rc::detail::TestParams params = rc::detail::configuration().testParams;
   rc::detail::TestMetadata metadata{what, what};
   if (claim != nullptr) {
-    // The claim holds wherever it applies, on at least kCasesPerClaim cases.
-    params.maxSuccess = std::max(params.maxSuccess, kCasesPerClaim);
+    // The claim holds wherever it applies, on at least CasesPerClaim() cases.
+    params.maxSuccess = std::max(params.maxSuccess, CasesPerClaim());
     params.maxDiscardRatio = 100;
     const rc::detail::TestResult result = rc::detail::checkProperty(
         rc::detail::toProperty([&] { CheckOneCase(*policy, combo.property, true); }), metadata,
@@ -153,7 +167,7 @@ TEST_P(SeedPolicyPropertyTest, ClaimHoldsOrUnclaimedIsRefuted) {
     ASSERT_TRUE(result.match(success)) << what << " (claimed"
                                        << (claim->condition.empty() ? "" : " when " + claim->condition)
                                        << ") did not hold:\n" << message.str();
-    EXPECT_GE(success.numSuccess, kCasesPerClaim);
+    EXPECT_GE(success.numSuccess, CasesPerClaim());
     std::printf("%s: claimed%s; holds on %d random cases (RC seed %llu)\n", what.c_str(),
                 claim->condition.empty() ? "" : (" when " + claim->condition).c_str(),
                 success.numSuccess, static_cast<unsigned long long>(RcSeed()));
@@ -161,7 +175,7 @@ TEST_P(SeedPolicyPropertyTest, ClaimHoldsOrUnclaimedIsRefuted) {
   }
   // Not claimed, or claimed only under a condition: without the condition, RapidCheck must
   // find a counterexample by itself and shrink it.
-  params.maxSuccess = std::max(params.maxSuccess, kCasesPerClaim);
+  params.maxSuccess = std::max(params.maxSuccess, kRefutationSearch);
   g_outside_condition = 0;
   const rc::detail::TestResult result = rc::detail::checkProperty(
       rc::detail::toProperty([&] { CheckOneCase(*policy, combo.property, false); }), metadata,

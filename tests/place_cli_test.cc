@@ -68,7 +68,9 @@ void CheckConsistent(const json& j) {
   const uint64_t gpu = j["gpu_memory"], host = j["host_memory"];
   EXPECT_LE(j["peak_gpu_bytes"].get<uint64_t>(), gpu) << j;
   EXPECT_LE(j["peak_host_bytes"].get<uint64_t>(), host) << j;
-  if (!j["fits"]) EXPECT_TRUE(j["step_time_s"].is_null()) << j;
+  if (!j["fits"]) {
+    EXPECT_TRUE(j["step_time_s"].is_null()) << j;
+  }
   if (j["fits"] && j["backend"] == "sim") {
     // The simulated step: at least its compute, and as long as the slowest rank.
     EXPECT_GT(j["step_time_s"].get<double>(), 0) << j;
