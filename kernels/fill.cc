@@ -37,7 +37,13 @@ static_assert(kBatchBlocks % 8 == 0);
 // target_clones (SSE2 by default, AVX2 where available). Vector add/mul/div/sqrt and int->float
 // conversion round exactly like their scalar forms, and -ffp-contract=off forbids fused
 // multiply-add, so the result is the same bits as ElementValue, which fill_test checks.
+// ThreadSanitizer's runtime is not up when the loader runs target_clones' ifunc resolvers,
+// which crash in its instrumentation: the tsan build (.bazelrc) uses the default clone only.
+#if defined(__SANITIZE_THREAD__)
+#define TWINSIM_VECTOR_CLONES
+#else
 #define TWINSIM_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
 
 struct Words {
   uint32_t w[4][kBatchBlocks];

@@ -1049,6 +1049,18 @@ TEST(CliInitTest, BrokenClaimExitsOneAfterPrintingEverything) {
   EXPECT_TRUE(j["broke_claim"].get<bool>());
 }
 
+TEST(CliInitTest, MemorySizesTakeTheUnitsPlaceTakes) {
+  // One size parser for every command (issue 13): 1000 bytes written with a unit fails the
+  // same claim as above, and 512GiB of host memory is accepted.
+  const RunResult kb = Twinsim({"init", "--model", "tiny-mlp", "--policy", "counter",
+                                "--device-memory", "1KB", "--host-memory", "512GiB"});
+  EXPECT_EQ(kb.exit_code, 1) << kb.err;
+  EXPECT_EQ(kb.err, "twinsim init: 1 claimed property broken: counter init-fits\n");
+  const RunResult fits = Twinsim({"init", "--model", "tiny-mlp", "--policy", "counter",
+                                  "--device-memory", "80GiB", "--host-memory", "512GiB"});
+  EXPECT_EQ(fits.exit_code, 0) << fits.err;
+}
+
 TEST(CliInitTest, UnsupportedInitDeviceGivesNotApplicableRows) {
   const std::vector<std::string> lines = OkLines({"init", "--model", "tiny-mlp", "--policy",
                                                   "megatron", "--init-device", "cpu"});
@@ -1137,9 +1149,9 @@ TEST(CliInitTest, BadInitInvocationsExitTwoWithOneLineAndNoOutput) {
        "--cluster: dgx-h100 has 8 GPUs, the layout needs 9 (tp 1 x pp 1 x dp 9); add nodes, e.g. "
        "dgx-h100:nodes=2"},
       {Init({"--policy", "counter", "--device-memory", "-1"}),
-       "--device-memory: expected a number of bytes (a non-negative integer), got '-1'"},
-      {Init({"--policy", "counter", "--device-memory", "80GiB"}),
-       "--device-memory: expected a number of bytes"},
+       "--device-memory: expected a size like 24GB or 32GiB, got '-1'"},
+      {Init({"--policy", "counter", "--device-memory", "80 GiB"}),
+       "--device-memory: expected a size like 24GB or 32GiB"},
       {Init({"--policy", "counter", "--host-memory", "lots"}), "--host-memory: expected"},
       {Init({"--policy", "counter", "--vocab-divisible-by", "0"}),
        "--vocab-divisible-by: expected a positive integer"},

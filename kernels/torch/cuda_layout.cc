@@ -222,7 +222,12 @@ std::vector<float> LayoutFill(uint64_t seed, uint64_t philox_offset, int64_t num
 // The float operations are the reference path's, in the same order; the fused multiply-adds
 // are real fmaf (hardware FMA in the x86-64-v3 clone, libm's fmaf otherwise), so the bits
 // are the same -- cuda_layout_test compares both paths.
+// No clones under ThreadSanitizer: see TWINSIM_VECTOR_CLONES in kernels/fill.cc.
+#if defined(__SANITIZE_THREAD__)
+#define TWINSIM_LAYOUT_CLONES
+#else
 #define TWINSIM_LAYOUT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
 
 constexpr int kLanes = 512;
 

@@ -46,7 +46,6 @@ constexpr uint64_t kMaxWorld = 4096;
 // The sim backend runs ranks as SimGrid actors; its bound is the cluster's GPU count.
 constexpr uint64_t kMaxSimWorld = 1 << 20;
 constexpr char kSeedExpected[] = "an unsigned 64-bit integer (decimal or 0x hex)";
-constexpr char kBytesExpected[] = "a number of bytes (a non-negative integer)";
 constexpr uint64_t kDefaultDeviceMemory = uint64_t{80} << 30;
 constexpr uint64_t kDefaultHostMemory = uint64_t{256} << 30;
 
@@ -222,12 +221,12 @@ class InitCommand final : public Command {
                        " (default h100)")
         ->type_name("GPU");
     app.add_option("--device-memory", device_memory_text_,
-                   "Device memory per rank in bytes (default 85899345920, 80 GiB; with "
-                   "--backend sim, the cluster's GPU memory)")
-        ->type_name("BYTES");
+                   "Device memory per rank, a size: 80GiB, 24GB or a number of bytes (default "
+                   "80GiB; with --backend sim, the cluster's GPU memory)")
+        ->type_name("SIZE");
     app.add_option("--host-memory", host_memory_text_,
-                   "Host memory per rank in bytes (default 274877906944, 256 GiB)")
-        ->type_name("BYTES");
+                   "Host memory per rank, a size: 512GiB or a number of bytes (default 256GiB)")
+        ->type_name("SIZE");
     app.add_option("--check", check_text_,
                    "Properties to check, comma-separated, or 'all' (default): parity, replica, "
                    "distinct, determinism, init-fits, distribution")
@@ -349,7 +348,8 @@ class InitCommand final : public Command {
          {std::tuple{"--device-memory", &device_memory_text_, &options_.device_capacity},
           std::tuple{"--host-memory", &host_memory_text_, &options_.host_capacity}}) {
       if (text->empty()) continue;
-      StatusOr<uint64_t> bytes = ParseUint64(option, *text, kBytesExpected);
+      // The same size syntax as place's --gpu-memory and every other size option.
+      StatusOr<uint64_t> bytes = ParseByteSizeWithUnit(option, *text);
       if (!bytes.ok()) return bytes.status();
       *field = *bytes;
     }

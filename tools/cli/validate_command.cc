@@ -100,9 +100,9 @@ class ValidateCommand final : public Command {
                    "or nccl")
         ->type_name("auto|local|nccl");
     app.add_option("--device-memory", device_memory_text_,
-                   "Device memory budget per rank in bytes (default: the GPU's free memory "
-                   "shared by its ranks)")
-        ->type_name("BYTES");
+                   "Device memory budget per rank, a size: 40GiB or a number of bytes (default: "
+                   "the GPU's free memory shared by its ranks)")
+        ->type_name("SIZE");
     app.add_option("--max-memory", max_memory_text_,
                    "Most host memory this run may take, e.g. 16GiB (default: what the machine can "
                    "give: MemAvailable, the cgroup's limit, RLIMIT_AS); the host and sim backends "
@@ -182,8 +182,7 @@ class ValidateCommand final : public Command {
     }
     if (!device_memory_text_.empty()) {
       TWINSIM_ASSIGN_OR_RETURN(device_memory_,
-                               ParseUint64("--device-memory", device_memory_text_,
-                                           "a number of bytes (a non-negative integer)"));
+                               ParseByteSizeWithUnit("--device-memory", device_memory_text_));
     }
     if (!calibration_path_.empty()) {
       std::ifstream in(calibration_path_);
