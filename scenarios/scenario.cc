@@ -193,8 +193,6 @@ StatusOr<std::string> ToAscii(std::string_view text, const std::string& path) {
 constexpr std::string_view kTopLevelKeys[] = {"name", "description", "case_timeout", "models",
                                               "clusters"};
 
-// The longest `case_timeout` a scenario may set: a week, in seconds.
-constexpr double kMaxCaseTimeoutS = 7 * 24 * 3600.0;
 
 // The alias tables ([models], [clusters]) and the option key each applies to.
 constexpr std::pair<std::string_view, std::string_view> kAliasTables[] = {{"models", "model"},

@@ -73,6 +73,10 @@ struct Scenario {
   std::vector<ScenarioCase> cases;
 };
 
+// The longest case timeout a scenario (`case_timeout`) or `sweep --case-timeout` may set: a
+// week, in seconds.
+inline constexpr double kMaxCaseTimeoutS = 7 * 24 * 3600.0;
+
 // Most cases one file may expand to.
 inline constexpr int64_t kMaxCases = 100000;
 

@@ -170,6 +170,13 @@ uint64_t FreeBytes(const std::string& dir) {
   return static_cast<uint64_t>(info.f_bavail) * info.f_frsize;
 }
 
+std::string TimeoutMessage(double seconds) {
+  char line[160];
+  std::snprintf(line, sizeof line,
+                "twinsim sweep: the case ran past --case-timeout %g s and was killed", seconds);
+  return line;
+}
+
 // Below this, a case that did not exit 0 is taken to have failed for want of disk space.
 constexpr uint64_t kDiskFullBytes = 1 << 20;
 
@@ -425,7 +432,9 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
       if (name.rfind(c.id + ".", 0) == 0) traces.push_back("traces/" + name);
     }
     record["traces"] = traces;
-    std::string stderr_text = Trimmed(ReadFileOrEmpty(r.err_path));
+    // A timed-out case's partial output depends on how far it got: only the verdict is kept.
+    std::string stderr_text = r.timed_out ? TimeoutMessage(options.case_timeout_s)
+                                          : Trimmed(ReadFileOrEmpty(r.err_path));
     Json results = Json::array();
     double sim_wall = 0;
     const std::string stdout_text = r.timed_out ? "" : ReadFileOrEmpty(r.out_path);
@@ -447,14 +456,6 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
       }
       StripWallTimes(parsed, sim_wall);
       results.push_back(std::move(parsed));
-    }
-    if (r.timed_out) {
-      char line[160];
-      std::snprintf(line, sizeof line,
-                    "twinsim sweep: the case ran past --case-timeout %g s and was killed",
-                    options.case_timeout_s);
-      // The partial stderr depends on how far the case got: keep only the verdict.
-      stderr_text = line;
     }
     record["status"] = status;
     record["exit_code"] = exit_code;

@@ -64,8 +64,6 @@ void WatchStopSignals() {
   std::_Exit(128 + signal);
 }
 
-// The longest --case-timeout: a week.
-constexpr double kMaxCaseTimeoutS = 7 * 24 * 3600.0;
 
 // The scenario keys of each runnable command: its options, without the --json the sweep adds.
 std::vector<scenarios::CommandSchema> Schemas(const std::vector<CommandGroup>& groups) {
@@ -214,7 +212,7 @@ class SweepCommand final : public Command {
       char* end = nullptr;
       const double seconds = std::strtod(case_timeout_text_.c_str(), &end);
       if (end == case_timeout_text_.c_str() || *end != 0 || !(seconds > 0) ||
-          seconds > kMaxCaseTimeoutS) {
+          seconds > scenarios::kMaxCaseTimeoutS) {
         return Status::InvalidArgument(
             "--case-timeout: expected seconds, a number > 0 and at most 604800 (a week), got " +
             Quote(case_timeout_text_));
