@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/model_file.h"
 #include "core/text.h"
 
 namespace twinsim::core {
@@ -400,7 +401,7 @@ std::string Expected() {
   for (const Named& n : Presets()) presets.push_back(n.name);
   for (const Named& n : Families()) families.push_back(n.name);
   return "expected a preset (" + Join(presets) + ") or FAMILY[:key=value,...] with FAMILY one of " +
-         Join(families);
+         Join(families) + ", or a model file PATH.json (a Hugging Face config or a twinsim parameter list)";
 }
 
 }  // namespace
@@ -562,6 +563,7 @@ StatusOr<ModelSpec> MakeLinearStack(const LinearStackConfig& c, std::string name
 
 StatusOr<ModelSpec> MakeModel(std::string_view text) {
   if (text.empty()) return Status::InvalidArgument("empty model name; " + Expected());
+  if (IsModelFilePath(text)) return LoadModelFile(text);
   const size_t colon = text.find(':');
   const std::string_view head = text.substr(0, colon);
   if (head.empty()) {

@@ -69,6 +69,8 @@ StatusOr<ModelSpec> MakeLinearStack(const LinearStackConfig& config, std::string
                                     std::string_view family = "linear-stack");
 
 // Builds the model that `text` names:
+//   PATH.json                     a model file (core/model_file.h): a Hugging Face config.json
+//                                 or a twinsim parameter list; read from disk
 //   PRESET                        a name from ModelPresetNames(), e.g. "gpt2-small"
 //   FAMILY                        a family's defaults: gpt2 (= gpt2-small), llama3
 //                                 (= llama3-8b), linear-stack (layers=4, width=1024)
@@ -81,7 +83,7 @@ StatusOr<ModelSpec> MakeLinearStack(const LinearStackConfig& config, std::string
 // dtype. ModelSpec::name is `text`.
 // On failure returns InvalidArgument with one line naming the model or key and what was
 // expected, with a did-you-mean for near misses ("gpt2: unknown key 'n_layers' (did you mean
-// 'n_layer'?); expected one of ..."). Thread-safe; pure.
+// 'n_layer'?); expected one of ..."). Thread-safe; pure except that a PATH.json is read from disk.
 StatusOr<ModelSpec> MakeModel(std::string_view text);
 
 // The preset names MakeModel accepts, in a stable order (small to large within a family).
