@@ -484,7 +484,8 @@ TEST(ModelPresetsTest, UnknownModelNamesSuggestTheNearestPreset) {
       {"bert", "unknown model 'bert'; expected a preset ("},
   };
   const std::string tail =
-      ") or FAMILY[:key=value,...] with FAMILY one of gpt2, llama3, linear-stack";
+      ") or FAMILY[:key=value,...] with FAMILY one of gpt2, llama3, linear-stack, or a model file "
+      "PATH.json (a Hugging Face config or a twinsim parameter list)";
   for (const Case& c : cases) {
     StatusOr<ModelSpec> m = MakeModel(c.text);
     ASSERT_FALSE(m.ok()) << c.text;
