@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "core/text.h"
+
 namespace twinsim::core {
 
 std::string_view DTypeName(DType dtype) {
@@ -20,8 +22,7 @@ StatusOr<DType> ParseDType(std::string_view text) {
   if (text == "fp32" || text == "float32") return DType::kFp32;
   if (text == "bf16" || text == "bfloat16") return DType::kBf16;
   if (text == "fp16" || text == "float16" || text == "half") return DType::kFp16;
-  return Status::InvalidArgument("unknown dtype '" + std::string(text) +
-                                 "' (expected fp32, bf16 or fp16)");
+  return Status::InvalidArgument("unknown dtype " + Quote(text) + " (expected fp32, bf16 or fp16)");
 }
 
 }  // namespace twinsim::core

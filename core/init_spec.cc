@@ -55,8 +55,7 @@ StatusOr<double> ParseDouble(std::string_view key, std::string_view text) {
   if (!text.empty() && *first == '+') ++first;
   auto [ptr, ec] = std::from_chars(first, last, v);
   if (text.empty() || ec != std::errc() || ptr != last || !std::isfinite(v)) {
-    return Status::InvalidArgument("'" + std::string(key) + "': expected a finite number, got '" +
-                                   std::string(text) + "'");
+    return Status::InvalidArgument(Quote(key) + ": expected a finite number, got " + Quote(text));
   }
   return v;
 }
@@ -66,7 +65,7 @@ StatusOr<int64_t> ParseFan(std::string_view key, std::string_view text) {
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v <= 0) {
     return Status::InvalidArgument(
-        "'" + std::string(key) + "': expected a positive integer, got '" + std::string(text) + "'");
+        Quote(key) + ": expected a positive integer, got " + Quote(text));
   }
   return v;
 }
@@ -108,8 +107,8 @@ StatusOr<InitSpec> ParseInitSpec(std::string_view text) {
   if (info == nullptr) {
     std::vector<std::string_view> names;
     for (const KindInfo& k : Kinds()) names.push_back(k.name);
-    return Status::InvalidArgument("unknown init kind '" + std::string(kind_name) +
-                                   "' (expected one of " + Join(names) + ")");
+    return Status::InvalidArgument("unknown init kind " + Quote(kind_name) + " (expected one of " +
+                                   Join(names) + ")");
   }
   InitSpec spec;
   spec.kind = info->kind;
@@ -132,7 +131,7 @@ StatusOr<InitSpec> ParseInitSpec(std::string_view text) {
     bool known = false;
     for (std::string_view k : info->keys) known |= (k == key);
     if (!known) {
-      return Status::InvalidArgument("unknown key '" + std::string(key) + "' for " +
+      return Status::InvalidArgument("unknown key " + Quote(key) + " for " +
                                      std::string(kind_name) + " (expected " + Join(info->keys) +
                                      ")");
     }
@@ -173,8 +172,7 @@ StatusOr<InitSpec> ParseInitSpec(std::string_view text) {
         spec.mode = FanMode::kFanOut;
       } else {
         return Status::InvalidArgument(std::string(kind_name) +
-                                       ": 'mode': expected fan_in or fan_out, got '" +
-                                       std::string(val) + "'");
+                                       ": 'mode': expected fan_in or fan_out, got " + Quote(val));
       }
     } else if (key == "nonlinearity") {
       bool found = false;
@@ -189,7 +187,7 @@ StatusOr<InitSpec> ParseInitSpec(std::string_view text) {
       if (!found) {
         return Status::InvalidArgument(std::string(kind_name) +
                                        ": 'nonlinearity': expected one of " + Join(names) +
-                                       ", got '" + std::string(val) + "'");
+                                       ", got " + Quote(val));
       }
     }
   }
