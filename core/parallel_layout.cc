@@ -224,26 +224,43 @@ std::optional<Block2D> TpShard::AsPaddedBlock2D(std::span<const int64_t> shape) 
 StatusOr<ParallelLayout> ParallelLayout::Make(const LayoutConfig& config, const ModelSpec& model) {
   // Sizes.
   const std::pair<const char*, int> sizes[] = {
-      {"dp", config.dp}, {"pp", config.pp},   {"tp", config.tp},
-      {"ep", config.ep}, {"vpp", config.vpp}, {"vocab_divisible_by", config.vocab_divisible_by}};
+      {"dp", config.dp}, {"pp", config.pp}, {"tp", config.tp},
+      {"cp", config.cp}, {"dp_shard", config.dp_shard}, {"ep", config.ep},
+      {"vpp", config.vpp}, {"vocab_divisible_by", config.vocab_divisible_by}};
   for (const auto& [field, value] : sizes) {
     if (value < 1) {
       return Invalid(std::string("LayoutConfig.") + field + " = " + Str(value) + ": must be >= 1");
     }
   }
-  const int64_t world = int64_t{config.dp} * config.pp * config.tp;
-  if (world > INT_MAX) {
-    return Invalid("LayoutConfig: world = dp * pp * tp = " + Str(config.dp) + " * " +
-                   Str(config.pp) + " * " + Str(config.tp) + " = " + Str(world) +
+  int64_t world = int64_t{config.dp} * config.pp;  // each factor is below 2^31: no overflow
+  const bool overflow = __builtin_mul_overflow(world, int64_t{config.tp}, &world) ||
+                        __builtin_mul_overflow(world, int64_t{config.cp}, &world);
+  if (overflow || world > INT_MAX) {
+    return Invalid("LayoutConfig: world = dp * pp * tp * cp = " + Str(config.dp) + " * " +
+                   Str(config.pp) + " * " + Str(config.tp) + " * " + Str(config.cp) +
                    " exceeds 2^31 - 1 ranks");
+  }
+  if (config.dp % config.dp_shard != 0) {
+    return Invalid("LayoutConfig.dp_shard = " + Str(config.dp_shard) + " does not divide dp = " +
+                   Str(config.dp) + " (dp = dp_replicate * dp_shard)");
+  }
+  if (config.mesh != MeshConvention::kMegatron && config.mesh != MeshConvention::kTorchtitan) {
+    return Invalid("LayoutConfig.mesh = " + Str(static_cast<int>(config.mesh)) +
+                   " is not a convention");
+  }
+  if (config.ep > 1 && config.mesh == MeshConvention::kTorchtitan) {
+    return Invalid("LayoutConfig.ep = " + Str(config.ep) +
+                   " under the torchtitan convention: its expert mesh borrows dp_shard * cp * tp "
+                   "ranks, which twinsim does not model; use the megatron convention");
   }
   if (config.vpp > 1 && config.pp == 1) {
     return Invalid("LayoutConfig.vpp = " + Str(config.vpp) +
                    " needs pp > 1 (the interleaved schedule splits a pipeline), but pp = 1");
   }
-  if (config.dp % config.ep != 0) {
-    return Invalid("LayoutConfig.ep = " + Str(config.ep) + " does not divide dp = " +
-                   Str(config.dp) + " (expert parallelism splits the data-parallel group)");
+  if ((int64_t{config.dp} * config.cp) % config.ep != 0) {
+    return Invalid("LayoutConfig.ep = " + Str(config.ep) + " does not divide dp * cp = " +
+                   Str(int64_t{config.dp} * config.cp) +
+                   " (expert parallelism splits the data- and context-parallel ranks)");
   }
   const int64_t num_stages = int64_t{config.pp} * config.vpp;
   if (model.num_layers < 0) {
@@ -433,72 +450,112 @@ StatusOr<ParallelLayout> ParallelLayout::Make(const LayoutConfig& config, const 
 
 ParallelCoords ParallelLayout::RankCoords(int rank) const {
   assert(rank >= 0 && rank < world_);
+  const LayoutConfig& k = config_;
   ParallelCoords c;
-  c.tp = rank % config_.tp;
-  c.dp = (rank / config_.tp) % config_.dp;
-  c.pp = rank / (config_.tp * config_.dp);
-  c.ep = c.dp % config_.ep;
-  c.expert_dp = c.dp / config_.ep;
+  c.tp = rank % k.tp;
+  c.cp = (rank / k.tp) % k.cp;
+  c.dp = (rank / (k.tp * k.cp)) % k.dp;
+  c.pp = rank / (k.tp * k.cp * k.dp);
+  c.dp_shard = c.dp % k.dp_shard;
+  c.dp_replicate = c.dp / k.dp_shard;
+  const int x = c.dp * k.cp + c.cp;  // Note [Expert parallelism]
+  c.ep = x % k.ep;
+  c.expert_dp = x / k.ep;
   return c;
 }
 
 int ParallelLayout::RankOf(const ParallelCoords& c) const {
-  if (c.dp < 0 || c.dp >= config_.dp || c.pp < 0 || c.pp >= config_.pp || c.tp < 0 ||
-      c.tp >= config_.tp) {
+  const LayoutConfig& k = config_;
+  if (c.dp < 0 || c.dp >= k.dp || c.pp < 0 || c.pp >= k.pp || c.tp < 0 || c.tp >= k.tp ||
+      c.cp < 0 || c.cp >= k.cp) {
     return -1;
   }
-  return (c.pp * config_.dp + c.dp) * config_.tp + c.tp;
+  return ((c.pp * k.dp + c.dp) * k.cp + c.cp) * k.tp + c.tp;
 }
 
-std::vector<int> ParallelLayout::TpGroup(int rank) const {
-  ParallelCoords c = RankCoords(rank);
-  std::vector<int> g(config_.tp);
-  for (int t = 0; t < config_.tp; ++t) {
-    c.tp = t;
-    g[t] = RankOf(c);
+namespace {
+
+// The ranks of `layout` whose coordinates are `base` with one value of `vary` changed: `count`
+// ranks, the k-th from set(c, k).
+template <typename Set>
+std::vector<int> GroupOf(const ParallelLayout& layout, int rank, int count, Set set) {
+  const ParallelCoords base = layout.RankCoords(rank);
+  std::vector<int> g(count);
+  for (int k = 0; k < count; ++k) {
+    ParallelCoords c = base;
+    set(c, k);
+    g[k] = layout.RankOf(c);
   }
   return g;
+}
+
+}  // namespace
+
+std::vector<int> ParallelLayout::TpGroup(int rank) const {
+  return GroupOf(*this, rank, config_.tp, [](ParallelCoords& c, int k) { c.tp = k; });
 }
 
 std::vector<int> ParallelLayout::DpGroup(int rank) const {
-  ParallelCoords c = RankCoords(rank);
-  std::vector<int> g(config_.dp);
-  for (int d = 0; d < config_.dp; ++d) {
-    c.dp = d;
-    g[d] = RankOf(c);
-  }
-  return g;
+  return GroupOf(*this, rank, config_.dp, [](ParallelCoords& c, int k) { c.dp = k; });
 }
 
 std::vector<int> ParallelLayout::PpGroup(int rank) const {
-  ParallelCoords c = RankCoords(rank);
-  std::vector<int> g(config_.pp);
-  for (int p = 0; p < config_.pp; ++p) {
-    c.pp = p;
-    g[p] = RankOf(c);
-  }
-  return g;
+  return GroupOf(*this, rank, config_.pp, [](ParallelCoords& c, int k) { c.pp = k; });
+}
+
+std::vector<int> ParallelLayout::CpGroup(int rank) const {
+  return GroupOf(*this, rank, config_.cp, [](ParallelCoords& c, int k) { c.cp = k; });
 }
 
 std::vector<int> ParallelLayout::EpGroup(int rank) const {
-  ParallelCoords c = RankCoords(rank);
-  std::vector<int> g(config_.ep);
-  for (int e = 0; e < config_.ep; ++e) {
-    c.dp = c.expert_dp * config_.ep + e;
-    g[e] = RankOf(c);
-  }
-  return g;
+  const int cp = config_.cp, ep = config_.ep;
+  const int expert_dp = RankCoords(rank).expert_dp;
+  return GroupOf(*this, rank, ep, [&](ParallelCoords& c, int k) {
+    const int x = expert_dp * ep + k;
+    c.dp = x / cp;
+    c.cp = x % cp;
+  });
 }
 
 std::vector<int> ParallelLayout::ExpertDpGroup(int rank) const {
-  ParallelCoords c = RankCoords(rank);
-  const int replicas = config_.dp / config_.ep;
-  std::vector<int> g(replicas);
-  for (int k = 0; k < replicas; ++k) {
-    c.dp = k * config_.ep + c.ep;
-    g[k] = RankOf(c);
-  }
-  return g;
+  const int cp = config_.cp, ep = config_.ep;
+  const int ep_rank = RankCoords(rank).ep;
+  return GroupOf(*this, rank, config_.dp * cp / ep, [&](ParallelCoords& c, int k) {
+    const int x = k * ep + ep_rank;
+    c.dp = x / cp;
+    c.cp = x % cp;
+  });
+}
+
+int ParallelLayout::shard_group_size() const {
+  return config_.mesh == MeshConvention::kTorchtitan ? config_.dp_shard * config_.cp
+                                                     : config_.dp_shard;
+}
+
+int ParallelLayout::ShardIndex(const ParallelCoords& c) const {
+  return config_.mesh == MeshConvention::kTorchtitan ? c.dp_shard * config_.cp + c.cp
+                                                     : c.dp_shard;
+}
+
+std::vector<int> ParallelLayout::ShardGroup(int rank) const {
+  const int dp_shard = config_.dp_shard;
+  const bool with_cp = config_.mesh == MeshConvention::kTorchtitan;
+  const int replicate = RankCoords(rank).dp_replicate;
+  return GroupOf(*this, rank, shard_group_size(), [&](ParallelCoords& c, int k) {
+    if (with_cp) {
+      c.dp = replicate * dp_shard + k / config_.cp;
+      c.cp = k % config_.cp;
+    } else {
+      c.dp = replicate * dp_shard + k;
+    }
+  });
+}
+
+std::vector<int> ParallelLayout::ReplicateGroup(int rank) const {
+  const int dp_shard = config_.dp_shard;
+  const int shard = RankCoords(rank).dp_shard;
+  return GroupOf(*this, rank, config_.dp / dp_shard,
+                 [&](ParallelCoords& c, int k) { c.dp = k * dp_shard + shard; });
 }
 
 std::vector<int> ParallelLayout::EmbeddingGroup(int rank) const {
@@ -559,6 +616,13 @@ TpShard ParallelLayout::ShardOf(int param, int tp_rank) const {
   return s;
 }
 
+IndexRange ParallelLayout::ChunkRows(int64_t rows, int count, int index) {
+  assert(rows >= 0 && count >= 1 && index >= 0 && index < count);
+  const int64_t piece = (rows + count - 1) / count;
+  const int64_t begin = std::min(rows, piece * index);
+  return {begin, std::min(rows, begin + piece)};
+}
+
 int ParallelLayout::ExpertOwner(int param) const {
   const int e = model_.params[param].expert;
   if (e < 0) return -1;
@@ -567,13 +631,21 @@ int ParallelLayout::ExpertOwner(int param) const {
 
 std::vector<OwnedShard> ParallelLayout::OwnedBy(int rank) const {
   const ParallelCoords c = RankCoords(rank);
+  const int group = shard_group_size();
+  const int index = ShardIndex(c);
   std::vector<OwnedShard> owned;
   for (int v = 0; v < config_.vpp; ++v) {
     const int stage = StageAt(c.pp, v);
     for (const Placement& pl : StagePlacements(stage)) {
       const int owner = ExpertOwner(pl.param);
       if (owner >= 0 && owner != c.ep) continue;
-      owned.push_back({pl.param, stage, v, pl.tied_from, ShardOf(pl.param, c.tp)});
+      const TpShard shard = ShardOf(pl.param, c.tp);
+      const std::vector<int64_t>& shape = model_.params[pl.param].shape;
+      // Dim 0 of the TP shard (a scalar is one row).
+      const int64_t rows = shape.empty() ? 1 : shard.dim == 0 ? shard.range.size() : shape[0];
+      const IndexRange kept =
+          owner >= 0 || group == 1 ? IndexRange{0, rows} : ChunkRows(rows, group, index);
+      owned.push_back({pl.param, stage, v, pl.tied_from, shard, kept});
     }
   }
   return owned;

@@ -25,11 +25,24 @@ enum class PipelinePartition : uint8_t {
   kByParams,  // contiguous, minimizing the largest chunk's parameter count
 };
 
+// Whose conventions place the sharded-data-parallel and expert axes (Note [Sharded data
+// parallelism]). The dense rank order is the same for both (Note [Megatron rank order]).
+enum class MeshConvention : uint8_t {
+  kMegatron,    // Megatron-LM: parameters replicated over cp; experts over dp x cp
+  kTorchtitan,  // torchtitan's ParallelDims: FSDP shards over dp_shard x cp (its "fsdp" mesh)
+};
+
 struct LayoutConfig {
-  int dp = 1;   // data-parallel size
+  int dp = 1;   // data-parallel size: dp_replicate * dp_shard ranks
   int pp = 1;   // pipeline-parallel size
   int tp = 1;   // tensor-parallel size
-  int ep = 1;   // expert-parallel size; splits the DP group for expert params (ep divides dp)
+  int cp = 1;   // context-parallel size (the sequence is split; see Note [Context parallelism])
+  // Sharded data parallelism (FSDP2 fully_shard, ZeRO-3): the dp ranks form dp / dp_shard
+  // replicas (HSDP's dp_replicate) of dp_shard ranks each, which split every parameter on
+  // dim 0 as torch.chunk does (Note [Sharded data parallelism]). 1: no sharding. Divides dp.
+  int dp_shard = 1;
+  MeshConvention mesh = MeshConvention::kMegatron;
+  int ep = 1;   // expert-parallel size; splits the dp x cp ranks for expert params
   int vpp = 1;  // virtual stages (model chunks) per pipeline rank; Megatron's interleaved schedule
   PipelinePartition partition = PipelinePartition::kByLayers;
   // Megatron's --make-vocab-size-divisible-by: vocab-parallel params are padded to a multiple of
@@ -41,14 +54,18 @@ struct LayoutConfig {
   bool pad_vocab = true;
 };
 
-// A rank's position in the parallel grid. `ep` and `expert_dp` are derived from `dp`
-// (Note [Expert parallelism]): dp = expert_dp * ep_size + ep.
+// A rank's position in the parallel grid. `dp_shard` and `dp_replicate` are derived from `dp`
+// (dp = dp_replicate * dp_shard_size + dp_shard), `ep` and `expert_dp` from dp and cp (Note
+// [Expert parallelism]: dp * cp_size + cp = expert_dp * ep_size + ep).
 struct ParallelCoords {
   int dp = 0;
   int pp = 0;
   int tp = 0;
-  int ep = 0;         // rank within its expert-parallel group
-  int expert_dp = 0;  // which expert replica (expert-data-parallel rank)
+  int cp = 0;
+  int dp_shard = 0;      // rank within its replica's sharding group
+  int dp_replicate = 0;  // which replica (HSDP's replicate dimension)
+  int ep = 0;            // rank within its expert-parallel group
+  int expert_dp = 0;     // which expert replica (expert-data-parallel rank)
   bool operator==(const ParallelCoords&) const = default;
 };
 
@@ -109,6 +126,11 @@ struct OwnedShard {
   int virtual_stage = -1;  // 0 .. vpp - 1 on this pipeline rank
   int tied_from = -1;      // as Placement::tied_from
   TpShard shard;           // of params[param]
+  // The rows (dim 0 of the TP shard, counted inside it) that this rank keeps once parameters
+  // are sharded over its ShardGroup (Note [Sharded data parallelism]): [0, rows) of the TP
+  // shard when nothing is sharded, possibly empty. Seed policies initialize the whole TP
+  // shard (init, then shard); memory and storage follow `rows`.
+  IndexRange rows;
 };
 
 // An immutable, validated layout of one model over dp * pp * tp ranks. Copyable; every method is
@@ -117,7 +139,8 @@ class ParallelLayout {
  public:
   // Validates `config` against `model` and builds the layout (a copy of `model` is kept).
   // Returns InvalidArgument naming the field and the values when the layout is impossible:
-  // non-positive sizes, vpp > 1 with pp == 1, ep not dividing dp or the expert count,
+  // non-positive sizes, dp_shard not dividing dp, vpp > 1 with pp == 1, ep not dividing dp * cp
+  // or the expert count, ep > 1 under the torchtitan convention (not modelled),
   // pp * vpp > num_layers, a column / row split dimension smaller than tp (empty shards are not
   // allowed, Note [Uneven TP shards]), or a malformed model (layer out of range, tp_dim outside
   // the shape, kVocab with tp_dim != 0, tied_to naming no parameter or a tied one or another
@@ -138,11 +161,21 @@ class ParallelLayout {
   // or -1 when one of them is out of range.
   int RankOf(const ParallelCoords& coords) const;
   // Members of `rank`'s groups, ascending, `rank` included. REQUIRES: 0 <= rank < world_size().
-  std::vector<int> TpGroup(int rank) const;        // same dp, pp
-  std::vector<int> DpGroup(int rank) const;        // same pp, tp
-  std::vector<int> PpGroup(int rank) const;        // same dp, tp
-  std::vector<int> EpGroup(int rank) const;        // same pp, tp, expert_dp
-  std::vector<int> ExpertDpGroup(int rank) const;  // same pp, tp, ep
+  std::vector<int> TpGroup(int rank) const;         // same dp, pp, cp
+  std::vector<int> DpGroup(int rank) const;         // same pp, tp, cp
+  std::vector<int> PpGroup(int rank) const;         // same dp, tp, cp
+  std::vector<int> CpGroup(int rank) const;         // same dp, pp, tp
+  std::vector<int> EpGroup(int rank) const;         // same pp, tp, expert_dp
+  std::vector<int> ExpertDpGroup(int rank) const;   // same pp, tp, ep
+  // The ranks that split each parameter between them (Note [Sharded data parallelism]), in
+  // shard order: same pp, tp and dp_replicate, and same cp unless the torchtitan convention
+  // folds cp in. One rank when nothing is sharded.
+  std::vector<int> ShardGroup(int rank) const;
+  // The replicas of `rank`'s shards: same pp, tp, cp and dp_shard (HSDP's replicate group).
+  std::vector<int> ReplicateGroup(int rank) const;
+  // The size of ShardGroup and `rank`'s index in it.
+  int shard_group_size() const;
+  int ShardIndex(const ParallelCoords& coords) const;
   // The first and last ranks of rank's pipeline group (one rank when pp == 1): the ranks that
   // hold word embeddings and all-reduce a tied embedding's gradient (Note [Tied embeddings]).
   std::vector<int> EmbeddingGroup(int rank) const;
@@ -169,7 +202,13 @@ class ParallelLayout {
   // Sum of Numel over the placements of `stage` (tied copies included, before any sharding).
   int64_t StageNumel(int stage) const;
 
-  // ---- Tensor and expert parallelism (Notes [Uneven TP shards], [Expert parallelism]) ----
+  // ---- Tensor, sharded-data and expert parallelism (Notes [Uneven TP shards], [Sharded data
+  // parallelism], [Expert parallelism]) ----
+
+  // Rows [begin, end) of `rows` that piece `index` of `count` keeps under torch.chunk(count,
+  // dim=0): pieces of ceil(rows / count) rows, the last ones shorter or empty.
+  // REQUIRES: rows >= 0, 0 <= index < count.
+  static IndexRange ChunkRows(int64_t rows, int count, int index);
 
   // tp_rank's slice of params[param] (its own tp_split / tp_dim). REQUIRES: both in range.
   TpShard ShardOf(int param, int tp_rank) const;
@@ -198,22 +237,56 @@ class ParallelLayout {
 
 // Note [Megatron rank order]
 // ~~~~~~~~~~~~~~~~~~~~~~~~~~
-// Global ranks enumerate the grid with tp fastest, then dp, then pp:
+// Global ranks enumerate the grid with tp fastest, then cp, then dp, then pp:
+//     rank = ((pp_rank * dp + dp_rank) * cp + cp_rank) * tp + tp_rank,
+// and within dp, dp_rank = dp_replicate * dp_shard_size + dp_shard (shard ranks adjacent).
+// With cp = 1 this is the formula below. torchtitan builds the same order: ParallelDims
+// (torchtitan/distributed/parallel_dims.py @b5bcd76c, lines 276-330) unflattens the world mesh
+// into ("pp", "dp_replicate", "dp_shard", "cp", "tp") (its spmd_types storage mesh) or
+// ("pp", "dp_replicate", "fsdp", "tp") with fsdp = dp_shard * cp unflattened from the same
+// ranks, row-major, so tp is fastest and pp slowest in both frameworks. Where they differ is
+// which ranks shard parameters and hold experts (Notes [Sharded data parallelism],
+// [Expert parallelism]). With cp = 1:
 //     rank = pp_rank * (dp * tp) + dp_rank * tp + tp_rank.
 // This is Megatron-LM's default order "tp-cp-ep-dp-pp" (megatron/core/parallel_state.py:
 // initialize_model_parallel builds a RankGenerator whose generate_masked_orthogonal_rank_groups
 // gives global_rank = tp_rank + dp_rank * tp + pp_rank * tp * dp, with cp = 1 and, for dense
 // parameters, ep = 1). With tp = 2, pp = 4 on 16 ranks, as in that function's docstring:
 // TP groups [0,1] [2,3] ..., DP groups [0,2] [1,3] [4,6] ..., PP groups [0,4,8,12] [1,5,9,13] ...
-// Adjacent ranks share a TP group, so TP traffic stays inside a node. Context parallelism is not
-// modelled (it does not change which weights a rank holds).
+// Adjacent ranks share a TP group, so TP traffic stays inside a node.
+//
+// Note [Context parallelism]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~
+// cp ranks split the sequence, not the weights: every cp rank of a (dp, pp, tp) position
+// computes with the same parameters, so they hold the same TP shards, like dp replicas
+// (Megatron's "dp-cp" gradient group; torchtitan's "loss" mesh includes cp). Only the
+// torchtitan convention also shards storage over cp (Note [Sharded data parallelism]).
+//
+// Note [Sharded data parallelism]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// FSDP2's fully_shard and ZeRO-3 store each parameter split on dim 0 over a group of ranks:
+// torch.chunk(group_size, dim=0) of the tensor the rank would otherwise hold (its TP shard),
+// ceil(rows / n)-row pieces with the last ones shorter or empty (FSDP2's
+// _init_sharded_param pads them to equal size for its all-gather; the padding holds no
+// parameter). The group (ShardGroup):
+// - kMegatron: the dp_shard ranks of one replica (same pp, tp, cp, dp_replicate); cp ranks
+//   keep whole copies. With dp_shard = dp this is ZeRO-3 over the whole DP group.
+// - kTorchtitan: ParallelDims' "fsdp" mesh, dp_shard * cp ranks (parallel_dims.py @b5bcd76c:
+//   "fsdp = dp_shard * cp"; its docstring: "we always assume that when cp is used, FSDP is
+//   also applied ... even if there may be no data parallelism"), index dp_shard * cp + cp_rank.
+// The dp / dp_shard replicas (HSDP's dp_replicate, ReplicateGroup) hold identical pieces.
+// Expert parameters are not sharded over dp_shard here (torchtitan's "efsdp" mesh for experts
+// borrows tp as well, which is not modelled): their `rows` are whole.
 //
 // Note [Expert parallelism]
 // ~~~~~~~~~~~~~~~~~~~~~~~~~
 // Megatron builds expert groups with a second RankGenerator over the same ranks, order
 // "tp-ep-dp-pp" with expert-tensor size = tp (the default) and expert-data size
-// dp / ep: the DP dimension of each (pp, tp) is split as dp_rank = expert_dp * ep + ep_rank, so
-// an EP group is ep consecutive DP ranks. World must divide by tp * ep * pp, i.e. ep | dp.
+// dp * cp / ep: the dp x cp ranks of each (pp, tp), numbered x = dp_rank * cp + cp_rank (cp
+// fastest, as in the dense order), are split as x = expert_dp * ep + ep_rank, so an EP group is
+// ep consecutive such ranks. World must divide by tp * ep * pp, i.e. ep | dp * cp; with cp = 1,
+// dp_rank = expert_dp * ep + ep_rank. torchtitan's EP borrows dp_shard * cp * tp ranks
+// ("efsdp", "ep" sparse mesh) and is not modelled: ep > 1 is refused under kTorchtitan.
 // Expert e (ParamSpec::expert) lives on ep_rank e / (num_experts / ep), like Megatron's
 // local_expert_indices; num_experts must divide by ep. One expert replica is the set of ranks
 // with equal expert_dp; dense parameters replicate over all dp ranks. ep > 1 on a model without

@@ -15,6 +15,7 @@
 #include <map>
 #include <ostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace twinsim::core {
@@ -308,6 +309,86 @@ TEST(ParallelLayoutRanks, GroupsEqualMegatronRankGeneratorForDenseAndExpertOrder
         }
       }
     }
+  }
+}
+
+// With context parallelism and sharded data parallelism: the dense generator's order is
+// tp-cp-dp-pp (Megatron's default "tp-cp-ep-dp-pp"), dp splits into dp_shard (fastest) and
+// dp_replicate as torchtitan's ("pp", "dp_replicate", "dp_shard", "cp", "tp") mesh, and the
+// expert generator's data dimension is dp * cp / ep. The shard group is dp_shard under
+// Megatron and dp_shard x cp (torchtitan's "fsdp" mesh) under torchtitan.
+TEST(ParallelLayoutRanks, GroupsWithContextAndShardedDataParallelism) {
+  int checked = 0;
+  for (int cp : {1, 2, 3}) {
+    for (const auto& [dp, dp_shard] : std::vector<std::pair<int, int>>{{1, 1}, {2, 2}, {4, 2}, {6, 3}}) {
+      for (int pp : {1, 2}) {
+        for (int tp : {1, 2}) {
+          for (int ep : {1, 2, 3}) {
+            for (MeshConvention mesh : {MeshConvention::kMegatron, MeshConvention::kTorchtitan}) {
+              if ((dp * cp) % ep != 0 || (ep > 1 && mesh == MeshConvention::kTorchtitan)) continue;
+              LayoutConfig cfg = Cfg(dp, pp, tp, ep);
+              cfg.cp = cp;
+              cfg.dp_shard = dp_shard;
+              cfg.mesh = mesh;
+              const ParallelLayout l = MustMake(cfg, TinyTransformer(3));
+              ASSERT_EQ(l.world_size(), dp * pp * tp * cp);
+              const std::vector<int> dense = {tp, cp, dp, pp};
+              ExpectGroupsMatch(l, MegatronGroups(dense, {true, false, false, false}),
+                                &ParallelLayout::TpGroup, "tp");
+              ExpectGroupsMatch(l, MegatronGroups(dense, {false, true, false, false}),
+                                &ParallelLayout::CpGroup, "cp");
+              ExpectGroupsMatch(l, MegatronGroups(dense, {false, false, true, false}),
+                                &ParallelLayout::DpGroup, "dp");
+              ExpectGroupsMatch(l, MegatronGroups(dense, {false, false, false, true}),
+                                &ParallelLayout::PpGroup, "pp");
+              const std::vector<int> expert = {tp, ep, dp * cp / ep, pp};
+              ExpectGroupsMatch(l, MegatronGroups(expert, {false, true, false, false}),
+                                &ParallelLayout::EpGroup, "ep");
+              ExpectGroupsMatch(l, MegatronGroups(expert, {false, false, true, false}),
+                                &ParallelLayout::ExpertDpGroup, "expert dp");
+              const std::vector<int> fsdp = {tp, cp, dp_shard, dp / dp_shard, pp};
+              const bool titan = mesh == MeshConvention::kTorchtitan;
+              ExpectGroupsMatch(l, MegatronGroups(fsdp, {false, titan, true, false, false}),
+                                &ParallelLayout::ShardGroup, "shard");
+              ExpectGroupsMatch(l, MegatronGroups(fsdp, {false, false, false, true, false}),
+                                &ParallelLayout::ReplicateGroup, "replicate");
+              for (int r = 0; r < l.world_size(); ++r) {
+                const ParallelCoords c = l.RankCoords(r);
+                ASSERT_EQ(l.RankOf(c), r);
+                ASSERT_EQ(c.dp, c.dp_replicate * dp_shard + c.dp_shard);
+                const std::vector<int> g = l.ShardGroup(r);
+                ASSERT_EQ(static_cast<int>(g.size()), l.shard_group_size());
+                ASSERT_EQ(g[l.ShardIndex(c)], r);
+              }
+              ++checked;
+              if (HasFatalFailure()) {
+                FAIL() << "dp " << dp << " dp_shard " << dp_shard << " cp " << cp << " pp " << pp
+                       << " tp " << tp << " ep " << ep << " mesh " << static_cast<int>(mesh);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 100);
+}
+
+// torch.chunk(n, dim=0): ceil-sized pieces, the last ones shorter or empty.
+TEST(ParallelLayoutShards, ChunkRowsSplitsAsTorchChunk) {
+  // torch.arange(10).chunk(4) -> sizes 3, 3, 3, 1; torch.arange(5).chunk(4) -> 2, 2, 1 (and an
+  // empty fourth piece where FSDP2 pads); torch.arange(2).chunk(4) -> 1, 1.
+  const std::vector<std::pair<int64_t, std::vector<int64_t>>> cases = {
+      {10, {3, 3, 3, 1}}, {5, {2, 2, 1, 0}}, {2, {1, 1, 0, 0}}, {8, {2, 2, 2, 2}}, {0, {0, 0, 0, 0}}};
+  for (const auto& [rows, sizes] : cases) {
+    int64_t next = 0;
+    for (int i = 0; i < 4; ++i) {
+      const IndexRange r = ParallelLayout::ChunkRows(rows, 4, i);
+      EXPECT_EQ(r.size(), sizes[i]) << rows << " rows, piece " << i;
+      if (!r.empty()) EXPECT_EQ(r.begin, next);
+      next = std::max(next, r.end);
+    }
+    EXPECT_EQ(next, rows);
   }
 }
 
@@ -667,14 +748,17 @@ void CheckCoverage(const ParallelLayout& l) {
   const ModelSpec& m = l.model();
   const LayoutConfig& c = l.config();
   const int n = static_cast<int>(m.params.size());
-  const int expert_replicas = c.dp / c.ep;
+  const int expert_replicas = c.dp * c.cp / c.ep;
+  // Dense replicas: dp_replicate, times cp where cp ranks keep whole copies (Megatron).
+  const bool cp_in_shards = c.mesh == MeshConvention::kTorchtitan;
+  const int dense_replicas = c.dp / c.dp_shard * (cp_in_shards ? 1 : c.cp);
   // counts[param][replica * numel + element], home placements and tied copies apart.
   std::vector<std::vector<int>> home(n), copy(n), padded(n);
   std::vector<int64_t> numel(n);
   for (int i = 0; i < n; ++i) {
     numel[i] = 1;
     for (int64_t d : m.params[i].shape) numel[i] *= d;
-    const int replicas = m.params[i].expert >= 0 ? expert_replicas : c.dp;
+    const int replicas = m.params[i].expert >= 0 ? expert_replicas : dense_replicas;
     home[i].assign(replicas * numel[i], 0);
     copy[i].assign(replicas * numel[i], 0);
   }
@@ -700,15 +784,32 @@ void CheckCoverage(const ParallelLayout& l) {
       const ParamSpec& p = m.params[s.param];
       ASSERT_EQ(l.PipelineRankOf(s.stage), rc.pp);
       ASSERT_EQ(l.VirtualStageOf(s.stage), s.virtual_stage);
-      const std::vector<IndexRange> ranges = s.shard.Ranges(p.shape);
-      const std::vector<int64_t> elems = ElementsByRanges(p.shape, ranges);
+      std::vector<IndexRange> ranges = s.shard.Ranges(p.shape);
+      std::vector<int64_t> elems = ElementsByRanges(p.shape, ranges);
       ASSERT_EQ(static_cast<int64_t>(elems.size()), s.shard.Numel(p.shape)) << p.name;
       if (const std::optional<Block2D> b = s.shard.AsBlock2D(p.shape)) {
         ASSERT_EQ(ElementsByBlock(*b), elems) << p.name << " Block2D vs ranges";
       } else {
         ASSERT_GE(s.shard.dim, 2) << p.name;
       }
-      const int replica = p.expert >= 0 ? rc.expert_dp : rc.dp;
+      // Keep the rows of the TP shard this rank stores after sharding.
+      const int64_t tp_rows = p.shape.empty() ? 1 : ranges[0].size();
+      ASSERT_TRUE(s.rows.begin >= 0 && s.rows.begin <= s.rows.end && s.rows.end <= tp_rows)
+          << p.name;
+      if (p.expert >= 0 || l.shard_group_size() == 1) {
+        ASSERT_EQ(s.rows, (IndexRange{0, tp_rows})) << p.name;
+      } else {
+        ASSERT_EQ(s.rows, ParallelLayout::ChunkRows(tp_rows, l.shard_group_size(), l.ShardIndex(rc)));
+      }
+      if (!p.shape.empty()) {
+        ranges[0] = {ranges[0].begin + s.rows.begin, ranges[0].begin + s.rows.end};
+        elems = ElementsByRanges(p.shape, ranges);
+      } else if (s.rows.empty()) {
+        elems.clear();  // a scalar is one row: kept by the first piece only
+      }
+      const int replica = p.expert >= 0 ? rc.expert_dp
+                          : cp_in_shards ? rc.dp_replicate
+                                         : rc.dp_replicate * c.cp + rc.cp;
       std::vector<int>& counts = s.tied_from >= 0 ? copy[s.param] : home[s.param];
       for (int64_t e : elems) {
         ASSERT_TRUE(e >= 0 && e < numel[s.param]) << p.name << " element " << e;
@@ -790,6 +891,44 @@ TEST(ParallelLayoutCoverage, EveryElementExactlyOncePerReplicaOverManyLayouts) {
   EXPECT_GT(rejected, 0);
 }
 
+// The same invariant with context parallelism and sharded data parallelism, under both
+// conventions: every element once per replica, the shard group's pieces tiling dim 0.
+TEST(ParallelLayoutCoverage, EveryElementOncePerReplicaWithCpAndDpShard) {
+  int built = 0;
+  for (int tp : {1, 2, 3}) {
+    for (int pp : {1, 2}) {
+      for (int cp : {1, 2}) {
+        for (const auto& [dp, dp_shard, ep] : std::vector<std::tuple<int, int, int>>{
+                 {1, 1, 1}, {2, 2, 1}, {4, 2, 2}, {3, 3, 1}, {4, 4, 2}, {6, 3, 2}, {2, 1, 4}}) {
+          for (MeshConvention mesh : {MeshConvention::kMegatron, MeshConvention::kTorchtitan}) {
+            if ((dp * cp) % ep != 0 || (ep > 1 && mesh == MeshConvention::kTorchtitan)) continue;
+            for (int model = 0; model < 3; ++model) {
+              const ModelSpec m = model == 0   ? OddModel(5, tp)
+                                  : model == 1 ? Conv1DGpt2(5, 8 + tp, 13 + tp, 9)
+                                               : TinyTransformer(5, true, 8, 11);
+              LayoutConfig cfg = Cfg(dp, pp, tp, ep);
+              cfg.cp = cp;
+              cfg.dp_shard = dp_shard;
+              cfg.mesh = mesh;
+              StatusOr<ParallelLayout> l = ParallelLayout::Make(cfg, m);
+              ASSERT_TRUE(l.ok()) << l.status().ToString();
+              CheckCoverage(*l);
+              if (HasFatalFailure()) {
+                FAIL() << "tp " << tp << " pp " << pp << " cp " << cp << " dp " << dp
+                       << " dp_shard " << dp_shard << " ep " << ep << " mesh "
+                       << static_cast<int>(mesh) << " model " << m.name;
+              }
+              ++built;
+            }
+          }
+        }
+      }
+    }
+  }
+  RecordProperty("layouts_checked", built);
+  EXPECT_GT(built, 300);
+}
+
 TEST(ParallelLayoutCoverage, DpReplicasHoldTheSameDenseShards) {
   const ParallelLayout l = MustMake(Cfg(4, 3, 2, 2, 2), OddModel(7, 2));
   for (int r = 0; r < l.world_size(); ++r) {
@@ -828,7 +967,26 @@ TEST(ParallelLayoutValidation, RejectsImpossibleConfigsWithOneClearMessage) {
   bad_vocab.vocab_divisible_by = 0;
   ExpectInvalid(bad_vocab, m, "LayoutConfig.vocab_divisible_by = 0: must be >= 1");
   ExpectInvalid(Cfg(1, 1, 1, 1, 2), m, "LayoutConfig.vpp = 2 needs pp > 1");
-  ExpectInvalid(Cfg(4, 1, 1, 3), m, "LayoutConfig.ep = 3 does not divide dp = 4");
+  ExpectInvalid(Cfg(4, 1, 1, 3), m, "LayoutConfig.ep = 3 does not divide dp * cp = 4");
+  LayoutConfig cp_ep = Cfg(2, 1, 1, 4);
+  cp_ep.cp = 2;
+  EXPECT_TRUE(ParallelLayout::Make(cp_ep, m).ok());  // ep 4 over dp 2 x cp 2, as Megatron
+  cp_ep.cp = 3;
+  ExpectInvalid(cp_ep, m, "LayoutConfig.ep = 4 does not divide dp * cp = 6");
+  LayoutConfig shard = Cfg(4, 1, 1);
+  shard.dp_shard = 3;
+  ExpectInvalid(shard, m, "LayoutConfig.dp_shard = 3 does not divide dp = 4");
+  shard.dp_shard = 0;
+  ExpectInvalid(shard, m, "LayoutConfig.dp_shard = 0: must be >= 1");
+  LayoutConfig cp0 = Cfg(1, 1, 1);
+  cp0.cp = -1;
+  ExpectInvalid(cp0, m, "LayoutConfig.cp = -1: must be >= 1");
+  LayoutConfig titan_ep = Cfg(2, 1, 1, 2);
+  titan_ep.mesh = MeshConvention::kTorchtitan;
+  ExpectInvalid(titan_ep, m, "LayoutConfig.ep = 2 under the torchtitan convention");
+  LayoutConfig huge = Cfg(65536, 1, 1);
+  huge.cp = 65536;
+  ExpectInvalid(huge, m, "exceeds 2^31 - 1 ranks");
   ExpectInvalid(Cfg(1, 4, 1, 1, 2), m,
                 "pp * vpp = 4 * 2 = 8 model chunks exceeds num_layers = 7 of model "
                 "'tiny-transformer'");
