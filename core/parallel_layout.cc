@@ -445,6 +445,10 @@ StatusOr<ParallelLayout> ParallelLayout::Make(const LayoutConfig& config, const 
   return layout;
 }
 
+std::string_view MeshName(MeshConvention mesh) {
+  return mesh == MeshConvention::kTorchtitan ? "torchtitan" : "megatron";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ranks
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/block2d.h"
@@ -31,6 +32,9 @@ enum class MeshConvention : uint8_t {
   kMegatron,    // Megatron-LM: parameters replicated over cp; experts over dp x cp
   kTorchtitan,  // torchtitan's ParallelDims: FSDP shards over dp_shard x cp (its "fsdp" mesh)
 };
+
+// "megatron", "torchtitan".
+std::string_view MeshName(MeshConvention mesh);
 
 struct LayoutConfig {
   int dp = 1;   // data-parallel size: dp_replicate * dp_shard ranks

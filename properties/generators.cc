@@ -147,6 +147,27 @@ rc::Gen<LayoutConfig> GenLayout(const ModelSpec& model) {
       });
 }
 
+rc::Gen<LayoutConfig> GenLayoutAllAxes(const ModelSpec& model) {
+  // cp is 2 one time in four; dp_shard a divisor of dp; the torchtitan convention half the time
+  // where ep == 1 (its expert mesh is not modelled).
+  return rc::gen::map(
+      rc::gen::pair(GenLayout(model), rc::gen::tuple(rc::gen::inRange(0, 4), rc::gen::inRange(0, 3),
+                                                     rc::gen::arbitrary<bool>())),
+      [](const std::pair<LayoutConfig, std::tuple<int, int, bool>>& both) {
+        LayoutConfig c = both.first;
+        const auto& [cp_choice, shard_choice, torchtitan] = both.second;
+        std::vector<int> divisors;
+        for (int d = 1; d <= c.dp; ++d) {
+          if (c.dp % d == 0) divisors.push_back(d);
+        }
+        c.cp = cp_choice == 3 ? 2 : 1;
+        c.dp_shard = divisors[shard_choice % divisors.size()];
+        c.mesh = torchtitan && c.ep == 1 ? core::MeshConvention::kTorchtitan
+                                         : core::MeshConvention::kMegatron;
+        return c;
+      });
+}
+
 rc::Gen<uint64_t> GenSeed() { return rc::gen::arbitrary<uint64_t>(); }
 
 std::string_view ModelFamily(const ModelSpec& model) {
@@ -163,7 +184,8 @@ std::string Describe(const ModelSpec& model) {
 std::string Describe(const LayoutConfig& c) {
   return "tp=" + std::to_string(c.tp) + " pp=" + std::to_string(c.pp) +
          " vpp=" + std::to_string(c.vpp) + " dp=" + std::to_string(c.dp) +
-         " ep=" + std::to_string(c.ep) +
+         " ep=" + std::to_string(c.ep) + " cp=" + std::to_string(c.cp) +
+         " dp_shard=" + std::to_string(c.dp_shard) + " mesh=" + std::string(core::MeshName(c.mesh)) +
          " partition=" + (c.partition == core::PipelinePartition::kByParams ? "params" : "layers") +
          " vocab_divisible_by=" + std::to_string(c.vocab_divisible_by);
 }

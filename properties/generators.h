@@ -33,6 +33,10 @@ rc::Gen<core::ModelSpec> GenModel();
 // REQUIRES: ValidateModelSpec(model).ok(). Shrinks toward tp = pp = dp = ep = vpp = 1,
 // kByLayers, vocab_divisible_by = 1.
 rc::Gen<core::LayoutConfig> GenLayout(const core::ModelSpec& model);
+// As GenLayout, with the axes FSDP2 / HSDP and context parallelism add: cp (2 one time in four),
+// dp_shard (a divisor of dp) and the mesh convention (Note [Sharded data parallelism] in
+// core/parallel_layout.h).
+rc::Gen<core::LayoutConfig> GenLayoutAllAxes(const core::ModelSpec& model);
 
 // A root seed: any uint64_t, shrinking toward 0.
 rc::Gen<uint64_t> GenSeed();

@@ -938,7 +938,7 @@ StatusOr<PolicyCheck> CheckPolicy(const SeedPolicy& policy, const core::Parallel
       row.result = CheckSampledParity(layout, check.run, options.seed);
     } else if (p == Property::kParity) {
       core::LayoutConfig single = layout.config();
-      single.dp = single.pp = single.tp = single.ep = single.vpp = 1;
+      single.dp = single.pp = single.tp = single.ep = single.vpp = single.cp = single.dp_shard = 1;
       TWINSIM_ASSIGN_OR_RETURN(core::ParallelLayout one,
                                core::ParallelLayout::Make(single, layout.model()));
       InitRunOptions ref_options = options;

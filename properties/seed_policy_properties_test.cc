@@ -74,7 +74,7 @@ uint64_t TightBudget(const core::ParallelLayout& layout) {
 void CheckOneCase(const policies::seed::SeedPolicy& policy, Property property,
                   bool only_where_claimed) {
   const core::ModelSpec model = *GenModel();
-  const core::LayoutConfig config = *GenLayout(model);
+  const core::LayoutConfig config = *GenLayoutAllAxes(model);
   const uint64_t seed = *GenSeed();
   std::vector<InitDevice> devices;
   for (InitDevice d : {InitDevice::kCuda, InitDevice::kCpu}) {

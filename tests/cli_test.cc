@@ -749,6 +749,37 @@ TEST(CliShowTest, LayoutOwnedElementsOfOneReplicaCoverTheModel) {
   }
 }
 
+// --dp-shard, --dp-replicate and --cp: the ranks of one replica keep every element of one
+// unsharded replica exactly once between them (torch.chunk pieces of each TP shard), under
+// Megatron's convention (cp ranks keep whole copies) and torchtitan's (FSDP over dp_shard x cp).
+TEST(CliShowTest, ShardedLayoutsKeepOneReplicaBetweenTheShardGroup) {
+  for (const char* mesh : {"megatron", "torchtitan"}) {
+    SCOPED_TRACE(mesh);
+    const nlohmann::json j =
+        OkJson({"show", "layout", "--model", "gpt2-small", "--tp", "2", "--pp", "2", "--dp-shard",
+                "3", "--dp-replicate", "2", "--cp", "2", "--mesh", mesh, "--json"});
+    ASSERT_TRUE(j.is_object());
+    EXPECT_EQ(j["world_size"].get<int>(), 2 * 2 * 6 * 2);
+    EXPECT_EQ(j["dp"].get<int>(), 6);
+    EXPECT_EQ(j["dp_replicate"].get<int>(), 2);
+    const bool titan = std::string(mesh) == "torchtitan";
+    EXPECT_EQ(j["shard_group_size"].get<int>(), titan ? 6 : 3);
+    int64_t unsharded = 0, kept = 0;
+    for (const auto& r : j["ranks"]) {
+      if (r["dp"] == 0 && r["cp"] == 0) unsharded += r["elements"].get<int64_t>();
+      if (r["dp_replicate"] == 0 && (titan || r["cp"] == 0)) kept += r["elements_kept"].get<int64_t>();
+      EXPECT_EQ(r["dp"].get<int>(), r["dp_replicate"].get<int>() * 3 + r["dp_shard"].get<int>());
+    }
+    EXPECT_GT(unsharded, 0);
+    EXPECT_EQ(kept, unsharded);
+  }
+  // --dp-shard alone shards over every DP rank (ZeRO-3).
+  const nlohmann::json z =
+      OkJson({"show", "layout", "--model", "tiny-mlp", "--dp-shard", "4", "--json"});
+  EXPECT_EQ(z["dp"].get<int>(), 4);
+  EXPECT_EQ(z["shard_group_size"].get<int>(), 4);
+}
+
 TEST(CliShowTest, LayoutTextListsAtMost64Ranks) {
   const std::vector<std::string> lines =
       OkLines({"show", "layout", "--model", "gpt2-small", "--tp", "8", "--pp", "2", "--dp", "8"});
@@ -794,12 +825,20 @@ TEST(CliShowTest, BadShowInvocationsExitTwoWithOneLineAndNoOutput) {
       {Layout({"--tp", "abc"}), "--tp: expected"},
       {Layout({"--pp", "13"}), "--pp: LayoutConfig: pp * vpp = 13 * 1"},
       {Layout({"--tp", "5000"}), "--tp: LayoutConfig.tp = 5000 leaves empty TP shards"},
-      {Layout({"--dp", "4", "--ep", "3"}), "--ep: LayoutConfig.ep = 3 does not divide dp = 4"},
+      {Layout({"--dp", "4", "--ep", "3"}), "--ep: LayoutConfig.ep = 3 does not divide dp * cp = 4"},
+      {Layout({"--dp", "4", "--dp-shard", "3"}),
+       "--dp-shard: LayoutConfig.dp_shard = 3 does not divide dp = 4"},
+      {Layout({"--dp", "4", "--dp-shard", "2", "--dp-replicate", "3"}),
+       "--dp-replicate: --dp-replicate x --dp-shard = 3 x 2 = 6 but --dp is 4"},
+      {Layout({"--cp", "0"}), "--cp: expected a positive integer, got '0'"},
+      {Layout({"--mesh", "deepspeed"}), "--mesh: expected 'megatron' or 'torchtitan', got 'deepspeed'"},
+      {Layout({"--mesh", "torchtitan", "--dp", "2", "--ep", "2"}),
+       "--ep: LayoutConfig.ep = 2 under the torchtitan convention"},
       {Layout({"--vpp", "2"}), "--vpp: LayoutConfig.vpp = 2 needs pp > 1"},
       {Layout({"--partition", "even"}), "--partition: expected 'layers' or 'params'"},
       {Layout({"--vocab-divisible-by", "0"}),
        "--vocab-divisible-by: expected a positive integer, got '0'"},
-      {Layout({"--dp", "65536", "--tp", "2"}), "--dp: world size dp * pp * tp"},
+      {Layout({"--dp", "65536", "--tp", "2"}), "--dp: world size dp * pp * tp * cp"},
       {{"show", "cluster", "dgx-h10"},
        "twinsim show cluster: --cluster: unknown cluster preset 'dgx-h10' (did you mean "
        "'dgx-h100'?)"},
@@ -1129,9 +1168,10 @@ TEST(CliInitTest, BadInitInvocationsExitTwoWithOneLineAndNoOutput) {
        "--pp: LayoutConfig: pp * vpp = 4 * 1"},
       {{"init", "--model", "tiny-mlp", "--dp", "64", "--pp", "2", "--tp", "33", "--policy",
         "counter"},
-       "--dp: world size dp * pp * tp = 64 * 2 * 33 = 4,224 exceeds 4,096"},
+       "--dp: world size dp * pp * tp * cp = 64 * 2 * 33 * 1 = 4,224 exceeds 4,096"},
       {{"init", "--model", "tiny-mlp", "--dp", "4097", "--policy", "counter"},
-       "--dp: world size dp * pp * tp = 4097 * 1 * 1 = 4,097 exceeds 4,096 (twinsim init runs "
+       "--dp: world size dp * pp * tp * cp = 4097 * 1 * 1 * 1 = 4,097 exceeds 4,096 (twinsim init "
+       "runs "
        "every rank as a thread; --backend sim goes further)"},
       // --backend sim
       {Init({"--policy", "counter", "--backend", "simgrid"}),

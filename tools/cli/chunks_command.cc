@@ -71,7 +71,7 @@ void PrintTable(Output& out, const std::vector<std::string>& header,
 class ChunksCommand final : public Command {
  public:
   void DeclareOptions(CLI::App& app) override {
-    layout_args_.Declare(app);
+    layout_args_.Declare(app, /*model_required=*/true, /*sharding_axes=*/false);
     app.add_option("--rank", rank_text_, "The rank whose parameters are packed (default 0)")
         ->type_name("R");
     search_args_.Declare(app, /*with_chunk_size=*/false);

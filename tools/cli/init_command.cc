@@ -164,7 +164,8 @@ std::string HelpFooter() {
       "\n"
       "With --json: one object per policy and line:\n"
       "  {\"policy\",\"version\",\"models\",\"init_device\",\n"
-      "   \"layout\":{\"model\",\"tp\",\"pp\",\"dp\",\"vpp\",\"ep\",\"world\",...},\"seed\",...,\n"
+      "   \"layout\":{\"model\",\"tp\",\"pp\",\"dp\",\"cp\",\"dp_shard\",\"mesh\",\"vpp\",\"ep\",\"world\",...},\n"
+      "   \"seed\",...,\n"
       "   \"properties\":[{\"property\",\"verdict\",\"claimed\",\"condition\",\"detail\"}],\n"
       "   \"cost\":{\"max_device_bytes\",\"max_host_bytes\",\"bytes_sent\",\n"
       "           \"per_rank\":[{\"rank\",\"dp\",\"pp\",\"tp\",\"device_bytes\",\"host_bytes\",\n"
@@ -607,12 +608,13 @@ class InitCommand final : public Command {
     const core::LayoutConfig& c = l.config();
     out.Append(fmt::format(
         "{{\"policy\":{},\"version\":{},\"models\":{},\"init_device\":\"{}\","
-        "\"layout\":{{\"model\":{},\"tp\":{},\"pp\":{},\"dp\":{},\"vpp\":{},\"ep\":{},"
+        "\"layout\":{{\"model\":{},\"tp\":{},\"pp\":{},\"dp\":{},\"cp\":{},\"dp_shard\":{},"
+        "\"mesh\":\"{}\",\"vpp\":{},\"ep\":{},"
         "\"world\":{},\"partition\":\"{}\",\"vocab_divisible_by\":{}}},\"seed\":{},"
         "\"gpu\":{},\"device_memory_bytes\":{},\"host_memory_bytes\":{},\"properties\":[",
         JsonString(check.policy), JsonString(check.version), JsonString(policy.models()),
         policies::seed::InitDeviceName(check.init_device), JsonString(l.model().name), c.tp, c.pp,
-        c.dp, c.vpp, c.ep, l.world_size(),
+        c.dp, c.cp, c.dp_shard, core::MeshName(c.mesh), c.vpp, c.ep, l.world_size(),
         c.partition == core::PipelinePartition::kByLayers ? "layers" : "params",
         c.vocab_divisible_by, options_.seed, JsonString(options_.gpu.name),
         options_.device_capacity, options_.host_capacity));

@@ -46,6 +46,7 @@ std::string LayoutOption(const std::string& message) {
     const size_t end = message.find_first_of(" =:", prefix.size());
     const std::string field = message.substr(prefix.size(), end - prefix.size());
     if (field == "vocab_divisible_by") return "--vocab-divisible-by";
+    if (field == "dp_shard") return "--dp-shard";
     return "--" + field;
   }
   if (message.find("pp * vpp") != std::string::npos) return "--pp";
@@ -55,15 +56,22 @@ std::string LayoutOption(const std::string& message) {
 
 }  // namespace
 
-void LayoutArgs::Declare(CLI::App& app, bool model_required) {
-  app.add_option("--model", model_, "Model: a preset or FAMILY[:key=value,...]")
+void LayoutArgs::Declare(CLI::App& app, bool model_required, bool sharding_axes) {
+  app.add_option("--model", model_,
+                 "Model: a preset, FAMILY[:key=value,...], or a model file PATH.json (a Hugging "
+                 "Face config.json or a parameter list from tools/dump-params)")
       ->type_name("MODEL")
       ->required(model_required);
   app.add_option("--tp", tp_, "Tensor-parallel size (default 1)")->type_name("T");
   app.add_option("--pp", pp_, "Pipeline-parallel size (default 1)")->type_name("P");
-  app.add_option("--dp", dp_, "Data-parallel size (default 1)")->type_name("D");
+  app.add_option("--dp", dp_,
+                 "Data-parallel size (default 1, or --dp-replicate x --dp-shard when those are "
+                 "given)")
+      ->type_name("D");
+  if (sharding_axes) DeclareShardingAxes(app);
   app.add_option("--vpp", vpp_, "Virtual stages per pipeline rank (default 1)")->type_name("V");
-  app.add_option("--ep", ep_, "Expert-parallel size, dividing --dp (default 1)")->type_name("E");
+  app.add_option("--ep", ep_, "Expert-parallel size, dividing --dp x --cp (default 1)")
+      ->type_name("E");
   app.add_option("--partition", partition_,
                  "Pipeline partition: layers (even block counts, default) or params "
                  "(balanced parameter counts)")
@@ -72,6 +80,26 @@ void LayoutArgs::Declare(CLI::App& app, bool model_required) {
                  "Pad vocab-parallel tensors to a multiple of N * tp rows, as Megatron's "
                  "--make-vocab-size-divisible-by (default 128)")
       ->type_name("N");
+}
+
+void LayoutArgs::DeclareShardingAxes(CLI::App& app) {
+  app.add_option("--dp-shard", dp_shard_,
+                 "Sharded data parallelism (FSDP2 fully_shard, ZeRO-3): groups of N data-parallel "
+                 "ranks split every parameter on dim 0 as torch.chunk does; N divides --dp "
+                 "(default 1: no sharding)")
+      ->type_name("N");
+  app.add_option("--dp-replicate", dp_replicate_,
+                 "Replicas of the sharded groups (HSDP); --dp = M x --dp-shard (default: --dp / "
+                 "--dp-shard)")
+      ->type_name("M");
+  app.add_option("--cp", cp_,
+                 "Context-parallel size: ranks that split the sequence and hold the same "
+                 "parameters (default 1)")
+      ->type_name("C");
+  app.add_option("--mesh", mesh_,
+                 "Whose conventions: megatron (cp ranks keep whole parameters; experts over dp x "
+                 "cp; default) or torchtitan (FSDP shards over dp-shard x cp, its fsdp mesh)")
+      ->type_name("megatron|torchtitan");
 }
 
 int LayoutArgs::MinLayers() const {
@@ -97,22 +125,50 @@ StatusOr<core::ParallelLayout> LayoutArgs::MakeWithModel(std::string_view model_
   for (auto [option, text, field] :
        {std::tuple{"--tp", &tp_, &config.tp}, std::tuple{"--pp", &pp_, &config.pp},
         std::tuple{"--dp", &dp_, &config.dp}, std::tuple{"--vpp", &vpp_, &config.vpp},
-        std::tuple{"--ep", &ep_, &config.ep}}) {
+        std::tuple{"--ep", &ep_, &config.ep}, std::tuple{"--cp", &cp_, &config.cp},
+        std::tuple{"--dp-shard", &dp_shard_, &config.dp_shard}}) {
     if (text->empty()) continue;
     StatusOr<int> v = ParsePositive(option, *text, kMaxDegree);
     if (!v.ok()) return v.status();
     *field = *v;
+  }
+  if (!dp_replicate_.empty()) {
+    StatusOr<int> replicate = ParsePositive("--dp-replicate", dp_replicate_, kMaxDegree);
+    if (!replicate.ok()) return replicate.status();
+    const uint64_t dp = uint64_t(*replicate) * uint64_t(config.dp_shard);
+    if (!dp_.empty() && dp != uint64_t(config.dp)) {
+      return Status::InvalidArgument(fmt::format(
+          "--dp-replicate: --dp-replicate x --dp-shard = {} x {} = {} but --dp is {}", *replicate,
+          config.dp_shard, dp, config.dp));
+    }
+    if (dp > kMaxDegree) {
+      return Status::InvalidArgument(fmt::format(
+          "--dp-replicate: --dp-replicate x --dp-shard = {} exceeds {}", dp, kMaxDegree));
+    }
+    config.dp = static_cast<int>(dp);
+  } else if (dp_.empty()) {
+    config.dp = config.dp_shard;  // --dp-shard alone: one group, FSDP over every DP rank
+  }
+  if (mesh_ == "megatron") {
+    config.mesh = core::MeshConvention::kMegatron;
+  } else if (mesh_ == "torchtitan") {
+    config.mesh = core::MeshConvention::kTorchtitan;
+  } else {
+    return Status::InvalidArgument("--mesh: expected 'megatron' or 'torchtitan', got " +
+                                   Quote(mesh_));
   }
   if (!vocab_divisible_by_.empty()) {
     StatusOr<int> v = ParsePositive("--vocab-divisible-by", vocab_divisible_by_, kMaxVocabDivisor);
     if (!v.ok()) return v.status();
     config.vocab_divisible_by = *v;
   }
-  const uint64_t world = uint64_t(config.dp) * uint64_t(config.pp) * uint64_t(config.tp);
+  const uint64_t world =
+      uint64_t(config.dp) * uint64_t(config.pp) * uint64_t(config.tp) * uint64_t(config.cp);
   if (world > max_world) {
     return Status::InvalidArgument(fmt::format(
-        "--dp: world size dp * pp * tp = {} * {} * {} = {} exceeds {}{}{}", config.dp, config.pp,
-        config.tp, Thousands(world), Thousands(max_world), why.empty() ? "" : " ", why));
+        "--dp: world size dp * pp * tp * cp = {} * {} * {} * {} = {} exceeds {}{}{}", config.dp,
+        config.pp, config.tp, config.cp, Thousands(world), Thousands(max_world),
+        why.empty() ? "" : " ", why));
   }
   if (partition_ == "layers") {
     config.partition = core::PipelinePartition::kByLayers;

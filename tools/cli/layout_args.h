@@ -1,5 +1,6 @@
 // The options that name a model and how it is parallelized:
-//   --model M [--tp T] [--pp P] [--dp D] [--vpp V] [--ep E] [--partition layers|params]
+//   --model M [--tp T] [--pp P] [--dp D] [--dp-shard N] [--dp-replicate M] [--cp C]
+//   [--mesh megatron|torchtitan] [--vpp V] [--ep E] [--partition layers|params]
 //   [--vocab-divisible-by N]
 // Every command that works on a core::ParallelLayout (`show layout`, `init`) declares and
 // checks them through LayoutArgs, so they accept and reject exactly the same command lines.
@@ -25,7 +26,10 @@ class LayoutArgs {
   // parse. --model is required unless `model_required` is false; the others default as
   // core::LayoutConfig does (degrees 1, partition by layers, vocabulary padded to a multiple of
   // 128 * tp).
-  void Declare(CLI::App& app, bool model_required = true);
+  // With `sharding_axes` false, --dp-shard, --dp-replicate, --cp and --mesh are not declared
+  // (chunks and place keep their own --dp-shard switch, chunk sharding over the whole DP
+  // group, until they model the axes).
+  void Declare(CLI::App& app, bool model_required = true, bool sharding_axes = true);
 
   // Whether --model was given.
   bool has_model() const { return !model_.empty(); }
@@ -36,15 +40,19 @@ class LayoutArgs {
   // Builds the model and layout from the parsed text. On a bad value returns InvalidArgument
   // whose message names the option first ("--tp: expected a positive integer, got '0'",
   // "--pp: LayoutConfig: pp * vpp = 13 * 1 ..."). A world size dp * pp * tp above `max_world`
-  // is refused too ("--dp: world size ... exceeds 4,096"), followed by `why` when non-empty.
+  // is refused too ("--dp: world size ... exceeds 4,096"; dp * pp * tp * cp), followed by
+  // `why` when non-empty. --dp-shard N alone means --dp N (one sharded group).
   StatusOr<core::ParallelLayout> Make(uint64_t max_world, std::string_view why = "") const;
   // As Make, for the model `model_text` instead of --model (errors still name --model).
   StatusOr<core::ParallelLayout> MakeWithModel(std::string_view model_text, uint64_t max_world,
                                                std::string_view why = "") const;
 
  private:
-  std::string model_, tp_, pp_, dp_, vpp_, ep_, vocab_divisible_by_;
+  void DeclareShardingAxes(CLI::App& app);
+
+  std::string model_, tp_, pp_, dp_, vpp_, ep_, vocab_divisible_by_, cp_, dp_shard_, dp_replicate_;
   std::string partition_ = "layers";
+  std::string mesh_ = "megatron";
 };
 
 // Rows of the model's learned position embedding (GPT-2's wpe): the longest sequence it

@@ -112,7 +112,7 @@ class PlaceCommand final : public Command {
                    "GPU and host memory are the defaults below")
         ->type_name("CLUSTER")
         ->required();
-    layout_args_.Declare(app, /*model_required=*/false);
+    layout_args_.Declare(app, /*model_required=*/false, /*sharding_axes=*/false);
     app.add_option("--max-model", max_model_text_,
                    "Instead of --model: find the largest model of FAMILY that each policy trains "
                    "without OOM (gpt2, or gpt2:n_embd=H,n_head=A,... to fix the width)")

@@ -274,13 +274,16 @@ class ShowLayoutCommand final : public Command {
     layout_args_.Declare(app);
     app.add_flag("--json", json_, "Print one JSON object instead of the tables");
     app.footer(
-        "Prints how Megatron-style parallelism places a model on dp * pp * tp ranks: the world\n"
-        "size, each pipeline stage (model chunk) with its pipeline rank, virtual stage, block\n"
-        "range and parameter count (tied copies included), and for each rank its coordinates,\n"
-        "the stages it holds, and the number of shards and elements it owns (a replicated\n"
-        "tensor counts whole on every TP rank). The table lists the first 64 ranks; --json\n"
-        "lists them all. Example:\n"
-        "  twinsim show layout --model gpt2-small --tp 4 --pp 3 --dp 2");
+        "Prints how Megatron-style parallelism places a model on dp * pp * tp * cp ranks: the\n"
+        "world size, each pipeline stage (model chunk) with its pipeline rank, virtual stage,\n"
+        "block range and parameter count (tied copies included), and for each rank its\n"
+        "coordinates, the stages it holds, and the number of shards and elements it owns (a\n"
+        "replicated tensor counts whole on every TP rank) and keeps once --dp-shard splits\n"
+        "parameters (torch.chunk on dim 0 over the shard group). The table lists the first 64\n"
+        "ranks; --json lists them all. Examples:\n"
+        "  twinsim show layout --model gpt2-small --tp 4 --pp 3 --dp 2\n"
+        "  twinsim show layout --model llama3-8b --tp 2 --dp-shard 4 --dp-replicate 2 --cp 2 \\\n"
+        "      --mesh torchtitan");
   }
 
   Status Validate() override {
@@ -299,15 +302,20 @@ class ShowLayoutCommand final : public Command {
     if (json_) {
       out.Append("{\"model\":" + JsonString(m.name));
       out.Append(fmt::format(
-          ",\"num_params\":{},\"num_layers\":{},\"dp\":{},\"pp\":{},\"tp\":{},\"vpp\":{},"
-          "\"ep\":{},\"partition\":\"{}\",\"world_size\":{},\"num_stages\":{},\"stages\":[",
-          m.NumParams(), m.num_layers, c.dp, c.pp, c.tp, c.vpp, c.ep, partition, l.world_size(),
+          ",\"num_params\":{},\"num_layers\":{},\"dp\":{},\"pp\":{},\"tp\":{},\"cp\":{},"
+          "\"dp_shard\":{},\"dp_replicate\":{},\"mesh\":\"{}\",\"shard_group_size\":{},"
+          "\"vpp\":{},\"ep\":{},\"partition\":\"{}\",\"world_size\":{},\"num_stages\":{},"
+          "\"stages\":[",
+          m.NumParams(), m.num_layers, c.dp, c.pp, c.tp, c.cp, c.dp_shard, c.dp / c.dp_shard,
+          core::MeshName(c.mesh), l.shard_group_size(), c.vpp, c.ep, partition, l.world_size(),
           l.num_stages()));
     } else {
       out.Append(fmt::format(
-          "model       {} ({} parameters, {} layers)\nlayout      dp={} pp={} tp={} vpp={} "
-          "ep={}, partition by {}\nworld size  {}\nstages      {}\n\n",
-          m.name, Thousands(m.NumParams()), m.num_layers, c.dp, c.pp, c.tp, c.vpp, c.ep, partition,
+          "model       {} ({} parameters, {} layers)\nlayout      dp={} pp={} tp={} cp={} vpp={} "
+          "ep={}, partition by {}\nsharding    dp_shard={} x dp_replicate={}, {} convention: "
+          "parameters split over {} rank(s)\nworld size  {}\nstages      {}\n\n",
+          m.name, Thousands(m.NumParams()), m.num_layers, c.dp, c.pp, c.tp, c.cp, c.vpp, c.ep,
+          partition, c.dp_shard, c.dp / c.dp_shard, core::MeshName(c.mesh), l.shard_group_size(),
           Thousands(l.world_size()), l.num_stages()));
     }
     std::vector<std::vector<std::string>> rows;
@@ -341,29 +349,38 @@ class ShowLayoutCommand final : public Command {
       std::vector<int> stages;
       for (int v = 0; v < c.vpp; ++v) stages.push_back(l.StageAt(co.pp, v));
       const std::vector<core::OwnedShard> owned = l.OwnedBy(r);
-      int64_t elements = 0;
-      for (const core::OwnedShard& o : owned) elements += o.shard.Numel(m.params[o.param].shape);
+      int64_t elements = 0, kept = 0;
+      for (const core::OwnedShard& o : owned) {
+        const std::vector<int64_t>& shape = m.params[o.param].shape;
+        const int64_t numel = o.shard.Numel(shape);
+        elements += numel;
+        // Elements per dim-0 row of the TP shard, times the rows this rank keeps.
+        const int64_t rows = shape.empty() ? 1 : o.shard.dim == 0 ? o.shard.range.size() : shape[0];
+        kept += rows == 0 ? 0 : numel / rows * o.rows.size();
+      }
       std::string stage_list;
       for (size_t i = 0; i < stages.size(); ++i) {
         stage_list += (i ? "," : "") + std::to_string(stages[i]);
       }
       if (json_) {
         out.Append(fmt::format(
-            "{}{{\"rank\":{},\"dp\":{},\"pp\":{},\"tp\":{},\"ep\":{},\"expert_dp\":{},"
-            "\"stages\":[{}],\"shards\":{},\"elements\":{}}}",
-            r ? "," : "", r, co.dp, co.pp, co.tp, co.ep, co.expert_dp, stage_list, owned.size(),
-            elements));
+            "{}{{\"rank\":{},\"dp\":{},\"pp\":{},\"tp\":{},\"cp\":{},\"dp_shard\":{},"
+            "\"dp_replicate\":{},\"ep\":{},\"expert_dp\":{},\"stages\":[{}],\"shards\":{},"
+            "\"elements\":{},\"elements_kept\":{}}}",
+            r ? "," : "", r, co.dp, co.pp, co.tp, co.cp, co.dp_shard, co.dp_replicate, co.ep,
+            co.expert_dp, stage_list, owned.size(), elements, kept));
       } else {
-        rows.push_back({std::to_string(r), fmt::format("({}, {}, {})", co.dp, co.pp, co.tp),
-                        stage_list, std::to_string(owned.size()), Thousands(elements)});
+        rows.push_back({std::to_string(r),
+                        fmt::format("({}, {}, {}, {})", co.dp, co.pp, co.tp, co.cp), stage_list,
+                        std::to_string(owned.size()), Thousands(elements), Thousands(kept)});
       }
     }
     if (json_) {
       out.Append("]}\n");
       return Status::Ok();
     }
-    PrintTable(out, {"rank", "(dp, pp, tp)", "stages", "shards", "elements owned"}, rows,
-               {true, false, false, true, true});
+    PrintTable(out, {"rank", "(dp, pp, tp, cp)", "stages", "shards", "elements owned", "kept"},
+               rows, {true, false, false, true, true, true});
     if (shown < l.world_size()) {
       out.Append(fmt::format("... {} more ranks omitted (--json lists every rank)\n",
                              Thousands(l.world_size() - shown)));
