@@ -326,6 +326,43 @@ TEST(SearchChunkSizeTest, ASizeAtTheLimitIsKept) {
   EXPECT_TRUE(std::isinf(unfiltered->outlier_limit));
 }
 
+// The limit is numpy's float64 result, not the exact one (search_utils.py:30-34 use np.mean
+// and np.std). Nine 1s and 926,756,584: exactly, mean + 3 std is 926,756,584 itself, so exact
+// arithmetic keeps it; numpy 1.24 computes 926756583.9999999 (0x1.b9e9773ffffffp+29) and
+// ColossalAI drops it. With min_chunk_size 0 the search then starts at 1.
+TEST(SearchChunkSizeTest, ASizeNumpyRoundsAboveTheLimitIsDropped) {
+  std::vector<int64_t> sizes(9, 1);
+  sizes.push_back(926756584);
+  EXPECT_EQ(NumpyOutlierLimit(sizes), 0x1.b9e9773ffffffp+29);
+  StatusOr<ChunkSearchResult> r = SearchChunkSize(Tensors(sizes), Colossal(0, 0, 1));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outliers, std::vector<int>{9});
+  EXPECT_EQ(r->first_candidate, 1);
+  EXPECT_EQ(r->chunk_size, 1);
+}
+
+// np.mean(a) + 3 * np.std(a) bit for bit, pinned from numpy 1.24.2 (Debian 12's python3-numpy)
+// over a[i] = (i * 2654435761 % mod) * mul + 1: lengths below 8, within one pairwise block
+// (<= 128), above it, and above numpy's 8192-element buffer (20,000 sizes up to 2^36).
+// NumpyOutlierLimit also matched numpy on 3,000 random lists of 1 to 20,000 sizes (a one-off
+// check, 2026-12-07).
+TEST(NumpyOutlierLimitTest, MatchesNumpyBitForBit) {
+  struct Case {
+    int64_t n, mul, mod;
+    double limit;
+  };
+  for (const Case& c : {
+           Case{5, 1, 1000003, 0x1.4e2f9ee3ce6eep+20},
+           Case{100, 768, 1000003, 0x1.fdd88362ff66bp+29},
+           Case{1000, 4096, 16411, 0x1.58c91153b0138p+26},
+           Case{20000, 1, (int64_t{1} << 36) - 5, 0x1.5d98cc5010434p+36},
+       }) {
+    std::vector<int64_t> a;
+    for (int64_t i = 0; i < c.n; ++i) a.push_back(i * 2654435761 % c.mod * c.mul + 1);
+    EXPECT_EQ(NumpyOutlierLimit(a), c.limit) << c.n;
+  }
+}
+
 // The range starts at the largest kept size rounded up to the interval, not at min_chunk_size
 // (search_utils.py:168-171): sizes 7 7 1 1, min 4, interval 2, range 4. No outlier (mean 4,
 // std 3). max_size 7, start 8; candidates 8, 10, 12:
@@ -546,6 +583,15 @@ TEST(ElementsFromMebiTest, CountsUnitsOfTwoToTheTwenty) {
   EXPECT_EQ(*ElementsFromMebi(32, "x"), 33554432);
   EXPECT_EQ(*ElementsFromMebi(0.5, "x"), 524288);
   EXPECT_EQ(*ElementsFromMebi(0, "x"), 0);
+  // Python 3's round() takes a half to the even neighbour (search_utils.py:143-144):
+  // round(0.5) == 0, round(1.5) == 2, round(2.5) == 2, round(3.5) == 4.
+  constexpr double kUnit = 1.0 / 1048576;
+  EXPECT_EQ(*ElementsFromMebi(0.5 * kUnit, "x"), 0);
+  EXPECT_EQ(*ElementsFromMebi(1.5 * kUnit, "x"), 2);
+  EXPECT_EQ(*ElementsFromMebi(2.5 * kUnit, "x"), 2);
+  EXPECT_EQ(*ElementsFromMebi(3.5 * kUnit, "x"), 4);
+  EXPECT_EQ(*ElementsFromMebi(2.4999 * kUnit, "x"), 2);
+  EXPECT_EQ(*ElementsFromMebi(2.5001 * kUnit, "x"), 3);
   EXPECT_FALSE(ElementsFromMebi(-1, "x").ok());
   EXPECT_FALSE(ElementsFromMebi(1e9, "x").ok());
   EXPECT_FALSE(ElementsFromMebi(std::nan(""), "x").ok());
