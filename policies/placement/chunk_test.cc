@@ -502,11 +502,14 @@ TEST(SearchChunkSizeTest, StrictDdpHasNoEffect) {
   EXPECT_EQ(a->chunks, b->chunks);
 }
 
-// Pinned from a local re-implementation of search_chunk_configuration (python3, not
-// committed) over the presets' parameter lists at the defaults (range 32 Mi, min 32 Mi,
-// interval = hidden size). GPT-2 XL: wte is the only outlier, start 32 Mi + 768 (a multiple of
-// 1600). Llama 3: embed_tokens and lm_head are outliers; the MLP weights (8B: 56 Mi, 70B:
-// 224 Mi elements) are the largest kept sizes, so the search starts there.
+// Pinned from a local re-implementation of search_chunk_configuration (python3 with numpy
+// 1.24, not committed; re-checked 2026-12-07) over the presets' parameter lists at the
+// defaults (range 32 Mi, min 32 Mi, interval = hidden size). GPT-2 small and XL: wte is the
+// only outlier, start 32 Mi rounded up to a multiple of 768 / 1600. GPT-2 6B (d = 4096, MLP
+// weights of exactly 64 Mi elements): the search starts at 64 Mi and keeps 64 Mi + 20,480 with
+// 1.00% waste (63,172,608 of 6,251,450,368 + waste, init_chunk_manager's percentage,
+// chunk/utils.py:49). Llama 3: embed_tokens and lm_head are outliers; the MLP weights (8B:
+// 56 Mi, 70B: 224 Mi elements) are the largest kept sizes, so the search starts there.
 TEST(SearchChunkSizeTest, PresetsAtTheDefaults) {
   struct Case {
     const char* model;
@@ -514,7 +517,9 @@ TEST(SearchChunkSizeTest, PresetsAtTheDefaults) {
     size_t outliers;
   };
   for (const Case& c : {
+           Case{"gpt2-small", 43312896, 783360, 33554688, 1},
            Case{"gpt2-xl", 51236800, 8667200, 33555200, 1},
+           Case{"gpt2-6b", 67129344, 63172608, 67108864, 1},
            Case{"llama3-8b", 58732544, 538177536, 58720256, 2},
            Case{"llama3-70b", 234905600, 6717431808, 234881024, 2},
        }) {
@@ -528,6 +533,42 @@ TEST(SearchChunkSizeTest, PresetsAtTheDefaults) {
     EXPECT_EQ(r->first_candidate, c.first_candidate) << c.model;
     EXPECT_EQ(r->outliers.size(), c.outliers) << c.model;
   }
+}
+
+// The figure upstream.md item 1 is about: at d = 4096 twinsim's old search (kept as
+// --chunk-search packed) starts at min_chunk_size and stops at 64 Mi, so the 64 Mi MLP weights
+// never share a chunk and it keeps 32 Mi chunks with 29% of the memory padding; ColossalAI's
+// search starts at the 64 Mi weights (1.00% waste, above).
+TEST(SearchChunkSizeTest, AtWidth4096ThePackedVariantPads29Percent) {
+  StatusOr<core::ModelSpec> model = core::MakeModel("gpt2-6b");
+  ASSERT_TRUE(model.ok());
+  ChunkSearchOptions packed = WithModelDefaults({}, *model);
+  packed.method = ChunkSearchMethod::kPackedPadding;
+  StatusOr<ChunkSearchResult> r = SearchChunkSize(ModelTensors(*model), packed);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->chunk_size, int64_t{32} << 20);
+  const double padded =
+      static_cast<double>(r->padding) / static_cast<double>(r->total_elements + r->padding);
+  EXPECT_NEAR(padded, 0.29, 0.005);
+}
+
+// min_chunk_size_m = 0 is allowed (only search_range >= 0 is asserted, search_utils.py:145):
+// no group is below it, so nothing is kept gathered however small, and max_size is just the
+// largest kept size (:168-170). Sizes 3 2: start ceil(3 / 2) * 2 = 4, candidates 4 and 6:
+// [3|1] [2|2] = 3 and [3 2|1] = 1, so 6 wins.
+TEST(SearchChunkSizeTest, MinChunkSizeZeroSearchesEvenATinyModel) {
+  StatusOr<ChunkSearchResult> r = SearchChunkSize(Tensors({3, 2}), Colossal(0, 2, 2, 2));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->keep_gathered);
+  EXPECT_EQ(r->dp_shards, 2);
+  EXPECT_EQ(r->first_candidate, 4);
+  EXPECT_EQ(r->chunk_size, 6);
+  EXPECT_EQ(r->search_waste, 1);
+  // The same with min_chunk_size 6 (the total is 5): one chunk of 5, kept gathered.
+  StatusOr<ChunkSearchResult> kept = SearchChunkSize(Tensors({3, 2}), Colossal(6, 2, 2, 2));
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(kept->keep_gathered);
+  EXPECT_EQ(kept->chunk_size, 5);
 }
 
 TEST(SearchChunkSizeTest, FixedChunkSize) {
