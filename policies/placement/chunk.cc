@@ -589,7 +589,9 @@ core::Provenance ChunkSearchProvenance(ChunkSearchMethod method) {
   };
   p.deviations = {
       "strict_ddp_flag is documented as keeping all parameters replicated "
-      "(search_utils.py:128-129) but the code never reads it: twinsim accepts it with no effect",
+      "(search_utils.py:128-129; strict_ddp_mode, gemini_ddp.py:69) but neither the search nor "
+      "GeminiDDP._init_chunks (gemini_ddp.py:819-875) reads it: twinsim accepts it with no "
+      "effect",
       "the plugin's hidden_dim defaults to None (interval 1024); twinsim defaults the interval "
       "to the model's hidden size, as ColossalAI's GPT example passes it "
       "(examples/language/gpt/gemini/train_gpt_demo.py:170); --search-interval 1024 gives the "

@@ -294,7 +294,10 @@ class ChunkManager {
 // the model's hidden size (WithModelDefaults), else 1024; `--search-interval 1024` gives the
 // plugin's own default.
 // strict_ddp_flag is accepted and documented ("all parameters keep replicated in this mode",
-// :128-129) but never read: twinsim accepts it with no effect (a provenance deviation).
+// :128-129) but never read; GeminiDDP documents strict_ddp_mode the same way ("there is no
+// tensor sharding", gemini_ddp.py:69) and passes it to _init_chunks (:183-186, :819-875),
+// which never reads it either: chunks are sharded all the same. twinsim accepts it with no
+// effect (a finding: the code and its docs disagree).
 // Arithmetic: ceil of max_size / search_interval is exact in integers (Python's float division
 // rounds correctly and sizes stay below 2^37); mean + 3 * std is computed in float64 with
 // numpy's own summation order (NumpyOutlierLimit), so a size within rounding of the limit is

@@ -490,7 +490,9 @@ TEST(SearchChunkSizeTest, DefaultsAreColossalAIs) {
   EXPECT_EQ(WithModelDefaults({.search_interval = 7}, *gpt2).search_interval, 7);
 }
 
-// strict_ddp_flag is accepted and never read (search_utils.py:114, :128-129 document it).
+// strict_ddp_flag is accepted and never read (search_utils.py:114, :128-129 document it;
+// GeminiDDP passes strict_ddp_mode on to _init_chunks, gemini_ddp.py:183-186, which does not read
+// it either, :819-875).
 TEST(SearchChunkSizeTest, StrictDdpHasNoEffect) {
   const std::vector<TensorSpec> t = Tensors({3, 3, 3, 3, 3, 50, 3, 3, 3, 3, 3});
   ChunkSearchOptions strict = Colossal(0, 8, 4, 2);
