@@ -794,7 +794,7 @@ TEST(CliShowTest, BadShowInvocationsExitTwoWithOneLineAndNoOutput) {
       {Layout({"--tp", "abc"}), "--tp: expected"},
       {Layout({"--pp", "13"}), "--pp: LayoutConfig: pp * vpp = 13 * 1"},
       {Layout({"--tp", "5000"}), "--tp: LayoutConfig.tp = 5000 leaves empty TP shards"},
-      {Layout({"--dp", "4", "--ep", "3"}), "--ep: LayoutConfig.ep = 3 does not divide dp = 4"},
+      {Layout({"--dp", "4", "--ep", "3"}), "--ep: LayoutConfig.ep = 3 does not divide dp * cp = 4"},
       {Layout({"--vpp", "2"}), "--vpp: LayoutConfig.vpp = 2 needs pp > 1"},
       {Layout({"--partition", "even"}), "--partition: expected 'layers' or 'params'"},
       {Layout({"--vocab-divisible-by", "0"}),
