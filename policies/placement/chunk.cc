@@ -298,7 +298,14 @@ StatusOr<int64_t> ElementsFromMebi(double m, std::string_view what) {
     return Status::InvalidArgument(
         fmt::format("{}: expected a number of 2^20 elements in [0, {}], got {}", what, max_m, m));
   }
-  return static_cast<int64_t>(std::llround(m * kMebi));
+  // round() in Python 3 rounds a half to the even neighbour; m * 2^20 is exact (a power of two
+  // times a double in range), so only the halfway case differs from std::llround.
+  const double v = m * kMebi;
+  const double floor = std::floor(v);
+  const double frac = v - floor;  // exact: dropping the integer part of a double
+  int64_t n = static_cast<int64_t>(floor);
+  if (frac > 0.5 || (frac == 0.5 && n % 2 != 0)) ++n;
+  return n;
 }
 
 std::string_view ChunkSearchMethodName(ChunkSearchMethod method) {
@@ -348,6 +355,62 @@ int64_t UnusedElements(std::span<const int64_t> sizes, int64_t chunk_size) {
 }
 
 int64_t Lcm(int64_t a, int64_t b) { return a / std::gcd(a, b) * b; }
+
+// numpy's pairwise summation of float64 (pairwise_sum in numpy/core/src/umath/
+// loops_utils.h.src, numpy 1.24): below 8 terms a plain loop; up to 128, eight running sums
+// combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then the rest one by one; above, the two
+// halves (the first a multiple of 8 long) summed apart.
+double NumpyPairwiseSum(const double* a, int64_t n) {
+  if (n < 8) {
+    double sum = 0.;
+    for (int64_t i = 0; i < n; ++i) sum += a[i];
+    return sum;
+  }
+  if (n <= 128) {
+    double r[8];
+    for (int k = 0; k < 8; ++k) r[k] = a[k];
+    int64_t i = 8;
+    for (; i < n - (n % 8); i += 8) {
+      for (int k = 0; k < 8; ++k) r[k] += a[i + k];
+    }
+    double sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) sum += a[i];
+    return sum;
+  }
+  int64_t half = n / 2;
+  half -= half % 8;
+  return NumpyPairwiseSum(a, half) + NumpyPairwiseSum(a + half, n - half);
+}
+
+}  // namespace
+
+double NumpyOutlierLimit(std::span<const int64_t> sizes) {
+  const int64_t n = static_cast<int64_t>(sizes.size());
+  std::vector<double> x(sizes.begin(), sizes.end());  // int64 -> float64, exact below 2^53
+  // np.add.reduce hands its inner loop at most 8192 elements (numpy's buffer size) at a time;
+  // each block is summed pairwise into the running total.
+  const auto reduce = [n](const std::vector<double>& values) {
+    constexpr int64_t kNumpyBufferSize = 8192;
+    double sum = 0.;
+    for (int64_t begin = 0; begin < n; begin += kNumpyBufferSize) {
+      sum += NumpyPairwiseSum(values.data() + begin, std::min(kNumpyBufferSize, n - begin));
+    }
+    return sum;
+  };
+  // np.mean of an int64 array: the sum in float64 (exact while it stays below 2^53, as every
+  // real model's does), then one true division.
+  const double mean = reduce(x) / static_cast<double>(n);
+  // np.std (_var in numpy/core/_methods.py): the same mean; x - mean and its square element by
+  // element in float64; the squares summed; divided by n; the square root.
+  for (double& v : x) {
+    v -= mean;
+    v *= v;
+  }
+  const double std = std::sqrt(reduce(x) / static_cast<double>(n));
+  return mean + 3 * std;  // upper_limit = mean + 3 * std (search_utils.py:34)
+}
+
+namespace {
 
 Status CheckSearchRange(const ChunkSearchOptions& options, int64_t interval, int64_t first) {
   if (options.search_range < 0 || options.search_range > kMaxChunkElements) {
@@ -424,28 +487,15 @@ StatusOr<ChunkConfiguration> SearchChunkConfiguration(std::span<const ChunkSearc
       searched[g] = true;
     }
   }
-  // Step 5: drop sizes above mean + 3 std of all searched sizes (numpy's population std).
-  config.outlier_limit = std::numeric_limits<long double>::infinity();
+  // Step 5: drop sizes above mean + 3 std of all searched sizes, in numpy's float64
+  // arithmetic (NumpyOutlierLimit).
+  config.outlier_limit = std::numeric_limits<double>::infinity();
   if (options.filter_exlarge_params) {
-    int64_t count = 0;
-    __int128 sum = 0;
+    std::vector<int64_t> all;
     for (size_t g = 0; g < groups.size(); ++g) {
-      if (!searched[g]) continue;
-      for (const int64_t n : groups[g].numels) sum += n;
-      count += static_cast<int64_t>(groups[g].numels.size());
+      if (searched[g]) all.insert(all.end(), groups[g].numels.begin(), groups[g].numels.end());
     }
-    if (count > 0) {
-      const long double mean = static_cast<long double>(sum) / count;
-      long double squares = 0;
-      for (size_t g = 0; g < groups.size(); ++g) {
-        if (!searched[g]) continue;
-        for (const int64_t n : groups[g].numels) {
-          const long double d = static_cast<long double>(n) - mean;
-          squares += d * d;
-        }
-      }
-      config.outlier_limit = mean + 3 * std::sqrt(squares / count);
-    }
+    if (!all.empty()) config.outlier_limit = NumpyOutlierLimit(all);  // none: no filter, :27-28
   }
   std::vector<std::vector<int64_t>> kept(groups.size());
   int64_t max_size = options.min_chunk_size;
@@ -453,7 +503,7 @@ StatusOr<ChunkConfiguration> SearchChunkConfiguration(std::span<const ChunkSearc
     if (!searched[g]) continue;
     for (size_t i = 0; i < groups[g].numels.size(); ++i) {
       const int64_t n = groups[g].numels[i];
-      if (static_cast<long double>(n) <= config.outlier_limit) {
+      if (static_cast<double>(n) <= config.outlier_limit) {  // exact: n < 2^53
         kept[g].push_back(n);
         max_size = std::max(max_size, n);
       } else {
@@ -539,15 +589,18 @@ core::Provenance ChunkSearchProvenance(ChunkSearchMethod method) {
   };
   p.deviations = {
       "strict_ddp_flag is documented as keeping all parameters replicated "
-      "(search_utils.py:128-129) but the code never reads it: twinsim accepts it with no effect",
+      "(search_utils.py:128-129; strict_ddp_mode, gemini_ddp.py:69) but neither the search nor "
+      "GeminiDDP._init_chunks (gemini_ddp.py:819-875) reads it: twinsim accepts it with no "
+      "effect",
       "the plugin's hidden_dim defaults to None (interval 1024); twinsim defaults the interval "
       "to the model's hidden size, as ColossalAI's GPT example passes it "
       "(examples/language/gpt/gemini/train_gpt_demo.py:170); --search-interval 1024 gives the "
       "plugin's default",
       "the MemStats (trace order) branch is not modelled: GeminiDDP never passes memstats to the "
       "search (gemini_ddp.py:114-127)",
-      "mean and std are computed in long double from exact integer sums, numpy in float64 "
-      "pairwise sums: a size within rounding of the limit may be classified differently",
+      "mean + 3 * std follows numpy 1.24's float64 summation order (Debian 12's numpy, checked "
+      "against it); another numpy release that changed pairwise_sum or np.std could round a "
+      "size at the limit differently",
       "twinsim never appends a tensor into an oversize chunk's rounding slack (Note [Chunk "
       "packing])",
   };

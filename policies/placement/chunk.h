@@ -294,11 +294,15 @@ class ChunkManager {
 // the model's hidden size (WithModelDefaults), else 1024; `--search-interval 1024` gives the
 // plugin's own default.
 // strict_ddp_flag is accepted and documented ("all parameters keep replicated in this mode",
-// :128-129) but never read: twinsim accepts it with no effect (a provenance deviation).
+// :128-129) but never read; GeminiDDP documents strict_ddp_mode the same way ("there is no
+// tensor sharding", gemini_ddp.py:69) and passes it to _init_chunks (:183-186, :819-875),
+// which never reads it either: chunks are sharded all the same. twinsim accepts it with no
+// effect (a finding: the code and its docs disagree).
 // Arithmetic: ceil of max_size / search_interval is exact in integers (Python's float division
-// rounds correctly and sizes stay below 2^37); mean and std use long double with exact integer
-// sums, so only a size within rounding of mean + 3 * std could be classified differently from
-// numpy's pairwise float64 sums.
+// rounds correctly and sizes stay below 2^37); mean + 3 * std is computed in float64 with
+// numpy's own summation order (NumpyOutlierLimit), so a size within rounding of the limit is
+// kept or dropped as numpy decides, not as exact arithmetic would; round(m * 1024**2) rounds
+// a half to even (ElementsFromMebi).
 // The search's waste and the padding of the chunks really built differ: an outlier closes the
 // open chunk, an oversize chunk is rounded to the DP size, a kept-gathered group has none.
 // ChunkSearchResult reports both.
@@ -342,7 +346,8 @@ inline constexpr int64_t kMaxSearchCandidates = int64_t{1} << 20;
 // The interval used when neither the options nor the model give one (chunk/utils.py:30).
 inline constexpr int64_t kDefaultSearchInterval = 1024;
 
-// `m` * 2^20 rounded to the nearest integer, as ColossalAI's round(m * 1024**2); InvalidArgument
+// `m` * 2^20 rounded to the nearest integer, a half to the even one, as ColossalAI's
+// round(m * 1024**2) in Python 3 (search_utils.py:143-144); InvalidArgument
 // for a negative, non-finite or too large (> kMaxChunkElements) value, naming `what`.
 StatusOr<int64_t> ElementsFromMebi(double m, std::string_view what);
 
@@ -372,11 +377,19 @@ struct ChunkConfiguration {
   int64_t first_candidate = 0;
   int64_t last_candidate = 0;
   int64_t num_candidates = 0;
-  // mean + 3 std of the searched sizes; +infinity without the filter or with nothing searched.
-  long double outlier_limit = 0;
+  // mean + 3 std of the searched sizes (NumpyOutlierLimit); +infinity without the filter or
+  // with nothing searched.
+  double outlier_limit = 0;
   // Per group, the positions (in its numels) the filter dropped.
   std::vector<std::vector<int>> outliers;
 };
+
+// _filter_exlarge_params's upper_limit (search_utils.py:30-34) computed as numpy 1.24 computes
+// np.mean(a) + 3 * np.std(a) of an int64 array in float64: the same sums in the same order
+// (pairwise, in 8192-element buffers for the cast mean), so that a size near the limit is kept
+// or dropped as ColossalAI keeps or drops it. REQUIRES: sizes non-empty, each in [0, 2^53).
+// Pure.
+double NumpyOutlierLimit(std::span<const int64_t> sizes);
 
 // search_chunk_configuration over `groups` (Note [Chunk-size search], steps 2-8); uses
 // options.min_chunk_size, search_range, search_interval (0: 1024) and filter_exlarge_params.
@@ -403,9 +416,9 @@ struct ChunkSearchResult {
   int64_t padding = 0;         // sum of Chunk::padding() over `chunks`
   int64_t total_elements = 0;  // elements of all tensors
   int64_t first_candidate = 0;
-  int64_t num_candidates = 0;     // 0 when fixed
-  int64_t max_candidate = 0;      // the last candidate (kPackedPadding: rounded to dp_shards)
-  long double outlier_limit = 0;  // kColossalAI: mean + 3 std (+infinity when not filtering)
+  int64_t num_candidates = 0;  // 0 when fixed
+  int64_t max_candidate = 0;   // the last candidate (kPackedPadding: rounded to dp_shards)
+  double outlier_limit = 0;    // kColossalAI: mean + 3 std (+infinity when not filtering)
   // kColossalAI: tensors the filter dropped from the search; kPackedPadding: tensors larger
   // than every candidate. In registration order.
   std::vector<int> outliers;

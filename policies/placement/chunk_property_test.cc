@@ -215,14 +215,18 @@ RC_GTEST_PROP(ChunkSearchProperty, ColossalAIPicksTheFirstLeastUnusedSpaceOverKe
     return;
   }
   RC_ASSERT(!r->keep_gathered);
-  // Outliers: above mean + 3 * population std.
+  // Outliers: above mean + 3 * population std. The split uses numpy's float64 rounding
+  // (NumpyOutlierLimit, pinned against numpy in chunk_test); a plain two-pass computation must
+  // agree with it to within rounding.
   double mean = 0, var = 0;
   for (int64_t n : numels) mean += static_cast<double>(n);
   mean /= static_cast<double>(numels.size());
   for (int64_t n : numels) var += (static_cast<double>(n) - mean) * (static_cast<double>(n) - mean);
-  const double limit = options.filter_exlarge_params
-                           ? mean + 3 * std::sqrt(var / static_cast<double>(numels.size()))
-                           : std::numeric_limits<double>::infinity();
+  const double plain = mean + 3 * std::sqrt(var / static_cast<double>(numels.size()));
+  const double numpy = NumpyOutlierLimit(numels);
+  RC_ASSERT(std::abs(numpy - plain) <= 1e-9 * plain);
+  const double limit =
+      options.filter_exlarge_params ? numpy : std::numeric_limits<double>::infinity();
   std::vector<TensorSpec> kept;
   std::vector<int> outliers;
   int64_t max_size = options.min_chunk_size;
@@ -236,6 +240,7 @@ RC_GTEST_PROP(ChunkSearchProperty, ColossalAIPicksTheFirstLeastUnusedSpaceOverKe
   }
   RC_CLASSIFY(!outliers.empty(), "outliers");
   RC_ASSERT(r->outliers == outliers);
+  RC_ASSERT(r->outlier_limit == limit);
   const int64_t first =
       (max_size + options.search_interval - 1) / options.search_interval * options.search_interval;
   RC_ASSERT(r->first_candidate == first);

@@ -326,6 +326,43 @@ TEST(SearchChunkSizeTest, ASizeAtTheLimitIsKept) {
   EXPECT_TRUE(std::isinf(unfiltered->outlier_limit));
 }
 
+// The limit is numpy's float64 result, not the exact one (search_utils.py:30-34 use np.mean
+// and np.std). Nine 1s and 926,756,584: exactly, mean + 3 std is 926,756,584 itself, so exact
+// arithmetic keeps it; numpy 1.24 computes 926756583.9999999 (0x1.b9e9773ffffffp+29) and
+// ColossalAI drops it. With min_chunk_size 0 the search then starts at 1.
+TEST(SearchChunkSizeTest, ASizeNumpyRoundsAboveTheLimitIsDropped) {
+  std::vector<int64_t> sizes(9, 1);
+  sizes.push_back(926756584);
+  EXPECT_EQ(NumpyOutlierLimit(sizes), 0x1.b9e9773ffffffp+29);
+  StatusOr<ChunkSearchResult> r = SearchChunkSize(Tensors(sizes), Colossal(0, 0, 1));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outliers, std::vector<int>{9});
+  EXPECT_EQ(r->first_candidate, 1);
+  EXPECT_EQ(r->chunk_size, 1);
+}
+
+// np.mean(a) + 3 * np.std(a) bit for bit, pinned from numpy 1.24.2 (Debian 12's python3-numpy)
+// over a[i] = (i * 2654435761 % mod) * mul + 1: lengths below 8, within one pairwise block
+// (<= 128), above it, and above numpy's 8192-element buffer (20,000 sizes up to 2^36).
+// NumpyOutlierLimit also matched numpy on 3,000 random lists of 1 to 20,000 sizes (a one-off
+// check, 2026-12-07).
+TEST(NumpyOutlierLimitTest, MatchesNumpyBitForBit) {
+  struct Case {
+    int64_t n, mul, mod;
+    double limit;
+  };
+  for (const Case& c : {
+           Case{5, 1, 1000003, 0x1.4e2f9ee3ce6eep+20},
+           Case{100, 768, 1000003, 0x1.fdd88362ff66bp+29},
+           Case{1000, 4096, 16411, 0x1.58c91153b0138p+26},
+           Case{20000, 1, (int64_t{1} << 36) - 5, 0x1.5d98cc5010434p+36},
+       }) {
+    std::vector<int64_t> a;
+    for (int64_t i = 0; i < c.n; ++i) a.push_back(i * 2654435761 % c.mod * c.mul + 1);
+    EXPECT_EQ(NumpyOutlierLimit(a), c.limit) << c.n;
+  }
+}
+
 // The range starts at the largest kept size rounded up to the interval, not at min_chunk_size
 // (search_utils.py:168-171): sizes 7 7 1 1, min 4, interval 2, range 4. No outlier (mean 4,
 // std 3). max_size 7, start 8; candidates 8, 10, 12:
@@ -453,7 +490,9 @@ TEST(SearchChunkSizeTest, DefaultsAreColossalAIs) {
   EXPECT_EQ(WithModelDefaults({.search_interval = 7}, *gpt2).search_interval, 7);
 }
 
-// strict_ddp_flag is accepted and never read (search_utils.py:114, :128-129 document it).
+// strict_ddp_flag is accepted and never read (search_utils.py:114, :128-129 document it;
+// GeminiDDP passes strict_ddp_mode on to _init_chunks, gemini_ddp.py:183-186, which does not read
+// it either, :819-875).
 TEST(SearchChunkSizeTest, StrictDdpHasNoEffect) {
   const std::vector<TensorSpec> t = Tensors({3, 3, 3, 3, 3, 50, 3, 3, 3, 3, 3});
   ChunkSearchOptions strict = Colossal(0, 8, 4, 2);
@@ -465,11 +504,14 @@ TEST(SearchChunkSizeTest, StrictDdpHasNoEffect) {
   EXPECT_EQ(a->chunks, b->chunks);
 }
 
-// Pinned from a local re-implementation of search_chunk_configuration (python3, not
-// committed) over the presets' parameter lists at the defaults (range 32 Mi, min 32 Mi,
-// interval = hidden size). GPT-2 XL: wte is the only outlier, start 32 Mi + 768 (a multiple of
-// 1600). Llama 3: embed_tokens and lm_head are outliers; the MLP weights (8B: 56 Mi, 70B:
-// 224 Mi elements) are the largest kept sizes, so the search starts there.
+// Pinned from a local re-implementation of search_chunk_configuration (python3 with numpy
+// 1.24, not committed; re-checked 2026-12-07) over the presets' parameter lists at the
+// defaults (range 32 Mi, min 32 Mi, interval = hidden size). GPT-2 small and XL: wte is the
+// only outlier, start 32 Mi rounded up to a multiple of 768 / 1600. GPT-2 6B (d = 4096, MLP
+// weights of exactly 64 Mi elements): the search starts at 64 Mi and keeps 64 Mi + 20,480 with
+// 1.00% waste (63,172,608 of 6,251,450,368 + waste, init_chunk_manager's percentage,
+// chunk/utils.py:49). Llama 3: embed_tokens and lm_head are outliers; the MLP weights (8B:
+// 56 Mi, 70B: 224 Mi elements) are the largest kept sizes, so the search starts there.
 TEST(SearchChunkSizeTest, PresetsAtTheDefaults) {
   struct Case {
     const char* model;
@@ -477,7 +519,9 @@ TEST(SearchChunkSizeTest, PresetsAtTheDefaults) {
     size_t outliers;
   };
   for (const Case& c : {
+           Case{"gpt2-small", 43312896, 783360, 33554688, 1},
            Case{"gpt2-xl", 51236800, 8667200, 33555200, 1},
+           Case{"gpt2-6b", 67129344, 63172608, 67108864, 1},
            Case{"llama3-8b", 58732544, 538177536, 58720256, 2},
            Case{"llama3-70b", 234905600, 6717431808, 234881024, 2},
        }) {
@@ -491,6 +535,42 @@ TEST(SearchChunkSizeTest, PresetsAtTheDefaults) {
     EXPECT_EQ(r->first_candidate, c.first_candidate) << c.model;
     EXPECT_EQ(r->outliers.size(), c.outliers) << c.model;
   }
+}
+
+// The figure upstream.md item 1 is about: at d = 4096 twinsim's old search (kept as
+// --chunk-search packed) starts at min_chunk_size and stops at 64 Mi, so the 64 Mi MLP weights
+// never share a chunk and it keeps 32 Mi chunks with 29% of the memory padding; ColossalAI's
+// search starts at the 64 Mi weights (1.00% waste, above).
+TEST(SearchChunkSizeTest, AtWidth4096ThePackedVariantPads29Percent) {
+  StatusOr<core::ModelSpec> model = core::MakeModel("gpt2-6b");
+  ASSERT_TRUE(model.ok());
+  ChunkSearchOptions packed = WithModelDefaults({}, *model);
+  packed.method = ChunkSearchMethod::kPackedPadding;
+  StatusOr<ChunkSearchResult> r = SearchChunkSize(ModelTensors(*model), packed);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->chunk_size, int64_t{32} << 20);
+  const double padded =
+      static_cast<double>(r->padding) / static_cast<double>(r->total_elements + r->padding);
+  EXPECT_NEAR(padded, 0.29, 0.005);
+}
+
+// min_chunk_size_m = 0 is allowed (only search_range >= 0 is asserted, search_utils.py:145):
+// no group is below it, so nothing is kept gathered however small, and max_size is just the
+// largest kept size (:168-170). Sizes 3 2: start ceil(3 / 2) * 2 = 4, candidates 4 and 6:
+// [3|1] [2|2] = 3 and [3 2|1] = 1, so 6 wins.
+TEST(SearchChunkSizeTest, MinChunkSizeZeroSearchesEvenATinyModel) {
+  StatusOr<ChunkSearchResult> r = SearchChunkSize(Tensors({3, 2}), Colossal(0, 2, 2, 2));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->keep_gathered);
+  EXPECT_EQ(r->dp_shards, 2);
+  EXPECT_EQ(r->first_candidate, 4);
+  EXPECT_EQ(r->chunk_size, 6);
+  EXPECT_EQ(r->search_waste, 1);
+  // The same with min_chunk_size 6 (the total is 5): one chunk of 5, kept gathered.
+  StatusOr<ChunkSearchResult> kept = SearchChunkSize(Tensors({3, 2}), Colossal(6, 2, 2, 2));
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(kept->keep_gathered);
+  EXPECT_EQ(kept->chunk_size, 5);
 }
 
 TEST(SearchChunkSizeTest, FixedChunkSize) {
@@ -546,6 +626,15 @@ TEST(ElementsFromMebiTest, CountsUnitsOfTwoToTheTwenty) {
   EXPECT_EQ(*ElementsFromMebi(32, "x"), 33554432);
   EXPECT_EQ(*ElementsFromMebi(0.5, "x"), 524288);
   EXPECT_EQ(*ElementsFromMebi(0, "x"), 0);
+  // Python 3's round() takes a half to the even neighbour (search_utils.py:143-144):
+  // round(0.5) == 0, round(1.5) == 2, round(2.5) == 2, round(3.5) == 4.
+  constexpr double kUnit = 1.0 / 1048576;
+  EXPECT_EQ(*ElementsFromMebi(0.5 * kUnit, "x"), 0);
+  EXPECT_EQ(*ElementsFromMebi(1.5 * kUnit, "x"), 2);
+  EXPECT_EQ(*ElementsFromMebi(2.5 * kUnit, "x"), 2);
+  EXPECT_EQ(*ElementsFromMebi(3.5 * kUnit, "x"), 4);
+  EXPECT_EQ(*ElementsFromMebi(2.4999 * kUnit, "x"), 2);
+  EXPECT_EQ(*ElementsFromMebi(2.5001 * kUnit, "x"), 3);
   EXPECT_FALSE(ElementsFromMebi(-1, "x").ok());
   EXPECT_FALSE(ElementsFromMebi(1e9, "x").ok());
   EXPECT_FALSE(ElementsFromMebi(std::nan(""), "x").ok());

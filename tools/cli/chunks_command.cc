@@ -326,7 +326,7 @@ CommandGroup ChunksCommandGroup() {
       "padding, bytes per state";
   group.commands = {
       {"",
-       "search the chunk size with the least padding and list the chunks with their fp16, "
+       "search the chunk size as ColossalAI's Gemini does and list the chunks with their fp16, "
        "master and Adam bytes",
        [] { return std::make_unique<ChunksCommand>(); }},
   };
