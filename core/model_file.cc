@@ -8,6 +8,7 @@
 #include <string>
 #include <sys/stat.h>
 
+#include "core/hf_config.h"
 #include "core/param_list.h"
 #include "core/text.h"
 
@@ -66,8 +67,10 @@ StatusOr<ModelSpec> ModelSpecFromJsonText(std::string_view text, std::string_vie
     if (doc.contains("format")) {
       return ModelSpecFromParamList(doc, source, std::string(source));
     }
-    // Note [Model file dispatch]: a Hugging Face config is recognized by "model_type"
-    // (core/hf_config.h adds that branch here).
+    // Note [Model file dispatch]: a Hugging Face config is recognized by "model_type".
+    if (doc.contains("model_type")) {
+      return ModelSpecFromHfConfig(doc, "model file " + Quote(source), std::string(source));
+    }
   } catch (const nlohmann::json::exception& e) {
     // The readers check types before reading; this is a last line of defence.
     return FileError(source, ParseReason(e.what()));

@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/hf_presets.h"
 #include "core/model_file.h"
 #include "core/text.h"
 
@@ -392,6 +393,7 @@ StatusOr<ModelSpec> Build(const AnyConfig& config, std::string name, std::string
 std::vector<std::string_view> AllModelNames() {
   std::vector<std::string_view> names;
   for (const Named& n : Presets()) names.push_back(n.name);
+  for (const HfPreset& p : HfPresets()) names.push_back(p.name);
   for (const Named& n : Families()) names.push_back(n.name);
   return names;
 }
@@ -399,6 +401,7 @@ std::vector<std::string_view> AllModelNames() {
 std::string Expected() {
   std::vector<std::string_view> presets, families;
   for (const Named& n : Presets()) presets.push_back(n.name);
+  for (const HfPreset& p : HfPresets()) presets.push_back(p.name);
   for (const Named& n : Families()) families.push_back(n.name);
   return "expected a preset (" + Join(presets) + ") or FAMILY[:key=value,...] with FAMILY one of " +
          Join(families) + ", or a model file PATH.json (a Hugging Face config or a twinsim parameter list)";
@@ -570,6 +573,11 @@ StatusOr<ModelSpec> MakeModel(std::string_view text) {
     return Status::InvalidArgument("empty model name before ':' in " + Quote(text) + "; " +
                                    Expected());
   }
+  // Presets from shipped Hugging Face configs (core/hf_presets.h) take their config's keys.
+  if (const HfPreset* hf = FindHfPreset(head)) {
+    return MakeHfPreset(*hf, colon == std::string_view::npos ? "" : text.substr(colon + 1),
+                        std::string(text));
+  }
   const AnyConfig* base = FindNamed(Presets(), head);
   if (base == nullptr) base = FindNamed(Families(), head);
   if (base == nullptr) {
@@ -604,6 +612,7 @@ StatusOr<ModelSpec> MakeModel(std::string_view text) {
 std::vector<std::string> ModelPresetNames() {
   std::vector<std::string> names;
   for (const Named& n : Presets()) names.emplace_back(n.name);
+  for (const HfPreset& p : HfPresets()) names.emplace_back(p.name);
   return names;
 }
 

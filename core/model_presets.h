@@ -71,7 +71,11 @@ StatusOr<ModelSpec> MakeLinearStack(const LinearStackConfig& config, std::string
 // Builds the model that `text` names:
 //   PATH.json                     a model file (core/model_file.h): a Hugging Face config.json
 //                                 or a twinsim parameter list; read from disk
-//   PRESET                        a name from ModelPresetNames(), e.g. "gpt2-small"
+//   PRESET                        a name from ModelPresetNames(), e.g. "gpt2-small"; the
+//                                 presets from shipped Hugging Face configs (core/hf_presets.h:
+//                                 mixtral-8x7b, qwen3-30b-a3b, deepseek-v3) take any number or
+//                                 boolean key of their config.json after ':', e.g.
+//                                 "deepseek-v3:num_hidden_layers=4,n_routed_experts=16"
 //   FAMILY                        a family's defaults: gpt2 (= gpt2-small), llama3
 //                                 (= llama3-8b), linear-stack (layers=4, width=1024)
 //   PRESET_OR_FAMILY:key=value,.. the same with some hyperparameters overridden, e.g.
