@@ -14,6 +14,7 @@
 
 #include "core/dtype.h"
 #include "core/init_spec.h"
+#include "core/hf_config.h"
 #include "core/model_presets.h"
 #include "core/model_spec.h"
 #include "core/parallel_layout.h"
@@ -254,6 +255,11 @@ class ShowModelCommand final : public Command {
                {false, true, true, true, true});
     out.Append("\nFamilies (FAMILY or PRESET, optionally with :key=value,... overrides): " +
                families_text + "\n");
+    std::vector<std::string_view> types;
+    const std::vector<std::string> hf_types = core::HfModelTypes();
+    for (const std::string& t : hf_types) types.push_back(t);
+    out.Append("Model files (PATH.json): a Hugging Face config.json with model_type " +
+               core::Join(types) + ", or a twinsim parameter list\n");
     return Status::Ok();
   }
 
