@@ -23,7 +23,7 @@ namespace twinsim::core {
 // Bounds on what a config may ask for, checked before anything is built.
 struct HfConfigLimits {
   // The number of tensors (ParamSpecs) the config describes, counted from its sizes before
-  // building: DeepSeek-V3 has 44,509 (58 MoE layers of 256 experts). The default bounds a
+  // building: DeepSeek-V3 has 45,337 (58 MoE layers of 256 experts). The default bounds a
   // spec at a few hundred MB of host memory; a fuzzer passes a smaller one.
   int64_t max_tensors = int64_t{1} << 20;
 };
