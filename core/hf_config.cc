@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -350,7 +352,6 @@ Status ReadQwenSparse(const Reader& r, Decoder& m) {
 
 StatusOr<Decoder> ReadDecoder(const Reader& r, std::string_view type) {
   Decoder m;
-  m.moe = Moe::kNone;
   if (type == "llama") {
     TWINSIM_RETURN_IF_ERROR(ReadCommon(r, {}, false, m));
     TWINSIM_ASSIGN_OR_RETURN(m.qkv_bias, r.BoolOr("attention_bias", false));
