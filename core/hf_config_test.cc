@@ -571,15 +571,22 @@ TEST(HfConfigTest, PresetsTakeOverrides) {
             "16777216], got -1");
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 TEST(HfConfigTest, DeepseekV3BuildsFast) {
+  if (kSanitized) GTEST_SKIP() << "a time limit, and sanitizers multiply the time";
   const json config = json::parse(ReadFile("scenarios/models/deepseek-v3.json"));
   const auto start = std::chrono::steady_clock::now();
   StatusOr<ModelSpec> m = ModelSpecFromHfConfig(config, "deepseek-v3.json", "deepseek-v3");
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   ASSERT_TRUE(m.ok());
-  // Issue 15's target is 50 ms (core:hf_config_bench measures it); a loaded CI machine under
-  // a sanitizer gets 10x.
+  // Issue 15's target is 50 ms (core:hf_config_bench measures it: about 30 ms on the 2-core
+  // CI machine); 10x headroom for a loaded machine running the whole suite.
   EXPECT_LT(ms, 500.0);
 }
 
