@@ -1,7 +1,8 @@
 // End-to-end tests of `--model config.json` (issue 15): the twinsim binary reads the shipped
 // Hugging Face configs and reports what transformers counts, lists the presets built from them,
-// and rejects bad configs with exit status 2 and one line naming the file. The families'
-// parameters themselves are core:hf_config_test's.
+// runs counter init on configs with experts over tp, pp, dp and ep, and rejects bad configs with
+// exit status 2 and one line naming the file. The families' parameters themselves are
+// core:hf_config_test's.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -54,6 +55,32 @@ TEST(HfConfigCliTest, ShowModelListsTheHuggingFacePresets) {
   for (const auto& p : j["presets"]) names.push_back(p["name"]);
   for (const char* name : {"mixtral-8x7b", "qwen3-30b-a3b", "deepseek-v3"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
+}
+
+// A config's experts reach the layouts: counter init on real bytes over tp, pp, dp and ep, from a
+// file (a tiny qwen3_moe) and from a shrunken preset (deepseek-v3's MLA, dense first layer,
+// shared expert).
+TEST(HfConfigCliTest, InitRunsOnConfigsWithExperts) {
+  const std::string path = TmpDir() + "/tiny-qwen3-moe.json";
+  std::ofstream(path) << R"({"model_type": "qwen3_moe", "vocab_size": 64, "hidden_size": 32,
+      "intermediate_size": 48, "moe_intermediate_size": 16, "num_experts": 4,
+      "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+      "head_dim": 8})";
+  const std::string deepseek =
+      "deepseek-v3:num_hidden_layers=3,first_k_dense_replace=1,n_routed_experts=4,"
+      "hidden_size=64,intermediate_size=96,moe_intermediate_size=32,num_attention_heads=4,"
+      "num_key_value_heads=4,q_lora_rank=32,kv_lora_rank=16,qk_rope_head_dim=8,"
+      "qk_nope_head_dim=8,v_head_dim=8,vocab_size=256";
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"init", "--model", path, "--tp", "2", "--pp", "2", "--dp", "2",
+                                 "--ep", "2", "--policy", "counter"},
+        std::vector<std::string>{"init", "--model", deepseek, "--tp", "2", "--pp", "3", "--dp",
+                                 "2", "--ep", "2", "--policy", "counter"}}) {
+    const RunResult r = Twinsim(args);
+    EXPECT_EQ(r.exit_code, 0) << Describe(args) << "\nstderr: " << r.err;
+    EXPECT_NE(r.out.find("1 policy, 6 claims checked, 0 broken"), std::string::npos)
+        << Describe(args) << "\n" << r.out;
   }
 }
 
