@@ -7,6 +7,9 @@
 #include <sstream>
 #include <string>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "core/hf_config.h"
 #include "core/param_list.h"
@@ -43,7 +46,31 @@ std::string ParseReason(const std::string& what) {
   return reason;
 }
 
+bool IsFile(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
 }  // namespace
+
+std::string ResolveModelFilePath(std::string_view path) {
+  const std::string p(path);
+  if (p.empty() || p[0] == '/' || IsFile(p)) return p;
+  // `bazel run` starts the binary in its runfiles, with the workspace in this variable.
+  if (const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY"); ws != nullptr && *ws != 0) {
+    const std::string candidate = std::string(ws) + "/" + p;
+    if (IsFile(candidate)) return candidate;
+  }
+  // The files //:twinsim carries in its runfiles (scenarios/models/), found beside the binary.
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    const std::string candidate = std::string(exe) + ".runfiles/twinsim/" + p;
+    if (IsFile(candidate)) return candidate;
+  }
+  return p;
+}
 
 bool IsModelFilePath(std::string_view text) {
   constexpr std::string_view kSuffix = ".json";
@@ -81,7 +108,7 @@ StatusOr<ModelSpec> ModelSpecFromJsonText(std::string_view text, std::string_vie
 }
 
 StatusOr<ModelSpec> LoadModelFile(std::string_view path) {
-  const std::string p(path);
+  const std::string p = ResolveModelFilePath(path);
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0) {
     return FileError(path, errno == ENOENT ? "no such file" : std::strerror(errno));
@@ -96,7 +123,9 @@ StatusOr<ModelSpec> LoadModelFile(std::string_view path) {
   std::ostringstream buffer;
   buffer << in.rdbuf();
   if (in.bad()) return FileError(path, "read failed");
-  return ModelSpecFromJsonText(buffer.str(), path);
+  StatusOr<ModelSpec> model = ModelSpecFromJsonText(buffer.str(), path);
+  if (model.ok()) model->name = std::string(path);  // as given, wherever it was found
+  return model;
 }
 
 }  // namespace twinsim::core

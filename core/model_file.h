@@ -9,6 +9,7 @@
 #ifndef TWINSIM_CORE_MODEL_FILE_H_
 #define TWINSIM_CORE_MODEL_FILE_H_
 
+#include <string>
 #include <string_view>
 
 #include "core/model_spec.h"
@@ -23,7 +24,15 @@ inline constexpr int64_t kMaxModelFileBytes = int64_t{256} << 20;
 // ".json". Pure.
 bool IsModelFilePath(std::string_view text);
 
-// Reads `path` and builds the model it describes. Failures are InvalidArgument with one line
+// Where a relative model file is read from: `path` itself when it exists (or is absolute);
+// else the same path under $BUILD_WORKSPACE_DIRECTORY (set by `bazel run`); else under the
+// binary's runfiles (//:twinsim carries scenarios/models/), so the default sweep's shipped
+// config is found wherever twinsim runs. `path` unchanged when none exists. Reads the file
+// system and the environment.
+std::string ResolveModelFilePath(std::string_view path);
+
+// Reads `path` (resolved by ResolveModelFilePath) and builds the model it describes; the
+// ModelSpec's name is `path` as given. Failures are InvalidArgument with one line
 // that names the file: "model file 'x.json': no such file", "model file 'x.json': invalid JSON
 // at line 3, column 7: ...", "model file 'x.json': not a Hugging Face config (no
 // \"model_type\") nor a twinsim parameter list (no \"format\": \"twinsim-params\")", or what
