@@ -26,6 +26,7 @@
 #include "core/topology_presets.h"
 #include "policies/placement/chunk.h"
 #include "policies/placement/placement.h"
+#include "policies/placement/registry.h"
 #include "policies/placement/workload.h"
 #include "policies/seed/policy.h"
 #include "properties/init_check.h"
@@ -67,11 +68,6 @@ constexpr std::array<std::pair<int, int>, 12> kWidthLadder = {{{768, 12},
 constexpr int kMaxSearchLayers = 4096;
 
 enum class PlaceBackend : uint8_t { kSim, kHost, kAccounting };
-// "all" runs the first five; static-documented (the docs' intent, Note [Static placement]) is
-// asked for by name.
-constexpr std::array<std::string_view, 6> kPolicyNames = {"cuda", "cpu",     "static",
-                                                          "auto", "optimal", "static-documented"};
-constexpr size_t kAllPolicies = 5;
 
 std::string Thousands(uint64_t v) {
   std::string s = std::to_string(v);
@@ -412,12 +408,9 @@ class PlaceCommand final : public Command {
         return Status::InvalidArgument("--policy: 'all' must stand alone, got " +
                                        Quote(policy_text_));
       }
-      bool known = false;
-      for (std::string_view p : kPolicyNames) known = known || p == name;
-      if (!known) {
-        return Status::InvalidArgument(
-            "--policy: unknown policy " + Quote(name) +
-            "; expected cuda, cpu, static, static-documented, auto, optimal or all");
+      if (!placement::IsPlacementPolicyName(name)) {
+        return Status::InvalidArgument("--policy: unknown policy " + Quote(name) + "; expected " +
+                                       placement::ExpectedPlacementPolicies());
       }
       for (size_t j = 0; j < i; ++j) {
         if (names[j] == name) {
@@ -426,9 +419,7 @@ class PlaceCommand final : public Command {
       }
     }
     std::vector<std::string> selected = names;
-    if (names == std::vector<std::string>{"all"}) {
-      selected.assign(kPolicyNames.begin(), kPolicyNames.begin() + kAllPolicies);
-    }
+    if (names == std::vector<std::string>{"all"}) selected = placement::AllPlacementPolicyNames();
     placement::StaticFractions fractions;
     bool has_static = false, has_auto = false, has_documented = false;
     for (const std::string& name : selected) {
@@ -485,27 +476,17 @@ class PlaceCommand final : public Command {
       }
     }
     fractions_ = fractions;
+    placement::PlacementPolicyOptions policy_options;
+    policy_options.fractions = fractions;
+    policy_options.auto_options = auto_options;
+    policy_options.gpu_adam = gpu_adam_;
     for (const std::string& name : selected) {
-      if (name == "cuda") {
-        policies_.push_back(placement::MakeCudaPolicy());
-      } else if (name == "cpu") {
-        policies_.push_back(placement::MakeCpuPolicy(gpu_adam_));
-      } else if (name == "static" || name == "static-documented") {
-        placement::StaticFractions f = fractions;
-        f.documented = name == "static-documented";
-        f.gpu_adam = gpu_adam_ && !f.documented;
-        StatusOr<std::unique_ptr<placement::PlacementPolicy>> p = placement::MakeStaticPolicy(f);
-        if (!p.ok()) return ForOption("--static", p.status());
-        if (!f.documented) static_index_ = policies_.size();
-        policies_.push_back(std::move(*p));
-      } else if (name == "auto") {
-        StatusOr<std::unique_ptr<placement::PlacementPolicy>> p =
-            placement::MakeAutoPolicy(auto_options);
-        if (!p.ok()) return ForOption("--policy", p.status());
-        policies_.push_back(std::move(*p));
-      } else {
-        policies_.push_back(placement::MakeOptimalPolicy());
-      }
+      StatusOr<std::unique_ptr<placement::PlacementPolicy>> p =
+          placement::MakePlacementPolicy(name, policy_options);
+      const bool is_static = name == "static" || name == "static-documented";
+      if (!p.ok()) return ForOption(is_static ? "--static" : "--policy", p.status());
+      if (name == "static") static_index_ = policies_.size();
+      policies_.push_back(std::move(*p));
     }
 
     // Chunks: the chunk-size search of `twinsim chunks` (same options), over this rank's tensors.
@@ -557,8 +538,9 @@ class PlaceCommand final : public Command {
           core::FormatByteSize(workload_->total_model_bytes)));
     }
     if (!max_memory_text_.empty() && backend_ != PlaceBackend::kHost) {
-      return Status::InvalidArgument("--max-memory: only with --backend host (the others hold no "
-                                     "model bytes)");
+      return Status::InvalidArgument(
+          "--max-memory: only with --backend host (the others hold no "
+          "model bytes)");
     }
     if (backend_ == PlaceBackend::kHost) {
       // The memory guard (core/memory_guard.h): every unit of the rank's chunks is held once,

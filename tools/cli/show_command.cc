@@ -23,6 +23,7 @@
 #include "core/topology.h"
 #include "core/topology_presets.h"
 #include "policies/placement/placement.h"
+#include "policies/placement/registry.h"
 #include "policies/seed/policy.h"
 #include "tools/cli/args.h"
 #include "tools/cli/layout_args.h"
@@ -523,26 +524,10 @@ class ShowClusterCommand final : public Command {
 // ---------------------------------------------------------------------------------------------
 // show policy
 
-// The placement policies `show policy` knows, with their default options (the names `place
-// --policy` accepts).
-const std::vector<std::string>& PlacementPolicyNames() {
-  static const std::vector<std::string> kNames = {"cuda", "cpu", "static", "static-documented",
-                                                  "auto", "optimal"};
-  return kNames;
-}
-
+// The placement policies `show policy` knows, with their default options (the registry's).
 std::unique_ptr<placement::PlacementPolicy> MakePlacementPolicyByName(std::string_view name) {
-  if (name == "cuda") return placement::MakeCudaPolicy();
-  if (name == "cpu") return placement::MakeCpuPolicy();
-  if (name == "static") return std::move(placement::MakeStaticPolicy({})).value();
-  if (name == "static-documented") {
-    placement::StaticFractions documented;
-    documented.documented = true;
-    return std::move(placement::MakeStaticPolicy(documented)).value();
-  }
-  if (name == "auto") return std::move(placement::MakeAutoPolicy()).value();
-  if (name == "optimal") return placement::MakeOptimalPolicy();
-  return nullptr;
+  StatusOr<std::unique_ptr<placement::PlacementPolicy>> p = placement::MakePlacementPolicy(name);
+  return p.ok() ? std::move(*p) : nullptr;
 }
 
 std::string JoinStrings(const std::vector<std::string>& items) {
@@ -609,11 +594,11 @@ class ShowPolicyCommand final : public Command {
     if (placement_ != nullptr) return Status::Ok();
     std::vector<std::string_view> all;
     for (const std::string& n : policies::seed::PolicyNames()) all.push_back(n);
-    for (const std::string& n : PlacementPolicyNames()) all.push_back(n);
+    for (const std::string& n : placement::PlacementPolicyNames()) all.push_back(n);
     return Status::InvalidArgument(fmt::format(
         "unknown policy {}{} (seed policies: {}; placement policies: {})", Quote(name_),
         core::DidYouMean(name_, all), JoinStrings(policies::seed::PolicyNames()),
-        JoinStrings(PlacementPolicyNames())));
+        JoinStrings(placement::PlacementPolicyNames())));
   }
 
   Status Execute(Output& out) override {
@@ -707,8 +692,8 @@ class ShowPolicyCommand final : public Command {
                          JsonString(std::move(policies::seed::MakePolicy(n)).value()->models()));
       }
       j += "],\"placement\":[";
-      for (size_t i = 0; i < PlacementPolicyNames().size(); ++i) {
-        j += (i ? "," : "") + JsonString(PlacementPolicyNames()[i]);
+      for (size_t i = 0; i < placement::PlacementPolicyNames().size(); ++i) {
+        j += (i ? "," : "") + JsonString(placement::PlacementPolicyNames()[i]);
       }
       out.Append(j + "]}\n");
       return Status::Ok();
@@ -719,7 +704,7 @@ class ShowPolicyCommand final : public Command {
       rows.push_back({n, std::string(std::move(policies::seed::MakePolicy(n)).value()->models())});
     }
     PrintTable(out, {"policy", "models"}, rows, {false, false});
-    out.Append("\nPlacement policies: " + JoinStrings(PlacementPolicyNames()) + "\n");
+    out.Append("\nPlacement policies: " + JoinStrings(placement::PlacementPolicyNames()) + "\n");
     return Status::Ok();
   }
 

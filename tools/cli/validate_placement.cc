@@ -12,6 +12,7 @@
 #include "gpu/cuda_device.h"
 #include "gpu/placement_replay.h"
 #include "gpu/sim_replay.h"
+#include "policies/placement/registry.h"
 #include "tools/cli/args.h"
 #include "tools/cli/layout_args.h"
 #include "tools/cli/place_command.h"
@@ -22,16 +23,6 @@ namespace {
 constexpr uint64_t kMaxSeq = uint64_t{1} << 24;
 constexpr std::array<gpu::TransferClass, 2> kPcie = {gpu::TransferClass::kH2D,
                                                      gpu::TransferClass::kD2H};
-
-StatusOr<std::unique_ptr<placement::PlacementPolicy>> MakePlacementPolicy(const std::string& name) {
-  if (name == "cuda") return placement::MakeCudaPolicy();
-  if (name == "cpu") return placement::MakeCpuPolicy();
-  if (name == "static") return placement::MakeStaticPolicy({});
-  if (name == "auto") return placement::MakeAutoPolicy();
-  if (name == "optimal") return placement::MakeOptimalPolicy();
-  return Status::InvalidArgument("unknown placement policy " + Quote(name) +
-                                 "; expected cuda, cpu, static, auto, optimal or all");
-}
 
 std::string Json(std::string_view text) {
   std::string s;
@@ -110,9 +101,9 @@ Status PlacementStep::Validate(const core::ParallelLayout& layout) {
   }
   const std::vector<std::string> names = SplitList(policy_text_);
   TWINSIM_RETURN_IF_ERROR(CheckList("--placement", policy_text_, names));
-  const std::vector<std::string> all = {"cuda", "cpu", "static", "auto", "optimal"};
-  for (const std::string& name : names == std::vector<std::string>{"all"} ? all : names) {
-    StatusOr<std::unique_ptr<placement::PlacementPolicy>> p = MakePlacementPolicy(name);
+  for (const std::string& name :
+       names == std::vector<std::string>{"all"} ? placement::AllPlacementPolicyNames() : names) {
+    StatusOr<std::unique_ptr<placement::PlacementPolicy>> p = placement::MakePlacementPolicy(name);
     if (!p.ok()) return ForOption("--placement", p.status());
     policies_.push_back(std::move(*p));
   }
