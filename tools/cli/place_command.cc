@@ -24,6 +24,7 @@
 #include "core/parallel_layout.h"
 #include "core/topology.h"
 #include "core/topology_presets.h"
+#include "harness/place.h"
 #include "policies/placement/chunk.h"
 #include "policies/placement/placement.h"
 #include "policies/placement/registry.h"
@@ -50,22 +51,6 @@ constexpr unsigned __int128 kMaxActivationBytes = static_cast<unsigned __int128>
 
 // The sim backend simulates every rank of the layout; larger worlds fall back to accounting.
 constexpr int kMaxSimWorld = 256;
-
-// --max-model: GPT-2 widths tried when the family fixes none (hidden, heads), from GPT-2
-// small's 768 up to GPT-3 175B's 12288, 64-wide heads as GPT-2 and GPT-3.
-constexpr std::array<std::pair<int, int>, 12> kWidthLadder = {{{768, 12},
-                                                               {1024, 16},
-                                                               {1536, 24},
-                                                               {2048, 32},
-                                                               {2560, 40},
-                                                               {3072, 48},
-                                                               {4096, 64},
-                                                               {5120, 80},
-                                                               {6144, 96},
-                                                               {8192, 128},
-                                                               {10240, 160},
-                                                               {12288, 192}}};
-constexpr int kMaxSearchLayers = 4096;
 
 enum class PlaceBackend : uint8_t { kSim, kHost, kAccounting };
 
@@ -270,7 +255,8 @@ class PlaceCommand final : public Command {
     StatusOr<core::ParallelLayout> layout =
         max_model_text_.empty()
             ? layout_args_.Make(kMaxWorld)
-            : layout_args_.MakeWithModel(FamilyModel(widths_.front(), ProbeLayers()), kMaxWorld);
+            : layout_args_.MakeWithModel(
+                  family_.ModelText(family_.widths.front(), layout_args_.MinLayers()), kMaxWorld);
     if (!layout.ok()) return layout.status();
     layout_ = std::move(*layout);
     const core::LayoutConfig& lc = layout_->config();
@@ -302,21 +288,9 @@ class PlaceCommand final : public Command {
       config_.rank = static_cast<int>(*rank);
     }
     // The rank's GPU: ranks fill the nodes' GPUs in order.
-    int64_t local = config_.rank;
-    for (const core::NodeSpec& node : topology->nodes) {
-      const int64_t n = static_cast<int64_t>(node.gpus.size());
-      if (local < n) {
-        cluster_gpu_bytes_ = static_cast<uint64_t>(node.gpus[local].memory_capacity_bytes);
-        gpu_model_ = node.gpus[local].model;
-        cluster_host_bytes_ = static_cast<uint64_t>(node.host_memory.pageable_bytes) / n;
-        gpus_per_node_ = n;
-        node_host_bytes_ = static_cast<uint64_t>(node.host_memory.pageable_bytes);
-        cluster_pinned_bytes_ = static_cast<uint64_t>(node.host_memory.pinned_bytes) / n;
-        break;
-      }
-      local -= n;
-    }
-    budget_ = {cluster_gpu_bytes_, cluster_host_bytes_};
+    resources_ = harness::ResourcesOfRank(*topology, config_.rank);
+    cluster_pinned_bytes_ = resources_.pinned_bytes;
+    budget_ = {resources_.gpu_bytes, resources_.host_bytes};
     for (auto [option, text, field] :
          {std::tuple{"--gpu-memory", &gpu_memory_text_, &budget_.gpu_bytes},
           std::tuple{"--host-memory", &host_memory_text_, &budget_.host_bytes},
@@ -759,9 +733,9 @@ class PlaceCommand final : public Command {
         c.pp, c.dp, config_.rank, coords.dp, coords.pp, coords.tp, workload_->stage,
         l.num_stages()));
     out.Append(fmt::format("cluster       {}: {} {}, host {} per node of {} GPU{}\n", cluster_text_,
-                           gpu_model_, core::FormatByteSize(cluster_gpu_bytes_),
-                           core::FormatByteSize(node_host_bytes_), gpus_per_node_,
-                           gpus_per_node_ == 1 ? "" : "s"));
+                           resources_.gpu_model, core::FormatByteSize(resources_.gpu_bytes),
+                           core::FormatByteSize(resources_.node_host_bytes),
+                           resources_.gpus_per_node, resources_.gpus_per_node == 1 ? "" : "s"));
     out.Append(fmt::format("GPU memory    {}{}\n", Bytes(budget_.gpu_bytes),
                            gpu_memory_text_.empty() ? " (the cluster's GPU)" : ""));
     if (pin_memory_) {
@@ -771,11 +745,12 @@ class PlaceCommand final : public Command {
                       Bytes(budget_.host_bytes), core::FormatByteSize(pageable_budget_),
                       core::FormatByteSize(cluster_pinned_bytes_)));
     } else {
-      out.Append(fmt::format("host memory   {}{}\n", Bytes(budget_.host_bytes),
-                             host_memory_text_.empty()
-                                 ? fmt::format(" (node host memory / {} GPU{})", gpus_per_node_,
-                                               gpus_per_node_ == 1 ? "" : "s")
-                                 : ""));
+      out.Append(
+          fmt::format("host memory   {}{}\n", Bytes(budget_.host_bytes),
+                      host_memory_text_.empty()
+                          ? fmt::format(" (node host memory / {} GPU{})", resources_.gpus_per_node,
+                                        resources_.gpus_per_node == 1 ? "" : "s")
+                          : ""));
     }
     out.Append(fmt::format("step          batch {} x seq {}, {}, recompute {}\n",
                            config_.micro_batch_size, config_.seq_len, ScheduleText(),
@@ -1080,69 +1055,25 @@ class PlaceCommand final : public Command {
         } else if (key == "n_head") {
           head = static_cast<int>(*v);
         } else {
-          family_keys_ += "," + item;
+          family_.fixed_keys += "," + item;
         }
       }
     }
     if (embd.has_value() != head.has_value()) {
       return Status::InvalidArgument("--max-model: give n_embd and n_head together");
     }
-    if (embd) {
-      widths_ = {{*embd, *head}};
-    } else {
-      widths_.assign(kWidthLadder.begin(), kWidthLadder.end());
-    }
+    family_.text = max_model_text_;
+    family_.widths =
+        embd ? std::vector<std::pair<int, int>>{{*embd, *head}} : harness::Gpt2WidthLadder();
     return Status::Ok();
   }
 
-  std::string FamilyModel(std::pair<int, int> width, int layers) const {
-    return fmt::format("gpt2:n_layer={},n_embd={},n_head={}{}", layers, width.first, width.second,
-                       family_keys_);
-  }
-  int ProbeLayers() const { return layout_args_.MinLayers(); }
-
-  // One candidate of the search: fits under policy `p`? Steps are cached by model text.
-  StatusOr<bool> Fits(size_t p, std::pair<int, int> width, int layers,
-                      std::map<std::string, std::optional<placement::RankStep>>& cache,
-                      std::string* why) const {
-    const std::string text = FamilyModel(width, layers);
-    auto it = cache.find(text);
-    if (it == cache.end()) {
-      std::optional<placement::RankStep> step;
-      StatusOr<core::ParallelLayout> layout = layout_args_.MakeWithModel(text, kMaxWorld);
-      if (layout.ok()) {
-        StatusOr<placement::RankStep> s =
-            placement::BuildRankStep(*layout, config_, search_options_, separate_grad_);
-        if (s.ok()) step = std::move(*s);
-      }
-      it = cache.emplace(text, std::move(step)).first;
-    }
-    if (!it->second) {
-      *why = "not a valid model or layout";
-      return false;
-    }
-    const placement::PlacementResult r = policies_[p]->Run(it->second->workload, budget_);
-    if (!r.fits) {
-      *why = r.oom->message;
-      return false;
-    }
-    // Optimal is a relaxation without a host limit: its frontier is where any placement exists.
-    if (policies_[p]->Name() == "optimal" &&
-        !placement::FeasiblePlacementExists(it->second->workload, budget_)) {
-      *why = "no placement avoids OOM (the model data exceeds GPU plus host)";
-      return false;
-    }
-    return true;
-  }
-
-  // --max-model: per policy and width, the most layers whose step fits (binary search; fitting
-  // grows no easier with more layers), and the largest model over the widths by parameters.
+  // --max-model: the library's search, printed.
   Status SearchLargest(Output& out) const {
     const bool progress = isatty(STDERR_FILENO) == 1;
-    std::map<std::string, std::optional<placement::RankStep>> cache;
     if (!json_) {
       out.Append(fmt::format("family        {} (n_layer searched up to {}; widths {})\n",
-                             max_model_text_, kMaxSearchLayers, widths_.size()));
+                             max_model_text_, harness::kMaxSearchLayers, family_.widths.size()));
       out.Append(fmt::format("cluster       {}: GPU {}, host {}\n", cluster_text_,
                              core::FormatByteSize(budget_.gpu_bytes),
                              core::FormatByteSize(budget_.host_bytes)));
@@ -1151,67 +1082,39 @@ class PlaceCommand final : public Command {
                              layout_->config().pp, layout_->config().dp,
                              dp_shard_ ? " (sharded)" : "", config_.rank));
     }
-    for (size_t p = 0; p < policies_.size(); ++p) {
-      if (progress) {
-        std::fprintf(stderr, "twinsim place: searching %s...\n", policies_[p]->Name().c_str());
-      }
-      std::string best_text, best_next_why;
-      int64_t best_params = 0;
-      const int lo_layers = layout_args_.MinLayers();
-      for (const std::pair<int, int>& width : widths_) {
-        std::string why;
-        StatusOr<bool> ok = Fits(p, width, lo_layers, cache, &why);
-        if (!ok.ok()) return ok.status();
-        if (!*ok) continue;
-        int lo = lo_layers, hi = kMaxSearchLayers + 1;  // fits(lo); hi: fails or past the end
-        while (hi - lo > 1) {
-          const int mid = lo + (hi - lo) / 2;
-          std::string w;
-          StatusOr<bool> f = Fits(p, width, mid, cache, &w);
-          if (!f.ok()) return f.status();
-          if (*f) {
-            lo = mid;
-          } else {
-            hi = mid;
-          }
-        }
-        const std::string text = FamilyModel(width, lo);
-        StatusOr<core::ModelSpec> model = core::MakeModel(text);
-        if (!model.ok()) return model.status();
-        int64_t params = 0;
-        for (const core::ParamSpec& q : model->params) {
-          if (q.tied_to.empty()) params += q.Numel();
-        }
-        if (params > best_params) {
-          best_params = params;
-          best_text = text;
-          std::string w;
-          if (hi <= kMaxSearchLayers) {
-            StatusOr<bool> f = Fits(p, width, hi, cache, &w);
-            if (!f.ok()) return f.status();
-          }
-          best_next_why = hi > kMaxSearchLayers ? "the search's layer limit" : w;
-        }
-      }
-      const std::string name = policies_[p]->Name();
+    harness::LargestModelRequest request;
+    request.family = family_;
+    request.cluster = cluster_text_;
+    request.make_layout = [this](std::string_view text) {
+      return layout_args_.MakeWithModel(text, kMaxWorld);
+    };
+    request.min_layers = layout_args_.MinLayers();
+    request.config = config_;
+    request.search = search_options_;
+    request.separate_grad = separate_grad_;
+    request.budget = budget_;
+    if (progress) {
+      request.on_policy = [](const std::string& name) {
+        std::fprintf(stderr, "twinsim place: searching %s...\n", name.c_str());
+      };
+    }
+    std::vector<const placement::PlacementPolicy*> policies;
+    for (const auto& p : policies_) policies.push_back(p.get());
+    TWINSIM_ASSIGN_OR_RETURN(std::vector<harness::LargestModelReport> reports,
+                             harness::FindLargestModel(request, policies));
+    for (const harness::LargestModelReport& r : reports) {
       if (json_) {
-        out.Append(fmt::format(
-            "{{\"policy\":{},\"family\":{},\"cluster\":{},\"gpu_memory\":{},\"host_memory\":{},"
-            "\"batch\":{},\"seq\":{},\"largest\":{},\"params\":{},\"next_fails\":{}}}\n",
-            JsonString(name), JsonString(max_model_text_), JsonString(cluster_text_),
-            budget_.gpu_bytes, budget_.host_bytes, config_.micro_batch_size, config_.seq_len,
-            best_text.empty() ? "null" : JsonString(best_text), best_params,
-            JsonString(best_next_why)));
-      } else if (best_text.empty()) {
+        out.Append(nlohmann::ordered_json(r).dump() + "\n");
+      } else if (!r.largest) {
         out.Append(
             fmt::format("\npolicy {}\n  largest     none: the smallest candidate does "
                         "not fit\n",
-                        name));
+                        r.policy));
       } else {
         out.Append(
             fmt::format("\npolicy {}\n  largest     {} ({:.2f} B parameters)\n"
                         "  one more    layer fails: {}\n",
-                        name, best_text, static_cast<double>(best_params) / 1e9, best_next_why));
+                        r.policy, *r.largest, static_cast<double>(r.params) / 1e9, r.next_fails));
       }
     }
     return Status::Ok();
@@ -1224,8 +1127,7 @@ class PlaceCommand final : public Command {
   std::string max_model_text_, backend_text_, trace_text_, init_policy_text_;
   std::string allocator_text_ = "exact";
   std::string max_memory_text_;
-  std::string family_keys_;  // ",vocab_size=V,..." from --max-model
-  std::vector<std::pair<int, int>> widths_;
+  harness::ModelFamily family_;  // --max-model
   PlaceBackend backend_ = PlaceBackend::kSim;
   bool sim_skipped_ = false;
   core::Topology topology_;
@@ -1239,12 +1141,10 @@ class PlaceCommand final : public Command {
   std::optional<core::ParallelLayout> layout_;
   placement::WorkloadConfig config_;
   placement::MemoryBudget budget_;
-  uint64_t cluster_gpu_bytes_ = 0, cluster_host_bytes_ = 0, node_host_bytes_ = 0;
+  harness::RankResources resources_;
   uint64_t cluster_pinned_bytes_ = 0, pageable_budget_ = 0;
   bool pin_memory_ = false;
   std::string pinned_memory_text_;
-  int64_t gpus_per_node_ = 1;
-  std::string gpu_model_;
   bool separate_grad_ = false;
   ChunkSearchArgs search_args_;
   placement::ChunkSearchOptions search_options_;
