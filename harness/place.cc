@@ -2,9 +2,21 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 
+#include "core/json.h"
+#include "core/memory_guard.h"
+#include "core/memory_ledger.h"
 #include "core/model_presets.h"
+#include "core/text.h"
+#include "core/topology_presets.h"
+#include "policies/placement/registry.h"
+#include "policies/seed/policy.h"
+#include "properties/init_check.h"
+#include "properties/placement_run.h"
+#include "sim/platform.h"
 
 namespace twinsim::harness {
 
@@ -162,6 +174,890 @@ StatusOr<std::vector<LargestModelReport>> FindLargestModel(
     reports.push_back(std::move(report));
   }
   return reports;
+}
+
+// ---------------------------------------------------------------------------------------------
+// RunPlace
+
+std::string_view PlaceBackendName(PlaceBackend backend) {
+  switch (backend) {
+    case PlaceBackend::kSim:
+      return "sim";
+    case PlaceBackend::kHost:
+      return "host";
+    case PlaceBackend::kAccounting:
+      return "accounting";
+  }
+  return "sim";
+}
+
+class PreparedPlace {
+ public:
+  PlaceRequest request;
+  core::Topology topology;
+  RankResources resources;
+  placement::WorkloadConfig config;
+  placement::MemoryBudget budget;
+  uint64_t pinned_bytes = 0, pageable_budget = 0;
+  PlaceBackend backend = PlaceBackend::kSim;
+  bool sim_skipped = false;
+  bool separate_grad = false;
+  std::vector<std::unique_ptr<placement::PlacementPolicy>> policies;
+  std::optional<size_t> static_index;  // the (coded) static policy's place in `policies`
+  placement::StaticFractions fractions;
+  int64_t chunk_size = 0;
+  std::optional<placement::ChunkManager> manager;
+  std::optional<placement::Workload> workload;
+  std::vector<std::unique_ptr<policies::seed::SeedPolicy>> seed_policies;
+};
+
+namespace {
+
+Status ForOptionOf(std::string_view option, const Status& status) {
+  return Status::InvalidArgument(std::string(option) + ": " + std::string(status.message()));
+}
+
+// Refuses steps whose activation bytes could overflow the workload's 64-bit arithmetic: a
+// generous bound on the largest op's non-model bytes (Note [Activation memory]) must stay
+// below 2^62.
+Status CheckActivationBound(const core::ModelSpec& model, int64_t hidden,
+                            const placement::WorkloadConfig& config) {
+  using U = unsigned __int128;
+  constexpr U kMaxActivationBytes = static_cast<U>(1) << 62;
+  const U s = static_cast<U>(config.seq_len), b = static_cast<U>(config.micro_batch_size);
+  const U h = static_cast<U>(hidden), a = static_cast<U>(config.heads);
+  int64_t largest = 0;
+  for (const core::ParamSpec& p : model.params) largest = std::max(largest, p.Numel());
+  const U vocab = static_cast<U>(largest) / h + 1;
+  const U layer = 40 * s * b * h + 5 * a * s * s * b;
+  const U stage = static_cast<U>(model.num_layers + 2) * layer + 8 * s * b * vocab;
+  const U bound = static_cast<U>(config.num_microbatches + 2) * stage;
+  if (bound >= kMaxActivationBytes) {
+    return Status::InvalidArgument(fmt::format(
+        "--batch/--seq/--microbatches: batch {} x seq {} x {} microbatches of {} would need "
+        "more than 2^62 bytes of activations",
+        config.micro_batch_size, config.seq_len, config.num_microbatches, core::Quote(model.name)));
+  }
+  return Status::Ok();
+}
+
+// `value` in [1, max], as the CLI's parser words it.
+Status CheckPositive(std::string_view option, int64_t value, uint64_t max) {
+  if (value < 1 || static_cast<uint64_t>(value) > max) {
+    return Status::InvalidArgument(
+        fmt::format("{}: expected a positive integer <= {}, got '{}'", option, max, value));
+  }
+  return Status::Ok();
+}
+
+// Rows of the model's learned position embedding (GPT-2's wpe); 0 when it has none.
+int64_t PositionsOfModel(const core::ModelSpec& model) {
+  for (const core::ParamSpec& p : model.params) {
+    if (p.role == core::ParamRole::kEmbedding && p.name.find("wpe") != std::string::npos &&
+        !p.shape.empty()) {
+      return p.shape[0];
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void PreparedPlaceDeleter::operator()(PreparedPlace* p) const { delete p; }
+
+placement::MemoryBudget BudgetOf(const PreparedPlace& prepared) { return prepared.budget; }
+
+StatusOr<PreparedPlacePtr> PreparePlace(const PlaceRequest& request) {
+  PreparedPlacePtr prepared(new PreparedPlace);
+  PreparedPlace& p = *prepared;
+  p.request = request;
+  if (!request.layout) return Status::InvalidArgument("--model: required (or --max-model FAMILY)");
+  const core::ParallelLayout& layout = *request.layout;
+  const core::LayoutConfig& lc = layout.config();
+  p.backend = request.backend.value_or(PlaceBackend::kSim);
+
+  StatusOr<core::Topology> topology = core::MakeTopology(request.cluster);
+  if (!topology.ok()) return ForOptionOf("--cluster", topology.status());
+  p.topology = *topology;
+  const int64_t gpus = core::NumGpus(p.topology);
+  if (layout.world_size() > gpus) {
+    const int64_t per_node = static_cast<int64_t>(p.topology.nodes[0].gpus.size());
+    return Status::InvalidArgument(fmt::format(
+        "--cluster: {} has {} GPUs, the layout needs {} (tp {} x pp {} x dp {}); add nodes, "
+        "e.g. {}:nodes={}",
+        request.cluster, gpus, layout.world_size(), lc.tp, lc.pp, lc.dp,
+        request.cluster.substr(0, request.cluster.find(':')),
+        (layout.world_size() + per_node - 1) / per_node));
+  }
+  const uint64_t world = static_cast<uint64_t>(layout.world_size());
+  if (request.rank >= world) {
+    return Status::InvalidArgument(fmt::format(
+        "--rank: expected a rank below the world size {}, got '{}'", world, request.rank));
+  }
+  p.config = request.step;
+  p.config.rank = static_cast<int>(request.rank);
+  p.resources = ResourcesOfRank(p.topology, p.config.rank);
+  p.budget.gpu_bytes = request.gpu_memory.value_or(p.resources.gpu_bytes);
+  p.budget.host_bytes = request.host_memory.value_or(p.resources.host_bytes);
+  p.pinned_bytes = request.pinned_memory.value_or(p.resources.pinned_bytes);
+  if (request.pinned_memory && !request.pin_memory) {
+    return Status::InvalidArgument("--pinned-memory: only with --pin-memory");
+  }
+  // Pinned chunks (ColossalAI's pin_memory=True) come out of the pinned pool: the host budget
+  // is the smaller of the two limits.
+  p.pageable_budget = p.budget.host_bytes;
+  if (request.pin_memory) p.budget.host_bytes = std::min(p.budget.host_bytes, p.pinned_bytes);
+
+  TWINSIM_RETURN_IF_ERROR(CheckPositive("--batch", p.config.micro_batch_size, kPlaceMaxBatch));
+  TWINSIM_RETURN_IF_ERROR(CheckPositive("--seq", p.config.seq_len, kPlaceMaxSeq));
+  TWINSIM_RETURN_IF_ERROR(
+      CheckPositive("--microbatches", p.config.num_microbatches, kPlaceMaxMicrobatches));
+  if (lc.vpp > 1 && p.config.schedule == placement::PipelineSchedule::k1F1B &&
+      p.config.num_microbatches % lc.pp != 0) {
+    return Status::InvalidArgument(fmt::format(
+        "--microbatches: the interleaved 1F1B schedule (vpp {}) needs a multiple of pp {}, "
+        "got {}",
+        lc.vpp, lc.pp, p.config.num_microbatches));
+  }
+
+  const core::ModelSpec& model = layout.model();
+  const int64_t hidden = placement::HiddenSizeOf(model);
+  std::optional<int> heads;
+  if (model.num_heads > 0) heads = model.num_heads;
+  if (request.step.heads > 0) {
+    TWINSIM_RETURN_IF_ERROR(CheckPositive("--heads", request.step.heads, kPlaceMaxHeads));
+    heads = static_cast<int>(request.step.heads);
+  }
+  if (hidden < 1) {
+    return Status::InvalidArgument(
+        fmt::format("--model: {} is not a transformer (no final norm to take the hidden size "
+                    "from); place needs a gpt2, gpt3 or llama3 model",
+                    core::Quote(model.name)));
+  }
+  if (!heads) {
+    return Status::InvalidArgument(fmt::format(
+        "--heads: the attention heads of {} are not known; give --heads", core::Quote(model.name)));
+  }
+  if (hidden % *heads != 0) {
+    return Status::InvalidArgument(
+        fmt::format("--heads: the hidden size {} is not a multiple of {} heads", hidden, *heads));
+  }
+  p.config.heads = *heads;
+  const int64_t positions = PositionsOfModel(model);
+  if (positions > 0 && p.config.seq_len > positions) {
+    return Status::InvalidArgument(fmt::format("--seq: {} has {} positions, got {}",
+                                               core::Quote(model.name), positions,
+                                               p.config.seq_len));
+  }
+  TWINSIM_RETURN_IF_ERROR(CheckActivationBound(model, hidden, p.config));
+
+  // Policies: names checked as the CLI lists them.
+  const std::vector<std::string>& names = request.policies;
+  std::string policy_text;
+  for (size_t i = 0; i < names.size(); ++i) policy_text += (i ? "," : "") + names[i];
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
+    if (name == "all" && names.size() == 1) break;
+    if (name.empty()) {
+      return Status::InvalidArgument(
+          "--policy: expected comma-separated names without empty items, got " +
+          core::Quote(policy_text));
+    }
+    if (name == "all") {
+      return Status::InvalidArgument("--policy: 'all' must stand alone, got " +
+                                     core::Quote(policy_text));
+    }
+    if (!placement::IsPlacementPolicyName(name)) {
+      return Status::InvalidArgument("--policy: unknown policy " + core::Quote(name) +
+                                     "; expected " + placement::ExpectedPlacementPolicies());
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (names[j] == name) {
+        return Status::InvalidArgument("--policy: " + core::Quote(name) + " given twice");
+      }
+    }
+  }
+  if (names.empty()) {
+    return Status::InvalidArgument(
+        "--policy: expected comma-separated names without empty items, got ''");
+  }
+  const std::vector<std::string> selected =
+      names == std::vector<std::string>{"all"} ? placement::AllPlacementPolicyNames() : names;
+  bool has_static = false, has_auto = false, has_documented = false;
+  for (const std::string& name : selected) {
+    has_static = has_static || name == "static";
+    has_documented = has_documented || name == "static-documented";
+    has_auto = has_auto || name == "auto";
+  }
+  if (request.gpu_adam && has_documented) {
+    return Status::InvalidArgument(
+        "--gpu-adam: not with static-documented (the GPU-Adam variant of static already walks "
+        "the documented fractions)");
+  }
+  placement::PlacementPolicyOptions policy_options;
+  policy_options.gpu_adam = request.gpu_adam;
+  if (request.gpu_margin_mem_ratio) {
+    const double v = *request.gpu_margin_mem_ratio;
+    if (!has_auto) {
+      return Status::InvalidArgument("--gpu-margin-mem-ratio: only with --policy auto (or all)");
+    }
+    if (!(v >= 0 && v <= 1)) {
+      return Status::InvalidArgument(
+          fmt::format("--gpu-margin-mem-ratio: expected a ratio in [0, 1], got '{}'", v));
+    }
+    if (request.gpu_adam && v > 0) {
+      return Status::InvalidArgument(
+          "--gpu-margin-mem-ratio: moves HybridAdam's host state to the GPU; not with "
+          "--gpu-adam");
+    }
+    policy_options.auto_options.gpu_margin_mem_ratio = v;
+  }
+  if (request.fractions) {
+    if (!has_static && !has_documented) {
+      return Status::InvalidArgument(
+          "--static: only with --policy static or static-documented (or all)");
+    }
+    const placement::StaticFractions& f = *request.fractions;
+    for (double v : {f.shard_param_frac, f.offload_optim_frac, f.offload_param_frac}) {
+      if (!(v >= 0 && v <= 1)) {
+        return Status::InvalidArgument(fmt::format(
+            "--static: expected three fractions SHARD,OPTIM,PARAM in [0, 1], got '{},{},{}'",
+            f.shard_param_frac, f.offload_optim_frac, f.offload_param_frac));
+      }
+    }
+    policy_options.fractions = *request.fractions;
+    policy_options.fractions.documented = false;
+    policy_options.fractions.gpu_adam = false;
+  }
+  p.fractions = policy_options.fractions;
+  for (const std::string& name : selected) {
+    StatusOr<std::unique_ptr<placement::PlacementPolicy>> made =
+        placement::MakePlacementPolicy(name, policy_options);
+    const bool is_static = name == "static" || name == "static-documented";
+    if (!made.ok()) return ForOptionOf(is_static ? "--static" : "--policy", made.status());
+    if (name == "static") p.static_index = p.policies.size();
+    p.policies.push_back(std::move(*made));
+  }
+
+  // Chunks: the chunk-size search of `twinsim chunks` (same options), over this rank's tensors.
+  p.separate_grad = request.grad_accumulation || p.config.num_microbatches > 1;
+  if (StatusOr<placement::ChunkSearchResult> found =
+          placement::SearchChunkSize(placement::RankTensors(layout, p.config.rank),
+                                     placement::WithModelDefaults(request.search, layout.model()));
+      !found.ok()) {
+    return ForOptionOf(request.search_option, found.status());
+  }
+  StatusOr<placement::RankStep> step =
+      placement::BuildRankStep(layout, p.config, request.search, p.separate_grad);
+  if (!step.ok()) return ForOptionOf("--model", step.status());
+  p.chunk_size = step->chunk_size;
+  p.manager = std::move(step->chunks);
+  p.workload = std::move(step->workload);
+  p.budget.caching_allocator = request.caching_allocator;
+
+  if (!request.trace_path.empty() && p.backend != PlaceBackend::kSim) {
+    return Status::InvalidArgument("--trace: only with --backend sim");
+  }
+  if (request.family && p.backend == PlaceBackend::kHost) {
+    return Status::InvalidArgument("--backend: --max-model searches with accounting or sim");
+  }
+  if (p.backend == PlaceBackend::kSim && layout.world_size() > kPlaceMaxSimWorld) {
+    if (request.backend) {
+      return Status::InvalidArgument(fmt::format(
+          "--backend: sim simulates every rank, at most {}; the layout has {} (use --backend "
+          "accounting)",
+          kPlaceMaxSimWorld, layout.world_size()));
+    }
+    p.backend = PlaceBackend::kAccounting;  // the default falls back
+    p.sim_skipped = true;
+  }
+  if (p.backend == PlaceBackend::kHost &&
+      p.workload->total_model_bytes > properties::kHostReplayMaxBytes) {
+    return Status::InvalidArgument(fmt::format(
+        "--backend: host holds real bytes, at most {} of model data per rank; rank {} has {} "
+        "(use --backend sim)",
+        core::FormatByteSize(properties::kHostReplayMaxBytes), p.config.rank,
+        core::FormatByteSize(p.workload->total_model_bytes)));
+  }
+  if (request.max_memory && p.backend != PlaceBackend::kHost) {
+    return Status::InvalidArgument(
+        "--max-memory: only with --backend host (the others hold no model bytes)");
+  }
+  if (p.backend == PlaceBackend::kHost) {
+    // The memory guard (core/memory_guard.h): every unit of the rank's chunks is held once,
+    // on the stand-in GPU or on the host, for the whole replay.
+    TWINSIM_RETURN_IF_ERROR(core::CheckMemoryNeed(
+        p.workload->total_model_bytes, core::ReadMemoryLimits(request.max_memory.value_or(0)),
+        fmt::format("place --backend host for rank {} of {}", p.config.rank, layout.model().name),
+        "Use --backend sim or accounting (they hold no model bytes), or a smaller model; "
+        "--max-memory SIZE sets the cap"));
+  }
+  if (!request.init_policies.empty()) {
+    if (request.family) return Status::InvalidArgument("--init-policy: not with --max-model");
+    std::vector<std::string> seeds = request.init_policies;
+    if (seeds == std::vector<std::string>{"all"}) seeds = policies::seed::PolicyNames();
+    for (const std::string& name : seeds) {
+      StatusOr<std::unique_ptr<policies::seed::SeedPolicy>> made = policies::seed::MakePolicy(name);
+      if (!made.ok()) return ForOptionOf("--init-policy", made.status());
+      for (const auto& q : p.seed_policies) {
+        if (q->name() == name) {
+          return Status::InvalidArgument("--init-policy: " + core::Quote(name) + " given twice");
+        }
+      }
+      p.seed_policies.push_back(std::move(*made));
+    }
+  }
+  return prepared;
+}
+
+Status PlaceRequest::Validate() const { return PreparePlace(*this).status(); }
+
+namespace {
+
+// Every rank's step under `policy`, on the simulated cluster (Note [Simulated placement
+// step]). Ranks with the same pipeline and tensor coordinates share one step. Sets `note`
+// instead when a rank runs out of memory.
+Status SimulateStep(const PreparedPlace& p, const placement::PlacementPolicy& policy,
+                    size_t num_policies, std::optional<properties::SimStepResult>* sim,
+                    std::string* note) {
+  const core::ParallelLayout& l = *p.request.layout;
+  std::map<std::pair<int, int>, std::pair<placement::RankStep, placement::PlacementResult>> steps;
+  std::vector<const placement::Workload*> workloads;
+  std::vector<const placement::PlacementResult*> results;
+  for (int r = 0; r < l.world_size(); ++r) {
+    const core::ParallelCoords c = l.RankCoords(r);
+    auto it = steps.find({c.pp, c.tp});
+    if (it == steps.end()) {
+      placement::WorkloadConfig config = p.config;
+      config.rank = r;
+      StatusOr<placement::RankStep> step =
+          placement::BuildRankStep(l, config, p.request.search, p.separate_grad);
+      if (!step.ok()) return step.status();
+      placement::PlacementResult result = policy.Run(step->workload, p.budget);
+      if (!result.fits) {
+        *note =
+            fmt::format("not simulated: rank {} runs out of memory ({})", r, result.oom->message);
+        return Status::Ok();
+      }
+      it = steps.emplace(std::pair{c.pp, c.tp}, std::pair{std::move(*step), std::move(result)})
+               .first;
+    }
+    workloads.push_back(&it->second.first.workload);
+    results.push_back(&it->second.second);
+  }
+  properties::SimStepOptions options;
+  options.topology = p.topology;
+  if (!p.request.trace_path.empty()) {
+    options.trace_path = num_policies > 1
+                             ? fmt::format("{}.{}.json", p.request.trace_path, policy.Name())
+                             : p.request.trace_path;
+  }
+  TWINSIM_ASSIGN_OR_RETURN(properties::SimStepResult result,
+                           properties::SimulatePlacementStep(options, l, workloads, results));
+  *sim = result;
+  return Status::Ok();
+}
+
+StaticPlanSide SideOf(const placement::StaticPlan& plan) {
+  StaticPlanSide s;
+  s.total_chunk_mem = plan.total_chunk_mem;
+  s.keep_gathered_chunk_mem = plan.keep_gathered_chunk_mem;
+  s.keep_cuda_chunk_mem = plan.keep_cuda_chunk_mem;
+  s.cpu_offload = plan.cpu_offload;
+  s.offloaded_optim_chunks = plan.offloaded_optim_chunks;
+  s.offloaded_optim_bytes = plan.offloaded_optim_bytes;
+  for (size_t c = 0; c < plan.optim_on_host.size(); ++c) {
+    if (plan.optim_on_host[c]) s.optim_on_host.push_back(static_cast<int>(c));
+  }
+  return s;
+}
+
+}  // namespace
+
+bool StaticPlansDiffer(const placement::StaticPlan& a, const placement::StaticPlan& b) {
+  return a.optim_on_host != b.optim_on_host || a.cpu_offload != b.cpu_offload ||
+         a.keep_cuda_chunk_mem != b.keep_cuda_chunk_mem ||
+         a.keep_gathered_chunk_mem != b.keep_gathered_chunk_mem;
+}
+
+StatusOr<PlaceReport> RunPlace(const PlaceRequest& request,
+                               const std::function<void(const std::string&)>& progress) {
+  TWINSIM_ASSIGN_OR_RETURN(PreparedPlacePtr prepared, PreparePlace(request));
+  return RunPlace(*prepared, progress);
+}
+
+StatusOr<PlaceReport> RunPlace(const PreparedPlace& p,
+                               const std::function<void(const std::string&)>& progress) {
+  const core::ParallelLayout& l = *p.request.layout;
+  const placement::Workload& workload = *p.workload;
+  std::vector<const placement::PlacementPolicy*> policies;
+  for (const auto& q : p.policies) policies.push_back(q.get());
+  const std::vector<placement::PlacementResult> results =
+      placement::RunPolicies(policies, workload, p.budget);
+  const bool feasible = placement::FeasiblePlacementExists(workload, p.budget);
+
+  PlaceReport report;
+  PlaceSetup& s = report.setup;
+  s.resources = p.resources;
+  s.gpu_model = p.resources.gpu_model;
+  s.hidden = placement::HiddenSizeOf(l.model());
+  const core::ParallelCoords coords = l.RankCoords(p.config.rank);
+  s.dp_coord = coords.dp;
+  s.pp_coord = coords.pp;
+  s.tp_coord = coords.tp;
+  s.num_stages = l.num_stages();
+  s.pageable_budget = p.pageable_budget;
+  s.pinned_bytes = p.pinned_bytes;
+  s.keep_gathered = p.manager->keep_gathered();
+  s.sim_skipped = p.sim_skipped;
+  s.world_size = l.world_size();
+  for (int t : workload.chunk_num_tensors) s.tensors += t;
+  const bool coded_static = p.static_index && !p.request.gpu_adam;
+  if (coded_static) {
+    placement::StaticFractions documented = p.fractions;
+    documented.documented = true;
+    s.static_code = placement::PlanStatic(workload, p.fractions);
+    s.static_docs = placement::PlanStatic(workload, documented);
+  }
+
+  const core::LayoutConfig& c = l.config();
+  for (size_t i = 0; i < results.size(); ++i) {
+    const placement::PlacementResult& r = results[i];
+    PlacePolicyReport x;
+    x.policy = r.policy;
+    x.model = l.model().name;
+    x.cluster = p.request.cluster;
+    x.tp = c.tp;
+    x.pp = c.pp;
+    x.dp = c.dp;
+    x.rank = p.config.rank;
+    x.stage = workload.stage;
+    x.heads = p.config.heads;
+    x.batch = p.config.micro_batch_size;
+    x.seq = p.config.seq_len;
+    x.microbatches = p.config.num_microbatches;
+    x.schedule = std::string(placement::PipelineScheduleName(p.config.schedule));
+    x.held_microbatches = workload.held_microbatches;
+    x.recompute = p.config.recompute;
+    x.dp_shards = p.manager->dp_shards();
+    x.chunk_size = p.chunk_size;
+    x.num_chunks = p.manager->chunks().size();
+    x.bytes_per_param = p.manager->BytesPerElement();
+    x.model_bytes = workload.total_model_bytes;
+    x.layer_activation_bytes = workload.layer_activation;
+    x.stage_activation_bytes = workload.stage_activation;
+    x.gpu_memory = p.budget.gpu_bytes;
+    x.host_memory = p.budget.host_bytes;
+    x.feasible = feasible;
+    x.fits = r.fits;
+    if (!r.fits) {
+      const placement::PlacementOom& o = *r.oom;
+      x.oom = PlaceOomReport{o.op,        o.op_name,   o.device, o.requested,
+                             o.available, o.shortfall, o.message};
+    }
+    x.peak_gpu_bytes = r.peak_gpu_bytes;
+    x.peak_host_bytes = r.peak_host_bytes;
+    x.h2d_bytes = r.h2d_bytes;
+    x.d2h_bytes = r.d2h_bytes;
+    if (r.fits && std::isfinite(r.ratio_to_optimal)) x.ratio_to_optimal = r.ratio_to_optimal;
+    x.ratio_infinite = r.fits && std::isinf(r.ratio_to_optimal);
+    x.pin_memory = p.request.pin_memory;
+    x.allocator = p.budget.caching_allocator ? "caching" : "exact";
+    x.peak_reserved_bytes = r.peak_reserved_bytes;
+    x.backend = std::string(PlaceBackendName(p.backend));
+    if (r.fits && p.backend == PlaceBackend::kSim) {
+      if (progress) progress("simulating " + r.policy);
+      std::optional<properties::SimStepResult> sim;
+      TWINSIM_RETURN_IF_ERROR(SimulateStep(p, *p.policies[i], results.size(), &sim, &x.sim_note));
+      if (sim) {
+        PlaceSimReport sr;
+        sr.step_time_s = sim->step_time_s;
+        sr.compute_time_s = sim->compute_time_s;
+        sr.ranks = sim->rank_time_s.size();
+        for (int k = 0; k < sim::kNumLinkClasses; ++k) {
+          sr.link_bytes.emplace_back(sim::LinkClassName(static_cast<sim::LinkClass>(k)),
+                                     sim->link_bytes[k]);
+        }
+        sr.wall_s = sim->wall_s;
+        x.step_time_s = sim->step_time_s;
+        x.sim = sr;
+      }
+    } else if (r.fits && p.backend == PlaceBackend::kHost && !r.initial_location.empty()) {
+      TWINSIM_ASSIGN_OR_RETURN(properties::HostReplayResult replay,
+                               properties::ReplayPlacementWithBytes(workload, r, p.budget));
+      if (!replay.fits || !replay.intact) {
+        return Status::Internal(
+            fmt::format("policy {}: the host backend disagrees with the accounting: {}", r.policy,
+                        replay.fits ? replay.corruption : replay.oom));
+      }
+      x.host_replay = PlaceReplayReport{replay.moves, replay.bytes_moved, replay.checksums,
+                                        replay.intact, replay.peak_device_bytes};
+    }
+    if (coded_static && r.policy == p.policies[*p.static_index]->Name()) {
+      StaticPlanReport sp;
+      sp.differ = StaticPlansDiffer(*s.static_code, *s.static_docs);
+      sp.param_frac_ignored = s.static_code->param_frac_ignored;
+      sp.true_chunk_mem = s.static_code->true_chunk_mem;
+      sp.code = SideOf(*s.static_code);
+      sp.documented = SideOf(*s.static_docs);
+      x.static_plan = sp;
+    }
+    if (p.request.timeline) {
+      x.timeline.emplace();
+      for (size_t k = 0; k < r.timeline.size(); ++k) {
+        x.timeline->push_back(
+            {workload.ops[k].name, r.timeline[k].gpu_bytes, r.timeline[k].host_bytes});
+      }
+    }
+    report.policies.push_back(std::move(x));
+  }
+
+  // Note [Init meets placement]: each seed policy's init on this rank's budgets (timing-only
+  // sim), then the chunk build under each placement.
+  for (const auto& seed : p.seed_policies) {
+    if (progress) progress("init " + std::string(seed->name()));
+    properties::InitRunOptions options;
+    options.backend = properties::Backend::kSim;
+    options.sim.topology = p.topology;
+    options.sim.holds_bytes = false;
+    options.init_device = seed->default_init_device();
+    options.device_capacity = p.budget.gpu_bytes;
+    options.host_capacity = p.budget.host_bytes;
+    // Memory does not depend on the root seed: one the framework rejects (Megatron's 0)
+    // becomes Megatron's default. The layout is the policy's own (its vocabulary padding).
+    if (!seed->CheckSeed(options.seed).ok()) options.seed = 1234;
+    StatusOr<core::ParallelLayout> own = policies::seed::LayoutFor(*seed, l);
+    if (!own.ok()) {
+      return Status(own.status().code(),
+                    fmt::format("init policy {}: {}", seed->name(), own.status().message()));
+    }
+    StatusOr<properties::InitRun> run = properties::RunInit(*seed, *own, options);
+    if (!run.ok()) {
+      return Status(run.status().code(),
+                    fmt::format("init policy {}: {}", seed->name(), run.status().message()));
+    }
+    const properties::RankOutcome& mine = run->ranks[p.config.rank];
+    for (size_t i = 0; i < results.size(); ++i) {
+      const properties::InitMeetsPlacement m = properties::CheckInitMeetsPlacement(
+          mine.oom, mine.oom_during, *p.manager, workload, results[i], p.budget);
+      report.policies[i].init_meets_placement.push_back({std::string(seed->name()), m.applicable,
+                                                         m.fits, m.why, m.build_peak_gpu_bytes,
+                                                         m.build_peak_host_bytes});
+    }
+  }
+  return report;
+}
+
+StatusOr<std::vector<LargestModelReport>> FindLargestModel(
+    const PreparedPlace& p, const std::function<void(const std::string&)>& progress) {
+  LargestModelRequest request;
+  request.family = *p.request.family;
+  request.cluster = p.request.cluster;
+  request.make_layout = p.request.make_layout;
+  request.min_layers = p.request.min_layers;
+  request.config = p.config;
+  request.search = p.request.search;
+  request.separate_grad = p.separate_grad;
+  request.budget = p.budget;
+  if (progress) {
+    request.on_policy = [&progress](const std::string& name) { progress("searching " + name); };
+  }
+  std::vector<const placement::PlacementPolicy*> policies;
+  for (const auto& q : p.policies) policies.push_back(q.get());
+  return FindLargestModel(request, policies);
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+template <typename T>
+Json OrNull(const std::optional<T>& v) {
+  return v ? Json(*v) : Json(nullptr);
+}
+
+template <typename T>
+void GetOptional(const Json& j, const char* key, std::optional<T>& v) {
+  if (j.at(key).is_null()) {
+    v.reset();
+  } else {
+    v = j.at(key).get<T>();
+  }
+}
+
+// Compact JSON as the hand-written writers printed it: doubles as fmt's shortest "{}" (so 2.0
+// is "2"), non-finite ones as null, strings through core::AppendJsonString.
+void WriteJson(const Json& j, std::string& out) {
+  switch (j.type()) {
+    case Json::value_t::null:
+    case Json::value_t::discarded:
+      out += "null";
+      return;
+    case Json::value_t::boolean:
+      out += j.get<bool>() ? "true" : "false";
+      return;
+    case Json::value_t::number_integer:
+      out += std::to_string(j.get<int64_t>());
+      return;
+    case Json::value_t::number_unsigned:
+      out += std::to_string(j.get<uint64_t>());
+      return;
+    case Json::value_t::number_float: {
+      const double d = j.get<double>();
+      out += std::isfinite(d) ? fmt::format("{}", d) : "null";
+      return;
+    }
+    case Json::value_t::string:
+      core::AppendJsonString(j.get_ref<const std::string&>(), out);
+      return;
+    case Json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const Json& e : j) {
+        if (!first) out += ',';
+        first = false;
+        WriteJson(e, out);
+      }
+      out += ']';
+      return;
+    }
+    case Json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (!first) out += ',';
+        first = false;
+        core::AppendJsonString(it.key(), out);
+        out += ':';
+        WriteJson(it.value(), out);
+      }
+      out += '}';
+      return;
+    }
+    case Json::value_t::binary:
+      out += "null";
+      return;
+  }
+}
+
+}  // namespace
+
+void to_json(Json& j, const PlaceOomReport& o) {
+  j = Json{{"op", o.op},
+           {"op_name", o.op_name},
+           {"device", o.device},
+           {"requested", o.requested},
+           {"available", o.available},
+           {"shortfall", o.shortfall},
+           {"message", o.message}};
+}
+void from_json(const Json& j, PlaceOomReport& o) {
+  j.at("op").get_to(o.op);
+  j.at("op_name").get_to(o.op_name);
+  j.at("device").get_to(o.device);
+  j.at("requested").get_to(o.requested);
+  j.at("available").get_to(o.available);
+  j.at("shortfall").get_to(o.shortfall);
+  j.at("message").get_to(o.message);
+}
+
+void to_json(Json& j, const PlaceSimReport& s) {
+  Json links = Json::object();
+  for (const auto& [name, bytes] : s.link_bytes) links[name] = bytes;
+  // wall_s to the millisecond, as it always was.
+  j = Json{{"step_time_s", s.step_time_s},
+           {"compute_time_s", s.compute_time_s},
+           {"ranks", s.ranks},
+           {"link_bytes", links},
+           {"wall_s", std::round(s.wall_s * 1000) / 1000}};
+}
+void from_json(const Json& j, PlaceSimReport& s) {
+  j.at("step_time_s").get_to(s.step_time_s);
+  j.at("compute_time_s").get_to(s.compute_time_s);
+  j.at("ranks").get_to(s.ranks);
+  s.link_bytes.clear();
+  for (auto it = j.at("link_bytes").begin(); it != j.at("link_bytes").end(); ++it) {
+    s.link_bytes.emplace_back(it.key(), it.value().get<uint64_t>());
+  }
+  j.at("wall_s").get_to(s.wall_s);
+}
+
+void to_json(Json& j, const PlaceReplayReport& r) {
+  j = Json{{"moves", r.moves},
+           {"bytes_moved", r.bytes_moved},
+           {"checksums", r.checksums},
+           {"intact", r.intact},
+           {"peak_device_bytes", r.peak_device_bytes}};
+}
+void from_json(const Json& j, PlaceReplayReport& r) {
+  j.at("moves").get_to(r.moves);
+  j.at("bytes_moved").get_to(r.bytes_moved);
+  j.at("checksums").get_to(r.checksums);
+  j.at("intact").get_to(r.intact);
+  j.at("peak_device_bytes").get_to(r.peak_device_bytes);
+}
+
+void to_json(Json& j, const InitMeetsPlacementReport& m) {
+  j = Json{{"seed_policy", m.seed_policy},
+           {"applicable", m.applicable},
+           {"fits", m.fits},
+           {"why", m.why},
+           {"build_peak_gpu_bytes", m.build_peak_gpu_bytes},
+           {"build_peak_host_bytes", m.build_peak_host_bytes}};
+}
+void from_json(const Json& j, InitMeetsPlacementReport& m) {
+  j.at("seed_policy").get_to(m.seed_policy);
+  j.at("applicable").get_to(m.applicable);
+  j.at("fits").get_to(m.fits);
+  j.at("why").get_to(m.why);
+  j.at("build_peak_gpu_bytes").get_to(m.build_peak_gpu_bytes);
+  j.at("build_peak_host_bytes").get_to(m.build_peak_host_bytes);
+}
+
+void to_json(Json& j, const StaticPlanSide& s) {
+  j = Json{{"total_chunk_mem", s.total_chunk_mem},
+           {"keep_gathered_chunk_mem", s.keep_gathered_chunk_mem},
+           {"keep_cuda_chunk_mem", s.keep_cuda_chunk_mem},
+           {"cpu_offload", s.cpu_offload},
+           {"offloaded_optim_chunks", s.offloaded_optim_chunks},
+           {"offloaded_optim_bytes", s.offloaded_optim_bytes},
+           {"optim_on_host", s.optim_on_host}};
+}
+void from_json(const Json& j, StaticPlanSide& s) {
+  j.at("total_chunk_mem").get_to(s.total_chunk_mem);
+  j.at("keep_gathered_chunk_mem").get_to(s.keep_gathered_chunk_mem);
+  j.at("keep_cuda_chunk_mem").get_to(s.keep_cuda_chunk_mem);
+  j.at("cpu_offload").get_to(s.cpu_offload);
+  j.at("offloaded_optim_chunks").get_to(s.offloaded_optim_chunks);
+  j.at("offloaded_optim_bytes").get_to(s.offloaded_optim_bytes);
+  j.at("optim_on_host").get_to(s.optim_on_host);
+}
+
+void to_json(Json& j, const StaticPlanReport& s) {
+  j = Json{{"differ", s.differ},
+           {"param_frac_ignored", s.param_frac_ignored},
+           {"true_chunk_mem", s.true_chunk_mem},
+           {"code", s.code},
+           {"documented", s.documented}};
+}
+void from_json(const Json& j, StaticPlanReport& s) {
+  j.at("differ").get_to(s.differ);
+  j.at("param_frac_ignored").get_to(s.param_frac_ignored);
+  j.at("true_chunk_mem").get_to(s.true_chunk_mem);
+  j.at("code").get_to(s.code);
+  j.at("documented").get_to(s.documented);
+}
+
+void to_json(Json& j, const TimelineEntry& t) {
+  j = Json{{"op", t.op}, {"gpu_bytes", t.gpu_bytes}, {"host_bytes", t.host_bytes}};
+}
+void from_json(const Json& j, TimelineEntry& t) {
+  j.at("op").get_to(t.op);
+  j.at("gpu_bytes").get_to(t.gpu_bytes);
+  j.at("host_bytes").get_to(t.host_bytes);
+}
+
+void to_json(Json& j, const PlacePolicyReport& r) {
+  j = Json{{"policy", r.policy},
+           {"model", r.model},
+           {"cluster", r.cluster},
+           {"tp", r.tp},
+           {"pp", r.pp},
+           {"dp", r.dp},
+           {"rank", r.rank},
+           {"stage", r.stage},
+           {"heads", r.heads},
+           {"batch", r.batch},
+           {"seq", r.seq},
+           {"microbatches", r.microbatches},
+           {"schedule", r.schedule},
+           {"held_microbatches", r.held_microbatches},
+           {"recompute", r.recompute},
+           {"dp_shards", r.dp_shards},
+           {"chunk_size", r.chunk_size},
+           {"num_chunks", r.num_chunks},
+           {"bytes_per_param", r.bytes_per_param},
+           {"model_bytes", r.model_bytes},
+           {"layer_activation_bytes", r.layer_activation_bytes},
+           {"stage_activation_bytes", r.stage_activation_bytes},
+           {"gpu_memory", r.gpu_memory},
+           {"host_memory", r.host_memory},
+           {"feasible", r.feasible},
+           {"fits", r.fits},
+           {"oom", OrNull(r.oom)},
+           {"peak_gpu_bytes", r.peak_gpu_bytes},
+           {"peak_host_bytes", r.peak_host_bytes},
+           {"h2d_bytes", r.h2d_bytes},
+           {"d2h_bytes", r.d2h_bytes},
+           {"ratio_to_optimal", OrNull(r.ratio_to_optimal)},
+           {"ratio_infinite", r.ratio_infinite},
+           {"pin_memory", r.pin_memory},
+           {"allocator", r.allocator},
+           {"peak_reserved_bytes", r.peak_reserved_bytes},
+           {"backend", r.backend},
+           {"step_time_s", OrNull(r.step_time_s)},
+           {"sim", OrNull(r.sim)},
+           {"sim_note", r.sim_note},
+           {"host_replay", OrNull(r.host_replay)},
+           {"init_meets_placement", r.init_meets_placement},
+           {"static_plan", OrNull(r.static_plan)},
+           {"timeline", OrNull(r.timeline)}};
+}
+
+void from_json(const Json& j, PlacePolicyReport& r) {
+  j.at("policy").get_to(r.policy);
+  j.at("model").get_to(r.model);
+  j.at("cluster").get_to(r.cluster);
+  j.at("tp").get_to(r.tp);
+  j.at("pp").get_to(r.pp);
+  j.at("dp").get_to(r.dp);
+  j.at("rank").get_to(r.rank);
+  j.at("stage").get_to(r.stage);
+  j.at("heads").get_to(r.heads);
+  j.at("batch").get_to(r.batch);
+  j.at("seq").get_to(r.seq);
+  j.at("microbatches").get_to(r.microbatches);
+  j.at("schedule").get_to(r.schedule);
+  j.at("held_microbatches").get_to(r.held_microbatches);
+  j.at("recompute").get_to(r.recompute);
+  j.at("dp_shards").get_to(r.dp_shards);
+  j.at("chunk_size").get_to(r.chunk_size);
+  j.at("num_chunks").get_to(r.num_chunks);
+  j.at("bytes_per_param").get_to(r.bytes_per_param);
+  j.at("model_bytes").get_to(r.model_bytes);
+  j.at("layer_activation_bytes").get_to(r.layer_activation_bytes);
+  j.at("stage_activation_bytes").get_to(r.stage_activation_bytes);
+  j.at("gpu_memory").get_to(r.gpu_memory);
+  j.at("host_memory").get_to(r.host_memory);
+  j.at("feasible").get_to(r.feasible);
+  j.at("fits").get_to(r.fits);
+  GetOptional(j, "oom", r.oom);
+  j.at("peak_gpu_bytes").get_to(r.peak_gpu_bytes);
+  j.at("peak_host_bytes").get_to(r.peak_host_bytes);
+  j.at("h2d_bytes").get_to(r.h2d_bytes);
+  j.at("d2h_bytes").get_to(r.d2h_bytes);
+  GetOptional(j, "ratio_to_optimal", r.ratio_to_optimal);
+  j.at("ratio_infinite").get_to(r.ratio_infinite);
+  j.at("pin_memory").get_to(r.pin_memory);
+  j.at("allocator").get_to(r.allocator);
+  j.at("peak_reserved_bytes").get_to(r.peak_reserved_bytes);
+  j.at("backend").get_to(r.backend);
+  GetOptional(j, "step_time_s", r.step_time_s);
+  GetOptional(j, "sim", r.sim);
+  j.at("sim_note").get_to(r.sim_note);
+  GetOptional(j, "host_replay", r.host_replay);
+  j.at("init_meets_placement").get_to(r.init_meets_placement);
+  GetOptional(j, "static_plan", r.static_plan);
+  GetOptional(j, "timeline", r.timeline);
+}
+
+std::string PlaceJsonLine(const PlacePolicyReport& r) {
+  std::string out;
+  WriteJson(Json(r), out);
+  return out;
 }
 
 }  // namespace twinsim::harness

@@ -1,8 +1,8 @@
 // The library face of `twinsim place` (DESIGN.md "Layout": harness/ holds one request ->
-// report function per command): the rank-to-GPU map and its default budgets, and the
-// --max-model search (FindLargestModel) with its typed report. The command parses options into
-// these types, calls, and prints; the sweep and tests call the same functions without a
-// process.
+// report function per command): PlaceRequest -> RunPlace -> PlaceReport, the rank-to-GPU map
+// and its default budgets, and the --max-model search (FindLargestModel) with its typed report. The
+// command parses options into these types, calls, and prints; the sweep and tests call the same
+// functions without a process.
 #ifndef TWINSIM_HARNESS_PLACE_H_
 #define TWINSIM_HARNESS_PLACE_H_
 
@@ -94,6 +94,190 @@ void from_json(const nlohmann::ordered_json& j, LargestModelReport& r);
 StatusOr<std::vector<LargestModelReport>> FindLargestModel(
     const LargestModelRequest& request,
     const std::vector<const placement::PlacementPolicy*>& policies);
+
+// ---------------------------------------------------------------------------------------------
+// RunPlace: one rank's training step under each placement policy.
+
+// Where the step runs besides the accounting (Note [Simulated placement step]).
+enum class PlaceBackend : uint8_t { kSim, kHost, kAccounting };
+// "sim", "host", "accounting".
+std::string_view PlaceBackendName(PlaceBackend backend);
+
+// Limits of a request (as `chunks` for the world size).
+inline constexpr uint64_t kPlaceMaxWorld = 65536;
+inline constexpr uint64_t kPlaceMaxBatch = uint64_t{1} << 20;
+inline constexpr uint64_t kPlaceMaxSeq = uint64_t{1} << 24;
+inline constexpr uint64_t kPlaceMaxMicrobatches = uint64_t{1} << 20;
+inline constexpr uint64_t kPlaceMaxHeads = uint64_t{1} << 20;
+// The sim backend simulates every rank of the layout; larger worlds fall back to accounting.
+inline constexpr int kPlaceMaxSimWorld = 256;
+
+// Every input of `twinsim place`, typed. Messages of Validate() name the command-line option
+// they concern ("--rank: expected a rank below the world size 1, got '3'"), as the CLI prints
+// them.
+struct PlaceRequest {
+  std::string cluster;  // a topology preset, PRESET[:key=value,...]
+  // REQUIRED: the model and its layout (with `family`: the family's smallest candidate).
+  std::optional<core::ParallelLayout> layout;
+  // --max-model: search this family instead of placing `layout`'s model; `make_layout` builds
+  // the layout of a candidate, `min_layers` is the fewest layers a candidate takes.
+  std::optional<ModelFamily> family;
+  std::function<StatusOr<core::ParallelLayout>(std::string_view model_text)> make_layout;
+  int min_layers = 1;
+  std::optional<PlaceBackend> backend;  // none: sim, or accounting above kPlaceMaxSimWorld ranks
+  std::string trace_path;               // sim: a Perfetto trace per policy
+  std::optional<uint64_t> max_memory;   // host: the memory cap (none: what the machine gives)
+  bool caching_allocator = false;       // GPU allocations through the caching-allocator model
+  uint64_t rank = 0;
+  std::optional<uint64_t> gpu_memory;     // none: the rank's GPU (ResourcesOfRank)
+  std::optional<uint64_t> host_memory;    // none: the node's pageable memory / its GPUs
+  bool pin_memory = false;                // host chunks in pinned memory
+  std::optional<uint64_t> pinned_memory;  // with pin_memory; none: the node's pinned / GPUs
+  // The step's shape: micro_batch_size, seq_len, num_microbatches, schedule, recompute; heads 0
+  // is the model's own. `rank` and `hidden` are set from the request.
+  placement::WorkloadConfig step;
+  bool grad_accumulation = false;        // separate fp16 grad chunks even with one microbatch
+  bool dp_shard = false;                 // chunks sharded over the dp ranks (in `search` already)
+  placement::ChunkSearchOptions search;  // the chunk-size search of `twinsim chunks`
+  std::string search_option = "--chunk-size";  // the option a search error is blamed on
+  std::vector<std::string> policies;           // placement policy names, or {"all"}
+  bool gpu_adam = false;
+  std::optional<double> gpu_margin_mem_ratio;           // auto only
+  std::optional<placement::StaticFractions> fractions;  // static, static-documented only
+  std::vector<std::string> init_policies;               // seed policy names, or {"all"}
+  bool timeline = false;                                // report memory while each op ran
+
+  // OK when RunPlace would run: every check of the request, the cluster, the model, the
+  // policies and the step build, with the CLI's one-line InvalidArgument messages (or the
+  // memory guard's ResourceExhausted for the host backend).
+  Status Validate() const;
+};
+
+// A request checked and its step built: what RunPlace runs (so that a command checks its
+// request once, before it runs, without building the step twice).
+class PreparedPlace;
+struct PreparedPlaceDeleter {
+  void operator()(PreparedPlace* p) const;
+};
+using PreparedPlacePtr = std::unique_ptr<PreparedPlace, PreparedPlaceDeleter>;
+// Errors as PlaceRequest::Validate.
+StatusOr<PreparedPlacePtr> PreparePlace(const PlaceRequest& request);
+// The budgets the prepared request runs under (the defaults filled in, the pinned cap applied).
+placement::MemoryBudget BudgetOf(const PreparedPlace& prepared);
+
+// JSON pieces of a policy's report, keys as `place --json` prints them.
+struct PlaceOomReport {
+  int op = -1;
+  std::string op_name, device;
+  uint64_t requested = 0, available = 0, shortfall = 0;
+  std::string message;
+};
+struct PlaceSimReport {
+  double step_time_s = 0, compute_time_s = 0;
+  uint64_t ranks = 0;
+  std::vector<std::pair<std::string, uint64_t>> link_bytes;  // per sim::LinkClass, by name
+  double wall_s = 0;                                         // written to the millisecond
+};
+struct PlaceReplayReport {
+  uint64_t moves = 0, bytes_moved = 0, checksums = 0;
+  bool intact = true;
+  uint64_t peak_device_bytes = 0;
+};
+struct InitMeetsPlacementReport {
+  std::string seed_policy;
+  bool applicable = true, fits = false;
+  std::string why;
+  uint64_t build_peak_gpu_bytes = 0, build_peak_host_bytes = 0;
+};
+struct StaticPlanSide {
+  double total_chunk_mem = 0, keep_gathered_chunk_mem = 0, keep_cuda_chunk_mem = 0;
+  bool cpu_offload = false;
+  int offloaded_optim_chunks = 0;
+  uint64_t offloaded_optim_bytes = 0;
+  std::vector<int> optim_on_host;  // chunk indices
+};
+struct StaticPlanReport {
+  bool differ = false, param_frac_ignored = false;
+  double true_chunk_mem = 0;
+  StaticPlanSide code, documented;
+};
+struct TimelineEntry {
+  std::string op;
+  uint64_t gpu_bytes = 0, host_bytes = 0;
+};
+
+// One policy's result: one line of `place --json`.
+struct PlacePolicyReport {
+  std::string policy, model, cluster;
+  int tp = 1, pp = 1, dp = 1, rank = 0, stage = 0, heads = 0;
+  int64_t batch = 0, seq = 0;
+  int microbatches = 1;
+  std::string schedule;
+  int held_microbatches = 0;
+  bool recompute = false;
+  int dp_shards = 1;
+  int64_t chunk_size = 0;
+  uint64_t num_chunks = 0, bytes_per_param = 0, model_bytes = 0;
+  uint64_t layer_activation_bytes = 0, stage_activation_bytes = 0;
+  uint64_t gpu_memory = 0, host_memory = 0;
+  bool feasible = false, fits = false;
+  std::optional<PlaceOomReport> oom;
+  uint64_t peak_gpu_bytes = 0, peak_host_bytes = 0, h2d_bytes = 0, d2h_bytes = 0;
+  std::optional<double> ratio_to_optimal;  // none: did not fit, or infinite
+  bool ratio_infinite = false;
+  bool pin_memory = false;
+  std::string allocator;  // "exact" or "caching"
+  uint64_t peak_reserved_bytes = 0;
+  std::string backend;  // PlaceBackendName
+  std::optional<double> step_time_s;
+  std::optional<PlaceSimReport> sim;
+  std::string sim_note;  // why there is no step time, when the sim could not run the step
+  std::optional<PlaceReplayReport> host_replay;
+  std::vector<InitMeetsPlacementReport> init_meets_placement;
+  std::optional<StaticPlanReport> static_plan;  // the coded static policy (not --gpu-adam)
+  std::optional<std::vector<TimelineEntry>> timeline;
+};
+void to_json(nlohmann::ordered_json& j, const PlacePolicyReport& r);
+void from_json(const nlohmann::ordered_json& j, PlacePolicyReport& r);
+// `r` as `place --json` prints it: one line of compact JSON, doubles written shortest as fmt
+// writes them, strings escaped as core::AppendJsonString; no newline.
+std::string PlaceJsonLine(const PlacePolicyReport& r);
+
+// What the text report adds to the policies' JSON: the setup the header describes.
+struct PlaceSetup {
+  std::string gpu_model;
+  RankResources resources;
+  int64_t hidden = 0;
+  int dp_coord = 0, pp_coord = 0, tp_coord = 0, num_stages = 1;
+  uint64_t pageable_budget = 0;  // the host budget before the pinned cap
+  uint64_t pinned_bytes = 0;     // the pinned limit (--pinned-memory or the node's share)
+  bool keep_gathered = false;    // one chunk kept gathered (below the minimum size)
+  bool sim_skipped = false;      // the default backend fell back to accounting
+  int world_size = 1;
+  int tensors = 0;  // tensors over the chunks (static's inflated total)
+  std::optional<placement::StaticPlan> static_code, static_docs;
+};
+
+// Everything `place` reports: the setup and one report per policy, in the request's order.
+struct PlaceReport {
+  PlaceSetup setup;
+  std::vector<PlacePolicyReport> policies;
+};
+
+// Whether static's code and docs place differently (the text report says so).
+bool StaticPlansDiffer(const placement::StaticPlan& a, const placement::StaticPlan& b);
+
+// Runs every policy over the rank's step, then the backend (sim: every rank's step on the
+// simulated cluster; host: the step with real bytes) and the init check. An OOM is a result;
+// errors are the request's (as Validate) or the backends' own. `progress`, when set, is told
+// what runs ("simulating auto", "init counter").
+StatusOr<PlaceReport> RunPlace(const PlaceRequest& request,
+                               const std::function<void(const std::string&)>& progress = {});
+StatusOr<PlaceReport> RunPlace(const PreparedPlace& prepared,
+                               const std::function<void(const std::string&)>& progress = {});
+// --max-model with a prepared request: FindLargestModel over its policies.
+StatusOr<std::vector<LargestModelReport>> FindLargestModel(
+    const PreparedPlace& prepared, const std::function<void(const std::string&)>& progress = {});
 
 }  // namespace twinsim::harness
 

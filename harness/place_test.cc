@@ -87,5 +87,98 @@ TEST(PlaceTest, LargestModelReportRoundTripsThroughJson) {
   EXPECT_EQ(back.largest, r.largest);
 }
 
+// GPT-2 small on one V100-32GB, rank 0, accounting only (no sim, no bytes).
+PlaceRequest SmallPlace() {
+  PlaceRequest request;
+  request.cluster = "v100-32g";
+  request.layout =
+      core::ParallelLayout::Make(core::LayoutConfig{}, core::MakeModel("gpt2-small").value())
+          .value();
+  request.backend = PlaceBackend::kAccounting;
+  request.step.seq_len = 256;
+  request.policies = {"cuda", "auto"};
+  return request;
+}
+
+TEST(RunPlaceTest, GptSmallFitsOnAV100) {
+  StatusOr<PlaceReport> report = RunPlace(SmallPlace());
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  ASSERT_EQ(report->policies.size(), 2u);
+  const PlacePolicyReport& cuda = report->policies[0];
+  EXPECT_EQ(cuda.policy, "cuda");
+  EXPECT_TRUE(cuda.fits);
+  EXPECT_TRUE(cuda.feasible);
+  EXPECT_FALSE(cuda.oom.has_value());
+  EXPECT_EQ(cuda.h2d_bytes, 0u);  // nothing moves
+  EXPECT_EQ(cuda.backend, "accounting");
+  EXPECT_EQ(cuda.heads, 12);
+  EXPECT_EQ(cuda.gpu_memory, report->setup.resources.gpu_bytes);  // the cluster's default
+  EXPECT_GT(cuda.peak_gpu_bytes, cuda.model_bytes);
+  EXPECT_EQ(report->policies[1].policy.substr(0, 4), "auto");
+}
+
+TEST(RunPlaceTest, ASmallGpuIsAnOomResultNotAnError) {
+  PlaceRequest request = SmallPlace();
+  request.gpu_memory = uint64_t{512} << 20;
+  StatusOr<PlaceReport> report = RunPlace(request);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  const PlacePolicyReport& cuda = report->policies[0];
+  EXPECT_FALSE(cuda.fits);
+  ASSERT_TRUE(cuda.oom.has_value());
+  EXPECT_EQ(cuda.oom->device, "gpu");
+  EXPECT_EQ(cuda.oom->shortfall, cuda.oom->requested - cuda.oom->available);
+  EXPECT_FALSE(cuda.ratio_to_optimal.has_value());
+}
+
+TEST(RunPlaceTest, BadRequestsGiveTheCommandLinesMessages) {
+  PlaceRequest rank = SmallPlace();
+  rank.rank = 3;
+  EXPECT_EQ(rank.Validate().message(), "--rank: expected a rank below the world size 1, got '3'");
+  PlaceRequest policy = SmallPlace();
+  policy.policies = {"cuda", "gemini"};
+  EXPECT_EQ(policy.Validate().message(),
+            "--policy: unknown policy 'gemini'; expected cuda, cpu, static, static-documented, "
+            "auto, optimal or all");
+  PlaceRequest pinned = SmallPlace();
+  pinned.pinned_memory = 1 << 30;
+  EXPECT_EQ(pinned.Validate().message(), "--pinned-memory: only with --pin-memory");
+  PlaceRequest none = SmallPlace();
+  none.layout.reset();
+  EXPECT_EQ(none.Validate().message(), "--model: required (or --max-model FAMILY)");
+  EXPECT_TRUE(SmallPlace().Validate().ok());
+}
+
+TEST(RunPlaceTest, PolicyReportRoundTripsThroughJson) {
+  PlaceRequest request = SmallPlace();
+  request.policies = {"all"};
+  request.timeline = true;
+  request.gpu_memory = uint64_t{1} << 30;  // some OOM, some moves
+  StatusOr<PlaceReport> report = RunPlace(request);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  for (const PlacePolicyReport& r : report->policies) {
+    const nlohmann::ordered_json j = r;
+    const PlacePolicyReport back = j.get<PlacePolicyReport>();
+    EXPECT_EQ(PlaceJsonLine(back), PlaceJsonLine(r)) << r.policy;
+    EXPECT_EQ(nlohmann::ordered_json::parse(PlaceJsonLine(r)), j) << r.policy;
+  }
+  // The coded static policy carries its plan; the keys are place --json's.
+  const nlohmann::ordered_json j = report->policies[2];
+  EXPECT_EQ(j.at("policy").get<std::string>(), "static(1,0,0)");
+  EXPECT_TRUE(j.at("static_plan").is_object());
+  EXPECT_TRUE(j.at("timeline").is_array());
+  EXPECT_EQ(j.begin().key(), "policy");
+  EXPECT_EQ((--j.end()).key(), "timeline");
+}
+
+TEST(RunPlaceTest, JsonLineWritesDoublesAsFmtDoes) {
+  PlacePolicyReport r;
+  r.ratio_to_optimal = 2.0;
+  r.step_time_s = 0.5;
+  const std::string line = PlaceJsonLine(r);
+  EXPECT_NE(line.find("\"ratio_to_optimal\":2,"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"step_time_s\":0.5,"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"oom\":null,"), std::string::npos) << line;
+}
+
 }  // namespace
 }  // namespace twinsim::harness
