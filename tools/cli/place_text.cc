@@ -1,0 +1,247 @@
+#include "tools/cli/place_text.h"
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/memory_ledger.h"
+#include "sim/platform.h"
+
+namespace twinsim::cli {
+namespace {
+
+std::string Thousands(uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
+  return s;
+}
+
+// "512 B", or "1.63 GiB (1,748,733,952 B)": binary units with the exact count.
+std::string Bytes(uint64_t bytes) {
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  int unit = 0;
+  while (value >= 1024 && unit + 1 < 6) {
+    value /= 1024;
+    ++unit;
+  }
+  return fmt::format("{:.2f} {} ({} B)", value, kUnits[unit], Thousands(bytes));
+}
+
+std::string Seconds(double s) {
+  if (s >= 1) return fmt::format("{:.3f} s", s);
+  if (s >= 1e-3) return fmt::format("{:.3f} ms", s * 1e3);
+  return fmt::format("{:.3f} us", s * 1e6);
+}
+
+std::string RatioText(const harness::PlacePolicyReport& r) {
+  if (!r.fits) return "n/a (did not fit)";
+  if (r.ratio_infinite) return "inf (optimal moves nothing)";
+  return fmt::format("{:.3f}", *r.ratio_to_optimal);
+}
+
+void PrintHeader(Output& out, const harness::PlaceRequest& q, const harness::PlaceReport& report) {
+  const harness::PlaceSetup& s = report.setup;
+  const harness::PlacePolicyReport& r = report.policies.front();
+  const harness::RankResources& g = s.resources;
+  out.Append(fmt::format("model         {} ({} heads, hidden {})\n", r.model, r.heads, s.hidden));
+  out.Append(fmt::format(
+      "layout        tp={} pp={} dp={}; rank {} (dp {}, pp {}, tp {}), stage {} of {}\n", r.tp,
+      r.pp, r.dp, r.rank, s.dp_coord, s.pp_coord, s.tp_coord, r.stage, s.num_stages));
+  out.Append(fmt::format("cluster       {}: {} {}, host {} per node of {} GPU{}\n", r.cluster,
+                         g.gpu_model, core::FormatByteSize(g.gpu_bytes),
+                         core::FormatByteSize(g.node_host_bytes), g.gpus_per_node,
+                         g.gpus_per_node == 1 ? "" : "s"));
+  out.Append(fmt::format("GPU memory    {}{}\n", Bytes(r.gpu_memory),
+                         !q.gpu_memory ? " (the cluster's GPU)" : ""));
+  if (r.pin_memory) {
+    out.Append(
+        fmt::format("host memory   {} (pinned: the smaller of {} pageable and {} "
+                    "pinned)\n",
+                    Bytes(r.host_memory), core::FormatByteSize(s.pageable_budget),
+                    core::FormatByteSize(s.pinned_bytes)));
+  } else {
+    out.Append(fmt::format("host memory   {}{}\n", Bytes(r.host_memory),
+                           !q.host_memory
+                               ? fmt::format(" (node host memory / {} GPU{})", g.gpus_per_node,
+                                             g.gpus_per_node == 1 ? "" : "s")
+                               : ""));
+  }
+  out.Append(fmt::format(
+      "step          batch {} x seq {}, {} microbatch{} ({}: this stage holds {} at its peak), "
+      "recompute {}\n",
+      r.batch, r.seq, r.microbatches, r.microbatches == 1 ? "" : "es", r.schedule,
+      r.held_microbatches, r.recompute ? "on" : "off"));
+  out.Append(
+      fmt::format("chunks        {} of {} elements, {} bytes/param, {}; model data {}\n",
+                  r.num_chunks, Thousands(static_cast<uint64_t>(r.chunk_size)), r.bytes_per_param,
+                  s.keep_gathered ? std::string("one chunk kept gathered (below the minimum size)")
+                  : r.dp_shards > 1 ? fmt::format("sharded over {} DP ranks", r.dp_shards)
+                                    : std::string("not sharded"),
+                  Bytes(r.model_bytes)));
+  out.Append(
+      fmt::format("activations   {} per layer per microbatch, {} per microbatch on "
+                  "this stage\n",
+                  Bytes(r.layer_activation_bytes), Bytes(r.stage_activation_bytes)));
+  out.Append(fmt::format("feasible      {}\n",
+                         r.feasible ? "yes (a placement without OOM exists)"
+                                    : "no (no placement avoids OOM: an op's chunks and "
+                                      "activations exceed the GPU, or the model data exceeds "
+                                      "GPU plus host)"));
+}
+
+std::string StepTimeText(const harness::PlaceSetup& s, const harness::PlacePolicyReport& r) {
+  if (!r.fits) return "n/a (did not fit)";
+  if (r.sim) {
+    uint64_t pcie = 0;
+    for (const auto& [name, bytes] : r.sim->link_bytes) {
+      if (name == sim::LinkClassName(sim::LinkClass::kPcieGpu)) pcie = bytes;
+    }
+    return fmt::format(
+        "{} simulated ({} rank{}, slowest; compute alone {}; {} over the GPUs' PCIe links)",
+        Seconds(r.sim->step_time_s), r.sim->ranks, r.sim->ranks == 1 ? "" : "s",
+        Seconds(r.sim->compute_time_s), core::FormatByteSize(pcie));
+  }
+  if (!r.sim_note.empty()) return r.sim_note;
+  if (s.sim_skipped) {
+    return fmt::format("not simulated (world of {} ranks > {}; accounting only)", s.world_size,
+                       harness::kPlaceMaxSimWorld);
+  }
+  return fmt::format("not simulated (--backend {})", r.backend);
+}
+
+void PrintInitMatrix(Output& out, const harness::PlaceReport& report) {
+  out.Append(
+      fmt::format("\ninit meets placement (rank {}: init on the simulated cluster, then "
+                  "the chunk build)\n",
+                  report.policies.front().rank));
+  std::string head = fmt::format("  {:<16}", "seed policy");
+  for (const harness::PlacePolicyReport& r : report.policies) {
+    head += fmt::format(" {:<16}", r.policy);
+  }
+  out.Append(head + "\n");
+  std::vector<std::string> reasons;
+  const size_t seeds = report.policies.front().init_meets_placement.size();
+  for (size_t s = 0; s < seeds; ++s) {
+    const std::string& seed = report.policies.front().init_meets_placement[s].seed_policy;
+    std::string row = fmt::format("  {:<16}", seed);
+    for (const harness::PlacePolicyReport& r : report.policies) {
+      const harness::InitMeetsPlacementReport& m = r.init_meets_placement[s];
+      row += fmt::format(" {:<16}", !m.applicable ? "n/a" : m.fits ? "fits" : "OOM");
+      if (m.applicable && !m.fits) {
+        reasons.push_back(fmt::format("  {} under {}: {}", seed, r.policy, m.why));
+      }
+    }
+    out.Append(row + "\n");
+  }
+  for (const std::string& r : reasons) out.Append(r + "\n");
+}
+
+// Note [Static placement]: what ColossalAI's code offloads for the fractions, beside the docs.
+void PrintStaticPlan(Output& out, const harness::PlaceSetup& s) {
+  const placement::StaticPlan& code = *s.static_code;
+  const placement::StaticPlan& docs = *s.static_docs;
+  const size_t n = code.optim_on_host.size();
+  auto line = [&](std::string_view who, const placement::StaticPlan& p) {
+    return fmt::format(
+        "    {:<6} optimizer state of {} of {} chunks on the host ({}); total_chunk_mem {}; "
+        "keep_cuda_chunk_mem {}; fp16 shards start on the {}\n",
+        who, p.offloaded_optim_chunks, n, core::FormatByteSize(p.offloaded_optim_bytes),
+        core::FormatByteSize(static_cast<uint64_t>(p.total_chunk_mem)),
+        core::FormatByteSize(static_cast<uint64_t>(p.keep_cuda_chunk_mem)),
+        p.cpu_offload ? "host" : "GPU");
+  };
+  const bool differ = harness::StaticPlansDiffer(code, docs);
+  out.Append(fmt::format(
+      "  static as coded vs documented ({} chunks, {} tensors: the code's total is {:.1f}x "
+      "the chunks'){}\n",
+      n, s.tensors, docs.total_chunk_mem > 0 ? code.total_chunk_mem / docs.total_chunk_mem : 0.0,
+      differ ? "" : ": the same placement"));
+  out.Append(line("code", code));
+  if (differ) out.Append(line("docs", docs));
+  if (code.param_frac_ignored) {
+    out.Append(
+        "    offload_param_frac is ignored (ColossalAI warns) unless shard_param_frac = 1 and "
+        "offload_optim_frac = 1\n");
+  }
+}
+
+void PrintText(Output& out, const harness::PlaceSetup& s, const harness::PlacePolicyReport& r) {
+  out.Append(fmt::format("\npolicy {}\n", r.policy));
+  if (r.fits) {
+    out.Append("  result      fits\n");
+  } else {
+    const harness::PlaceOomReport& oom = *r.oom;
+    out.Append(fmt::format(
+        "  result      OOM on {} at {}: {} short (needs {}, {} available)\n", oom.device,
+        oom.op < 0 ? oom.op_name : fmt::format("op {} '{}'", oom.op, oom.op_name),
+        Bytes(oom.shortfall), Bytes(oom.requested), Bytes(oom.available)));
+  }
+  out.Append(
+      fmt::format("  peak GPU    {}{}\n", Bytes(r.peak_gpu_bytes),
+                  r.peak_reserved_bytes > 0
+                      ? fmt::format(", reserved {}", core::FormatByteSize(r.peak_reserved_bytes))
+                      : std::string()));
+  out.Append(fmt::format("  peak host   {}\n", Bytes(r.peak_host_bytes)));
+  out.Append(fmt::format("  PCIe/step   H2D {}, D2H {}{}\n", Bytes(r.h2d_bytes), Bytes(r.d2h_bytes),
+                         r.fits ? "" : " (up to the OOM)"));
+  out.Append(fmt::format("  H2D/optimal {}\n", RatioText(r)));
+  out.Append(fmt::format("  step time   {}\n", StepTimeText(s, r)));
+  if (r.timeline) {
+    out.Append("  timeline    op, GPU and host memory while it ran\n");
+    for (size_t i = 0; i < r.timeline->size(); ++i) {
+      const harness::TimelineEntry& t = (*r.timeline)[i];
+      out.Append(fmt::format("    {:>5} {:<20} {:>12} {:>12}\n", i, t.op,
+                             core::FormatByteSize(t.gpu_bytes),
+                             core::FormatByteSize(t.host_bytes)));
+    }
+  }
+  if (r.host_replay) {
+    out.Append(fmt::format(
+        "  host bytes  {} moves, {} moved with real bytes, {} checksums match (peak {})\n",
+        r.host_replay->moves, core::FormatByteSize(r.host_replay->bytes_moved),
+        r.host_replay->checksums, core::FormatByteSize(r.host_replay->peak_device_bytes)));
+  } else if (r.backend == "host" && r.fits) {
+    out.Append("  host bytes  n/a (optimal is a bound, not a placement)\n");
+  }
+  if (r.static_plan) PrintStaticPlan(out, s);
+}
+
+}  // namespace
+
+void PrintPlaceText(Output& out, const harness::PlaceRequest& request,
+                    const harness::PlaceReport& report) {
+  PrintHeader(out, request, report);
+  for (const harness::PlacePolicyReport& r : report.policies) PrintText(out, report.setup, r);
+  if (!request.init_policies.empty()) PrintInitMatrix(out, report);
+}
+
+void PrintLargestModelText(Output& out, const harness::PlaceRequest& request,
+                           const placement::MemoryBudget& budget,
+                           const std::vector<harness::LargestModelReport>& reports) {
+  const core::LayoutConfig& lc = request.layout->config();
+  out.Append(fmt::format("family        {} (n_layer searched up to {}; widths {})\n",
+                         request.family->text, harness::kMaxSearchLayers,
+                         request.family->widths.size()));
+  out.Append(fmt::format("cluster       {}: GPU {}, host {}\n", request.cluster,
+                         core::FormatByteSize(budget.gpu_bytes),
+                         core::FormatByteSize(budget.host_bytes)));
+  out.Append(fmt::format("step          batch {} x seq {}, tp={} pp={} dp={}{}, rank {}\n",
+                         request.step.micro_batch_size, request.step.seq_len, lc.tp, lc.pp, lc.dp,
+                         request.dp_shard ? " (sharded)" : "", request.rank));
+  for (const harness::LargestModelReport& r : reports) {
+    if (!r.largest) {
+      out.Append(fmt::format(
+          "\npolicy {}\n  largest     none: the smallest candidate does not fit\n", r.policy));
+    } else {
+      out.Append(fmt::format(
+          "\npolicy {}\n  largest     {} ({:.2f} B parameters)\n  one more    layer fails: {}\n",
+          r.policy, *r.largest, static_cast<double>(r.params) / 1e9, r.next_fails));
+    }
+  }
+}
+
+}  // namespace twinsim::cli
