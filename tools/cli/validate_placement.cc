@@ -12,6 +12,7 @@
 #include "gpu/cuda_device.h"
 #include "gpu/placement_replay.h"
 #include "gpu/sim_replay.h"
+#include "harness/place.h"
 #include "policies/placement/registry.h"
 #include "tools/cli/args.h"
 #include "tools/cli/layout_args.h"
@@ -175,12 +176,11 @@ StatusOr<PlacementCheck> PlacementStep::Check(const placement::PlacementPolicy& 
 StatusOr<int> PlacementStep::Execute(const core::Topology& topology, const std::string& device,
                                      const std::string& cluster, const std::string& calibration,
                                      bool json, Output& out) {
-  const core::NodeSpec& node = topology.nodes.at(0);
+  // Rank 0's GPU and host share, as place's defaults.
+  const harness::RankResources rank0 = harness::ResourcesOfRank(topology, 0);
   placement::MemoryBudget budget;
-  budget.gpu_bytes =
-      gpu_bytes_.value_or(static_cast<uint64_t>(node.gpus.at(0).memory_capacity_bytes));
-  budget.host_bytes = host_bytes_.value_or(static_cast<uint64_t>(node.host_memory.pageable_bytes) /
-                                           std::max<size_t>(1, node.gpus.size()));
+  budget.gpu_bytes = gpu_bytes_.value_or(rank0.gpu_bytes);
+  budget.host_bytes = host_bytes_.value_or(rank0.host_bytes);
   int disagreements = 0;
   for (const auto& policy : policies_) {
     StatusOr<PlacementCheck> checked = Check(*policy, budget, topology);
