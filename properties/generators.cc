@@ -117,6 +117,8 @@ int MaxTp(const ModelSpec& model) {
 
 }  // namespace
 
+// No MoE family yet: with experts over ep > 1, zero-init deadlocks and several claims fail
+// (see the session note of 2026-12-07); the family comes back with those fixes.
 rc::Gen<ModelSpec> GenModel() { return rc::gen::oneOf(GenGpt2(), GenLlama3(), GenLinearStack()); }
 
 rc::Gen<LayoutConfig> GenLayout(const ModelSpec& model) {
