@@ -385,7 +385,9 @@ TEST(ParallelLayoutShards, ChunkRowsSplitsAsTorchChunk) {
     for (int i = 0; i < 4; ++i) {
       const IndexRange r = ParallelLayout::ChunkRows(rows, 4, i);
       EXPECT_EQ(r.size(), sizes[i]) << rows << " rows, piece " << i;
-      if (!r.empty()) EXPECT_EQ(r.begin, next);
+      if (!r.empty()) {
+        EXPECT_EQ(r.begin, next);
+      }
       next = std::max(next, r.end);
     }
     EXPECT_EQ(next, rows);
