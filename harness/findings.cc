@@ -30,10 +30,12 @@ struct Case {
   int tp = 1, pp = 1, dp = 1;
   InitDevice device = InitDevice::kCuda;
   uint64_t seed = 0;
+  int ep = 1;
 };
 
 std::string CaseText(const Case& c) {
-  return fmt::format("--model {} tp={} pp={} dp={}, init on {}, seed {}", c.model, c.tp, c.pp, c.dp,
+  return fmt::format("--model {} tp={} pp={} dp={}{}, init on {}, seed {}", c.model, c.tp, c.pp,
+                     c.dp, c.ep > 1 ? fmt::format(" ep={}", c.ep) : "",
                      policies::seed::InitDeviceName(c.device), c.seed);
 }
 
@@ -43,6 +45,7 @@ StatusOr<core::ParallelLayout> MakeLayout(const Case& c) {
   config.tp = c.tp;
   config.pp = c.pp;
   config.dp = c.dp;
+  config.ep = c.ep;
   return core::ParallelLayout::Make(config, model);
 }
 
@@ -95,6 +98,22 @@ StatusOr<Reproduction> MegatronAdditiveSeeds() {
   Case c{"linear-stack:layers=30,width=83", 83, 30, 1};
   c.seed = 1;
   return ExpectFailure("megatron", c, Property::kDistinct, "pp_rank 1 and pp_rank 29");
+}
+
+// Megatron's --use-cpu-initialization seeds the CPU generator seed + 100 * pp_rank on every
+// rank (initialize.py:_set_random_seed), and _initialize_affine_weight_cpu draws each local
+// expert's full master weight from it: EP ranks repeat each other's draws for different
+// experts. The shrunk case of megatron-cpu / distinct in the property test (a one-layer qwen3_moe
+// with two experts at DP 2, EP 2).
+constexpr const char* kTinyMoe =
+    "qwen3-30b-a3b:num_hidden_layers=1,hidden_size=2,num_attention_heads=1,"
+    "num_key_value_heads=1,vocab_size=17,head_dim=2,intermediate_size=1,"
+    "moe_intermediate_size=1,num_experts=2,num_experts_per_tok=1";
+
+StatusOr<Reproduction> MegatronCpuRepeatedExperts() {
+  Case c{kTinyMoe, 1, 1, 2, InitDevice::kCpu, 1};
+  c.ep = 2;
+  return ExpectFailure("megatron-cpu", c, Property::kDistinct, "ep_rank 0 and ep_rank 1");
 }
 
 // Serial PP init (PyTorch PR #139445's serial mode, the question of torchtitan #514) passes the
@@ -245,8 +264,7 @@ StatusOr<Reproduction> SeedCheckpointCost() {
   return out;
 }
 
-// Not yet here: megatron-cpu's repeated experts under EP (layers.py:186-229; needs MoE models,
-// issue 15), and ColossalAI legacy's unforked CPU generator (legacy layers allocate on the GPU,
+// Not yet here: ColossalAI legacy's unforked CPU generator (legacy layers allocate on the GPU,
 // so it shows only under the RFC's CPU init, which no policy models yet).
 const std::vector<Finding>& Registry() {
   static const std::vector<Finding> kFindings = {
@@ -266,6 +284,16 @@ const std::vector<Finding>& Registry() {
        "twinsim init --policy megatron --model linear-stack:layers=30,width=83 --tp 83 --pp 30 "
        "--check distinct",
        "distinct fails between pp_rank 1 and pp_rank 29 at TP 83, PP 30", MegatronAdditiveSeeds},
+      {"megatron-cpu-repeated-experts", "Megatron-LM (--use-cpu-initialization)",
+       "with expert parallelism every EP rank's CPU generator is seeded alike, so experts on "
+       "different EP ranks draw the same values",
+       "NVIDIA/Megatron-LM@d98e8a64 megatron/training/initialize.py:425-484 (_set_random_seed: "
+       "seed + 100 * pp_rank), megatron/core/tensor_parallel/layers.py:186-229 "
+       "(_initialize_affine_weight_cpu)",
+       std::string("twinsim init --policy megatron-cpu --model ") + kTinyMoe +
+           " --dp 2 --ep 2 --seed 1 --check distinct",
+       "distinct fails: expert 0 on ep_rank 0 and expert 1 on ep_rank 1 draw the same CPU words",
+       MegatronCpuRepeatedExperts},
       {"serial-pp-init-cost", "PyTorch pipelining (PR #139445, serial mode)",
        "serial seeded init passes the generator state stage to stage, so init time does not fall "
        "with PP",

@@ -104,6 +104,50 @@ rc::Gen<ModelSpec> GenLinearStack() {
       });
 }
 
+// Mixture-of-experts models from the Hugging Face families, shrunk by overrides (core/hf_config):
+// qwen3_moe (experts only), mixtral (block_sparse_moe) and deepseek_v3 (MLA, dense first
+// layers, a shared expert). Experts are 2, 4 or 8, so GenLayout's ep can split them.
+rc::Gen<ModelSpec> GenMoe() {
+  // family, layers, experts (2^k), hidden per head, heads, expert ffn, vocab.
+  return rc::gen::map(
+      rc::gen::tuple(rc::gen::inRange(0, 3), rc::gen::inRange(1, 4), rc::gen::inRange(1, 4),
+                     rc::gen::inRange(1, 5), rc::gen::inRange(1, 3), rc::gen::inRange(1, 9),
+                     rc::gen::inRange(17, 97)),
+      [](const std::tuple<int, int, int, int, int, int, int>& t) {
+        const auto& [family, layers, log_experts, head_dim, heads, ffn, vocab] = t;
+        const std::string experts = std::to_string(1 << log_experts);
+        const std::string hidden = std::to_string(2 * head_dim * heads);
+        const std::string common =
+            "num_hidden_layers=" + std::to_string(layers) + ",hidden_size=" + hidden +
+            ",num_attention_heads=" + std::to_string(heads) + ",num_key_value_heads=" +
+            std::to_string(heads) + ",vocab_size=" + std::to_string(vocab);
+        std::string name;
+        if (family == 0) {
+          name = "qwen3-30b-a3b:" + common + ",head_dim=" + std::to_string(2 * head_dim) +
+                 ",intermediate_size=" + std::to_string(ffn) + ",moe_intermediate_size=" +
+                 std::to_string(ffn) + ",num_experts=" + experts + ",num_experts_per_tok=1";
+        } else if (family == 1) {
+          name = "mixtral-8x7b:" + common + ",intermediate_size=" + std::to_string(ffn) +
+                 ",num_local_experts=" + experts + ",num_experts_per_tok=1";
+        } else {
+          name = "deepseek-v3:" + common + ",first_k_dense_replace=" +
+                 std::to_string(layers > 1 ? 1 : 0) + ",n_routed_experts=" + experts +
+                 ",intermediate_size=" + std::to_string(2 * ffn) +
+                 ",moe_intermediate_size=" + std::to_string(ffn) +
+                 ",q_lora_rank=4,kv_lora_rank=4,qk_rope_head_dim=2,qk_nope_head_dim=2,"
+                 "v_head_dim=2,n_group=1,topk_group=1,num_experts_per_tok=1";
+        }
+        return OrDie(core::MakeModel(name));
+      });
+}
+
+// The number of experts in `model` (1 + the largest expert index; 0 for a dense model).
+int NumExperts(const ModelSpec& model) {
+  int n = 0;
+  for (const core::ParamSpec& p : model.params) n = std::max(n, p.expert + 1);
+  return n;
+}
+
 // The largest tp every column / row split of `model` allows (no empty shards), capped at 8.
 int MaxTp(const ModelSpec& model) {
   int64_t max_tp = 8;
@@ -117,19 +161,20 @@ int MaxTp(const ModelSpec& model) {
 
 }  // namespace
 
-// No MoE family yet: with experts over ep > 1, zero-init deadlocks and several claims fail
-// (see the session note of 2026-12-07); the family comes back with those fixes.
-rc::Gen<ModelSpec> GenModel() { return rc::gen::oneOf(GenGpt2(), GenLlama3(), GenLinearStack()); }
+rc::Gen<ModelSpec> GenModel() {
+  return rc::gen::oneOf(GenGpt2(), GenLlama3(), GenLinearStack(), GenMoe());
+}
 
 rc::Gen<LayoutConfig> GenLayout(const ModelSpec& model) {
   const int max_tp = MaxTp(model);
   const int layers = model.num_layers;
+  const int experts = NumExperts(model);
   // tp, pp, vpp (clamped below), dp, ep choice, by-params, vocab_divisible_by choice.
   return rc::gen::map(
       rc::gen::tuple(rc::gen::inRange(1, max_tp + 1), rc::gen::inRange(1, layers + 1),
                      rc::gen::inRange(1, layers + 1), rc::gen::inRange(1, 5),
                      rc::gen::inRange(0, 3), rc::gen::arbitrary<bool>(), rc::gen::inRange(0, 3)),
-      [layers](const std::tuple<int, int, int, int, int, bool, int>& t) {
+      [layers, experts](const std::tuple<int, int, int, int, int, bool, int>& t) {
         const auto& [tp, pp, vpp, dp, ep_choice, by_params, vocab_choice] = t;
         LayoutConfig c;
         c.tp = tp;
@@ -138,7 +183,7 @@ rc::Gen<LayoutConfig> GenLayout(const ModelSpec& model) {
         c.dp = dp;
         std::vector<int> divisors;
         for (int d = 1; d <= dp; ++d) {
-          if (dp % d == 0) divisors.push_back(d);
+          if (dp % d == 0 && (experts == 0 || experts % d == 0)) divisors.push_back(d);
         }
         c.ep = divisors[ep_choice % divisors.size()];
         c.partition =

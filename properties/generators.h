@@ -21,7 +21,9 @@ namespace twinsim::properties {
 
 // A random small model: gpt2 (1-6 layers, n_embd = n_head * head_dim up to 96, odd widths
 // included), llama3 (GQA with n_kv_heads dividing n_heads) or linear-stack (1-6 nn.Linear
-// layers of width 1..96); vocab 17..300, tied and untied embeddings. ModelSpec::name is the
+// layers of width 1..96); vocab 17..300, tied and untied embeddings; or a mixture of experts
+// (qwen3_moe, mixtral or deepseek_v3 from their Hugging Face presets with shrinking overrides:
+// 1-3 layers, 2, 4 or 8 experts, deepseek's MLA and dense first layer). ModelSpec::name is the
 // --model text that rebuilds it ("gpt2:n_layer=2,n_embd=12,..."), so a counterexample can be
 // replayed with core::MakeModel. Every generated model passes core::ValidateModelSpec.
 // Shrinks toward a one-layer gpt2 of the smallest sizes.
@@ -29,7 +31,7 @@ rc::Gen<core::ModelSpec> GenModel();
 
 // A layout ParallelLayout::Make(config, model) accepts: tp in 1..8 and no larger than any
 // column / row split dimension of `model`, pp * vpp <= num_layers (vpp > 1 only with pp > 1),
-// dp in 1..4 with ep dividing dp, both partition modes, vocab_divisible_by in {1, 2, 128}.
+// dp in 1..4 with ep dividing dp and the model's expert count, both partition modes, vocab_divisible_by in {1, 2, 128}.
 // REQUIRES: ValidateModelSpec(model).ok(). Shrinks toward tp = pp = dp = ep = vpp = 1,
 // kByLayers, vocab_divisible_by = 1.
 rc::Gen<core::LayoutConfig> GenLayout(const core::ModelSpec& model);

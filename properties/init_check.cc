@@ -105,9 +105,16 @@ std::string Why(const core::ParallelLayout& layout, int a, int b, StreamKind kin
   if (ca.tp != cb.tp) parts.push_back(fmt::format("tp_rank {} and tp_rank {}", ca.tp, cb.tp));
   if (ca.pp != cb.pp) parts.push_back(fmt::format("pp_rank {} and pp_rank {}", ca.pp, cb.pp));
   if (ca.dp != cb.dp) parts.push_back(fmt::format("dp_rank {} and dp_rank {}", ca.dp, cb.dp));
+  if (ca.cp != cb.cp) parts.push_back(fmt::format("cp_rank {} and cp_rank {}", ca.cp, cb.cp));
   std::string who;
   for (size_t i = 0; i < parts.size(); ++i) who += (i ? ", " : "") + parts[i];
-  return fmt::format("{} drew from the same {} stream", who, ShortKind(kind));
+  std::string experts;
+  if (layout.config().ep > 1 && ca.ep != cb.ep) {
+    // Note [Experts over EP] in policies/seed/common.h.
+    experts = fmt::format(" (ep_rank {} and ep_rank {}: each builds only its own experts)", ca.ep,
+                          cb.ep);
+  }
+  return fmt::format("{} drew from the same {} stream{}", who, ShortKind(kind), experts);
 }
 
 float Element(core::DType dtype, std::span<const std::byte> bytes, uint64_t i) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -84,49 +85,58 @@ RC_GTEST_PROP(ParallelLayoutProperty, EveryElementIsOwnedExactlyOncePerReplica, 
   Classify(model, config);
   RC_LOG() << Describe(model) << "\n" << Describe(config) << "\n";
 
-  for (int dp = 0; dp < config.dp; ++dp) {
-    // Per (param, tp_rank) for whole tensors, per (param, -1) for split ones: how often each
-    // element is owned in this replica (home placements only; tied copies are checked apart).
-    std::map<std::pair<int, int>, std::vector<int>> owned;
-    for (int rank = 0; rank < layout.world_size(); ++rank) {
-      const core::ParallelCoords coords = layout.RankCoords(rank);
-      if (coords.dp != dp) continue;
-      for (const OwnedShard& s : layout.OwnedBy(rank)) {
-        if (s.tied_from >= 0) continue;
-        const ParamSpec& p = model.params[s.param];
-        std::vector<int>& count = owned[{s.param, s.shard.whole() ? coords.tp : -1}];
-        count.resize(p.Numel());
-        // Row-major walk over the shard's per-dimension ranges.
-        const std::vector<core::IndexRange> ranges = s.shard.Ranges(p.shape);
-        bool empty = false;
-        for (const core::IndexRange& r : ranges) empty = empty || r.empty();
-        if (empty) continue;
-        std::vector<int64_t> index(ranges.size());
-        for (size_t d = 0; d < ranges.size(); ++d) index[d] = ranges[d].begin;
-        while (true) {
-          int64_t flat = 0;
-          for (size_t d = 0; d < ranges.size(); ++d) flat = flat * p.shape[d] + index[d];
-          ++count[flat];
-          size_t d = ranges.size();
-          while (d > 0 && ++index[d - 1] == ranges[d - 1].end) {
-            index[d - 1] = ranges[d - 1].begin;
-            --d;
-          }
-          if (d == 0) break;
+  // A replica of a dense parameter is a dp coordinate (cp is 1 under GenLayout); of an expert
+  // parameter, an expert_dp coordinate: ep ranks split the experts, dp / ep copies of the set.
+  const int expert_replicas = config.dp * config.cp / config.ep;
+  // Per (replica, param, tp_rank) for whole tensors, per (replica, param, -1) for split ones:
+  // how often each element is owned (home placements only; tied copies are checked apart).
+  std::map<std::tuple<int, int, int>, std::vector<int>> owned;
+  for (int rank = 0; rank < layout.world_size(); ++rank) {
+    const core::ParallelCoords coords = layout.RankCoords(rank);
+    for (const OwnedShard& s : layout.OwnedBy(rank)) {
+      if (s.tied_from >= 0) continue;
+      const ParamSpec& p = model.params[s.param];
+      const int replica = p.expert >= 0 ? coords.expert_dp : coords.dp;
+      std::vector<int>& count = owned[{replica, s.param, s.shard.whole() ? coords.tp : -1}];
+      count.resize(p.Numel());
+      // Row-major walk over the shard's per-dimension ranges.
+      const std::vector<core::IndexRange> ranges = s.shard.Ranges(p.shape);
+      bool empty = false;
+      for (const core::IndexRange& r : ranges) empty = empty || r.empty();
+      if (empty) continue;
+      std::vector<int64_t> index(ranges.size());
+      for (size_t d = 0; d < ranges.size(); ++d) index[d] = ranges[d].begin;
+      while (true) {
+        int64_t flat = 0;
+        for (size_t d = 0; d < ranges.size(); ++d) flat = flat * p.shape[d] + index[d];
+        ++count[flat];
+        size_t d = ranges.size();
+        while (d > 0 && ++index[d - 1] == ranges[d - 1].end) {
+          index[d - 1] = ranges[d - 1].begin;
+          --d;
         }
+        if (d == 0) break;
       }
     }
-    for (size_t i = 0; i < model.params.size(); ++i) {
-      const ParamSpec& p = model.params[i];
-      if (!p.tied_to.empty()) continue;  // stored as its target
-      const bool whole = p.tp_split == core::TpSplit::kReplicated;
+  }
+  for (size_t i = 0; i < model.params.size(); ++i) {
+    const ParamSpec& p = model.params[i];
+    if (!p.tied_to.empty()) continue;  // stored as its target
+    const bool whole = p.tp_split == core::TpSplit::kReplicated;
+    const int replicas = p.expert >= 0 ? expert_replicas : config.dp;
+    for (int r = 0; r < replicas; ++r) {
       for (int t = whole ? 0 : -1; t < (whole ? config.tp : 0); ++t) {
-        const auto it = owned.find({static_cast<int>(i), t});
-        RC_ASSERT(it != owned.end());
+        const auto it = owned.find({r, static_cast<int>(i), t});
+        if (it == owned.end()) {
+          RC_FAIL("param '" + p.name + "' has no owner in " +
+                  (p.expert >= 0 ? "expert replica " : "dp replica ") + std::to_string(r) +
+                  (t >= 0 ? " at tp_rank " + std::to_string(t) : ""));
+        }
         for (int64_t e = 0; e < p.Numel(); ++e) {
           if (it->second[e] != 1) {
             RC_FAIL("param '" + p.name + "' element " + std::to_string(e) + " owned " +
-                    std::to_string(it->second[e]) + " times in dp replica " + std::to_string(dp) +
+                    std::to_string(it->second[e]) + " times in " +
+                    (p.expert >= 0 ? "expert replica " : "dp replica ") + std::to_string(r) +
                     (t >= 0 ? " by tp_rank " + std::to_string(t) : ""));
           }
         }

@@ -304,5 +304,77 @@ TEST(SeedUpstreamFacts, ZeroInitRunsOutOfMemoryOnAFullEmbedding) {
       << result.detail;
 }
 
+// Note [Experts over EP] (policies/seed/common.h): a one-layer qwen3_moe with two experts at
+// DP 2 x EP 2, each EP rank holding one expert.
+constexpr const char* kTinyMoe =
+    "qwen3-30b-a3b:num_hidden_layers=1,hidden_size=2,num_attention_heads=1,"
+    "num_key_value_heads=1,vocab_size=17,head_dim=2,intermediate_size=1,"
+    "moe_intermediate_size=1,num_experts=2,num_experts_per_tok=1";
+
+core::ParallelLayout MoeLayout(int ep) {
+  StatusOr<core::ModelSpec> model = core::MakeModel(kTinyMoe);
+  EXPECT_TRUE(model.ok()) << model.status().message();
+  core::LayoutConfig config;
+  config.dp = 2;
+  config.ep = ep;
+  StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
+  EXPECT_TRUE(layout.ok()) << layout.status().message();
+  return std::move(layout).value();
+}
+
+// DeepSpeed@edaa72212 engine.py:1872-1891 (_validate_zero3_moe_compatibility: "Native DeepSpeed
+// MoE is not supported with ZeRO Stage 3") and :1940-1952 (AutoEP experts partitioned under
+// zero.Init are an AssertionError): zero.Init cannot build experts split over EP ranks. With
+// ep == 1 the experts are plain modules every rank builds, broadcast like the rest.
+TEST(SeedUpstreamFacts, ZeroInitRefusesExpertsSplitOverEp) {
+  const std::unique_ptr<SeedPolicy> p = Policy("zero-init");
+  StatusOr<core::ParallelLayout> split = policies::seed::LayoutFor(*p, MoeLayout(2));
+  ASSERT_FALSE(split.ok());
+  EXPECT_NE(split.status().message().find("Native DeepSpeed MoE is not supported with ZeRO"),
+            std::string::npos)
+      << split.status().message();
+  EXPECT_NE(split.status().message().find("engine.py:1872-1891, 1940-1952"), std::string::npos);
+  const core::ParallelLayout whole = MoeLayout(1);
+  ASSERT_TRUE(policies::seed::LayoutFor(*p, whole).ok());
+  InitRunOptions options;
+  options.seed = 7;
+  options.init_device = InitDevice::kCuda;
+  StatusOr<PolicyCheck> check = CheckPolicy(*p, whole, options, {Property::kParity});
+  ASSERT_TRUE(check.ok()) << check.status().message();
+  EXPECT_TRUE(check->rows.at(0).claimed);
+  EXPECT_EQ(check->rows.at(0).result.verdict, Verdict::kHolds) << check->rows.at(0).result.detail;
+}
+
+// Policies whose EP ranks draw from generators seeded alike repeat draws across experts, and do
+// not claim distinct there: plain torch.manual_seed (torch-serial, torch-parallel), Megatron's
+// CPU generator (initialize.py:425-484, layers.py:186-229 @d98e8a64), DTensor's default
+// generator for experts that are not DTensors. Megatron's GPU path draws experts under the
+// 'expert-parallel-rng' tracker, seeded seed + 1024 + 100 * ep_rank + etp_rank (random.py
+// model_parallel_cuda_manual_seed @d98e8a64, Note [megatron] in megatron.cc), and keeps distinct.
+TEST(SeedUpstreamFacts, ExpertsOverEpRepeatDrawsUnlessSeededPerEpRank) {
+  const core::ParallelLayout layout = MoeLayout(2);
+  for (const char* name : {"torch-serial", "torch-parallel", "megatron-cpu", "dtensor"}) {
+    const std::unique_ptr<SeedPolicy> p = Policy(name);
+    InitRunOptions options;
+    options.seed = 1;
+    options.init_device = p->default_init_device();
+    StatusOr<PolicyCheck> check = CheckPolicy(*p, layout, options, {Property::kDistinct});
+    ASSERT_TRUE(check.ok()) << name << ": " << check.status().message();
+    EXPECT_FALSE(check->rows.at(0).claimed) << name;
+    EXPECT_EQ(check->rows.at(0).result.verdict, Verdict::kFails) << name;
+    EXPECT_NE(check->rows.at(0).result.detail.find("ep_rank 0 and ep_rank 1"), std::string::npos)
+        << name << ": " << check->rows.at(0).result.detail;
+  }
+  InitRunOptions options;
+  options.seed = 1;
+  options.init_device = InitDevice::kCuda;
+  StatusOr<PolicyCheck> megatron =
+      CheckPolicy(*Policy("megatron"), layout, options, {Property::kDistinct});
+  ASSERT_TRUE(megatron.ok()) << megatron.status().message();
+  EXPECT_TRUE(megatron->rows.at(0).claimed);
+  EXPECT_EQ(megatron->rows.at(0).result.verdict, Verdict::kHolds)
+      << megatron->rows.at(0).result.detail;
+}
+
 }  // namespace
 }  // namespace twinsim::properties

@@ -626,6 +626,10 @@ StatusOr<bool> RecvBytes(const InitContext& ctx, int src, uint64_t bytes, int ta
   return true;
 }
 
+bool ExpertsSplitOverEp(const core::ParallelLayout& layout) {
+  return layout.config().ep > 1 && layout.num_experts() > 0;
+}
+
 Claim Always(Property property) { return Claim{property, "", nullptr}; }
 
 Claim When(Property property, std::string condition,

@@ -231,6 +231,19 @@ StatusOr<bool> SendBytes(const InitContext& ctx, int dst, uint64_t size,
 StatusOr<bool> RecvBytes(const InitContext& ctx, int src, uint64_t bytes, int tag,
                          RankInit& init, std::vector<std::byte>* out);
 
+// Note [Experts over EP]
+// ~~~~~~~~~~~~~~~~~~~~~~
+// With ep > 1 each EP rank builds only its own experts (Megatron's and DeepSpeed's expert
+// parallelism, and twinsim's layouts: ParallelLayout::EpRankOf). A policy whose ranks draw from
+// a generator seeded alike on every EP rank (plain torch.manual_seed, megatron-cpu's CPU
+// generator, DTensor's default generator for non-DTensor experts) then draws the same stream
+// positions for different experts on different EP ranks, and skips the draws of the experts it
+// does not hold, so later parameters move against single-device init. Such policies claim
+// parity and distinct only where no experts are split (ExpertsSplitOverEp false); the property
+// matrix draws MoE models with ep > 1 (properties::GenModel) and the init check shows the
+// repeated draws.
+bool ExpertsSplitOverEp(const core::ParallelLayout& layout);
+
 // The claims every policy shares the shape of.
 Claim Always(Property property);
 Claim When(Property property, std::string condition,

@@ -372,9 +372,7 @@ bool VocabPaddingIndependentOfTp(const core::ParallelLayout& layout) {
 }
 
 // Experts on more than one EP rank: megatron-cpu seeds every EP rank's CPU generator alike.
-bool ExpertsOnOneEpRank(const core::ParallelLayout& layout) {
-  return layout.config().ep == 1 || layout.num_experts() == 0;
-}
+bool ExpertsOnOneEpRank(const core::ParallelLayout& layout) { return !ExpertsSplitOverEp(layout); }
 
 // Note [megatron-cpu]
 // ~~~~~~~~~~~~~~~~~~~
@@ -392,7 +390,7 @@ bool ExpertsOnOneEpRank(const core::ParallelLayout& layout) {
 class MegatronCpuPolicy final : public SeedPolicy {
  public:
   std::string_view name() const override { return "megatron-cpu"; }
-  std::string_view version() const override { return "2"; }
+  std::string_view version() const override { return "3"; }
   std::string_view models() const override {
     return "Megatron-LM --use-cpu-initialization: full fp32 master weight on the CPU, then "
            "each TP rank keeps its slice";
@@ -405,8 +403,9 @@ class MegatronCpuPolicy final : public SeedPolicy {
                             "params_dtype, then this rank's slice"));
     p.deviations.push_back(
         "with EP > 1 every EP rank's CPU generator is seeded alike (seed + 100 * pp_rank), so "
-        "experts on different EP ranks repeat; distinct is claimed only with ep == 1 or no "
-        "experts, and the refuting MoE model comes with issue 15");
+        "experts on different EP ranks repeat, and each EP rank skips the others' draws; "
+        "distinct and parity are claimed only with ep == 1 or no experts (`twinsim findings "
+        "--only megatron-cpu-repeated-experts` shows the repeat)");
     return p;
   }
   VocabRule vocab_rule() const override { return {.pads = true}; }
@@ -415,9 +414,11 @@ class MegatronCpuPolicy final : public SeedPolicy {
     static const std::vector<Claim> kClaims = {
         Always(Property::kDistribution),
         When(Property::kParity,
-             "pp == 1 and the padded vocabulary is the same as at tp == 1",
+             "pp == 1, the padded vocabulary is the same as at tp == 1, ep == 1 or the model "
+             "has no experts",
              [](const core::ParallelLayout& layout, InitDevice) {
-               return layout.num_stages() == 1 && VocabPaddingIndependentOfTp(layout);
+               return layout.num_stages() == 1 && VocabPaddingIndependentOfTp(layout) &&
+                      ExpertsOnOneEpRank(layout);
              }),
         Always(Property::kReplica),
         When(Property::kDistinct, "ep == 1 or the model has no experts",

@@ -68,8 +68,11 @@ SeedPolicy::~SeedPolicy() = default;
 
 Status SeedPolicy::CheckSeed(uint64_t) const { return Status::Ok(); }
 
+Status SeedPolicy::CheckLayout(const core::ParallelLayout&) const { return Status::Ok(); }
+
 StatusOr<core::ParallelLayout> LayoutFor(const SeedPolicy& policy,
                                          const core::ParallelLayout& layout) {
+  TWINSIM_RETURN_IF_ERROR(policy.CheckLayout(layout));
   const VocabRule rule = policy.vocab_rule();
   const core::LayoutConfig& config = layout.config();
   if (rule.requires_divisible) {

@@ -165,6 +165,9 @@ class SeedPolicy {
   // InvalidArgument, with the framework's own message, for a root seed its code rejects
   // (Megatron: seed 0). Default: every seed is accepted.
   virtual Status CheckSeed(uint64_t seed) const;
+  // InvalidArgument, with the framework's own reason, for a layout its code refuses to train
+  // (zero-init: experts split over ep > 1). Called by LayoutFor. Default: every layout.
+  virtual Status CheckLayout(const core::ParallelLayout& layout) const;
   // The job it needs before training starts, outside the layout's ranks (Note [Offline
   // work]); nullopt for the schemes that need none.
   virtual std::optional<OfflineWork> Offline(const core::ModelSpec& model) const {
@@ -191,7 +194,8 @@ class SeedPolicy {
 // set, kept otherwise). `layout` itself
 // when it already follows the rule. InvalidArgument, naming the policy, the parameter, the
 // vocabulary, tp and the upstream source, when the rule rejects the vocabulary
-// (requires_divisible and tp does not divide it).
+// (requires_divisible and tp does not divide it), or with policy.CheckLayout's message when
+// the framework refuses the layout.
 StatusOr<core::ParallelLayout> LayoutFor(const SeedPolicy& policy,
                                          const core::ParallelLayout& layout);
 

@@ -22,7 +22,11 @@
 namespace twinsim::policies::seed {
 namespace {
 
-bool TpIsOne(const core::ParallelLayout& layout, InitDevice) { return layout.config().tp == 1; }
+// tp == 1 and no experts split over EP ranks (Note [Experts over EP] in common.h).
+bool TpOneNoSplitExperts(const core::ParallelLayout& layout, InitDevice) {
+  return layout.config().tp == 1 && !ExpertsSplitOverEp(layout);
+}
+constexpr const char* kTpOneNoSplitExperts = "tp == 1, no experts split over ep";
 
 // Note [torch-serial]
 // ~~~~~~~~~~~~~~~~~~~
@@ -37,7 +41,7 @@ bool TpIsOne(const core::ParallelLayout& layout, InitDevice) { return layout.con
 class TorchSerialPolicy final : public SeedPolicy {
  public:
   std::string_view name() const override { return "torch-serial"; }
-  std::string_view version() const override { return "1"; }
+  std::string_view version() const override { return "2"; }
   std::string_view models() const override {
     return "the serial pipeline init proposed in PyTorch PR #139445 (closed, unmerged; RFC "
            "#139304 open): one torch.manual_seed, generator states passed stage to stage";
@@ -49,13 +53,19 @@ class TorchSerialPolicy final : public SeedPolicy {
                      "mode=\"serial\": stages initialize in order, each handing its CPU and CUDA "
                      "generator states to the next"}},
         .deviations = {"Not in any PyTorch release: PR #139445 was closed unmerged and RFC "
-                       "#139304 is open; twinsim models the proposal as described there."}};
+                       "#139304 is open; twinsim models the proposal as described there.",
+                       "The proposal knows nothing of expert parallelism: with experts split over "
+                       "ep > 1 each EP rank builds its own experts from the handed-on state, so EP "
+                       "ranks repeat draws and parity and distinct are not claimed (Note [Experts "
+                       "over EP])."}};
   }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
         Always(Property::kDistribution),
-        When(Property::kParity, "tp == 1", TpIsOne), Always(Property::kReplica),
-        When(Property::kDistinct, "tp == 1", TpIsOne), Always(Property::kDeterminism),
+        When(Property::kParity, kTpOneNoSplitExperts, TpOneNoSplitExperts),
+        Always(Property::kReplica),
+        When(Property::kDistinct, kTpOneNoSplitExperts, TpOneNoSplitExperts),
+        Always(Property::kDeterminism),
         Always(Property::kInitFits)};
     return kClaims;
   }
@@ -121,7 +131,7 @@ class TorchSerialPolicy final : public SeedPolicy {
 class TorchParallelPolicy final : public SeedPolicy {
  public:
   std::string_view name() const override { return "torch-parallel"; }
-  std::string_view version() const override { return "1"; }
+  std::string_view version() const override { return "2"; }
   std::string_view models() const override {
     return "torchtitan set_determinism: torch.manual_seed(seed + pp_rank) on every stage, no "
            "generator state passed between stages (tied embeddings still copied)";
@@ -144,12 +154,16 @@ class TorchParallelPolicy final : public SeedPolicy {
                        "--seed.",
                        "With world > pp torchtitan's parameters are DTensors and draw through "
                        "DTensor's offsets (the `dtensor` policy); torch-parallel models the plain "
-                       "tensor path."}};
+                       "tensor path.",
+                       "Experts split over ep > 1 are plain modules on their EP rank seeded alike, "
+                       "so EP ranks repeat draws; distinct is not claimed there (Note [Experts over "
+                       "EP])."}};
   }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
         Always(Property::kDistribution),
-        Always(Property::kReplica), When(Property::kDistinct, "tp == 1", TpIsOne),
+        Always(Property::kReplica),
+        When(Property::kDistinct, kTpOneNoSplitExperts, TpOneNoSplitExperts),
         Always(Property::kDeterminism), Always(Property::kInitFits)};
     return kClaims;
   }
@@ -176,12 +190,7 @@ uint64_t RoundUp4(uint64_t n) { return (n + 3) / 4 * 4; }
 // tp == 1, one pipeline stage, and no experts split over EP ranks: every rank then walks the
 // whole model in registration order from one state, as one device does.
 bool TpOneSingleStage(const core::ParallelLayout& layout, InitDevice) {
-  if (layout.config().tp != 1 || layout.num_stages() != 1) return false;
-  if (layout.config().ep == 1) return true;
-  for (const core::ParamSpec& p : layout.model().params) {
-    if (p.expert >= 0) return false;
-  }
-  return true;
+  return layout.config().tp == 1 && layout.num_stages() == 1 && !ExpertsSplitOverEp(layout);
 }
 
 // Note [dtensor]
@@ -219,7 +228,7 @@ class DTensorPolicy final : public SeedPolicy {
   std::string_view name() const override {
     return release_ == DTensorRelease::kTorch25 ? "dtensor@2.5" : "dtensor";
   }
-  std::string_view version() const override { return "2"; }
+  std::string_view version() const override { return "3"; }
   std::string_view models() const override {
     if (release_ == DTensorRelease::kTorch25) {
       return "DTensor random ops in PyTorch <= 2.5 (torchtitan): TensorParallelRNGTracker with "
@@ -244,8 +253,11 @@ class DTensorPolicy final : public SeedPolicy {
       p.deviations = {
           "Under torchtitan's default FSDP2 (data_parallel_shard_degree=-1) parameters are also "
           "sharded over dp_shard, so shard_linear_idx spans DP and DP ranks draw different "
-          "offsets; twinsim's layouts have no dp_shard axis yet (issue 15), so DP ranks are "
-          "modelled as replicas.",
+          "offsets; twinsim's seed policies initialize whole TP shards whatever the layout's "
+          "dp_shard (issue 14), so DP ranks are modelled as replicas.",
+          "Experts split over ep > 1 are plain modules on their EP rank drawn from the default "
+          "generator, not DTensors on an expert mesh; distinct is not claimed there (Note "
+          "[Experts over EP]).",
           "Uneven TP splits are numpy.array_split's here, torch.chunk's in DTensor; no claim "
           "is made where they differ.",
           "Line numbers of pytorch/pytorch files were not available to the reader (stored "
@@ -268,7 +280,8 @@ class DTensorPolicy final : public SeedPolicy {
           "(False) is modelled, so TP shards draw from the default CUDA generator.",
           "The 2.5 files were read as stored copies whose tag commit could not be named; "
           "PRs #141220 and #141223 (2.6) removed the TP tracker and the broadcast.",
-          "FSDP2's dp_shard offsets wait for the dp_shard layout axis (issue 15)."};
+          "FSDP2's dp_shard offsets are not modelled: seed policies initialize whole TP shards "
+          "whatever the layout's dp_shard (issue 14)."};
     }
     return p;
   }
@@ -288,7 +301,8 @@ class DTensorPolicy final : public SeedPolicy {
         Always(Property::kDistribution),
         Always(Property::kReplica),
         When(Property::kDistinct,
-             "every TP-split random parameter splits evenly, >= 4 elements per shard",
+             "every TP-split random parameter splits evenly, >= 4 elements per shard; no "
+             "experts split over ep",
              EvenShardsOfAtLeastFour),
         Always(Property::kDeterminism), Always(Property::kInitFits)};
     return kClaims;
@@ -377,8 +391,11 @@ class DTensorPolicy final : public SeedPolicy {
   // Where the offset formula is safe. Uneven splits are twinsim's (numpy.array_split: the
   // first shards one larger), not DTensor's (torch.chunk: ceil-sized, trailing shards smaller
   // or empty); with them shard_linear_idx * local_size_on_rank_0 can run past the tensor's
-  // numel into the next parameter's offsets, so no claim is made there.
+  // numel into the next parameter's offsets, so no claim is made there. Nor with experts split
+  // over ep: twinsim's experts are plain modules on their EP rank, drawn from the default
+  // generator (Note [Experts over EP] in common.h), not DTensors on an expert mesh.
   static bool EvenShardsOfAtLeastFour(const core::ParallelLayout& layout, InitDevice) {
+    if (ExpertsSplitOverEp(layout)) return false;
     const core::ModelSpec& model = layout.model();
     for (int p = 0; p < static_cast<int>(model.params.size()); ++p) {
       const core::ParamSpec& spec = model.params[p];

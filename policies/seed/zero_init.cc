@@ -2,7 +2,7 @@
 // GPU, then each parameter is broadcast from the data-parallel group's first rank and
 // partitioned, module after module.
 //
-// Sources read (facts asserted in policies/seed/zero_init_test.cc), deepspeedai/DeepSpeed
+// Sources read (facts asserted in properties/seed_upstream_facts_test.cc), deepspeedai/DeepSpeed
 // @edaa72212 deepspeed/runtime/zero/partition_parameters.py:
 //   :631-645   Init._add_tensor_creation_wrappers: tensors are created on local_device (the
 //              accelerator) in the configured dtype;
@@ -12,6 +12,13 @@
 //              the partition group, then param.partition();
 //   :1218-1240 Init._post_init_method: after a module's __init__, each of its own parameters
 //              (named_parameters(recurse=False)) goes through _zero_init_param in turn.
+// and deepspeed/runtime/engine.py (experts split over EP ranks, refused):
+//   :1872-1891 DeepSpeedEngine._validate_zero3_moe_compatibility (called at :2435 for stage 3):
+//              "Native DeepSpeed MoE is not supported with ZeRO Stage 3. Use AutoEP or choose
+//              ZeRO stage 1/2."
+//   :1940-1952 DeepSpeedEngine._resolve_zero3_param_placement: an AutoEP expert parameter
+//              already partitioned (by zero.Init) over a non-expert group is an AssertionError:
+//              AutoEP's experts must be created by the engine, not under zero.Init.
 #include <algorithm>
 #include <memory>
 
@@ -33,8 +40,9 @@ namespace {
 // part, free the full tensor). So the draws of DP ranks other than 0 are overwritten, and the
 // peak is the largest module's own parameters at full size, on top of the partitions kept.
 //
-// twinsim's layouts have no dp_shard axis yet (issue 15): "partition" keeps this rank's TP
-// shard, which DP replicas share, so the kept partitions are dp times ZeRO-3's. zero.Init has
+// "Partition" keeps this rank's whole TP shard, which DP replicas share, whatever the layout's
+// dp_shard: the kept partitions are dp times ZeRO-3's (`place` models the partitioned
+// memory; seed policies compare whole TP shards, Note [Sharded data parallelism]). zero.Init has
 // no TP or pipeline of its own: with tp > 1 twinsim slices the TP shard from the broadcast full
 // tensor (parity holds), and with more than one pipeline stage each stage's ranks build only
 // their stage from the same seed, so stages repeat each other's draws (no parity, no
@@ -44,12 +52,7 @@ namespace {
 // One pipeline stage, and every rank holds every parameter (no experts split over EP ranks):
 // then each rank walks the whole model in registration order, as one device does.
 bool SingleStage(const core::ParallelLayout& layout, InitDevice) {
-  if (layout.num_stages() != 1) return false;
-  if (layout.config().ep == 1) return true;
-  for (const core::ParamSpec& p : layout.model().params) {
-    if (p.expert >= 0) return false;
-  }
-  return true;
+  return layout.num_stages() == 1 && !ExpertsSplitOverEp(layout);
 }
 
 // "transformer.h.0.attn.c_attn" for "transformer.h.0.attn.c_attn.weight".
@@ -65,7 +68,7 @@ constexpr uint64_t kBroadcastPieces = 8;    // a broadcast is pipelined in this 
 class ZeroInitPolicy final : public SeedPolicy {
  public:
   std::string_view name() const override { return "zero-init"; }
-  std::string_view version() const override { return "1"; }
+  std::string_view version() const override { return "2"; }
   std::string_view models() const override {
     return "DeepSpeed zero.Init: every DP rank draws each full parameter on its GPU, DP rank 0's "
            "is broadcast over the DP group, then partitioned, module after module";
@@ -85,11 +88,13 @@ class ZeroInitPolicy final : public SeedPolicy {
         .deviations = {
             "The partition group is the DP group (Megatron-DeepSpeed passes mpu's); zero.Init's "
             "default, data_parallel_group=None, is the world group.",
-            "twinsim's layouts have no dp_shard axis (issue 15): each rank keeps its whole TP "
-            "shard, dp times the partition ZeRO-3 keeps.",
+            "Each rank keeps its whole TP shard whatever the layout's dp_shard: dp times the "
+            "partition ZeRO-3 keeps (place models the partitioned memory).",
             "zero.Init has no TP or PP: with tp > 1 twinsim slices the TP shard from the full "
             "broadcast tensor; with several pipeline stages every stage draws from the same "
             "seed.",
+            "Experts split over ep > 1 are refused, as DeepSpeed's engine refuses them under "
+            "ZeRO-3 (engine.py:1872-1891, 1940-1952); twinsim says so before any rank runs.",
             "The broadcast is modelled as a chain over the DP group in 8 pipelined pieces "
             "(NCCL picks a ring or tree); its bytes are (dp - 1) times the parameter."}};
   }
@@ -103,6 +108,18 @@ class ZeroInitPolicy final : public SeedPolicy {
   }
   bool Supports(InitDevice device) const override { return device == InitDevice::kCuda; }
   InitDevice default_init_device() const override { return InitDevice::kCuda; }
+  // Experts on several EP ranks need DeepSpeed's expert parallelism, whose two forms ZeRO-3
+  // refuses to have built under zero.Init (see the sources above). Experts with ep == 1 are
+  // plain modules to zero.Init (a Hugging Face MoE block): every rank builds them all.
+  Status CheckLayout(const core::ParallelLayout& layout) const override {
+    if (!ExpertsSplitOverEp(layout)) return Status::Ok();
+    return Status::InvalidArgument(fmt::format(
+        "zero-init: DeepSpeed cannot build {} experts split over ep = {} under zero.Init: ZeRO "
+        "stage 3 refuses native MoE layers (\"Native DeepSpeed MoE is not supported with ZeRO "
+        "Stage 3. Use AutoEP or choose ZeRO stage 1/2.\") and AutoEP experts partitioned by "
+        "zero.Init (DeepSpeed edaa72212 deepspeed/runtime/engine.py:1872-1891, 1940-1952)",
+        layout.num_experts(), layout.config().ep));
+  }
 
   StatusOr<RankInit> InitRank(const InitContext& ctx) const override {
     if (ctx.init_device != InitDevice::kCuda) {
