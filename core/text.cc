@@ -25,6 +25,14 @@ std::string Quote(std::string_view text) {
   return out;
 }
 
+std::string Thousands(int64_t v) {
+  // Negate in unsigned arithmetic, so that INT64_MIN is grouped too.
+  const uint64_t magnitude = v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+  std::string s = std::to_string(magnitude);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
+  return v < 0 ? "-" + s : s;
+}
+
 std::string Join(const std::vector<std::string_view>& items) {
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) {

@@ -5,6 +5,7 @@
 #ifndef TWINSIM_CORE_TEXT_H_
 #define TWINSIM_CORE_TEXT_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,9 @@ namespace twinsim::core {
 // 'text', for naming a user's input in a message: control characters written \xNN and text
 // past 80 bytes cut with "...", so that a message stays one line whatever the input.
 std::string Quote(std::string_view text);
+// 12345678 as "12,345,678" (and -1234 as "-1,234"): the one digit-grouping formatter of the
+// command line's text output.
+std::string Thousands(int64_t v);
 // "a, b, c".
 std::string Join(const std::vector<std::string_view>& items);
 // Edit distance with adjacent transpositions, case-insensitive.

@@ -15,6 +15,15 @@ TEST(TextTest, QuoteJoinAndDidYouMean) {
   EXPECT_EQ(DidYouMean("zzzzzz", {"n_layer", "n_embd"}), "");
 }
 
+TEST(TextTest, ThousandsGroupsDigitsOfEverySign) {
+  EXPECT_EQ(Thousands(0), "0");
+  EXPECT_EQ(Thousands(999), "999");
+  EXPECT_EQ(Thousands(1000), "1,000");
+  EXPECT_EQ(Thousands(671026404352), "671,026,404,352");
+  EXPECT_EQ(Thousands(-1234567), "-1,234,567");
+  EXPECT_EQ(Thousands(INT64_MIN), "-9,223,372,036,854,775,808");
+}
+
 TEST(TextTest, SplitKeyValuesKeepsOrderAndNamesEachSyntaxError) {
   StatusOr<std::vector<KeyValue>> kv = SplitKeyValues("b=2,a=1", "m", "m:b=2,a=1", {});
   ASSERT_TRUE(kv.ok());

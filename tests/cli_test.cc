@@ -998,14 +998,15 @@ TEST(CliInitTest, SimulatedSerialInitIsSlowerThanParallel) {
 }
 
 TEST(CliInitTest, ClaimsShowTheirConditions) {
-  // torch-serial claims parity only when tp == 1.
+  // torch-serial claims parity only when tp == 1 (and no experts are split over ep).
   const std::vector<std::string> base = {"init", "--policy", "torch-serial", "--model",
                                          "tiny-mlp", "--check", "parity"};
   std::vector<std::string> tp2 = base;
   tp2.insert(tp2.end(), {"--tp", "2"});
-  EXPECT_NE(FindInitRow(OkLines(tp2), "parity").row.find("not claimed (claimed only when tp == 1)"),
+  EXPECT_NE(FindInitRow(OkLines(tp2), "parity").row.find(
+                "not claimed (claimed only when tp == 1, no experts split over ep)"),
             std::string::npos);
-  EXPECT_NE(FindInitRow(OkLines(base), "parity").row.find("claimed when tp == 1"),
+  EXPECT_NE(FindInitRow(OkLines(base), "parity").row.find("claimed when tp == 1, no experts split over ep"),
             std::string::npos);
 }
 

@@ -49,18 +49,8 @@ constexpr char kSeedExpected[] = "an unsigned 64-bit integer (decimal or 0x hex)
 constexpr uint64_t kDefaultDeviceMemory = uint64_t{80} << 30;
 constexpr uint64_t kDefaultHostMemory = uint64_t{256} << 30;
 
-// "512 B", "1.5 KiB", "12.0 MiB", "3.25 GiB"-style: one decimal in binary units.
-std::string HumanBytes(uint64_t bytes) {
-  if (bytes < 1024) return fmt::format("{} B", bytes);
-  constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  double value = static_cast<double>(bytes) / 1024;
-  int unit = 0;
-  while (value >= 1024 && unit + 1 < 6) {
-    value /= 1024;
-    ++unit;
-  }
-  return fmt::format("{:.1f} {}", value, kUnits[unit]);
-}
+// "512 B", "1.5 KiB", "12.0 MiB": one decimal in binary units.
+std::string HumanBytes(uint64_t bytes) { return core::FormatBinaryBytes(bytes); }
 
 std::string JsonString(std::string_view text) {
   std::string s;

@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/text.h"
 #include "kernels/fill.h"
 #include "kernels/fill_cuda.h"
 #include "kernels/torch/cpu_generator.h"
@@ -19,6 +20,8 @@
 
 namespace twinsim::cli {
 namespace {
+
+using core::Thousands;
 
 using kernels::Block2D;
 using kernels::DType;
@@ -42,12 +45,6 @@ uint64_t CountDiffering(const float* a, const float* b, uint64_t n) {
   uint64_t d = 0;
   for (uint64_t i = 0; i < n; ++i) d += FloatBits(a[i]) != FloatBits(b[i]);
   return d;
-}
-
-std::string Thousands(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
-  return s;
 }
 
 class InvarianceCommand final : public Command {

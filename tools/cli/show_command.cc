@@ -31,16 +31,12 @@
 namespace twinsim::cli {
 namespace {
 
+using core::Thousands;
+
 // Ranks listed by the text form of `show layout`; --json lists them all.
 constexpr int kMaxRanksShown = 64;
 // Largest world size `show layout` accepts (dp * pp * tp).
 constexpr uint64_t kMaxWorld = 65536;
-
-std::string Thousands(int64_t v) {
-  std::string s = std::to_string(v < 0 ? -v : v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
-  return v < 0 ? "-" + s : s;
-}
 
 std::string Billions(int64_t v) { return fmt::format("{:.3f} B", static_cast<double>(v) / 1e9); }
 
