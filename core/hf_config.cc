@@ -226,20 +226,8 @@ class Reader {
   std::string_view source_;
 };
 
-InitSpec Normal(double std) {
-  InitSpec s;
-  s.kind = InitKind::kNormal;
-  s.mean = 0.0;
-  s.std = std;
-  return s;
-}
-
-InitSpec Constant(double value) {
-  InitSpec s;
-  s.kind = InitKind::kConstant;
-  s.value = value;
-  return s;
-}
+InitSpec Normal(double std) { return NormalInit(std); }
+InitSpec Constant(double value) { return ConstantInit(value); }
 
 constexpr TpSplit kRep = TpSplit::kReplicated, kCol = TpSplit::kColumn, kRow = TpSplit::kRow;
 

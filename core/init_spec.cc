@@ -97,6 +97,21 @@ double CalculateGain(Nonlinearity nonlinearity, double negative_slope) {
   return 1.0;
 }
 
+InitSpec NormalInit(double std) {
+  InitSpec s;
+  s.kind = InitKind::kNormal;
+  s.mean = 0.0;
+  s.std = std;
+  return s;
+}
+
+InitSpec ConstantInit(double value) {
+  InitSpec s;
+  s.kind = InitKind::kConstant;
+  s.value = value;
+  return s;
+}
+
 StatusOr<InitSpec> ParseInitSpec(std::string_view text) {
   const size_t colon = text.find(':');
   const std::string_view kind_name = text.substr(0, colon);

@@ -44,6 +44,10 @@ struct InitSpec {
   FanMode mode = FanMode::kFanIn;
 };
 
+// normal_(mean=0, std) and constant_(value), the two inits every model family builds.
+InitSpec NormalInit(double std);
+InitSpec ConstantInit(double value);
+
 // Parses "KIND[:key=value,...]" and validates the result (ValidateInitSpec). Kinds: uniform
 // (a=0,b=1), normal (mean=0,std=1), trunc_normal (mean=0,std=1,a=-2,b=2), kaiming_uniform /
 // kaiming_normal (fan_in, fan_out, a=0, mode=fan_in|fan_out,

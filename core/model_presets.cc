@@ -311,20 +311,8 @@ const AnyConfig* FindNamed(const std::vector<Named>& table, std::string_view nam
 // ---------------------------------------------------------------------------------------------
 // Building specs.
 
-InitSpec Normal(double std) {
-  InitSpec s;
-  s.kind = InitKind::kNormal;
-  s.mean = 0.0;
-  s.std = std;
-  return s;
-}
-
-InitSpec Constant(double value) {
-  InitSpec s;
-  s.kind = InitKind::kConstant;
-  s.value = value;
-  return s;
-}
+InitSpec Normal(double std) { return NormalInit(std); }
+InitSpec Constant(double value) { return ConstantInit(value); }
 
 struct Builder {
   ModelSpec model;
