@@ -248,6 +248,16 @@ StatusOr<ParallelLayout> ParallelLayout::Make(const LayoutConfig& config, const 
     return Invalid("LayoutConfig.mesh = " + Str(static_cast<int>(config.mesh)) +
                    " is not a convention");
   }
+  if (config.etp < 0) {
+    return Invalid("LayoutConfig.etp = " + Str(config.etp) +
+                   " is negative (0: the expert tensor-parallel size equals tp)");
+  }
+  const int etp = config.etp > 0 ? config.etp : config.tp;
+  if (etp != config.tp && config.mesh == MeshConvention::kTorchtitan) {
+    return Invalid("LayoutConfig.etp = " + Str(etp) + " differs from tp = " + Str(config.tp) +
+                   " under the torchtitan convention, whose expert mesh twinsim does not model; "
+                   "use the megatron convention");
+  }
   if (config.ep > 1 && config.mesh == MeshConvention::kTorchtitan) {
     return Invalid("LayoutConfig.ep = " + Str(config.ep) +
                    " under the torchtitan convention: its expert mesh borrows dp_shard * cp * tp "
@@ -257,10 +267,18 @@ StatusOr<ParallelLayout> ParallelLayout::Make(const LayoutConfig& config, const 
     return Invalid("LayoutConfig.vpp = " + Str(config.vpp) +
                    " needs pp > 1 (the interleaved schedule splits a pipeline), but pp = 1");
   }
-  if ((int64_t{config.dp} * config.cp) % config.ep != 0) {
+  if (etp == config.tp && (int64_t{config.dp} * config.cp) % config.ep != 0) {
     return Invalid("LayoutConfig.ep = " + Str(config.ep) + " does not divide dp * cp = " +
                    Str(int64_t{config.dp} * config.cp) +
                    " (expert parallelism splits the data- and context-parallel ranks)");
+  }
+  if (etp != config.tp &&
+      (int64_t{config.tp} * config.cp * config.dp) % (int64_t{config.ep} * etp) != 0) {
+    return Invalid("LayoutConfig.etp = " + Str(etp) + ": ep * etp = " + Str(config.ep) + " * " +
+                   Str(etp) +
+                   " does not divide the tp * cp * dp = " +
+                   Str(int64_t{config.tp} * config.cp * config.dp) +
+                   " ranks of a pipeline stage (Megatron's expert mesh tp-ep-dp-pp)");
   }
   const int64_t num_stages = int64_t{config.pp} * config.vpp;
   if (model.num_layers < 0) {
@@ -322,11 +340,15 @@ StatusOr<ParallelLayout> ParallelLayout::Make(const LayoutConfig& config, const 
     }
     // Padded vocab shards are never empty (Note [Vocab padding]); other splits must not be.
     const bool padded_vocab = p.tp_split == TpSplit::kVocab && config.pad_vocab;
-    if (!padded_vocab && n < config.tp) {
-      return Invalid("LayoutConfig.tp = " + Str(config.tp) + " leaves empty TP shards of " + where +
-                     " (shape " + ShapeString(p.shape) + ", " + std::string(SplitName(p.tp_split)) +
-                     " along dim " + Str(p.tp_dim) + " of size " + Str(n) +
-                     "); tp must be <= " + Str(n));
+    const bool expert_split = p.expert >= 0 && etp != config.tp;
+    const int ways = p.expert >= 0 ? etp : config.tp;
+    const std::string field = expert_split ? "etp" : "tp";
+    if (!padded_vocab && n < ways) {
+      return Invalid("LayoutConfig." + field + " = " + Str(ways) + " leaves empty " +
+                     (expert_split ? "expert TP" : "TP") + " shards of " + where + " (shape " +
+                     ShapeString(p.shape) + ", " + std::string(SplitName(p.tp_split)) +
+                     " along dim " + Str(p.tp_dim) + " of size " + Str(n) + "); " + field +
+                     " must be <= " + Str(n));
     }
     if (padded_vocab) {
       const int64_t m = int64_t{config.vocab_divisible_by} * config.tp;
@@ -462,9 +484,12 @@ ParallelCoords ParallelLayout::RankCoords(int rank) const {
   c.pp = rank / (k.tp * k.cp * k.dp);
   c.dp_shard = c.dp % k.dp_shard;
   c.dp_replicate = c.dp / k.dp_shard;
-  const int x = c.dp * k.cp + c.cp;  // Note [Expert parallelism]
-  c.ep = x % k.ep;
-  c.expert_dp = x / k.ep;
+  // Note [Expert parallelism]: y = (expert_dp * ep + ep_rank) * etp + etp_rank.
+  const int etp = expert_tp();
+  const int y = rank % (k.tp * k.cp * k.dp);
+  c.etp = y % etp;
+  c.ep = (y / etp) % k.ep;
+  c.expert_dp = y / (etp * k.ep);
   return c;
 }
 
@@ -511,24 +536,27 @@ std::vector<int> ParallelLayout::CpGroup(int rank) const {
   return GroupOf(*this, rank, config_.cp, [](ParallelCoords& c, int k) { c.cp = k; });
 }
 
+// Note [Expert parallelism]: in-stage index y = (expert_dp * ep + ep_rank) * etp + etp_rank.
 std::vector<int> ParallelLayout::EpGroup(int rank) const {
-  const int cp = config_.cp, ep = config_.ep;
-  const int expert_dp = RankCoords(rank).expert_dp;
-  return GroupOf(*this, rank, ep, [&](ParallelCoords& c, int k) {
-    const int x = expert_dp * ep + k;
-    c.dp = x / cp;
-    c.cp = x % cp;
-  });
+  const int ep = config_.ep, etp = expert_tp();
+  const int stage_size = config_.tp * config_.cp * config_.dp;
+  const ParallelCoords c = RankCoords(rank);
+  std::vector<int> g(ep);
+  for (int k = 0; k < ep; ++k) {
+    g[k] = c.pp * stage_size + (c.expert_dp * ep + k) * etp + c.etp;
+  }
+  return g;
 }
 
 std::vector<int> ParallelLayout::ExpertDpGroup(int rank) const {
-  const int cp = config_.cp, ep = config_.ep;
-  const int ep_rank = RankCoords(rank).ep;
-  return GroupOf(*this, rank, config_.dp * cp / ep, [&](ParallelCoords& c, int k) {
-    const int x = k * ep + ep_rank;
-    c.dp = x / cp;
-    c.cp = x % cp;
-  });
+  const int ep = config_.ep, etp = expert_tp();
+  const int stage_size = config_.tp * config_.cp * config_.dp;
+  const ParallelCoords c = RankCoords(rank);
+  std::vector<int> g(stage_size / (ep * etp));
+  for (int k = 0; k < static_cast<int>(g.size()); ++k) {
+    g[k] = c.pp * stage_size + (k * ep + c.ep) * etp + c.etp;
+  }
+  return g;
 }
 
 int ParallelLayout::shard_group_size() const {
@@ -599,13 +627,13 @@ int64_t ParallelLayout::StageNumel(int stage) const {
 
 TpShard ParallelLayout::ShardOf(int param, int tp_rank) const {
   assert(param >= 0 && param < static_cast<int>(model_.params.size()));
-  assert(tp_rank >= 0 && tp_rank < config_.tp);
+  assert(tp_rank >= 0 && tp_rank < SplitWays(param));
   const ParamSpec& p = model_.params[param];
   TpShard s;
   if (p.tp_split == TpSplit::kReplicated) return s;
   s.dim = p.tp_dim;
   const int64_t n = p.shape[p.tp_dim];
-  const int64_t tp = config_.tp;
+  const int64_t tp = SplitWays(param);
   s.padded_extent = padded_extent_[param];
   if (p.tp_split == TpSplit::kVocab && config_.pad_vocab) {
     const int64_t per = s.padded_extent / tp;  // the padding makes this exact
@@ -643,7 +671,7 @@ std::vector<OwnedShard> ParallelLayout::OwnedBy(int rank) const {
     for (const Placement& pl : StagePlacements(stage)) {
       const int owner = ExpertOwner(pl.param);
       if (owner >= 0 && owner != c.ep) continue;
-      const TpShard shard = ShardOf(pl.param, c.tp);
+      const TpShard shard = ShardOf(pl.param, owner >= 0 ? c.etp : c.tp);
       const std::vector<int64_t>& shape = model_.params[pl.param].shape;
       // Dim 0 of the TP shard (a scalar is one row).
       const int64_t rows = shape.empty() ? 1 : shard.dim == 0 ? shard.range.size() : shape[0];

@@ -47,6 +47,10 @@ struct LayoutConfig {
   int dp_shard = 1;
   MeshConvention mesh = MeshConvention::kMegatron;
   int ep = 1;   // expert-parallel size; splits the dp x cp ranks for expert params
+  // Expert tensor-parallel size (Megatron's --expert-tensor-parallel-size): expert parameters
+  // split over etp ranks instead of tp (Note [Expert parallelism]). 0: equal to tp, Megatron's
+  // default.
+  int etp = 0;
   int vpp = 1;  // virtual stages (model chunks) per pipeline rank; Megatron's interleaved schedule
   PipelinePartition partition = PipelinePartition::kByLayers;
   // Megatron's --make-vocab-size-divisible-by: vocab-parallel params are padded to a multiple of
@@ -59,8 +63,9 @@ struct LayoutConfig {
 };
 
 // A rank's position in the parallel grid. `dp_shard` and `dp_replicate` are derived from `dp`
-// (dp = dp_replicate * dp_shard_size + dp_shard), `ep` and `expert_dp` from dp and cp (Note
-// [Expert parallelism]: dp * cp_size + cp = expert_dp * ep_size + ep).
+// (dp = dp_replicate * dp_shard_size + dp_shard), `etp`, `ep` and `expert_dp` from the rank's
+// place in its stage (Note [Expert parallelism]: with etp == tp, dp * cp_size + cp =
+// expert_dp * ep_size + ep and etp = tp).
 struct ParallelCoords {
   int dp = 0;
   int pp = 0;
@@ -70,6 +75,7 @@ struct ParallelCoords {
   int dp_replicate = 0;  // which replica (HSDP's replicate dimension)
   int ep = 0;            // rank within its expert-parallel group
   int expert_dp = 0;     // which expert replica (expert-data-parallel rank)
+  int etp = 0;           // rank within its expert-tensor-parallel group
   bool operator==(const ParallelCoords&) const = default;
 };
 
@@ -144,7 +150,9 @@ class ParallelLayout {
   // Validates `config` against `model` and builds the layout (a copy of `model` is kept).
   // Returns InvalidArgument naming the field and the values when the layout is impossible:
   // non-positive sizes, dp_shard not dividing dp, vpp > 1 with pp == 1, ep not dividing dp * cp
-  // or the expert count, ep > 1 under the torchtitan convention (not modelled),
+  // (etp == tp) or ep * etp not dividing tp * cp * dp, ep not dividing the expert count, ep > 1
+  // or etp != tp under the torchtitan convention (not modelled), an expert split dimension
+  // smaller than etp,
   // pp * vpp > num_layers, a column / row split dimension smaller than tp (empty shards are not
   // allowed, Note [Uneven TP shards]), or a malformed model (layer out of range, tp_dim outside
   // the shape, kVocab with tp_dim != 0, tied_to naming no parameter or a tied one or another
@@ -156,6 +164,12 @@ class ParallelLayout {
   int world_size() const { return world_; }
   int num_stages() const { return num_stages_; }    // pp * vpp model chunks
   int num_experts() const { return num_experts_; }  // 1 + the largest expert index, or 0
+  // The expert tensor-parallel size: config().etp, or tp when that is 0.
+  int expert_tp() const { return config_.etp > 0 ? config_.etp : config_.tp; }
+  // How many ranks split params[param]: expert_tp() for an expert parameter, else tp.
+  int SplitWays(int param) const {
+    return model_.params[param].expert >= 0 ? expert_tp() : config_.tp;
+  }
 
   // ---- Ranks (Note [Megatron rank order]) ----
 
@@ -169,8 +183,8 @@ class ParallelLayout {
   std::vector<int> DpGroup(int rank) const;         // same pp, tp, cp
   std::vector<int> PpGroup(int rank) const;         // same dp, tp, cp
   std::vector<int> CpGroup(int rank) const;         // same dp, pp, tp
-  std::vector<int> EpGroup(int rank) const;         // same pp, tp, expert_dp
-  std::vector<int> ExpertDpGroup(int rank) const;   // same pp, tp, ep
+  std::vector<int> EpGroup(int rank) const;         // same pp, etp, expert_dp
+  std::vector<int> ExpertDpGroup(int rank) const;   // same pp, etp, ep
   // The ranks that split each parameter between them (Note [Sharded data parallelism]), in
   // shard order: same pp, tp and dp_replicate, and same cp unless the torchtitan convention
   // folds cp in. One rank when nothing is sharded.
@@ -214,8 +228,10 @@ class ParallelLayout {
   // REQUIRES: rows >= 0, 0 <= index < count.
   static IndexRange ChunkRows(int64_t rows, int count, int index);
 
-  // tp_rank's slice of params[param] (its own tp_split / tp_dim). REQUIRES: both in range.
-  TpShard ShardOf(int param, int tp_rank) const;
+  // Slice `index` of params[param] (its own tp_split / tp_dim) among SplitWays(param) ranks:
+  // the tp_rank's for a dense parameter, the etp rank's for an expert parameter.
+  // REQUIRES: param in range, 0 <= index < SplitWays(param).
+  TpShard ShardOf(int param, int index) const;
   // The expert-parallel rank holding expert parameter `param`, or -1 for a dense parameter.
   int ExpertOwner(int param) const;
   // What `rank` stores, in stage order then placement order; dense parameters of ranks that
@@ -285,11 +301,16 @@ class ParallelLayout {
 // Note [Expert parallelism]
 // ~~~~~~~~~~~~~~~~~~~~~~~~~
 // Megatron builds expert groups with a second RankGenerator over the same ranks, order
-// "tp-ep-dp-pp" with expert-tensor size = tp (the default) and expert-data size
-// dp * cp / ep: the dp x cp ranks of each (pp, tp), numbered x = dp_rank * cp + cp_rank (cp
-// fastest, as in the dense order), are split as x = expert_dp * ep + ep_rank, so an EP group is
-// ep consecutive such ranks. World must divide by tp * ep * pp, i.e. ep | dp * cp; with cp = 1,
-// dp_rank = expert_dp * ep + ep_rank. torchtitan's EP borrows dp_shard * cp * tp ranks
+// "tp-ep-dp-pp" with expert-tensor size etp (--expert-tensor-parallel-size, default tp;
+// Megatron-LM d98e8a64 megatron/core/parallel_state.py initialize_model_parallel builds
+// expert_decoder_rank_generator with tp=expert_tensor_parallel_size, ep, dp=expert data
+// parallel size, order "tp-ep-dp-pp"): the S = tp * cp * dp ranks of a pipeline stage, numbered
+// y = rank % S in the dense order, are split as y = (expert_dp * ep + ep_rank) * etp + etp_rank.
+// ep * etp must divide S. With etp == tp this is the dense numbering's x = dp_rank * cp + cp_rank
+// split as x = expert_dp * ep + ep_rank with etp_rank = tp_rank, so ep | dp * cp; with cp = 1,
+// dp_rank = expert_dp * ep + ep_rank. Expert parameters split over etp ranks (ShardOf with
+// the etp rank, SplitWays); with etp < tp an expert shard is replicated over tp / etp of the
+// dense TP ranks' positions, with etp > tp it spans several dp or cp positions. torchtitan's EP borrows dp_shard * cp * tp ranks
 // ("efsdp", "ep" sparse mesh) and is not modelled: ep > 1 is refused under kTorchtitan.
 // Expert e (ParamSpec::expert) lives on ep_rank e / (num_experts / ep), like Megatron's
 // local_expert_indices; num_experts must divide by ep. One expert replica is the set of ranks

@@ -13,6 +13,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <tuple>
@@ -261,7 +262,8 @@ TEST(ParallelLayoutRanks, MatchesMegatronDocstringExampleTp2Pp4On16Ranks) {
   EXPECT_EQ(l.PpGroup(0), (std::vector<int>{0, 4, 8, 12}));
   EXPECT_EQ(l.PpGroup(3), (std::vector<int>{3, 7, 11, 15}));
   EXPECT_EQ(l.EmbeddingGroup(6), (std::vector<int>{2, 14}));
-  EXPECT_EQ(l.RankCoords(13), (ParallelCoords{.dp = 0, .pp = 3, .tp = 1, .ep = 0, .expert_dp = 0}));
+  EXPECT_EQ(l.RankCoords(13),
+            (ParallelCoords{.dp = 0, .pp = 3, .tp = 1, .ep = 0, .expert_dp = 0, .etp = 1}));
 }
 
 TEST(ParallelLayoutRanks, RankCoordsAndRankOfAreInverseAndTpIsFastest) {
@@ -310,6 +312,75 @@ TEST(ParallelLayoutRanks, GroupsEqualMegatronRankGeneratorForDenseAndExpertOrder
       }
     }
   }
+}
+
+// --expert-tensor-parallel-size: Megatron's expert generator is order tp-ep-dp-pp with
+// tp = etp and dp = tp * cp * dp / (etp * ep) over the same ranks (parallel_state.py
+// initialize_model_parallel, expert_decoder_rank_generator @d98e8a64). EP and expert-DP groups
+// equal its groups; expert parameters split over etp ranks, each element once per expert
+// replica; the etp = 0 default is etp = tp.
+TEST(ParallelLayoutRanks, ExpertTensorParallelismFollowsMegatronsExpertGenerator) {
+  int checked = 0;
+  for (int tp : {1, 2, 4}) {
+    for (int cp : {1, 2}) {
+      for (int dp : {1, 2, 4}) {
+        for (int ep : {1, 2, 4}) {
+          for (int etp : {1, 2, 4}) {
+            const int stage = tp * cp * dp;
+            if (stage % (ep * etp) != 0 || 8 % ep != 0) continue;
+            if (etp == tp && (dp * cp) % ep != 0) continue;
+            LayoutConfig cfg = Cfg(dp, 2, tp, ep);
+            cfg.cp = cp;
+            cfg.etp = etp;
+            const ModelSpec model = OddModel(2, std::max(tp, etp), 8);
+            StatusOr<ParallelLayout> made = ParallelLayout::Make(cfg, model);
+            ASSERT_TRUE(made.ok()) << made.status().message();
+            const ParallelLayout& l = *made;
+            EXPECT_EQ(l.expert_tp(), etp);
+            const std::vector<int> expert = {etp, ep, stage / (etp * ep), 2};
+            ExpectGroupsMatch(l, MegatronGroups(expert, {false, true, false, false}),
+                              &ParallelLayout::EpGroup, "ep");
+            ExpectGroupsMatch(l, MegatronGroups(expert, {false, false, true, false}),
+                              &ParallelLayout::ExpertDpGroup, "expert dp");
+            // Every element of every expert parameter once per expert replica, in etp pieces.
+            std::map<std::tuple<int, int>, std::vector<int>> count;  // (expert_dp, param)
+            for (int r = 0; r < l.world_size(); ++r) {
+              const ParallelCoords c = l.RankCoords(r);
+              EXPECT_EQ(r % stage, (c.expert_dp * ep + c.ep) * etp + c.etp) << "rank " << r;
+              for (const OwnedShard& o : l.OwnedBy(r)) {
+                const ParamSpec& p = model.params[o.param];
+                if (p.expert < 0) continue;
+                EXPECT_EQ(l.ExpertOwner(o.param), c.ep);
+                std::vector<int>& n = count[{c.expert_dp, o.param}];
+                n.resize(p.Numel());
+                const std::optional<Block2D> b = o.shard.AsBlock2D(p.shape);
+                ASSERT_TRUE(b.has_value());
+                for (uint64_t row = b->row_begin; row < b->row_end; ++row) {
+                  for (uint64_t col = b->col_begin; col < b->col_end; ++col) {
+                    ++n[row * b->cols + col];
+                  }
+                }
+              }
+            }
+            int expert_params = 0;
+            for (const ParamSpec& p : model.params) expert_params += p.expert >= 0;
+            ASSERT_EQ(static_cast<int>(count.size()), expert_params * stage / (etp * ep));
+            for (const auto& [key, n] : count) {
+              for (size_t e = 0; e < n.size(); ++e) {
+                ASSERT_EQ(n[e], 1) << "expert param " << std::get<1>(key) << " element " << e
+                                   << " in expert replica " << std::get<0>(key);
+              }
+            }
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 30);
+  // etp = 0 is tp.
+  LayoutConfig cfg = Cfg(2, 1, 2, 2);
+  EXPECT_EQ(MustMake(cfg, OddModel(2, 2, 8)).expert_tp(), 2);
 }
 
 // With context parallelism and sharded data parallelism: the dense generator's order is

@@ -148,10 +148,12 @@ int NumExperts(const ModelSpec& model) {
   return n;
 }
 
-// The largest tp every column / row split of `model` allows (no empty shards), capped at 8.
-int MaxTp(const ModelSpec& model) {
+// The largest tp every column / row split of `model` allows (no empty shards), capped at 8;
+// with `experts_only`, the largest etp its expert parameters allow.
+int MaxTp(const ModelSpec& model, bool experts_only = false) {
   int64_t max_tp = 8;
   for (const core::ParamSpec& p : model.params) {
+    if (experts_only && p.expert < 0) continue;
     if (p.tp_split == core::TpSplit::kColumn || p.tp_split == core::TpSplit::kRow) {
       max_tp = std::min(max_tp, p.shape[p.tp_dim]);
     }
@@ -196,13 +198,18 @@ rc::Gen<LayoutConfig> GenLayout(const ModelSpec& model) {
 
 rc::Gen<LayoutConfig> GenLayoutAllAxes(const ModelSpec& model) {
   // cp is 2 one time in four; dp_shard a divisor of dp; the torchtitan convention half the time
-  // where ep == 1 (its expert mesh is not modelled).
+  // where ep == 1 (its expert mesh is not modelled); for a model with experts, under Megatron's
+  // convention, an etp other than tp half the time (a divisor of tp * cp * dp / ep that its
+  // expert weights allow).
+  const int max_etp = MaxTp(model, true);
+  const bool experts = NumExperts(model) > 0;
   return rc::gen::map(
-      rc::gen::pair(GenLayout(model), rc::gen::tuple(rc::gen::inRange(0, 4), rc::gen::inRange(0, 3),
-                                                     rc::gen::arbitrary<bool>())),
-      [](const std::pair<LayoutConfig, std::tuple<int, int, bool>>& both) {
+      rc::gen::pair(GenLayout(model),
+                    rc::gen::tuple(rc::gen::inRange(0, 4), rc::gen::inRange(0, 3),
+                                   rc::gen::arbitrary<bool>(), rc::gen::inRange(0, 6))),
+      [max_etp, experts](const std::pair<LayoutConfig, std::tuple<int, int, bool, int>>& both) {
         LayoutConfig c = both.first;
-        const auto& [cp_choice, shard_choice, torchtitan] = both.second;
+        const auto& [cp_choice, shard_choice, torchtitan, etp_choice] = both.second;
         std::vector<int> divisors;
         for (int d = 1; d <= c.dp; ++d) {
           if (c.dp % d == 0) divisors.push_back(d);
@@ -211,6 +218,14 @@ rc::Gen<LayoutConfig> GenLayoutAllAxes(const ModelSpec& model) {
         c.dp_shard = divisors[shard_choice % divisors.size()];
         c.mesh = torchtitan && c.ep == 1 ? core::MeshConvention::kTorchtitan
                                          : core::MeshConvention::kMegatron;
+        if (experts && c.mesh == core::MeshConvention::kMegatron && etp_choice >= 3) {
+          const int per_ep = c.tp * c.cp * c.dp / c.ep;
+          std::vector<int> etps;
+          for (int d = 1; d <= std::min(per_ep, max_etp); ++d) {
+            if (per_ep % d == 0 && d != c.tp) etps.push_back(d);
+          }
+          if (!etps.empty()) c.etp = etps[etp_choice % etps.size()];
+        }
         return c;
       });
 }
@@ -231,7 +246,8 @@ std::string Describe(const ModelSpec& model) {
 std::string Describe(const LayoutConfig& c) {
   return "tp=" + std::to_string(c.tp) + " pp=" + std::to_string(c.pp) +
          " vpp=" + std::to_string(c.vpp) + " dp=" + std::to_string(c.dp) +
-         " ep=" + std::to_string(c.ep) + " cp=" + std::to_string(c.cp) +
+         " ep=" + std::to_string(c.ep) + (c.etp > 0 ? " etp=" + std::to_string(c.etp) : "") +
+         " cp=" + std::to_string(c.cp) +
          " dp_shard=" + std::to_string(c.dp_shard) + " mesh=" + std::string(core::MeshName(c.mesh)) +
          " partition=" + (c.partition == core::PipelinePartition::kByParams ? "params" : "layers") +
          " vocab_divisible_by=" + std::to_string(c.vocab_divisible_by);

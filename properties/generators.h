@@ -37,7 +37,7 @@ rc::Gen<core::ModelSpec> GenModel();
 rc::Gen<core::LayoutConfig> GenLayout(const core::ModelSpec& model);
 // As GenLayout, with the axes FSDP2 / HSDP and context parallelism add: cp (2 one time in four),
 // dp_shard (a divisor of dp) and the mesh convention (Note [Sharded data parallelism] in
-// core/parallel_layout.h).
+// core/parallel_layout.h), and for MoE models Megatron's etp (Note [Expert parallelism]).
 rc::Gen<core::LayoutConfig> GenLayoutAllAxes(const core::ModelSpec& model);
 
 // A root seed: any uint64_t, shrinking toward 0.

@@ -677,6 +677,8 @@ PropertyResult CheckReplica(const core::ParallelLayout& layout, const InitRun& r
     for (size_t i = 0; i < r.owned.size(); ++i) {
       const core::OwnedShard& o = r.owned[i];
       const core::Block2D& b = r.blocks[i];
+      // Ranks that differ only in dp. With etp < tp an expert shard also repeats over tp
+      // positions (Note [Expert parallelism]); those copies are not compared here.
       const Key key{r.coords.pp, r.coords.tp, o.param, o.stage, o.tied_from,
                     b.row_begin,  b.row_end,  b.col_begin, b.col_end};
       auto [it, inserted] = first.try_emplace(key, r.rank, static_cast<int>(i));
@@ -946,6 +948,7 @@ StatusOr<PolicyCheck> CheckPolicy(const SeedPolicy& policy, const core::Parallel
     } else if (p == Property::kParity) {
       core::LayoutConfig single = layout.config();
       single.dp = single.pp = single.tp = single.ep = single.vpp = single.cp = single.dp_shard = 1;
+      single.etp = 0;
       TWINSIM_ASSIGN_OR_RETURN(core::ParallelLayout one,
                                core::ParallelLayout::Make(single, layout.model()));
       InitRunOptions ref_options = options;

@@ -120,7 +120,10 @@ void CheckOneCase(const policies::seed::SeedPolicy& policy, Property property,
 // generators' models are small enough that this exceeds TightBudget's 64 KiB of slack only
 // rarely (one seed refuted it after 193 cases, another found nothing in 1,000), so a run may
 // not refute init-fits by itself. The pinned test runs the same check on a model whose
-// embedding is large enough. Only unclaimed properties may be listed here.
+// embedding is large enough. Likewise replica outside "etp == tp": it breaks only for CPU init
+// on MoE models with uneven expert shards at etp != tp, about one case in several hundred
+// (found after 73 and 302 cases in two runs, not in 1,000 in a third). Only properties that are
+// unclaimed, or claimed under a condition, may be listed here.
 struct OutsideRange {
   const char* policy;
   Property property;
@@ -129,6 +132,12 @@ struct OutsideRange {
 constexpr OutsideRange kRefutedOutsideRange[] = {
     {"zero-init", Property::kInitFits,
      "SeedUpstreamFacts.ZeroInitRunsOutOfMemoryOnAFullEmbedding (seed_upstream_facts_test)"},
+    {"torch-serial", Property::kReplica,
+     "SeedUpstreamFacts.ReplicasDivergeWhenExpertShardsAreUneven (seed_upstream_facts_test)"},
+    {"torch-parallel", Property::kReplica,
+     "SeedUpstreamFacts.ReplicasDivergeWhenExpertShardsAreUneven (seed_upstream_facts_test)"},
+    {"shard-local", Property::kReplica,
+     "SeedUpstreamFacts.ReplicasDivergeWhenExpertShardsAreUneven (seed_upstream_facts_test)"},
 };
 
 struct Combo {
@@ -189,13 +198,14 @@ TEST_P(SeedPolicyPropertyTest, ClaimHoldsOrUnclaimedIsRefuted) {
                 what.c_str(), claim->condition.c_str());
     return;
   }
-  if (claim == nullptr && result.is<rc::detail::SuccessResult>()) {
-    // Some weaknesses need tensors larger than the generators make (Note [Refuted outside the
-    // generators' range]); a pinned plain test shows each of them.
+  if (result.is<rc::detail::SuccessResult>()) {
+    // Some weaknesses need tensors larger than the generators make, or are rare in their range
+    // (Note [Refuted outside the generators' range]); a pinned plain test shows each of them.
     for (const OutsideRange& o : kRefutedOutsideRange) {
       if (combo.policy == o.policy && combo.property == o.property) {
-        std::printf("%s: not claimed; not refuted within the generators' range; refuted by %s\n",
-                    what.c_str(), o.pinned_test);
+        std::printf("%s: %s; not refuted in this run's cases; refuted by %s\n", what.c_str(),
+                    claim ? ("claimed only when " + claim->condition).c_str() : "not claimed",
+                    o.pinned_test);
         return;
       }
     }

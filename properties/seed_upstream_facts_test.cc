@@ -376,5 +376,43 @@ TEST(SeedUpstreamFacts, ExpertsOverEpRepeatDrawsUnlessSeededPerEpRank) {
       << megatron->rows.at(0).result.detail;
 }
 
+// Note [Expert parallelism] (core/parallel_layout.h): at etp = 2 over tp = 1, the two DP ranks
+// hold expert shards of 3 and 2 rows. torch-serial, torch-parallel and shard-local draw local
+// shards one after another from one CPU generator, so the replicas' positions part after the
+// experts and lm_head differs; these policies claim replica only where etp == tp (Note [Experts
+// over EP] in policies/seed/common.h). Megatron, whose experts draw from the expert tracker
+// and are broadcast over the expert-data-parallel group, keeps its replicas.
+TEST(SeedUpstreamFacts, ReplicasDivergeWhenExpertShardsAreUneven) {
+  StatusOr<core::ModelSpec> model = core::MakeModel(
+      "qwen3-30b-a3b:num_hidden_layers=1,hidden_size=4,num_attention_heads=1,"
+      "num_key_value_heads=1,vocab_size=17,head_dim=4,intermediate_size=5,"
+      "moe_intermediate_size=5,num_experts=2,num_experts_per_tok=1");
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  core::LayoutConfig config;
+  config.dp = 2;
+  config.etp = 2;
+  StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
+  ASSERT_TRUE(layout.ok()) << layout.status().message();
+  for (const char* name : {"torch-serial", "torch-parallel", "shard-local"}) {
+    InitRunOptions options;
+    options.seed = 5;
+    options.init_device = InitDevice::kCpu;
+    StatusOr<PolicyCheck> check = CheckPolicy(*Policy(name), *layout, options, {Property::kReplica});
+    ASSERT_TRUE(check.ok()) << name << ": " << check.status().message();
+    EXPECT_FALSE(check->rows.at(0).claimed) << name;
+    EXPECT_EQ(check->rows.at(0).result.verdict, Verdict::kFails) << name;
+    EXPECT_NE(check->rows.at(0).result.detail.find("lm_head.weight"), std::string::npos)
+        << name << ": " << check->rows.at(0).result.detail;
+  }
+  InitRunOptions options;
+  options.seed = 5;
+  options.init_device = InitDevice::kCuda;
+  StatusOr<PolicyCheck> megatron =
+      CheckPolicy(*Policy("megatron"), *layout, options, {Property::kReplica});
+  ASSERT_TRUE(megatron.ok()) << megatron.status().message();
+  EXPECT_EQ(megatron->rows.at(0).result.verdict, Verdict::kHolds)
+      << megatron->rows.at(0).result.detail;
+}
+
 }  // namespace
 }  // namespace twinsim::properties

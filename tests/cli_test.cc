@@ -1004,9 +1004,9 @@ TEST(CliInitTest, ClaimsShowTheirConditions) {
   std::vector<std::string> tp2 = base;
   tp2.insert(tp2.end(), {"--tp", "2"});
   EXPECT_NE(FindInitRow(OkLines(tp2), "parity").row.find(
-                "not claimed (claimed only when tp == 1, no experts split over ep)"),
+                "not claimed (claimed only when tp == 1, no experts split over ep or etp)"),
             std::string::npos);
-  EXPECT_NE(FindInitRow(OkLines(base), "parity").row.find("claimed when tp == 1, no experts split over ep"),
+  EXPECT_NE(FindInitRow(OkLines(base), "parity").row.find("claimed when tp == 1, no experts split over ep or etp"),
             std::string::npos);
 }
 

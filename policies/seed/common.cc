@@ -630,6 +630,17 @@ bool ExpertsSplitOverEp(const core::ParallelLayout& layout) {
   return layout.config().ep > 1 && layout.num_experts() > 0;
 }
 
+bool ExpertsSplitLikeDense(const core::ParallelLayout& layout) {
+  return layout.num_experts() == 0 || layout.expert_tp() == layout.config().tp;
+}
+
+Claim ReplicaWhenExpertsSplitLikeDense() {
+  return Claim{Property::kReplica, "etp == tp or the model has no experts",
+               [](const core::ParallelLayout& layout, InitDevice) {
+                 return ExpertsSplitLikeDense(layout);
+               }};
+}
+
 Claim Always(Property property) { return Claim{property, "", nullptr}; }
 
 Claim When(Property property, std::string condition,

@@ -243,6 +243,13 @@ StatusOr<bool> RecvBytes(const InitContext& ctx, int src, uint64_t bytes, int ta
 // matrix draws MoE models with ep > 1 (properties::GenModel) and the init check shows the
 // repeated draws.
 bool ExpertsSplitOverEp(const core::ParallelLayout& layout);
+// With etp != tp, DP replicas hold expert shards of different sizes (Note [Expert parallelism]
+// in core/parallel_layout.h); a policy that draws its local shards one after another from one
+// stream then consumes a different count on each, and the dense parameters after the experts
+// differ between replicas (shown on the CPU generator, whose position moves by the count).
+// Such policies claim replica only with ExpertsSplitLikeDense.
+bool ExpertsSplitLikeDense(const core::ParallelLayout& layout);
+Claim ReplicaWhenExpertsSplitLikeDense();
 
 // The claims every policy shares the shape of.
 Claim Always(Property property);

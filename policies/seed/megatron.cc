@@ -236,17 +236,24 @@ bool AdditiveSeedsDistinct(const core::ParallelLayout& layout, bool dp_random_in
   // Without --data-parallel-random-init, DP ranks share their seeds (they draw the same
   // elements); with it each dp rank is a seed offset of its own.
   const int dps = dp_random_init ? c.dp : 1;
+  // The (ep_rank, etp_rank) pairs of each dp rank's ranks in a stage (all of them at index 0
+  // without dp-random-init); every stage has the same.
+  std::vector<std::set<std::pair<int, int>>> expert_pairs(dps);
+  for (int r = 0; expert && r < c.tp * c.cp * c.dp; ++r) {
+    const core::ParallelCoords rc = layout.RankCoords(r);
+    expert_pairs[dp_random_init ? rc.dp : 0].insert({rc.ep, rc.etp});
+  }
   for (int p = 0; p < c.pp; ++p) {
     for (int d = 0; d < dps; ++d) {
       const uint64_t base = 100ull * p + 10ull * d;
       if (replicated && !add(base)) return false;
       for (int t = 0; t < c.tp; ++t) {
         if (split && !add(base + 2718 + t)) return false;
-        // ep ranks: all of them without dp-random-init; dp rank d's own with it.
-        for (int e = 0; expert && e < c.ep; ++e) {
-          if (dp_random_init && e != d % c.ep) continue;
-          if (!add(base + 1024 + 100ull * e + t)) return false;
-        }
+      }
+      // The expert tracker's seed + 1024 + 100 * ep_rank + etp_rank, for every (ep, etp) pair
+      // of the stage's ranks (with dp-random-init: of dp rank d's ranks).
+      for (const auto& [e, t] : expert_pairs[dp_random_init ? d : 0]) {
+        if (expert && !add(base + 1024 + 100ull * e + t)) return false;
       }
     }
   }
@@ -324,7 +331,7 @@ class MegatronPolicy final : public SeedPolicy {
     TorchGenerator cpu = TorchGenerator::Cpu(seed);
     TorchGenerator data = TorchGenerator::Cuda(seed, ctx.gpu);
     TorchGenerator tensor = TorchGenerator::Cuda(seed + 2718 + me.tp, ctx.gpu);
-    TorchGenerator expert = TorchGenerator::Cuda(seed + 1024 + 100ull * me.ep + me.tp, ctx.gpu);
+    TorchGenerator expert = TorchGenerator::Cuda(seed + 1024 + 100ull * me.ep + me.etp, ctx.gpu);
     Status side = Status::Ok();
     TWINSIM_ASSIGN_OR_RETURN(fits, DrawShards(ctx, shards, init, [&](int i) {
                                const core::ParamSpec& spec = shards.spec(i);

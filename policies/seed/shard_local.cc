@@ -55,7 +55,7 @@ namespace {
 class ShardLocalPolicy final : public SeedPolicy {
  public:
   std::string_view name() const override { return "shard-local"; }
-  std::string_view version() const override { return "1"; }
+  std::string_view version() const override { return "2"; }
   std::string_view models() const override {
     return "layers built at the shard's size (Megatron-Bridge #5840, ORBIT-2 nn.Linear under "
            "TP): default kaiming/xavier inits read the shard's fan; seed + pp_rank";
@@ -81,7 +81,8 @@ class ShardLocalPolicy final : public SeedPolicy {
   }
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
-        Always(Property::kReplica), Always(Property::kDeterminism), Always(Property::kInitFits)};
+        ReplicaWhenExpertsSplitLikeDense(), Always(Property::kDeterminism),
+        Always(Property::kInitFits)};
     return kClaims;
   }
   bool Supports(InitDevice) const override { return true; }

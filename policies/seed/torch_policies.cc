@@ -22,11 +22,12 @@
 namespace twinsim::policies::seed {
 namespace {
 
-// tp == 1 and no experts split over EP ranks (Note [Experts over EP] in common.h).
+// tp == 1 (and etp, which defaults to tp) and no experts split over EP ranks (Note [Experts over
+// EP] in common.h).
 bool TpOneNoSplitExperts(const core::ParallelLayout& layout, InitDevice) {
-  return layout.config().tp == 1 && !ExpertsSplitOverEp(layout);
+  return layout.config().tp == 1 && layout.expert_tp() == 1 && !ExpertsSplitOverEp(layout);
 }
-constexpr const char* kTpOneNoSplitExperts = "tp == 1, no experts split over ep";
+constexpr const char* kTpOneNoSplitExperts = "tp == 1, no experts split over ep or etp";
 
 // Note [torch-serial]
 // ~~~~~~~~~~~~~~~~~~~
@@ -63,7 +64,7 @@ class TorchSerialPolicy final : public SeedPolicy {
     static const std::vector<Claim> kClaims = {
         Always(Property::kDistribution),
         When(Property::kParity, kTpOneNoSplitExperts, TpOneNoSplitExperts),
-        Always(Property::kReplica),
+        ReplicaWhenExpertsSplitLikeDense(),
         When(Property::kDistinct, kTpOneNoSplitExperts, TpOneNoSplitExperts),
         Always(Property::kDeterminism),
         Always(Property::kInitFits)};
@@ -162,7 +163,7 @@ class TorchParallelPolicy final : public SeedPolicy {
   const std::vector<Claim>& claims() const override {
     static const std::vector<Claim> kClaims = {
         Always(Property::kDistribution),
-        Always(Property::kReplica),
+        ReplicaWhenExpertsSplitLikeDense(),
         When(Property::kDistinct, kTpOneNoSplitExperts, TpOneNoSplitExperts),
         Always(Property::kDeterminism), Always(Property::kInitFits)};
     return kClaims;
@@ -190,7 +191,8 @@ uint64_t RoundUp4(uint64_t n) { return (n + 3) / 4 * 4; }
 // tp == 1, one pipeline stage, and no experts split over EP ranks: every rank then walks the
 // whole model in registration order from one state, as one device does.
 bool TpOneSingleStage(const core::ParallelLayout& layout, InitDevice) {
-  return layout.config().tp == 1 && layout.num_stages() == 1 && !ExpertsSplitOverEp(layout);
+  return layout.config().tp == 1 && layout.expert_tp() == 1 && layout.num_stages() == 1 &&
+         !ExpertsSplitOverEp(layout);
 }
 
 // Note [dtensor]
@@ -289,10 +291,10 @@ class DTensorPolicy final : public SeedPolicy {
     if (release_ == DTensorRelease::kTorch25) {
       static const std::vector<Claim> kClaims25 = {
           Always(Property::kDistribution),
-          When(Property::kParity, "tp == 1, one pipeline stage, no experts split over ep",
+          When(Property::kParity, "tp == 1, one pipeline stage, no experts split over ep or etp",
                TpOneSingleStage),
           Always(Property::kReplica),
-          When(Property::kDistinct, "tp == 1, one pipeline stage, no experts split over ep",
+          When(Property::kDistinct, "tp == 1, one pipeline stage, no experts split over ep or etp",
                TpOneSingleStage),
           Always(Property::kDeterminism), Always(Property::kInitFits)};
       return kClaims25;
@@ -321,6 +323,7 @@ class DTensorPolicy final : public SeedPolicy {
     if (!fits) return init;
     const int pp_rank = layout.RankCoords(ctx.rank).pp;
     const int tp_rank = layout.RankCoords(ctx.rank).tp;
+    const int etp_rank = layout.RankCoords(ctx.rank).etp;  // an expert shard's index
     if (release_ == DTensorRelease::kTorch25 && layout.config().tp > 1) {
       // parallelize_module's tracker with regions disabled: the default generator, local
       // shards in order.
@@ -352,7 +355,8 @@ class DTensorPolicy final : public SeedPolicy {
                                  const uint64_t local0 = static_cast<uint64_t>(
                                      layout.ShardOf(shards.owned()[i].param, 0)
                                          .PaddedNumel(spec.shape));
-                                 incr = RoundUp4(static_cast<uint64_t>(tp_rank) * local0);
+                                 const int index = spec.expert >= 0 ? etp_rank : tp_rank;
+                                 incr = RoundUp4(static_cast<uint64_t>(index) * local0);
                                }
                                gen.set_offset(base + incr);
                                base += RoundUp4(b.rows * b.cols);
@@ -405,7 +409,7 @@ class DTensorPolicy final : public SeedPolicy {
       }
       const int64_t first = layout.ShardOf(p, 0).PaddedNumel(spec.shape);
       if (first < 4) return false;
-      for (int t = 1; t < layout.config().tp; ++t) {
+      for (int t = 1; t < layout.SplitWays(p); ++t) {
         if (layout.ShardOf(p, t).PaddedNumel(spec.shape) != first) return false;
       }
     }

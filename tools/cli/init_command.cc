@@ -154,7 +154,7 @@ std::string HelpFooter() {
       "\n"
       "With --json: one object per policy and line:\n"
       "  {\"policy\",\"version\",\"models\",\"init_device\",\n"
-      "   \"layout\":{\"model\",\"tp\",\"pp\",\"dp\",\"cp\",\"dp_shard\",\"mesh\",\"vpp\",\"ep\",\"world\",...},\n"
+      "   \"layout\":{\"model\",\"tp\",\"pp\",\"dp\",\"cp\",\"dp_shard\",\"mesh\",\"vpp\",\"ep\",\"etp\",\"world\",...},\n"
       "   \"seed\",...,\n"
       "   \"properties\":[{\"property\",\"verdict\",\"claimed\",\"condition\",\"detail\"}],\n"
       "   \"cost\":{\"max_device_bytes\",\"max_host_bytes\",\"bytes_sent\",\n"
@@ -599,12 +599,12 @@ class InitCommand final : public Command {
     out.Append(fmt::format(
         "{{\"policy\":{},\"version\":{},\"models\":{},\"init_device\":\"{}\","
         "\"layout\":{{\"model\":{},\"tp\":{},\"pp\":{},\"dp\":{},\"cp\":{},\"dp_shard\":{},"
-        "\"mesh\":\"{}\",\"vpp\":{},\"ep\":{},"
+        "\"mesh\":\"{}\",\"vpp\":{},\"ep\":{},\"etp\":{},"
         "\"world\":{},\"partition\":\"{}\",\"vocab_divisible_by\":{}}},\"seed\":{},"
         "\"gpu\":{},\"device_memory_bytes\":{},\"host_memory_bytes\":{},\"properties\":[",
         JsonString(check.policy), JsonString(check.version), JsonString(policy.models()),
         policies::seed::InitDeviceName(check.init_device), JsonString(l.model().name), c.tp, c.pp,
-        c.dp, c.cp, c.dp_shard, core::MeshName(c.mesh), c.vpp, c.ep, l.world_size(),
+        c.dp, c.cp, c.dp_shard, core::MeshName(c.mesh), c.vpp, c.ep, l.expert_tp(), l.world_size(),
         c.partition == core::PipelinePartition::kByLayers ? "layers" : "params",
         c.vocab_divisible_by, options_.seed, JsonString(options_.gpu.name),
         options_.device_capacity, options_.host_capacity));

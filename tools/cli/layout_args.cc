@@ -72,6 +72,11 @@ void LayoutArgs::Declare(CLI::App& app, bool model_required, bool sharding_axes)
   app.add_option("--vpp", vpp_, "Virtual stages per pipeline rank (default 1)")->type_name("V");
   app.add_option("--ep", ep_, "Expert-parallel size, dividing --dp x --cp (default 1)")
       ->type_name("E");
+  app.add_option("--etp", etp_,
+                 "Expert tensor-parallel size, as Megatron's --expert-tensor-parallel-size: "
+                 "expert weights split over N ranks; --ep x N divides --tp x --cp x --dp "
+                 "(default: --tp)")
+      ->type_name("N");
   app.add_option("--partition", partition_,
                  "Pipeline partition: layers (even block counts, default) or params "
                  "(balanced parameter counts)")
@@ -126,7 +131,8 @@ StatusOr<core::ParallelLayout> LayoutArgs::MakeWithModel(std::string_view model_
        {std::tuple{"--tp", &tp_, &config.tp}, std::tuple{"--pp", &pp_, &config.pp},
         std::tuple{"--dp", &dp_, &config.dp}, std::tuple{"--vpp", &vpp_, &config.vpp},
         std::tuple{"--ep", &ep_, &config.ep}, std::tuple{"--cp", &cp_, &config.cp},
-        std::tuple{"--dp-shard", &dp_shard_, &config.dp_shard}}) {
+        std::tuple{"--dp-shard", &dp_shard_, &config.dp_shard},
+        std::tuple{"--etp", &etp_, &config.etp}}) {
     if (text->empty()) continue;
     StatusOr<int> v = ParsePositive(option, *text, kMaxDegree);
     if (!v.ok()) return v.status();

@@ -1,6 +1,6 @@
 // The options that name a model and how it is parallelized:
 //   --model M [--tp T] [--pp P] [--dp D] [--dp-shard N] [--dp-replicate M] [--cp C]
-//   [--mesh megatron|torchtitan] [--vpp V] [--ep E] [--partition layers|params]
+//   [--mesh megatron|torchtitan] [--vpp V] [--ep E] [--etp N] [--partition layers|params]
 //   [--vocab-divisible-by N]
 // Every command that works on a core::ParallelLayout (`show layout`, `init`) declares and
 // checks them through LayoutArgs, so they accept and reject exactly the same command lines.
@@ -50,7 +50,8 @@ class LayoutArgs {
  private:
   void DeclareShardingAxes(CLI::App& app);
 
-  std::string model_, tp_, pp_, dp_, vpp_, ep_, vocab_divisible_by_, cp_, dp_shard_, dp_replicate_;
+  std::string model_, tp_, pp_, dp_, vpp_, ep_, etp_, vocab_divisible_by_, cp_, dp_shard_,
+      dp_replicate_;
   std::string partition_ = "layers";
   std::string mesh_ = "megatron";
 };

@@ -307,18 +307,19 @@ class ShowLayoutCommand final : public Command {
       out.Append(fmt::format(
           ",\"num_params\":{},\"num_layers\":{},\"dp\":{},\"pp\":{},\"tp\":{},\"cp\":{},"
           "\"dp_shard\":{},\"dp_replicate\":{},\"mesh\":\"{}\",\"shard_group_size\":{},"
-          "\"vpp\":{},\"ep\":{},\"partition\":\"{}\",\"world_size\":{},\"num_stages\":{},"
-          "\"stages\":[",
+          "\"vpp\":{},\"ep\":{},\"etp\":{},\"partition\":\"{}\",\"world_size\":{},"
+          "\"num_stages\":{},\"stages\":[",
           m.NumParams(), m.num_layers, c.dp, c.pp, c.tp, c.cp, c.dp_shard, c.dp / c.dp_shard,
-          core::MeshName(c.mesh), l.shard_group_size(), c.vpp, c.ep, partition, l.world_size(),
+          core::MeshName(c.mesh), l.shard_group_size(), c.vpp, c.ep, l.expert_tp(), partition,
+          l.world_size(),
           l.num_stages()));
     } else {
       out.Append(fmt::format(
           "model       {} ({} parameters, {} layers)\nlayout      dp={} pp={} tp={} cp={} vpp={} "
-          "ep={}, partition by {}\nsharding    dp_shard={} x dp_replicate={}, {} convention: "
+          "ep={} etp={}, partition by {}\nsharding    dp_shard={} x dp_replicate={}, {} convention: "
           "parameters split over {} rank(s)\nworld size  {}\nstages      {}\n\n",
           m.name, Thousands(m.NumParams()), m.num_layers, c.dp, c.pp, c.tp, c.cp, c.vpp, c.ep,
-          partition, c.dp_shard, c.dp / c.dp_shard, core::MeshName(c.mesh), l.shard_group_size(),
+          l.expert_tp(), partition, c.dp_shard, c.dp / c.dp_shard, core::MeshName(c.mesh), l.shard_group_size(),
           Thousands(l.world_size()), l.num_stages()));
     }
     std::vector<std::vector<std::string>> rows;
@@ -368,10 +369,10 @@ class ShowLayoutCommand final : public Command {
       if (json_) {
         out.Append(fmt::format(
             "{}{{\"rank\":{},\"dp\":{},\"pp\":{},\"tp\":{},\"cp\":{},\"dp_shard\":{},"
-            "\"dp_replicate\":{},\"ep\":{},\"expert_dp\":{},\"stages\":[{}],\"shards\":{},"
-            "\"elements\":{},\"elements_kept\":{}}}",
+            "\"dp_replicate\":{},\"ep\":{},\"expert_dp\":{},\"etp\":{},\"stages\":[{}],"
+            "\"shards\":{},\"elements\":{},\"elements_kept\":{}}}",
             r ? "," : "", r, co.dp, co.pp, co.tp, co.cp, co.dp_shard, co.dp_replicate, co.ep,
-            co.expert_dp, stage_list, owned.size(), elements, kept));
+            co.expert_dp, co.etp, stage_list, owned.size(), elements, kept));
       } else {
         rows.push_back({std::to_string(r),
                         fmt::format("({}, {}, {}, {})", co.dp, co.pp, co.tp, co.cp), stage_list,
