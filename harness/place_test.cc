@@ -5,8 +5,8 @@
 #include "core/model_presets.h"
 #include "core/parallel_layout.h"
 #include "core/topology_presets.h"
-#include "policies/placement/workload.h"
 #include "policies/placement/registry.h"
+#include "policies/placement/workload.h"
 
 namespace twinsim::harness {
 namespace {

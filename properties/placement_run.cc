@@ -55,8 +55,7 @@ Status RunRankStep(int rank, const core::ParallelLayout& layout, const Workload&
   // Sharded chunks gather and reduce-scatter over the layout's shard group, then the shards'
   // replicas all-reduce (HSDP); a layout without dp_shard shards over its DP group.
   const bool by_shard_group = sharded && layout.shard_group_size() > 1;
-  const std::vector<int> group =
-      by_shard_group ? layout.ShardGroup(rank) : layout.DpGroup(rank);
+  const std::vector<int> group = by_shard_group ? layout.ShardGroup(rank) : layout.DpGroup(rank);
   const std::vector<int> replicas =
       by_shard_group ? layout.ReplicateGroup(rank) : std::vector<int>{rank};
   auto position = [rank](const std::vector<int>& g) {
@@ -128,8 +127,8 @@ Status RunRankStep(int rank, const core::ParallelLayout& layout, const Workload&
           Ring(comm, group, pos, a, b, reduce_step[i], reduce_steps[i], 2 * op + 1));
     }
     if (replica_step[i] > 0) {
-      TWINSIM_RETURN_IF_ERROR(Ring(comm, replicas, replica_pos, a, b, replica_step[i],
-                                   2 * (nr - 1), 2 * static_cast<int>(num_ops) + op));
+      TWINSIM_RETURN_IF_ERROR(Ring(comm, replicas, replica_pos, a, b, replica_step[i], 2 * (nr - 1),
+                                   2 * static_cast<int>(num_ops) + op));
     }
     for (; next < r.transfers.size() && r.transfers[next].op == op; ++next) {
       TWINSIM_RETURN_IF_ERROR(move(r.transfers[next]));

@@ -256,8 +256,8 @@ TEST(ChunksCliTest, DpShardNShardsOverNRanksAndReplicasHoldTheSameShards) {
       OkJson({"chunks", "--model", "gpt2-small", "--dp-replicate", "2", "--dp-shard", "4"});
   EXPECT_EQ(hsdp["dp"], 8);
   EXPECT_EQ(hsdp["chunks"], j["chunks"]);
-  const json r5 = OkJson({"chunks", "--model", "gpt2-small", "--dp", "8", "--dp-shard", "4",
-                          "--rank", "5"});
+  const json r5 =
+      OkJson({"chunks", "--model", "gpt2-small", "--dp", "8", "--dp-shard", "4", "--rank", "5"});
   EXPECT_EQ(r5["coords"]["dp_shard"], 1);
   EXPECT_EQ(r5["coords"]["dp_replicate"], 1);
   EXPECT_EQ(r5["rank_bytes"], j["rank_bytes"]);
@@ -267,8 +267,8 @@ TEST(ChunksCliTest, DpShardNShardsOverNRanksAndReplicasHoldTheSameShards) {
   EXPECT_EQ(all["dp_replicate"], 1);
   // Under torchtitan's mesh the shard group is dp_shard x cp (its fsdp mesh); under Megatron's,
   // cp ranks keep whole copies.
-  EXPECT_EQ(OkJson({"chunks", "--model", "gpt2-small", "--dp", "2", "--dp-shard", "2", "--cp",
-                    "2", "--mesh", "torchtitan"})["dp_shards"],
+  EXPECT_EQ(OkJson({"chunks", "--model", "gpt2-small", "--dp", "2", "--dp-shard", "2", "--cp", "2",
+                    "--mesh", "torchtitan"})["dp_shards"],
             4);
   EXPECT_EQ(OkJson({"chunks", "--model", "gpt2-small", "--dp", "2", "--dp-shard", "2", "--cp",
                     "2"})["dp_shards"],
@@ -302,9 +302,10 @@ TEST(ChunksCliTest, TextAgreesWithJson) {
   const std::vector<std::string> lines = Lines(Ok(args));
   ASSERT_GE(lines.size(), 12u);
   EXPECT_EQ(lines[0], "model         gpt2-medium");
-  EXPECT_EQ(lines[1],
-            "layout        tp=2 pp=1 dp=1 cp=1, dp_shard=1 x dp_replicate=1 (megatron mesh); rank 0 "
-            "(dp 0, pp 0, tp 0, cp 0)");
+  EXPECT_EQ(
+      lines[1],
+      "layout        tp=2 pp=1 dp=1 cp=1, dp_shard=1 x dp_replicate=1 (megatron mesh); rank 0 "
+      "(dp 0, pp 0, tp 0, cp 0)");
   auto thousands = [](int64_t v) {
     std::string s = std::to_string(v);
     for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");

@@ -427,9 +427,9 @@ TEST(PlaceCliTest, LayoutScheduleAndShardingOptions) {
 // sharded over the shard group (N ranks), replicas hold the same shards, and cp ranks keep
 // the activations of seq / C tokens.
 TEST(PlaceCliTest, ShardGroupReplicasAndContextParallelism) {
-  const std::vector<std::string> base = {"place",       "--cluster", "dgx-a100-80g", "--model",
-                                         "gpt2-medium", "--policy",  "cuda",         "--backend",
-                                         "accounting"};
+  const std::vector<std::string> base = {"place",   "--cluster",   "dgx-a100-80g",
+                                         "--model", "gpt2-medium", "--policy",
+                                         "cuda",    "--backend",   "accounting"};
   auto with = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = base;
     args.insert(args.end(), extra.begin(), extra.end());
@@ -480,13 +480,13 @@ TEST(PlaceCliTest, ShardGroupReplicasAndContextParallelism) {
   EXPECT_LT(cp["peak_gpu_bytes"].get<uint64_t>(), full["peak_gpu_bytes"].get<uint64_t>());
   EXPECT_EQ(cp["model_bytes"], full["model_bytes"]);
   // torchtitan's mesh shards over dp_shard x cp.
-  EXPECT_EQ(with({"--dp", "2", "--dp-shard", "2", "--cp", "2", "--mesh", "torchtitan"})["dp_shards"],
-            4);
+  EXPECT_EQ(
+      with({"--dp", "2", "--dp-shard", "2", "--cp", "2", "--mesh", "torchtitan"})["dp_shards"], 4);
 
   // The text report names the axes.
-  const std::string text = Ok({"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-medium",
-                               "--policy", "cuda", "--backend", "accounting", "--dp", "4",
-                               "--dp-shard", "2", "--cp", "2", "--rank", "3"});
+  const std::string text =
+      Ok({"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-medium", "--policy", "cuda",
+          "--backend", "accounting", "--dp", "4", "--dp-shard", "2", "--cp", "2", "--rank", "3"});
   EXPECT_NE(text.find("layout        tp=1 pp=1 dp=4 cp=2, dp_shard=2 x dp_replicate=2 (megatron "
                       "mesh); rank 3 (dp 1, pp 0, tp 0, cp 1), stage 0 of 1\n"),
             std::string::npos)
@@ -550,21 +550,21 @@ TEST(PlaceCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
       {Place({"--policy", "cuda", "--chunk-search", "x"}),
        "twinsim place: --chunk-search: expected colossalai or packed, got 'x'"},
       {Place({"--policy", "cuda,cuda"}), "--policy: 'cuda' given twice"},
-      {{"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-small", "--policy", "cuda",
-        "--dp", "8", "--dp-shard", "3"},
+      {{"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-small", "--policy", "cuda", "--dp",
+        "8", "--dp-shard", "3"},
        "twinsim place: --dp-shard: LayoutConfig.dp_shard = 3 does not divide dp = 8"},
       {{"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-small", "--policy", "cuda",
         "--dp-shard", "--dp-replicate", "2"},
        "twinsim place: --dp-shard: give N with --dp-replicate"},
-      {{"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-small", "--policy", "cuda",
-        "--cp", "2", "--seq", "1022"},
+      {{"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-small", "--policy", "cuda", "--cp",
+        "2", "--seq", "1022"},
        "twinsim place: --seq: --cp 2 splits each sequence into 2 x cp = 4 pieces, as Megatron-LM "
        "does; expected a multiple of 4, got 1022"},
       {Place({"--policy", "cuda", "--cp", "2"}),
        "twinsim place: --cluster: v100-32g has 1 GPUs, the layout needs 2 (tp 1 x pp 1 x dp 1 x "
        "cp 2)"},
-      {{"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-small", "--policy", "cuda",
-        "--dp", "8", "--dp-shard", "4", "--chunk-size", "1026"},
+      {{"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-small", "--policy", "cuda", "--dp",
+        "8", "--dp-shard", "4", "--chunk-size", "1026"},
        "twinsim place: --chunk-size: 1026 is not a multiple of the 4 DP shards"},
       {Place({"--policy", "cuda,"}), "--policy: expected comma-separated names"},
       {Place({"--policy", "static", "--static", "1,0"}),

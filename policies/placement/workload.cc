@@ -290,7 +290,7 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   // sharded over that group (as `chunks` and `place` shard them), else its DP coordinate modulo
   // the shard count (a caller sharding over dp_shards consecutive DP ranks).
   const int dp_shards = chunks.dp_shards();
-  const int shard = dp_shards <= 1                            ? 0
+  const int shard = dp_shards <= 1                           ? 0
                     : dp_shards == layout.shard_group_size() ? layout.ShardIndex(coords)
                                                              : coords.dp % dp_shards;
   for (int c = 0; c < num_chunks; ++c) {

@@ -234,10 +234,10 @@ class ChunksCommand final : public Command {
         "model         {}\nlayout        {}\n"
         "tensors       {} ({} elements)\n"
         "search        {}: {} candidates, {} to {} elements ({} to {}) in steps of {}\n",
-        l.model().name, LayoutLine(l, rank_), tensors_.size(),
-        Thousands(r.total_elements), placement::ChunkSearchMethodName(r.method),
-        Thousands(r.num_candidates), Thousands(r.first_candidate), Thousands(r.max_candidate),
-        Mebi(r.first_candidate), Mebi(r.max_candidate), Thousands(r.search_interval)));
+        l.model().name, LayoutLine(l, rank_), tensors_.size(), Thousands(r.total_elements),
+        placement::ChunkSearchMethodName(r.method), Thousands(r.num_candidates),
+        Thousands(r.first_candidate), Thousands(r.max_candidate), Mebi(r.first_candidate),
+        Mebi(r.max_candidate), Thousands(r.search_interval)));
     const bool colossal = r.method == placement::ChunkSearchMethod::kColossalAI;
     if (r.outliers.empty()) {
       out.Append("outliers      none\n");
@@ -268,15 +268,15 @@ class ChunksCommand final : public Command {
     const int replicas = c.dp / c.dp_shard;
     out.Append(fmt::format(
         "sharding      {}\n",
-        sharded ? fmt::format("over the {} ranks of the shard group: each keeps 1/{} of every "
-                              "chunk and gathers it on use{}",
-                              r.dp_shards, r.dp_shards,
-                              replicas > 1 ? fmt::format("; {} replicas hold the same shards",
-                                                         replicas)
-                                           : std::string())
-                : std::string(r.keep_gathered && l.shard_group_size() > 1
-                                  ? "none (the one chunk is kept gathered)"
-                                  : "none (every chunk whole on this rank)")));
+        sharded
+            ? fmt::format("over the {} ranks of the shard group: each keeps 1/{} of every "
+                          "chunk and gathers it on use{}",
+                          r.dp_shards, r.dp_shards,
+                          replicas > 1 ? fmt::format("; {} replicas hold the same shards", replicas)
+                                       : std::string())
+            : std::string(r.keep_gathered && l.shard_group_size() > 1
+                              ? "none (the one chunk is kept gathered)"
+                              : "none (every chunk whole on this rank)")));
     out.Append(fmt::format("bytes/param   {} ({})\n", m.BytesPerElement(), per_element));
     std::string rank_bytes;
     for (placement::ChunkKind kind : m.Kinds()) {

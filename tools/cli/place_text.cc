@@ -77,18 +77,17 @@ void PrintHeader(Output& out, const harness::PlaceRequest& q, const harness::Pla
       "recompute {}\n",
       r.batch, r.seq, r.microbatches, r.microbatches == 1 ? "" : "es", r.schedule,
       r.held_microbatches, r.recompute ? "on" : "off"));
-  out.Append(
-      fmt::format("chunks        {} of {} elements, {} bytes/param, {}; model data {}\n",
-                  r.num_chunks, Thousands(static_cast<uint64_t>(r.chunk_size)), r.bytes_per_param,
-                  s.keep_gathered ? std::string("one chunk kept gathered (below the minimum size)")
-                  : r.dp_shards > 1
-                      ? fmt::format("sharded over the {} ranks of the shard group{}", r.dp_shards,
-                                    r.dp_replicate > 1
-                                        ? fmt::format(" ({} replicas hold the same shards)",
-                                                      r.dp_replicate)
-                                        : std::string())
-                      : std::string("not sharded"),
-                  Bytes(r.model_bytes)));
+  out.Append(fmt::format(
+      "chunks        {} of {} elements, {} bytes/param, {}; model data {}\n", r.num_chunks,
+      Thousands(static_cast<uint64_t>(r.chunk_size)), r.bytes_per_param,
+      s.keep_gathered ? std::string("one chunk kept gathered (below the minimum size)")
+      : r.dp_shards > 1
+          ? fmt::format("sharded over the {} ranks of the shard group{}", r.dp_shards,
+                        r.dp_replicate > 1
+                            ? fmt::format(" ({} replicas hold the same shards)", r.dp_replicate)
+                            : std::string())
+          : std::string("not sharded"),
+      Bytes(r.model_bytes)));
   out.Append(
       fmt::format("activations   {} per layer per microbatch, {} per microbatch on "
                   "this stage{}\n",
@@ -241,8 +240,8 @@ void PrintLargestModelText(Output& out, const harness::PlaceRequest& request,
   out.Append(fmt::format(
       "step          batch {} x seq {}, tp={} pp={} dp={} cp={}, dp_shard={} x dp_replicate={} "
       "({} mesh), rank {}\n",
-      request.step.micro_batch_size, request.step.seq_len, lc.tp, lc.pp, lc.dp, lc.cp,
-      lc.dp_shard, lc.dp / lc.dp_shard, core::MeshName(lc.mesh), request.rank));
+      request.step.micro_batch_size, request.step.seq_len, lc.tp, lc.pp, lc.dp, lc.cp, lc.dp_shard,
+      lc.dp / lc.dp_shard, core::MeshName(lc.mesh), request.rank));
   for (const harness::LargestModelReport& r : reports) {
     if (!r.largest) {
       out.Append(fmt::format(
