@@ -55,6 +55,13 @@ void to_json(nlohmann::ordered_json& j, const LargestModelReport& r) {
   j = nlohmann::ordered_json{{"policy", r.policy},
                              {"family", r.family},
                              {"cluster", r.cluster},
+                             {"tp", r.tp},
+                             {"pp", r.pp},
+                             {"dp", r.dp},
+                             {"cp", r.cp},
+                             {"dp_shard", r.dp_shard},
+                             {"dp_replicate", r.dp_replicate},
+                             {"mesh", r.mesh},
                              {"gpu_memory", r.gpu_memory},
                              {"host_memory", r.host_memory},
                              {"batch", r.batch},
@@ -69,6 +76,13 @@ void from_json(const nlohmann::ordered_json& j, LargestModelReport& r) {
   j.at("policy").get_to(r.policy);
   j.at("family").get_to(r.family);
   j.at("cluster").get_to(r.cluster);
+  j.at("tp").get_to(r.tp);
+  j.at("pp").get_to(r.pp);
+  j.at("dp").get_to(r.dp);
+  j.at("cp").get_to(r.cp);
+  j.at("dp_shard").get_to(r.dp_shard);
+  j.at("dp_replicate").get_to(r.dp_replicate);
+  j.at("mesh").get_to(r.mesh);
   j.at("gpu_memory").get_to(r.gpu_memory);
   j.at("host_memory").get_to(r.host_memory);
   j.at("batch").get_to(r.batch);
@@ -139,6 +153,14 @@ StatusOr<std::vector<LargestModelReport>> FindLargestModel(
     report.policy = policy->Name();
     report.family = request.family.text;
     report.cluster = request.cluster;
+    const core::LayoutConfig& lc = request.layout;
+    report.tp = lc.tp;
+    report.pp = lc.pp;
+    report.dp = lc.dp;
+    report.cp = lc.cp;
+    report.dp_shard = lc.dp_shard;
+    report.dp_replicate = lc.dp / lc.dp_shard;
+    report.mesh = std::string(core::MeshName(lc.mesh));
     report.gpu_memory = request.budget.gpu_bytes;
     report.host_memory = request.budget.host_bytes;
     report.batch = request.config.micro_batch_size;
@@ -767,6 +789,7 @@ StatusOr<std::vector<LargestModelReport>> FindLargestModel(
   LargestModelRequest request;
   request.family = *p.request.family;
   request.cluster = p.request.cluster;
+  request.layout = p.request.layout->config();
   request.make_layout = p.request.make_layout;
   request.min_layers = p.request.min_layers;
   request.config = p.config;

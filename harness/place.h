@@ -56,7 +56,8 @@ inline constexpr int kMaxSearchLayers = 4096;
 // Everything the --max-model search needs besides the policies.
 struct LargestModelRequest {
   ModelFamily family;
-  std::string cluster;  // for the report only
+  std::string cluster;        // for the report only
+  core::LayoutConfig layout;  // the degrees and mesh make_layout builds, for the report only
   // The command's layout with the candidate model instead of --model; an error rules the
   // candidate out ("not a valid model or layout").
   std::function<StatusOr<core::ParallelLayout>(std::string_view model_text)> make_layout;
@@ -70,12 +71,14 @@ struct LargestModelRequest {
 };
 
 // One policy's answer. JSON keys (to_json/from_json) as `place --max-model --json` prints them:
-// policy, family, cluster, gpu_memory, host_memory, batch, seq, largest (null: none fits),
-// params, next_fails.
+// policy, family, cluster, tp, pp, dp, cp, dp_shard, dp_replicate, mesh, gpu_memory,
+// host_memory, batch, seq, largest (null: none fits), params, next_fails.
 struct LargestModelReport {
   std::string policy;
   std::string family;
   std::string cluster;
+  int tp = 1, pp = 1, dp = 1, cp = 1, dp_shard = 1, dp_replicate = 1;
+  std::string mesh = "megatron";  // core::MeshName
   uint64_t gpu_memory = 0;
   uint64_t host_memory = 0;
   int64_t batch = 0;

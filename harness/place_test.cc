@@ -66,7 +66,8 @@ TEST(PlaceTest, FindLargestModelReportsNoneWhenTheSmallestDoesNotFit) {
   EXPECT_FALSE((*found)[0].largest.has_value());
   EXPECT_EQ(nlohmann::ordered_json((*found)[0]).dump(),
             "{\"policy\":\"cuda\",\"family\":\"gpt2:n_embd=768,n_head=12\",\"cluster\":"
-            "\"v100-32g\",\"gpu_memory\":1048576,\"host_memory\":4294967296,\"batch\":1,"
+            "\"v100-32g\",\"tp\":1,\"pp\":1,\"dp\":1,\"cp\":1,\"dp_shard\":1,\"dp_replicate\":1,"
+            "\"mesh\":\"megatron\",\"gpu_memory\":1048576,\"host_memory\":4294967296,\"batch\":1,"
             "\"seq\":128,\"largest\":null,\"params\":0,\"next_fails\":\"\"}");
 }
 
@@ -75,6 +76,11 @@ TEST(PlaceTest, LargestModelReportRoundTripsThroughJson) {
   r.policy = "auto";
   r.family = "gpt2";
   r.cluster = "v100-32g";
+  r.dp = 8;
+  r.dp_shard = 4;
+  r.dp_replicate = 2;
+  r.cp = 2;
+  r.mesh = "torchtitan";
   r.gpu_memory = 34359738368u;
   r.host_memory = 1;
   r.batch = 8;

@@ -726,6 +726,21 @@ TEST(PlaceCliTest, MaxModelFindsTheLastFittingDepth) {
   }
   // Offloading everything trains a larger model than keeping everything on the GPU.
   EXPECT_GT(cpu_params, cuda_params);
+  EXPECT_EQ(lines[0]["dp_shard"], 1);
+  EXPECT_EQ(lines[0]["mesh"], "megatron");
+  // Sharding the chunks over two ranks keeps less per rank: a larger model fits; the report
+  // names the layout.
+  std::vector<std::string> sharded = {"place",    "--max-model", "gpt2:n_embd=512,n_head=8",
+                                      "--policy", "cuda",        "--dp",
+                                      "2",        "--dp-shard",  "2"};
+  sharded.insert(sharded.end(), common.begin(), common.end());
+  sharded[sharded.size() - common.size() + 1] = "v100-32g:nodes=2";
+  const std::vector<json> s2 = OkJsonLines(sharded);
+  ASSERT_EQ(s2.size(), 1u);
+  EXPECT_EQ(s2[0]["dp"], 2);
+  EXPECT_EQ(s2[0]["dp_shard"], 2);
+  EXPECT_EQ(s2[0]["dp_replicate"], 1);
+  EXPECT_GT(s2[0]["params"].get<int64_t>(), cuda_params);
 }
 
 TEST(PlaceCliTest, InitMeetsPlacement) {
