@@ -55,6 +55,13 @@ void to_json(nlohmann::ordered_json& j, const LargestModelReport& r) {
   j = nlohmann::ordered_json{{"policy", r.policy},
                              {"family", r.family},
                              {"cluster", r.cluster},
+                             {"tp", r.tp},
+                             {"pp", r.pp},
+                             {"dp", r.dp},
+                             {"cp", r.cp},
+                             {"dp_shard", r.dp_shard},
+                             {"dp_replicate", r.dp_replicate},
+                             {"mesh", r.mesh},
                              {"gpu_memory", r.gpu_memory},
                              {"host_memory", r.host_memory},
                              {"batch", r.batch},
@@ -69,6 +76,13 @@ void from_json(const nlohmann::ordered_json& j, LargestModelReport& r) {
   j.at("policy").get_to(r.policy);
   j.at("family").get_to(r.family);
   j.at("cluster").get_to(r.cluster);
+  j.at("tp").get_to(r.tp);
+  j.at("pp").get_to(r.pp);
+  j.at("dp").get_to(r.dp);
+  j.at("cp").get_to(r.cp);
+  j.at("dp_shard").get_to(r.dp_shard);
+  j.at("dp_replicate").get_to(r.dp_replicate);
+  j.at("mesh").get_to(r.mesh);
   j.at("gpu_memory").get_to(r.gpu_memory);
   j.at("host_memory").get_to(r.host_memory);
   j.at("batch").get_to(r.batch);
@@ -139,6 +153,14 @@ StatusOr<std::vector<LargestModelReport>> FindLargestModel(
     report.policy = policy->Name();
     report.family = request.family.text;
     report.cluster = request.cluster;
+    const core::LayoutConfig& lc = request.layout;
+    report.tp = lc.tp;
+    report.pp = lc.pp;
+    report.dp = lc.dp;
+    report.cp = lc.cp;
+    report.dp_shard = lc.dp_shard;
+    report.dp_replicate = lc.dp / lc.dp_shard;
+    report.mesh = std::string(core::MeshName(lc.mesh));
     report.gpu_memory = request.budget.gpu_bytes;
     report.host_memory = request.budget.host_bytes;
     report.batch = request.config.micro_batch_size;
@@ -283,9 +305,9 @@ StatusOr<PreparedPlacePtr> PreparePlace(const PlaceRequest& request) {
   if (layout.world_size() > gpus) {
     const int64_t per_node = static_cast<int64_t>(p.topology.nodes[0].gpus.size());
     return Status::InvalidArgument(fmt::format(
-        "--cluster: {} has {} GPUs, the layout needs {} (tp {} x pp {} x dp {}); add nodes, "
-        "e.g. {}:nodes={}",
-        request.cluster, gpus, layout.world_size(), lc.tp, lc.pp, lc.dp,
+        "--cluster: {} has {} GPUs, the layout needs {} (tp {} x pp {} x dp {} x cp {}); add "
+        "nodes, e.g. {}:nodes={}",
+        request.cluster, gpus, layout.world_size(), lc.tp, lc.pp, lc.dp, lc.cp,
         request.cluster.substr(0, request.cluster.find(':')),
         (layout.world_size() + per_node - 1) / per_node));
   }
@@ -310,6 +332,13 @@ StatusOr<PreparedPlacePtr> PreparePlace(const PlaceRequest& request) {
 
   TWINSIM_RETURN_IF_ERROR(CheckPositive("--batch", p.config.micro_batch_size, kPlaceMaxBatch));
   TWINSIM_RETURN_IF_ERROR(CheckPositive("--seq", p.config.seq_len, kPlaceMaxSeq));
+  if (lc.cp > 1 && p.config.seq_len % (2 * lc.cp) != 0) {
+    // Note [Context parallelism in the step] (policies/placement/workload.h).
+    return Status::InvalidArgument(fmt::format(
+        "--seq: --cp {} splits each sequence into 2 x cp = {} pieces, as Megatron-LM does; "
+        "expected a multiple of {}, got {}",
+        lc.cp, 2 * lc.cp, 2 * lc.cp, p.config.seq_len));
+  }
   TWINSIM_RETURN_IF_ERROR(
       CheckPositive("--microbatches", p.config.num_microbatches, kPlaceMaxMicrobatches));
   if (lc.vpp > 1 && p.config.schedule == placement::PipelineSchedule::k1F1B &&
@@ -439,16 +468,18 @@ StatusOr<PreparedPlacePtr> PreparePlace(const PlaceRequest& request) {
     p.policies.push_back(std::move(*made));
   }
 
-  // Chunks: the chunk-size search of `twinsim chunks` (same options), over this rank's tensors.
+  // Chunks: the chunk-size search of `twinsim chunks` (same options), over this rank's tensors,
+  // sharded over the layout's shard group as `chunks` shards them.
+  p.request.search.dp_shards = layout.shard_group_size();
   p.separate_grad = request.grad_accumulation || p.config.num_microbatches > 1;
-  if (StatusOr<placement::ChunkSearchResult> found =
-          placement::SearchChunkSize(placement::RankTensors(layout, p.config.rank),
-                                     placement::WithModelDefaults(request.search, layout.model()));
+  if (StatusOr<placement::ChunkSearchResult> found = placement::SearchChunkSize(
+          placement::RankTensors(layout, p.config.rank),
+          placement::WithModelDefaults(p.request.search, layout.model()));
       !found.ok()) {
     return ForOptionOf(request.search_option, found.status());
   }
   StatusOr<placement::RankStep> step =
-      placement::BuildRankStep(layout, p.config, request.search, p.separate_grad);
+      placement::BuildRankStep(layout, p.config, p.request.search, p.separate_grad);
   if (!step.ok()) return ForOptionOf("--model", step.status());
   p.chunk_size = step->chunk_size;
   p.manager = std::move(step->chunks);
@@ -605,6 +636,7 @@ StatusOr<PlaceReport> RunPlace(const PreparedPlace& p,
   s.dp_coord = coords.dp;
   s.pp_coord = coords.pp;
   s.tp_coord = coords.tp;
+  s.cp_coord = coords.cp;
   s.num_stages = l.num_stages();
   s.pageable_budget = p.pageable_budget;
   s.pinned_bytes = p.pinned_bytes;
@@ -630,6 +662,10 @@ StatusOr<PlaceReport> RunPlace(const PreparedPlace& p,
     x.tp = c.tp;
     x.pp = c.pp;
     x.dp = c.dp;
+    x.cp = c.cp;
+    x.dp_shard = c.dp_shard;
+    x.dp_replicate = c.dp / c.dp_shard;
+    x.mesh = std::string(core::MeshName(c.mesh));
     x.rank = p.config.rank;
     x.stage = workload.stage;
     x.heads = p.config.heads;
@@ -753,6 +789,7 @@ StatusOr<std::vector<LargestModelReport>> FindLargestModel(
   LargestModelRequest request;
   request.family = *p.request.family;
   request.cluster = p.request.cluster;
+  request.layout = p.request.layout->config();
   request.make_layout = p.request.make_layout;
   request.min_layers = p.request.min_layers;
   request.config = p.config;
@@ -967,6 +1004,10 @@ void to_json(Json& j, const PlacePolicyReport& r) {
            {"tp", r.tp},
            {"pp", r.pp},
            {"dp", r.dp},
+           {"cp", r.cp},
+           {"dp_shard", r.dp_shard},
+           {"dp_replicate", r.dp_replicate},
+           {"mesh", r.mesh},
            {"rank", r.rank},
            {"stage", r.stage},
            {"heads", r.heads},
@@ -1014,6 +1055,10 @@ void from_json(const Json& j, PlacePolicyReport& r) {
   j.at("tp").get_to(r.tp);
   j.at("pp").get_to(r.pp);
   j.at("dp").get_to(r.dp);
+  j.at("cp").get_to(r.cp);
+  j.at("dp_shard").get_to(r.dp_shard);
+  j.at("dp_replicate").get_to(r.dp_replicate);
+  j.at("mesh").get_to(r.mesh);
   j.at("rank").get_to(r.rank);
   j.at("stage").get_to(r.stage);
   j.at("heads").get_to(r.heads);

@@ -56,7 +56,8 @@ inline constexpr int kMaxSearchLayers = 4096;
 // Everything the --max-model search needs besides the policies.
 struct LargestModelRequest {
   ModelFamily family;
-  std::string cluster;  // for the report only
+  std::string cluster;        // for the report only
+  core::LayoutConfig layout;  // the degrees and mesh make_layout builds, for the report only
   // The command's layout with the candidate model instead of --model; an error rules the
   // candidate out ("not a valid model or layout").
   std::function<StatusOr<core::ParallelLayout>(std::string_view model_text)> make_layout;
@@ -70,12 +71,14 @@ struct LargestModelRequest {
 };
 
 // One policy's answer. JSON keys (to_json/from_json) as `place --max-model --json` prints them:
-// policy, family, cluster, gpu_memory, host_memory, batch, seq, largest (null: none fits),
-// params, next_fails.
+// policy, family, cluster, tp, pp, dp, cp, dp_shard, dp_replicate, mesh, gpu_memory,
+// host_memory, batch, seq, largest (null: none fits), params, next_fails.
 struct LargestModelReport {
   std::string policy;
   std::string family;
   std::string cluster;
+  int tp = 1, pp = 1, dp = 1, cp = 1, dp_shard = 1, dp_replicate = 1;
+  std::string mesh = "megatron";  // core::MeshName
   uint64_t gpu_memory = 0;
   uint64_t host_memory = 0;
   int64_t batch = 0;
@@ -136,9 +139,11 @@ struct PlaceRequest {
   // The step's shape: micro_batch_size, seq_len, num_microbatches, schedule, recompute; heads 0
   // is the model's own. `rank` and `hidden` are set from the request.
   placement::WorkloadConfig step;
-  bool grad_accumulation = false;        // separate fp16 grad chunks even with one microbatch
-  bool dp_shard = false;                 // chunks sharded over the dp ranks (in `search` already)
-  placement::ChunkSearchOptions search;  // the chunk-size search of `twinsim chunks`
+  bool grad_accumulation = false;  // separate fp16 grad chunks even with one microbatch
+  // The chunk-size search of `twinsim chunks`. Its dp_shards is set from the layout: chunks are
+  // sharded over the layout's shard group (shard_group_size: dp_shard ranks, dp_shard x cp
+  // under torchtitan's mesh), and the dp_replicate replicas hold the same shards.
+  placement::ChunkSearchOptions search;
   std::string search_option = "--chunk-size";  // the option a search error is blamed on
   std::vector<std::string> policies;           // placement policy names, or {"all"}
   bool gpu_adam = false;
@@ -211,11 +216,13 @@ struct PlacePolicyReport {
   std::string policy, model, cluster;
   int tp = 1, pp = 1, dp = 1, rank = 0, stage = 0, heads = 0;
   int64_t batch = 0, seq = 0;
+  int cp = 1, dp_shard = 1, dp_replicate = 1;  // the layout's sharding axes
+  std::string mesh;                            // core::MeshName
   int microbatches = 1;
   std::string schedule;
   int held_microbatches = 0;
   bool recompute = false;
-  int dp_shards = 1;
+  int dp_shards = 1;  // ranks each chunk is sharded over (1: whole, or kept gathered)
   int64_t chunk_size = 0;
   uint64_t num_chunks = 0, bytes_per_param = 0, model_bytes = 0;
   uint64_t layer_activation_bytes = 0, stage_activation_bytes = 0;
@@ -248,7 +255,7 @@ struct PlaceSetup {
   std::string gpu_model;
   RankResources resources;
   int64_t hidden = 0;
-  int dp_coord = 0, pp_coord = 0, tp_coord = 0, num_stages = 1;
+  int dp_coord = 0, pp_coord = 0, tp_coord = 0, cp_coord = 0, num_stages = 1;
   uint64_t pageable_budget = 0;  // the host budget before the pinned cap
   uint64_t pinned_bytes = 0;     // the pinned limit (--pinned-memory or the node's share)
   bool keep_gathered = false;    // one chunk kept gathered (below the minimum size)

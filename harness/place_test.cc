@@ -6,6 +6,7 @@
 #include "core/parallel_layout.h"
 #include "core/topology_presets.h"
 #include "policies/placement/registry.h"
+#include "policies/placement/workload.h"
 
 namespace twinsim::harness {
 namespace {
@@ -65,7 +66,8 @@ TEST(PlaceTest, FindLargestModelReportsNoneWhenTheSmallestDoesNotFit) {
   EXPECT_FALSE((*found)[0].largest.has_value());
   EXPECT_EQ(nlohmann::ordered_json((*found)[0]).dump(),
             "{\"policy\":\"cuda\",\"family\":\"gpt2:n_embd=768,n_head=12\",\"cluster\":"
-            "\"v100-32g\",\"gpu_memory\":1048576,\"host_memory\":4294967296,\"batch\":1,"
+            "\"v100-32g\",\"tp\":1,\"pp\":1,\"dp\":1,\"cp\":1,\"dp_shard\":1,\"dp_replicate\":1,"
+            "\"mesh\":\"megatron\",\"gpu_memory\":1048576,\"host_memory\":4294967296,\"batch\":1,"
             "\"seq\":128,\"largest\":null,\"params\":0,\"next_fails\":\"\"}");
 }
 
@@ -74,6 +76,11 @@ TEST(PlaceTest, LargestModelReportRoundTripsThroughJson) {
   r.policy = "auto";
   r.family = "gpt2";
   r.cluster = "v100-32g";
+  r.dp = 8;
+  r.dp_shard = 4;
+  r.dp_replicate = 2;
+  r.cp = 2;
+  r.mesh = "torchtitan";
   r.gpu_memory = 34359738368u;
   r.host_memory = 1;
   r.batch = 8;
@@ -168,6 +175,89 @@ TEST(RunPlaceTest, PolicyReportRoundTripsThroughJson) {
   EXPECT_TRUE(j.at("timeline").is_array());
   EXPECT_EQ(j.begin().key(), "policy");
   EXPECT_EQ((--j.end()).key(), "timeline");
+}
+
+// GPT-2 small over `dp` DP ranks of two DGX A100 nodes, sharded over `dp_shard` of them,
+// accounting only, rank `rank`, with a fixed chunk size (a multiple of every shard count here,
+// so that only the sharding differs between requests).
+PlaceRequest ShardedPlace(int dp, int dp_shard, int rank, int cp = 1,
+                          core::MeshConvention mesh = core::MeshConvention::kMegatron) {
+  PlaceRequest request = SmallPlace();
+  request.cluster = "dgx-a100-80g:nodes=2";
+  core::LayoutConfig config;
+  config.dp = dp;
+  config.dp_shard = dp_shard;
+  config.cp = cp;
+  config.mesh = mesh;
+  request.layout =
+      core::ParallelLayout::Make(config, core::MakeModel("gpt2-small").value()).value();
+  request.rank = static_cast<uint64_t>(rank);
+  request.search.fixed_chunk_size = int64_t{1} << 24;
+  request.policies = {"cuda"};
+  return request;
+}
+
+PlacePolicyReport CudaReport(const PlaceRequest& request) {
+  StatusOr<PlaceReport> report = RunPlace(request);
+  EXPECT_TRUE(report.ok()) << report.status().message();
+  return report.ok() ? report->policies.front() : PlacePolicyReport{};
+}
+
+// Gemini's chunks are sharded over the layout's shard group, not the whole DP group: with dp 8
+// and dp_shard 4 the four ranks of a replica together keep every chunk once (their model bytes
+// sum to the unsharded rank's), and the second replica (dp_replicate 2) keeps the same shards.
+TEST(RunPlaceTest, ChunksAreShardedOverTheShardGroupAndReplicasHoldTheSameShards) {
+  const PlacePolicyReport whole = CudaReport(ShardedPlace(8, 1, 0));
+  EXPECT_EQ(whole.dp_shards, 1);
+  EXPECT_EQ(whole.dp_replicate, 8);
+  uint64_t replica_bytes = 0;
+  for (int r = 0; r < 4; ++r) {
+    const PlacePolicyReport shard = CudaReport(ShardedPlace(8, 4, r));
+    const PlacePolicyReport replica = CudaReport(ShardedPlace(8, 4, r + 4));
+    EXPECT_EQ(shard.dp_shards, 4);
+    EXPECT_EQ(shard.dp_shard, 4);
+    EXPECT_EQ(shard.dp_replicate, 2);
+    EXPECT_EQ(shard.mesh, "megatron");
+    EXPECT_EQ(shard.chunk_size, whole.chunk_size);
+    EXPECT_EQ(replica.model_bytes, shard.model_bytes) << "rank " << r + 4;
+    replica_bytes += shard.model_bytes;
+  }
+  EXPECT_EQ(replica_bytes, whole.model_bytes);
+  // The whole DP group as one shard group (ZeRO-3, the old --dp-shard): eight shards.
+  const PlacePolicyReport zero3 = CudaReport(ShardedPlace(8, 8, 0));
+  EXPECT_EQ(zero3.dp_shards, 8);
+  EXPECT_EQ(zero3.dp_replicate, 1);
+  EXPECT_LT(zero3.model_bytes, CudaReport(ShardedPlace(8, 4, 0)).model_bytes);
+  // torchtitan's mesh folds cp into the shard group (its fsdp mesh); Megatron's keeps whole
+  // copies on the cp ranks.
+  EXPECT_EQ(CudaReport(ShardedPlace(2, 2, 0, 2, core::MeshConvention::kTorchtitan)).dp_shards, 4);
+  EXPECT_EQ(CudaReport(ShardedPlace(2, 2, 0, 2)).dp_shards, 2);
+}
+
+// cp ranks split the sequence (Note [Context parallelism in the step]): a rank's activations
+// are those of seq / cp tokens, its parameters those of cp = 1.
+TEST(RunPlaceTest, ContextParallelismDividesTheSequenceOfActivations) {
+  PlaceRequest split = ShardedPlace(1, 1, 0, /*cp=*/2);
+  split.step.seq_len = 512;
+  PlaceRequest half = ShardedPlace(1, 1, 0);
+  half.step.seq_len = 256;
+  PlaceRequest full = ShardedPlace(1, 1, 0);
+  full.step.seq_len = 512;
+  const PlacePolicyReport s = CudaReport(split), h = CudaReport(half), f = CudaReport(full);
+  EXPECT_EQ(s.cp, 2);
+  EXPECT_EQ(s.seq, 512);
+  EXPECT_EQ(s.layer_activation_bytes, placement::LayerActivationBytes(256, 1, 768, 12, 1));
+  EXPECT_EQ(s.layer_activation_bytes, h.layer_activation_bytes);
+  EXPECT_EQ(s.stage_activation_bytes, h.stage_activation_bytes);
+  EXPECT_LT(s.layer_activation_bytes, f.layer_activation_bytes);
+  EXPECT_LT(s.peak_gpu_bytes, f.peak_gpu_bytes);
+  EXPECT_EQ(s.model_bytes, f.model_bytes);  // Megatron: parameters replicated over cp
+  // Megatron-LM splits each sequence into 2 x cp pieces.
+  PlaceRequest odd = ShardedPlace(1, 1, 0, /*cp=*/2);
+  odd.step.seq_len = 510;
+  EXPECT_EQ(odd.Validate().message(),
+            "--seq: --cp 2 splits each sequence into 2 x cp = 4 pieces, as Megatron-LM does; "
+            "expected a multiple of 4, got 510");
 }
 
 TEST(RunPlaceTest, JsonLineWritesDoublesAsFmtDoes) {

@@ -50,16 +50,24 @@ Status Ring(core::Comm& comm, const std::vector<int>& group, size_t pos, const c
 // One rank's step on the sim backend (Note [Simulated placement step]).
 Status RunRankStep(int rank, const core::ParallelLayout& layout, const Workload& w,
                    const PlacementResult& r, core::Comm& comm, core::Device& device) {
-  const std::vector<int> group = layout.DpGroup(rank);
-  const size_t pos =
-      static_cast<size_t>(std::find(group.begin(), group.end(), rank) - group.begin());
-  const int dp = static_cast<int>(group.size());
   const bool sharded = std::any_of(w.chunk_gather_bytes.begin(), w.chunk_gather_bytes.end(),
                                    [](uint64_t b) { return b > 0; });
+  // Sharded chunks gather and reduce-scatter over the layout's shard group, then the shards'
+  // replicas all-reduce (HSDP); a layout without dp_shard shards over its DP group.
+  const bool by_shard_group = sharded && layout.shard_group_size() > 1;
+  const std::vector<int> group = by_shard_group ? layout.ShardGroup(rank) : layout.DpGroup(rank);
+  const std::vector<int> replicas =
+      by_shard_group ? layout.ReplicateGroup(rank) : std::vector<int>{rank};
+  auto position = [rank](const std::vector<int>& g) {
+    return static_cast<size_t>(std::find(g.begin(), g.end(), rank) - g.begin());
+  };
+  const size_t pos = position(group), replica_pos = position(replicas);
+  const int dp = static_cast<int>(group.size());
+  const int nr = static_cast<int>(replicas.size());
 
   // Per op: the bytes of its ring steps, so the staging buffers can be sized once.
   const size_t num_ops = w.ops.size();
-  std::vector<uint64_t> gather_step(num_ops, 0), reduce_step(num_ops, 0);
+  std::vector<uint64_t> gather_step(num_ops, 0), reduce_step(num_ops, 0), replica_step(num_ops, 0);
   std::vector<int> reduce_steps(num_ops, 0);
   uint64_t largest = 1;
   for (const Transfer& t : r.transfers) largest = std::max(largest, t.bytes);
@@ -78,8 +86,10 @@ Status RunRankStep(int rank, const core::ParallelLayout& layout, const Workload&
     if (op.phase == OpPhase::kBackward && grad > 0) {
       reduce_step[i] = (grad + dp - 1) / dp;
       reduce_steps[i] = sharded ? dp - 1 : 2 * (dp - 1);
+      // HSDP: each shard's replicas all-reduce it (2 (nr - 1) steps of shard / nr).
+      if (nr > 1) replica_step[i] = (reduce_step[i] + nr - 1) / nr;
     }
-    largest = std::max({largest, gather_step[i], reduce_step[i]});
+    largest = std::max({largest, gather_step[i], reduce_step[i], replica_step[i]});
   }
   StatusOr<core::Allocation> staging = device.Allocate(largest, "staging");
   if (!staging.ok()) return staging.status();
@@ -115,6 +125,10 @@ Status RunRankStep(int rank, const core::ParallelLayout& layout, const Workload&
     if (reduce_steps[i] > 0) {
       TWINSIM_RETURN_IF_ERROR(
           Ring(comm, group, pos, a, b, reduce_step[i], reduce_steps[i], 2 * op + 1));
+    }
+    if (replica_step[i] > 0) {
+      TWINSIM_RETURN_IF_ERROR(Ring(comm, replicas, replica_pos, a, b, replica_step[i], 2 * (nr - 1),
+                                   2 * static_cast<int>(num_ops) + op));
     }
     for (; next < r.transfers.size() && r.transfers[next].op == op; ++next) {
       TWINSIM_RETURN_IF_ERROR(move(r.transfers[next]));

@@ -36,17 +36,22 @@ namespace twinsim::properties {
 //   1. the moves logged before the op: D2H evictions, then H2D loads (CopyToHost /
 //      CopyFromHost over the PCIe route, shared with the node's other GPUs);
 //   2. with DP sharding (chunk_gather_bytes > 0), a ring all-gather of the op's chunks over its
-//      DP group: dp - 1 steps, each sending and receiving gather / (dp - 1) bytes (static's
-//      kept-gathered chunks gather nothing);
+//      group of n ranks: n - 1 steps, each sending and receiving gather / (n - 1) bytes
+//      (static's kept-gathered chunks gather nothing). The group is the layout's ShardGroup
+//      when it has more than one rank (the chunks of `chunks` and `place`), else the DP group
+//      (a caller sharding chunks over the DP group of a layout without dp_shard);
 //   3. the op's compute (Device::Compute: flops and HBM bytes, Note [Op cost]);
-//   4. after a backward op, with dp > 1, the gradient reduction of its chunks over the DP group:
-//      a ring reduce-scatter when sharded (dp - 1 steps of grad / dp bytes) or a ring
-//      all-reduce when not (2 (dp - 1) steps);
+//   4. after a backward op, with n > 1, the gradient reduction of its chunks over that group:
+//      a ring reduce-scatter when sharded (n - 1 steps of grad / n bytes) or a ring
+//      all-reduce over the DP group when not (2 (n - 1) steps); sharded over a ShardGroup with
+//      replicas (HSDP, dp_replicate = r > 1), each shard is then all-reduced over its
+//      ReplicateGroup (2 (r - 1) steps of grad / (n r) bytes);
 //   5. the write-backs logged after the op (cpu and static).
 // Moves, collectives and compute run one after another on the rank: no overlap of transfers
 // with compute (Gemini's default), so the step time is an upper bound for overlapping runtimes.
 // Not modelled: tensor-parallel all-reduces, pipeline sends and bubbles (each stage runs its
-// op sequence independently), CPU-side optimizer work. The step is the op sequence of the
+// op sequence independently), CPU-side optimizer work, context parallelism's KV exchange and
+// its gradient reduction over cp (Megatron's dp-cp group). The step is the op sequence of the
 // workload: one microbatch's forward and backward and the optimizer (Note [Activation memory]).
 
 struct SimStepOptions {

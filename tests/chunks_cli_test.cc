@@ -231,6 +231,63 @@ TEST(ChunksCliTest, DpShardKeepsOneQuarterOfEveryChunkPerRank) {
   EXPECT_EQ(whole["chunks"][0]["gather_bytes"], 0);
 }
 
+// --dp-shard N shards chunks over the layout's shard group (N ranks), not over all of --dp:
+// with --dp 8 --dp-shard 4 each rank keeps a quarter of every chunk, and the four ranks of one
+// replica keep the chunk once between them; the other replica (--dp-replicate 2) keeps the
+// same shards, rank for rank.
+TEST(ChunksCliTest, DpShardNShardsOverNRanksAndReplicasHoldTheSameShards) {
+  const json j = OkJson({"chunks", "--model", "gpt2-small", "--dp", "8", "--dp-shard", "4"});
+  CheckConsistent(j);
+  EXPECT_EQ(j["dp"], 8);
+  EXPECT_EQ(j["dp_shard"], 4);
+  EXPECT_EQ(j["dp_replicate"], 2);
+  EXPECT_EQ(j["cp"], 1);
+  EXPECT_EQ(j["mesh"], "megatron");
+  EXPECT_EQ(j["shard_group_size"], 4);
+  EXPECT_EQ(j["dp_shards"], 4);
+  for (const json& chunk : j["chunks"]) {
+    EXPECT_EQ(chunk["shard_bytes"]["param-fp16"].get<uint64_t>() * 4,
+              chunk["bytes"]["param-fp16"].get<uint64_t>());
+    EXPECT_EQ(chunk["gather_bytes"], chunk["bytes"]["param-fp16"]);
+  }
+  // --dp-replicate 2 --dp-shard 4 is the same layout; rank 5 is shard 1 of replica 1 and keeps
+  // what rank 1 keeps.
+  const json hsdp =
+      OkJson({"chunks", "--model", "gpt2-small", "--dp-replicate", "2", "--dp-shard", "4"});
+  EXPECT_EQ(hsdp["dp"], 8);
+  EXPECT_EQ(hsdp["chunks"], j["chunks"]);
+  const json r5 =
+      OkJson({"chunks", "--model", "gpt2-small", "--dp", "8", "--dp-shard", "4", "--rank", "5"});
+  EXPECT_EQ(r5["coords"]["dp_shard"], 1);
+  EXPECT_EQ(r5["coords"]["dp_replicate"], 1);
+  EXPECT_EQ(r5["rank_bytes"], j["rank_bytes"]);
+  // Over the whole DP group instead: an eighth.
+  const json all = OkJson({"chunks", "--model", "gpt2-small", "--dp", "8", "--dp-shard", "8"});
+  EXPECT_EQ(all["dp_shards"], 8);
+  EXPECT_EQ(all["dp_replicate"], 1);
+  // Under torchtitan's mesh the shard group is dp_shard x cp (its fsdp mesh); under Megatron's,
+  // cp ranks keep whole copies.
+  EXPECT_EQ(OkJson({"chunks", "--model", "gpt2-small", "--dp", "2", "--dp-shard", "2", "--cp", "2",
+                    "--mesh", "torchtitan"})["dp_shards"],
+            4);
+  EXPECT_EQ(OkJson({"chunks", "--model", "gpt2-small", "--dp", "2", "--dp-shard", "2", "--cp",
+                    "2"})["dp_shards"],
+            2);
+}
+
+// The old switch: --dp-shard without a value (or --dp-shard dp) is --dp-shard = --dp.
+TEST(ChunksCliTest, BareDpShardShardsOverTheWholeDpGroup) {
+  const json bare = OkJson({"chunks", "--model", "gpt2-small", "--dp", "4", "--dp-shard"});
+  EXPECT_EQ(bare["dp_shard"], 4);
+  EXPECT_EQ(bare["dp_shards"], 4);
+  EXPECT_EQ(bare, OkJson({"chunks", "--model", "gpt2-small", "--dp", "4", "--dp-shard", "4"}));
+  EXPECT_EQ(bare, OkJson({"chunks", "--model", "gpt2-small", "--dp", "4", "--dp-shard", "dp"}));
+  // Followed by another option, it still takes no value.
+  EXPECT_EQ(bare, OkJson({"chunks", "--model", "gpt2-small", "--dp-shard", "--dp", "4"}));
+  // Without --dp there is one DP rank: nothing to shard.
+  EXPECT_EQ(OkJson({"chunks", "--model", "gpt2-small", "--dp-shard"})["dp_shards"], 1);
+}
+
 TEST(ChunksCliTest, GradAccumulationAddsAnFp16GradChunk) {
   const json j = OkJson({"chunks", "--model", "gpt2-small", "--grad-accumulation"});
   CheckConsistent(j);
@@ -245,7 +302,10 @@ TEST(ChunksCliTest, TextAgreesWithJson) {
   const std::vector<std::string> lines = Lines(Ok(args));
   ASSERT_GE(lines.size(), 12u);
   EXPECT_EQ(lines[0], "model         gpt2-medium");
-  EXPECT_EQ(lines[1], "layout        tp=2 pp=1 dp=1; rank 0 (dp 0, pp 0, tp 0)");
+  EXPECT_EQ(
+      lines[1],
+      "layout        tp=2 pp=1 dp=1 cp=1, dp_shard=1 x dp_replicate=1 (megatron mesh); rank 0 "
+      "(dp 0, pp 0, tp 0, cp 0)");
   auto thousands = [](int64_t v) {
     std::string s = std::to_string(v);
     for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
@@ -329,7 +389,17 @@ TEST(ChunksCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
       {Gpt2({"--search-range-m", "1e12"}), "--search-range-m: expected a number of 2^20 elements"},
       {Gpt2({"--chunk-search", "packed", "--min-chunk-size-m", "65536", "--search-range-m", "1"}),
        "largest candidate 68720525056 exceeds 68719476736 elements"},
-      {Gpt2({"--dp-shard=1"}), "--dp-shard: takes no value, got '1'"},
+      {Gpt2({"--dp-shard=x"}), "twinsim chunks: --dp-shard: expected a positive integer, got 'x'"},
+      {Gpt2({"--dp", "8", "--dp-shard", "3"}),
+       "twinsim chunks: --dp-shard: LayoutConfig.dp_shard = 3 does not divide dp = 8"},
+      {Gpt2({"--dp-shard", "--dp-replicate", "2"}),
+       "twinsim chunks: --dp-shard: give N with --dp-replicate (--dp-shard alone shards over "
+       "every --dp rank)"},
+      {Gpt2({"--dp", "8", "--dp-shard", "4", "--dp-replicate", "3"}),
+       "--dp-replicate: --dp-replicate x --dp-shard = 3 x 4 = 12 but --dp is 8"},
+      {Gpt2({"--cp", "0"}), "twinsim chunks: --cp: expected a positive integer, got '0'"},
+      {Gpt2({"--mesh", "fsdp"}), "--mesh: expected 'megatron' or 'torchtitan', got 'fsdp'"},
+      {Gpt2({"--dp-shard="}), "--dp-shard: expected a value after '='"},
       {Gpt2({"--json", "--json"}), "--json: given 2 times; expected at most once"},
       {Gpt2({"--chunk-size", "4"}), "unknown option '--chunk-size'"},
       {Gpt2({"stray"}), "unexpected argument 'stray'"},

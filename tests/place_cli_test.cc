@@ -154,6 +154,9 @@ TEST(PlaceCliTest, HelpExplainsOptionsPoliciesUnitsAndExamples) {
                              "--rank",
                              "--recompute",
                              "--dp-shard",
+                             "--dp-replicate",
+                             "--cp",
+                             "--mesh",
                              "--chunk-search",
                              "--search-range-m",
                              "--search-interval",
@@ -420,6 +423,89 @@ TEST(PlaceCliTest, LayoutScheduleAndShardingOptions) {
   EXPECT_GT(sl[0]["h2d_bytes"].get<uint64_t>(), 0u);  // offloaded optimizer state moves
 }
 
+// --dp-shard N --dp-replicate M --cp C --mesh, as `chunks` and `init` take them: chunks are
+// sharded over the shard group (N ranks), replicas hold the same shards, and cp ranks keep
+// the activations of seq / C tokens.
+TEST(PlaceCliTest, ShardGroupReplicasAndContextParallelism) {
+  const std::vector<std::string> base = {"place",   "--cluster",   "dgx-a100-80g",
+                                         "--model", "gpt2-medium", "--policy",
+                                         "cuda",    "--backend",   "accounting"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    const std::vector<json> lines = OkJsonLines(args);
+    EXPECT_EQ(lines.size(), 1u) << Describe(args);
+    CheckConsistent(lines.at(0));
+    return lines.at(0);
+  };
+  // --dp 8 --dp-shard 4: a quarter of every chunk per rank (the chunks `chunks` prints), two
+  // replicas; rank 5 (shard 1 of replica 1) keeps what rank 1 keeps.
+  const json q = with({"--dp", "8", "--dp-shard", "4"});
+  EXPECT_EQ(q["dp_shards"], 4);
+  EXPECT_EQ(q["dp_shard"], 4);
+  EXPECT_EQ(q["dp_replicate"], 2);
+  EXPECT_EQ(q["cp"], 1);
+  EXPECT_EQ(q["mesh"], "megatron");
+  const json c = json::parse(
+      Ok({"chunks", "--model", "gpt2-medium", "--dp", "8", "--dp-shard", "4", "--json"}), nullptr,
+      false);
+  ASSERT_FALSE(c.is_discarded());
+  EXPECT_EQ(q["chunk_size"], c["chunk_size"]);
+  EXPECT_EQ(q["model_bytes"], c["rank_bytes"]["total"]);
+  EXPECT_EQ(with({"--dp", "8", "--dp-shard", "4", "--rank", "5"})["model_bytes"],
+            with({"--dp", "8", "--dp-shard", "4", "--rank", "1"})["model_bytes"]);
+  EXPECT_EQ(with({"--dp-replicate", "2", "--dp-shard", "4"})["model_bytes"], q["model_bytes"]);
+  const json whole = with({"--dp", "8"});
+  const json eighth = with({"--dp", "8", "--dp-shard", "8"});
+  EXPECT_EQ(whole["dp_shards"], 1);
+  EXPECT_EQ(eighth["dp_shards"], 8);
+  EXPECT_LT(eighth["model_bytes"].get<uint64_t>(), q["model_bytes"].get<uint64_t>());
+  EXPECT_LT(q["model_bytes"].get<uint64_t>(), whole["model_bytes"].get<uint64_t>());
+  // The old switch: a bare --dp-shard is --dp-shard = --dp.
+  const json bare = with({"--dp", "8", "--dp-shard"});
+  EXPECT_EQ(bare["dp_shard"], 8);
+  EXPECT_EQ(bare["model_bytes"], eighth["model_bytes"]);
+
+  // --cp 2: the activations of 512 of 1024 tokens, i.e. those of --seq 512; the parameters
+  // (replicated over cp, Megatron) are unchanged.
+  const json cp = with({"--cp", "2", "--seq", "1024"});
+  const json half = with({"--seq", "512"});
+  const json full = with({"--seq", "1024"});
+  EXPECT_EQ(cp["cp"], 2);
+  EXPECT_EQ(cp["seq"], 1024);
+  EXPECT_EQ(cp["layer_activation_bytes"], half["layer_activation_bytes"]);
+  EXPECT_EQ(cp["stage_activation_bytes"], half["stage_activation_bytes"]);
+  EXPECT_LT(cp["layer_activation_bytes"].get<uint64_t>(),
+            full["layer_activation_bytes"].get<uint64_t>());
+  EXPECT_LT(cp["peak_gpu_bytes"].get<uint64_t>(), full["peak_gpu_bytes"].get<uint64_t>());
+  EXPECT_EQ(cp["model_bytes"], full["model_bytes"]);
+  // torchtitan's mesh shards over dp_shard x cp.
+  EXPECT_EQ(
+      with({"--dp", "2", "--dp-shard", "2", "--cp", "2", "--mesh", "torchtitan"})["dp_shards"], 4);
+
+  // The text report names the axes.
+  const std::string text =
+      Ok({"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-medium", "--policy", "cuda",
+          "--backend", "accounting", "--dp", "4", "--dp-shard", "2", "--cp", "2", "--rank", "3"});
+  EXPECT_NE(text.find("layout        tp=1 pp=1 dp=4 cp=2, dp_shard=2 x dp_replicate=2 (megatron "
+                      "mesh); rank 3 (dp 1, pp 0, tp 0, cp 1), stage 0 of 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sharded over the 2 ranks of the shard group (2 replicas hold the same "
+                      "shards)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("(its 512 of 1024 tokens: cp 2)"), std::string::npos) << text;
+
+  // On the simulated cluster (HSDP: gathers over the shard group, then replicas all-reduce).
+  const std::vector<json> sim =
+      OkJsonLines({"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-medium", "--dp", "8",
+                   "--dp-shard", "4", "--policy", "cuda"});
+  ASSERT_EQ(sim.size(), 1u);
+  EXPECT_EQ(sim[0]["sim"]["ranks"], 8);
+  EXPECT_GT(sim[0]["sim"]["link_bytes"]["nvlink"].get<uint64_t>(), 0u);
+}
+
 // ---- errors ----------------------------------------------------------------------------------
 
 TEST(PlaceCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
@@ -464,6 +550,22 @@ TEST(PlaceCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
       {Place({"--policy", "cuda", "--chunk-search", "x"}),
        "twinsim place: --chunk-search: expected colossalai or packed, got 'x'"},
       {Place({"--policy", "cuda,cuda"}), "--policy: 'cuda' given twice"},
+      {{"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-small", "--policy", "cuda", "--dp",
+        "8", "--dp-shard", "3"},
+       "twinsim place: --dp-shard: LayoutConfig.dp_shard = 3 does not divide dp = 8"},
+      {{"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-small", "--policy", "cuda",
+        "--dp-shard", "--dp-replicate", "2"},
+       "twinsim place: --dp-shard: give N with --dp-replicate"},
+      {{"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-small", "--policy", "cuda", "--cp",
+        "2", "--seq", "1022"},
+       "twinsim place: --seq: --cp 2 splits each sequence into 2 x cp = 4 pieces, as Megatron-LM "
+       "does; expected a multiple of 4, got 1022"},
+      {Place({"--policy", "cuda", "--cp", "2"}),
+       "twinsim place: --cluster: v100-32g has 1 GPUs, the layout needs 2 (tp 1 x pp 1 x dp 1 x "
+       "cp 2)"},
+      {{"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-small", "--policy", "cuda", "--dp",
+        "8", "--dp-shard", "4", "--chunk-size", "1026"},
+       "twinsim place: --chunk-size: 1026 is not a multiple of the 4 DP shards"},
       {Place({"--policy", "cuda,"}), "--policy: expected comma-separated names"},
       {Place({"--policy", "static", "--static", "1,0"}),
        "--static: expected three fractions SHARD,OPTIM,PARAM in [0, 1], got '1,0'"},
@@ -624,6 +726,21 @@ TEST(PlaceCliTest, MaxModelFindsTheLastFittingDepth) {
   }
   // Offloading everything trains a larger model than keeping everything on the GPU.
   EXPECT_GT(cpu_params, cuda_params);
+  EXPECT_EQ(lines[0]["dp_shard"], 1);
+  EXPECT_EQ(lines[0]["mesh"], "megatron");
+  // Sharding the chunks over two ranks keeps less per rank: a larger model fits; the report
+  // names the layout.
+  std::vector<std::string> sharded = {"place",    "--max-model", "gpt2:n_embd=512,n_head=8",
+                                      "--policy", "cuda",        "--dp",
+                                      "2",        "--dp-shard",  "2"};
+  sharded.insert(sharded.end(), common.begin(), common.end());
+  sharded[sharded.size() - common.size() + 1] = "v100-32g:nodes=2";
+  const std::vector<json> s2 = OkJsonLines(sharded);
+  ASSERT_EQ(s2.size(), 1u);
+  EXPECT_EQ(s2[0]["dp"], 2);
+  EXPECT_EQ(s2[0]["dp_shard"], 2);
+  EXPECT_EQ(s2[0]["dp_replicate"], 1);
+  EXPECT_GT(s2[0]["params"].get<int64_t>(), cuda_params);
 }
 
 TEST(PlaceCliTest, InitMeetsPlacement) {

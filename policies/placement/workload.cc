@@ -148,7 +148,14 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
     const core::IndexRange r = layout.StageLayers(st);
     for (int64_t l = r.begin; l < r.end; ++l) my_layers.push_back(l);
   }
-  const int64_t s = config.seq_len, b = config.micro_batch_size, t = lc.tp;
+  if (config.seq_len % (2 * lc.cp) != 0 && lc.cp > 1) {
+    return Status::InvalidArgument(fmt::format(
+        "workload: seq_len {} is not a multiple of 2 x cp = {} (Note [Context parallelism in the "
+        "step])",
+        config.seq_len, 2 * lc.cp));
+  }
+  // Note [Context parallelism in the step]: the rank's s / cp tokens.
+  const int64_t s = config.seq_len / lc.cp, b = config.micro_batch_size, t = lc.tp;
   const uint64_t sbh = static_cast<uint64_t>(s) * b * h;
   const uint64_t a_full = LayerActivationBytes(s, b, h, config.heads, t);
   const uint64_t layer_store = config.recompute ? 2 * sbh : a_full;
@@ -210,8 +217,10 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
     d.transient = transient;
     fwd.push_back(std::move(d));
   };
+  // The rank's s queries against all cp * s keys (Note [Op cost]).
   const double attention = 4.0 * static_cast<double>(b) * static_cast<double>(s) *
-                           static_cast<double>(s) * static_cast<double>(h) / static_cast<double>(t);
+                           static_cast<double>(config.seq_len) * static_cast<double>(h) /
+                           static_cast<double>(t);
   if (first) add_fwd("fwd embed", embed_tensors, 0, 2 * sbh, /*lookup=*/true, 0);
   for (int64_t l : my_layers) {
     add_fwd(fmt::format("fwd layer {}", l), layer_tensors[l], layer_store, rebuild,
@@ -277,8 +286,13 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   w.chunk_elements.resize(num_chunks);
   w.chunk_valid_elements.resize(num_chunks);
   w.chunk_num_tensors.resize(num_chunks);
-  // The rank's shard of every chunk: its DP coordinate when chunks are sharded over DP.
-  const int shard = chunks.dp_shards() > 1 ? coords.dp % chunks.dp_shards() : 0;
+  // The rank's shard of every chunk: its index in the layout's shard group when the chunks are
+  // sharded over that group (as `chunks` and `place` shard them), else its DP coordinate modulo
+  // the shard count (a caller sharding over dp_shards consecutive DP ranks).
+  const int dp_shards = chunks.dp_shards();
+  const int shard = dp_shards <= 1                           ? 0
+                    : dp_shards == layout.shard_group_size() ? layout.ShardIndex(coords)
+                                                             : coords.dp % dp_shards;
   for (int c = 0; c < num_chunks; ++c) {
     // Note [Placement units]: m and v cover the shard's valid elements only.
     const uint64_t valid = static_cast<uint64_t>(chunks.ShardValidElements(c, shard));

@@ -26,7 +26,7 @@ std::string_view PipelineScheduleName(PipelineSchedule schedule);
 struct WorkloadConfig {
   int rank = 0;                  // global rank (core/parallel_layout.h Note [Megatron rank order])
   int64_t micro_batch_size = 1;  // b: sequences per microbatch
-  int64_t seq_len = 1024;        // s
+  int64_t seq_len = 1024;        // the whole sequence; each rank computes on s = seq_len / cp
   int64_t hidden = 0;            // h; 0: the final norm's width (HiddenSizeOf)
   int64_t heads = 0;             // a; REQUIRED >= 1
   PipelineSchedule schedule = PipelineSchedule::k1F1B;
@@ -43,6 +43,8 @@ struct WorkloadConfig {
 // (t = 1 gives the paper's sbh(34 + 5as/h)). The 10sbh are the layer norms' inputs and dropout
 // masks that every TP rank keeps whole. With full recomputation a layer keeps only its fp16
 // input, 2sbh, and rebuilds A during its backward.
+// With context parallelism s is the rank's own s = seq_len / cp tokens in every term (Note
+// [Context parallelism in the step]).
 // Per op (n = the peak microbatch's stored bytes so far on this stage):
 //   embed fwd   stores 0              transient 2sbh (its output)
 //   layer fwd   stores A (2sbh)       transient 0 (A - 2sbh: the full layer before dropping)
@@ -62,6 +64,24 @@ struct WorkloadConfig {
 // head), and the others are K model-chunk microbatches of S / vpp each (HeldModelChunks), so
 //   (K * S / vpp - S)  +  n  +  transient;
 // held_microbatches reports ceil(K / vpp). Megatron requires M divisible by pp here.
+
+// Note [Context parallelism in the step]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// cp ranks split every sequence and keep whole parameters (core/parallel_layout.h Note
+// [Context parallelism]): each rank's chunks are those of cp = 1, and its activations are
+// those of its own seq_len / cp tokens. Megatron-LM @d98e8a64 cuts each sequence into 2 * cp
+// pieces and gives cp rank r pieces r and 2 * cp - 1 - r
+// (megatron/core/utils.py:2504-2562, _get_batch_on_this_cp_rank_per_sequence_balancing, the
+// view at lines 2548-2556), and requires seq_length % (2 * cp) == 0
+// (megatron/training/arguments.py:1335-1338); its guide says "the activation memory footprint
+// per GPU is also smaller by the CP degree" (docs/user-guide/features/context_parallel.md:34).
+// So the step is built with s = seq_len / cp in Note [Activation memory]: every sbh term, the
+// logits, and the attention-score term 5as^2b, which becomes one (s/cp) x (s/cp) block per
+// head, the block a ring step of context parallelism computes at a time. (Megatron's CP runs
+// flash attention, which stores no scores at all; the formula, without flash attention,
+// keeps its scores term at the block size.) A layer's attention matmuls take the rank's s
+// queries against all seq_len keys (Note [Op cost]). Gradient reduction over the cp ranks and
+// the KV exchange are not modelled.
 
 // How the step's op is used.
 enum class OpPhase : uint8_t { kForward = 0, kBackward, kOptimizer };
@@ -89,8 +109,8 @@ inline int ChunkOfUnit(int unit) { return unit / 2; }
 // Note [Op cost]
 // ~~~~~~~~~~~~~~
 // What an op asks of the GPU, for a simulated step time (properties/placement_run.h):
-//   fwd layer   2 * tokens * (its local params) + 4 * b * s^2 * h / t  (the matmuls, plus
-//               attention's QK^T and AV), tokens = s * b
+//   fwd layer   2 * tokens * (its local params) + 4 * b * s * seq_len * h / t  (the matmuls,
+//               plus attention's QK^T and AV), tokens = s * b, s = seq_len / cp
 //   fwd head    2 * tokens * (its local params)   (the logits matmul)
 //   fwd embed   0   (a lookup)
 //   bwd X       2 * fwd X (input and weight gradients), plus fwd X again with recomputation
@@ -150,9 +170,11 @@ int HeldModelChunks(PipelineSchedule schedule, int num_microbatches, int pp, int
 int64_t HiddenSizeOf(const core::ModelSpec& model);
 
 // Builds config.rank's step. `chunks` must have been made from RankTensors(layout, rank) (same
-// names, same order). InvalidArgument, naming the field, for: rank out of range, vpp > 1
-// with 1F1B and M not a multiple of pp, b, s, heads or M < 1, no hidden size, hidden not a
-// multiple of heads, or chunks not matching the rank's tensors. Pure; O(tensors + chunks).
+// names, same order); when they are sharded over layout.shard_group_size() ranks the rank keeps
+// shard ShardIndex of each chunk. InvalidArgument, naming the field, for: rank out of range,
+// vpp > 1 with 1F1B and M not a multiple of pp, b, s, heads or M < 1, seq_len not a multiple
+// of 2 * cp when cp > 1, no hidden size, hidden not a multiple of heads, or chunks not
+// matching the rank's tensors. Pure; O(tensors + chunks).
 StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const ChunkManager& chunks,
                                  const WorkloadConfig& config);
 

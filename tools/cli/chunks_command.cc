@@ -71,12 +71,10 @@ void PrintTable(Output& out, const std::vector<std::string>& header,
 class ChunksCommand final : public Command {
  public:
   void DeclareOptions(CLI::App& app) override {
-    layout_args_.Declare(app, /*model_required=*/true, /*sharding_axes=*/false);
+    layout_args_.Declare(app);
     app.add_option("--rank", rank_text_, "The rank whose parameters are packed (default 0)")
         ->type_name("R");
     search_args_.Declare(app, /*with_chunk_size=*/false);
-    app.add_flag("--dp-shard", dp_shard_,
-                 "Shard every chunk over the rank's --dp ranks (each keeps 1/dp; gathered on use)");
     app.add_flag("--grad-accumulation", grad_accumulation_,
                  "Keep gradients in separate fp16 chunks (16 bytes per parameter instead of 14)");
     app.add_flag("--json", json_, "Print one JSON object instead of the tables");
@@ -91,10 +89,15 @@ class ChunksCommand final : public Command {
         "rounded up to --search-interval, --search-range-m further in steps of it; the least\n"
         "unused space over the kept sizes wins, ties to the smaller; only the winner is rounded\n"
         "to the DP size. --chunk-search packed is twinsim's own variant.\n"
+        "Chunks are sharded over the layout's shard group (`show layout`): --dp-shard N ranks\n"
+        "(N x --cp under --mesh torchtitan), each keeping 1/N of every chunk and gathering it on\n"
+        "use; the --dp-replicate replicas (HSDP) hold the same shards. --dp-shard alone is\n"
+        "--dp-shard = --dp (ZeRO-3 over the whole DP group).\n"
         "TP shards are sized as Megatron allocates them (--vocab-divisible-by 1 for an\n"
         "unpadded vocabulary). Examples:\n"
         "  twinsim chunks --model gpt2-small\n"
         "  twinsim chunks --model llama3-8b --tp 2 --dp 4 --rank 1 --dp-shard --json\n"
+        "  twinsim chunks --model llama3-8b --dp 8 --dp-shard 4 --dp-replicate 2 --rank 5\n"
         "  twinsim chunks --model gpt2-medium --search-interval 1024 --min-chunk-size-m 8\n"
         "  twinsim chunks --model llama3-8b --chunk-search packed");
   }
@@ -113,7 +116,9 @@ class ChunksCommand final : public Command {
       }
       rank_ = static_cast<int>(*rank);
     }
-    const int dp_shards = dp_shard_ ? layout_->config().dp : 1;
+    // Gemini's chunks are sharded over the layout's shard group (Note [Sharded data
+    // parallelism] in core/parallel_layout.h); replicas hold the same shards.
+    const int dp_shards = layout_->shard_group_size();
     StatusOr<placement::ChunkSearchOptions> options = search_args_.Make(dp_shards);
     if (!options.ok()) return options.status();
     options_ = placement::WithModelDefaults(*options, layout_->model());
@@ -148,10 +153,13 @@ class ChunksCommand final : public Command {
     const placement::ChunkSearchResult& r = *result_;
     const placement::ChunkManager& m = *manager_;
     out.Append(fmt::format(
-        "{{\"model\":{},\"tp\":{},\"pp\":{},\"dp\":{},\"rank\":{},\"coords\":{{\"dp\":{},"
-        "\"pp\":{},\"tp\":{}}},\"num_tensors\":{},\"total_elements\":{},",
-        JsonString(l.model().name), c.tp, c.pp, c.dp, rank_, coords.dp, coords.pp, coords.tp,
-        tensors_.size(), r.total_elements));
+        "{{\"model\":{},\"tp\":{},\"pp\":{},\"dp\":{},\"cp\":{},\"dp_shard\":{},"
+        "\"dp_replicate\":{},\"mesh\":\"{}\",\"shard_group_size\":{},\"rank\":{},"
+        "\"coords\":{{\"dp\":{},\"pp\":{},\"tp\":{},\"cp\":{},\"dp_shard\":{},"
+        "\"dp_replicate\":{}}},\"num_tensors\":{},\"total_elements\":{},",
+        JsonString(l.model().name), c.tp, c.pp, c.dp, c.cp, c.dp_shard, c.dp / c.dp_shard,
+        core::MeshName(c.mesh), l.shard_group_size(), rank_, coords.dp, coords.pp, coords.tp,
+        coords.cp, coords.dp_shard, coords.dp_replicate, tensors_.size(), r.total_elements));
     out.Append(fmt::format(
         "\"search\":{{\"method\":\"{}\",\"min_chunk_size\":{},\"search_range\":{},"
         "\"search_interval\":{},\"filter_exlarge_params\":{},\"first_candidate\":{},"
@@ -209,7 +217,6 @@ class ChunksCommand final : public Command {
   void PrintText(Output& out) const {
     const core::ParallelLayout& l = *layout_;
     const core::LayoutConfig& c = l.config();
-    const core::ParallelCoords coords = l.RankCoords(rank_);
     const placement::ChunkSearchResult& r = *result_;
     const placement::ChunkManager& m = *manager_;
     const int64_t allocated = r.total_elements + r.padding;
@@ -224,13 +231,13 @@ class ChunksCommand final : public Command {
       return whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0;
     };
     out.Append(fmt::format(
-        "model         {}\nlayout        tp={} pp={} dp={}; rank {} (dp {}, pp {}, tp {})\n"
+        "model         {}\nlayout        {}\n"
         "tensors       {} ({} elements)\n"
         "search        {}: {} candidates, {} to {} elements ({} to {}) in steps of {}\n",
-        l.model().name, c.tp, c.pp, c.dp, rank_, coords.dp, coords.pp, coords.tp, tensors_.size(),
-        Thousands(r.total_elements), placement::ChunkSearchMethodName(r.method),
-        Thousands(r.num_candidates), Thousands(r.first_candidate), Thousands(r.max_candidate),
-        Mebi(r.first_candidate), Mebi(r.max_candidate), Thousands(r.search_interval)));
+        l.model().name, LayoutLine(l, rank_), tensors_.size(), Thousands(r.total_elements),
+        placement::ChunkSearchMethodName(r.method), Thousands(r.num_candidates),
+        Thousands(r.first_candidate), Thousands(r.max_candidate), Mebi(r.first_candidate),
+        Mebi(r.max_candidate), Thousands(r.search_interval)));
     const bool colossal = r.method == placement::ChunkSearchMethod::kColossalAI;
     if (r.outliers.empty()) {
       out.Append("outliers      none\n");
@@ -258,11 +265,18 @@ class ChunksCommand final : public Command {
     out.Append(fmt::format("padding       {} elements ({:.2f}% of {} allocated)\n",
                            Thousands(r.padding), percent(r.padding, allocated),
                            Thousands(allocated)));
-    out.Append(fmt::format("sharding      {}\n",
-                           sharded ? fmt::format("over {} DP ranks: each keeps 1/{} of every "
-                                                 "chunk and gathers it on use",
-                                                 r.dp_shards, r.dp_shards)
-                                   : std::string("none (every chunk whole on this rank)")));
+    const int replicas = c.dp / c.dp_shard;
+    out.Append(fmt::format(
+        "sharding      {}\n",
+        sharded
+            ? fmt::format("over the {} ranks of the shard group: each keeps 1/{} of every "
+                          "chunk and gathers it on use{}",
+                          r.dp_shards, r.dp_shards,
+                          replicas > 1 ? fmt::format("; {} replicas hold the same shards", replicas)
+                                       : std::string())
+            : std::string(r.keep_gathered && l.shard_group_size() > 1
+                              ? "none (the one chunk is kept gathered)"
+                              : "none (every chunk whole on this rank)")));
     out.Append(fmt::format("bytes/param   {} ({})\n", m.BytesPerElement(), per_element));
     std::string rank_bytes;
     for (placement::ChunkKind kind : m.Kinds()) {
@@ -305,7 +319,6 @@ class ChunksCommand final : public Command {
   LayoutArgs layout_args_;
   ChunkSearchArgs search_args_;
   std::string rank_text_;
-  bool dp_shard_ = false;
   bool grad_accumulation_ = false;
   bool json_ = false;
   int rank_ = 0;

@@ -21,6 +21,8 @@ namespace {
 constexpr uint64_t kMaxDegree = 65536;
 // Largest --vocab-divisible-by (Megatron uses 128).
 constexpr uint64_t kMaxVocabDivisor = uint64_t{1} << 20;
+// --dp-shard's value when given bare, and the word that asks for the whole DP group.
+constexpr char kWholeDp[] = "dp";
 
 std::string Thousands(uint64_t v) {
   std::string s = std::to_string(v);
@@ -56,7 +58,7 @@ std::string LayoutOption(const std::string& message) {
 
 }  // namespace
 
-void LayoutArgs::Declare(CLI::App& app, bool model_required, bool sharding_axes) {
+void LayoutArgs::Declare(CLI::App& app, bool model_required) {
   app.add_option("--model", model_,
                  "Model: a preset, FAMILY[:key=value,...], or a model file PATH.json (a Hugging "
                  "Face config.json or a parameter list from tools/dump-params)")
@@ -68,7 +70,28 @@ void LayoutArgs::Declare(CLI::App& app, bool model_required, bool sharding_axes)
                  "Data-parallel size (default 1, or --dp-replicate x --dp-shard when those are "
                  "given)")
       ->type_name("D");
-  if (sharding_axes) DeclareShardingAxes(app);
+  // CLI11 2.1: expected(0, 1) lets the value be left out; default_str is what a bare
+  // --dp-shard then gives (it is not applied when the option is absent).
+  app.add_option("--dp-shard", dp_shard_,
+                 "Sharded data parallelism (FSDP2 fully_shard, ZeRO-3; Gemini's chunks in chunks "
+                 "and place): groups of N data-parallel ranks split every parameter (chunk) as "
+                 "torch.chunk does; N divides --dp (default 1: no sharding). Given without N "
+                 "(=dp), or as --dp-shard dp, N = --dp: one group of every DP rank")
+      ->expected(0, 1)
+      ->default_str(kWholeDp)
+      ->type_name("[N]");
+  app.add_option("--dp-replicate", dp_replicate_,
+                 "Replicas of the sharded groups (HSDP), each holding the same shards; --dp = M x "
+                 "--dp-shard (default: --dp / --dp-shard)")
+      ->type_name("M");
+  app.add_option("--cp", cp_,
+                 "Context-parallel size: ranks that split the sequence (each keeps seq / C "
+                 "tokens of activations) and hold the same parameters (default 1)")
+      ->type_name("C");
+  app.add_option("--mesh", mesh_,
+                 "Whose conventions: megatron (cp ranks keep whole parameters; experts over dp x "
+                 "cp; default) or torchtitan (FSDP shards over dp-shard x cp, its fsdp mesh)")
+      ->type_name("megatron|torchtitan");
   app.add_option("--vpp", vpp_, "Virtual stages per pipeline rank (default 1)")->type_name("V");
   app.add_option("--ep", ep_, "Expert-parallel size, dividing --dp x --cp (default 1)")
       ->type_name("E");
@@ -85,26 +108,6 @@ void LayoutArgs::Declare(CLI::App& app, bool model_required, bool sharding_axes)
                  "Pad vocab-parallel tensors to a multiple of N * tp rows, as Megatron's "
                  "--make-vocab-size-divisible-by (default 128)")
       ->type_name("N");
-}
-
-void LayoutArgs::DeclareShardingAxes(CLI::App& app) {
-  app.add_option("--dp-shard", dp_shard_,
-                 "Sharded data parallelism (FSDP2 fully_shard, ZeRO-3): groups of N data-parallel "
-                 "ranks split every parameter on dim 0 as torch.chunk does; N divides --dp "
-                 "(default 1: no sharding)")
-      ->type_name("N");
-  app.add_option("--dp-replicate", dp_replicate_,
-                 "Replicas of the sharded groups (HSDP); --dp = M x --dp-shard (default: --dp / "
-                 "--dp-shard)")
-      ->type_name("M");
-  app.add_option("--cp", cp_,
-                 "Context-parallel size: ranks that split the sequence and hold the same "
-                 "parameters (default 1)")
-      ->type_name("C");
-  app.add_option("--mesh", mesh_,
-                 "Whose conventions: megatron (cp ranks keep whole parameters; experts over dp x "
-                 "cp; default) or torchtitan (FSDP shards over dp-shard x cp, its fsdp mesh)")
-      ->type_name("megatron|torchtitan");
 }
 
 int LayoutArgs::MinLayers() const {
@@ -133,12 +136,19 @@ StatusOr<core::ParallelLayout> LayoutArgs::MakeWithModel(std::string_view model_
         std::tuple{"--ep", &ep_, &config.ep}, std::tuple{"--cp", &cp_, &config.cp},
         std::tuple{"--dp-shard", &dp_shard_, &config.dp_shard},
         std::tuple{"--etp", &etp_, &config.etp}}) {
-    if (text->empty()) continue;
+    if (text->empty() || (text == &dp_shard_ && *text == kWholeDp)) continue;
     StatusOr<int> v = ParsePositive(option, *text, kMaxDegree);
     if (!v.ok()) return v.status();
     *field = *v;
   }
-  if (!dp_replicate_.empty()) {
+  const bool whole_dp = dp_shard_ == kWholeDp;
+  if (whole_dp && !dp_replicate_.empty()) {
+    return Status::InvalidArgument(
+        "--dp-shard: give N with --dp-replicate (--dp-shard alone shards over every --dp rank)");
+  }
+  if (whole_dp) {
+    config.dp_shard = config.dp;  // ZeRO-3 / Gemini over the whole DP group (1 without --dp)
+  } else if (!dp_replicate_.empty()) {
     StatusOr<int> replicate = ParsePositive("--dp-replicate", dp_replicate_, kMaxDegree);
     if (!replicate.ok()) return replicate.status();
     const uint64_t dp = uint64_t(*replicate) * uint64_t(config.dp_shard);
@@ -187,6 +197,16 @@ StatusOr<core::ParallelLayout> LayoutArgs::MakeWithModel(std::string_view model_
   StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
   if (!layout.ok()) return ForOption(LayoutOption(layout.status().message()), layout.status());
   return layout;
+}
+
+std::string LayoutLine(const core::ParallelLayout& layout, int rank) {
+  const core::LayoutConfig& c = layout.config();
+  const core::ParallelCoords coords = layout.RankCoords(rank);
+  return fmt::format(
+      "tp={} pp={} dp={} cp={}, dp_shard={} x dp_replicate={} ({} mesh); rank {} (dp {}, pp {}, "
+      "tp {}, cp {})",
+      c.tp, c.pp, c.dp, c.cp, c.dp_shard, c.dp / c.dp_shard, core::MeshName(c.mesh), rank,
+      coords.dp, coords.pp, coords.tp, coords.cp);
 }
 
 int64_t PositionsOf(const core::ModelSpec& model) {

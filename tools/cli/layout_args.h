@@ -2,8 +2,11 @@
 //   --model M [--tp T] [--pp P] [--dp D] [--dp-shard N] [--dp-replicate M] [--cp C]
 //   [--mesh megatron|torchtitan] [--vpp V] [--ep E] [--etp N] [--partition layers|params]
 //   [--vocab-divisible-by N]
-// Every command that works on a core::ParallelLayout (`show layout`, `init`) declares and
-// checks them through LayoutArgs, so they accept and reject exactly the same command lines.
+// Every command that works on a core::ParallelLayout (`show layout`, `init`, `validate`,
+// `chunks`, `place`) declares and checks them through LayoutArgs, so they accept and reject
+// exactly the same command lines. A bare `--dp-shard` (no value, or the value `dp`) is
+// `--dp-shard D` with D = --dp: one sharded group of every DP rank, what `chunks` and `place`'s
+// old `--dp-shard` switch meant.
 #ifndef TWINSIM_TOOLS_CLI_LAYOUT_ARGS_H_
 #define TWINSIM_TOOLS_CLI_LAYOUT_ARGS_H_
 
@@ -25,11 +28,8 @@ class LayoutArgs {
   // Declares the options on `app`, bound to members of this object, which must outlive the
   // parse. --model is required unless `model_required` is false; the others default as
   // core::LayoutConfig does (degrees 1, partition by layers, vocabulary padded to a multiple of
-  // 128 * tp).
-  // With `sharding_axes` false, --dp-shard, --dp-replicate, --cp and --mesh are not declared
-  // (chunks and place keep their own --dp-shard switch, chunk sharding over the whole DP
-  // group, until they model the axes).
-  void Declare(CLI::App& app, bool model_required = true, bool sharding_axes = true);
+  // 128 * tp, Megatron's mesh).
+  void Declare(CLI::App& app, bool model_required = true);
 
   // Whether --model was given.
   bool has_model() const { return !model_.empty(); }
@@ -41,20 +41,24 @@ class LayoutArgs {
   // whose message names the option first ("--tp: expected a positive integer, got '0'",
   // "--pp: LayoutConfig: pp * vpp = 13 * 1 ..."). A world size dp * pp * tp above `max_world`
   // is refused too ("--dp: world size ... exceeds 4,096"; dp * pp * tp * cp), followed by
-  // `why` when non-empty. --dp-shard N alone means --dp N (one sharded group).
+  // `why` when non-empty. --dp-shard N alone means --dp N (one sharded group); a bare
+  // --dp-shard means --dp-shard = --dp (1 without --dp) and is refused with --dp-replicate.
   StatusOr<core::ParallelLayout> Make(uint64_t max_world, std::string_view why = "") const;
   // As Make, for the model `model_text` instead of --model (errors still name --model).
   StatusOr<core::ParallelLayout> MakeWithModel(std::string_view model_text, uint64_t max_world,
                                                std::string_view why = "") const;
 
  private:
-  void DeclareShardingAxes(CLI::App& app);
-
   std::string model_, tp_, pp_, dp_, vpp_, ep_, etp_, vocab_divisible_by_, cp_, dp_shard_,
       dp_replicate_;
   std::string partition_ = "layers";
   std::string mesh_ = "megatron";
 };
+
+// The layout and `rank`'s place in it on one line, as `chunks` and `place` print it:
+// "tp=2 pp=1 dp=8 cp=1, dp_shard=4 x dp_replicate=2 (megatron mesh); rank 5 (dp 5, pp 0,
+// tp 1, cp 0)". REQUIRES: 0 <= rank < layout.world_size(). Pure.
+std::string LayoutLine(const core::ParallelLayout& layout, int rank);
 
 // Rows of the model's learned position embedding (GPT-2's wpe): the longest sequence it
 // takes; 0 when it has none. Pure.

@@ -51,7 +51,7 @@ class PlaceCommand final : public Command {
                    "GPU and host memory are the defaults below")
         ->type_name("CLUSTER")
         ->required();
-    layout_args_.Declare(app, /*model_required=*/false, /*sharding_axes=*/false);
+    layout_args_.Declare(app, /*model_required=*/false);
     app.add_option("--max-model", max_model_text_,
                    "Instead of --model: find the largest model of FAMILY that each policy trains "
                    "without OOM (gpt2, or gpt2:n_embd=H,n_head=A,... to fix the width)")
@@ -110,8 +110,6 @@ class PlaceCommand final : public Command {
         ->type_name("R");
     app.add_flag("--recompute", recompute_,
                  "Full activation recomputation: each layer keeps only its input");
-    app.add_flag("--dp-shard", dp_shard_,
-                 "Shard every chunk over the --dp ranks (each keeps 1/dp; gathered on use)");
     search_args_.Declare(app, /*with_chunk_size=*/true);
     app.add_flag(
         "--gpu-adam", gpu_adam_,
@@ -144,7 +142,12 @@ class PlaceCommand final : public Command {
         "gradient, fp32 master, Adam m and v; m and v on valid elements only), builds the rank's\n"
         "training step (forward layer by layer over its own stage and TP shards, backward in\n"
         "reverse, Adam per chunk; activation memory after Korthikanti et al. 2022) and replays it\n"
-        "under each policy, as ColossalAI Gemini's code at 4f9953be does:\n"
+        "under each policy, as ColossalAI Gemini's code at 4f9953be does. Chunks are sharded\n"
+        "over the layout's shard group: --dp-shard N ranks (N x --cp under --mesh torchtitan),\n"
+        "each keeping 1/N of every chunk; --dp-replicate replicas (HSDP) hold the same shards;\n"
+        "--dp-shard alone is --dp-shard = --dp. --cp C ranks split each sequence: a rank's\n"
+        "activations are those of seq / C tokens (Megatron-LM's context parallelism; --seq a\n"
+        "multiple of 2 x C). Policies:\n"
         "  cuda     static(1,0,0): every chunk on the GPU; nothing moves; GPU Adam\n"
         "  cpu      static(1,1,1): chunks start on the host, every evictable chunk is evicted\n"
         "           before each op, gradients go to the host, HybridAdam's CPU Adam\n"
@@ -184,6 +187,8 @@ class PlaceCommand final : public Command {
         "  twinsim place --cluster dgx-h100 --model gpt2-10b --pp 4 --microbatches 8 \\\n"
         "      --schedule gpipe --recompute --policy auto\n"
         "  twinsim place --cluster dgx-a100-80g --model gpt3-175b --dp 8 --dp-shard --policy auto\n"
+        "  twinsim place --cluster dgx-a100-80g:nodes=2 --model llama3-8b --dp 8 --dp-shard 4 \\\n"
+        "      --dp-replicate 2 --cp 2 --seq 8192 --policy auto\n"
         "  twinsim place --cluster v100-32g --max-model gpt2 --batch 8 --policy all\n"
         "  twinsim place --cluster v100-32g --model gpt2-medium --backend host --policy cpu,auto\n"
         "  twinsim place --cluster v100-32g --model gpt2-xl --policy all --init-policy all");
@@ -224,7 +229,6 @@ class PlaceCommand final : public Command {
                   harness::kPlaceMaxWorld);
     if (!layout.ok()) return layout.status();
     q.layout = std::move(*layout);
-    const core::LayoutConfig& lc = q.layout->config();
     if (!IsValidUtf8(cluster_text_))
       return Status::InvalidArgument("--cluster: expected UTF-8 text");
     q.cluster = cluster_text_;
@@ -282,8 +286,9 @@ class PlaceCommand final : public Command {
       q.fractions = f;
     }
     q.grad_accumulation = grad_accumulation_;
-    q.dp_shard = dp_shard_;
-    TWINSIM_ASSIGN_OR_RETURN(q.search, search_args_.Make(dp_shard_ ? lc.dp : 1));
+    // The library shards chunks over the layout's shard group; --chunk-size is checked against
+    // it here so that the message names the shards.
+    TWINSIM_ASSIGN_OR_RETURN(q.search, search_args_.Make(q.layout->shard_group_size()));
     q.search_option = search_args_.BlameOption();
     if (allocator_text_ == "caching") {
       q.caching_allocator = true;
@@ -384,7 +389,7 @@ class PlaceCommand final : public Command {
   std::string max_model_text_, backend_text_, trace_text_, init_policy_text_;
   std::string allocator_text_ = "exact";
   std::string max_memory_text_, margin_text_, pinned_memory_text_;
-  bool recompute_ = false, dp_shard_ = false, grad_accumulation_ = false, json_ = false;
+  bool recompute_ = false, grad_accumulation_ = false, json_ = false;
   bool timeline_ = false, gpu_adam_ = false, pin_memory_ = false;
 
   harness::ModelFamily family_;  // --max-model

@@ -49,8 +49,10 @@ void PrintHeader(Output& out, const harness::PlaceRequest& q, const harness::Pla
   const harness::RankResources& g = s.resources;
   out.Append(fmt::format("model         {} ({} heads, hidden {})\n", r.model, r.heads, s.hidden));
   out.Append(fmt::format(
-      "layout        tp={} pp={} dp={}; rank {} (dp {}, pp {}, tp {}), stage {} of {}\n", r.tp,
-      r.pp, r.dp, r.rank, s.dp_coord, s.pp_coord, s.tp_coord, r.stage, s.num_stages));
+      "layout        tp={} pp={} dp={} cp={}, dp_shard={} x dp_replicate={} ({} mesh); rank {} "
+      "(dp {}, pp {}, tp {}, cp {}), stage {} of {}\n",
+      r.tp, r.pp, r.dp, r.cp, r.dp_shard, r.dp_replicate, r.mesh, r.rank, s.dp_coord, s.pp_coord,
+      s.tp_coord, s.cp_coord, r.stage, s.num_stages));
   out.Append(fmt::format("cluster       {}: {} {}, host {} per node of {} GPU{}\n", r.cluster,
                          g.gpu_model, core::FormatByteSize(g.gpu_bytes),
                          core::FormatByteSize(g.node_host_bytes), g.gpus_per_node,
@@ -75,17 +77,23 @@ void PrintHeader(Output& out, const harness::PlaceRequest& q, const harness::Pla
       "recompute {}\n",
       r.batch, r.seq, r.microbatches, r.microbatches == 1 ? "" : "es", r.schedule,
       r.held_microbatches, r.recompute ? "on" : "off"));
-  out.Append(
-      fmt::format("chunks        {} of {} elements, {} bytes/param, {}; model data {}\n",
-                  r.num_chunks, Thousands(static_cast<uint64_t>(r.chunk_size)), r.bytes_per_param,
-                  s.keep_gathered ? std::string("one chunk kept gathered (below the minimum size)")
-                  : r.dp_shards > 1 ? fmt::format("sharded over {} DP ranks", r.dp_shards)
-                                    : std::string("not sharded"),
-                  Bytes(r.model_bytes)));
+  out.Append(fmt::format(
+      "chunks        {} of {} elements, {} bytes/param, {}; model data {}\n", r.num_chunks,
+      Thousands(static_cast<uint64_t>(r.chunk_size)), r.bytes_per_param,
+      s.keep_gathered ? std::string("one chunk kept gathered (below the minimum size)")
+      : r.dp_shards > 1
+          ? fmt::format("sharded over the {} ranks of the shard group{}", r.dp_shards,
+                        r.dp_replicate > 1
+                            ? fmt::format(" ({} replicas hold the same shards)", r.dp_replicate)
+                            : std::string())
+          : std::string("not sharded"),
+      Bytes(r.model_bytes)));
   out.Append(
       fmt::format("activations   {} per layer per microbatch, {} per microbatch on "
-                  "this stage\n",
-                  Bytes(r.layer_activation_bytes), Bytes(r.stage_activation_bytes)));
+                  "this stage{}\n",
+                  Bytes(r.layer_activation_bytes), Bytes(r.stage_activation_bytes),
+                  r.cp > 1 ? fmt::format(" (its {} of {} tokens: cp {})", r.seq / r.cp, r.seq, r.cp)
+                           : std::string()));
   out.Append(fmt::format("feasible      {}\n",
                          r.feasible ? "yes (a placement without OOM exists)"
                                     : "no (no placement avoids OOM: an op's chunks and "
@@ -229,9 +237,11 @@ void PrintLargestModelText(Output& out, const harness::PlaceRequest& request,
   out.Append(fmt::format("cluster       {}: GPU {}, host {}\n", request.cluster,
                          core::FormatByteSize(budget.gpu_bytes),
                          core::FormatByteSize(budget.host_bytes)));
-  out.Append(fmt::format("step          batch {} x seq {}, tp={} pp={} dp={}{}, rank {}\n",
-                         request.step.micro_batch_size, request.step.seq_len, lc.tp, lc.pp, lc.dp,
-                         request.dp_shard ? " (sharded)" : "", request.rank));
+  out.Append(fmt::format(
+      "step          batch {} x seq {}, tp={} pp={} dp={} cp={}, dp_shard={} x dp_replicate={} "
+      "({} mesh), rank {}\n",
+      request.step.micro_batch_size, request.step.seq_len, lc.tp, lc.pp, lc.dp, lc.cp, lc.dp_shard,
+      lc.dp / lc.dp_shard, core::MeshName(lc.mesh), request.rank));
   for (const harness::LargestModelReport& r : reports) {
     if (!r.largest) {
       out.Append(fmt::format(

@@ -69,6 +69,11 @@ TEST(ValidateCommandTest, BadPlacementOptionsExit2WithOneLine) {
       {With({"--placement", "cpu", "--host-memory", "0"}), "--host-memory:"},
       {With({"--placement", "cpu", "--seq", "2048"}), "--seq: 'gpt2-small' has 1024 positions"},
       {With({"--placement", "cpu", "--seq", "0"}), "--seq: expected a positive integer"},
+      {With({"--placement", "cpu", "--cp", "2", "--seq", "510"}),
+       "--seq: --cp 2 splits each sequence into 2 x cp = 4 pieces, as Megatron-LM does; "
+       "expected a multiple of 4, got 510"},
+      {With({"--placement", "cpu", "--dp", "4", "--dp-shard", "3"}),
+       "--dp-shard: LayoutConfig.dp_shard = 3 does not divide dp = 4"},
       {With({"--gpu-memory", "4GiB"}), "--gpu-memory: only with --placement"},
       {With({"--seq", "512", "--policy", "all"}), "--seq: only with --placement"},
       {{"--model", "tiny-mlp", "--backend", "cuda", "--placement", "cpu"},

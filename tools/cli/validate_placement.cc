@@ -134,8 +134,19 @@ Status PlacementStep::Validate(const core::ParallelLayout& layout) {
                     "needs a gpt2, gpt3 or llama3 model",
                     Quote(model.name)));
   }
+  const int cp = layout.config().cp;
+  if (cp > 1 && config_.seq_len % (2 * cp) != 0) {
+    // As `place`: policies/placement/workload.h Note [Context parallelism in the step].
+    return Status::InvalidArgument(fmt::format(
+        "--seq: --cp {} splits each sequence into 2 x cp = {} pieces, as Megatron-LM does; "
+        "expected a multiple of {}, got {}",
+        cp, 2 * cp, 2 * cp, config_.seq_len));
+  }
   config_.heads = model.num_heads;
-  StatusOr<placement::RankStep> step = placement::BuildRankStep(layout, config_, {}, false);
+  // Chunks sharded over the layout's shard group, as `chunks` and `place` shard them.
+  placement::ChunkSearchOptions search;
+  search.dp_shards = layout.shard_group_size();
+  StatusOr<placement::RankStep> step = placement::BuildRankStep(layout, config_, search, false);
   if (!step.ok()) return ForOption("--placement", step.status());
   workload_ = std::move(step->workload);
   return Status::Ok();
