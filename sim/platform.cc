@@ -62,7 +62,7 @@ using Direction = sg4::LinkInRoute::Direction;
 // cluster's models, as set_parent would give them) and all are attached afterwards, in node
 // order: each search then meets the cluster zone alone. Hosts, routers, links and routes are
 // created in the same order as before and every zone ends with the same parent, models and
-// routes, so the platform and its simulated times are the same (sim:platform_test). The
+// routes, so the platform and its simulated times are the same (init JSON compared). The
 // third, sealing, remains: O(hosts x nodes) with small constants. Removing it needs fewer
 // zones (several nodes per zone) or a newer SimGrid.
 //

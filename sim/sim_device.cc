@@ -60,8 +60,8 @@ void SimDevice::TraceMemory() {
 // Note [Cost of a simulated op]
 // -----------------------------
 // At 16,384 ranks a timing-only init makes millions of Execs (one per Fill or init kernel), so
-// what each costs outside SimGrid's models is most of the wall time (issue 15). Two habits keep
-// it down without touching what is simulated:
+// what each costs in simcalls and in twinsim's own bookkeeping weighs (issue 15). Two habits
+// keep it down without touching what is simulated:
 //   - Every s4u setter called from an actor is a simcall (a context switch to maestro and back,
 //     simgrid/simix.hpp). Setting the flops and the host and starting the Exec in one
 //     simcall_answered, where the setters take maestro's fast path, leaves one answered and one
@@ -69,7 +69,7 @@ void SimDevice::TraceMemory() {
 //     answered simcalls take no simulated time, the Exec starts at the same date with the same
 //     flops on the same host, and the Execs of all ranks start in the same order relative to
 //     each other (every rank's start moves two scheduling sub-rounds earlier), so simulated
-//     times are the same bits (sim_device_test and sim:seed_parity_test pin them).
+//     times are the same bits (sim_device_test ExecsEndWhenThePlainSetterChainEnds).
 //   - The trace span's name and arguments are strings and vectors; they are built only when
 //     the trace is enabled (`describe`).
 template <typename Describe>
