@@ -253,6 +253,13 @@ class ParallelLayout {
   std::vector<int64_t> padded_extent_;  // per param: padded size of tp_dim (0 if replicated)
   std::vector<Placement> placements_;   // stage-major
   std::vector<int> stage_offset_;       // num_stages_ + 1 offsets into placements_
+  // OwnedBy's index (Note [Owned-shard index] in parallel_layout.cc): indices into placements_
+  // of the dense placements, by stage (num_stages_ + 1 offsets), and of the expert placements,
+  // by (stage, EP rank) (num_stages_ * ep + 1 offsets); each list ascending.
+  std::vector<int> dense_;
+  std::vector<int> dense_offset_;
+  std::vector<int> expert_;
+  std::vector<int> expert_offset_;
 };
 
 // Note [Megatron rank order]

@@ -1019,6 +1019,68 @@ TEST(ParallelLayoutCoverage, DpReplicasHoldTheSameDenseShards) {
   }
 }
 
+// OwnedBy's index (Note [Owned-shard index] in parallel_layout.cc) against the plain scan it
+// replaced: every placement of each of the rank's stages, in order, minus other EP ranks'
+// experts, each with its TP shard and its rows under sharded data parallelism.
+std::vector<OwnedShard> OwnedByScan(const ParallelLayout& l, int rank) {
+  const ParallelCoords c = l.RankCoords(rank);
+  const int group = l.shard_group_size();
+  std::vector<OwnedShard> owned;
+  for (int v = 0; v < l.config().vpp; ++v) {
+    const int stage = l.StageAt(c.pp, v);
+    for (const Placement& pl : l.StagePlacements(stage)) {
+      const int owner = l.ExpertOwner(pl.param);
+      if (owner >= 0 && owner != c.ep) continue;
+      const TpShard shard = l.ShardOf(pl.param, owner >= 0 ? c.etp : c.tp);
+      const std::vector<int64_t>& shape = l.model().params[pl.param].shape;
+      const int64_t rows = shape.empty() ? 1 : shard.dim == 0 ? shard.range.size() : shape[0];
+      const IndexRange kept = owner >= 0 || group == 1
+                                  ? IndexRange{0, rows}
+                                  : ParallelLayout::ChunkRows(rows, group, l.ShardIndex(c));
+      owned.push_back({pl.param, stage, v, pl.tied_from, shard, kept});
+    }
+  }
+  return owned;
+}
+
+bool SameOwned(const OwnedShard& a, const OwnedShard& b) {
+  return a.param == b.param && a.stage == b.stage && a.virtual_stage == b.virtual_stage &&
+         a.tied_from == b.tied_from && a.shard.dim == b.shard.dim &&
+         a.shard.range == b.shard.range && a.shard.padded_range == b.shard.padded_range &&
+         a.shard.padded_extent == b.shard.padded_extent && a.rows == b.rows;
+}
+
+TEST(ParallelLayoutShards, OwnedByIndexEqualsTheScanOfEveryStagePlacement) {
+  int checked = 0;
+  for (const auto& [dp, ep, dp_shard] : std::vector<std::tuple<int, int, int>>{
+           {1, 1, 1}, {2, 2, 1}, {4, 2, 2}, {4, 4, 1}, {8, 4, 2}, {8, 8, 4}}) {
+    for (int pp : {1, 2, 3}) {
+      for (int vpp : {1, 2}) {
+        if (vpp > 1 && pp == 1) continue;
+        for (int experts : {0, 4, 8}) {
+          if (experts > 0 && experts % ep != 0) continue;
+          LayoutConfig cfg = Cfg(dp, pp, 2, ep, vpp);
+          cfg.dp_shard = dp_shard;
+          // etp 1 where it fits Megatron's expert mesh: experts whole, dense weights split.
+          if (experts > 0 && (2 * dp) % ep == 0 && dp % 2 == 0) cfg.etp = 1;
+          const ParallelLayout l = MustMake(cfg, OddModel(7, 2, experts));
+          for (int r = 0; r < l.world_size(); ++r) {
+            const std::vector<OwnedShard> fast = l.OwnedBy(r), plain = OwnedByScan(l, r);
+            ASSERT_EQ(fast.size(), plain.size()) << "rank " << r;
+            for (size_t i = 0; i < fast.size(); ++i) {
+              ASSERT_TRUE(SameOwned(fast[i], plain[i]))
+                  << "rank " << r << " entry " << i << " dp " << dp << " ep " << ep << " pp "
+                  << pp << " vpp " << vpp << " experts " << experts;
+            }
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 500);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation: one InvalidArgument naming the field and the values.
 

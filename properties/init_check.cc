@@ -209,24 +209,9 @@ const RankOutcome* CompareTarget(const InitRunOptions& options, int rank) {
 // simulated time or traffic (the reading is the harness's, not the framework's).
 using ReadBack = std::function<StatusOr<std::vector<std::byte>>(const core::Buffer&)>;
 // How the harness reads a shard's sampled elements on a device without bytes (Note [Sampled
-// fills] in sim/sim_device.h): (byte offset in the buffer, element bytes) pairs, no time.
-using ReadSamples =
-    std::function<std::vector<std::pair<uint64_t, std::vector<std::byte>>>(const core::Buffer&)>;
-
-// `samples` (from ReadSamples) as the elements of a shard of `element_size`-byte elements;
-// a sample that is not one whole element (not possible from a Fill) is left out.
-ShardSamples ToShardSamples(const std::vector<std::pair<uint64_t, std::vector<std::byte>>>& samples,
-                            uint64_t element_size) {
-  ShardSamples out;
-  out.elements.reserve(samples.size());
-  out.bytes.reserve(samples.size() * element_size);
-  for (const auto& [offset, bytes] : samples) {
-    if (offset % element_size != 0 || bytes.size() != element_size) continue;
-    out.elements.push_back(offset / element_size);
-    out.bytes.insert(out.bytes.end(), bytes.begin(), bytes.end());
-  }
-  return out;
-}
+// fills] in sim/sim_device.h), as elements of the given size (a sample that is not one whole
+// element, not possible from a Fill, is left out), no time.
+using ReadSamples = std::function<ShardSamples(const core::Buffer&, uint64_t element_size)>;
 
 Status InitOneRank(const SeedPolicy& policy, const core::ParallelLayout& layout,
                    const InitRunOptions& options, int rank, core::Comm& comm,
@@ -252,6 +237,7 @@ Status InitOneRank(const SeedPolicy& policy, const core::ParallelLayout& layout,
   StatusOr<policies::seed::RankInit> init = policy.InitRank(ctx);
   if (after_init) after_init();
   out.owned = layout.OwnedBy(rank);
+  out.blocks.reserve(out.owned.size());
   for (const core::OwnedShard& o : out.owned) {
     const auto& shape = layout.model().params[o.param].shape;
     out.blocks.push_back(o.shard.AsPaddedBlock2D(shape).value_or(core::Block2D{}));
@@ -295,7 +281,7 @@ Status InitOneRank(const SeedPolicy& policy, const core::ParallelLayout& layout,
     } else if (!out.oom && read_samples && i < out.samples.size()) {
       // No bytes: keep the shard's sampled elements instead (Note [Sampled parity]).
       const uint64_t esz = core::DTypeSize(layout.model().params[out.owned[i].param].dtype);
-      out.samples[i] = ToShardSamples(read_samples(b), esz);
+      out.samples[i] = read_samples(b, esz);
     }
     TWINSIM_RETURN_IF_ERROR(base_device.Free(b));
   }
@@ -322,6 +308,11 @@ core::Block2D ReadBlock(ByteReader& r) {
 // What the parent needs of a rank that ran in the simulation's child process; owned and
 // blocks are recomputed from the layout.
 void SerializeOutcome(const RankOutcome& o, std::vector<std::byte>& out) {
+  // One allocation: 16,384 ranks each serialize ~100 shards' draws and samples.
+  size_t size = 10 * 8 + o.draws.size() * 12 * 8 + o.oom_during.size();
+  for (const std::vector<std::byte>& b : o.bytes) size += 8 + b.size();
+  for (const ShardSamples& s : o.samples) size += 16 + s.elements.size() * 8 + s.bytes.size();
+  out.reserve(out.size() + size + (o.oom ? 256 : 0));
   ByteWriter w(out);
   w.U64(o.peak_device_bytes);
   w.U64(o.peak_host_bytes);
@@ -413,10 +404,13 @@ StatusOr<InitRun> RunInitOnSim(const SeedPolicy& policy, const core::ParallelLay
                                Status::Internal("the sim backend's device is not a SimDevice"));
             },
             [&] { end_time = simgrid::s4u::Engine::get_clock(); },
-            [&](const core::Buffer& b) {
-              return sim_device != nullptr
-                         ? sim_device->SampledElements(b)
-                         : std::vector<std::pair<uint64_t, std::vector<std::byte>>>();
+            [&](const core::Buffer& b, uint64_t element_size) {
+              ShardSamples samples;
+              if (sim_device != nullptr) {
+                sim_device->AppendSampledElements(b, element_size, samples.elements,
+                                                  samples.bytes);
+              }
+              return samples;
             });
         out.end_time_s = end_time;
         SerializeOutcome(out, output);
@@ -435,6 +429,7 @@ StatusOr<InitRun> RunInitOnSim(const SeedPolicy& policy, const core::ParallelLay
     out.rank = static_cast<int>(r);
     out.coords = layout.RankCoords(out.rank);
     out.owned = layout.OwnedBy(out.rank);
+    out.blocks.reserve(out.owned.size());
     for (const core::OwnedShard& o : out.owned) {
       const auto& shape = layout.model().params[o.param].shape;
       out.blocks.push_back(o.shard.AsPaddedBlock2D(shape).value_or(core::Block2D{}));

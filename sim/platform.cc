@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include <simgrid/kernel/routing/NetZoneImpl.hpp>
+
 namespace twinsim::sim {
 
 namespace sg4 = simgrid::s4u;
@@ -55,9 +57,14 @@ using Direction = sg4::LinkInRoute::Direction;
 //     (NetZoneImpl::seal -> get_all_hosts -> Engine::get_filtered_hosts): O(hosts) per zone.
 // With a zone per node, the first made ~29 links per node quadratic (2,048 nodes: 28 s). So
 // every link is created in the cluster zone before any node zone exists (each search is then
-// one map lookup) and the node routes refer to those links. The other two remain:
-// O(hosts x nodes) with small constants (2,048 nodes: ~2.5 s; 4,096 nodes: ~17 s). Removing
-// them needs fewer zones (several nodes per zone) or a newer SimGrid.
+// one map lookup) and the node routes refer to those links. The host-name search only walks
+// zones attached to the cluster, so each node zone is filled while detached (given the
+// cluster's models, as set_parent would give them) and all are attached afterwards, in node
+// order: each search then meets the cluster zone alone. Hosts, routers, links and routes are
+// created in the same order as before and every zone ends with the same parent, models and
+// routes, so the platform and its simulated times are the same (init JSON compared). The
+// third, sealing, remains: O(hosts x nodes) with small constants. Removing it needs fewer
+// zones (several nodes per zone) or a newer SimGrid.
 //
 // Note [Fabric model]
 // A non-blocking fat tree gives every NIC port its full bandwidth to any other port. It is
@@ -204,19 +211,27 @@ NodeLinks CreateNodeLinks(sg4::NetZone* owner, const core::NodeSpec& node, int n
   return links;
 }
 
-// A node zone's own netpoint (as seen from the cluster zone) and its gateway router.
+// A node zone (its netpoint is what the cluster zone routes to) and its gateway router.
 struct NodeZone {
-  simgrid::kernel::routing::NetPoint* zone;
+  sg4::NetZone* zone;
   simgrid::kernel::routing::NetPoint* gateway;
 };
 
-// Builds node `n` as a full zone inside `cluster` with its hosts and routes over `links`
-// (Note [Platform shape]).
+// Builds node `n` as a full zone with its hosts and routes over `links` (Note [Platform
+// shape]), not yet attached to `cluster` nor sealed: the caller attaches every node zone and
+// then seals the cluster (Note [Construction cost]). It is given the cluster's models, as
+// set_parent gives them, so that hosts can be created in it.
 NodeZone BuildNode(sg4::NetZone* cluster, const core::NodeSpec& node, int n, int64_t first_gpu,
                    const NodeLinks& links, Platform& platform) {
   const std::string prefix = "node" + std::to_string(n);
   sg4::NetZone* zone = sg4::create_full_zone(prefix);
-  zone->set_parent(cluster);
+  simgrid::kernel::routing::NetZoneImpl* impl = zone->get_impl();
+  const simgrid::kernel::routing::NetZoneImpl* parent = cluster->get_impl();
+  impl->set_network_model(parent->get_network_model());
+  impl->set_cpu_pm_model(parent->get_cpu_pm_model());
+  impl->set_cpu_vm_model(parent->get_cpu_vm_model());
+  impl->set_disk_model(parent->get_disk_model());
+  impl->set_host_model(parent->get_host_model());
   const int num_gpus = static_cast<int>(node.gpus.size());
   const bool nvswitch = node.nvlink.kind == core::NvlinkKind::kNvSwitch;
 
@@ -272,8 +287,7 @@ NodeZone BuildNode(sg4::NetZone* cluster, const core::NodeSpec& node, int n, int
     cpu_to_gw.emplace_back(links.nic[0], Direction::UP);
     AddBothWays(zone, cpu->get_netpoint(), gw, cpu_to_gw);
   }
-  zone->seal();
-  return NodeZone{zone->get_netpoint(), gw};
+  return NodeZone{zone, gw};
 }
 
 }  // namespace
@@ -312,16 +326,24 @@ StatusOr<Platform> BuildPlatform(sg4::Engine& engine, const core::Topology& topo
                                           static_cast<double>(node.nics.size()),
                                       topology.fabric.latency_s / 2, LinkClass::kFabric, platform));
     }
+    // Every node zone filled while detached, then attached in node order (Note [Construction
+    // cost]); sealing the cluster seals them.
+    std::vector<NodeZone> node_zones;
+    node_zones.reserve(num_nodes);
     int64_t first_gpu = 0;
     for (int n = 0; n < num_nodes; ++n) {
       const core::NodeSpec& node = topology.nodes[n];
-      const NodeZone node_zone = BuildNode(cluster, node, n, first_gpu, links[n], platform);
+      node_zones.push_back(BuildNode(cluster, node, n, first_gpu, links[n], platform));
       first_gpu += static_cast<int64_t>(node.gpus.size());
+    }
+    for (int n = 0; n < num_nodes; ++n) {
+      const NodeZone& node_zone = node_zones[n];
+      node_zone.zone->set_parent(cluster);
       sg4::SplitDuplexLink* fabric = fabric_links[n];
       if (fabric == nullptr) continue;
-      cluster->add_route(node_zone.zone, nullptr, node_zone.gateway, nullptr,
+      cluster->add_route(node_zone.zone->get_netpoint(), nullptr, node_zone.gateway, nullptr,
                          {{fabric, Direction::UP}}, false);
-      cluster->add_route(nullptr, node_zone.zone, nullptr, node_zone.gateway,
+      cluster->add_route(nullptr, node_zone.zone->get_netpoint(), nullptr, node_zone.gateway,
                          {{fabric, Direction::DOWN}}, false);
     }
     cluster->seal();

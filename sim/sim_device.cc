@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <simgrid/simix.hpp>
+
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -54,22 +57,42 @@ void SimDevice::TraceMemory() {
   trace.Counter(rank_, "memory (bytes)", cluster_->Now(), std::move(series));
 }
 
-Status SimDevice::Execute(sg4::Host* host, uint64_t elements, std::string name,
-                          std::vector<TraceArg> args) {
+// Note [Cost of a simulated op]
+// -----------------------------
+// At 16,384 ranks a timing-only init makes millions of Execs (one per Fill or init kernel), so
+// what each costs in simcalls and in twinsim's own bookkeeping weighs (issue 15). Two habits
+// keep it down without touching what is simulated:
+//   - Every s4u setter called from an actor is a simcall (a context switch to maestro and back,
+//     simgrid/simix.hpp). Setting the flops and the host and starting the Exec in one
+//     simcall_answered, where the setters take maestro's fast path, leaves one answered and one
+//     blocking simcall per Exec instead of three and one. Nothing else happens in between:
+//     answered simcalls take no simulated time, the Exec starts at the same date with the same
+//     flops on the same host, and the Execs of all ranks start in the same order relative to
+//     each other (every rank's start moves two scheduling sub-rounds earlier), so simulated
+//     times are the same bits (sim_device_test ExecsEndWhenThePlainSetterChainEnds).
+//   - The trace span's name and arguments are strings and vectors; they are built only when
+//     the trace is enabled (`describe`).
+template <typename Describe>
+Status SimDevice::Execute(sg4::Host* host, uint64_t elements, const Describe& describe) {
   if (elements == 0) return Status::Ok();
   const double start = cluster_->Now();
   try {
     // On `host` explicitly: this_actor::execute would run on the caller's host (build-facts.md).
-    sg4::Exec::init()
-        ->set_flops_amount(static_cast<double>(elements))
-        ->set_host(host)
-        ->start()
-        ->wait();
+    sg4::ExecPtr exec = sg4::Exec::init();
+    simgrid::kernel::actor::simcall_answered([&exec, host, elements] {
+      exec->set_flops_amount(static_cast<double>(elements))->set_host(host)->start();
+    });
+    exec->wait();
   } catch (const std::exception& e) {
-    return Status::Internal(fmt::format("{}: SimGrid failed {}: {}", name_, name, e.what()));
+    return Status::Internal(
+        fmt::format("{}: SimGrid failed {}: {}", name_, describe().first, e.what()));
   }
-  cluster_->trace().Span(rank_, TraceTrack::kDevice, std::move(name), start, cluster_->Now(),
-                         std::move(args));
+  TraceLog& trace = cluster_->trace();
+  if (trace.enabled()) {
+    auto [name, args] = describe();
+    trace.Span(rank_, TraceTrack::kDevice, std::move(name), start, cluster_->Now(),
+               std::move(args));
+  }
   return Status::Ok();
 }
 
@@ -203,11 +226,13 @@ Status SimDevice::Fill(const core::BufferRegion& dst, const core::FillRequest& r
     TWINSIM_RETURN_IF_ERROR(SampleFill(dst, request, (*entry)->data.samples));
   }
   // Note [Device time model]: one flop per element on the GPU host.
-  return Execute(cluster_->gpu(rank_), request.elements(),
-                 fmt::format("init {}", core::PrimitiveName(request.transform.prim)),
-                 {TraceArg::Num("elements", static_cast<double>(request.elements())),
-                  TraceArg::Num("bytes", static_cast<double>(request.bytes())),
-                  TraceArg::Num("first_element", static_cast<double>(request.begin))});
+  return Execute(cluster_->gpu(rank_), request.elements(), [&request] {
+    return std::pair{
+        fmt::format("init {}", core::PrimitiveName(request.transform.prim)),
+        std::vector<TraceArg>{TraceArg::Num("elements", static_cast<double>(request.elements())),
+                              TraceArg::Num("bytes", static_cast<double>(request.bytes())),
+                              TraceArg::Num("first_element", static_cast<double>(request.begin))}};
+  });
 }
 
 Status SimDevice::WriteKernelOutput(const core::BufferRegion& dst, std::span<const std::byte> src,
@@ -226,9 +251,11 @@ Status SimDevice::WriteKernelOutput(const core::BufferRegion& dst, std::span<con
   }
   DropSamples((*entry)->data.samples, dst.offset, dst.bytes);  // Note [Sampled fills]
   // Note [Device time model]: a kernel on the GPU, as Fill; no PCIe transfer.
-  return Execute(cluster_->gpu(rank_), elements, "init kernel",
-                 {TraceArg::Num("elements", static_cast<double>(elements)),
-                  TraceArg::Num("bytes", static_cast<double>(dst.bytes))});
+  return Execute(cluster_->gpu(rank_), elements, [elements, &dst] {
+    return std::pair{std::string("init kernel"),
+                     std::vector<TraceArg>{TraceArg::Num("elements", static_cast<double>(elements)),
+                                           TraceArg::Num("bytes", static_cast<double>(dst.bytes))}};
+  });
 }
 
 Status SimDevice::StorageRead(uint64_t bytes) {
@@ -243,8 +270,10 @@ Status SimDevice::StorageRead(uint64_t bytes) {
 
 Status SimDevice::HostInitWork(uint64_t elements) {
   // Note [Device time model]: on the node's CPU host, shared with the node's other ranks.
-  return Execute(cluster_->cpu(rank_), elements, "host init",
-                 {TraceArg::Num("elements", static_cast<double>(elements))});
+  return Execute(cluster_->cpu(rank_), elements, [elements] {
+    return std::pair{std::string("host init"),
+                     std::vector<TraceArg>{TraceArg::Num("elements", static_cast<double>(elements))}};
+  });
 }
 
 double ComputeSeconds(double flops, uint64_t hbm_bytes, double matmul_flops_per_s,
@@ -262,9 +291,12 @@ Status SimDevice::Compute(double flops, uint64_t hbm_bytes, std::string_view wha
                                         options_.hbm_bandwidth_bytes_per_s);
   sg4::Host* gpu = cluster_->gpu(rank_);
   const auto amount = static_cast<uint64_t>(std::llround(seconds * gpu->get_speed()));
-  return Execute(gpu, amount, std::string(what),
-                 {TraceArg::Num("flops", flops),
-                  TraceArg::Num("hbm_bytes", static_cast<double>(hbm_bytes))});
+  return Execute(gpu, amount, [what, flops, hbm_bytes] {
+    return std::pair{std::string(what),
+                     std::vector<TraceArg>{TraceArg::Num("flops", flops),
+                                           TraceArg::Num("hbm_bytes",
+                                                         static_cast<double>(hbm_bytes))}};
+  });
 }
 
 core::MemoryStats SimDevice::Stats() const { return ledger_.Stats(); }
@@ -314,8 +346,7 @@ Status SimDevice::SampleFill(const core::BufferRegion& dst, const core::FillRequ
   }
   const uint64_t width = request.end - request.begin;
   const uint64_t m = std::min<uint64_t>(kSamplesPerFill, n);
-  Samples fresh;
-  fresh.reserve(m);
+  std::array<Sample, kSamplesPerFill> fresh;
   for (uint64_t k = 0; k < m; ++k) {
     // Output element e = round-down of k (n - 1) / (m - 1), written without overflow: 0 and
     // n - 1 are always taken, and the positions are distinct since n >= m.
@@ -328,13 +359,17 @@ Status SimDevice::SampleFill(const core::BufferRegion& dst, const core::FillRequ
     one.end = logical + 1;
     one.rows = 1;
     one.row_stride = 0;
-    Sample sample;
+    Sample& sample = fresh[k];
     sample.offset = dst.offset + e * size;
     sample.size = static_cast<uint32_t>(size);
     TWINSIM_RETURN_IF_ERROR(options_.fill(one, std::span<std::byte>(sample.bytes.data(), size)));
-    fresh.push_back(sample);
   }
-  samples.insert(samples.end(), fresh.begin(), fresh.end());
+  if (samples.empty()) {
+    // The usual case, a buffer's first Fill: `fresh` is already sorted by offset (e grows with k).
+    samples.assign(fresh.begin(), fresh.begin() + m);
+    return Status::Ok();
+  }
+  samples.insert(samples.end(), fresh.begin(), fresh.begin() + m);
   std::sort(samples.begin(), samples.end(),
             [](const Sample& a, const Sample& b) { return a.offset < b.offset; });
   samples.shrink_to_fit();
@@ -364,6 +399,20 @@ std::vector<std::pair<uint64_t, std::vector<std::byte>>> SimDevice::SampledEleme
     out.emplace_back(s.offset, std::vector<std::byte>(s.bytes.begin(), s.bytes.begin() + s.size));
   }
   return out;
+}
+
+void SimDevice::AppendSampledElements(const core::Buffer& buffer, uint64_t element_size,
+                                      std::vector<uint64_t>& elements,
+                                      std::vector<std::byte>& bytes) const {
+  StatusOr<const Entry*> entry = buffers_.Find(core::BufferRegion::Whole(buffer), "SampledElements");
+  if (!entry.ok() || element_size == 0) return;
+  elements.reserve(elements.size() + (*entry)->data.samples.size());
+  bytes.reserve(bytes.size() + (*entry)->data.samples.size() * element_size);
+  for (const Sample& s : (*entry)->data.samples) {
+    if (s.offset % element_size != 0 || s.size != element_size) continue;
+    elements.push_back(s.offset / element_size);
+    bytes.insert(bytes.end(), s.bytes.begin(), s.bytes.begin() + s.size);
+  }
 }
 
 }  // namespace twinsim::sim

@@ -149,6 +149,14 @@ class SimDevice final : public core::Device {
   // simulated time, no trace; callable outside an actor.
   std::vector<std::pair<uint64_t, std::vector<std::byte>>> SampledElements(
       const core::Buffer& buffer) const;
+  // The same samples as SampledElements, flat and as elements of `element_size` bytes: for
+  // each sample that is one whole such element (offset a multiple of element_size, size
+  // element_size), its element index offset / element_size appended to `elements` and its
+  // bytes to `bytes`, by ascending offset. Appends nothing where SampledElements is empty.
+  // Read-only like SampledElements; no allocation per sample (16,384 ranks read theirs).
+  void AppendSampledElements(const core::Buffer& buffer, uint64_t element_size,
+                             std::vector<uint64_t>& elements,
+                             std::vector<std::byte>& bytes) const;
 
   int rank() const { return rank_; }
   uint64_t device_id() const { return device_id_; }
@@ -180,10 +188,12 @@ class SimDevice final : public core::Device {
   static void DropSamples(Samples& samples, uint64_t offset, uint64_t bytes);
   // Logs the live bytes per tag to the trace's memory counter.
   void TraceMemory();
-  // Runs `elements` flops on `host` (the GPU's or the node CPU's) and traces the span `name`
-  // on the device track with `args`. No time for 0 elements.
-  Status Execute(simgrid::s4u::Host* host, uint64_t elements, std::string name,
-                 std::vector<TraceArg> args);
+  // Runs `elements` flops on `host` (the GPU's or the node CPU's) and traces the span that
+  // `describe()` names, a (name, args) pair, on the device track. `describe` is called only
+  // when the trace is enabled or SimGrid fails (Note [Cost of a simulated op] in
+  // sim_device.cc). No time for 0 elements.
+  template <typename Describe>
+  Status Execute(simgrid::s4u::Host* host, uint64_t elements, const Describe& describe);
 
   const int rank_;
   const SimDeviceOptions options_;

@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include <simgrid/s4u.hpp>
+
 #include "core/device.h"
 #include "core/topology_presets.h"
 #include "kernels/device_fill.h"
@@ -476,6 +478,77 @@ TEST(SimDeviceTest, HostInitWorkRunsOnTheNodesSharedCpu) {
   EXPECT_NEAR(both.ranks[0].end_time_s, 2 * one, 2e-9 * one);
   EXPECT_NEAR(both.ranks[1].end_time_s, 2 * one, 2e-9 * one);
   for (uint64_t bytes : both.link_bytes) EXPECT_EQ(bytes, 0u);
+}
+
+// Note [Cost of a simulated op] in sim_device.cc: an Exec set up in one simcall ends at the
+// same simulated instants, to the bit, as the plain s4u chain of setters it replaced, also
+// when eight ranks of different speeds share the node's CPU host between their GPU kernels.
+TEST(SimDeviceTest, ExecsEndWhenThePlainSetterChainEnds) {
+  constexpr int kRanks = 8;
+  SimRunOptions options = Options(kRanks);
+  options.holds_bytes = false;
+  // Each rank's work: GPU fills and kernels of rank-dependent sizes, host init between them.
+  auto gpu_elements = [](int rank, int step) {
+    return uint64_t{1000003} * (step + 1) + uint64_t{7919} * rank * (step + 3);
+  };
+  auto cpu_elements = [](int rank, int step) {
+    return uint64_t{20000033} + uint64_t{104729} * rank * (step + 1);
+  };
+  constexpr int kSteps = 4;
+  const SimRun device_run = MustRun(
+      options, [&](int rank, core::Comm&, core::Device& device, std::vector<std::byte>& out) {
+        TWINSIM_ASSIGN_OR_RETURN(core::Buffer b,
+                                 core::AllocateOrError(device, 4 * gpu_elements(rank, kSteps),
+                                                       "param"));
+        for (int step = 0; step < kSteps; ++step) {
+          core::FillRequest request;
+          request.transform.prim = core::Primitive::kNormal;
+          request.transform.p[1] = 0.02f;
+          request.end = gpu_elements(rank, step);
+          TWINSIM_RETURN_IF_ERROR(
+              device.Fill(BufferRegion::Slice(b, 0, 4 * request.end), request));
+          PutDouble(out, simgrid::s4u::Engine::get_clock());
+          TWINSIM_RETURN_IF_ERROR(device.HostInitWork(cpu_elements(rank, step)));
+          PutDouble(out, simgrid::s4u::Engine::get_clock());
+          TWINSIM_RETURN_IF_ERROR(device.WriteKernelOutput(BufferRegion::Slice(b, 0, 4), {},
+                                                           gpu_elements(rank, step) / 3));
+          PutDouble(out, simgrid::s4u::Engine::get_clock());
+        }
+        return Status::Ok();
+      });
+  const SimRun plain_run = MustRun(
+      options, [&](int rank, core::Comm&, core::Device&, std::vector<std::byte>& out) {
+        namespace sg4 = simgrid::s4u;
+        sg4::Host* gpu = sg4::Host::by_name(fmt::format("gpu{}", rank));
+        sg4::Host* cpu = sg4::Host::by_name("node0-cpu");
+        auto exec = [](sg4::Host* host, uint64_t flops) {
+          sg4::Exec::init()
+              ->set_flops_amount(static_cast<double>(flops))
+              ->set_host(host)
+              ->start()
+              ->wait();
+        };
+        for (int step = 0; step < kSteps; ++step) {
+          exec(gpu, gpu_elements(rank, step));
+          PutDouble(out, sg4::Engine::get_clock());
+          exec(cpu, cpu_elements(rank, step));
+          PutDouble(out, sg4::Engine::get_clock());
+          exec(gpu, gpu_elements(rank, step) / 3);
+          PutDouble(out, sg4::Engine::get_clock());
+        }
+        return Status::Ok();
+      });
+  ASSERT_EQ(device_run.ranks.size(), plain_run.ranks.size());
+  for (int r = 0; r < kRanks; ++r) {
+    const std::vector<double> device = Doubles(device_run.ranks[r].output);
+    const std::vector<double> plain = Doubles(plain_run.ranks[r].output);
+    ASSERT_EQ(device.size(), static_cast<size_t>(3 * kSteps)) << "rank " << r;
+    ASSERT_EQ(device.size(), plain.size()) << "rank " << r;
+    for (size_t k = 0; k < device.size(); ++k) {
+      EXPECT_EQ(device[k], plain[k]) << "rank " << r << " op " << k;  // the same bits
+    }
+    EXPECT_EQ(device_run.ranks[r].end_time_s, plain_run.ranks[r].end_time_s) << "rank " << r;
+  }
 }
 
 TEST(SimDeviceTest, TheTraceShowsInitKernelsAndHostInit) {

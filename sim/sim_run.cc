@@ -144,6 +144,14 @@ std::vector<std::byte> EncodeOutcome(const StatusOr<SimRun>& outcome) {
     return data;
   }
   const SimRun& run = *outcome;
+  // One allocation for the whole answer (at 16,384 ranks, hundreds of MB grown by doubling
+  // would be copied several times): each rank's output plus a generous fixed part.
+  size_t size = 256;
+  for (const SimRankResult& rank : run.ranks) {
+    size += 512 + rank.output.size() + rank.status.message().size() +
+            rank.traffic.peers().size() * 40 + rank.memory.by_tag.size() * 64;
+  }
+  data.reserve(size);
   w.U64(0);
   w.U64(run.ranks.size());
   for (const SimRankResult& rank : run.ranks) {

@@ -356,11 +356,16 @@ StatusOr<bool> RankShards::AllocateAll(RankInit& init) {
           "need 2-D blocks",
           spec(i).name, core::FormatShape(shape)));
     }
-    TWINSIM_ASSIGN_OR_RETURN(
-        bool fits, AllocateOrRecord(*ctx_.device, bytes(i), core::kTagParam,
-                                    fmt::format("the shard of '{}'", spec(i).name), init,
-                                    &init.buffers[i]));
-    if (!fits) return false;
+    // As AllocateOrRecord, with the OOM description built only on an OOM: a string per shard
+    // per rank is a visible cost at 16,384 ranks (Note [Cost of a simulated op] in
+    // sim/sim_device.cc).
+    TWINSIM_ASSIGN_OR_RETURN(core::Allocation a, ctx_.device->Allocate(bytes(i), core::kTagParam));
+    if (!a.fits()) {
+      init.oom = a.oom;
+      init.oom_during = fmt::format("the shard of '{}'", spec(i).name);
+      return false;
+    }
+    init.buffers[i] = a.buffer;
   }
   return true;
 }

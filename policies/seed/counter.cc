@@ -44,6 +44,7 @@ class CounterPolicy final : public SeedPolicy {
     RankInit init;
     TWINSIM_ASSIGN_OR_RETURN(bool fits, shards.AllocateAll(init));
     if (!fits) return init;
+    init.draws.reserve(shards.size());
     for (int i = 0; i < shards.size(); ++i) {
       const core::ParamSpec& spec = shards.spec(i);
       const core::Block2D& b = shards.block(i);
@@ -64,8 +65,8 @@ class CounterPolicy final : public SeedPolicy {
             ctx.device->Fill(core::BufferRegion::Whole(init.buffers[i]), request));
       }
       if (spec.init.kind != core::InitKind::kConstant) {
-        const kernels::PhiloxKey key = kernels::DeriveParamKey(ctx.seed, spec.name);
-        const uint64_t key64 = (uint64_t{key.w[1]} << 32) | key.w[0];
+        // The request's key is DeriveParamKey(ctx.seed, spec.name) (MakeFillRequest).
+        const uint64_t key64 = (uint64_t{request.key[1]} << 32) | request.key[0];
         init.draws.push_back(
             {StreamId{StreamKind::kCounter, key64, 0}, 0, 0, shards.owned()[i].param, b});
       }
