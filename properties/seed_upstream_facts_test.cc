@@ -311,6 +311,17 @@ constexpr const char* kTinyMoe =
     "num_key_value_heads=1,vocab_size=17,head_dim=2,intermediate_size=1,"
     "moe_intermediate_size=1,num_experts=2,num_experts_per_tok=1";
 
+// `property` of policy `name` on `layout`, with its claim flag; the test fails on a harness error.
+PolicyCheck::Row CheckRow(const std::string& name, const core::ParallelLayout& layout,
+                          uint64_t seed, InitDevice device, Property property) {
+  InitRunOptions options;
+  options.seed = seed;
+  options.init_device = device;
+  StatusOr<PolicyCheck> check = CheckPolicy(*Policy(name), layout, options, {property});
+  EXPECT_TRUE(check.ok()) << name << ": " << check.status().message();
+  return check.ok() ? check->rows.at(0) : PolicyCheck::Row{};
+}
+
 core::ParallelLayout MoeLayout(int ep) {
   StatusOr<core::ModelSpec> model = core::MakeModel(kTinyMoe);
   EXPECT_TRUE(model.ok()) << model.status().message();
@@ -354,26 +365,17 @@ TEST(SeedUpstreamFacts, ZeroInitRefusesExpertsSplitOverEp) {
 TEST(SeedUpstreamFacts, ExpertsOverEpRepeatDrawsUnlessSeededPerEpRank) {
   const core::ParallelLayout layout = MoeLayout(2);
   for (const char* name : {"torch-serial", "torch-parallel", "megatron-cpu", "dtensor"}) {
-    const std::unique_ptr<SeedPolicy> p = Policy(name);
-    InitRunOptions options;
-    options.seed = 1;
-    options.init_device = p->default_init_device();
-    StatusOr<PolicyCheck> check = CheckPolicy(*p, layout, options, {Property::kDistinct});
-    ASSERT_TRUE(check.ok()) << name << ": " << check.status().message();
-    EXPECT_FALSE(check->rows.at(0).claimed) << name;
-    EXPECT_EQ(check->rows.at(0).result.verdict, Verdict::kFails) << name;
-    EXPECT_NE(check->rows.at(0).result.detail.find("ep_rank 0 and ep_rank 1"), std::string::npos)
-        << name << ": " << check->rows.at(0).result.detail;
+    const PolicyCheck::Row row =
+        CheckRow(name, layout, 1, Policy(name)->default_init_device(), Property::kDistinct);
+    EXPECT_FALSE(row.claimed) << name;
+    EXPECT_EQ(row.result.verdict, Verdict::kFails) << name;
+    EXPECT_NE(row.result.detail.find("ep_rank 0 and ep_rank 1"), std::string::npos)
+        << name << ": " << row.result.detail;
   }
-  InitRunOptions options;
-  options.seed = 1;
-  options.init_device = InitDevice::kCuda;
-  StatusOr<PolicyCheck> megatron =
-      CheckPolicy(*Policy("megatron"), layout, options, {Property::kDistinct});
-  ASSERT_TRUE(megatron.ok()) << megatron.status().message();
-  EXPECT_TRUE(megatron->rows.at(0).claimed);
-  EXPECT_EQ(megatron->rows.at(0).result.verdict, Verdict::kHolds)
-      << megatron->rows.at(0).result.detail;
+  const PolicyCheck::Row megatron =
+      CheckRow("megatron", layout, 1, InitDevice::kCuda, Property::kDistinct);
+  EXPECT_TRUE(megatron.claimed);
+  EXPECT_EQ(megatron.result.verdict, Verdict::kHolds) << megatron.result.detail;
 }
 
 // Note [Expert parallelism] (core/parallel_layout.h): at etp = 2 over tp = 1, the two DP ranks
@@ -394,24 +396,15 @@ TEST(SeedUpstreamFacts, ReplicasDivergeWhenExpertShardsAreUneven) {
   StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
   ASSERT_TRUE(layout.ok()) << layout.status().message();
   for (const char* name : {"torch-serial", "torch-parallel", "shard-local"}) {
-    InitRunOptions options;
-    options.seed = 5;
-    options.init_device = InitDevice::kCpu;
-    StatusOr<PolicyCheck> check = CheckPolicy(*Policy(name), *layout, options, {Property::kReplica});
-    ASSERT_TRUE(check.ok()) << name << ": " << check.status().message();
-    EXPECT_FALSE(check->rows.at(0).claimed) << name;
-    EXPECT_EQ(check->rows.at(0).result.verdict, Verdict::kFails) << name;
-    EXPECT_NE(check->rows.at(0).result.detail.find("lm_head.weight"), std::string::npos)
-        << name << ": " << check->rows.at(0).result.detail;
+    const PolicyCheck::Row row = CheckRow(name, *layout, 5, InitDevice::kCpu, Property::kReplica);
+    EXPECT_FALSE(row.claimed) << name;
+    EXPECT_EQ(row.result.verdict, Verdict::kFails) << name;
+    EXPECT_NE(row.result.detail.find("lm_head.weight"), std::string::npos)
+        << name << ": " << row.result.detail;
   }
-  InitRunOptions options;
-  options.seed = 5;
-  options.init_device = InitDevice::kCuda;
-  StatusOr<PolicyCheck> megatron =
-      CheckPolicy(*Policy("megatron"), *layout, options, {Property::kReplica});
-  ASSERT_TRUE(megatron.ok()) << megatron.status().message();
-  EXPECT_EQ(megatron->rows.at(0).result.verdict, Verdict::kHolds)
-      << megatron->rows.at(0).result.detail;
+  const PolicyCheck::Row megatron =
+      CheckRow("megatron", *layout, 5, InitDevice::kCuda, Property::kReplica);
+  EXPECT_EQ(megatron.result.verdict, Verdict::kHolds) << megatron.result.detail;
 }
 
 }  // namespace

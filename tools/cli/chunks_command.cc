@@ -16,6 +16,7 @@
 
 #include "core/memory_ledger.h"
 #include "core/parallel_layout.h"
+#include "core/text.h"
 #include "policies/placement/chunk.h"
 #include "tools/cli/args.h"
 #include "tools/cli/chunk_search_args.h"
@@ -28,11 +29,7 @@ namespace {
 // Largest world size accepted (dp * pp * tp), as `show layout`.
 constexpr uint64_t kMaxWorld = 65536;
 
-std::string Thousands(int64_t v) {
-  std::string s = std::to_string(v < 0 ? -v : v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
-  return v < 0 ? "-" + s : s;
-}
+using core::Thousands;
 
 // Elements in ColossalAI's units of 2^20 ("32 m", "59.56 m", "0.0009766 m").
 std::string Mebi(int64_t elements) {

@@ -11,6 +11,7 @@
 
 #include "core/model_presets.h"
 #include "core/model_spec.h"
+#include "core/text.h"
 #include "tools/cli/args.h"
 #include "tools/cli/output.h"
 
@@ -24,11 +25,7 @@ constexpr uint64_t kMaxVocabDivisor = uint64_t{1} << 20;
 // --dp-shard's value when given bare, and the word that asks for the whole DP group.
 constexpr char kWholeDp[] = "dp";
 
-std::string Thousands(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
-  return s;
-}
+using core::Thousands;
 
 // A positive integer <= `max`, as `option`'s value.
 StatusOr<int> ParsePositive(std::string_view option, const std::string& text, uint64_t max) {

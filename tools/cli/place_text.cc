@@ -7,16 +7,13 @@
 #include <string_view>
 
 #include "core/memory_ledger.h"
+#include "core/text.h"
 #include "sim/platform.h"
 
 namespace twinsim::cli {
 namespace {
 
-std::string Thousands(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
-  return s;
-}
+using core::Thousands;
 
 // "512 B", or "1.63 GiB (1,748,733,952 B)": binary units with the exact count.
 std::string Bytes(uint64_t bytes) {
