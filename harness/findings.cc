@@ -116,6 +116,16 @@ StatusOr<Reproduction> MegatronCpuRepeatedExperts() {
   return ExpectFailure("megatron-cpu", c, Property::kDistinct, "ep_rank 0 and ep_rank 1");
 }
 
+// ColossalAI legacy's seed manager forks CUDA states only (seed_manager.py:48-84), and the CPU
+// generator is torch.manual_seed(seed) on every rank (parallel_context.py:545). TP layers built
+// on the CPU, as RFC #786 proposed, draw every TP shard from the same CPU words. The smallest
+// case: one linear layer, four wide, at TP 2.
+StatusOr<Reproduction> ColossalUnforkedCpuInit() {
+  const Case c{"linear-stack:layers=1,width=4", 2, 1, 1, InitDevice::kCpu, 1024};
+  return ExpectFailure("colossal-legacy+cpu-init", c, Property::kDistinct,
+                       "tp_rank 0 and tp_rank 1");
+}
+
 // Serial PP init (PyTorch PR #139445's serial mode, the question of torchtitan #514) passes the
 // generator state from stage to stage, so its time does not fall with PP; torchtitan's
 // seed + pp_rank does. Timing-only sim of Llama 3 8B, TP 8, PP 8 on eight DGX H100 nodes.
@@ -264,8 +274,6 @@ StatusOr<Reproduction> SeedCheckpointCost() {
   return out;
 }
 
-// Not yet here: ColossalAI legacy's unforked CPU generator (legacy layers allocate on the GPU,
-// so it shows only under the RFC's CPU init, which no policy models yet).
 const std::vector<Finding>& Registry() {
   static const std::vector<Finding> kFindings = {
       {"dtensor-layout-dependence", "PyTorch DTensor",
@@ -294,6 +302,16 @@ const std::vector<Finding>& Registry() {
            " --dp 2 --ep 2 --seed 1 --check distinct",
        "distinct fails: expert 0 on ep_rank 0 and expert 1 on ep_rank 1 draw the same CPU words",
        MegatronCpuRepeatedExperts},
+      {"colossalai-unforked-cpu-init", "ColossalAI legacy (TP layers built on the CPU)",
+       "the legacy seed manager forks only CUDA RNG states, so TP layers initialized on the CPU "
+       "draw every TP shard from the same CPU stream",
+       "hpcaitech/ColossalAI#786 (RFC: TP layers on the CPU); hpcaitech/ColossalAI@4f9953be "
+       "colossalai/legacy/context/random/seed_manager.py:48-84 (set_mode, add_seed: "
+       "torch.cuda states only), colossalai/legacy/context/parallel_context.py:545 "
+       "(torch.manual_seed(seed) on every rank)",
+       "twinsim init --policy colossal-legacy+cpu-init --model linear-stack:layers=1,width=4 "
+       "--tp 2 --seed 1024 --check distinct",
+       "distinct fails: tp_rank 0 and tp_rank 1 draw the same CPU words", ColossalUnforkedCpuInit},
       {"serial-pp-init-cost", "PyTorch pipelining (PR #139445, serial mode)",
        "serial seeded init passes the generator state stage to stage, so init time does not fall "
        "with PP",

@@ -138,6 +138,8 @@ constexpr OutsideRange kRefutedOutsideRange[] = {
      "SeedUpstreamFacts.ReplicasDivergeWhenExpertShardsAreUneven (seed_upstream_facts_test)"},
     {"shard-local", Property::kReplica,
      "SeedUpstreamFacts.ReplicasDivergeWhenExpertShardsAreUneven (seed_upstream_facts_test)"},
+    {"colossal-legacy+cpu-init", Property::kReplica,
+     "SeedUpstreamFacts.ReplicasDivergeWhenExpertShardsAreUneven (seed_upstream_facts_test)"},
 };
 
 struct Combo {

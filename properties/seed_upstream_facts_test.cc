@@ -395,7 +395,8 @@ TEST(SeedUpstreamFacts, ReplicasDivergeWhenExpertShardsAreUneven) {
   config.etp = 2;
   StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
   ASSERT_TRUE(layout.ok()) << layout.status().message();
-  for (const char* name : {"torch-serial", "torch-parallel", "shard-local"}) {
+  for (const char* name :
+       {"torch-serial", "torch-parallel", "shard-local", "colossal-legacy+cpu-init"}) {
     const PolicyCheck::Row row = CheckRow(name, *layout, 5, InitDevice::kCpu, Property::kReplica);
     EXPECT_FALSE(row.claimed) << name;
     EXPECT_EQ(row.result.verdict, Verdict::kFails) << name;

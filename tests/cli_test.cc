@@ -1019,8 +1019,8 @@ TEST(CliInitTest, JsonLinesHaveTheDocumentedKeys) {
   const std::vector<std::string> lines = Lines(r.out);
   const std::vector<std::string> policies = {
       "torch-serial",    "torch-parallel", "megatron",        "megatron-cpu",
-      "megatron+dp-random-init", "colossal-legacy", "colossal", "dtensor",
-      "dtensor@2.5", "seed-checkpoint", "zero-init", "counter", "shard-local"};
+      "megatron+dp-random-init", "colossal-legacy", "colossal-legacy+cpu-init", "colossal",
+      "dtensor", "dtensor@2.5", "seed-checkpoint", "zero-init", "counter", "shard-local"};
   ASSERT_EQ(lines.size(), policies.size()) << r.out;
   for (size_t i = 0; i < lines.size(); ++i) {
     const nlohmann::json j = nlohmann::json::parse(lines[i], nullptr, false);
@@ -1141,8 +1141,8 @@ TEST(CliInitTest, BadInitInvocationsExitTwoWithOneLineAndNoOutput) {
       {Init({"--policy", "megatorn"}),
        "twinsim init: --policy: unknown seed policy 'megatorn' (did you mean 'megatron'?) "
        "(known: torch-serial, torch-parallel, megatron, megatron-cpu, megatron+dp-random-init, "
-       "colossal-legacy, colossal, dtensor, dtensor@2.5, seed-checkpoint, zero-init, counter, "
-       "shard-local)"},
+       "colossal-legacy, colossal-legacy+cpu-init, colossal, dtensor, dtensor@2.5, "
+       "seed-checkpoint, zero-init, counter, shard-local)"},
       {Init({"--policy", "dtensor@2.4"}),
        "twinsim init: --policy: unknown dtensor release '2.4' (did you mean '2.5'?) (known: 2.5, "
        "0175565d; plain dtensor is 0175565d)"},

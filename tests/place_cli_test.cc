@@ -749,7 +749,7 @@ TEST(PlaceCliTest, InitMeetsPlacement) {
       Place({"--policy", "cuda,cpu,optimal", "--init-policy", "all", "--backend", "accounting"}));
   ASSERT_EQ(roomy.size(), 3u);
   for (const json& j : roomy) {
-    ASSERT_EQ(j["init_meets_placement"].size(), 13u) << j;  // every seed policy
+    ASSERT_EQ(j["init_meets_placement"].size(), 14u) << j;  // every seed policy
     for (const json& m : j["init_meets_placement"]) {
       if (j["policy"] == "optimal") {
         EXPECT_EQ(m["applicable"], false);

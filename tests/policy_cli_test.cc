@@ -55,7 +55,7 @@ TEST(ShowPolicyCliTest, PlacementPolicyAndListing) {
   EXPECT_EQ(j["kind"], "placement");
   EXPECT_TRUE(j["provenance"].contains("sources"));
   const nlohmann::json list = nlohmann::json::parse(Ok({"show", "policy", "--json"}).out);
-  EXPECT_EQ(list["seed"].size(), 13u);
+  EXPECT_EQ(list["seed"].size(), 14u);
   EXPECT_EQ(list["placement"].size(), 6u);  // static-documented too
 }
 

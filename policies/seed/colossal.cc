@@ -51,15 +51,59 @@ bool IsRowParallelBias(const core::ModelSpec& model, const core::ParamSpec& spec
 // Not modelled: the layers' default initializers (kaiming_uniform_(a=sqrt(5)) weights,
 // xavier_uniform_(a=1, scale=1) biases, normal_() embeddings, :79-80, :899) apply when a model
 // passes none; twinsim draws each parameter's own InitSpec (the model's init).
+//
+// Note [colossal-legacy+cpu-init]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// ColossalAI RFC #786 ("Tensor Initialization on Different Devices", closed) proposed building
+// the legacy TP layers on the CPU when no device is given, to match torch.nn and to avoid CUDA
+// OOM while partitioning pipeline stages. The seed manager cannot fork a CPU state:
+// SeedManager.add_seed and set_mode (colossalai/legacy/context/random/seed_manager.py:48-60,
+// :62-84) save and restore torch.cuda.get_rng_state / set_rng_state only, and set_seed calls a
+// plain torch.manual_seed(seed) on every rank (parallel_context.py:545). A layer built on the
+// CPU inside `with seed(ParallelMode.TENSOR)` therefore draws from the CPU generator seeded
+// `seed`, the same on every rank: the TP shards of one weight are the same numbers, every
+// pipeline stage starts the stream again, and no rank gets its slice of single-device init.
+// The variant models that: every draw from one CPU generator seeded `seed`, in the rank's
+// registration order, each layer at its shard's size, with the row-parallel bias still
+// broadcast from the group's first rank. It is what the legacy code would do if the RFC were
+// taken, not a released behaviour; the finding `colossalai-unforked-cpu-init` shows it.
 class ColossalLegacyPolicy final : public SeedPolicy {
  public:
-  std::string_view name() const override { return "colossal-legacy"; }
-  std::string_view version() const override { return "2"; }
+  explicit ColossalLegacyPolicy(bool cpu_init) : cpu_init_(cpu_init) {}
+
+  std::string_view name() const override {
+    return cpu_init_ ? "colossal-legacy+cpu-init" : "colossal-legacy";
+  }
+  std::string_view version() const override { return cpu_init_ ? "1" : "2"; }
   std::string_view models() const override {
+    if (cpu_init_) {
+      return "ColossalAI legacy TP layers built on the CPU (RFC #786): the seed manager forks "
+             "only CUDA states, so every rank draws from the CPU generator seeded `seed`";
+    }
     return "ColossalAI legacy seed manager: CUDA state forked per ParallelMode (TENSOR: "
            "seed+tp_rank+1024*pp_rank), row-parallel biases broadcast, GPU only";
   }
   core::Provenance provenance() const override {
+    if (cpu_init_) {
+      const std::string seeds = "colossalai/legacy/context/random/seed_manager.py";
+      return core::Provenance{
+          {Ref("colossalai/legacy/context/parallel_context.py", "ParallelContext.set_seed", 545,
+               545, "torch.manual_seed(seed) on every rank: the CPU generator is never forked"),
+           Ref(seeds, "SeedManager.set_mode", 48, 60,
+               "a mode switch saves and restores torch.cuda RNG state only"),
+           Ref(seeds, "SeedManager.add_seed", 62, 84,
+               "per-mode seeds are torch.cuda.manual_seed states only"),
+           Ref("colossalai/legacy/context/random/_helper.py", "seed", 101, 120,
+               "`with seed(mode)` is set_mode(mode) ... set_mode(previous)"),
+           Ref("colossalai/legacy/nn/layer/parallel_1d/layers.py", "Linear1D_Row.__init__",
+               640, 652, "layers are built under seed(ParallelMode.TENSOR) at their shard's "
+               "size")},
+          {"the behaviour RFC hpcaitech/ColossalAI#786 (closed) would give, not a release's: at "
+           "4f9953be the legacy 1-D layers allocate on the current GPU (colossal-legacy models "
+           "that)",
+           "each layer is drawn at its shard's size, as the legacy 1-D layers allocate it"},
+          false};
+    }
     const std::string layers = "colossalai/legacy/nn/layer/parallel_1d/layers.py";
     return core::Provenance{
         {Ref("colossalai/legacy/context/parallel_context.py", "ParallelContext.set_seed", 536,
@@ -92,13 +136,31 @@ class ColossalLegacyPolicy final : public SeedPolicy {
                                                Always(Property::kDistribution),
                                                Always(Property::kDeterminism),
                                                Always(Property::kInitFits)};
-    return kClaims;
+    // One CPU stream per rank from `seed`: only a rank that walks the whole model (tp == 1, one
+    // stage, experts not split over ep) draws what one device does, and draws nothing twice.
+    static const std::vector<Claim> kCpuClaims = {
+        Always(Property::kDistribution),
+        When(Property::kParity, kWholeModelPerRank, WholeModelPerRank),
+        // Uneven expert shards (etp != tp) shift the one CPU stream by different counts on DP
+        // replicas (Note [Experts over EP] in common.h).
+        ReplicaWhenExpertsSplitLikeDense(),
+        When(Property::kDistinct, kWholeModelPerRank, WholeModelPerRank),
+        Always(Property::kDeterminism)};
+    return cpu_init_ ? kCpuClaims : kClaims;
   }
-  bool Supports(InitDevice device) const override { return device == InitDevice::kCuda; }
-  InitDevice default_init_device() const override { return InitDevice::kCuda; }
+  bool Supports(InitDevice device) const override {
+    return device == (cpu_init_ ? InitDevice::kCpu : InitDevice::kCuda);
+  }
+  InitDevice default_init_device() const override {
+    return cpu_init_ ? InitDevice::kCpu : InitDevice::kCuda;
+  }
 
   StatusOr<RankInit> InitRank(const InitContext& ctx) const override {
-    if (ctx.init_device != InitDevice::kCuda) {
+    if (cpu_init_ && ctx.init_device != InitDevice::kCpu) {
+      return Status::InvalidArgument(
+          "colossal-legacy+cpu-init initializes on the cpu (RFC #786's CPU-built TP layers)");
+    }
+    if (!cpu_init_ && ctx.init_device != InitDevice::kCuda) {
       return Status::InvalidArgument(
           "colossal-legacy initializes on cuda (its layers allocate on the current GPU)");
     }
@@ -108,19 +170,26 @@ class ColossalLegacyPolicy final : public SeedPolicy {
     RankInit init;
     TWINSIM_ASSIGN_OR_RETURN(bool fits, shards.AllocateAll(init));
     if (!fits) return init;
-    TorchGenerator data = TorchGenerator::Cuda(ctx.seed, ctx.gpu);
-    TorchGenerator tensor = TorchGenerator::Cuda(ctx.seed + me.tp + 1024ull * me.pp, ctx.gpu);
-    TWINSIM_ASSIGN_OR_RETURN(fits, DrawShards(ctx, shards, init, [&](int i) {
-                               const core::ParamSpec& spec = shards.spec(i);
-                               const bool tensor_mode =
-                                   spec.tp_split != core::TpSplit::kReplicated ||
-                                   IsRowParallelBias(layout.model(), spec);
-                               // Allocated in `dtype` on the GPU and drawn there.
-                               const int bytes = static_cast<int>(core::DTypeSize(spec.dtype));
-                               data.set_element_size(bytes);
-                               tensor.set_element_size(bytes);
-                               return DrawChoice{tensor_mode ? &tensor : &data, false};
-                             }));
+    if (cpu_init_) {
+      // Both modes switch CUDA states only; the CPU generator is the one manual_seed(seed) set.
+      TorchGenerator cpu = TorchGenerator::Cpu(ctx.seed);
+      TWINSIM_ASSIGN_OR_RETURN(fits, DrawShards(ctx, shards, init,
+                                                [&](int) { return DrawChoice{&cpu, false}; }));
+    } else {
+      TorchGenerator data = TorchGenerator::Cuda(ctx.seed, ctx.gpu);
+      TorchGenerator tensor = TorchGenerator::Cuda(ctx.seed + me.tp + 1024ull * me.pp, ctx.gpu);
+      TWINSIM_ASSIGN_OR_RETURN(fits, DrawShards(ctx, shards, init, [&](int i) {
+                                 const core::ParamSpec& spec = shards.spec(i);
+                                 const bool tensor_mode =
+                                     spec.tp_split != core::TpSplit::kReplicated ||
+                                     IsRowParallelBias(layout.model(), spec);
+                                 // Allocated in `dtype` on the GPU and drawn there.
+                                 const int bytes = static_cast<int>(core::DTypeSize(spec.dtype));
+                                 data.set_element_size(bytes);
+                                 tensor.set_element_size(bytes);
+                                 return DrawChoice{tensor_mode ? &tensor : &data, false};
+                               }));
+    }
     if (!fits) return init;
     // broadcast(bias, first rank of the 1-D group) after each row-parallel layer's init.
     constexpr int kTagBase = 5 << 20;
@@ -140,6 +209,16 @@ class ColossalLegacyPolicy final : public SeedPolicy {
     TWINSIM_RETURN_IF_ERROR(SyncTiedCopies(ctx, shards, init));
     return init;
   }
+
+ private:
+  static constexpr const char* kWholeModelPerRank =
+      "tp == 1, one pipeline stage, no experts split over ep or etp";
+  static bool WholeModelPerRank(const core::ParallelLayout& layout, InitDevice) {
+    return layout.config().tp == 1 && layout.expert_tp() == 1 && layout.num_stages() == 1 &&
+           !ExpertsSplitOverEp(layout);
+  }
+
+  bool cpu_init_;
 };
 
 // Note [colossal]
@@ -274,7 +353,10 @@ class ColossalPolicy final : public SeedPolicy {
 }  // namespace
 
 std::unique_ptr<SeedPolicy> NewColossalLegacyPolicy() {
-  return std::make_unique<ColossalLegacyPolicy>();
+  return std::make_unique<ColossalLegacyPolicy>(false);
+}
+std::unique_ptr<SeedPolicy> NewColossalLegacyCpuInitPolicy() {
+  return std::make_unique<ColossalLegacyPolicy>(true);
 }
 std::unique_ptr<SeedPolicy> NewColossalPolicy() { return std::make_unique<ColossalPolicy>(); }
 

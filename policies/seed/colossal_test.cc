@@ -187,8 +187,55 @@ TEST(ColossalSourceTest, TodaysColossalPadsTheVocabularyTo64Tp_embedding_py_303)
   }
 }
 
+// Note [colossal-legacy+cpu-init]. colossalai/legacy/context/random/seed_manager.py:48-60
+// (set_mode) and :62-84 (add_seed) save and restore torch.cuda RNG state only, and
+// parallel_context.py:545 seeds the CPU generator with a plain torch.manual_seed(seed) on every
+// rank. So TP layers built on the CPU (RFC #786) draw every shard from the CPU stream seeded
+// `seed` at word 0: TP ranks hold the same numbers, and so do the first layers of two stages.
+TEST(ColossalSourceTest, CpuInitDrawsEveryRankFromTheUnforkedCpuGenerator_seed_manager_py_60) {
+  std::unique_ptr<SeedPolicy> cpu = Policy("colossal-legacy+cpu-init");
+  EXPECT_TRUE(cpu->Supports(InitDevice::kCpu));
+  EXPECT_FALSE(cpu->Supports(InitDevice::kCuda));
+  EXPECT_EQ(cpu->default_init_device(), InitDevice::kCpu);
+  const core::ParallelLayout layout = LayoutFor(*cpu, Layout(kGpt2, 2, 2, 1)).value();
+  const InitRun run = RunPolicy(*cpu, layout, InitDevice::kCpu);
+  const std::string fc1 = "transformer.h.1.mlp.c_fc.weight";  // column-parallel, pp_rank 1
+  const int tp0 = layout.RankOf({0, 1, 0, 0, 0}), tp1 = layout.RankOf({0, 1, 1, 0, 0});
+  for (int rank : {tp0, tp1}) {
+    for (const DrawSpan& d : run.ranks.at(rank).draws) {
+      EXPECT_EQ(d.stream.kind, StreamKind::kTorchCpu);
+      EXPECT_EQ(d.stream.seed, kSeed);  // no tp or pp offset: the CPU state is never forked
+    }
+  }
+  const std::vector<DrawSpan> a = DrawsOf(run, layout, tp0, fc1), b = DrawsOf(run, layout, tp1, fc1);
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0].begin, b[0].begin);
+  EXPECT_EQ(a[0].end, b[0].end);
+  EXPECT_EQ(BytesOf(run, layout, tp0, fc1), BytesOf(run, layout, tp1, fc1));
+  // Each stage's first drawn parameter starts the stream at word 0.
+  const int stage0 = layout.RankOf({0, 0, 0, 0, 0});
+  ASSERT_FALSE(run.ranks.at(stage0).draws.empty());
+  ASSERT_FALSE(run.ranks.at(tp0).draws.empty());
+  EXPECT_EQ(run.ranks.at(stage0).draws.front().begin, 0u);
+  EXPECT_EQ(run.ranks.at(tp0).draws.front().begin, 0u);
+  // distinct fails on it; on one device-equivalent rank (tp 1, one stage) parity holds.
+  InitRunOptions options;
+  options.seed = kSeed;
+  options.init_device = InitDevice::kCpu;
+  StatusOr<PolicyCheck> check = CheckPolicy(*cpu, layout, options, {Property::kDistinct});
+  ASSERT_TRUE(check.ok()) << check.status().message();
+  EXPECT_EQ(check->rows.at(0).result.verdict, Verdict::kFails) << check->rows.at(0).result.detail;
+  const core::ParallelLayout single = LayoutFor(*cpu, Layout(kGpt2, 1, 1, 2)).value();
+  check = CheckPolicy(*cpu, single, options, {Property::kParity, Property::kDistinct});
+  ASSERT_TRUE(check.ok()) << check.status().message();
+  for (const auto& row : check->rows) {
+    EXPECT_EQ(row.result.verdict, Verdict::kHolds) << row.result.detail;
+  }
+}
+
 TEST(ColossalSourceTest, ProvenanceNamesTheCommitRead) {
-  for (const char* name : {"colossal-legacy", "colossal"}) {
+  for (const char* name : {"colossal-legacy", "colossal-legacy+cpu-init", "colossal"}) {
     const core::Provenance p = Policy(name)->provenance();
     ASSERT_FALSE(p.sources.empty()) << name;
     for (const core::SourceRef& ref : p.sources) {

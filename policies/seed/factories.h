@@ -17,6 +17,7 @@ std::unique_ptr<SeedPolicy> NewMegatronPolicy();       // megatron.cc
 std::unique_ptr<SeedPolicy> NewMegatronCpuPolicy();    // megatron.cc
 std::unique_ptr<SeedPolicy> NewMegatronDpRandomInitPolicy();  // megatron.cc
 std::unique_ptr<SeedPolicy> NewColossalLegacyPolicy(); // colossal.cc
+std::unique_ptr<SeedPolicy> NewColossalLegacyCpuInitPolicy();  // colossal.cc
 std::unique_ptr<SeedPolicy> NewColossalPolicy();       // colossal.cc
 std::unique_ptr<SeedPolicy> NewSeedCheckpointPolicy(); // seed_checkpoint.cc
 std::unique_ptr<SeedPolicy> NewZeroInitPolicy();       // zero_init.cc

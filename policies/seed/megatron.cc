@@ -30,9 +30,8 @@ bool IsRandom(const core::ParamSpec& spec) { return spec.init.kind != core::Init
 //   generator and tracker 'data-parallel-rng' seeded seed (:495, :502); 'model-parallel-rng'
 //   seed + 2718 + tp_rank (:492-493); 'expert-parallel-rng' seed + 1024 + 100 * ep_rank +
 //   etp_rank (:508). etp_rank is the expert-tensor-parallel rank; --expert-tensor-parallel-size
-//   defaults to tp (megatron/training/arguments.py:587-588), the only expert layout twinsim
-//   builds (Note [Expert parallelism] in core/parallel_layout.h), so etp_rank = tp_rank here.
-//   With --expert-tensor-parallel-size 1 it would be 0 on every rank (not modelled).
+//   defaults to tp (megatron/training/arguments.py:587-588); twinsim's --etp sets it (Note
+//   [Expert parallelism] in core/parallel_layout.h), and with --etp 1 etp_rank is 0 everywhere.
 // - megatron/core/tensor_parallel/layers.py:171-183 _initialize_affine_weight_gpu: TP-split
 //   weights drawn under the model-parallel tracker (experts: the expert tracker), the local
 //   shard only, in params_dtype; :186-229 _initialize_affine_weight_cpu: the full fp32 master
@@ -55,9 +54,12 @@ bool IsRandom(const core::ParamSpec& spec) { return spec.init.kind != core::Init
 // - megatron/core/tokenizers/utils/build_tokenizer.py:133-147 vocab_size_with_padding: the
 //   vocabulary is padded to a multiple of make_vocab_size_divisible_by * tp (default 128,
 //   arguments.py:2441), even at tp = 1 (VocabRule::pads).
-// Not modelled, recorded in provenance().deviations: the MoE router (transformer/moe/router.py
-// :63-81 draws its fp32 weight on the CPU from the CPU generator; no twinsim preset has a router
-// until the MoE models of issue 15); Transformer Engine "duplicated" linears
+// - megatron/core/transformer/moe/router.py:62-84 Router.__init__ / reset_parameters: the
+//   router's weight (and bias) is a torch.empty(..., dtype=float32) on the CPU, drawn there by
+//   config.init_method outside any tracker fork (so from the CPU generator that
+//   _set_random_seed seeded seed + 100 * pp_rank), then cast to params_dtype (IsMoeRouter).
+//   Its own comment: "TODO: Add support for GPU initialization".
+// Not modelled, recorded in provenance().deviations: Transformer Engine "duplicated" linears
 // (extensions/transformer_engine.py:1241-1247 draw under 'data-parallel-rng'; no preset has
 // one); GTP-remat seeds (random.py:510-519, off unless that axis is used); uniform_'s bound
 // check after the rounding to bf16. GPU draws are made in params_dtype: a bf16 shard splits
@@ -76,7 +78,11 @@ std::vector<core::SourceRef> SharedSources() {
           "data-parallel seed = seed; model-parallel seed + 2718 + tp_rank; expert seed + 1024 "
           "+ 100 * ep_rank + etp_rank"),
       Ref("megatron/training/arguments.py", "validate_args", 587, 588,
-          "--expert-tensor-parallel-size defaults to tp, so etp_rank = tp_rank"),
+          "--expert-tensor-parallel-size defaults to tp, so etp_rank = tp_rank unless --etp "
+          "says otherwise"),
+      Ref("megatron/core/transformer/moe/router.py", "Router.__init__", 62, 84,
+          "the router's fp32 weight is allocated and initialized on the CPU (CPU generator), "
+          "then cast to params_dtype"),
       Ref("megatron/core/models/common/embeddings/language_model_embedding.py",
           "LanguageModelEmbedding.__init__", 70, 77,
           "position embeddings: torch.nn.Embedding on the CPU (N(0,1)), then "
@@ -93,12 +99,11 @@ std::vector<core::SourceRef> SharedSources() {
 
 std::vector<std::string> SharedDeviations() {
   return {
-      "the MoE router (megatron/core/transformer/moe/router.py:63-81) draws its fp32 weight on "
-      "the CPU from the CPU generator; no twinsim preset has a router yet (MoE models: issue 15)",
       "Transformer Engine 'duplicated' linears draw under the data-parallel-rng tracker "
       "(megatron/core/extensions/transformer_engine.py:1241-1247); no twinsim preset has one",
-      "--expert-tensor-parallel-size 1 (etp_rank 0 on every rank) is not a layout twinsim builds; "
-      "etp_rank = tp_rank, the default",
+      "the MoE router is recognized by its name (router.weight, router.bias, or Hugging Face's "
+      "gate.weight) and its shape [num_experts, ...] in a layer with experts; a router named "
+      "otherwise is drawn as an ordinary replicated parameter",
       "GPU draws into bf16 / fp16 params_dtype are modelled with their 32-bit split at 2^30 "
       "elements, but uniform_'s `value == to ? from : value` is compared in float before the "
       "rounding to bf16, where PyTorch compares after it (a value that rounds up to `to` stays "
@@ -121,6 +126,26 @@ Status MegatronCheckSeed(uint64_t seed) {
 bool IsSerialEmbedding(const core::ParamSpec& spec) {
   return spec.role == core::ParamRole::kEmbedding &&
          spec.tp_split == core::TpSplit::kReplicated && IsRandom(spec);
+}
+
+// The gate of a MoE layer (Megatron's TopKRouter): a replicated [num_experts, hidden] weight,
+// or its [num_experts] bias, in a layer that holds experts. Megatron names it
+// "...router.weight"; Hugging Face "...mlp.gate.weight" (qwen3_moe, deepseek_v3) and
+// "...block_sparse_moe.gate.weight" (mixtral). A shared expert's scalar gate
+// ("shared_expert_gate") is an ordinary linear layer.
+bool IsMoeRouter(const core::ParallelLayout& layout, const core::ParamSpec& spec) {
+  if (spec.role != core::ParamRole::kLayer || spec.expert >= 0 ||
+      spec.tp_split != core::TpSplit::kReplicated || spec.shape.empty() ||
+      spec.shape[0] != layout.num_experts() || layout.num_experts() == 0 || !IsRandom(spec)) {
+    return false;
+  }
+  const std::string_view name = spec.name;
+  for (std::string_view suffix : {".router.weight", ".router.bias", ".gate.weight"}) {
+    if (name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix) {
+      return name.find("shared_expert_gate") == std::string_view::npos;
+    }
+  }
+  return false;
 }
 
 // torch.nn.Embedding's own reset_parameters: init.normal_(weight), N(0, 1), on the CPU.
@@ -267,7 +292,7 @@ class MegatronPolicy final : public SeedPolicy {
   std::string_view name() const override {
     return dp_random_init_ ? "megatron+dp-random-init" : "megatron";
   }
-  std::string_view version() const override { return "2"; }
+  std::string_view version() const override { return "3"; }
   std::string_view models() const override {
     return dp_random_init_
                ? "Megatron-LM --data-parallel-random-init: seeds + 10*dp_rank, GPU init of local "
@@ -340,6 +365,9 @@ class MegatronPolicy final : public SeedPolicy {
                                  if (!s.ok() && side.ok()) side = s;
                                  return DrawChoice{&cpu, false};
                                }
+                               // The router's fp32 weight is allocated on the CPU and drawn
+                               // there, from the generator _set_random_seed seeded.
+                               if (IsMoeRouter(*ctx.layout, spec)) return DrawChoice{&cpu, false};
                                // Drawn into the parameter, in params_dtype.
                                const int bytes = static_cast<int>(core::DTypeSize(spec.dtype));
                                for (TorchGenerator* g : {&data, &tensor, &expert}) {

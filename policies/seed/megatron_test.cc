@@ -240,6 +240,42 @@ TEST(MegatronSourceTest, ExpertSeedIsSeedPlus1024Plus100EpPlusEtp_random_py_508)
   EXPECT_EQ(d[0].stream.seed, kSeed + 1024 + 100 + 1);
 }
 
+// megatron/core/transformer/moe/router.py:62-84: the router's fp32 weight is a CPU
+// torch.empty drawn by config.init_method outside any tracker fork, so from the CPU generator
+// _set_random_seed seeded (seed + 100 * pp_rank, initialize.py:448, :455); the experts and
+// other replicated layer weights draw on the GPU. Every rank of a stage draws the same router.
+TEST(MegatronSourceTest, RouterIsDrawnFromTheCpuGenerator_router_py_64) {
+  const core::ModelSpec model =
+      core::MakeModel(
+          "qwen3-30b-a3b:num_hidden_layers=2,hidden_size=4,num_attention_heads=1,"
+          "num_key_value_heads=1,vocab_size=128,head_dim=4,intermediate_size=4,"
+          "moe_intermediate_size=4,num_experts=2,num_experts_per_tok=1")
+          .value();
+  const core::ParallelLayout layout = Layout(model, 2, 2, 2, 2);
+  const InitRun run = RunPolicy(*Policy("megatron"), layout);
+  for (int rank = 0; rank < layout.world_size(); ++rank) {
+    const int pp = layout.RankCoords(rank).pp;
+    const std::string router = "model.layers." + std::to_string(pp) + ".mlp.gate.weight";
+    const std::vector<DrawSpan> d = DrawsOf(run, layout, rank, router);
+    ASSERT_EQ(d.size(), 1u) << "rank " << rank;
+    EXPECT_EQ(d[0].stream.kind, StreamKind::kTorchCpu) << "rank " << rank;
+    EXPECT_EQ(d[0].stream.seed, kSeed + 100 * pp) << "rank " << rank;
+    EXPECT_EQ(d[0].begin, 0u) << "rank " << rank;  // the stage's first CPU draw
+    EXPECT_EQ(ValuesOf(run, layout, rank, router),
+              ValuesOf(run, layout, layout.RankOf({0, pp, 0, 0, 0}), router));
+    const std::vector<DrawSpan> q =
+        DrawsOf(run, layout, rank,
+                "model.layers." + std::to_string(pp) + ".self_attn.q_norm.weight");
+    EXPECT_TRUE(q.empty());  // a constant init draws nothing
+  }
+  // Each stage's routers come from its own CPU seed: with ep == 1 (no additive expert seeds to
+  // collide across stages) nothing is drawn twice.
+  const core::ParallelLayout no_ep = Layout(model, 2, 2, 2, 1);
+  const InitRun run1 = RunPolicy(*Policy("megatron"), no_ep);
+  const properties::PropertyResult distinct = properties::CheckDistinct(no_ep, run1);
+  EXPECT_EQ(distinct.verdict, Verdict::kHolds) << distinct.detail;
+}
+
 // megatron/core/tensor_parallel/layers.py:186-229 with _set_random_seed's CPU seed
 // (initialize.py:448, :455): the CPU generator does not depend on the EP rank, so
 // --use-cpu-initialization draws the experts of EP rank 1 from the same positions as EP rank

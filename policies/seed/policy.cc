@@ -103,7 +103,8 @@ const Claim* SeedPolicy::FindClaim(Property property) const {
 const std::vector<std::string>& PolicyNames() {
   static const std::vector<std::string> kNames = {
       "torch-serial",    "torch-parallel",          "megatron",    "megatron-cpu",
-      "megatron+dp-random-init", "colossal-legacy", "colossal",    "dtensor",
+      "megatron+dp-random-init", "colossal-legacy", "colossal-legacy+cpu-init", "colossal",
+      "dtensor",
       "dtensor@2.5",     "seed-checkpoint",         "zero-init",   "counter",
       "shard-local"};
   return kNames;
@@ -146,6 +147,7 @@ StatusOr<std::unique_ptr<SeedPolicy>> MakePolicy(std::string_view name) {
   if (name == "megatron-cpu") return NewMegatronCpuPolicy();
   if (name == "megatron+dp-random-init") return NewMegatronDpRandomInitPolicy();
   if (name == "colossal-legacy") return NewColossalLegacyPolicy();
+  if (name == "colossal-legacy+cpu-init") return NewColossalLegacyCpuInitPolicy();
   if (name == "colossal") return NewColossalPolicy();
   if (name == "dtensor") return NewDTensorPolicy();
   if (name == "seed-checkpoint") return NewSeedCheckpointPolicy();
