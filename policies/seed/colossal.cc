@@ -8,6 +8,7 @@
 #include "fmt/format.h"
 #include "policies/seed/common.h"
 #include "policies/seed/factories.h"
+#include "policies/seed/hf_init.h"
 
 namespace twinsim::policies::seed {
 namespace {
@@ -145,7 +146,7 @@ class ColossalLegacyPolicy final : public SeedPolicy {
         // replicas (Note [Experts over EP] in common.h).
         ReplicaWhenExpertsSplitLikeDense(),
         When(Property::kDistinct, kWholeModelPerRank, WholeModelPerRank),
-        Always(Property::kDeterminism)};
+        Always(Property::kDeterminism), Always(Property::kInitFits)};
     return cpu_init_ ? kCpuClaims : kClaims;
   }
   bool Supports(InitDevice device) const override {
@@ -234,7 +235,10 @@ class ColossalLegacyPolicy final : public SeedPolicy {
 // drawn. So every rank draws every parameter of the model, in registration order, from one
 // generator seeded `seed`, on the device the model is built on, and keeps its slices: parity,
 // replica, distinct and determinism hold; the whole model is materialized on every rank, so
-// init-fits does not.
+// init-fits does not. A GPT-2 is built as GPT2LMHeadModel(config) draws it (hf_init.h):
+// constructor defaults first, then post_init's re-draws in apply order, lm_head drawn twice
+// before the tie; the draws a later one replaces are made and dropped. Other models are drawn
+// once per parameter in registration order (their Hugging Face order is not modelled).
 // Not modelled (provenance().deviations): layers built directly rather than from a native
 // module draw under a Randomizer seeded initial_seed + rank + index
 // (shardformer/layer/utils.py:129-235, :295-326); LazyInitContext (colossalai/lazy) records
@@ -242,13 +246,13 @@ class ColossalLegacyPolicy final : public SeedPolicy {
 class ColossalPolicy final : public SeedPolicy {
  public:
   std::string_view name() const override { return "colossal"; }
-  std::string_view version() const override { return "1"; }
+  std::string_view version() const override { return "2"; }
   std::string_view models() const override {
     return "ColossalAI launch + shardformer: torch.manual_seed(seed) on every rank, the whole "
            "model built on every rank, then sliced";
   }
   core::Provenance provenance() const override {
-    return core::Provenance{
+    core::Provenance p{
         {Ref("colossalai/initialize.py", "launch", 20, 66,
              "set_seed(seed) on every rank, no per-rank offset"),
          Ref("colossalai/utils/common.py", "set_seed", 76, 79, "torch.manual_seed(seed)"),
@@ -264,8 +268,15 @@ class ColossalPolicy final : public SeedPolicy {
          "LazyInitContext (colossalai/lazy/lazy_init.py) replays random ops at materialization; "
          "not modelled: twinsim draws the model eagerly",
          "the padded vocabulary rows are zeros (to_padded_tensor), not drawn; upstream.md's "
-         "'ColossalAI does not pad' holds for the legacy layers only"},
+         "'ColossalAI does not pad' holds for the legacy layers only",
+         "Hugging Face's draw order (constructors, then post_init) is modelled for GPT-2 only; "
+         "other models are drawn once per parameter in registration order"},
         false};
+    // The user's model is GPT2LMHeadModel(config): Hugging Face's draw order.
+    for (core::SourceRef& ref : HfInitProvenance(HfInitMode::kPostInit).sources) {
+      p.sources.push_back(std::move(ref));
+    }
+    return p;
   }
   VocabRule vocab_rule() const override { return {.pads = true, .divisible_by = 64}; }
   const std::vector<Claim>& claims() const override {
@@ -302,15 +313,47 @@ class ColossalPolicy final : public SeedPolicy {
     if (!fits) return init;
     TorchGenerator gen = TorchGenerator::For(ctx.init_device, ctx.seed, ctx.gpu);
     const bool compute_bits = ctx.device->Info().holds_bytes;
-    std::vector<float> full, slice;
+    // The draws the model's constructor makes, in order: Hugging Face's for a GPT-2 (Note
+    // [Hugging Face init order]), else each parameter once in registration order. A draw that a
+    // later one replaces, or that a tie throws away, is made and dropped.
+    std::vector<HfDraw> order;
+    if (StatusOr<std::vector<HfDraw>> hf = Gpt2HfDraws(model, HfInitMode::kPostInit); hf.ok()) {
+      order = *std::move(hf);
+    } else {
+      for (int p = 0; p < static_cast<int>(model.params.size()); ++p) {
+        if (model.params[p].tied_to.empty()) order.push_back({p, model.params[p].init, true});
+      }
+    }
+    std::vector<int> last(model.params.size(), -1);
+    for (size_t k = 0; k < order.size(); ++k) last[order[k].param] = static_cast<int>(k);
     for (int p = 0; p < static_cast<int>(model.params.size()); ++p) {
+      // Never drawn (biases and norms under Hugging Face's order): the constant, no draw.
+      if (last[p] < 0 && model.params[p].tied_to.empty()) {
+        order.push_back({p, model.params[p].init, true});
+        last[p] = static_cast<int>(order.size()) - 1;
+      }
+    }
+    std::vector<float> full, slice, dropped;
+    for (size_t k = 0; k < order.size(); ++k) {
+      const int p = order[k].param;
       const core::ParamSpec& spec = model.params[p];
-      if (!spec.tied_to.empty()) continue;  // one tensor with its target
       const int64_t rows = spec.shape.empty() ? 1 : spec.shape[0];
       const int64_t cols = rows == 0 ? 0 : spec.Numel() / rows;
+      if (last[p] != static_cast<int>(k) || !spec.tied_to.empty()) {
+        if (compute_bits) {
+          gen.InitBlock(order[k].spec,
+                        core::Block2D{static_cast<uint64_t>(rows), static_cast<uint64_t>(cols),
+                                      0, 0, 0, 0},
+                        dropped);
+        }
+        if (on_cpu) {
+          TWINSIM_RETURN_IF_ERROR(ctx.device->HostInitWork(static_cast<uint64_t>(spec.Numel())));
+        }
+        continue;
+      }
       if (compute_bits) {
         full.resize(static_cast<size_t>(spec.Numel()));
-        const auto [begin, end] = gen.Init(spec.init, full);
+        const auto [begin, end] = gen.Init(order[k].spec, full);
         // In the [rows, cols] view of the padded storage (the padded rows are not drawn).
         const core::TpShard shard0 = ctx.layout->ShardOf(p, 0);
         const uint64_t storage_rows =

@@ -10,6 +10,7 @@
 
 #include "core/model_presets.h"
 #include "core/parallel_layout.h"
+#include "policies/seed/hf_init.h"
 #include "policies/seed/policy.h"
 #include "properties/init_check.h"
 
@@ -234,12 +235,46 @@ TEST(ColossalSourceTest, CpuInitDrawsEveryRankFromTheUnforkedCpuGenerator_seed_m
   }
 }
 
+// Today's ColossalAI shards a model the user built as GPT2LMHeadModel(config), so the CPU
+// stream is consumed in Hugging Face's order (hf_init.h; huggingface/transformers
+// modeling_gpt2.py @0010f602, modeling_utils.py @040ba146): constructor defaults, then
+// post_init's re-draws, lm_head drawn and dropped before the tie. The values each rank keeps are
+// the replay's (checked against python3-torch in hf_init_test).
+TEST(ColossalSourceTest, BuildsGpt2InHuggingFacesDrawOrder_modeling_gpt2_py) {
+  std::unique_ptr<SeedPolicy> colossal = Policy("colossal");
+  const core::ParallelLayout layout = LayoutFor(*colossal, Layout(kGpt2, 2, 1, 1)).value();
+  const InitRun run = RunPolicy(*colossal, layout, InitDevice::kCpu);
+  StatusOr<std::vector<std::vector<float>>> replay =
+      ReplayGpt2HfInitCpu(layout.model(), HfInitMode::kPostInit, kSeed);
+  ASSERT_TRUE(replay.ok()) << replay.status().message();
+  for (const char* name : {"transformer.wpe.weight", "transformer.h.1.ln_1.weight"}) {
+    const std::vector<float>& want = replay->at(layout.model().Find(name));
+    for (int rank : {0, 1}) {
+      const std::vector<std::byte> got = BytesOf(run, layout, rank, name);
+      ASSERT_EQ(got.size(), want.size() * sizeof(float)) << name;
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0) << name << " rank " << rank;
+    }
+  }
+  // The final wte draw comes after every constructor draw; c_proj keeps one of its three.
+  const std::vector<DrawSpan> wte = DrawsOf(run, layout, 0, "transformer.wte.weight");
+  ASSERT_EQ(wte.size(), 1u);
+  EXPECT_GT(wte[0].begin, 0u);
+  EXPECT_EQ(DrawsOf(run, layout, 1, "transformer.h.0.attn.c_proj.weight").size(), 1u);
+  EXPECT_TRUE(DrawsOf(run, layout, 0, "lm_head.weight").empty());
+}
+
 TEST(ColossalSourceTest, ProvenanceNamesTheCommitRead) {
   for (const char* name : {"colossal-legacy", "colossal-legacy+cpu-init", "colossal"}) {
     const core::Provenance p = Policy(name)->provenance();
     ASSERT_FALSE(p.sources.empty()) << name;
     for (const core::SourceRef& ref : p.sources) {
-      EXPECT_EQ(ref.repository, "hpcaitech/ColossalAI");
+      EXPECT_FALSE(ref.file.empty());
+      if (ref.repository != "hpcaitech/ColossalAI") {
+        // colossal builds the user's Hugging Face model: transformers' GPT-2 init order.
+        EXPECT_EQ(std::string(name), "colossal") << ref.repository;
+        EXPECT_EQ(ref.repository, "huggingface/transformers");
+        continue;
+      }
       EXPECT_EQ(ref.release, "4f9953be");
       EXPECT_GT(ref.first_line, 0) << ref.file;
     }
