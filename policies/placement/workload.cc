@@ -9,6 +9,20 @@
 
 namespace twinsim::placement {
 
+std::string_view OpKindName(OpKind kind) {
+  switch (kind) {
+    case OpKind::kEmbed:
+      return "embed";
+    case OpKind::kLayer:
+      return "layer";
+    case OpKind::kHead:
+      return "head";
+    case OpKind::kAdam:
+      return "adam";
+  }
+  return "?";
+}
+
 std::string_view PipelineScheduleName(PipelineSchedule schedule) {
   return schedule == PipelineSchedule::kGPipe ? "gpipe" : "1f1b";
 }
@@ -202,14 +216,18 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
 
   std::vector<Draft> fwd;
   const double tokens = static_cast<double>(s) * static_cast<double>(b);
-  auto add_fwd = [&](std::string name, const std::vector<int>& tensors, uint64_t stores,
-                     uint64_t transient, bool lookup, double extra_flops) {
+  auto add_fwd = [&](OpKind kind, int index, const std::vector<int>& tensors, uint64_t stores,
+                     uint64_t transient, double extra_flops) {
     Draft d;
+    const bool lookup = kind == OpKind::kEmbed;
     int64_t params = 0;
     for (int ti : tensors) params += chunks.tensors()[ti].numel;
     // Note [Op cost]: a lookup costs nothing; the rest are matmuls over their weights.
     d.op.flops = lookup ? 0.0 : 2.0 * tokens * static_cast<double>(params) + extra_flops;
-    d.op.name = std::move(name);
+    d.op.name = kind == OpKind::kLayer ? fmt::format("fwd layer {}", index)
+                                       : fmt::format("fwd {}", OpKindName(kind));
+    d.op.kind = kind;
+    d.op.index = index;
     d.op.phase = OpPhase::kForward;
     d.op.chunks = ChunksOf(chunks, tensors);
     d.op.units = Fp16Units(d.op.chunks);
@@ -221,12 +239,12 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   const double attention = 4.0 * static_cast<double>(b) * static_cast<double>(s) *
                            static_cast<double>(config.seq_len) * static_cast<double>(h) /
                            static_cast<double>(t);
-  if (first) add_fwd("fwd embed", embed_tensors, 0, 2 * sbh, /*lookup=*/true, 0);
+  if (first) add_fwd(OpKind::kEmbed, -1, embed_tensors, 0, 2 * sbh, 0);
   for (int64_t l : my_layers) {
-    add_fwd(fmt::format("fwd layer {}", l), layer_tensors[l], layer_store, rebuild,
-            /*lookup=*/false, attention);
+    add_fwd(OpKind::kLayer, static_cast<int>(l), layer_tensors[l], layer_store, rebuild,
+            attention);
   }
-  if (last) add_fwd("fwd head", head_tensors, logits, 0, /*lookup=*/false, 0);
+  if (last) add_fwd(OpKind::kHead, -1, head_tensors, logits, 0, 0);
 
   Workload w;
   w.stage = stage;
@@ -257,16 +275,19 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
     op.phase = OpPhase::kBackward;
     op.name.replace(0, 3, "bwd");
     uint64_t transient;
-    if (op.name == "bwd embed") {
-      transient = 2 * sbh;
-    } else if (op.name == "bwd head") {
-      transient = logits;
-    } else {
-      transient = 4 * sbh + rebuild;
+    switch (op.kind) {
+      case OpKind::kEmbed:
+        transient = 2 * sbh;
+        break;
+      case OpKind::kHead:
+        transient = logits;
+        break;
+      default:
+        transient = 4 * sbh + rebuild;
     }
     op.non_model_bytes = others + stored + transient;
-    op.flops = (config.recompute && op.name != "bwd embed" && op.name != "bwd head" ? 3.0 : 2.0) *
-               it->op.flops;
+    // Recomputation re-runs a layer's forward in its backward (Note [Op cost]).
+    op.flops = (config.recompute && op.kind == OpKind::kLayer ? 3.0 : 2.0) * it->op.flops;
     stored -= it->stores;
     w.ops.push_back(std::move(op));
   }
@@ -274,6 +295,8 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   for (int c = 0; c < num_chunks; ++c) {
     Op op;
     op.name = fmt::format("adam chunk {}", c);
+    op.kind = OpKind::kAdam;
+    op.index = c;
     op.phase = OpPhase::kOptimizer;
     op.chunks = {c};
     op.units = {Fp16Unit(c), OptimUnit(c)};

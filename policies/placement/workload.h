@@ -116,8 +116,19 @@ inline int ChunkOfUnit(int unit) { return unit / 2; }
 //   bwd X       2 * fwd X (input and weight gradients), plus fwd X again with recomputation
 //   adam        0 flops; it streams its units through HBM: read and write both, 2 * bytes
 // Tensor-parallel all-reduces and pipeline sends are not part of this model.
+// What an op works on; with its phase and index it is what the op is. The name is for people.
+enum class OpKind : uint8_t {
+  kEmbed,  // the embedding lookup (first stage)
+  kLayer,  // transformer block `index`
+  kHead,   // the output layer and logits (last stage)
+  kAdam,   // the optimizer step on chunk `index`
+};
+std::string_view OpKindName(OpKind kind);  // "embed", "layer", "head", "adam"
+
 struct Op {
   std::string name;  // "fwd layer 3", "bwd head", "adam chunk 5"
+  OpKind kind = OpKind::kLayer;
+  int index = -1;  // the layer (kLayer) or chunk (kAdam); -1 otherwise
   OpPhase phase = OpPhase::kForward;
   std::vector<int> chunks;       // chunks it touches, ascending, unique
   std::vector<int> units;        // units it needs on the GPU, ascending, unique

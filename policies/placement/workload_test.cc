@@ -11,6 +11,7 @@
 
 #include "core/model_presets.h"
 #include "core/parallel_layout.h"
+#include "fmt/format.h"
 
 namespace twinsim::placement {
 namespace {
@@ -118,6 +119,43 @@ TEST(BuildWorkloadTest, RecomputationKeepsOnlyLayerInputs) {
   // Stored 2sbh = 128 per layer; rebuild A - 128 = 2368 in fwd and bwd of each layer.
   EXPECT_EQ(NonModel(b->workload),
             (std::vector<uint64_t>{128, 2496, 2624, 768, 1280, 2880, 2752, 128, 0}));
+}
+
+// Memory and FLOPs follow an op's kind and index, not its name: the name is only spelled
+// from them.
+TEST(BuildWorkloadTest, OpsCarryTheirKindAndIndex) {
+  WorkloadConfig wc = Small();
+  wc.recompute = true;
+  StatusOr<Built> b = Build(Plain(), wc, 1 << 20);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  for (const Op& op : b->workload.ops) {
+    std::string want;
+    switch (op.kind) {
+      case OpKind::kLayer:
+        want = fmt::format("{} layer {}", op.phase == OpPhase::kForward ? "fwd" : "bwd", op.index);
+        break;
+      case OpKind::kAdam:
+        EXPECT_EQ(op.phase, OpPhase::kOptimizer);
+        want = fmt::format("adam chunk {}", op.index);
+        break;
+      default:
+        EXPECT_EQ(op.index, -1) << op.name;
+        want = fmt::format("{} {}", op.phase == OpPhase::kForward ? "fwd" : "bwd",
+                           OpKindName(op.kind));
+    }
+    EXPECT_EQ(op.name, want);
+  }
+  // With recomputation a layer's backward costs 3x its forward; embed and head 2x.
+  const std::vector<Op>& ops = b->workload.ops;
+  for (const Op& bwd : ops) {
+    if (bwd.phase != OpPhase::kBackward) continue;
+    for (const Op& fwd : ops) {
+      if (fwd.phase != OpPhase::kForward || fwd.kind != bwd.kind || fwd.index != bwd.index) {
+        continue;
+      }
+      EXPECT_EQ(bwd.flops, (bwd.kind == OpKind::kLayer ? 3.0 : 2.0) * fwd.flops) << bwd.name;
+    }
+  }
 }
 
 TEST(BuildWorkloadTest, GPipeKeepsOtherMicrobatchesResident) {
