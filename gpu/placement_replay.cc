@@ -5,17 +5,14 @@
 #include <algorithm>
 #include <utility>
 
+#include "policies/placement/step_walk.h"
+
 namespace twinsim::gpu {
 namespace {
 
 using placement::PlacementResult;
 using placement::Where;
 using placement::Workload;
-
-// Whether op `op` ran on the CPU (Note [CPU Adam]): it charged no GPU memory.
-bool OnCpu(const PlacementResult& r, int op) {
-  return static_cast<size_t>(op) < r.op_on_cpu.size() && r.op_on_cpu[op];
-}
 
 std::string UnitText(int unit) {
   return fmt::format("unit {} ({} of chunk {})", unit, unit % 2 == 0 ? "fp16" : "optim",
@@ -148,29 +145,21 @@ Status ReplayLog(const Workload& w, const PlacementResult& r, Replayer& rep) {
     TWINSIM_ASSIGN_OR_RETURN(rep.extra(), rep.Take(-1, r.oom->requested, "refused",
                                                    "the initial placement's refused request"));
   }
-  const std::vector<bool>& kept = r.kept_gathered_chunks;
-  size_t next = 0;  // the log is in op order (Note [Step accounting])
-  for (int op = 0; op < static_cast<int>(w.ops.size()) && op <= oom_op && !rep.refused(); ++op) {
-    for (; next < r.transfers.size() && r.transfers[next].op == op && !r.transfers[next].after_op;
-         ++next) {
-      TWINSIM_RETURN_IF_ERROR(rep.Move(r.transfers[next]));
-    }
-    if (op == oom_op && !OnCpu(r, op)) {  // past the log: what the accounting was about to do
-      for (int u : w.ops[op].units) {
-        if (!rep.on_device(u)) TWINSIM_RETURN_IF_ERROR(rep.Load(op, u, w.unit_bytes[u]));
-      }
-    }
-    if (!OnCpu(r, op)) TWINSIM_RETURN_IF_ERROR(rep.RunOp(op, w.OpGatherBytes(w.ops[op], kept)));
-    for (; next < r.transfers.size() && r.transfers[next].op == op; ++next) {
-      TWINSIM_RETURN_IF_ERROR(rep.Move(r.transfers[next]));
-    }
-  }
-  if (!rep.refused() && next != r.transfers.size()) {
-    return Status::InvalidArgument(
-        fmt::format("the move log is not in op order: move {} (op {}) was not replayed", next,
-                    r.transfers[next].op));
-  }
-  return Status::Ok();
+  // The walk stops at the first refusal, or after the accounting's OOM op.
+  placement::StepFunctions handler(
+      [&](size_t, const placement::Transfer& t) { return rep.Move(t); },
+      [&](int op, bool on_cpu) -> Status {
+        if (on_cpu) return Status::Ok();
+        if (op == oom_op) {  // past the log: what the accounting was about to do
+          for (int u : w.ops[op].units) {
+            if (!rep.on_device(u)) TWINSIM_RETURN_IF_ERROR(rep.Load(op, u, w.unit_bytes[u]));
+          }
+        }
+        return rep.RunOp(op, w.OpGatherBytes(w.ops[op], r.kept_gathered_chunks));
+      },
+      [&] { return rep.refused(); });
+  if (rep.refused()) return Status::Ok();
+  return placement::WalkStep(w, r, handler, oom_op);
 }
 
 // Optimal's OOM: the op's units and transient from an empty device.

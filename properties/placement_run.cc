@@ -12,6 +12,7 @@
 #include "core/checksum.h"
 #include "core/host_device.h"
 #include "core/memory_ledger.h"
+#include "policies/placement/step_walk.h"
 #include "sim/sim_device.h"
 #include "sim/sim_run.h"
 
@@ -105,17 +106,12 @@ Status RunRankStep(int rank, const core::ParallelLayout& layout, const Workload&
     if (t.to == Where::kGpu) return device.CopyFromHost({a, 0, t.bytes}, {});
     return device.CopyToHost({a, 0, t.bytes}, {});
   };
-  size_t next = 0;
-  for (size_t i = 0; i < num_ops; ++i) {
-    const int op = static_cast<int>(i);
-    for (; next < r.transfers.size() && r.transfers[next].op == op && !r.transfers[next].after_op;
-         ++next) {
-      TWINSIM_RETURN_IF_ERROR(move(r.transfers[next]));
-    }
+  auto run_op = [&](int op, bool on_cpu) -> Status {
+    const size_t i = static_cast<size_t>(op);
     if (gather_step[i] > 0) {
       TWINSIM_RETURN_IF_ERROR(Ring(comm, group, pos, a, b, gather_step[i], dp - 1, 2 * op));
     }
-    if (i < r.op_on_cpu.size() && r.op_on_cpu[i]) {
+    if (on_cpu) {
       // Note [CPU Adam]: on the node's CPU, shared with the node's other ranks.
       const int c = w.ops[i].chunks.front();
       TWINSIM_RETURN_IF_ERROR(device.HostInitWork(kCpuAdamWorkPerElement * w.chunk_elements[c]));
@@ -130,10 +126,10 @@ Status RunRankStep(int rank, const core::ParallelLayout& layout, const Workload&
       TWINSIM_RETURN_IF_ERROR(Ring(comm, replicas, replica_pos, a, b, replica_step[i], 2 * (nr - 1),
                                    2 * static_cast<int>(num_ops) + op));
     }
-    for (; next < r.transfers.size() && r.transfers[next].op == op; ++next) {
-      TWINSIM_RETURN_IF_ERROR(move(r.transfers[next]));
-    }
-  }
+    return Status::Ok();
+  };
+  placement::StepFunctions step([&](size_t, const Transfer& t) { return move(t); }, run_op);
+  TWINSIM_RETURN_IF_ERROR(placement::WalkStep(w, r, step));
   TWINSIM_RETURN_IF_ERROR(device.Free(a));
   return device.Free(b);
 }
@@ -229,7 +225,7 @@ std::vector<std::byte> UnitBytes(int unit, uint64_t bytes) {
   return v;
 }
 
-class Replay {
+class Replay final : public placement::StepHandler {
  public:
   Replay(const Workload& w, const PlacementResult& r, const placement::MemoryBudget& budget,
          int64_t corrupt_move)
@@ -262,41 +258,11 @@ class Replay {
       if (!g->fits()) return Oom("initial placement: kept-gathered buffers do not fit the GPU");
       kept = g->buffer;
     }
-    size_t next = 0;
-    for (size_t i = 0; i < w_.ops.size(); ++i) {
-      const int op = static_cast<int>(i);
-      const placement::Op& o = w_.ops[i];
-      for (; next < r_.transfers.size() && r_.transfers[next].op == op &&
-             !r_.transfers[next].after_op;
-           ++next) {
-        TWINSIM_RETURN_IF_ERROR(Move(next, o.name));
-        if (stopped()) return out_;
-      }
-      const bool on_cpu = i < r_.op_on_cpu.size() && r_.op_on_cpu[i];
-      for (int u : o.units) {
-        if (!on_cpu && !on_device_[u]) {
-          return Internal(fmt::format("{}: unit {} is not on the GPU when the op runs", o.name, u));
-        }
-      }
-      if (on_cpu && on_device_[placement::OptimUnit(o.chunks.front())]) {
-        return Internal(fmt::format("{}: CPU Adam with the optimizer state on the GPU", o.name));
-      }
-      const uint64_t gather = w_.OpGatherBytes(o, r_.kept_gathered_chunks);
-      if (!device_.WouldFit(o.non_model_bytes + gather)) {
-        return Oom(fmt::format("{}: its transient of {} B does not fit beside its chunks", o.name,
-                               o.non_model_bytes + gather));
-      }
-      out_.peak_device_bytes =
-          std::max(out_.peak_device_bytes, device_.Stats().in_use + o.non_model_bytes + gather);
-      for (; next < r_.transfers.size() && r_.transfers[next].op == op; ++next) {
-        TWINSIM_RETURN_IF_ERROR(Move(next, o.name));
-        if (stopped()) return out_;
-      }
+    if (Status walked = placement::WalkStep(w_, r_, *this); !walked.ok()) {
+      return walked.code() == StatusCode::kInvalidArgument ? Internal(std::string(walked.message()))
+                                                            : walked;
     }
-    if (next != r_.transfers.size()) {
-      return Internal(
-          fmt::format("{} transfers name no op of the step", r_.transfers.size() - next));
-    }
+    if (stopped()) return out_;
     for (int u = 0; u < w_.num_units(); ++u) {  // where every unit ended, once more
       if ((r_.final_location[u] == Where::kGpu) != on_device_[u].has_value()) {
         return Internal(fmt::format("unit {} did not end where the accounting says", u));
@@ -366,7 +332,33 @@ class Replay {
     return Status::Ok();
   }
 
-  Status Move(size_t index, std::string_view op_name) {
+  // placement::StepHandler: the walk's moves and ops.
+  Status Move(size_t index, const Transfer& move) override {
+    return MoveUnit(index, w_.ops[move.op].name);
+  }
+  Status Op(int op, bool on_cpu) override {
+    const placement::Op& o = w_.ops[op];
+    for (int u : o.units) {
+      if (!on_cpu && !on_device_[u]) {
+        return Internal(fmt::format("{}: unit {} is not on the GPU when the op runs", o.name, u));
+      }
+    }
+    if (on_cpu && on_device_[placement::OptimUnit(o.chunks.front())]) {
+      return Internal(fmt::format("{}: CPU Adam with the optimizer state on the GPU", o.name));
+    }
+    const uint64_t gather = w_.OpGatherBytes(o, r_.kept_gathered_chunks);
+    if (!device_.WouldFit(o.non_model_bytes + gather)) {
+      Oom(fmt::format("{}: its transient of {} B does not fit beside its chunks", o.name,
+                      o.non_model_bytes + gather));
+      return Status::Ok();
+    }
+    out_.peak_device_bytes =
+        std::max(out_.peak_device_bytes, device_.Stats().in_use + o.non_model_bytes + gather);
+    return Status::Ok();
+  }
+  bool Done() const override { return stopped(); }
+
+  Status MoveUnit(size_t index, std::string_view op_name) {
     const Transfer& t = r_.transfers[index];
     const int u = t.unit;
     const std::string when = fmt::format("move {} ({}, {} of chunk unit {})", index, op_name,
