@@ -451,6 +451,38 @@ int64_t NumGpus(const Topology& topology) {
   return n;
 }
 
+namespace {
+// The node of rank `rank` and the rank's index on it.
+std::pair<const NodeSpec*, int64_t> NodeOfRank(const Topology& topology, int64_t rank) {
+  int64_t local = rank;
+  for (const NodeSpec& node : topology.nodes) {
+    const int64_t n = static_cast<int64_t>(node.gpus.size());
+    if (local < n) return {&node, local};
+    local -= n;
+  }
+  return {nullptr, 0};
+}
+}  // namespace
+
+RankResources ResourcesOfRank(const Topology& topology, int64_t rank) {
+  RankResources r;
+  const auto [node, local] = NodeOfRank(topology, rank);
+  if (node == nullptr) return r;
+  const int64_t n = static_cast<int64_t>(node->gpus.size());
+  r.gpu_bytes = static_cast<uint64_t>(node->gpus[local].memory_capacity_bytes);
+  r.gpu_model = node->gpus[local].model;
+  r.host_bytes = static_cast<uint64_t>(node->host_memory.pageable_bytes) / n;
+  r.gpus_per_node = n;
+  r.node_host_bytes = static_cast<uint64_t>(node->host_memory.pageable_bytes);
+  r.pinned_bytes = static_cast<uint64_t>(node->host_memory.pinned_bytes) / n;
+  return r;
+}
+
+const GpuSpec& GpuOfRank(const Topology& topology, int64_t rank) {
+  const auto [node, local] = NodeOfRank(topology, rank);
+  return node->gpus[local];
+}
+
 StatusOr<int64_t> GpuGlobalIndex(const Topology& topology, int node, int local) {
   if (node < 0 || node >= static_cast<int>(topology.nodes.size())) {
     return Status::OutOfRange("node " + std::to_string(node) + " is out of range [0, " +

@@ -142,6 +142,23 @@ struct Topology {
 // Total GPUs over all nodes. O(nodes). Thread-safe; pure.
 int64_t NumGpus(const Topology& topology);
 
+// What one rank gets of its cluster: ranks fill the nodes' GPUs in order (node by node, local
+// GPUs in order), and a node's host memory is shared evenly by its GPUs. The default budgets of
+// `place` (gpu_bytes, host_bytes; pinned_bytes with --pin-memory), of `validate --placement`
+// (rank 0) and of the simulated placement step.
+struct RankResources {
+  std::string gpu_model;         // "V100-SXM2-32GB"
+  uint64_t gpu_bytes = 0;        // the rank's GPU's memory
+  uint64_t host_bytes = 0;       // the node's pageable host memory / its GPUs
+  uint64_t pinned_bytes = 0;     // the node's pinned limit / its GPUs
+  uint64_t node_host_bytes = 0;  // the node's pageable host memory
+  int64_t gpus_per_node = 1;     // GPUs on the rank's node
+};
+// REQUIRES: 0 <= rank < NumGpus(topology). O(nodes). Thread-safe; pure.
+RankResources ResourcesOfRank(const Topology& topology, int64_t rank);
+// The GPU rank `rank` runs on. REQUIRES: 0 <= rank < NumGpus(topology). O(nodes).
+const GpuSpec& GpuOfRank(const Topology& topology, int64_t rank);
+
 // The cluster-wide index (rank order: node by node, local GPUs in order) of GPU `local` on
 // `node`. Returns OutOfRange naming the bad index when `node` or `local` is out of range.
 // O(node). Thread-safe; pure.

@@ -20,25 +20,6 @@
 
 namespace twinsim::harness {
 
-RankResources ResourcesOfRank(const core::Topology& topology, int rank) {
-  RankResources r;
-  int64_t local = rank;
-  for (const core::NodeSpec& node : topology.nodes) {
-    const int64_t n = static_cast<int64_t>(node.gpus.size());
-    if (local < n) {
-      r.gpu_bytes = static_cast<uint64_t>(node.gpus[local].memory_capacity_bytes);
-      r.gpu_model = node.gpus[local].model;
-      r.host_bytes = static_cast<uint64_t>(node.host_memory.pageable_bytes) / n;
-      r.gpus_per_node = n;
-      r.node_host_bytes = static_cast<uint64_t>(node.host_memory.pageable_bytes);
-      r.pinned_bytes = static_cast<uint64_t>(node.host_memory.pinned_bytes) / n;
-      break;
-    }
-    local -= n;
-  }
-  return r;
-}
-
 std::string ModelFamily::ModelText(std::pair<int, int> width, int layers) const {
   return fmt::format("gpt2:n_layer={},n_embd={},n_head={}{}", layers, width.first, width.second,
                      fixed_keys);
@@ -217,7 +198,7 @@ class PreparedPlace {
  public:
   PlaceRequest request;
   core::Topology topology;
-  RankResources resources;
+  core::RankResources resources;
   placement::WorkloadConfig config;
   placement::MemoryBudget budget;
   uint64_t pinned_bytes = 0, pageable_budget = 0;
@@ -318,7 +299,7 @@ StatusOr<PreparedPlacePtr> PreparePlace(const PlaceRequest& request) {
   }
   p.config = request.step;
   p.config.rank = static_cast<int>(request.rank);
-  p.resources = ResourcesOfRank(p.topology, p.config.rank);
+  p.resources = core::ResourcesOfRank(p.topology, p.config.rank);
   p.budget.gpu_bytes = request.gpu_memory.value_or(p.resources.gpu_bytes);
   p.budget.host_bytes = request.host_memory.value_or(p.resources.host_bytes);
   p.pinned_bytes = request.pinned_memory.value_or(p.resources.pinned_bytes);

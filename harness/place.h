@@ -25,20 +25,6 @@
 
 namespace twinsim::harness {
 
-// What one rank gets of its cluster: ranks fill the nodes' GPUs in order, and a node's host
-// memory is shared evenly by its GPUs. These are the default budgets of `place` (gpu_bytes,
-// host_bytes; pinned_bytes with --pin-memory) and of `validate --placement` (rank 0).
-struct RankResources {
-  std::string gpu_model;         // "V100-SXM2-32GB"
-  uint64_t gpu_bytes = 0;        // the rank's GPU's memory
-  uint64_t host_bytes = 0;       // the node's pageable host memory / its GPUs
-  uint64_t pinned_bytes = 0;     // the node's pinned limit / its GPUs
-  uint64_t node_host_bytes = 0;  // the node's pageable host memory
-  int64_t gpus_per_node = 1;     // GPUs on the rank's node
-};
-// REQUIRES: 0 <= rank < core::NumGpus(topology). Pure.
-RankResources ResourcesOfRank(const core::Topology& topology, int rank);
-
 // A family of models for --max-model: GPT-2 shapes whose n_layer the search sets.
 struct ModelFamily {
   std::string text;                         // as given: "gpt2" or "gpt2:n_embd=H,n_head=A,..."
@@ -132,7 +118,7 @@ struct PlaceRequest {
   std::optional<uint64_t> max_memory;   // host: the memory cap (none: what the machine gives)
   bool caching_allocator = false;       // GPU allocations through the caching-allocator model
   uint64_t rank = 0;
-  std::optional<uint64_t> gpu_memory;     // none: the rank's GPU (ResourcesOfRank)
+  std::optional<uint64_t> gpu_memory;     // none: the rank's GPU (core::ResourcesOfRank)
   std::optional<uint64_t> host_memory;    // none: the node's pageable memory / its GPUs
   bool pin_memory = false;                // host chunks in pinned memory
   std::optional<uint64_t> pinned_memory;  // with pin_memory; none: the node's pinned / GPUs
@@ -253,7 +239,7 @@ std::string PlaceJsonLine(const PlacePolicyReport& r);
 // What the text report adds to the policies' JSON: the setup the header describes.
 struct PlaceSetup {
   std::string gpu_model;
-  RankResources resources;
+  core::RankResources resources;
   int64_t hidden = 0;
   int dp_coord = 0, pp_coord = 0, tp_coord = 0, cp_coord = 0, num_stages = 1;
   uint64_t pageable_budget = 0;  // the host budget before the pinned cap

@@ -13,8 +13,8 @@ namespace {
 
 TEST(PlaceTest, RanksFillTheNodesGpusInOrder) {
   const core::Topology t = core::MakeTopology("dgx-a100-80g:nodes=2").value();
-  const RankResources r0 = ResourcesOfRank(t, 0);
-  const RankResources r9 = ResourcesOfRank(t, 9);
+  const core::RankResources r0 = core::ResourcesOfRank(t, 0);
+  const core::RankResources r9 = core::ResourcesOfRank(t, 9);
   EXPECT_EQ(r0.gpus_per_node, 8);
   EXPECT_EQ(r0.gpu_bytes, r9.gpu_bytes);
   EXPECT_EQ(r0.host_bytes, r0.node_host_bytes / 8);

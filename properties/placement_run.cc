@@ -194,15 +194,11 @@ StatusOr<SimStepResult> SimulatePlacementStep(const SimStepOptions& options,
   }
   out.step_time_s = sim->end_time_s;
   out.link_bytes = sim->link_bytes;
-  int64_t rank = 0;
-  for (const core::NodeSpec& node : options.topology.nodes) {
-    for (const core::GpuSpec& gpu : node.gpus) {
-      if (rank < world) {
-        out.compute_time_s =
-            std::max(out.compute_time_s, StepComputeSeconds(*workloads[rank], *results[rank], gpu));
-      }
-      ++rank;
-    }
+  for (int rank = 0; rank < world; ++rank) {
+    out.compute_time_s =
+        std::max(out.compute_time_s,
+                 StepComputeSeconds(*workloads[rank], *results[rank],
+                                    core::GpuOfRank(options.topology, rank)));
   }
   out.wall_s = Seconds(std::chrono::steady_clock::now() - start);
   return out;

@@ -43,7 +43,7 @@ std::string RatioText(const harness::PlacePolicyReport& r) {
 void PrintHeader(Output& out, const harness::PlaceRequest& q, const harness::PlaceReport& report) {
   const harness::PlaceSetup& s = report.setup;
   const harness::PlacePolicyReport& r = report.policies.front();
-  const harness::RankResources& g = s.resources;
+  const core::RankResources& g = s.resources;
   out.Append(fmt::format("model         {} ({} heads, hidden {})\n", r.model, r.heads, s.hidden));
   out.Append(fmt::format(
       "layout        tp={} pp={} dp={} cp={}, dp_shard={} x dp_replicate={} ({} mesh); rank {} "

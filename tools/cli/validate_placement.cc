@@ -188,7 +188,7 @@ StatusOr<int> PlacementStep::Execute(const core::Topology& topology, const std::
                                      const std::string& cluster, const std::string& calibration,
                                      bool json, Output& out) {
   // Rank 0's GPU and host share, as place's defaults.
-  const harness::RankResources rank0 = harness::ResourcesOfRank(topology, 0);
+  const core::RankResources rank0 = core::ResourcesOfRank(topology, 0);
   placement::MemoryBudget budget;
   budget.gpu_bytes = gpu_bytes_.value_or(rank0.gpu_bytes);
   budget.host_bytes = host_bytes_.value_or(rank0.host_bytes);
