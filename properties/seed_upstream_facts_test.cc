@@ -5,12 +5,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "core/init_spec.h"
 #include "core/model_presets.h"
 #include "core/parallel_layout.h"
 #include "core/provenance.h"
+#include "kernels/torch/cuda_layout.h"
 #include "policies/seed/policy.h"
 #include "properties/init_check.h"
 
@@ -406,6 +411,218 @@ TEST(SeedUpstreamFacts, ReplicasDivergeWhenExpertShardsAreUneven) {
   const PolicyCheck::Row megatron =
       CheckRow("megatron", *layout, 5, InitDevice::kCuda, Property::kReplica);
   EXPECT_EQ(megatron.result.verdict, Verdict::kHolds) << megatron.result.detail;
+}
+
+// ---- dtensor under FSDP2 (issue 14, Note [dtensor] in policies/seed/torch_policies.cc) ----
+
+// `model_text` over dp ranks of which dp_shard shard parameters, tp and cp, under `mesh`.
+core::ParallelLayout FsdpLayout(const std::string& model_text, int tp, int dp, int dp_shard,
+                                int cp = 1,
+                                core::MeshConvention mesh = core::MeshConvention::kTorchtitan) {
+  StatusOr<core::ModelSpec> model = core::MakeModel(model_text);
+  EXPECT_TRUE(model.ok()) << model.status().message();
+  core::LayoutConfig config;
+  config.tp = tp;
+  config.dp = dp;
+  config.dp_shard = dp_shard;
+  config.cp = cp;
+  config.mesh = mesh;
+  StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
+  EXPECT_TRUE(layout.ok()) << layout.status().message();
+  return std::move(layout).value();
+}
+
+// Entry `entry` of rank `r`'s outcome as float32 values.
+std::vector<float> Floats(const RankOutcome& r, size_t entry) {
+  std::vector<float> out(r.bytes.at(entry).size() / sizeof(float));
+  std::memcpy(out.data(), r.bytes.at(entry).data(), out.size() * sizeof(float));
+  return out;
+}
+
+// The start offsets (DrawSpan::begin) rank `r` drew parameter `param` at, in draw order.
+std::vector<uint64_t> Starts(const RankOutcome& r, int param) {
+  std::vector<uint64_t> starts;
+  for (const policies::seed::DrawSpan& d : r.draws) {
+    if (d.param == param) starts.push_back(d.begin);
+  }
+  return starts;
+}
+
+// nn.Linear's default kaiming_uniform_(a=sqrt(5)) bound as torch.nn.init computes it:
+// gain / sqrt(fan_in) * sqrt(3).
+double KaimingUniformBound(int64_t fan_in) {
+  const double std = core::CalculateGain(core::Nonlinearity::kLeakyRelu, std::sqrt(5.0)) /
+                     std::sqrt(static_cast<double>(fan_in));
+  return std::sqrt(3.0) * std;
+}
+
+// Known answer, derived here from the formulas, not from the policy: an [8, 4] column-parallel
+// weight and a [4, 8] row-parallel one (linear-stack, no bias), seed 7, at dp_shard F and tp T
+// (2 x 2 as in issue 14, and 4 x 2, 2 x 4, where the fsdp and tp sizes differ).
+// pytorch@0175565d torch/distributed/tensor/_random.py:
+//   _calc_shard_info: the mesh dims sharding tensor dim 0 (fsdp's _StridedShard, then tp's
+//   Shard(0)) flatten in mesh order: shard index f * T + t on dim 0; for the row-parallel
+//   weight dim 0 has fsdp, dim 1 tp, and _calc_shard_linear_idx gives f * T + t again;
+//   _calc_first_shard_size: each placement chunks the global size of its dim over its mesh dim
+//   alone, the last one winning: [8 / T, 4] for the first weight (tp's Shard(0) wins over
+//   fsdp's), [4 / F, 8 / T] for the second;
+//   _compute_rng_offsets: start base + (idx * first + 3) // 4 * 4, end base + (numel + 3) // 4
+//   * 4 (the second weight's base is 32).
+// pytorch@010ae4a8 torch/distributed/fsdp/_fully_shard/_fsdp_param.py,
+// FSDPParam._init_sharded_param: fsdp rank f holds torch.chunk(tp_local, F, dim=0)[f], and
+// _init_sharding_spec_tp / _spmd put _StridedShard(0, split_factor=T) on fsdp for the first
+// weight (TP shards its dim 0), Shard(0) for the second. Each piece is one uniform_ on a
+// tensor of its own size (PyTorch's CUDA layout, kernels/torch/cuda_layout.h).
+void ExpectFsdpKnownAnswer(int fsdp, int tp) {
+  SCOPED_TRACE("dp_shard " + std::to_string(fsdp) + ", tp " + std::to_string(tp));
+  const core::ParallelLayout layout = FsdpLayout(
+      "linear-stack:layers=2,width=8,in_features=4,out_features=4,bias=0", tp, fsdp, fsdp);
+  ASSERT_EQ(layout.shard_group_size(), fsdp);
+  const InitRun run = RunPolicy(*Policy("dtensor"), layout, InitDevice::kCuda, 7);
+  const kernels::torch::CudaDeviceProfile gpu = InitRunOptions{}.gpu;
+  ASSERT_EQ(run.ranks.size(), static_cast<size_t>(fsdp * tp));
+  const auto round4 = [](uint64_t n) { return (n + 3) / 4 * 4; };
+  for (const RankOutcome& r : run.ranks) {
+    const uint64_t t = static_cast<uint64_t>(r.coords.tp);
+    ASSERT_EQ(r.owned.size(), 2u);
+    // layers.0.weight [8, 4]: TP rank t holds rows [t * 8 / T, ...); fsdp piece f: 8 / T / F
+    // of them. First shard size [8 / T, 4].
+    const std::vector<float> w0 = Floats(r, 0);
+    ASSERT_EQ(w0.size(), 32u / tp);
+    const uint64_t piece0 = 32u / tp / fsdp, first0 = 8u / tp * 4;
+    const double b0 = KaimingUniformBound(4);
+    std::vector<uint64_t> starts0, starts1;
+    for (uint64_t f = 0; f < static_cast<uint64_t>(fsdp); ++f) {
+      const uint64_t offset = round4((f * tp + t) * first0);
+      starts0.push_back(offset);
+      const std::vector<float> want =
+          kernels::torch::CudaUniform(7, offset, static_cast<int64_t>(piece0), gpu, -b0, b0);
+      for (uint64_t e = 0; e < piece0; ++e) {
+        EXPECT_EQ(w0[f * piece0 + e], want[e]) << "rank " << r.rank << " piece " << f;
+      }
+    }
+    // layers.1.weight [4, 8]: TP rank t holds columns [t * 8 / T, ...); fsdp piece f: rows
+    // [f * 4 / F, ...) of it. First shard size [4 / F, 8 / T].
+    const std::vector<float> w1 = Floats(r, 1);
+    ASSERT_EQ(w1.size(), 32u / tp);
+    const uint64_t piece1 = 32u / tp / fsdp, first1 = (4u / fsdp) * (8u / tp);
+    const double b1 = KaimingUniformBound(8);
+    for (uint64_t f = 0; f < static_cast<uint64_t>(fsdp); ++f) {
+      const uint64_t offset = 32 + round4((f * tp + t) * first1);
+      starts1.push_back(offset);
+      const std::vector<float> want =
+          kernels::torch::CudaUniform(7, offset, static_cast<int64_t>(piece1), gpu, -b1, b1);
+      for (uint64_t e = 0; e < piece1; ++e) {
+        EXPECT_EQ(w1[f * piece1 + e], want[e]) << "rank " << r.rank << " piece " << f;
+      }
+    }
+    EXPECT_EQ(Starts(r, 0), starts0) << "rank " << r.rank;
+    EXPECT_EQ(Starts(r, 1), starts1) << "rank " << r.rank;
+  }
+}
+
+TEST(SeedUpstreamFacts, DTensorFsdpPiecesKnownAnswer) {
+  ExpectFsdpKnownAnswer(2, 2);
+  ExpectFsdpKnownAnswer(4, 2);
+  ExpectFsdpKnownAnswer(2, 4);
+}
+
+// The same _calc_first_shard_size (pytorch@0175565d _random.py) makes the first weight above
+// an upstream overlap: its fsdp-1 pieces start at 32 and 48, past its end increment of 32 and
+// inside the second weight's range, so two parameters share Philox positions and distinct
+// fails. The policy does not claim distinct there (TP shards dim 0 with fsdp > 1).
+TEST(SeedUpstreamFacts, DTensorFsdpStridedShardOffsetsRunIntoTheNextParameter) {
+  const core::ParallelLayout layout =
+      FsdpLayout("linear-stack:layers=2,width=8,in_features=4,out_features=4,bias=0", 2, 2, 2);
+  const PolicyCheck::Row row = CheckRow("dtensor", layout, 7, InitDevice::kCuda,
+                                        Property::kDistinct);
+  EXPECT_FALSE(row.claimed);
+  EXPECT_EQ(row.result.verdict, Verdict::kFails) << row.result.detail;
+  // Without fsdp (dp_shard 1) the TP shards tile the tensor and distinct holds.
+  const PolicyCheck::Row tp_only = CheckRow(
+      "dtensor", FsdpLayout("linear-stack:layers=2,width=8,in_features=4,out_features=4,bias=0",
+                            2, 2, 1),
+      7, InitDevice::kCuda, Property::kDistinct);
+  EXPECT_TRUE(tp_only.claimed);
+  EXPECT_EQ(tp_only.result.verdict, Verdict::kHolds) << tp_only.result.detail;
+}
+
+// Uneven dim 0 (pytorch@010ae4a8 _fsdp_param.py, FSDPParam._init_sharded_param): torch.chunk
+// pieces of ceil(5 / 4) = 2 rows (2, 2, 1, and an empty one), padded to 2 rows for the
+// all-gather while the local tensor is the unpadded narrow; DTensor's first shard size is
+// the padded one (Shard._local_shard_size_and_offset via _calc_first_shard_size @0175565d),
+// so piece f starts at (f * 2 * 4 + 3) // 4 * 4 and the empty piece draws nothing.
+TEST(SeedUpstreamFacts, DTensorFsdpUnevenPiecesStartAtPaddedOffsets) {
+  const core::ParallelLayout layout =
+      FsdpLayout("linear-stack:layers=1,width=4,in_features=4,out_features=5,bias=1", 1, 4, 4);
+  const InitRun run = RunPolicy(*Policy("dtensor"), layout, InitDevice::kCuda, 7);
+  ASSERT_EQ(run.ranks.size(), 4u);
+  for (const RankOutcome& r : run.ranks) {
+    // layers.0.weight [5, 4]: pieces of 8, 8, 4 elements at 0, 8, 16.
+    EXPECT_EQ(Starts(r, 0), (std::vector<uint64_t>{0, 8, 16})) << "rank " << r.rank;
+    // layers.0.bias [5] after it, base (20 + 3) // 4 * 4 = 20: pieces at 20 + 0, 2, 4 rounded.
+    EXPECT_EQ(Starts(r, 1), (std::vector<uint64_t>{20, 24, 24})) << "rank " << r.rank;
+    const std::vector<float> w = Floats(r, 0);
+    ASSERT_EQ(w.size(), 20u);
+    const kernels::torch::CudaDeviceProfile gpu = InitRunOptions{}.gpu;
+    const double b = KaimingUniformBound(4);
+    const std::vector<float> last = kernels::torch::CudaUniform(7, 16, 4, gpu, -b, b);
+    for (int e = 0; e < 4; ++e) EXPECT_EQ(w[16 + e], last[e]) << "rank " << r.rank;
+  }
+}
+
+// torchtitan@b5bcd76c: spmd_backend defaults to "spmd_types" (config/configs.py:172), whose
+// FSDP mesh is the storage mesh with dp_shard and cp as separate dims
+// (distributed/fsdp.py:28-62); _init_sharding_spec_spmd (pytorch@010ae4a8 _fsdp_param.py) puts
+// Shard(0) on each. _calc_first_shard_size (pytorch@0175565d _random.py) then sizes dim 0 by cp
+// alone: [8 / 2, 4] = 16 for an [8, 4] weight over fsdp = dp_shard 2 x cp 2, while the pieces
+// are 2 rows (8 elements); fsdp index dp_shard * cp + cp_rank.
+TEST(SeedUpstreamFacts, DTensorFsdpWithCpUnderTorchtitanSizesDimZeroByCp) {
+  const core::ParallelLayout layout =
+      FsdpLayout("linear-stack:layers=1,width=4,in_features=4,out_features=8,bias=0", 1, 2, 2, 2);
+  ASSERT_EQ(layout.shard_group_size(), 4);
+  const InitRun run = RunPolicy(*Policy("dtensor"), layout, InitDevice::kCuda, 7);
+  for (const RankOutcome& r : run.ranks) {
+    EXPECT_EQ(Starts(r, 0), (std::vector<uint64_t>{0, 16, 32, 48})) << "rank " << r.rank;
+  }
+  // Under the Megatron convention cp keeps whole copies: fsdp = dp_shard = 2, pieces of 16 at
+  // 0 and 16.
+  const core::ParallelLayout megatron = FsdpLayout(
+      "linear-stack:layers=1,width=4,in_features=4,out_features=8,bias=0", 1, 2, 2, 2,
+      core::MeshConvention::kMegatron);
+  const InitRun m = RunPolicy(*Policy("dtensor"), megatron, InitDevice::kCuda, 7);
+  for (const RankOutcome& r : m.ranks) {
+    EXPECT_EQ(Starts(r, 0), (std::vector<uint64_t>{0, 16})) << "rank " << r.rank;
+  }
+}
+
+// Every rank of an fsdp group holds the same TP shard, as gathered; HSDP replicas
+// (dp_replicate, a Replicate placement outside _calc_shard_info's dim map) draw alike.
+// The policy says that memory and time are those of whole TP shards.
+TEST(SeedUpstreamFacts, DTensorFsdpValuesAreGatheredOnEveryRank) {
+  const core::ParallelLayout layout = FsdpLayout(kGpt2Tiny, 2, 4, 2);
+  const InitRun run = RunPolicy(*Policy("dtensor"), layout, InitDevice::kCuda, 7);
+  for (const RankOutcome& r : run.ranks) {
+    const RankOutcome& same_tp = run.ranks.at(r.coords.tp);  // dp 0's rank at this tp
+    ASSERT_EQ(r.bytes.size(), same_tp.bytes.size());
+    for (size_t k = 0; k < r.bytes.size(); ++k) {
+      EXPECT_EQ(r.bytes[k], same_tp.bytes[k]) << "rank " << r.rank << " entry " << k;
+    }
+  }
+  const std::unique_ptr<SeedPolicy> p = Policy("dtensor");
+  EXPECT_EQ(p->version(), "4");
+  ASSERT_FALSE(p->provenance().deviations.empty());
+  EXPECT_NE(p->provenance().deviations[0].find("memory and kernel time charged are those of the "
+                                               "whole TP shard"),
+            std::string::npos);
+  // dtensor@2.5 keeps whole-TP-shard offsets (the FSDP2 pieces are modelled for the current
+  // release only): its draws do not depend on dp_shard.
+  const InitRun old_sharded = RunPolicy(*Policy("dtensor@2.5"), layout, InitDevice::kCuda, 7);
+  const InitRun old_plain =
+      RunPolicy(*Policy("dtensor@2.5"), FsdpLayout(kGpt2Tiny, 2, 4, 1), InitDevice::kCuda, 7);
+  for (size_t i = 0; i < old_sharded.ranks.size(); ++i) {
+    EXPECT_EQ(old_sharded.ranks[i].bytes, old_plain.ranks[i].bytes) << "rank " << i;
+  }
 }
 
 }  // namespace

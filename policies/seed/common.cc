@@ -568,10 +568,27 @@ StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& 
         TWINSIM_RETURN_IF_ERROR(ctx.device->Free(master_buffer));
       }
     } else {
-      if (compute_bits) {
+      if (compute_bits && choice.pieces.empty()) {
         values.resize(static_cast<size_t>(shards.numel(i)));
         const auto [begin, end] = gen.Init(spec.init, values);
         if (begin != end) init.draws.push_back({gen.stream(), begin, end, o.param, block});
+      } else if (compute_bits) {
+        assert(!on_cpu);
+        values.resize(static_cast<size_t>(shards.numel(i)));
+        const uint64_t width = block.col_end - block.col_begin;
+        for (const DrawPiece& piece : choice.pieces) {
+          if (piece.rows.empty()) continue;
+          assert(piece.rows.begin >= 0 &&
+                 static_cast<uint64_t>(piece.rows.end) <= block.row_end - block.row_begin);
+          gen.set_offset(piece.offset);
+          const std::span<float> part(values.data() + piece.rows.begin * width,
+                                      static_cast<size_t>(piece.rows.size()) * width);
+          const auto [begin, end] = gen.Init(spec.init, part);
+          core::Block2D rows = block;
+          rows.row_begin = block.row_begin + static_cast<uint64_t>(piece.rows.begin);
+          rows.row_end = block.row_begin + static_cast<uint64_t>(piece.rows.end);
+          if (begin != end) init.draws.push_back({gen.stream(), begin, end, o.param, rows});
+        }
       } else {
         values.clear();
       }

@@ -212,9 +212,22 @@ Status SyncTiedCopies(const InitContext& ctx, const RankShards& shards, const Ra
 // framework draws the local shard (false) or the full padded tensor and keeps its slice (true).
 // CPU-side init (`host_staging`) keeps the rank's shards in host memory until all are drawn, as
 // a model built on the CPU and then moved with .cuda() does.
+//
+// A DrawChoice with `pieces` draws the entry piece by piece instead: each piece is rows
+// [rows.begin, rows.end) of the entry's block (counted inside the block, every column), drawn
+// as its own op on a tensor of the piece's size from `generator` set to `offset` first, and
+// written at its rows; it records one DrawSpan per piece. This is how DTensor draws the FSDP2
+// pieces of a TP shard (Note [dtensor] in torch_policies.cc). Empty pieces are skipped (PyTorch
+// launches nothing for an empty tensor). REQUIRES with pieces: a CUDA generator, not
+// full_then_slice, and pieces that tile the block's rows.
+struct DrawPiece {
+  core::IndexRange rows;
+  uint64_t offset = 0;
+};
 struct DrawChoice {
   TorchGenerator* generator = nullptr;
   bool full_then_slice = false;
+  std::vector<DrawPiece> pieces;
 };
 StatusOr<bool> DrawShards(const InitContext& ctx, RankShards& shards, RankInit& init,
                           const std::function<DrawChoice(int entry)>& choose);

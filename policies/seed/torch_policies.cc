@@ -2,7 +2,7 @@
 // #139445, closed unmerged), torchtitan's set_determinism (seed + pp_rank), and DTensor's RNG
 // trackers by PyTorch release as torchtitan uses them.
 //
-// Sources read (facts asserted in policies/seed/torch_policies_test.cc):
+// Sources read (facts asserted in properties/seed_upstream_facts_test.cc):
 //   pytorch/torchtitan@b5bcd76c torchtitan/distributed/utils.py:172-307 (set_determinism);
 //   torchtitan/trainer.py:330-335 (distinct_seed_mesh_dims=["pp"]);
 //   torchtitan/config/configs.py:356 (DebugConfig.seed defaults to None).
@@ -13,7 +13,15 @@
 //   tracker file (TensorParallelRNGTracker._manual_seed: 1234 + 2718 + tp_rank;
 //   OffsetBasedRNGTracker.__init__ broadcasts rank 0's CUDA state), read as stored text
 //   (the tag's commit could not be named).
+//   FSDP2 under dtensor (Note [dtensor]): pytorch/pytorch@0175565d _random.py
+//   (_calc_shard_info, _calc_shard_linear_idx, _calc_first_shard_size);
+//   pytorch/pytorch@010ae4a8 torch/distributed/fsdp/_fully_shard/_fsdp_param.py
+//   (FSDPParam._init_sharded_param, _init_sharding_spec_spmd, _init_sharding_spec_tp);
+//   pytorch/torchtitan@b5bcd76c torchtitan/trainer.py:479-493, models/llama3/parallelize.py:57-78,
+//   config/configs.py:172, distributed/fsdp.py:28-62.
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "fmt/format.h"
 #include "policies/seed/common.h"
@@ -195,6 +203,35 @@ bool TpOneSingleStage(const core::ParallelLayout& layout, InitDevice) {
          !ExpertsSplitOverEp(layout);
 }
 
+// Whether DTensor shards dense parameter `spec` over the TP mesh dim (a Shard placement there).
+bool TpShardsDense(const core::ParamSpec& spec, const core::LayoutConfig& config) {
+  return spec.expert < 0 && config.tp > 1 && spec.tp_split != core::TpSplit::kReplicated;
+}
+
+// prod(_calc_first_shard_size(spec)) of dense parameter `param` on the mesh FSDP2 and TP give
+// it (Note [dtensor]): each Shard placement, in mesh order (dp_shard, cp, tp), sets its tensor
+// dim to torch.chunk's first piece of the *global* size over that mesh dim alone, so when
+// several mesh dims shard dim 0 the last one decides its size. A scalar is 1.
+uint64_t DTensorFirstShardNumel(const core::ParallelLayout& layout, int param) {
+  const core::ParamSpec& spec = layout.model().params[param];
+  const core::LayoutConfig& config = layout.config();
+  std::vector<int64_t> size = spec.shape;
+  const auto first_chunk = [](int64_t n, int64_t ways) { return (n + ways - 1) / ways; };
+  if (!size.empty() && layout.shard_group_size() > 1) {
+    // torchtitan's spmd_types mesh keeps cp as its own dim after dp_shard.
+    const int last = config.mesh == core::MeshConvention::kTorchtitan && config.cp > 1
+                         ? config.cp
+                         : config.dp_shard;
+    size[0] = first_chunk(spec.shape[0], last);
+  }
+  if (TpShardsDense(spec, config)) {
+    size[spec.tp_dim] = first_chunk(spec.shape[spec.tp_dim], config.tp);
+  }
+  uint64_t numel = 1;
+  for (int64_t d : size) numel *= static_cast<uint64_t>(d);
+  return numel;
+}
+
 // Note [dtensor]
 // ~~~~~~~~~~~~~~
 // DTensor's random ops by PyTorch release, as torchtitan uses them (every rank seeded
@@ -213,6 +250,35 @@ bool TpOneSingleStage(const core::ParallelLayout& layout, InitDevice) {
 // drawn at different offsets, so they are not the slices single-device init would give; and
 // when a shard holds fewer than 4 elements, the rounding puts several shards at one offset.
 //
+// Under FSDP2 (`dtensor`, the layout's dp_shard > 1, or torchtitan's fsdp = dp_shard * cp > 1).
+// torchtitan applies fully_shard inside parallelize_fn before to_empty and init_weights
+// (torchtitan/trainer.py:479-493 @b5bcd76c; llama3/parallelize.py:57-78 applies FSDP always,
+// and with the default spmd_backend "spmd_types", config/configs.py:172, on the full storage
+// mesh ("dp_replicate", "dp_shard", "cp", "tp"), distributed/fsdp.py:28-62). So init_weights
+// draws into FSDP2's sharded DTensors: FSDPParam._init_sharded_param chunks the rank's TP-local
+// tensor on dim 0 with torch.chunk over the fsdp ranks (the last chunks shorter or empty; the
+// local tensor is the unpadded narrow of the ceil-sized padded chunk), and
+// _init_sharding_spec_spmd / _init_sharding_spec_tp put Shard(0) on each DP shard mesh dim, or
+// _StridedShard(0, split_factor=tp) when TP also shards dim 0 (pytorch/pytorch@010ae4a8
+// torch/distributed/fsdp/_fully_shard/_fsdp_param.py). _compute_rng_offsets then sees:
+//   shard_linear_idx = fsdp_idx * tp + tp_rank (fsdp_idx alone where TP replicates the
+//     parameter): _calc_shard_info flattens the mesh dims sharding one tensor dim in mesh
+//     order, and _calc_shard_linear_idx makes the last tensor dim fastest;
+//   first shard size: _calc_first_shard_size chunks the *global* size of a dim over each mesh
+//     dim that shards it, in turn, so the last one wins: dim 0 is ceil(rows / tp) when TP
+//     shards dim 0 (the _StridedShard case: not the fsdp piece), ceil(rows / cp) under
+//     torchtitan with cp > 1, else ceil(rows / dp_shard).
+// Each fsdp piece is its own op on its own local tensor: PyTorch's launch layout for the
+// piece's numel, from base + RoundUp4(shard_linear_idx * first), and the post-op offset is
+// base + RoundUp4(numel of the whole tensor) on every rank. twinsim keeps whole TP shards per
+// rank (ParallelLayout::OwnedBy, Note [Sharded data parallelism]), so each rank draws every
+// fsdp piece of its TP shard exactly as the fsdp rank owning it would, at that rank's offset,
+// and writes it at its rows: the values are FSDP2's "as gathered"; the memory and kernel time
+// charged are those of the whole TP shard. Consequences the claims follow: with TP on dim 0
+// the offsets of a parameter run to about fsdp times its numel, into the next parameters'
+// ranges (distinct fails); likewise under torchtitan with cp > 1 and dp_shard > 1. Expert
+// parameters keep the layout's rule (not sharded over fsdp).
+//
 // PyTorch <= 2.5 (`dtensor@2.5`): parallelize_module (tp > 1) installs a
 // TensorParallelRNGTracker seeded 1234 + 2718 + tp_rank, but leaves distribute_region_enabled
 // False, so random ops on TP-sharded parameters run on each rank's default CUDA generator
@@ -230,14 +296,18 @@ class DTensorPolicy final : public SeedPolicy {
   std::string_view name() const override {
     return release_ == DTensorRelease::kTorch25 ? "dtensor@2.5" : "dtensor";
   }
-  std::string_view version() const override { return "3"; }
+  // 4: the current release draws FSDP2's pieces at their owners' offsets (issue 14).
+  std::string_view version() const override {
+    return release_ == DTensorRelease::kTorch25 ? "3" : "4";
+  }
   std::string_view models() const override {
     if (release_ == DTensorRelease::kTorch25) {
       return "DTensor random ops in PyTorch <= 2.5 (torchtitan): TensorParallelRNGTracker with "
              "regions disabled under TP, else rank 0's CUDA state broadcast over WORLD";
     }
     return "DTensor OffsetBasedRNGTracker (PyTorch main @0175565d, torchtitan): seed + "
-           "pp_rank, per-shard Philox offsets over PyTorch's CUDA layout";
+           "pp_rank, per-shard Philox offsets over the (fsdp, tp) mesh FSDP2 gives parameters, "
+           "PyTorch's CUDA layout";
   }
   core::Provenance provenance() const override {
     core::Provenance p;
@@ -250,13 +320,60 @@ class DTensorPolicy final : public SeedPolicy {
            "OffsetBasedRNGTracker._compute_rng_offsets", 0, 0,
            "start increment (shard_linear_idx * prod(first shard size) + 3) // 4 * 4, end "
            "increment (numel + 3) // 4 * 4"},
+          {"pytorch/pytorch", "0175565d", "torch/distributed/tensor/_random.py",
+           "_calc_shard_info", 0, 0,
+           "the mesh dims sharding one tensor dim are flattened in mesh order: shard index "
+           "fsdp_idx * tp + tp_rank when FSDP and TP both shard dim 0"},
+          {"pytorch/pytorch", "0175565d", "torch/distributed/tensor/_random.py",
+           "_calc_shard_linear_idx", 0, 0,
+           "shard_linear_idx over the tensor dims with the last dim fastest: fsdp_idx * tp + "
+           "tp_rank when TP shards another dim"},
+          {"pytorch/pytorch", "0175565d", "torch/distributed/tensor/_random.py",
+           "_calc_first_shard_size", 0, 0,
+           "each Shard placement, in mesh order, sets its dim to the first torch.chunk piece of "
+           "the global size over that mesh dim alone: the last mesh dim sharding a dim wins"},
+          {"pytorch/pytorch", "010ae4a8", "torch/distributed/fsdp/_fully_shard/_fsdp_param.py",
+           "FSDPParam._init_sharded_param", 0, 0,
+           "the TP-local tensor is chunked on dim 0 over the fsdp ranks (torch.chunk, empty "
+           "chunks appended); the sharded DTensor's local tensor is the unpadded narrow of the "
+           "ceil-sized padded chunk"},
+          {"pytorch/pytorch", "010ae4a8", "torch/distributed/fsdp/_fully_shard/_fsdp_param.py",
+           "FSDPParam._init_sharding_spec_spmd", 0, 0,
+           "Shard(0) on each DP shard mesh dim, or _StridedShard(0, split_factor) with the "
+           "product of the later mesh dims sharding dim 0 (tp)"},
+          {"pytorch/pytorch", "010ae4a8", "torch/distributed/fsdp/_fully_shard/_fsdp_param.py",
+           "FSDPParam._init_sharding_spec_tp", 0, 0,
+           "(Shard(0) or _StridedShard(0, split_factor=tp), *tp placements) on the "
+           "concatenated (fsdp, tp) mesh"},
+          {"pytorch/torchtitan", "b5bcd76c", "torchtitan/trainer.py", "Trainer.__init__", 479,
+           493, "parallelize_fn (TP, then fully_shard) before model.to_empty and init_weights"},
+          {"pytorch/torchtitan", "b5bcd76c", "torchtitan/models/llama3/parallelize.py",
+           "parallelize_llama", 57, 78,
+           "apply_fsdp_to_decoder always runs; under spmd_types its mesh comes from "
+           "resolve_fsdp_mesh"},
+          {"pytorch/torchtitan", "b5bcd76c", "torchtitan/config/configs.py",
+           "ParallelismConfig", 172, 172, "spmd_backend defaults to \"spmd_types\""},
+          {"pytorch/torchtitan", "b5bcd76c", "torchtitan/distributed/fsdp.py", "resolve_fsdp_mesh",
+           28, 62,
+           "storage mesh (dp_replicate, dp_shard, cp, tp), FSDP shard dims dp_shard and cp "
+           "when cp is enabled"},
           {"pytorch/torchtitan", "b5bcd76c", "torchtitan/distributed/utils.py", "set_determinism",
            285, 307, "seed + pp_rank, then DTensor manual_seed(seed, world_mesh) when world > pp"}};
       p.deviations = {
-          "Under torchtitan's default FSDP2 (data_parallel_shard_degree=-1) parameters are also "
-          "sharded over dp_shard, so shard_linear_idx spans DP and DP ranks draw different "
-          "offsets; twinsim's seed policies initialize whole TP shards whatever the layout's "
-          "dp_shard (issue 14), so DP ranks are modelled as replicas.",
+          "FSDP2 (the layout's dp_shard, or torchtitan's fsdp = dp_shard * cp) is modelled as "
+          "gathered: every rank of an fsdp group draws all fsdp pieces of its TP shard, each at "
+          "the offset its owning rank computes, and keeps the whole TP shard (Note [dtensor]). "
+          "The values are FSDP2+DTensor's; the memory and kernel time charged are those of the "
+          "whole TP shard, not of the rank's piece.",
+          "torchtitan's default spmd_backend \"spmd_types\" is modelled: cp is its own mesh dim "
+          "after dp_shard, so with cp > 1 dim 0's first shard size is ceil(rows / cp). Under "
+          "\"partial_dtensor\" the fsdp mesh is one flattened dim (ceil(rows / (dp_shard * "
+          "cp))); the two differ only with cp > 1 and dp_shard > 1. Under the Megatron mesh "
+          "convention dp_shard is taken as the one fsdp mesh dim before tp.",
+          "Expert parameters are not sharded over fsdp (the layout's rule; torchtitan's efsdp "
+          "mesh is not modelled); their offsets are the TP-only ones.",
+          "FSDP2's _fsdp_param.py was read at pytorch/pytorch@010ae4a8, the only stored copy, "
+          "not at 0175565d.",
           "Experts split over ep > 1 are plain modules on their EP rank drawn from the default "
           "generator, not DTensors on an expert mesh; distinct is not claimed there (Note "
           "[Experts over EP]).",
@@ -282,8 +399,9 @@ class DTensorPolicy final : public SeedPolicy {
           "(False) is modelled, so TP shards draw from the default CUDA generator.",
           "The 2.5 files were read as stored copies whose tag commit could not be named; "
           "PRs #141220 and #141223 (2.6) removed the TP tracker and the broadcast.",
-          "FSDP2's dp_shard offsets are not modelled: seed policies initialize whole TP shards "
-          "whatever the layout's dp_shard (issue 14)."};
+          "FSDP2's dp_shard offsets are not modelled for PyTorch <= 2.5 (the current release "
+          "models them, issue 14): DP ranks draw whole TP shards as replicas whatever the "
+          "layout's dp_shard."};
     }
     return p;
   }
@@ -304,7 +422,9 @@ class DTensorPolicy final : public SeedPolicy {
         Always(Property::kReplica),
         When(Property::kDistinct,
              "every TP-split random parameter splits evenly, >= 4 elements per shard; no "
-             "experts split over ep",
+             "experts split over ep; with fsdp > 1 every random dense parameter's dim 0 "
+             "divides by fsdp, TP does not shard its dim 0, and not cp > 1 with dp_shard > 1 "
+             "under the torchtitan mesh",
              EvenShardsOfAtLeastFour),
         Always(Property::kDeterminism), Always(Property::kInitFits)};
     return kClaims;
@@ -341,26 +461,47 @@ class DTensorPolicy final : public SeedPolicy {
       TWINSIM_ASSIGN_OR_RETURN(fits, BroadcastCudaState(ctx, gen, init));
       if (!fits) return init;
     }
+    // Note [dtensor]: the fsdp group of the current release (1 for dtensor@2.5, whose FSDP2
+    // offsets are not modelled).
+    const int fsdp = release_ == DTensorRelease::kCurrent ? layout.shard_group_size() : 1;
+    const int tp = layout.config().tp;
     uint64_t base = 0;
     TWINSIM_ASSIGN_OR_RETURN(fits, DrawShards(ctx, shards, init, [&](int i) {
                                const core::Block2D& b = shards.block(i);
                                const core::ParamSpec& spec = shards.spec(i);
+                               const core::OwnedShard& o = shards.owned()[i];
                                // A constant init (ones_, zeros_) is no random op: DTensor
                                // enters no distribute region and the offset stays.
                                if (spec.init.kind == core::InitKind::kConstant) {
                                  return DrawChoice{&gen, false};
                                }
-                               uint64_t incr = 0;
-                               if (!shards.owned()[i].shard.whole()) {
-                                 const uint64_t local0 = static_cast<uint64_t>(
-                                     layout.ShardOf(shards.owned()[i].param, 0)
-                                         .PaddedNumel(spec.shape));
-                                 const int index = spec.expert >= 0 ? etp_rank : tp_rank;
-                                 incr = RoundUp4(static_cast<uint64_t>(index) * local0);
+                               DrawChoice choice{&gen, false};
+                               if (spec.expert >= 0 || fsdp == 1) {
+                                 uint64_t incr = 0;
+                                 if (!o.shard.whole()) {
+                                   const uint64_t local0 = static_cast<uint64_t>(
+                                       layout.ShardOf(o.param, 0).PaddedNumel(spec.shape));
+                                   const int index = spec.expert >= 0 ? etp_rank : tp_rank;
+                                   incr = RoundUp4(static_cast<uint64_t>(index) * local0);
+                                 }
+                                 gen.set_offset(base + incr);
+                               } else {
+                                 // Every fsdp piece of this TP shard, at its owner's offset.
+                                 const uint64_t first = DTensorFirstShardNumel(layout, o.param);
+                                 const bool tp_split = TpShardsDense(spec, layout.config());
+                                 const int64_t rows =
+                                     static_cast<int64_t>(b.row_end - b.row_begin);
+                                 for (int f = 0; f < fsdp; ++f) {
+                                   const uint64_t linear =
+                                       tp_split ? static_cast<uint64_t>(f) * tp + tp_rank
+                                                : static_cast<uint64_t>(f);
+                                   choice.pieces.push_back(
+                                       {core::ParallelLayout::ChunkRows(rows, fsdp, f),
+                                        base + RoundUp4(linear * first)});
+                                 }
                                }
-                               gen.set_offset(base + incr);
                                base += RoundUp4(b.rows * b.cols);
-                               return DrawChoice{&gen, false};
+                               return choice;
                              }));
     if (!fits) return init;
     TWINSIM_RETURN_IF_ERROR(SyncTiedCopies(ctx, shards, init));
@@ -398,15 +539,34 @@ class DTensorPolicy final : public SeedPolicy {
   // numel into the next parameter's offsets, so no claim is made there. Nor with experts split
   // over ep: twinsim's experts are plain modules on their EP rank, drawn from the default
   // generator (Note [Experts over EP] in common.h), not DTensors on an expert mesh.
+  //
+  // Under FSDP2 (fsdp > 1, Note [dtensor]) the fsdp pieces of a dense parameter tile it at
+  // shard_linear_idx * first only when its dim 0 divides by fsdp and the first shard size is
+  // the piece's: not when TP also shards dim 0 (_StridedShard: the first size is the TP
+  // shard's, so offsets run to about fsdp x numel, into the next parameters) nor under
+  // torchtitan's mesh with cp > 1 and dp_shard > 1 (dim 0 sized by cp alone).
   static bool EvenShardsOfAtLeastFour(const core::ParallelLayout& layout, InitDevice) {
     if (ExpertsSplitOverEp(layout)) return false;
     const core::ModelSpec& model = layout.model();
+    const core::LayoutConfig& config = layout.config();
+    const int fsdp = layout.shard_group_size();
     for (int p = 0; p < static_cast<int>(model.params.size()); ++p) {
       const core::ParamSpec& spec = model.params[p];
-      if (spec.tp_split == core::TpSplit::kReplicated ||
-          spec.init.kind == core::InitKind::kConstant) {
+      if (spec.init.kind == core::InitKind::kConstant) continue;
+      if (fsdp > 1 && spec.expert < 0) {
+        const bool tp_split = TpShardsDense(spec, config);
+        if (tp_split && spec.tp_dim == 0) return false;
+        if (config.mesh == core::MeshConvention::kTorchtitan && config.cp > 1 &&
+            config.dp_shard > 1) {
+          return false;
+        }
+        const int64_t rows = spec.shape.empty() ? 1 : spec.shape[0];
+        if (rows % fsdp != 0) return false;
+        if (tp_split && spec.shape[spec.tp_dim] % config.tp != 0) return false;
+        if (DTensorFirstShardNumel(layout, p) < 4) return false;
         continue;
       }
+      if (spec.tp_split == core::TpSplit::kReplicated) continue;
       const int64_t first = layout.ShardOf(p, 0).PaddedNumel(spec.shape);
       if (first < 4) return false;
       for (int t = 1; t < layout.SplitWays(p); ++t) {
