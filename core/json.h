@@ -15,6 +15,9 @@ namespace twinsim::core {
 void AppendJsonString(std::string_view text, std::string& out);
 // The same, as a new string.
 std::string JsonString(std::string_view text);
+// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF): what AppendJsonString requires of its input. Pure.
+bool IsValidUtf8(std::string_view text);
 
 }  // namespace twinsim::core
 

@@ -1,16 +1,20 @@
 #include "reports/sweep_report.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "harness/place.h"
 #include "scenarios/subprocess.h"
 
 namespace twinsim::reports {
@@ -100,7 +104,34 @@ std::string ClusterFamily(const std::string& cluster) { return cluster.substr(0,
 struct Row {
   const Json* record;
   const Json* result;  // null when the case printed nothing
+  // A place result read as the type `place --json` writes (none for --max-model's).
+  std::optional<harness::PlacePolicyReport> place;
 };
+
+// A place case's result line as harness's typed report, so that a renamed or missing key is an
+// error naming the case rather than an empty cell. --max-model lines (they have "largest") are
+// checked as LargestModelReport and give none.
+StatusOr<std::optional<harness::PlacePolicyReport>> ReadPlaceResult(const Json& record,
+                                                                    const Json& result) {
+  try {
+    if (result.contains("largest")) {
+      (void)result.get<harness::LargestModelReport>();
+      return std::optional<harness::PlacePolicyReport>();
+    }
+    // The sweep keeps no "wall_s" (scenarios/sweep.cc moves the sim's host wall time out of
+    // the records, so that they are the same on every run); it reads back as 0.
+    if (result.contains("sim") && result["sim"].is_object() && !result["sim"].contains("wall_s")) {
+      Json with_wall = result;
+      with_wall["sim"]["wall_s"] = 0.0;
+      return std::optional<harness::PlacePolicyReport>(with_wall.get<harness::PlacePolicyReport>());
+    }
+    return std::optional<harness::PlacePolicyReport>(result.get<harness::PlacePolicyReport>());
+  } catch (const nlohmann::json::exception& e) {
+    return Status::InvalidArgument("case " + record.value("id", std::string("?")) +
+                                   ": a place result that harness::PlacePolicyReport does not "
+                                   "read: " + e.what());
+  }
+}
 
 bool IsInit(const Row& r) { return r.record->value("command", "") == "init" && r.result != nullptr; }
 bool IsPlace(const Row& r) {
@@ -177,17 +208,45 @@ std::map<std::string, std::string> CsvRow(const Row& row) {
       v[p == "init-fits" ? "init_fits" : p] = Verdict(r, p);
     }
     v["broke_claim"] = JsonText(Get(r, "broke_claim"));
+  } else if (row.place) {
+    const harness::PlacePolicyReport& p = *row.place;
+    // Each value as the JSON line wrote it (doubles as fmt writes them shortest: 1 for 1.0).
+    auto text = [](const auto& value) {
+      if constexpr (std::is_floating_point_v<std::decay_t<decltype(value)>>) {
+        return fmt::format("{}", value);
+      } else {
+        return JsonText(Json(value));
+      }
+    };
+    auto optional = [&](const auto& value) { return value ? text(*value) : std::string(); };
+    v["model"] = p.model;
+    v["cluster"] = p.cluster;
+    v["tp"] = text(p.tp);
+    v["pp"] = text(p.pp);
+    v["dp"] = text(p.dp);
+    v["batch"] = text(p.batch);
+    v["seq"] = text(p.seq);
+    v["microbatches"] = text(p.microbatches);
+    v["gpu_memory"] = text(p.gpu_memory);
+    v["host_memory"] = text(p.host_memory);
+    v["feasible"] = text(p.feasible);
+    v["fits"] = text(p.fits);
+    v["peak_gpu_bytes"] = text(p.peak_gpu_bytes);
+    v["peak_host_bytes"] = text(p.peak_host_bytes);
+    v["h2d_bytes"] = text(p.h2d_bytes);
+    v["d2h_bytes"] = text(p.d2h_bytes);
+    v["ratio_to_optimal"] = optional(p.ratio_to_optimal);
+    v["oom_op"] = p.oom ? p.oom->op_name : std::string();
+    v["backend"] = p.backend;
+    v["step_time_s"] = optional(p.step_time_s);
+    v["compute_time_s"] = p.sim ? text(p.sim->compute_time_s) : std::string();
+    v["peak_reserved_bytes"] = text(p.peak_reserved_bytes);
   } else {
-    for (const char* k : {"model", "cluster", "tp", "pp", "dp", "batch", "seq", "microbatches",
-                          "gpu_memory", "host_memory", "feasible", "fits", "peak_gpu_bytes",
-                          "peak_host_bytes", "h2d_bytes", "d2h_bytes", "ratio_to_optimal"}) {
+    // --max-model's lines (checked as harness::LargestModelReport when read).
+    for (const char* k : {"cluster", "tp", "pp", "dp", "batch", "seq", "gpu_memory",
+                          "host_memory"}) {
       v[k] = JsonText(Get(r, k));
     }
-    v["oom_op"] = JsonText(Get(Get(r, "oom"), "op_name"));
-    v["backend"] = JsonText(Get(r, "backend"));
-    v["step_time_s"] = JsonText(Get(r, "step_time_s"));
-    v["compute_time_s"] = JsonText(Get(Get(r, "sim"), "compute_time_s"));
-    v["peak_reserved_bytes"] = JsonText(Get(r, "peak_reserved_bytes"));
   }
   return v;
 }
@@ -825,10 +884,16 @@ StatusOr<int> WriteSweepReport(const SweepReportInput& input, const std::string&
   for (const Json& c : input.cases) {
     const Json& results = Get(c, "results");
     if (!results.is_array() || results.empty()) {
-      rows.push_back({&c, nullptr});
+      rows.push_back({&c, nullptr, std::nullopt});
       continue;
     }
-    for (const Json& r : results) rows.push_back({&c, &r});
+    for (const Json& r : results) {
+      Row row{&c, &r, std::nullopt};
+      if (c.value("command", "") == "place") {
+        TWINSIM_ASSIGN_OR_RETURN(row.place, ReadPlaceResult(c, r));
+      }
+      rows.push_back(std::move(row));
+    }
   }
 
   std::string jsonl;

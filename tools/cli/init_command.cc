@@ -1,3 +1,6 @@
+// `twinsim init`: declares the options, builds a harness::InitRequest, calls RunInit and
+// prints each policy's report (a table, or one JSON line) as soon as it is known, then the
+// matrix and the claims' tally. Checks, defaults and the runs live in harness/init.h.
 #include "tools/cli/init_command.h"
 
 #include <fmt/format.h>
@@ -8,12 +11,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -21,13 +22,10 @@
 #include "core/memory_guard.h"
 #include "core/parallel_layout.h"
 #include "core/text.h"
-#include "core/topology.h"
-#include "core/topology_presets.h"
+#include "harness/init.h"
 #include "kernels/torch/cuda_layout.h"
 #include "policies/seed/policy.h"
 #include "properties/init_check.h"
-#include "properties/memory_need.h"
-#include "properties/shard_dump.h"
 #include "tools/cli/args.h"
 #include "tools/cli/layout_args.h"
 #include "tools/cli/output.h"
@@ -35,43 +33,31 @@
 namespace twinsim::cli {
 namespace {
 
+using harness::InitPolicyReport;
+using harness::InitPropertyReport;
+using harness::InitRankReport;
 using policies::seed::InitDevice;
-using policies::seed::Property;
 using policies::seed::SeedPolicy;
-using properties::PolicyCheck;
-using properties::Verdict;
 
-// Ranks run as threads of this process (properties::RunInit), so worlds stay modest.
-constexpr uint64_t kMaxWorld = 4096;
-// The sim backend runs ranks as SimGrid actors; its bound is the cluster's GPU count.
-constexpr uint64_t kMaxSimWorld = 1 << 20;
 constexpr char kSeedExpected[] = "an unsigned 64-bit integer (decimal or 0x hex)";
-constexpr uint64_t kDefaultDeviceMemory = uint64_t{80} << 30;
-constexpr uint64_t kDefaultHostMemory = uint64_t{256} << 30;
 
 // "512 B", "1.5 KiB", "12.0 MiB": one decimal in binary units.
 std::string HumanBytes(uint64_t bytes) { return core::FormatBinaryBytes(bytes); }
 
-std::string JsonString(std::string_view text) {
-  std::string s;
-  AppendJsonString(text, s);
-  return s;
-}
-
 // "claimed", "claimed when tp == 1", "not claimed (claimed only when tp == 1)", "not claimed".
-std::string ClaimText(const PolicyCheck::Row& row) {
+std::string ClaimText(const InitPropertyReport& row) {
   if (row.claimed) {
-    return row.claim_condition.empty() ? "claimed" : "claimed when " + row.claim_condition;
+    return row.condition.empty() ? "claimed" : "claimed when " + row.condition;
   }
-  if (!row.claim_condition.empty()) {
-    return "not claimed (claimed only when " + row.claim_condition + ")";
+  if (!row.condition.empty()) {
+    return "not claimed (claimed only when " + row.condition + ")";
   }
   return "not claimed";
 }
 
 // The verdict as the text table shows it: failures stand out.
-std::string_view VerdictText(Verdict verdict) {
-  return verdict == Verdict::kFails ? "FAILS" : properties::VerdictName(verdict);
+std::string VerdictText(const InitPropertyReport& row) {
+  return row.verdict == "fails" ? "FAILS" : row.verdict;
 }
 
 // What a policy claims, for --help: "replica, determinism, parity when tp == 1".
@@ -85,25 +71,19 @@ std::string ClaimsText(const SeedPolicy& policy) {
   return text.empty() ? "nothing" : text;
 }
 
-// The largest per-rank figure of `run` and the first rank that has it.
+// The largest per-rank figure of a report and the first rank that has it.
 struct RankMax {
   uint64_t bytes = 0;
   int rank = 0;
 };
 
 template <typename Field>
-RankMax MaxOver(const properties::InitRun& run, Field field) {
+RankMax MaxOver(const std::vector<InitRankReport>& ranks, Field field) {
   RankMax max;
-  for (const properties::RankOutcome& r : run.ranks) {
+  for (const InitRankReport& r : ranks) {
     if (r.*field > max.bytes) max = {r.*field, r.rank};
   }
   return max;
-}
-
-uint64_t TotalSent(const properties::InitRun& run) {
-  uint64_t total = 0;
-  for (const properties::RankOutcome& r : run.ranks) total += r.bytes_sent;
-  return total;
 }
 
 // Each line of `text`, indented by `indent`.
@@ -252,180 +232,78 @@ class InitCommand final : public Command {
   }
 
   Status Validate() override {
-    if (backend_text_ != "host" && backend_text_ != "sim") {
+    harness::InitRequest& q = request_;
+    if (backend_text_ == "host") {
+      q.backend = harness::InitBackend::kHost;
+    } else if (backend_text_ == "sim") {
+      q.backend = harness::InitBackend::kSim;
+    } else {
       return Status::InvalidArgument("--backend: expected host or sim, got " +
                                      Quote(backend_text_));
     }
-    const bool sim = backend_text_ == "sim";
-    if (!sim) {
-      for (const auto& [option, given] :
-           {std::pair{"--cluster", !cluster_text_.empty()},
-            std::pair{"--timing-only", timing_only_}, std::pair{"--trace", !trace_text_.empty()}}) {
-        if (given) {
-          return Status::InvalidArgument(std::string(option) + ": only with --backend sim");
-        }
-      }
+    q.cluster = cluster_text_;
+    q.timing_only = timing_only_;
+    q.trace_path = trace_text_;
+    TWINSIM_ASSIGN_OR_RETURN(q.layout, layout_args_.Request());
+    q.policies = SplitList(policy_text_);
+    q.dump_dir = dump_text_;
+    if (!max_memory_text_.empty()) {
+      TWINSIM_ASSIGN_OR_RETURN(q.max_memory,
+                               ParseByteSizeWithUnit("--max-memory", max_memory_text_));
     }
-    std::optional<core::Topology> topology;
-    if (sim) {
-      if (cluster_text_.empty()) {
-        return Status::InvalidArgument(
-            "--cluster: required with --backend sim (e.g. --cluster dgx-h100:nodes=2)");
-      }
-      StatusOr<core::Topology> t = core::MakeTopology(cluster_text_);
-      if (!t.ok()) return ForOption("--cluster", t.status());
-      topology = std::move(*t);
-    }
-    StatusOr<core::ParallelLayout> layout =
-        sim ? layout_args_.Make(kMaxSimWorld, "(the largest simulated world)")
-            : layout_args_.Make(kMaxWorld, "(twinsim init runs every rank as a thread; "
-                                           "--backend sim goes further)");
-    if (!layout.ok()) return layout.status();
-    layout_ = std::move(*layout);
-    if (sim) {
-      const int64_t gpus = core::NumGpus(*topology);
-      if (layout_->world_size() > gpus) {
-        return Status::InvalidArgument(fmt::format(
-            "--cluster: {} has {} GPUs, the layout needs {} (tp {} x pp {} x dp {}); add nodes, "
-            "e.g. {}:nodes={}",
-            cluster_text_, gpus, layout_->world_size(), layout_->config().tp,
-            layout_->config().pp, layout_->config().dp,
-            topology->name.substr(0, topology->name.find(':')),
-            (layout_->world_size() + GpusPerNode(*topology) - 1) / GpusPerNode(*topology)));
-      }
-      options_.backend = properties::Backend::kSim;
-      options_.sim.topology = *topology;
-      options_.sim.holds_bytes = !timing_only_;
-      options_.sim.trace_path = trace_text_;
-    }
-
-    const std::vector<std::string> names = SplitList(policy_text_);
-    TWINSIM_RETURN_IF_ERROR(CheckList("--policy", policy_text_, names));
-    for (const std::string& name :
-         names == std::vector<std::string>{"all"} ? policies::seed::PolicyNames() : names) {
-      StatusOr<std::unique_ptr<SeedPolicy>> policy = policies::seed::MakePolicy(name);
-      if (!policy.ok()) return ForOption("--policy", policy.status());
-      policies_.push_back(std::move(*policy));
-    }
-
-    if (!dump_text_.empty() && timing_only_) {
-      return Status::InvalidArgument("--dump: a timing-only run holds no bytes; drop --timing-only");
-    }
-    TWINSIM_RETURN_IF_ERROR(CheckMemory(sim));
-    if (std::error_code ec; !dump_text_.empty() && std::filesystem::exists(dump_text_, ec)) {
-      return Status::InvalidArgument("--dump: " + Quote(dump_text_) +
-                                     " exists; name a new folder (a dump never overwrites)");
-    }
-
     if (!seed_text_.empty()) {
-      StatusOr<uint64_t> seed = ParseUint64("--seed", seed_text_, kSeedExpected);
-      if (!seed.ok()) return seed.status();
-      options_.seed = *seed;
+      TWINSIM_ASSIGN_OR_RETURN(q.seed, ParseUint64("--seed", seed_text_, kSeedExpected));
     }
     if (!init_device_text_.empty()) {
       StatusOr<InitDevice> device = policies::seed::ParseInitDevice(init_device_text_);
       if (!device.ok()) return ForOption("--init-device", device.status());
-      init_device_ = *device;
+      q.init_device = *device;
     }
-    StatusOr<kernels::torch::CudaDeviceProfile> gpu =
-        kernels::torch::CudaDeviceProfileByName(gpu_text_);
-    if (!gpu.ok()) return ForOption("--gpu", gpu.status());
-    options_.gpu = *gpu;
-    options_.device_capacity =
-        sim ? static_cast<uint64_t>(options_.sim.topology.nodes.at(0).gpus.at(0).memory_capacity_bytes)
-            : kDefaultDeviceMemory;
-    options_.host_capacity = kDefaultHostMemory;
+    q.gpu = gpu_text_;
     for (auto [option, text, field] :
-         {std::tuple{"--device-memory", &device_memory_text_, &options_.device_capacity},
-          std::tuple{"--host-memory", &host_memory_text_, &options_.host_capacity}}) {
+         {std::tuple{"--device-memory", &device_memory_text_, &q.device_memory},
+          std::tuple{"--host-memory", &host_memory_text_, &q.host_memory}}) {
       if (text->empty()) continue;
       // The same size syntax as place's --gpu-memory and every other size option.
-      StatusOr<uint64_t> bytes = ParseByteSizeWithUnit(option, *text);
-      if (!bytes.ok()) return bytes.status();
-      *field = *bytes;
+      TWINSIM_ASSIGN_OR_RETURN(*field, ParseByteSizeWithUnit(option, *text));
     }
-
-    const std::vector<std::string> checks = SplitList(check_text_);
-    TWINSIM_RETURN_IF_ERROR(CheckList("--check", check_text_, checks));
-    if (checks == std::vector<std::string>{"all"}) {
-      properties_ = policies::seed::AllProperties();
-    } else {
-      for (const std::string& name : checks) {
-        StatusOr<Property> property = policies::seed::ParseProperty(name);
-        if (!property.ok()) return ForOption("--check", property.status());
-        properties_.push_back(*property);
-      }
-    }
+    q.checks = SplitList(check_text_);
+    TWINSIM_ASSIGN_OR_RETURN(prepared_, harness::PrepareInit(q));
     return Status::Ok();
   }
 
   Status Execute(Output& out) override {
     const bool progress = isatty(STDERR_FILENO) == 1;
-    int claims_checked = 0, claims_unchecked = 0;
-    std::vector<std::string> broken;
-    // One line per policy for the closing matrix: name, then one cell per property.
-    std::vector<std::vector<std::string>> matrix;
-    for (size_t i = 0; i < policies_.size(); ++i) {
-      const SeedPolicy& policy = *policies_[i];
-      if (progress) {
+    harness::InitObserver observer;
+    if (progress) {
+      observer.before_policy = [](std::string_view policy, size_t index, size_t count) {
         std::fprintf(stderr, "twinsim init: checking %.*s (%zu/%zu)...\n",
-                     static_cast<int>(policy.name().size()), policy.name().data(), i + 1,
-                     policies_.size());
-      }
-      properties::InitRunOptions options = options_;
-      options.init_device = init_device_.value_or(policy.default_init_device());
-      if (!trace_text_.empty() && policies_.size() > 1) {
-        options.sim.trace_path = TracePathFor(trace_text_, policy.name());
-      }
-      StatusOr<PolicyCheck> check = properties::CheckPolicy(policy, *layout_, options, properties_);
-      if (!check.ok()) {
-        return Status(check.status().code(),
-                      fmt::format("policy {}: {}", policy.name(), check.status().message()));
-      }
-      for (const PolicyCheck::Row& row : check->rows) {
-        if (!row.claimed) continue;
-        if (row.result.verdict == Verdict::kNotApplicable) {
-          ++claims_unchecked;
-          continue;
-        }
-        ++claims_checked;
-        if (row.result.verdict == Verdict::kFails) {
-          broken.push_back(fmt::format("{} {}", policy.name(),
-                                       policies::seed::PropertyName(row.result.property)));
-        }
-      }
-      std::vector<std::string> cells = {check->policy};
-      for (const PolicyCheck::Row& row : check->rows) {
-        std::string cell(VerdictText(row.result.verdict));
-        if (row.claimed) cell += "*";
-        cells.push_back(cell);
-      }
-      matrix.push_back(std::move(cells));
-      if (!dump_text_.empty()) {
-        const std::string dir = policies_.size() > 1
-                                    ? dump_text_ + "/" + std::string(policy.name())
-                                    : dump_text_;
-        Status dumped = properties::WriteShardDump(check->run, *layout_, dir);
-        if (!dumped.ok()) return ForOption("--dump", dumped);
-        std::fprintf(stderr, "twinsim init: %.*s: shards written to %s\n",
-                     static_cast<int>(policy.name().size()), policy.name().data(), dir.c_str());
+                     static_cast<int>(policy.size()), policy.data(), index + 1, count);
+      };
+    }
+    observer.after_policy = [&](const InitPolicyReport& r) {
+      if (!r.dump_dir.empty()) {
+        std::fprintf(stderr, "twinsim init: %s: shards written to %s\n", r.policy.c_str(),
+                     r.dump_dir.c_str());
       }
       if (json_) {
-        PrintJson(out, policy, *check);
+        out.Append(harness::InitJsonLine(r) + "\n");
       } else {
-        PrintText(out, policy, *check);
+        PrintText(out, r);
       }
       // Each policy's result appears as soon as it is known.
-      TWINSIM_RETURN_IF_ERROR(out.Finish());
-    }
-    if (!json_ && matrix.size() > 1) PrintMatrix(out, matrix);
+      return out.Finish();
+    };
+    TWINSIM_ASSIGN_OR_RETURN(harness::InitReport report, harness::RunInit(*prepared_, observer));
+    if (!json_ && report.policies.size() > 1) PrintMatrix(out, report);
+    const std::vector<std::string> broken = report.BrokenClaims();
     if (!json_) {
-      out.Append(fmt::format("{} {}, {} {} checked, {} broken", policies_.size(),
-                             policies_.size() == 1 ? "policy" : "policies", claims_checked,
-                             claims_checked == 1 ? "claim" : "claims", broken.size()));
-      if (claims_unchecked > 0) {
-        out.Append(fmt::format(", {} not checked (n/a)", claims_unchecked));
-      }
+      const size_t policies = report.policies.size();
+      const int checked = report.ClaimsChecked(), unchecked = report.ClaimsUnchecked();
+      out.Append(fmt::format("{} {}, {} {} checked, {} broken", policies,
+                             policies == 1 ? "policy" : "policies", checked,
+                             checked == 1 ? "claim" : "claims", broken.size()));
+      if (unchecked > 0) out.Append(fmt::format(", {} not checked (n/a)", unchecked));
       out.Append('\n');
     }
     if (!broken.empty()) {
@@ -439,62 +317,20 @@ class InitCommand final : public Command {
   }
 
  private:
-  // The memory guard (core/memory_guard.h): a run that holds real bytes (host, sim data mode)
-  // is refused before it allocates when its shards alone exceed what this machine can give.
-  Status CheckMemory(bool sim) const {
-    uint64_t max_memory = 0;
-    if (!max_memory_text_.empty()) {
-      TWINSIM_ASSIGN_OR_RETURN(max_memory, ParseByteSizeWithUnit("--max-memory", max_memory_text_));
-    }
-    if (sim && timing_only_) return Status::Ok();
-    const uint64_t need = properties::InitHeldBytesLowerBound(*layout_);
-    return core::CheckMemoryNeed(
-        need, core::ReadMemoryLimits(max_memory),
-        fmt::format("init of {} on {} rank{}", layout_->model().name, layout_->world_size(),
-                    layout_->world_size() == 1 ? "" : "s"),
-        sim ? "Add --timing-only (parity on sampled elements of counter fills), or use a smaller "
-              "model or layout; --max-memory SIZE sets the cap"
-            : "Use --backend sim --cluster C --timing-only (parity on sampled elements of counter "
-              "fills), or a smaller model or layout; --max-memory SIZE sets the cap");
-  }
+  const core::ParallelLayout& layout() const { return *prepared_->layout; }
 
-  static int64_t GpusPerNode(const core::Topology& t) {
-    return t.nodes.empty() || t.nodes[0].gpus.empty() ? 1
-                                                      : static_cast<int64_t>(t.nodes[0].gpus.size());
-  }
-
-  // "trace.json" -> "trace.<policy>.json": one trace per policy.
-  static std::string TracePathFor(const std::string& path, std::string_view policy) {
-    const size_t slash = path.find_last_of('/');
-    const size_t dot = path.find_last_of('.');
-    if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) {
-      return path + "." + std::string(policy);
-    }
-    return path.substr(0, dot) + "." + std::string(policy) + path.substr(dot);
-  }
-
-  // The rank that finished last: the end of the critical path.
-  static const properties::RankOutcome* LastRank(const properties::InitRun& run) {
-    const properties::RankOutcome* last = nullptr;
-    for (const properties::RankOutcome& r : run.ranks) {
-      if (last == nullptr || r.end_time_s > last->end_time_s) last = &r;
-    }
-    return last;
-  }
-
-  void PrintSimText(Output& out, const properties::InitRun& run) const {
-    const properties::SimSummary& sim = *run.sim;
+  void PrintSimText(Output& out, const InitPolicyReport& r) const {
+    const harness::InitSimReport& sim = *r.sim;
     std::string traffic;
     for (const auto& [link, bytes] : sim.link_bytes) {
       traffic += fmt::format("{}{} {}", traffic.empty() ? "" : ", ", link, HumanBytes(bytes));
     }
-    const properties::RankOutcome* last = LastRank(run);
     out.Append(fmt::format(
         "  simulated on {} ({}): init takes {}{}; traffic {}; simulated in {:.2f} s\n",
-        options_.sim.topology.name, options_.sim.holds_bytes ? "data mode" : "timing only",
-        HumanSeconds(sim.end_time_s),
-        last != nullptr ? ", last to finish " + properties::DescribeRank(*layout_, last->rank)
-                        : std::string(),
+        sim.cluster, sim.mode == "data" ? "data mode" : "timing only",
+        HumanSeconds(sim.init_time_s),
+        sim.last_rank >= 0 ? ", last to finish " + properties::DescribeRank(layout(), sim.last_rank)
+                           : std::string(),
         traffic, sim.wall_s));
   }
 
@@ -508,10 +344,18 @@ class InitCommand final : public Command {
 
   // Every policy against every property checked, one line each: "holds*" is a claimed
   // property that holds, "FAILS" one that fails without being claimed, "FAILS*" a broken claim.
-  void PrintMatrix(Output& out, const std::vector<std::vector<std::string>>& matrix) const {
+  void PrintMatrix(Output& out, const harness::InitReport& report) const {
     std::vector<std::vector<std::string>> cells = {{"policy"}};
-    for (Property p : properties_) cells[0].emplace_back(policies::seed::PropertyName(p));
-    cells.insert(cells.end(), matrix.begin(), matrix.end());
+    for (policies::seed::Property p : prepared_->properties) {
+      cells[0].emplace_back(policies::seed::PropertyName(p));
+    }
+    for (const InitPolicyReport& r : report.policies) {
+      std::vector<std::string> line = {r.policy};
+      for (const InitPropertyReport& row : r.properties) {
+        line.push_back(VerdictText(row) + (row.claimed ? "*" : ""));
+      }
+      cells.push_back(std::move(line));
+    }
     std::vector<size_t> width(cells[0].size(), 0);
     for (const auto& line : cells) {
       for (size_t c = 0; c < line.size() && c < width.size(); ++c) {
@@ -530,137 +374,64 @@ class InitCommand final : public Command {
     out.Append("\n");
   }
 
-  void PrintText(Output& out, const SeedPolicy& policy, const PolicyCheck& check) const {
-    out.Append(fmt::format("{} v{} (init on {}): {}\n", check.policy, check.version,
-                           policies::seed::InitDeviceName(check.init_device), policy.models()));
+  void PrintText(Output& out, const InitPolicyReport& r) const {
+    out.Append(fmt::format("{} v{} (init on {}): {}\n", r.policy, r.version, r.init_device,
+                           r.models));
     std::vector<std::vector<std::string>> cells = {{"property", "verdict", "claim"}};
-    for (const PolicyCheck::Row& row : check.rows) {
-      cells.push_back({std::string(policies::seed::PropertyName(row.result.property)),
-                       std::string(VerdictText(row.result.verdict)), ClaimText(row)});
+    for (const InitPropertyReport& row : r.properties) {
+      cells.push_back({row.property, VerdictText(row), ClaimText(row)});
     }
     std::vector<size_t> width(3, 0);
     for (const auto& line : cells) {
       for (size_t c = 0; c < line.size(); ++c) width[c] = std::max(width[c], line[c].size());
     }
-    for (size_t r = 0; r < cells.size(); ++r) {
-      out.Append(fmt::format("  {:<{}}  {:<{}}  {}\n", cells[r][0], width[0], cells[r][1], width[1],
-                             cells[r][2]));
-      if (r > 0 && !check.rows[r - 1].result.detail.empty()) {
-        out.Append(Indented(check.rows[r - 1].result.detail, "      "));
+    for (size_t i = 0; i < cells.size(); ++i) {
+      out.Append(fmt::format("  {:<{}}  {:<{}}  {}\n", cells[i][0], width[0], cells[i][1], width[1],
+                             cells[i][2]));
+      if (i > 0 && !r.properties[i - 1].detail.empty()) {
+        out.Append(Indented(r.properties[i - 1].detail, "      "));
       }
     }
-    const properties::InitRun& run = check.run;
-    if (run.ranks.empty()) {
-      out.Append(policy.Supports(check.init_device)
+    const std::vector<InitRankReport>& ranks = r.cost.per_rank;
+    if (ranks.empty()) {
+      out.Append(r.supports_init_device
                      ? std::string("  init cost: not run (its framework rejects this layout or "
                                    "seed, as the rows say)\n\n")
                      : fmt::format("  init cost: not run ({} does not initialize on {})\n\n",
-                                   check.policy,
-                                   policies::seed::InitDeviceName(check.init_device)));
+                                   r.policy, r.init_device));
       return;
     }
-    const RankMax device = MaxOver(run, &properties::RankOutcome::peak_device_bytes);
-    const RankMax host = MaxOver(run, &properties::RankOutcome::peak_host_bytes);
+    const RankMax device = MaxOver(ranks, &InitRankReport::device_bytes);
+    const RankMax host = MaxOver(ranks, &InitRankReport::host_bytes);
     auto where = [&](const RankMax& max) {
       return max.bytes == 0 ? std::string()
-                            : ", at " + properties::DescribeRank(*layout_, max.rank);
+                            : ", at " + properties::DescribeRank(layout(), max.rank);
     };
     out.Append(fmt::format(
         "  init cost: peak device memory {} per rank{}; peak host memory {} per rank{}; {} sent "
         "in total\n",
         HumanBytes(device.bytes), where(device), HumanBytes(host.bytes), where(host),
-        HumanBytes(TotalSent(run))));
-    if (run.sim) PrintSimText(out, run);
-    if (run.offline) {
+        HumanBytes(r.cost.bytes_sent)));
+    if (r.sim) PrintSimText(out, r);
+    if (r.offline) {
       // Note [Offline work] in policies/seed/policy.h: a separate job, not one of the ranks.
-      const properties::OfflineSummary& o = *run.offline;
+      const harness::InitOfflineReport& o = *r.offline;
       out.Append(fmt::format(
           "  before training, {}: peak host memory {}; {} values drawn; {} written to storage{}"
           " (not in the ranks' figures)\n",
-          o.work.what, HumanBytes(o.work.host_bytes), o.work.elements_initialized,
-          HumanBytes(o.work.storage_write_bytes),
-          o.time_s >= 0 ? "; takes about " + HumanSeconds(o.time_s) + " (estimate)"
-                        : std::string()));
+          o.what, HumanBytes(o.host_bytes), o.elements, HumanBytes(o.storage_write_bytes),
+          o.time_s ? "; takes about " + HumanSeconds(*o.time_s) + " (estimate)" : std::string()));
     }
     // The init-fits row explains an OOM; without that row, say it here.
-    const bool fits_checked = std::any_of(
-        check.rows.begin(), check.rows.end(),
-        [](const PolicyCheck::Row& row) { return row.result.property == Property::kInitFits; });
-    if (const properties::RankOutcome* oom = run.FirstOom(); oom != nullptr && !fits_checked) {
-      out.Append(fmt::format("  {} ran out of memory allocating {}\n",
-                             properties::DescribeRank(*layout_, oom->rank), oom->oom_during));
+    if (r.Find("init-fits") == nullptr) {
+      for (const InitRankReport& k : ranks) {
+        if (!k.oom) continue;
+        out.Append(fmt::format("  {} ran out of memory allocating {}\n",
+                               properties::DescribeRank(layout(), k.rank), k.oom_during));
+        break;
+      }
     }
     out.Append('\n');
-  }
-
-  void PrintJson(Output& out, const SeedPolicy& policy, const PolicyCheck& check) const {
-    const core::ParallelLayout& l = *layout_;
-    const core::LayoutConfig& c = l.config();
-    out.Append(fmt::format(
-        "{{\"policy\":{},\"version\":{},\"models\":{},\"init_device\":\"{}\","
-        "\"layout\":{{\"model\":{},\"tp\":{},\"pp\":{},\"dp\":{},\"cp\":{},\"dp_shard\":{},"
-        "\"mesh\":\"{}\",\"vpp\":{},\"ep\":{},\"etp\":{},"
-        "\"world\":{},\"partition\":\"{}\",\"vocab_divisible_by\":{}}},\"seed\":{},"
-        "\"gpu\":{},\"device_memory_bytes\":{},\"host_memory_bytes\":{},\"properties\":[",
-        JsonString(check.policy), JsonString(check.version), JsonString(policy.models()),
-        policies::seed::InitDeviceName(check.init_device), JsonString(l.model().name), c.tp, c.pp,
-        c.dp, c.cp, c.dp_shard, core::MeshName(c.mesh), c.vpp, c.ep, l.expert_tp(), l.world_size(),
-        c.partition == core::PipelinePartition::kByLayers ? "layers" : "params",
-        c.vocab_divisible_by, options_.seed, JsonString(options_.gpu.name),
-        options_.device_capacity, options_.host_capacity));
-    for (size_t i = 0; i < check.rows.size(); ++i) {
-      const PolicyCheck::Row& row = check.rows[i];
-      out.Append(
-          fmt::format("{}{{\"property\":\"{}\",\"verdict\":\"{}\",\"claimed\":{},\"condition\":{},"
-                      "\"detail\":{}}}",
-                      i ? "," : "", policies::seed::PropertyName(row.result.property),
-                      properties::VerdictName(row.result.verdict), row.claimed,
-                      JsonString(row.claim_condition), JsonString(ValidUtf8(row.result.detail))));
-    }
-    const properties::InitRun& run = check.run;
-    out.Append(
-        fmt::format("],\"cost\":{{\"max_device_bytes\":{},\"max_host_bytes\":{},\"bytes_sent\":{},"
-                    "\"per_rank\":[",
-                    MaxOver(run, &properties::RankOutcome::peak_device_bytes).bytes,
-                    MaxOver(run, &properties::RankOutcome::peak_host_bytes).bytes, TotalSent(run)));
-    for (size_t i = 0; i < run.ranks.size(); ++i) {
-      const properties::RankOutcome& r = run.ranks[i];
-      out.Append(fmt::format(
-          "{}{{\"rank\":{},\"dp\":{},\"pp\":{},\"tp\":{},\"device_bytes\":{},\"host_bytes\":{},"
-          "\"bytes_sent\":{},\"oom\":{}{}}}",
-          i ? "," : "", r.rank, r.coords.dp, r.coords.pp, r.coords.tp, r.peak_device_bytes,
-          r.peak_host_bytes, r.bytes_sent, r.oom.has_value(),
-          run.sim ? fmt::format(",\"end_time_s\":{:.9g}", r.end_time_s) : std::string()));
-    }
-    out.Append("]}");
-    if (run.offline) {
-      const properties::OfflineSummary& o = *run.offline;
-      out.Append(fmt::format(",\"offline\":{{\"what\":{},\"host_bytes\":{},\"elements\":{},"
-                             "\"storage_write_bytes\":{},\"time_s\":{}}}",
-                             JsonString(o.work.what), o.work.host_bytes,
-                             o.work.elements_initialized, o.work.storage_write_bytes,
-                             o.time_s >= 0 ? fmt::format("{:.9g}", o.time_s) : "null"));
-    }
-    if (run.sim) {
-      const properties::SimSummary& sim = *run.sim;
-      const properties::RankOutcome* last = LastRank(run);
-      out.Append(fmt::format(",\"sim\":{{\"cluster\":{},\"mode\":\"{}\",\"init_time_s\":{:.9g},"
-                             "\"last_rank\":{},\"wall_s\":{:.3f},\"link_bytes\":{{",
-                             JsonString(options_.sim.topology.name),
-                             options_.sim.holds_bytes ? "data" : "timing-only", sim.end_time_s,
-                             last != nullptr ? last->rank : -1, sim.wall_s));
-      for (size_t k = 0; k < sim.link_bytes.size(); ++k) {
-        out.Append(fmt::format("{}{}:{}", k ? "," : "", JsonString(sim.link_bytes[k].first),
-                               sim.link_bytes[k].second));
-      }
-      out.Append("}}");
-    }
-    out.Append(fmt::format(",\"broke_claim\":{}}}\n", check.BrokeClaim()));
-  }
-
-  // `text`, or a marker when it is not valid UTF-8 (AppendJsonString requires UTF-8).
-  static std::string ValidUtf8(const std::string& text) {
-    return IsValidUtf8(text) ? text : "(detail not valid UTF-8)";
   }
 
   LayoutArgs layout_args_;
@@ -673,11 +444,8 @@ class InitCommand final : public Command {
   bool timing_only_ = false;
   bool json_ = false;
 
-  std::optional<core::ParallelLayout> layout_;
-  std::vector<std::unique_ptr<SeedPolicy>> policies_;
-  std::optional<InitDevice> init_device_;  // unset: each policy's default
-  properties::InitRunOptions options_;
-  std::vector<Property> properties_;
+  harness::InitRequest request_;
+  std::optional<harness::PreparedInit> prepared_;
 };
 
 }  // namespace

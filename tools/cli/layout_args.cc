@@ -18,14 +18,10 @@
 namespace twinsim::cli {
 namespace {
 
-// Largest parallel degree accepted before ParallelLayout::Make sees it.
-constexpr uint64_t kMaxDegree = 65536;
-// Largest --vocab-divisible-by (Megatron uses 128).
-constexpr uint64_t kMaxVocabDivisor = uint64_t{1} << 20;
+constexpr uint64_t kMaxDegree = harness::kMaxLayoutDegree;
+constexpr uint64_t kMaxVocabDivisor = harness::kMaxVocabDivisor;
 // --dp-shard's value when given bare, and the word that asks for the whole DP group.
 constexpr char kWholeDp[] = "dp";
-
-using core::Thousands;
 
 // A positive integer <= `max`, as `option`'s value.
 StatusOr<int> ParsePositive(std::string_view option, const std::string& text, uint64_t max) {
@@ -36,21 +32,6 @@ StatusOr<int> ParsePositive(std::string_view option, const std::string& text, ui
                                    Quote(text));
   }
   return static_cast<int>(*v);
-}
-
-// The option a ParallelLayout::Make message is about ("LayoutConfig.vpp = 0: ..." -> "--vpp").
-std::string LayoutOption(const std::string& message) {
-  const std::string_view prefix = "LayoutConfig.";
-  if (message.rfind(prefix, 0) == 0) {
-    const size_t end = message.find_first_of(" =:", prefix.size());
-    const std::string field = message.substr(prefix.size(), end - prefix.size());
-    if (field == "vocab_divisible_by") return "--vocab-divisible-by";
-    if (field == "dp_shard") return "--dp-shard";
-    return "--" + field;
-  }
-  if (message.find("pp * vpp") != std::string::npos) return "--pp";
-  if (message.find("vocab_divisible_by * tp") != std::string::npos) return "--tp";
-  return "--tp/--pp/--dp";
 }
 
 }  // namespace
@@ -123,77 +104,38 @@ StatusOr<core::ParallelLayout> LayoutArgs::Make(uint64_t max_world, std::string_
 StatusOr<core::ParallelLayout> LayoutArgs::MakeWithModel(std::string_view model_text,
                                                          uint64_t max_world,
                                                          std::string_view why) const {
-  if (!IsValidUtf8(model_text)) return Status::InvalidArgument("--model: expected UTF-8 text");
-  StatusOr<core::ModelSpec> model = core::MakeModel(std::string(model_text));
-  if (!model.ok()) return ForOption("--model", model.status());
-  core::LayoutConfig config;
+  // The model's errors come first, as they always have.
+  TWINSIM_ASSIGN_OR_RETURN(core::ModelSpec model, harness::LoadModel(model_text));
+  TWINSIM_ASSIGN_OR_RETURN(harness::LayoutRequest request, Request());
+  request.model_spec = std::move(model);
+  return harness::MakeLayout(request, max_world, why);
+}
+
+StatusOr<harness::LayoutRequest> LayoutArgs::Request() const {
+  harness::LayoutRequest request;
+  request.model = model_;
   for (auto [option, text, field] :
-       {std::tuple{"--tp", &tp_, &config.tp}, std::tuple{"--pp", &pp_, &config.pp},
-        std::tuple{"--dp", &dp_, &config.dp}, std::tuple{"--vpp", &vpp_, &config.vpp},
-        std::tuple{"--ep", &ep_, &config.ep}, std::tuple{"--cp", &cp_, &config.cp},
-        std::tuple{"--dp-shard", &dp_shard_, &config.dp_shard},
-        std::tuple{"--etp", &etp_, &config.etp}}) {
+       {std::tuple{"--tp", &tp_, &request.tp}, std::tuple{"--pp", &pp_, &request.pp},
+        std::tuple{"--dp", &dp_, &request.dp}, std::tuple{"--vpp", &vpp_, &request.vpp},
+        std::tuple{"--ep", &ep_, &request.ep}, std::tuple{"--cp", &cp_, &request.cp},
+        std::tuple{"--dp-shard", &dp_shard_, &request.dp_shard},
+        std::tuple{"--etp", &etp_, &request.etp}}) {
     if (text->empty() || (text == &dp_shard_ && *text == kWholeDp)) continue;
-    StatusOr<int> v = ParsePositive(option, *text, kMaxDegree);
-    if (!v.ok()) return v.status();
-    *field = *v;
+    TWINSIM_ASSIGN_OR_RETURN(*field, ParsePositive(option, *text, kMaxDegree));
   }
-  const bool whole_dp = dp_shard_ == kWholeDp;
-  if (whole_dp && !dp_replicate_.empty()) {
-    return Status::InvalidArgument(
-        "--dp-shard: give N with --dp-replicate (--dp-shard alone shards over every --dp rank)");
-  }
-  if (whole_dp) {
-    config.dp_shard = config.dp;  // ZeRO-3 / Gemini over the whole DP group (1 without --dp)
-  } else if (!dp_replicate_.empty()) {
-    StatusOr<int> replicate = ParsePositive("--dp-replicate", dp_replicate_, kMaxDegree);
-    if (!replicate.ok()) return replicate.status();
-    const uint64_t dp = uint64_t(*replicate) * uint64_t(config.dp_shard);
-    if (!dp_.empty() && dp != uint64_t(config.dp)) {
-      return Status::InvalidArgument(fmt::format(
-          "--dp-replicate: --dp-replicate x --dp-shard = {} x {} = {} but --dp is {}", *replicate,
-          config.dp_shard, dp, config.dp));
-    }
-    if (dp > kMaxDegree) {
-      return Status::InvalidArgument(fmt::format(
-          "--dp-replicate: --dp-replicate x --dp-shard = {} exceeds {}", dp, kMaxDegree));
-    }
-    config.dp = static_cast<int>(dp);
-  } else if (dp_.empty()) {
-    config.dp = config.dp_shard;  // --dp-shard alone: one group, FSDP over every DP rank
-  }
-  if (mesh_ == "megatron") {
-    config.mesh = core::MeshConvention::kMegatron;
-  } else if (mesh_ == "torchtitan") {
-    config.mesh = core::MeshConvention::kTorchtitan;
-  } else {
-    return Status::InvalidArgument("--mesh: expected 'megatron' or 'torchtitan', got " +
-                                   Quote(mesh_));
+  request.dp_shard_whole = dp_shard_ == kWholeDp;
+  if (!dp_replicate_.empty()) {
+    TWINSIM_ASSIGN_OR_RETURN(request.dp_replicate,
+                             ParsePositive("--dp-replicate", dp_replicate_, kMaxDegree));
   }
   if (!vocab_divisible_by_.empty()) {
-    StatusOr<int> v = ParsePositive("--vocab-divisible-by", vocab_divisible_by_, kMaxVocabDivisor);
-    if (!v.ok()) return v.status();
-    config.vocab_divisible_by = *v;
+    TWINSIM_ASSIGN_OR_RETURN(request.vocab_divisible_by,
+                             ParsePositive("--vocab-divisible-by", vocab_divisible_by_,
+                                           kMaxVocabDivisor));
   }
-  const uint64_t world =
-      uint64_t(config.dp) * uint64_t(config.pp) * uint64_t(config.tp) * uint64_t(config.cp);
-  if (world > max_world) {
-    return Status::InvalidArgument(fmt::format(
-        "--dp: world size dp * pp * tp * cp = {} * {} * {} * {} = {} exceeds {}{}{}", config.dp,
-        config.pp, config.tp, config.cp, Thousands(world), Thousands(max_world),
-        why.empty() ? "" : " ", why));
-  }
-  if (partition_ == "layers") {
-    config.partition = core::PipelinePartition::kByLayers;
-  } else if (partition_ == "params") {
-    config.partition = core::PipelinePartition::kByParams;
-  } else {
-    return Status::InvalidArgument("--partition: expected 'layers' or 'params', got " +
-                                   Quote(partition_));
-  }
-  StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
-  if (!layout.ok()) return ForOption(LayoutOption(layout.status().message()), layout.status());
-  return layout;
+  request.mesh = mesh_;
+  request.partition = partition_;
+  return request;
 }
 
 std::string LayoutLine(const core::ParallelLayout& layout, int rank) {

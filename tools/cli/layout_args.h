@@ -16,6 +16,7 @@
 
 #include "core/parallel_layout.h"
 #include "core/status.h"
+#include "harness/layout.h"
 
 namespace CLI {
 class App;
@@ -47,6 +48,10 @@ class LayoutArgs {
   // As Make, for the model `model_text` instead of --model (errors still name --model).
   StatusOr<core::ParallelLayout> MakeWithModel(std::string_view model_text, uint64_t max_world,
                                                std::string_view why = "") const;
+  // The parsed options as a request for harness::MakeLayout (which Make calls), the model as
+  // its text. InvalidArgument for a value that is not a number in range ("--tp: expected a
+  // positive integer, got '0'"); the rest is MakeLayout's to check.
+  StatusOr<harness::LayoutRequest> Request() const;
 
  private:
   std::string model_, tp_, pp_, dp_, vpp_, ep_, etp_, vocab_divisible_by_, cp_, dp_shard_,
