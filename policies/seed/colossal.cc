@@ -49,9 +49,14 @@ bool IsRowParallelBias(const core::ModelSpec& model, const core::ParamSpec& spec
 // drawn in DATA mode. VocabParallelEmbedding1D computes divide(num_embeddings, tp) (:912), which
 // asserts that tp divides the vocabulary (legacy/nn/layer/utils/common.py:41-53): no padding.
 // Note that the TENSOR seed of tp_rank 0 on pp_rank 0 equals the DATA seed.
-// Not modelled: the layers' default initializers (kaiming_uniform_(a=sqrt(5)) weights,
-// xavier_uniform_(a=1, scale=1) biases, normal_() embeddings, :79-80, :899) apply when a model
-// passes none; twinsim draws each parameter's own InitSpec (the model's init).
+// The layers' default initializers, used when a model passes none (:79-80, :484-485, :619-620,
+// :790), are colossalai/nn/init.py's: kaiming_uniform_(a=sqrt(5)) (:79-120) and
+// xavier_uniform_(a=1, scale=1) on a bias (:166-196), each given the full layer's fan_in by
+// reset_parameters (:515-519, :659-663), and normal_() (:41-55). They are torch.nn.Linear's and
+// nn.Embedding's defaults on the whole tensor: U(+-1/sqrt(fan_in)) weights and biases (the
+// bias bound computed as sqrt(1/fan_in), torch's as 1/sqrt(fan_in)), N(0, 1) embeddings. twinsim
+// draws each parameter's own InitSpec with the full tensor's fans, so a model that declares
+// torch's default inits gets the legacy defaults; it does not replace inits a model declares.
 //
 // Note [colossal-legacy+cpu-init]
 // ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -120,9 +125,12 @@ class ColossalLegacyPolicy final : public SeedPolicy {
              "divide(num_embeddings, tp): the vocabulary must divide by tp (no padding)"),
          Ref("colossalai/legacy/nn/layer/utils/common.py", "divide", 41, 53,
              "asserts numerator % denominator == 0")},
-        {"the legacy layers' default initializers (kaiming_uniform_(a=sqrt(5)) weights, "
-         "xavier_uniform_(a=1, scale=1) biases, normal_() embeddings; layers.py:79-80, :899) "
-         "are not substituted: twinsim draws each parameter's own init",
+        {"the legacy layers' default initializers (colossalai/nn/init.py: kaiming_uniform_(a="
+         "sqrt(5)) weights, xavier_uniform_(a=1, scale=1) biases, normal_() embeddings, all with "
+         "the full layer's fans) equal torch's nn.Linear / nn.Embedding defaults on the whole "
+         "tensor, up to the rounding of the bias bound (sqrt(1/fan_in) against torch's "
+         "1/sqrt(fan_in)); twinsim draws each parameter's declared init with full fans and does "
+         "not substitute the defaults for it",
          "DATA-mode draws on a replicated parameter follow twinsim's layout; legacy models that "
          "build such a parameter as a plain torch module on the CPU are not modelled"},
         false};
