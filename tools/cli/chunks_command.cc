@@ -1,22 +1,24 @@
+// `twinsim chunks`: declares the options, builds a harness::ChunksRequest, calls RunChunks and
+// prints the ChunksReport (tables, or one JSON line). The search and its checks live in
+// harness/chunks.h.
 #include "tools/cli/chunks_command.h"
 
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "core/memory_ledger.h"
-#include "core/parallel_layout.h"
+#include "core/model_spec.h"
 #include "core/text.h"
+#include "harness/chunks.h"
+#include "harness/layout.h"
 #include "policies/placement/chunk.h"
 #include "tools/cli/args.h"
 #include "tools/cli/chunk_search_args.h"
@@ -26,20 +28,12 @@
 namespace twinsim::cli {
 namespace {
 
-// Largest world size accepted (dp * pp * tp), as `show layout`.
-constexpr uint64_t kMaxWorld = 65536;
-
 using core::Thousands;
+using harness::ChunksReport;
 
 // Elements in ColossalAI's units of 2^20 ("32 m", "59.56 m", "0.0009766 m").
 std::string Mebi(int64_t elements) {
   return fmt::format("{:.4g} m", static_cast<double>(elements) / (1 << 20));
-}
-
-std::string JsonString(std::string_view text) {
-  std::string s;
-  AppendJsonString(text, s);
-  return s;
 }
 
 // A table with a header row; columns are left-aligned unless marked right-aligned.
@@ -63,6 +57,108 @@ void PrintTable(Output& out, const std::vector<std::string>& header,
   };
   line(header);
   for (const auto& row : rows) line(row);
+}
+
+// The report as tables: the search, the sizes and one row per chunk.
+void PrintText(Output& out, const ChunksReport& r) {
+  const int64_t allocated = r.total_elements + r.padding;
+  const bool sharded = r.dp_shards > 1;
+  std::string per_element;
+  for (const auto& [kind, bytes] : r.rank_bytes) {
+    per_element +=
+        fmt::format("{}{} {}", per_element.empty() ? "" : " + ", placement::ChunkKindName(kind),
+                    placement::ChunkKindElementBytes(kind));
+  }
+  auto percent = [](int64_t part, int64_t whole) {
+    return whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0;
+  };
+  // The layout line as LayoutLine (layout_args.h) writes it.
+  const std::string layout = fmt::format(
+      "tp={} pp={} dp={} cp={}, dp_shard={} x dp_replicate={} ({} mesh); rank {} (dp {}, pp {}, "
+      "tp {}, cp {})",
+      r.tp, r.pp, r.dp, r.cp, r.dp_shard, r.dp_replicate, r.mesh, r.rank, r.coords.dp,
+      r.coords.pp, r.coords.tp, r.coords.cp);
+  const harness::ChunksSearchReport& s = r.search;
+  out.Append(fmt::format(
+      "model         {}\nlayout        {}\n"
+      "tensors       {} ({} elements)\n"
+      "search        {}: {} candidates, {} to {} elements ({} to {}) in steps of {}\n",
+      r.model, layout, r.num_tensors, Thousands(r.total_elements), s.method,
+      Thousands(s.num_candidates), Thousands(s.first_candidate), Thousands(s.max_candidate),
+      Mebi(s.first_candidate), Mebi(s.max_candidate), Thousands(s.search_interval)));
+  const bool colossal =
+      s.method == placement::ChunkSearchMethodName(placement::ChunkSearchMethod::kColossalAI);
+  if (r.outliers.empty()) {
+    out.Append("outliers      none\n");
+  } else {
+    out.Append(fmt::format("outliers      {} {}:\n", r.outliers.size(),
+                           colossal ? "above mean + 3 std, left out of the search"
+                                    : "larger than every candidate, each in its own chunk"));
+    for (const harness::ChunksTensorReport& o : r.outliers) {
+      out.Append(fmt::format("                {} ({} elements)\n", o.name, Thousands(o.numel)));
+    }
+  }
+  out.Append(fmt::format("chunk size    {} elements ({}){}\n", Thousands(r.chunk_size),
+                         Mebi(r.chunk_size),
+                         r.keep_gathered ? ": below the minimum chunk size, one chunk kept "
+                                           "gathered (never sharded or released)"
+                                         : ""));
+  if (colossal) {
+    out.Append(fmt::format(
+        "search waste  {} elements ({:.2f}% of {}; ColossalAI's "
+        "min_chunk_waste, kept sizes only)\n",
+        Thousands(r.search_waste), percent(r.search_waste, r.total_elements + r.search_waste),
+        Thousands(r.total_elements + r.search_waste)));
+  }
+  out.Append(fmt::format("padding       {} elements ({:.2f}% of {} allocated)\n",
+                         Thousands(r.padding), percent(r.padding, allocated),
+                         Thousands(allocated)));
+  out.Append(fmt::format(
+      "sharding      {}\n",
+      sharded
+          ? fmt::format("over the {} ranks of the shard group: each keeps 1/{} of every "
+                        "chunk and gathers it on use{}",
+                        r.dp_shards, r.dp_shards,
+                        r.dp_replicate > 1
+                            ? fmt::format("; {} replicas hold the same shards", r.dp_replicate)
+                            : std::string())
+          : std::string(r.keep_gathered && r.shard_group_size > 1
+                            ? "none (the one chunk is kept gathered)"
+                            : "none (every chunk whole on this rank)")));
+  out.Append(fmt::format("bytes/param   {} ({})\n", r.bytes_per_element, per_element));
+  std::string rank_bytes;
+  for (const auto& [kind, bytes] : r.rank_bytes) {
+    rank_bytes += fmt::format("{}{} {}", rank_bytes.empty() ? "" : ", ",
+                              placement::ChunkKindName(kind), core::FormatByteSize(bytes));
+  }
+  out.Append(fmt::format("rank bytes    {} ({})\n\n", core::FormatByteSize(r.rank_bytes_total),
+                         rank_bytes));
+
+  std::vector<std::string> header = {"#", "tensors", "first", "last", "elements", "padding"};
+  std::vector<bool> right = {true, true, false, false, true, true};
+  for (const auto& [kind, bytes] : r.rank_bytes) {
+    header.push_back(std::string(placement::ChunkKindName(kind)) + (sharded ? "/rank" : ""));
+    right.push_back(true);
+  }
+  if (sharded) {
+    header.push_back("gather");
+    right.push_back(true);
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const harness::ChunkReport& chunk : r.chunks) {
+    std::vector<std::string> row = {std::to_string(chunk.index),
+                                    std::to_string(chunk.tensors.size()),
+                                    chunk.tensors.front().name,
+                                    chunk.tensors.size() > 1 ? chunk.tensors.back().name : "",
+                                    Thousands(chunk.elements),
+                                    Thousands(chunk.padding)};
+    for (const auto& [kind, bytes] : chunk.shard_bytes) {
+      row.push_back(core::FormatByteSize(bytes));
+    }
+    if (sharded) row.push_back(core::FormatByteSize(chunk.gather_bytes));
+    rows.push_back(std::move(row));
+  }
+  PrintTable(out, header, rows, right);
 }
 
 class ChunksCommand final : public Command {
@@ -100,217 +196,46 @@ class ChunksCommand final : public Command {
   }
 
   Status Validate() override {
-    StatusOr<core::ParallelLayout> layout = layout_args_.Make(kMaxWorld);
-    if (!layout.ok()) return layout.status();
-    layout_ = std::move(*layout);
+    harness::ChunksRequest q;
+    // The model's errors come first, as they always have (LayoutArgs::MakeWithModel).
+    TWINSIM_ASSIGN_OR_RETURN(core::ModelSpec model,
+                             harness::LoadModel(layout_args_.model_text()));
+    TWINSIM_ASSIGN_OR_RETURN(q.layout, layout_args_.Request());
+    q.layout.model_spec = std::move(model);
     if (!rank_text_.empty()) {
-      const uint64_t world = static_cast<uint64_t>(layout_->world_size());
-      StatusOr<uint64_t> rank = ParseUint64("--rank", rank_text_);
-      if (!rank.ok()) return rank.status();
-      if (*rank >= world) {
-        return Status::InvalidArgument(fmt::format(
-            "--rank: expected a rank below the world size {}, got {}", world, Quote(rank_text_)));
-      }
-      rank_ = static_cast<int>(*rank);
+      TWINSIM_ASSIGN_OR_RETURN(q.rank, ParseUint64("--rank", rank_text_));
     }
-    // Gemini's chunks are sharded over the layout's shard group (Note [Sharded data
-    // parallelism] in core/parallel_layout.h); replicas hold the same shards.
-    const int dp_shards = layout_->shard_group_size();
-    StatusOr<placement::ChunkSearchOptions> options = search_args_.Make(dp_shards);
-    if (!options.ok()) return options.status();
-    options_ = placement::WithModelDefaults(*options, layout_->model());
-    tensors_ = placement::RankTensors(*layout_, rank_);
-    StatusOr<placement::ChunkSearchResult> result = placement::SearchChunkSize(tensors_, options_);
-    if (!result.ok()) {
-      // The tensors come from a valid layout, so what can fail is the candidate range.
-      return ForOption(search_args_.BlameOption(), result.status());
-    }
-    result_ = std::move(*result);
-    StatusOr<placement::ChunkManager> manager =
-        placement::ChunkManager::Make(tensors_, result_->ChunkOptionsFor(grad_accumulation_));
-    if (!manager.ok()) return manager.status();
-    manager_ = std::move(*manager);
+    // RunChunks shards the chunks over the layout's shard group; chunks takes no --chunk-size,
+    // the one option the shard count given here would check.
+    TWINSIM_ASSIGN_OR_RETURN(q.search, search_args_.Make(/*dp_shards=*/1));
+    q.grad_accumulation = grad_accumulation_;
+    StatusOr<ChunksReport> report = harness::RunChunks(q);
+    if (!report.ok()) return QuoteRankAsTyped(report.status(), q.rank);
+    report_ = std::move(*report);
     return Status::Ok();
   }
 
   Status Execute(Output& out) override {
     if (json_) {
-      PrintJson(out);
+      out.Append(harness::ChunksJsonLine(*report_));
+      out.Append('\n');
     } else {
-      PrintText(out);
+      PrintText(out, *report_);
     }
     return Status::Ok();
   }
 
  private:
-  void PrintJson(Output& out) const {
-    const core::ParallelLayout& l = *layout_;
-    const core::LayoutConfig& c = l.config();
-    const core::ParallelCoords coords = l.RankCoords(rank_);
-    const placement::ChunkSearchResult& r = *result_;
-    const placement::ChunkManager& m = *manager_;
-    out.Append(fmt::format(
-        "{{\"model\":{},\"tp\":{},\"pp\":{},\"dp\":{},\"cp\":{},\"dp_shard\":{},"
-        "\"dp_replicate\":{},\"mesh\":\"{}\",\"shard_group_size\":{},\"rank\":{},"
-        "\"coords\":{{\"dp\":{},\"pp\":{},\"tp\":{},\"cp\":{},\"dp_shard\":{},"
-        "\"dp_replicate\":{}}},\"num_tensors\":{},\"total_elements\":{},",
-        JsonString(l.model().name), c.tp, c.pp, c.dp, c.cp, c.dp_shard, c.dp / c.dp_shard,
-        core::MeshName(c.mesh), l.shard_group_size(), rank_, coords.dp, coords.pp, coords.tp,
-        coords.cp, coords.dp_shard, coords.dp_replicate, tensors_.size(), r.total_elements));
-    out.Append(fmt::format(
-        "\"search\":{{\"method\":\"{}\",\"min_chunk_size\":{},\"search_range\":{},"
-        "\"search_interval\":{},\"filter_exlarge_params\":{},\"first_candidate\":{},"
-        "\"num_candidates\":{},\"max_candidate\":{},\"outlier_limit\":{}}},\"chunk_size\":{},"
-        "\"keep_gathered\":{},\"search_waste\":{},\"padding\":{},\"dp_shards\":{},"
-        "\"grad_accumulation\":{},\"bytes_per_element\":{},\"outliers\":[",
-        placement::ChunkSearchMethodName(r.method), options_.min_chunk_size, options_.search_range,
-        r.search_interval, options_.filter_exlarge_params, r.first_candidate, r.num_candidates,
-        r.max_candidate,
-        std::isfinite(r.outlier_limit) ? fmt::format("{:.1f}", static_cast<double>(r.outlier_limit))
-                                       : std::string("null"),
-        r.chunk_size, r.keep_gathered, r.search_waste, r.padding, r.dp_shards, grad_accumulation_,
-        m.BytesPerElement()));
-    for (size_t i = 0; i < r.outliers.size(); ++i) {
-      const placement::TensorSpec& t = tensors_[r.outliers[i]];
-      out.Append(
-          fmt::format("{}{{\"name\":{},\"numel\":{}}}", i ? "," : "", JsonString(t.name), t.numel));
+  // The library quotes the rank it was given ("got '7'"); the command line has always quoted
+  // it as typed ("got '007'", "got '0x7'"), so a --rank message gets the typed text back.
+  Status QuoteRankAsTyped(const Status& status, uint64_t rank) const {
+    const std::string typed = "got " + Quote(std::to_string(rank));
+    std::string message(status.message());
+    if (rank_text_.empty() || !message.starts_with("--rank: ") || !message.ends_with(typed)) {
+      return status;
     }
-    out.Append("],\"rank_bytes\":{");
-    for (placement::ChunkKind kind : m.Kinds()) {
-      out.Append(fmt::format("\"{}\":{},", placement::ChunkKindName(kind), m.RankBytes(kind)));
-    }
-    out.Append(fmt::format("\"total\":{}}},\"chunks\":[", m.RankBytes()));
-    for (int ci = 0; ci < static_cast<int>(m.chunks().size()); ++ci) {
-      const placement::Chunk& chunk = m.chunks()[ci];
-      out.Append(fmt::format(
-          "{}{{\"index\":{},\"capacity\":{},\"elements\":{},\"padding\":{},\"oversize\":{},"
-          "\"gather_bytes\":{},\"tensors\":[",
-          ci ? "," : "", ci, chunk.capacity, chunk.used, chunk.padding(), chunk.oversize,
-          r.dp_shards > 1 ? m.GatherBytes(ci) : 0));
-      for (int t = chunk.first_tensor; t < chunk.first_tensor + chunk.num_tensors; ++t) {
-        out.Append(fmt::format("{}{{\"name\":{},\"numel\":{},\"offset\":{}}}",
-                               t > chunk.first_tensor ? "," : "", JsonString(tensors_[t].name),
-                               tensors_[t].numel, m.OffsetOf(t)));
-      }
-      out.Append("],\"bytes\":{");
-      bool first = true;
-      for (placement::ChunkKind kind : m.Kinds()) {
-        out.Append(fmt::format("{}\"{}\":{}", first ? "" : ",", placement::ChunkKindName(kind),
-                               m.ChunkBytes(ci, kind)));
-        first = false;
-      }
-      out.Append("},\"shard_bytes\":{");
-      first = true;
-      for (placement::ChunkKind kind : m.Kinds()) {
-        out.Append(fmt::format("{}\"{}\":{}", first ? "" : ",", placement::ChunkKindName(kind),
-                               m.ShardBytes(ci, kind)));
-        first = false;
-      }
-      out.Append("}}");
-    }
-    out.Append("]}\n");
-  }
-
-  void PrintText(Output& out) const {
-    const core::ParallelLayout& l = *layout_;
-    const core::LayoutConfig& c = l.config();
-    const placement::ChunkSearchResult& r = *result_;
-    const placement::ChunkManager& m = *manager_;
-    const int64_t allocated = r.total_elements + r.padding;
-    const bool sharded = r.dp_shards > 1;
-    std::string per_element;
-    for (placement::ChunkKind kind : m.Kinds()) {
-      per_element +=
-          fmt::format("{}{} {}", per_element.empty() ? "" : " + ", placement::ChunkKindName(kind),
-                      placement::ChunkKindElementBytes(kind));
-    }
-    auto percent = [](int64_t part, int64_t whole) {
-      return whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0;
-    };
-    out.Append(fmt::format(
-        "model         {}\nlayout        {}\n"
-        "tensors       {} ({} elements)\n"
-        "search        {}: {} candidates, {} to {} elements ({} to {}) in steps of {}\n",
-        l.model().name, LayoutLine(l, rank_), tensors_.size(), Thousands(r.total_elements),
-        placement::ChunkSearchMethodName(r.method), Thousands(r.num_candidates),
-        Thousands(r.first_candidate), Thousands(r.max_candidate), Mebi(r.first_candidate),
-        Mebi(r.max_candidate), Thousands(r.search_interval)));
-    const bool colossal = r.method == placement::ChunkSearchMethod::kColossalAI;
-    if (r.outliers.empty()) {
-      out.Append("outliers      none\n");
-    } else {
-      out.Append(fmt::format("outliers      {} {}:\n", r.outliers.size(),
-                             colossal ? "above mean + 3 std, left out of the search"
-                                      : "larger than every candidate, each in its own chunk"));
-      for (int o : r.outliers) {
-        out.Append(fmt::format("                {} ({} elements)\n", tensors_[o].name,
-                               Thousands(tensors_[o].numel)));
-      }
-    }
-    out.Append(fmt::format("chunk size    {} elements ({}){}\n", Thousands(r.chunk_size),
-                           Mebi(r.chunk_size),
-                           r.keep_gathered ? ": below the minimum chunk size, one chunk kept "
-                                             "gathered (never sharded or released)"
-                                           : ""));
-    if (colossal) {
-      out.Append(fmt::format(
-          "search waste  {} elements ({:.2f}% of {}; ColossalAI's "
-          "min_chunk_waste, kept sizes only)\n",
-          Thousands(r.search_waste), percent(r.search_waste, r.total_elements + r.search_waste),
-          Thousands(r.total_elements + r.search_waste)));
-    }
-    out.Append(fmt::format("padding       {} elements ({:.2f}% of {} allocated)\n",
-                           Thousands(r.padding), percent(r.padding, allocated),
-                           Thousands(allocated)));
-    const int replicas = c.dp / c.dp_shard;
-    out.Append(fmt::format(
-        "sharding      {}\n",
-        sharded
-            ? fmt::format("over the {} ranks of the shard group: each keeps 1/{} of every "
-                          "chunk and gathers it on use{}",
-                          r.dp_shards, r.dp_shards,
-                          replicas > 1 ? fmt::format("; {} replicas hold the same shards", replicas)
-                                       : std::string())
-            : std::string(r.keep_gathered && l.shard_group_size() > 1
-                              ? "none (the one chunk is kept gathered)"
-                              : "none (every chunk whole on this rank)")));
-    out.Append(fmt::format("bytes/param   {} ({})\n", m.BytesPerElement(), per_element));
-    std::string rank_bytes;
-    for (placement::ChunkKind kind : m.Kinds()) {
-      rank_bytes +=
-          fmt::format("{}{} {}", rank_bytes.empty() ? "" : ", ", placement::ChunkKindName(kind),
-                      core::FormatByteSize(m.RankBytes(kind)));
-    }
-    out.Append(
-        fmt::format("rank bytes    {} ({})\n\n", core::FormatByteSize(m.RankBytes()), rank_bytes));
-
-    std::vector<std::string> header = {"#", "tensors", "first", "last", "elements", "padding"};
-    std::vector<bool> right = {true, true, false, false, true, true};
-    for (placement::ChunkKind kind : m.Kinds()) {
-      header.push_back(std::string(placement::ChunkKindName(kind)) + (sharded ? "/rank" : ""));
-      right.push_back(true);
-    }
-    if (sharded) {
-      header.push_back("gather");
-      right.push_back(true);
-    }
-    std::vector<std::vector<std::string>> rows;
-    for (int ci = 0; ci < static_cast<int>(m.chunks().size()); ++ci) {
-      const placement::Chunk& chunk = m.chunks()[ci];
-      std::vector<std::string> row = {
-          std::to_string(ci),
-          std::to_string(chunk.num_tensors),
-          tensors_[chunk.first_tensor].name,
-          chunk.num_tensors > 1 ? tensors_[chunk.first_tensor + chunk.num_tensors - 1].name : "",
-          Thousands(chunk.used),
-          Thousands(chunk.padding())};
-      for (placement::ChunkKind kind : m.Kinds()) {
-        row.push_back(core::FormatByteSize(m.ShardBytes(ci, kind)));
-      }
-      if (sharded) row.push_back(core::FormatByteSize(m.GatherBytes(ci)));
-      rows.push_back(std::move(row));
-    }
-    PrintTable(out, header, rows, right);
+    message.replace(message.size() - typed.size(), typed.size(), "got " + Quote(rank_text_));
+    return Status::InvalidArgument(message);
   }
 
   LayoutArgs layout_args_;
@@ -318,12 +243,7 @@ class ChunksCommand final : public Command {
   std::string rank_text_;
   bool grad_accumulation_ = false;
   bool json_ = false;
-  int rank_ = 0;
-  placement::ChunkSearchOptions options_;
-  std::optional<core::ParallelLayout> layout_;
-  std::vector<placement::TensorSpec> tensors_;
-  std::optional<placement::ChunkSearchResult> result_;
-  std::optional<placement::ChunkManager> manager_;
+  std::optional<ChunksReport> report_;
 };
 
 }  // namespace

@@ -34,6 +34,8 @@ class LayoutArgs {
 
   // Whether --model was given.
   bool has_model() const { return !model_.empty(); }
+  // --model's text as given ("" when absent).
+  const std::string& model_text() const { return model_; }
   // pp * vpp as given (1 where absent or not a small positive number): the fewest layers a
   // model needs for this layout.
   int MinLayers() const;
