@@ -99,8 +99,9 @@ StatusOr<ChunksReport> RunChunks(const ChunksRequest& request) {
         static_cast<double>(search.min_chunk_size) / (1 << 20)));
   }
   if (search.fixed_chunk_size > 0 && search.fixed_chunk_size % search.dp_shards != 0) {
-    return Status::InvalidArgument(fmt::format("--chunk-size: {} is not a multiple of the {} DP shards",
-                                               search.fixed_chunk_size, search.dp_shards));
+    return Status::InvalidArgument(
+        fmt::format("--chunk-size: {} is not a multiple of the {} DP shards",
+                    search.fixed_chunk_size, search.dp_shards));
   }
   search = placement::WithModelDefaults(search, layout.model());
   std::vector<placement::TensorSpec> tensors = placement::RankTensors(layout, rank);
@@ -191,44 +192,44 @@ void to_json(Json& j, const ChunksReport& r) {
                           {"bytes", KindBytesJson(c.bytes)},
                           {"shard_bytes", KindBytesJson(c.shard_bytes)}});
   }
-  j = Json{{"model", r.model},
-           {"tp", r.tp},
-           {"pp", r.pp},
-           {"dp", r.dp},
-           {"cp", r.cp},
-           {"dp_shard", r.dp_shard},
-           {"dp_replicate", r.dp_replicate},
-           {"mesh", r.mesh},
-           {"shard_group_size", r.shard_group_size},
-           {"rank", r.rank},
-           {"coords", Json{{"dp", r.coords.dp},
-                           {"pp", r.coords.pp},
-                           {"tp", r.coords.tp},
-                           {"cp", r.coords.cp},
-                           {"dp_shard", r.coords.dp_shard},
-                           {"dp_replicate", r.coords.dp_replicate}}},
-           {"num_tensors", r.num_tensors},
-           {"total_elements", r.total_elements},
-           {"search", Json{{"method", s.method},
-                           {"min_chunk_size", s.min_chunk_size},
-                           {"search_range", s.search_range},
-                           {"search_interval", s.search_interval},
-                           {"filter_exlarge_params", s.filter_exlarge_params},
-                           {"first_candidate", s.first_candidate},
-                           {"num_candidates", s.num_candidates},
-                           {"max_candidate", s.max_candidate},
-                           {"outlier_limit", s.outlier_limit ? Json(*s.outlier_limit)
-                                                             : Json(nullptr)}}},
-           {"chunk_size", r.chunk_size},
-           {"keep_gathered", r.keep_gathered},
-           {"search_waste", r.search_waste},
-           {"padding", r.padding},
-           {"dp_shards", r.dp_shards},
-           {"grad_accumulation", r.grad_accumulation},
-           {"bytes_per_element", r.bytes_per_element},
-           {"outliers", std::move(outliers)},
-           {"rank_bytes", std::move(rank_bytes)},
-           {"chunks", std::move(chunks)}};
+  j = Json{
+      {"model", r.model},
+      {"tp", r.tp},
+      {"pp", r.pp},
+      {"dp", r.dp},
+      {"cp", r.cp},
+      {"dp_shard", r.dp_shard},
+      {"dp_replicate", r.dp_replicate},
+      {"mesh", r.mesh},
+      {"shard_group_size", r.shard_group_size},
+      {"rank", r.rank},
+      {"coords", Json{{"dp", r.coords.dp},
+                      {"pp", r.coords.pp},
+                      {"tp", r.coords.tp},
+                      {"cp", r.coords.cp},
+                      {"dp_shard", r.coords.dp_shard},
+                      {"dp_replicate", r.coords.dp_replicate}}},
+      {"num_tensors", r.num_tensors},
+      {"total_elements", r.total_elements},
+      {"search", Json{{"method", s.method},
+                      {"min_chunk_size", s.min_chunk_size},
+                      {"search_range", s.search_range},
+                      {"search_interval", s.search_interval},
+                      {"filter_exlarge_params", s.filter_exlarge_params},
+                      {"first_candidate", s.first_candidate},
+                      {"num_candidates", s.num_candidates},
+                      {"max_candidate", s.max_candidate},
+                      {"outlier_limit", s.outlier_limit ? Json(*s.outlier_limit) : Json(nullptr)}}},
+      {"chunk_size", r.chunk_size},
+      {"keep_gathered", r.keep_gathered},
+      {"search_waste", r.search_waste},
+      {"padding", r.padding},
+      {"dp_shards", r.dp_shards},
+      {"grad_accumulation", r.grad_accumulation},
+      {"bytes_per_element", r.bytes_per_element},
+      {"outliers", std::move(outliers)},
+      {"rank_bytes", std::move(rank_bytes)},
+      {"chunks", std::move(chunks)}};
 }
 
 void from_json(const Json& j, ChunksReport& r) {
@@ -261,7 +262,8 @@ void from_json(const Json& j, ChunksReport& r) {
   s.at("num_candidates").get_to(r.search.num_candidates);
   s.at("max_candidate").get_to(r.search.max_candidate);
   r.search.outlier_limit.reset();
-  if (!s.at("outlier_limit").is_null()) r.search.outlier_limit = s.at("outlier_limit").get<double>();
+  if (!s.at("outlier_limit").is_null())
+    r.search.outlier_limit = s.at("outlier_limit").get<double>();
   j.at("chunk_size").get_to(r.chunk_size);
   j.at("keep_gathered").get_to(r.keep_gathered);
   j.at("search_waste").get_to(r.search_waste);
@@ -297,9 +299,9 @@ std::string ChunksJsonLine(const ChunksReport& r) {
       "\"dp_replicate\":{},\"mesh\":{},\"shard_group_size\":{},\"rank\":{},"
       "\"coords\":{{\"dp\":{},\"pp\":{},\"tp\":{},\"cp\":{},\"dp_shard\":{},"
       "\"dp_replicate\":{}}},\"num_tensors\":{},\"total_elements\":{},",
-      JsonString(r.model), r.tp, r.pp, r.dp, r.cp, r.dp_shard, r.dp_replicate,
-      JsonString(r.mesh), r.shard_group_size, r.rank, r.coords.dp, r.coords.pp, r.coords.tp,
-      r.coords.cp, r.coords.dp_shard, r.coords.dp_replicate, r.num_tensors, r.total_elements);
+      JsonString(r.model), r.tp, r.pp, r.dp, r.cp, r.dp_shard, r.dp_replicate, JsonString(r.mesh),
+      r.shard_group_size, r.rank, r.coords.dp, r.coords.pp, r.coords.tp, r.coords.cp,
+      r.coords.dp_shard, r.coords.dp_replicate, r.num_tensors, r.total_elements);
   out += fmt::format(
       "\"search\":{{\"method\":{},\"min_chunk_size\":{},\"search_range\":{},"
       "\"search_interval\":{},\"filter_exlarge_params\":{},\"first_candidate\":{},"
@@ -308,12 +310,12 @@ std::string ChunksJsonLine(const ChunksReport& r) {
       "\"grad_accumulation\":{},\"bytes_per_element\":{},\"outliers\":[",
       JsonString(s.method), s.min_chunk_size, s.search_range, s.search_interval,
       s.filter_exlarge_params, s.first_candidate, s.num_candidates, s.max_candidate,
-      s.outlier_limit ? fmt::format("{:.1f}", *s.outlier_limit) : std::string("null"),
-      r.chunk_size, r.keep_gathered, r.search_waste, r.padding, r.dp_shards,
-      r.grad_accumulation, r.bytes_per_element);
+      s.outlier_limit ? fmt::format("{:.1f}", *s.outlier_limit) : std::string("null"), r.chunk_size,
+      r.keep_gathered, r.search_waste, r.padding, r.dp_shards, r.grad_accumulation,
+      r.bytes_per_element);
   auto tensor = [&out](const ChunksTensorReport& t, bool first) {
-    out += fmt::format("{}{{\"name\":{},\"numel\":{}", first ? "" : ",", JsonString(t.name),
-                       t.numel);
+    out +=
+        fmt::format("{}{{\"name\":{},\"numel\":{}", first ? "" : ",", JsonString(t.name), t.numel);
     if (t.offset) out += fmt::format(",\"offset\":{}", *t.offset);
     out += '}';
   };

@@ -139,12 +139,30 @@ TEST(ChunksJsonTest, TheFirstKeysAreTheCommandsKeys) {
   std::vector<std::string> keys;
   const Json j = *r;
   for (const auto& [key, value] : j.items()) keys.push_back(key);
-  EXPECT_EQ(keys, (std::vector<std::string>{
-                      "model", "tp", "pp", "dp", "cp", "dp_shard", "dp_replicate", "mesh",
-                      "shard_group_size", "rank", "coords", "num_tensors", "total_elements",
-                      "search", "chunk_size", "keep_gathered", "search_waste", "padding",
-                      "dp_shards", "grad_accumulation", "bytes_per_element", "outliers",
-                      "rank_bytes", "chunks"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"model",
+                                            "tp",
+                                            "pp",
+                                            "dp",
+                                            "cp",
+                                            "dp_shard",
+                                            "dp_replicate",
+                                            "mesh",
+                                            "shard_group_size",
+                                            "rank",
+                                            "coords",
+                                            "num_tensors",
+                                            "total_elements",
+                                            "search",
+                                            "chunk_size",
+                                            "keep_gathered",
+                                            "search_waste",
+                                            "padding",
+                                            "dp_shards",
+                                            "grad_accumulation",
+                                            "bytes_per_element",
+                                            "outliers",
+                                            "rank_bytes",
+                                            "chunks"}));
 }
 
 TEST(ChunksJsonTest, FromJsonRefusesAnUnknownChunkKind) {

@@ -76,8 +76,8 @@ void PrintText(Output& out, const ChunksReport& r) {
   const std::string layout = fmt::format(
       "tp={} pp={} dp={} cp={}, dp_shard={} x dp_replicate={} ({} mesh); rank {} (dp {}, pp {}, "
       "tp {}, cp {})",
-      r.tp, r.pp, r.dp, r.cp, r.dp_shard, r.dp_replicate, r.mesh, r.rank, r.coords.dp,
-      r.coords.pp, r.coords.tp, r.coords.cp);
+      r.tp, r.pp, r.dp, r.cp, r.dp_shard, r.dp_replicate, r.mesh, r.rank, r.coords.dp, r.coords.pp,
+      r.coords.tp, r.coords.cp);
   const harness::ChunksSearchReport& s = r.search;
   out.Append(fmt::format(
       "model         {}\nlayout        {}\n"
@@ -115,16 +115,15 @@ void PrintText(Output& out, const ChunksReport& r) {
                          Thousands(allocated)));
   out.Append(fmt::format(
       "sharding      {}\n",
-      sharded
-          ? fmt::format("over the {} ranks of the shard group: each keeps 1/{} of every "
-                        "chunk and gathers it on use{}",
-                        r.dp_shards, r.dp_shards,
-                        r.dp_replicate > 1
-                            ? fmt::format("; {} replicas hold the same shards", r.dp_replicate)
-                            : std::string())
-          : std::string(r.keep_gathered && r.shard_group_size > 1
-                            ? "none (the one chunk is kept gathered)"
-                            : "none (every chunk whole on this rank)")));
+      sharded ? fmt::format("over the {} ranks of the shard group: each keeps 1/{} of every "
+                            "chunk and gathers it on use{}",
+                            r.dp_shards, r.dp_shards,
+                            r.dp_replicate > 1
+                                ? fmt::format("; {} replicas hold the same shards", r.dp_replicate)
+                                : std::string())
+              : std::string(r.keep_gathered && r.shard_group_size > 1
+                                ? "none (the one chunk is kept gathered)"
+                                : "none (every chunk whole on this rank)")));
   out.Append(fmt::format("bytes/param   {} ({})\n", r.bytes_per_element, per_element));
   std::string rank_bytes;
   for (const auto& [kind, bytes] : r.rank_bytes) {
@@ -146,12 +145,10 @@ void PrintText(Output& out, const ChunksReport& r) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const harness::ChunkReport& chunk : r.chunks) {
-    std::vector<std::string> row = {std::to_string(chunk.index),
-                                    std::to_string(chunk.tensors.size()),
-                                    chunk.tensors.front().name,
-                                    chunk.tensors.size() > 1 ? chunk.tensors.back().name : "",
-                                    Thousands(chunk.elements),
-                                    Thousands(chunk.padding)};
+    std::vector<std::string> row = {
+        std::to_string(chunk.index), std::to_string(chunk.tensors.size()),
+        chunk.tensors.front().name,  chunk.tensors.size() > 1 ? chunk.tensors.back().name : "",
+        Thousands(chunk.elements),   Thousands(chunk.padding)};
     for (const auto& [kind, bytes] : chunk.shard_bytes) {
       row.push_back(core::FormatByteSize(bytes));
     }
@@ -198,8 +195,7 @@ class ChunksCommand final : public Command {
   Status Validate() override {
     harness::ChunksRequest q;
     // The model's errors come first, as they always have (LayoutArgs::MakeWithModel).
-    TWINSIM_ASSIGN_OR_RETURN(core::ModelSpec model,
-                             harness::LoadModel(layout_args_.model_text()));
+    TWINSIM_ASSIGN_OR_RETURN(core::ModelSpec model, harness::LoadModel(layout_args_.model_text()));
     TWINSIM_ASSIGN_OR_RETURN(q.layout, layout_args_.Request());
     q.layout.model_spec = std::move(model);
     if (!rank_text_.empty()) {
