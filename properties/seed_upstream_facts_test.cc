@@ -27,16 +27,20 @@ using policies::seed::StreamKind;
 
 constexpr const char* kGpt2Tiny = "gpt2:n_layer=2,n_embd=16,n_head=2,vocab_size=64";
 
-core::ParallelLayout Layout(const std::string& model_text, int tp, int pp, int dp) {
+core::ParallelLayout LayoutOf(const std::string& model_text, const core::LayoutConfig& config) {
   StatusOr<core::ModelSpec> model = core::MakeModel(model_text);
   EXPECT_TRUE(model.ok()) << model.status().message();
+  StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
+  EXPECT_TRUE(layout.ok()) << layout.status().message();
+  return std::move(layout).value();
+}
+
+core::ParallelLayout Layout(const std::string& model_text, int tp, int pp, int dp) {
   core::LayoutConfig config;
   config.tp = tp;
   config.pp = pp;
   config.dp = dp;
-  StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
-  EXPECT_TRUE(layout.ok()) << layout.status().message();
-  return std::move(layout).value();
+  return LayoutOf(model_text, config);
 }
 
 std::unique_ptr<SeedPolicy> Policy(const std::string& name) {
@@ -419,17 +423,13 @@ TEST(SeedUpstreamFacts, ReplicasDivergeWhenExpertShardsAreUneven) {
 core::ParallelLayout FsdpLayout(const std::string& model_text, int tp, int dp, int dp_shard,
                                 int cp = 1,
                                 core::MeshConvention mesh = core::MeshConvention::kTorchtitan) {
-  StatusOr<core::ModelSpec> model = core::MakeModel(model_text);
-  EXPECT_TRUE(model.ok()) << model.status().message();
   core::LayoutConfig config;
   config.tp = tp;
   config.dp = dp;
   config.dp_shard = dp_shard;
   config.cp = cp;
   config.mesh = mesh;
-  StatusOr<core::ParallelLayout> layout = core::ParallelLayout::Make(config, *model);
-  EXPECT_TRUE(layout.ok()) << layout.status().message();
-  return std::move(layout).value();
+  return LayoutOf(model_text, config);
 }
 
 // Entry `entry` of rank `r`'s outcome as float32 values.
