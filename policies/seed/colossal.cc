@@ -322,20 +322,16 @@ class ColossalPolicy final : public SeedPolicy {
     TorchGenerator gen = TorchGenerator::For(ctx.init_device, ctx.seed, ctx.gpu);
     const bool compute_bits = ctx.device->Info().holds_bytes;
     // The draws the model's constructor makes, in order: Hugging Face's for a GPT-2 (Note
-    // [Hugging Face init order]), else each parameter once in registration order. A draw that a
-    // later one replaces, or that a tie throws away, is made and dropped.
+    // [Hugging Face init order]); then, once each in registration order, every parameter not
+    // drawn there (all of them for other models; constant biases and norms for a GPT-2). A draw
+    // that a later one replaces, or that a tie throws away, is made and dropped.
     std::vector<HfDraw> order;
     if (StatusOr<std::vector<HfDraw>> hf = Gpt2HfDraws(model, HfInitMode::kPostInit); hf.ok()) {
       order = *std::move(hf);
-    } else {
-      for (int p = 0; p < static_cast<int>(model.params.size()); ++p) {
-        if (model.params[p].tied_to.empty()) order.push_back({p, model.params[p].init, true});
-      }
     }
     std::vector<int> last(model.params.size(), -1);
     for (size_t k = 0; k < order.size(); ++k) last[order[k].param] = static_cast<int>(k);
     for (int p = 0; p < static_cast<int>(model.params.size()); ++p) {
-      // Never drawn (biases and norms under Hugging Face's order): the constant, no draw.
       if (last[p] < 0 && model.params[p].tied_to.empty()) {
         order.push_back({p, model.params[p].init, true});
         last[p] = static_cast<int>(order.size()) - 1;
