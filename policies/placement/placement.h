@@ -84,6 +84,26 @@ struct OpMemory {
   uint64_t host_bytes = 0;
 };
 
+// What the GPU held at a policy's peak, by what the bytes are for, and the op at the peak: the
+// `peak_breakdown` of `place --json` (issue 16). The parts sum to PlacementResult::peak_gpu_bytes.
+struct PeakBreakdown {
+  int op = -1;          // the op at the peak; -1: the initial placement, before the first op
+  std::string op_name;  // "initial placement" when op == -1
+  // The parameters as the system stores them: fp16/bf16 shards or chunks and their gathered
+  // copies (a gathered chunk, an all-gathered FSDP module, a ZeRO-3 live parameter).
+  uint64_t params = 0;
+  uint64_t grads = 0;  // gradients apart from the parameters' own storage
+  // The fp32 master copy where the system keeps one apart from the parameters, and the Adam
+  // moments (m, v).
+  uint64_t optimizer = 0;
+  uint64_t activations = 0;  // stored activations (Note [Activation memory])
+  // Communication and bucket buffers: ZeRO's reduce/all-gather buckets, Megatron's gradient
+  // buffer padding, NCCL's buffers where a policy models them.
+  uint64_t buffers = 0;
+  uint64_t other = 0;  // temporaries: an op's transient (logit gradients, rebuilt activations)
+  uint64_t total() const { return params + grads + optimizer + activations + buffers + other; }
+};
+
 struct PlacementResult {
   std::string policy;  // PlacementPolicy::Name()
   bool fits = false;
@@ -93,6 +113,9 @@ struct PlacementResult {
   // With MemoryBudget::caching_allocator: the allocator's peak reserved bytes (segments),
   // >= peak_gpu_bytes; 0 otherwise.
   uint64_t peak_reserved_bytes = 0;
+  // What peak_gpu_bytes is made of; policies fill it as they reach their peak. total() ==
+  // peak_gpu_bytes for every policy that fills it (zeroes: not filled yet).
+  PeakBreakdown peak_breakdown;
   uint64_t h2d_bytes = 0;  // PCIe bytes per step, up to the OOM when !fits
   uint64_t d2h_bytes = 0;
   // h2d / optimal's h2d (RunPolicies; Note [Optimal placement]); 0 when !fits.
