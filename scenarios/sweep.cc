@@ -15,6 +15,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <future>
+#include <list>
 #include <map>
 #include <optional>
 #include <string>
@@ -50,6 +53,21 @@ using Clock = std::chrono::steady_clock;
 //     them and leaves DIR resumable;
 //   - kill -9 of the sweep takes its cases with it; the next --resume clears .tmp/ and reruns
 //     every case without a whole record, and only those.
+//
+// Note [In-process cases]
+// With SweepOptions::run_in_process, a case runs on a thread of the sweep's own process: the
+// runner (tools/cli/sweep_command.cc) hands its command line to the same dispatcher and library
+// calls a child would run, with stdout and stderr captured in memory, so its record is the same
+// bytes. No process is started and no JSON crosses a pipe. A case still gets a child process of
+// its own when it needs isolation or a kill:
+//   - SweepOptions::needs_process says so (the sweep command: every case that runs the SimGrid
+//     simulation, whose engine is one per process);
+//   - it writes a trace (trace = true: only the simulation writes them);
+//   - the sweep has a --case-timeout: a thread cannot be killed, a process group can.
+// A thread's case cannot be stopped part-way: Ctrl-C waits for the running in-process cases to
+// finish, then discards them as it discards the children. A crash in an in-process case takes
+// the sweep down (the finished records stay whole; --resume goes on); `twinsim sweep
+// --isolate` runs every case in a child, as before.
 constexpr size_t kMaxStderrBytes = 4000;
 
 std::string CasesDir(const std::string& out) { return out + "/cases"; }
@@ -161,6 +179,33 @@ struct Running {
   std::string out_path, err_path;
   bool timed_out = false;
 };
+
+// A case running on a thread of this process (Note [In-process cases]).
+struct Threaded {
+  const ScenarioCase* c;
+  Clock::time_point start;
+  std::future<CaseOutput> output;
+};
+
+// Waits for every in-process case (a thread cannot be stopped) and drops what it printed.
+int WaitAndDiscard(std::list<Threaded>& threaded) {
+  const int stopped = static_cast<int>(threaded.size());
+  for (Threaded& t : threaded) t.output.wait();
+  threaded.clear();
+  return stopped;
+}
+
+// Runs `args` through `runner`; an exception (the dispatcher never throws, but a runner
+// might) becomes exit status 1 with its message.
+CaseOutput RunGuarded(const InProcessRunner& runner, const std::vector<std::string>& args) {
+  try {
+    return runner(args);
+  } catch (const std::exception& e) {
+    return CaseOutput{1, "", std::string("twinsim sweep: the case threw: ") + e.what()};
+  } catch (...) {
+    return CaseOutput{1, "", "twinsim sweep: the case threw"};
+  }
+}
 
 // Free bytes for an unprivileged writer on the filesystem of `dir` (or a large number when
 // statvfs fails, so that an unknown answer never stops a sweep).
@@ -333,17 +378,27 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
     }
     todo.push_back(&c);
   }
+  auto in_process = [&options](const ScenarioCase& c) {
+    return options.run_in_process != nullptr && options.case_timeout_s <= 0 && !c.trace &&
+           !(options.needs_process != nullptr && options.needs_process(c));
+  };
   std::FILE* timings = std::fopen((out + "/timings.jsonl").c_str(), options.resume ? "a" : "w");
   if (options.progress != nullptr) {
     for (const std::string& note : rerun_notes) {
       std::fprintf(options.progress, "twinsim sweep: %s\n", note.c_str());
     }
-    std::fprintf(options.progress, "twinsim sweep: %d cases (%d already done), %d jobs, into %s\n",
-                 tally.total, tally.reused, options.jobs, out.c_str());
+    const auto threads = std::count_if(todo.begin(), todo.end(),
+                                       [&](const ScenarioCase* c) { return in_process(*c); });
+    std::fprintf(options.progress,
+                 "twinsim sweep: %d cases (%d already done), %d jobs, into %s; %d to run in this "
+                 "process, %d as child processes\n",
+                 tally.total, tally.reused, options.jobs, out.c_str(), static_cast<int>(threads),
+                 static_cast<int>(todo.size() - threads));
     std::fflush(options.progress);
   }
   Progress progress(options, tally.total, tally.reused);
   std::map<pid_t, Running> running;
+  std::list<Threaded> threaded;
   size_t next = 0;
   Status failure;
   int finished = tally.reused;
@@ -351,75 +406,17 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
   // own writes (TWINSIM_FAULT_ENOSPC_AFTER_WRITES) is not passed on to them.
   const std::vector<std::string> child_env = {"TWINSIM_SWEEP_PARENT=" + std::to_string(getpid()),
                                               "TWINSIM_FAULT_ENOSPC_AFTER_WRITES="};
-  while (true) {
-    const int stop = options.stop_signal != nullptr ? options.stop_signal->load() : 0;
-    if (stop != 0 || !failure.ok()) {
-      tally.discarded += StopAll(running, out, std::chrono::seconds(3));
-      if (stop != 0 && failure.ok()) tally.interrupted_by = stop;
-      break;
-    }
-    while (next < todo.size() && static_cast<int>(running.size()) < std::max(1, options.jobs)) {
-      const ScenarioCase& c = *todo[next++];
-      // A stale record or trace of this case must not survive a rerun.
-      std::remove(CasePath(out, c.id).c_str());
-      RemoveTracesOf(out, c.id);
-      std::vector<std::string> argv = {options.twinsim};
-      for (const Json& a : RecordArgs(c)) argv.push_back(a.get<std::string>());
-      if (c.trace) {
-        argv.push_back("--trace");
-        argv.push_back(TracesDir(out) + "/" + c.id + ".json");
-      }
-      Running r{&c, Clock::now(), TmpDir(out) + "/" + c.id + ".out",
-                TmpDir(out) + "/" + c.id + ".err"};
-      StatusOr<pid_t> pid = StartProcess(argv, r.out_path, r.err_path,
-                                         {/*own_process_group=*/true, child_env});
-      if (!pid.ok()) {
-        failure = pid.status();
-        break;
-      }
-      running.emplace(*pid, std::move(r));
-    }
-    if (!failure.ok()) continue;
-    if (running.empty()) break;
-    int wait_status = 0;
-    const pid_t pid = waitpid(-1, &wait_status, WNOHANG);
-    if (pid == 0) {
-      if (options.case_timeout_s > 0) {
-        for (auto& [child, r] : running) {
-          const double age = std::chrono::duration<double>(Clock::now() - r.start).count();
-          if (!r.timed_out && age > options.case_timeout_s) {
-            r.timed_out = true;
-            kill(-child, SIGKILL);
-          }
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      continue;
-    }
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      failure = Status::Unavailable(std::string("waitpid failed: ") + std::strerror(errno));
-      continue;
-    }
-    const auto it = running.find(pid);
-    if (it == running.end()) continue;
-    const Running r = it->second;
-    running.erase(it);
-    const ScenarioCase& c = *r.c;
-    const double wall = std::chrono::duration<double>(Clock::now() - r.start).count();
-    const int exit_code = ExitStatusOf(wait_status);
-    kill(-pid, SIGKILL);  // anything the case left running in its group
-
-    std::string status = r.timed_out ? "timeout" : CaseStatus(exit_code);
-    if (status != "ok" && !r.timed_out && FreeBytes(out) < kDiskFullBytes) {
+  // Writes the record of a case that ended (in a child or on a thread).
+  auto finish = [&](const ScenarioCase& c, double wall, int exit_code, bool timed_out,
+                    const std::string& stdout_text, const std::string& stderr_raw) {
+    std::string status = timed_out ? "timeout" : CaseStatus(exit_code);
+    if (status != "ok" && !timed_out && FreeBytes(out) < kDiskFullBytes) {
       // Its output was most likely cut short by the full disk: not a result to keep.
-      std::remove(r.out_path.c_str());
-      std::remove(r.err_path.c_str());
       RemoveTracesOf(out, c.id);
       ++tally.discarded;
       failure = Status::Unavailable("the disk holding " + out + " is full (case " + c.id +
                                     " failed with less than 1 MiB free)");
-      continue;
+      return;
     }
     Json record;
     record["id"] = c.id;
@@ -433,13 +430,12 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
     }
     record["traces"] = traces;
     // A timed-out case's partial output depends on how far it got: only the verdict is kept.
-    std::string stderr_text = r.timed_out ? TimeoutMessage(options.case_timeout_s)
-                                          : Trimmed(ReadFileOrEmpty(r.err_path));
+    std::string stderr_text =
+        timed_out ? TimeoutMessage(options.case_timeout_s) : Trimmed(stderr_raw);
     Json results = Json::array();
     double sim_wall = 0;
-    const std::string stdout_text = r.timed_out ? "" : ReadFileOrEmpty(r.out_path);
     size_t begin = 0;
-    while (begin < stdout_text.size()) {
+    while (!timed_out && begin < stdout_text.size()) {
       size_t end = stdout_text.find('\n', begin);
       if (end == std::string::npos) end = stdout_text.size();
       const std::string line = stdout_text.substr(begin, end - begin);
@@ -459,17 +455,15 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
     }
     record["status"] = status;
     record["exit_code"] = exit_code;
-    if (r.timed_out) record["case_timeout_s"] = options.case_timeout_s;
+    if (timed_out) record["case_timeout_s"] = options.case_timeout_s;
     record["stderr"] = stderr_text;
     record["results"] = std::move(results);
     record["checksum"] = RecordChecksum(record);
     const std::string text = OneLineJson(record) + "\n";
-    std::remove(r.out_path.c_str());
-    std::remove(r.err_path.c_str());
     if (Status written = WriteFileAtomically(CasePath(out, c.id), text); !written.ok()) {
       ++tally.discarded;
       failure = written;
-      continue;
+      return;
     }
     ++finished;
     if (timings != nullptr) {
@@ -479,6 +473,94 @@ StatusOr<SweepTally> RunSweep(const std::vector<ScenarioCase>& cases, const Swee
     }
     count(status);
     progress.Finished(c, status);
+  };
+  while (true) {
+    const int stop = options.stop_signal != nullptr ? options.stop_signal->load() : 0;
+    if (stop != 0 || !failure.ok()) {
+      tally.discarded += StopAll(running, out, std::chrono::seconds(3));
+      tally.discarded += WaitAndDiscard(threaded);
+      if (stop != 0 && failure.ok()) tally.interrupted_by = stop;
+      break;
+    }
+    while (next < todo.size() &&
+           static_cast<int>(running.size() + threaded.size()) < std::max(1, options.jobs)) {
+      const ScenarioCase& c = *todo[next++];
+      // A stale record or trace of this case must not survive a rerun.
+      std::remove(CasePath(out, c.id).c_str());
+      RemoveTracesOf(out, c.id);
+      std::vector<std::string> args;
+      for (const Json& a : RecordArgs(c)) args.push_back(a.get<std::string>());
+      if (in_process(c)) {
+        ++tally.in_process;
+        threaded.push_back(Threaded{&c, Clock::now(),
+                                    std::async(std::launch::async, RunGuarded,
+                                               std::cref(options.run_in_process), args)});
+        continue;
+      }
+      std::vector<std::string> argv = {options.twinsim};
+      argv.insert(argv.end(), args.begin(), args.end());
+      if (c.trace) {
+        argv.push_back("--trace");
+        argv.push_back(TracesDir(out) + "/" + c.id + ".json");
+      }
+      Running r{&c, Clock::now(), TmpDir(out) + "/" + c.id + ".out",
+                TmpDir(out) + "/" + c.id + ".err"};
+      StatusOr<pid_t> pid = StartProcess(argv, r.out_path, r.err_path,
+                                         {/*own_process_group=*/true, child_env});
+      if (!pid.ok()) {
+        failure = pid.status();
+        break;
+      }
+      running.emplace(*pid, std::move(r));
+    }
+    if (!failure.ok()) continue;
+    if (running.empty() && threaded.empty()) break;
+    // In-process cases that are done, in the order they were started.
+    bool progressed = false;
+    for (auto it = threaded.begin(); it != threaded.end() && failure.ok();) {
+      if (it->output.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        ++it;
+        continue;
+      }
+      const CaseOutput output = it->output.get();
+      const double wall = std::chrono::duration<double>(Clock::now() - it->start).count();
+      finish(*it->c, wall, output.exit_code, /*timed_out=*/false, output.out, output.err);
+      it = threaded.erase(it);
+      progressed = true;
+    }
+    if (progressed || !failure.ok()) continue;
+    int wait_status = 0;
+    const pid_t pid = running.empty() ? 0 : waitpid(-1, &wait_status, WNOHANG);
+    if (pid == 0) {
+      if (options.case_timeout_s > 0) {
+        for (auto& [child, r] : running) {
+          const double age = std::chrono::duration<double>(Clock::now() - r.start).count();
+          if (!r.timed_out && age > options.case_timeout_s) {
+            r.timed_out = true;
+            kill(-child, SIGKILL);
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(threaded.empty() ? 5 : 1));
+      continue;
+    }
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      failure = Status::Unavailable(std::string("waitpid failed: ") + std::strerror(errno));
+      continue;
+    }
+    const auto it = running.find(pid);
+    if (it == running.end()) continue;
+    const Running r = it->second;
+    running.erase(it);
+    const double wall = std::chrono::duration<double>(Clock::now() - r.start).count();
+    const int exit_code = ExitStatusOf(wait_status);
+    kill(-pid, SIGKILL);  // anything the case left running in its group
+    const std::string stdout_text = r.timed_out ? "" : ReadFileOrEmpty(r.out_path);
+    const std::string stderr_text = r.timed_out ? "" : ReadFileOrEmpty(r.err_path);
+    std::remove(r.out_path.c_str());
+    std::remove(r.err_path.c_str());
+    finish(*r.c, wall, exit_code, r.timed_out, stdout_text, stderr_text);
   }
   if (timings != nullptr) std::fclose(timings);
   for (const std::string& name : ListDir(TmpDir(out))) {

@@ -1,5 +1,7 @@
-// Runs the cases of a scenario as child `twinsim` processes, several at a time, and keeps
-// each finished case as DIR/cases/<case-id>.json (written atomically), so that an interrupted
+// Runs the cases of a scenario, several at a time — inside this process through a runner the
+// caller hands in (the commands' library calls), or as child `twinsim` processes where a case
+// needs a process of its own (Note [In-process cases] in sweep.cc) — and keeps each finished
+// case as DIR/cases/<case-id>.json (written atomically), so that an interrupted
 // sweep resumes without redoing or losing finished cases. The case files hold no times and no
 // paths outside DIR, so they are byte-identical for any number of jobs; wall times go to
 // DIR/timings.jsonl. See Note [Case records] in sweep.cc for the record's fields.
@@ -8,6 +10,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -17,10 +20,27 @@
 
 namespace twinsim::scenarios {
 
+// What a case run inside the sweep's process printed, and its exit status: what a child
+// process would have written to stdout and stderr and exited with.
+struct CaseOutput {
+  int exit_code = 0;
+  std::string out;
+  std::string err;
+};
+
+// Runs one case's command line — `command options... --json` (the record's "args") — inside
+// this process. Called from several threads at once: it must be thread-safe.
+using InProcessRunner = std::function<CaseOutput(const std::vector<std::string>& args)>;
+
 struct SweepOptions {
   std::string twinsim;  // the binary that runs each case (the sweep's own: /proc/self/exe)
+  // Runs cases inside this process (Note [In-process cases]); null: every case in a child.
+  InProcessRunner run_in_process;
+  // The cases that must still run as a child process even with run_in_process (e.g. those
+  // that run the SimGrid simulation, whose engine is process-wide); null: none.
+  std::function<bool(const ScenarioCase&)> needs_process;
   std::string out_dir;
-  int jobs = 1;         // child processes at a time, >= 1
+  int jobs = 1;         // cases at a time (threads and child processes together), >= 1
   bool resume = false;  // keep case files whose command line matches; else rerun everything
   std::FILE* progress = nullptr;  // progress lines (stderr), or null for none
   bool progress_is_tty = false;   // redraw one line instead of printing one per case
@@ -42,6 +62,7 @@ struct SweepTally {
   int timed_out = 0;       // killed after SweepOptions::case_timeout_s
   int discarded = 0;       // running when the sweep was stopped; not recorded
   int interrupted_by = 0;  // the signal that stopped the sweep, or 0
+  int in_process = 0;      // of the cases run (not reused), how many ran inside this process
 };
 
 // An exclusive lock on a sweep folder (flock on DIR/.lock), held while the object lives, so
@@ -74,7 +95,8 @@ std::string CaseStatus(int exit_code);
 
 // Runs every case of `cases` not already finished (see SweepOptions::resume) and writes its
 // record. A record that does not parse or fails its checksum is not finished: the case runs
-// again. Returns the tally over all of `cases` (interrupted_by set when stop_signal fired);
+// again. A record is the same bytes whether its case ran in this process or in a child.
+// Returns the tally over all of `cases` (interrupted_by set when stop_signal fired);
 // Unavailable when DIR cannot be written (a full disk: every finished record stays whole, and
 // the message says to free space and --resume) or a child cannot be started. Not thread-safe
 // (waits for any child). The caller holds the SweepLock.

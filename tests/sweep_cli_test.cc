@@ -96,13 +96,21 @@ std::vector<json> Records(const std::string& dir) {
   return records;
 }
 
-TEST(SweepCliTest, SmokeReportIsIdenticalForAnyJobs) {
+// Also: cases run in this process (the default) give the same files as cases run each in a
+// child process (--isolate).
+TEST(SweepCliTest, SmokeReportIsIdenticalForAnyJobsInProcessOrNot) {
   const std::string one = TmpDir() + "/jobs1", two = TmpDir() + "/jobs2";
-  const RunResult r1 = Twinsim({"sweep", Smoke(), "--out", one, "--jobs", "1"});
+  const RunResult r1 = Twinsim({"sweep", Smoke(), "--out", one, "--jobs", "1", "--isolate"});
   const RunResult r2 = Twinsim({"sweep", Smoke(), "--out", two, "--jobs", "3"});
   ASSERT_EQ(r1.exit_code, 0) << r1.err;
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   EXPECT_NE(r1.err.find("20/20 done, 0 failed"), std::string::npos) << r1.err;
+  EXPECT_NE(r1.err.find("0 to run in this process, 20 as child processes"), std::string::npos)
+      << r1.err;
+  // The 8 host-backend init cases run in the sweep's process; the simulated ones (init with
+  // backend = "sim", place's default backend) each in a child.
+  EXPECT_NE(r2.err.find("8 to run in this process, 12 as child processes"), std::string::npos)
+      << r2.err;
   ExpectSameFiles(one, two);
   const std::vector<json> records = Records(one);
   ASSERT_EQ(records.size(), 20u);

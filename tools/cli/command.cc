@@ -1,5 +1,7 @@
 #include "tools/cli/command.h"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
@@ -394,8 +396,25 @@ Status CheckCommandLine(const CommandInfo& info, const std::vector<std::string>&
   }
 }
 
+namespace {
+thread_local std::FILE* diagnostics = nullptr;
+}  // namespace
+
+std::FILE* DiagnosticsStream() { return diagnostics != nullptr ? diagnostics : stderr; }
+
+bool DiagnosticsIsTerminal() {
+  const int fd = fileno(DiagnosticsStream());
+  return fd >= 0 && isatty(fd) == 1;
+}
+
 int Dispatch(const std::vector<CommandGroup>& groups, const std::vector<std::string>& args,
              std::FILE* out, std::FILE* err) {
+  // Restored on the way out: a sweep's in-process case runs its own Dispatch on a thread.
+  struct Restore {
+    std::FILE* previous;
+    ~Restore() { diagnostics = previous; }
+  } restore{diagnostics};
+  diagnostics = err;
   try {
     return DispatchOrThrow(groups, args, out, err);
   } catch (const std::bad_alloc&) {

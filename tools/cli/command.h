@@ -92,6 +92,13 @@ Status CheckCommandLine(const CommandInfo& command, const std::vector<std::strin
 int Dispatch(const std::vector<CommandGroup>& groups, const std::vector<std::string>& args,
              std::FILE* out, std::FILE* err);
 
+// Where a running command writes progress and notes: the `err` of the Dispatch running on this
+// thread (stderr outside one), and whether it is a terminal (progress lines only go to one).
+// A case `twinsim sweep` runs in-process has its stderr captured, so its notes land in its
+// record exactly as a child's would.
+std::FILE* DiagnosticsStream();
+bool DiagnosticsIsTerminal();
+
 }  // namespace twinsim::cli
 
 #endif  // TWINSIM_TOOLS_CLI_COMMAND_H_

@@ -273,17 +273,18 @@ class InitCommand final : public Command {
   }
 
   Status Execute(Output& out) override {
-    const bool progress = isatty(STDERR_FILENO) == 1;
+    const bool progress = DiagnosticsIsTerminal();
     harness::InitObserver observer;
     if (progress) {
       observer.before_policy = [](std::string_view policy, size_t index, size_t count) {
-        std::fprintf(stderr, "twinsim init: checking %.*s (%zu/%zu)...\n",
+        std::fprintf(DiagnosticsStream(), "twinsim init: checking %.*s (%zu/%zu)...\n",
                      static_cast<int>(policy.size()), policy.data(), index + 1, count);
       };
     }
     observer.after_policy = [&](const InitPolicyReport& r) {
       if (!r.dump_dir.empty()) {
-        std::fprintf(stderr, "twinsim init: %s: shards written to %s\n", r.policy.c_str(),
+        std::fprintf(DiagnosticsStream(), "twinsim init: %s: shards written to %s\n",
+                     r.policy.c_str(),
                      r.dump_dir.c_str());
       }
       if (json_) {

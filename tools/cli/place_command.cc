@@ -40,7 +40,7 @@ StatusOr<int64_t> ParsePositive(std::string_view option, const std::string& text
 }
 
 void ProgressLine(const std::string& what) {
-  std::fprintf(stderr, "twinsim place: %s...\n", what.c_str());
+  std::fprintf(DiagnosticsStream(), "twinsim place: %s...\n", what.c_str());
 }
 
 class PlaceCommand final : public Command {
@@ -304,7 +304,7 @@ class PlaceCommand final : public Command {
   }
 
   Status Execute(Output& out) override {
-    const bool progress = isatty(STDERR_FILENO) == 1;
+    const bool progress = DiagnosticsIsTerminal();
     if (!max_model_text_.empty()) return SearchLargest(out, progress);
     TWINSIM_ASSIGN_OR_RETURN(harness::PlaceReport report,
                              harness::RunPlace(*prepared_, progress ? ProgressLine : nullptr));

@@ -124,6 +124,10 @@ class SweepCommand final : public Command {
                    "modulo N), as a sharded Bazel test does")
         ->type_name("I/N");
     app.add_flag("--list", list_, "Print the expanded cases (id, command line) and run nothing");
+    app.add_flag("--isolate", isolate_,
+                 "Run every case as a child process (default: in this process, except the cases "
+                 "that run the simulation or write a trace, and every case under a "
+                 "--case-timeout)");
     app.add_option("--merge", merge_text_,
                    "Merge the case records of finished sweeps in DIR1,DIR2,... (e.g. the shards "
                    "of a Bazel test) into one report in --out; no FILE")
@@ -135,8 +139,11 @@ class SweepCommand final : public Command {
         "is checked before anything runs: a bad file gets one line naming FILE:LINE and the key,\n"
         "exit status 2, and nothing is written.\n"
         "\n"
-        "Each case runs as a child process (`twinsim <command> ... --json`), --jobs at a time,\n"
-        "with a progress line on stderr. DIR/cases/<case-id>.json is written whole (with a\n"
+        "Cases run --jobs at a time, with a progress line on stderr: inside this process\n"
+        "through the commands' library calls, or as a child process (`twinsim <command> ...\n"
+        "--json`) when the case runs the simulation (backend sim, place's default), writes a\n"
+        "trace, or the sweep has a --case-timeout (a thread cannot be killed); --isolate runs\n"
+        "every case as a child. A record is the same bytes either way. DIR/cases/<case-id>.json is written whole (with a\n"
         "checksum) as each case finishes, so --resume continues an interrupted sweep, even one\n"
         "killed with kill -9, and reruns a record found truncated or corrupted. Ctrl-C or\n"
         "SIGTERM stops the running cases, discards them and leaves DIR resumable. One sweep at a\n"
@@ -278,6 +285,12 @@ class SweepCommand final : public Command {
     options.progress_is_tty = isatty(STDERR_FILENO) == 1;
     options.case_timeout_s = case_timeout_s_;
     options.stop_signal = &stop_signal;
+    if (!isolate_) {
+      options.run_in_process = [this](const std::vector<std::string>& args) {
+        return RunInProcess(args);
+      };
+      options.needs_process = RunsTheSimulation;
+    }
     WatchStopSignals();
     StatusOr<scenarios::SweepTally> tally = scenarios::RunSweep(selected_, options);
     if (!tally.ok()) return tally.status();
@@ -303,6 +316,48 @@ class SweepCommand final : public Command {
   }
 
  private:
+  // One case through the dispatcher and the commands' library calls, on this thread, with its
+  // stdout and stderr in memory (Note [In-process cases] in scenarios/sweep.cc).
+  scenarios::CaseOutput RunInProcess(const std::vector<std::string>& args) const {
+    scenarios::CaseOutput output;
+    char* out_text = nullptr;
+    char* err_text = nullptr;
+    size_t out_size = 0, err_size = 0;
+    std::FILE* out = open_memstream(&out_text, &out_size);
+    std::FILE* err = open_memstream(&err_text, &err_size);
+    if (out == nullptr || err == nullptr) {
+      if (out != nullptr) std::fclose(out);
+      if (err != nullptr) std::fclose(err);
+      std::free(out_text);
+      std::free(err_text);
+      return scenarios::CaseOutput{1, "", "twinsim sweep: cannot capture the case's output"};
+    }
+    std::vector<std::string> argv = {"twinsim"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    output.exit_code = Dispatch(runnable_, argv, out, err);
+    std::fclose(out);
+    std::fclose(err);
+    output.out.assign(out_text, out_size);
+    output.err.assign(err_text, err_size);
+    std::free(out_text);
+    std::free(err_text);
+    return output;
+  }
+
+  // Whether a case runs the SimGrid simulation (its engine is one per process): `init` and
+  // `place` with --backend sim, `place` without --backend (sim is its default), and `place`
+  // with --init-policy (each seed policy's init runs as a timing-only simulation).
+  static bool RunsTheSimulation(const ScenarioCase& c) {
+    if (c.command != "init" && c.command != "place") return false;
+    std::string backend = c.command == "place" ? "sim" : "host";
+    for (const scenarios::CaseOption& option : c.options) {
+      if (!option.set) continue;
+      if (option.key == "backend") backend = option.value;
+      if (option.key == "init-policy" && c.command == "place") return true;
+    }
+    return backend == "sim";
+  }
+
   // Checks one case with its command's own parser and Validate(); the message names the
   // scenario line of the option the command complained about.
   Status CheckCase(const ScenarioCase& c) const {
@@ -436,7 +491,7 @@ class SweepCommand final : public Command {
   std::string case_timeout_text_;
   double case_timeout_s_ = 0;
   std::optional<scenarios::SweepLock> lock_;
-  bool default_ = false, resume_ = false, list_ = false;
+  bool default_ = false, resume_ = false, list_ = false, isolate_ = false;
   int jobs_ = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::optional<std::pair<int, int>> shard_;
   std::vector<std::string> merge_dirs_;
