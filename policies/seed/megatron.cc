@@ -21,7 +21,7 @@ bool IsRandom(const core::ParamSpec& spec) { return spec.init.kind != core::Init
 
 // Note [megatron sources]
 // ~~~~~~~~~~~~~~~~~~~~~~~
-// Read at NVIDIA/Megatron-LM@d98e8a64; each fact is asserted in megatron_test.cc.
+// Read at NVIDIA/Megatron-LM@d98e8a64; each fact is asserted in tests/megatron_seed_test.cc.
 // - megatron/training/initialize.py:425-484 _set_random_seed(seed_): raises
 //   ValueError("Seed (0) should be a positive integer.") unless seed_ > 0 (:445, :484); seed =
 //   seed_ + 100 * pp_rank (:448); with data_parallel_random_init, seed += 10 * dp_rank (:450-452);
