@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
@@ -399,6 +401,31 @@ Status CheckCommandLine(const CommandInfo& info, const std::vector<std::string>&
 namespace {
 thread_local std::FILE* diagnostics = nullptr;
 }  // namespace
+
+CapturedRun DispatchCaptured(const std::vector<CommandGroup>& groups,
+                             const std::vector<std::string>& args) {
+  CapturedRun run;
+  char* out_text = nullptr;
+  char* err_text = nullptr;
+  size_t out_size = 0, err_size = 0;
+  std::FILE* out = open_memstream(&out_text, &out_size);
+  std::FILE* err = open_memstream(&err_text, &err_size);
+  if (out != nullptr && err != nullptr) {
+    run.exit_code = Dispatch(groups, args, out, err);
+  } else {
+    run.exit_code = kExitFailure;
+  }
+  if (out != nullptr) std::fclose(out);
+  if (err != nullptr) std::fclose(err);
+  if (out_text != nullptr) run.out.assign(out_text, out_size);
+  if (err_text != nullptr) run.err.assign(err_text, err_size);
+  std::free(out_text);
+  std::free(err_text);
+  if (out == nullptr || err == nullptr) {
+    run.err += std::string(kProgramName) + ": cannot capture the output in memory\n";
+  }
+  return run;
+}
 
 std::FILE* DiagnosticsStream() { return diagnostics != nullptr ? diagnostics : stderr; }
 

@@ -92,6 +92,20 @@ Status CheckCommandLine(const CommandInfo& command, const std::vector<std::strin
 int Dispatch(const std::vector<CommandGroup>& groups, const std::vector<std::string>& args,
              std::FILE* out, std::FILE* err);
 
+// What a Dispatch printed, captured in memory, and its exit status.
+struct CapturedRun {
+  int exit_code = kExitFailure;
+  std::string out;
+  std::string err;
+  bool operator==(const CapturedRun&) const = default;
+};
+
+// Dispatch with stdout and stderr in memory (open_memstream): how `twinsim sweep` runs a case in
+// its own process. Thread-safe as Dispatch is; exit status 1 with a message in `err` when the
+// memory streams cannot be opened.
+CapturedRun DispatchCaptured(const std::vector<CommandGroup>& groups,
+                             const std::vector<std::string>& args);
+
 // Where a running command writes progress and notes: the `err` of the Dispatch running on this
 // thread (stderr outside one), and whether it is a terminal (progress lines only go to one).
 // A case `twinsim sweep` runs in-process has its stderr captured, so its notes land in its

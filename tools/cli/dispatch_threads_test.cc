@@ -18,11 +18,7 @@
 namespace twinsim::cli {
 namespace {
 
-struct Printed {
-  int exit_code = -1;
-  std::string out, err;
-  bool operator==(const Printed&) const = default;
-};
+using Printed = CapturedRun;
 
 const std::vector<CommandGroup>& Groups() {
   static const std::vector<CommandGroup> groups = {InitCommandGroup(), PlaceCommandGroup(),
@@ -31,27 +27,14 @@ const std::vector<CommandGroup>& Groups() {
 }
 
 Printed RunCaptured(const std::vector<std::string>& args) {
-  char *out_text = nullptr, *err_text = nullptr;
-  size_t out_size = 0, err_size = 0;
-  std::FILE* out = open_memstream(&out_text, &out_size);
-  std::FILE* err = open_memstream(&err_text, &err_size);
-  Printed p;
-  p.exit_code = Dispatch(Groups(), args, out, err);
-  std::fclose(out);
-  std::fclose(err);
-  p.out.assign(out_text, out_size);
-  p.err.assign(err_text, err_size);
-  std::free(out_text);
-  std::free(err_text);
-  return p;
+  return DispatchCaptured(Groups(), args);
 }
 
 const std::vector<std::vector<std::string>>& Cases() {
   static const std::vector<std::vector<std::string>> cases = {
       {"twinsim", "init", "--model", "tiny-mlp", "--tp", "2", "--dp", "2", "--policy",
        "counter,megatron", "--json"},
-      {"twinsim", "init", "--model", "tiny-mlp", "--pp", "2", "--policy", "torch-serial",
-       "--json"},
+      {"twinsim", "init", "--model", "tiny-mlp", "--pp", "2", "--policy", "torch-serial", "--json"},
       {"twinsim", "place", "--cluster", "rtx3090", "--model", "gpt2-small", "--backend",
        "accounting", "--policy", "cuda,auto", "--json"},
       {"twinsim", "chunks", "--model", "gpt2-small", "--dp", "2", "--json"},
@@ -73,7 +56,8 @@ TEST(DispatchThreadsTest, ConcurrentRunsPrintWhatEachPrintsAlone) {
   std::vector<Printed> together(Cases().size() * kRounds);
   std::vector<std::thread> threads;
   for (size_t i = 0; i < together.size(); ++i) {
-    threads.emplace_back([i, &together] { together[i] = RunCaptured(Cases()[i % Cases().size()]); });
+    threads.emplace_back(
+        [i, &together] { together[i] = RunCaptured(Cases()[i % Cases().size()]); });
   }
   for (std::thread& t : threads) t.join();
   for (size_t i = 0; i < together.size(); ++i) {

@@ -319,29 +319,10 @@ class SweepCommand final : public Command {
   // One case through the dispatcher and the commands' library calls, on this thread, with its
   // stdout and stderr in memory (Note [In-process cases] in scenarios/sweep.cc).
   scenarios::CaseOutput RunInProcess(const std::vector<std::string>& args) const {
-    scenarios::CaseOutput output;
-    char* out_text = nullptr;
-    char* err_text = nullptr;
-    size_t out_size = 0, err_size = 0;
-    std::FILE* out = open_memstream(&out_text, &out_size);
-    std::FILE* err = open_memstream(&err_text, &err_size);
-    if (out == nullptr || err == nullptr) {
-      if (out != nullptr) std::fclose(out);
-      if (err != nullptr) std::fclose(err);
-      std::free(out_text);
-      std::free(err_text);
-      return scenarios::CaseOutput{1, "", "twinsim sweep: cannot capture the case's output"};
-    }
     std::vector<std::string> argv = {"twinsim"};
     argv.insert(argv.end(), args.begin(), args.end());
-    output.exit_code = Dispatch(runnable_, argv, out, err);
-    std::fclose(out);
-    std::fclose(err);
-    output.out.assign(out_text, out_size);
-    output.err.assign(err_text, err_size);
-    std::free(out_text);
-    std::free(err_text);
-    return output;
+    CapturedRun run = DispatchCaptured(runnable_, argv);
+    return scenarios::CaseOutput{run.exit_code, std::move(run.out), std::move(run.err)};
   }
 
   // Whether a case runs the SimGrid simulation (its engine is one per process): `init` and
