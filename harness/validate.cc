@@ -183,7 +183,7 @@ struct ValidateSetup {
   std::optional<std::string> calibration;
 };
 
-// Runs one policy on the three backends (Note-free: see the header).
+// Runs one seed policy on the three backends (cuda, host, sim) and compares them.
 StatusOr<ValidatePolicyReport> ValidatePolicy(const PreparedValidate& p, const SeedPolicy& policy,
                                               const ValidateSetup& setup) {
   // The policy's own layout (its framework's vocabulary padding), and a seed its framework
