@@ -2,7 +2,7 @@
 // policy's move log gives them) with cudaMemcpyAsync between pinned host memory and device
 // memory, each timed by CUDA events. The measured half of "chunk transfers at least 90% of
 // cudaMemcpy's pinned peak" and of simulated-vs-measured per transfer class; the simulated
-// half replays the same list on a SimDevice (gpu/sim_replay.h).
+// half replays the same list on a SimDevice (harness/sim_replay.h).
 #ifndef TWINSIM_GPU_CHUNK_MOVES_H_
 #define TWINSIM_GPU_CHUNK_MOVES_H_
 

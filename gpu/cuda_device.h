@@ -44,7 +44,7 @@ std::string CudaUnavailableReason();
 // (LocalComm) would otherwise overlap and each see the others' work in its own times; devices
 // given the same `gpu_lock` run their timed work one at a time, so each figure is the
 // operation alone on the GPU, as the sim's replay of the same list predicts it
-// (gpu/sim_replay.h). The price is no overlap between ranks on one GPU, which init never needs.
+// (harness/sim_replay.h). The price is no overlap between ranks on one GPU, which init never needs.
 //
 // Host copies go through a pinned staging buffer of `staging_bytes` (chunked when larger), so
 // H2D and D2H run at pinned PCIe speed; the pageable figure is `twinsim calibrate`'s to report.

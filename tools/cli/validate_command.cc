@@ -1,81 +1,55 @@
+// `twinsim validate`: declares the options, builds a harness::ValidateRequest, calls
+// RunValidate and prints each policy's report (a block of text, or one JSON line) as soon as it
+// is known. Checks, defaults, the runs on the GPU, host and sim, and the comparison live in
+// harness/validate.h; the text blocks in tools/cli/validate_text.h.
 #include "tools/cli/validate_command.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <array>
-#include <cmath>
-#include <fstream>
+#include <cstdio>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
-#include "core/memory_guard.h"
-#include "core/parallel_layout.h"
-#include "core/topology.h"
-#include "core/topology_presets.h"
-#include "gpu/cuda_device.h"
 #include "gpu/cuda_run.h"
-#include "gpu/sim_replay.h"
-#include "gpu/transfer.h"
-#include "policies/seed/policy.h"
-#include "properties/init_check.h"
-#include "properties/memory_need.h"
+#include "harness/validate.h"
 #include "tools/cli/args.h"
 #include "tools/cli/layout_args.h"
-#include "tools/cli/validate_placement.h"
+#include "tools/cli/output.h"
+#include "tools/cli/validate_text.h"
 
 namespace twinsim::cli {
 namespace {
 
-using policies::seed::Property;
-using policies::seed::SeedPolicy;
-
-constexpr uint64_t kMaxWorld = 64;  // ranks as threads driving real GPUs
-constexpr std::array<gpu::TransferClass, gpu::kNumTransferClasses> kEveryClass = {
-    gpu::TransferClass::kH2D, gpu::TransferClass::kD2H, gpu::TransferClass::kD2D,
-    gpu::TransferClass::kInitKernel};
 constexpr char kSeedExpected[] = "an unsigned 64-bit integer (decimal or 0x hex)";
 
-// FNV-1a over each parameter's shards, rank by rank: equal runs of one layout have equal
-// hashes. nullopt for a parameter some shard of which holds no bytes (OOM, timing-only).
-std::vector<std::optional<uint64_t>> ParamHashes(const core::ParallelLayout& layout,
-                                                 const properties::InitRun& run) {
-  const size_t params = layout.model().params.size();
-  std::vector<std::optional<uint64_t>> hashes(params, 0xcbf29ce484222325ull);
-  for (const properties::RankOutcome& r : run.ranks) {
-    for (size_t i = 0; i < r.owned.size(); ++i) {
-      std::optional<uint64_t>& h = hashes[r.owned[i].param];
-      if (!h) continue;
-      if (r.oom || i >= r.bytes.size() ||
-          (r.bytes[i].empty() &&
-           r.owned[i].shard.Numel(layout.model().params[r.owned[i].param].shape) > 0)) {
-        h.reset();
-        continue;
-      }
-      for (std::byte b : r.bytes[i]) *h = (*h ^ std::to_integer<uint64_t>(b)) * 0x100000001b3ull;
-    }
-  }
-  return hashes;
-}
-
-std::string HashText(const std::optional<uint64_t>& h) {
-  return h ? fmt::format("{:016x}", *h) : "none";
-}
-
-// "dgx-h100", "hgx-h200", "dgx-a100-80g" for the GPU's marketing name; dgx-h100 otherwise.
-std::string PresetFor(const std::string& device) {
-  std::string lower;
-  for (char c : device) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower.find("h200") != std::string::npos) return "hgx-h200";
-  if (lower.find("a100") != std::string::npos) {
-    return lower.find("40gb") != std::string::npos ? "dgx-a100-40g" : "dgx-a100-80g";
-  }
-  return "dgx-h100";
-}
+constexpr char kFooter[] =
+    "For each policy: init on the GPU(s) (cuda backend), on the host backend and on the sim\n"
+    "backend (data mode) configured as the same device; then\n"
+    "  parity       the GPU run's shards equal single-device init on the GPU\n"
+    "  invariance   per parameter hash: cuda == host, and sim == cuda\n"
+    "  timing       per transfer class (h2d, d2h, d2d, init kernels): the time the GPU\n"
+    "               measured with CUDA events against the time the sim's device model gives\n"
+    "               for the same operations replayed one by one, error in percent. The\n"
+    "               harness's read-back of every shard is part of d2h on both sides.\n"
+    "With --placement, for each placement policy: rank 0's training step (batch 1, --seq)\n"
+    "placed under --gpu-memory / --host-memory; its GPU memory replayed on the GPU under the\n"
+    "same budget (the device must fit, or refuse at the op where the accounting ran out of\n"
+    "memory), and when it fits its PCIe moves timed on the GPU against the sim (h2d, d2h).\n"
+    "Exit status: 0 when the bits agree everywhere, no claimed parity is broken and every\n"
+    "placement's memory agrees with the device, 1 otherwise or without a usable GPU, 2 for\n"
+    "a bad command line.\n"
+    "\n"
+    "Example:\n"
+    "  twinsim calibrate --out cal.json\n"
+    "  twinsim validate --model gpt2-small --policy all --backend cuda --calibration cal.json\n"
+    "  twinsim validate --model gpt2-small --backend cuda --placement cpu,auto --gpu-memory "
+    "4GiB";
 
 class ValidateCommand final : public Command {
  public:
@@ -109,280 +83,119 @@ class ValidateCommand final : public Command {
                    "hold every rank's shards in real bytes, and a run that needs more is refused "
                    "before it allocates")
         ->type_name("SIZE");
-    placement_.Declare(app);
+    app.add_option("--placement", placement_text_,
+                   "Also validate a placement step: policies cuda, cpu, static, auto, optimal, "
+                   "comma-separated, or 'all'")
+        ->type_name("NAME[,NAME...]|all");
+    app.add_option("--gpu-memory", gpu_memory_text_,
+                   "With --placement: the rank's GPU budget, a size like 4GiB (default: the sim "
+                   "cluster's GPU memory)")
+        ->type_name("SIZE");
+    app.add_option("--host-memory", host_memory_text_,
+                   "With --placement: host memory for chunks, a size (default: the node's pageable "
+                   "memory per GPU)")
+        ->type_name("SIZE");
+    app.add_option("--seq", seq_text_, "With --placement: sequence length (default 1024)")
+        ->type_name("L");
     app.add_flag("--json", json_, "Print one JSON object per policy and line");
-    app.footer(
-        "For each policy: init on the GPU(s) (cuda backend), on the host backend and on the sim\n"
-        "backend (data mode) configured as the same device; then\n"
-        "  parity       the GPU run's shards equal single-device init on the GPU\n"
-        "  invariance   per parameter hash: cuda == host, and sim == cuda\n"
-        "  timing       per transfer class (h2d, d2h, d2d, init kernels): the time the GPU\n"
-        "               measured with CUDA events against the time the sim's device model gives\n"
-        "               for the same operations replayed one by one, error in percent. The\n"
-        "               harness's read-back of every shard is part of d2h on both sides.\n"
-        "With --placement, for each placement policy: rank 0's training step (batch 1, --seq)\n"
-        "placed under --gpu-memory / --host-memory; its GPU memory replayed on the GPU under the\n"
-        "same budget (the device must fit, or refuse at the op where the accounting ran out of\n"
-        "memory), and when it fits its PCIe moves timed on the GPU against the sim (h2d, d2h).\n"
-        "Exit status: 0 when the bits agree everywhere, no claimed parity is broken and every\n"
-        "placement's memory agrees with the device, 1 otherwise or without a usable GPU, 2 for\n"
-        "a bad command line.\n"
-        "\n"
-        "Example:\n"
-        "  twinsim calibrate --out cal.json\n"
-        "  twinsim validate --model gpt2-small --policy all --backend cuda --calibration cal.json\n"
-        "  twinsim validate --model gpt2-small --backend cuda --placement cpu,auto --gpu-memory "
-        "4GiB");
+    app.footer(kFooter);
   }
 
   Status Validate() override {
+    harness::ValidateRequest& q = request_;
     if (backend_text_ != "cuda") {
       return Status::InvalidArgument("--backend: expected cuda, got " + Quote(backend_text_));
     }
-    TWINSIM_ASSIGN_OR_RETURN(core::ParallelLayout layout,
-                             layout_args_.Make(kMaxWorld, "(one thread per rank drives a GPU)"));
-    layout_ = std::move(layout);
-    TWINSIM_RETURN_IF_ERROR(placement_.Validate(*layout_));
-    if (policy_text_.empty() && !placement_.requested()) {
-      return Status::InvalidArgument("--policy: required (or --placement)");
+    TWINSIM_ASSIGN_OR_RETURN(q.layout, layout_args_.Request());
+    if (!placement_text_.empty()) q.placement = SplitList(placement_text_);
+    for (auto [option, text, field] :
+         {std::tuple{"--gpu-memory", &gpu_memory_text_, &q.gpu_memory},
+          std::tuple{"--host-memory", &host_memory_text_, &q.host_memory},
+          std::tuple{"--seq", &seq_text_, &q.seq}}) {
+      if (text->empty()) continue;
+      if (placement_text_.empty()) {
+        // Refused by the request as "only with --placement", whatever the value says.
+        *field = 1;
+        continue;
+      }
+      if (std::string_view(option) == "--seq") {
+        TWINSIM_ASSIGN_OR_RETURN(*field, ParseUint64AtMost(option, *text, harness::kValidateMaxSeq,
+                                                           "a positive integer"));
+      } else {
+        TWINSIM_ASSIGN_OR_RETURN(*field, ParseByteSizeWithUnit(option, *text));
+      }
     }
-    // The memory guard (core/memory_guard.h): the host backend's run holds every rank's shards.
-    uint64_t max_memory = 0;
+    if (!policy_text_.empty()) q.policies = SplitList(policy_text_);
     if (!max_memory_text_.empty()) {
-      TWINSIM_ASSIGN_OR_RETURN(max_memory, ParseByteSizeWithUnit("--max-memory", max_memory_text_));
-    }
-    if (!policy_text_.empty()) {
-      TWINSIM_RETURN_IF_ERROR(core::CheckMemoryNeed(
-          properties::InitHeldBytesLowerBound(*layout_), core::ReadMemoryLimits(max_memory),
-          fmt::format("validate of {} on {} rank{}", layout_->model().name,
-                      layout_->world_size(), layout_->world_size() == 1 ? "" : "s"),
-          "validate compares every byte on the host, so use a smaller model or layout (or "
-          "`twinsim init --backend sim --timing-only` for the large one); --max-memory SIZE "
-          "sets the cap"));
-    }
-    const std::vector<std::string> names =
-        policy_text_.empty() ? std::vector<std::string>{} : SplitList(policy_text_);
-    TWINSIM_RETURN_IF_ERROR(CheckList("--policy", policy_text_, names));
-    for (const std::string& name :
-         names == std::vector<std::string>{"all"} ? policies::seed::PolicyNames() : names) {
-      StatusOr<std::unique_ptr<SeedPolicy>> policy = policies::seed::MakePolicy(name);
-      if (!policy.ok()) return ForOption("--policy", policy.status());
-      policies_.push_back(std::move(*policy));
+      TWINSIM_ASSIGN_OR_RETURN(q.max_memory,
+                               ParseByteSizeWithUnit("--max-memory", max_memory_text_));
     }
     if (!seed_text_.empty()) {
-      TWINSIM_ASSIGN_OR_RETURN(options_.seed, ParseUint64("--seed", seed_text_, kSeedExpected));
+      TWINSIM_ASSIGN_OR_RETURN(q.seed, ParseUint64("--seed", seed_text_, kSeedExpected));
     }
     if (comm_text_ == "local") {
-      comm_ = gpu::CudaCommKind::kLocal;
+      q.comm = gpu::CudaCommKind::kLocal;
     } else if (comm_text_ == "nccl") {
-      comm_ = gpu::CudaCommKind::kNccl;
+      q.comm = gpu::CudaCommKind::kNccl;
     } else if (comm_text_ != "auto") {
       return Status::InvalidArgument("--comm: expected auto, local or nccl, got " +
                                      Quote(comm_text_));
     }
     if (!device_memory_text_.empty()) {
-      TWINSIM_ASSIGN_OR_RETURN(device_memory_,
+      TWINSIM_ASSIGN_OR_RETURN(q.device_memory,
                                ParseByteSizeWithUnit("--device-memory", device_memory_text_));
     }
-    if (!calibration_path_.empty()) {
-      std::ifstream in(calibration_path_);
-      if (!in) return Status::InvalidArgument("--calibration: cannot read " + calibration_path_);
-      std::stringstream text;
-      text << in.rdbuf();
-      StatusOr<core::Calibration> c = core::CalibrationFromJson(text.str());
-      if (!c.ok()) return ForOption("--calibration", c.status());
-      calibration_ = *c;
-    }
-    if (!cluster_text_.empty()) {
-      StatusOr<core::Topology> t = core::MakeTopology(cluster_text_);
-      if (!t.ok()) return ForOption("--cluster", t.status());
-      if (core::NumGpus(*t) < layout_->world_size()) {
-        return Status::InvalidArgument(fmt::format("--cluster: {} has {} GPUs, the layout needs {}",
-                                                   cluster_text_, core::NumGpus(*t),
-                                                   layout_->world_size()));
-      }
-    }
+    q.calibration_path = calibration_path_;
+    q.cluster = cluster_text_;
+    TWINSIM_ASSIGN_OR_RETURN(prepared_, harness::PrepareValidate(q));
     return Status::Ok();
   }
 
   Status Execute(Output& out) override {
-    if (gpu::CudaDeviceCount() == 0) {
-      return Status::Unavailable("no CUDA device to validate on: " + gpu::CudaUnavailableReason());
+    harness::ValidateObserver observer;
+    if (isatty(STDERR_FILENO) == 1) {
+      observer.before_policy = [](std::string_view policy, size_t index, size_t count) {
+        std::fprintf(stderr, "twinsim validate: checking %.*s (%zu/%zu)...\n",
+                     static_cast<int>(policy.size()), policy.data(), index + 1, count);
+      };
     }
-    const int world = layout_->world_size();
-    TWINSIM_ASSIGN_OR_RETURN(std::unique_ptr<gpu::CudaDevice> probe,
-                             gpu::CudaDevice::Create(-1, gpu::CudaDeviceOptions{}));
-    const std::string device = probe->Info().model;
-    probe.reset();
-    std::string cluster = cluster_text_;
-    if (cluster.empty()) {
-      const int per_node = std::min(world, 8);
-      cluster = fmt::format("{}:gpus_per_node={},nodes={}", PresetFor(device), per_node,
-                            (world + per_node - 1) / per_node);
-    }
-    TWINSIM_ASSIGN_OR_RETURN(core::Topology topology, core::MakeTopology(cluster));
-    if (calibration_) TWINSIM_RETURN_IF_ERROR(core::ApplyCalibration(*calibration_, topology));
-
-    int failures = 0;
-    for (const std::unique_ptr<SeedPolicy>& p : policies_) {
-      StatusOr<bool> ok = ValidatePolicy(*p, device, cluster, topology, out);
-      if (!ok.ok()) {
-        return Status(ok.status().code(),
-                      fmt::format("policy {}: {}", p->name(), ok.status().message()));
+    // Each policy's result appears as soon as it is known.
+    observer.after_policy = [&](const harness::ValidatePolicyReport& r) {
+      if (json_) {
+        out.Append(harness::ValidateJsonLine(r) + "\n");
+      } else {
+        PrintValidateText(out, r);
       }
-      failures += *ok ? 0 : 1;
-      TWINSIM_RETURN_IF_ERROR(out.Finish());
-    }
-    int disagreements = 0;
-    if (placement_.requested()) {
-      TWINSIM_ASSIGN_OR_RETURN(
-          disagreements, placement_.Execute(topology, device, cluster,
-                                            calibration_ ? calibration_path_ : "", json_, out));
-    }
+      return out.Finish();
+    };
+    observer.after_placement = [&](const harness::ValidatePlacementReport& r) {
+      if (json_) {
+        out.Append(harness::ValidateJsonLine(r) + "\n");
+      } else {
+        PrintValidateText(out, r);
+      }
+      return out.Finish();
+    };
+    TWINSIM_ASSIGN_OR_RETURN(const harness::ValidateReport report,
+                             harness::RunValidate(*prepared_, observer));
+    const int failures = report.Failures(), disagreements = report.Disagreements();
     if (failures > 0 || disagreements > 0) {
       return Status::FailedPrecondition(fmt::format(
           "{} of {} policies disagree between backends or break a claimed parity; {} placement "
           "polic{} disagree with the device",
-          failures, policies_.size(), disagreements, disagreements == 1 ? "y" : "ies"));
+          failures, report.policies.size(), disagreements, disagreements == 1 ? "y" : "ies"));
     }
     return Status::Ok();
   }
 
  private:
-  // Runs one policy on the three backends and prints its report; true when everything agrees.
-  StatusOr<bool> ValidatePolicy(const SeedPolicy& policy, const std::string& device,
-                                const std::string& cluster, const core::Topology& topology,
-                                Output& out) {
-    // The policy's own layout (its framework's vocabulary padding), and a seed its framework
-    // accepts; CheckPolicy below makes the same choice, so the three runs agree on it.
-    TWINSIM_ASSIGN_OR_RETURN(const core::ParallelLayout layout,
-                             policies::seed::LayoutFor(policy, *layout_));
-    TWINSIM_RETURN_IF_ERROR(policy.CheckSeed(options_.seed));
-    const int world = layout.world_size();
-    properties::InitRunOptions base = options_;
-    base.init_device = policy.default_init_device();
-    base.device_capacity =
-        device_memory_ > 0
-            ? device_memory_
-            : static_cast<uint64_t>(topology.nodes.at(0).gpus.at(0).memory_capacity_bytes);
-    base.host_capacity = uint64_t{256} << 30;
-
-    // cuda: the policy's run (its transfers kept) and, for parity, single-device init on GPU.
-    std::optional<gpu::CudaRun> cuda_run;
-    properties::InitRunOptions cuda = base;
-    cuda.backend = properties::Backend::kCuda;
-    cuda.cuda.run_ranks = [&](int n, const core::RankFunction& fn) {
-      gpu::CudaRunOptions o;
-      o.world_size = n;
-      o.comm = n == 1 ? gpu::CudaCommKind::kLocal : comm_;
-      o.device_capacity = device_memory_;
-      StatusOr<gpu::CudaRun> run = gpu::RunRanksOnCuda(o, fn);
-      if (!run.ok()) return std::vector<Status>(n, run.status());
-      if (!cuda_run) cuda_run = *run;  // the first call is the policy's own run
-      return run->statuses();
-    };
-    TWINSIM_ASSIGN_OR_RETURN(
-        properties::PolicyCheck check,
-        properties::CheckPolicy(policy, layout, cuda, {Property::kParity, Property::kInitFits}));
-    properties::InitRunOptions host = base;
-    TWINSIM_ASSIGN_OR_RETURN(properties::InitRun host_run,
-                             properties::RunInit(policy, layout, host));
-    properties::InitRunOptions sim = base;
-    sim.backend = properties::Backend::kSim;
-    sim.sim.topology = topology;
-    TWINSIM_ASSIGN_OR_RETURN(properties::InitRun sim_run, properties::RunInit(policy, layout, sim));
-
-    const auto h_cuda = ParamHashes(layout, check.run);
-    const auto h_host = ParamHashes(layout, host_run);
-    const auto h_sim = ParamHashes(layout, sim_run);
-    int cuda_eq_host = 0, sim_eq_cuda = 0;
-    const int params = static_cast<int>(h_cuda.size());
-    for (int i = 0; i < params; ++i) {
-      cuda_eq_host += h_cuda[i] && h_cuda[i] == h_host[i] ? 1 : 0;
-      sim_eq_cuda += h_cuda[i] && h_cuda[i] == h_sim[i] ? 1 : 0;
-    }
-
-    std::vector<gpu::Transfer> measured;
-    if (cuda_run) {
-      for (const gpu::CudaRankResult& r : cuda_run->ranks) {
-        measured.insert(measured.end(), r.transfers.begin(), r.transfers.end());
-      }
-    }
-    TWINSIM_ASSIGN_OR_RETURN(std::vector<gpu::Transfer> predicted,
-                             gpu::PredictTransfers(topology, measured));
-    const gpu::TransferTotals m = gpu::Totals(measured), s = gpu::Totals(predicted);
-
-    const properties::PolicyCheck::Row& parity = check.rows.at(0);
-    const properties::PolicyCheck::Row& fits = check.rows.at(1);
-    const bool parity_broken =
-        parity.claimed && parity.result.verdict == properties::Verdict::kFails;
-    const bool agree = cuda_eq_host == params && sim_eq_cuda == params;
-    const bool ok = agree && !parity_broken;
-    const std::string comm(gpu::CudaCommKindName(cuda_run ? cuda_run->comm : comm_));
-
-    if (json_) {
-      std::string j = "{\"policy\":" + JsonText(policy.name()) +
-                      fmt::format(",\"version\":{}", policy.version()) +
-                      ",\"device\":" + JsonText(device) + ",\"comm\":" + JsonText(comm) +
-                      fmt::format(",\"world\":{},\"seed\":{}", world, options_.seed) +
-                      ",\"cluster\":" + JsonText(cluster) + ",\"calibration\":" +
-                      (calibration_ ? JsonText(calibration_path_) : std::string("null"));
-      j += ",\"parity\":{\"verdict\":" + JsonText(properties::VerdictName(parity.result.verdict)) +
-           ",\"claimed\":" + (parity.claimed ? "true" : "false") +
-           ",\"detail\":" + JsonText(parity.result.detail) + "}";
-      j += ",\"init_fits\":" + JsonText(properties::VerdictName(fits.result.verdict));
-      j += fmt::format(",\"invariance\":{{\"params\":{},\"cuda_eq_host\":{},\"sim_eq_cuda\":{}}}",
-                       params, cuda_eq_host, sim_eq_cuda);
-      j += ",\"params\":[";
-      for (int i = 0; i < params; ++i) {
-        j += (i ? "," : "") + std::string("{\"name\":") + JsonText(layout.model().params[i].name) +
-             ",\"cuda\":" + JsonText(HashText(h_cuda[i])) +
-             ",\"host\":" + JsonText(HashText(h_host[i])) +
-             ",\"sim\":" + JsonText(HashText(h_sim[i])) + "}";
-      }
-      j += "],\"timing\":" + TimingJson(m, s, kEveryClass);
-      j += fmt::format(",\"ok\":{}}}\n", ok ? "true" : "false");
-      out.Append(j);
-      return ok;
-    }
-    out.Append(fmt::format("{} v{} on {} ({} comm, {} rank{}), sim {}{}\n", policy.name(),
-                           policy.version(), device, comm, world, world == 1 ? "" : "s", cluster,
-                           calibration_ ? " calibrated from " + calibration_path_ : ""));
-    out.Append(fmt::format("  parity       {} ({}): {}\n",
-                           properties::VerdictName(parity.result.verdict),
-                           parity.claimed ? "claimed" : "not claimed", parity.result.detail));
-    out.Append(fmt::format("  init-fits    {}\n", properties::VerdictName(fits.result.verdict)));
-    out.Append(
-        fmt::format("  invariance   cuda == host on {}/{} parameters, sim == cuda on {}/{}\n",
-                    cuda_eq_host, params, sim_eq_cuda, params));
-    for (int i = 0; i < params; ++i) {
-      if (h_cuda[i] && h_cuda[i] == h_host[i] && h_cuda[i] == h_sim[i]) continue;
-      out.Append(fmt::format("    differs: {} cuda {} host {} sim {}\n",
-                             layout.model().params[i].name, HashText(h_cuda[i]),
-                             HashText(h_host[i]), HashText(h_sim[i])));
-    }
-    out.Append(TimingText(m, s, kEveryClass));
-    return ok;
-  }
-
-  static std::string JsonText(std::string_view text) {
-    std::string s;
-    AppendJsonString(text, s);
-    return s;
-  }
-
   LayoutArgs layout_args_;
-  std::optional<core::ParallelLayout> layout_;
-  std::string max_memory_text_;
   std::string policy_text_, backend_text_, seed_text_, calibration_path_, cluster_text_;
-  std::string comm_text_ = "auto", device_memory_text_;
+  std::string comm_text_ = "auto", device_memory_text_, max_memory_text_;
+  std::string placement_text_, gpu_memory_text_, host_memory_text_, seq_text_;
   bool json_ = false;
-  PlacementStep placement_;
-  std::vector<std::unique_ptr<SeedPolicy>> policies_;
-  properties::InitRunOptions options_;
-  gpu::CudaCommKind comm_ = gpu::CudaCommKind::kAuto;
-  uint64_t device_memory_ = 0;
-  std::optional<core::Calibration> calibration_;
+  harness::ValidateRequest request_;
+  std::optional<harness::PreparedValidate> prepared_;
 };
 
 }  // namespace

@@ -1,6 +1,6 @@
 // `twinsim validate` without a GPU: the --placement options are checked before any GPU is
 // asked for (a bad value exits 2 with one line on stderr and nothing on stdout), a valid
-// command line exits 1 saying there is no GPU, and the timing rows both parts print.
+// command line exits 1 saying there is no GPU, and the timing table both parts print.
 #include "tools/cli/validate_command.h"
 
 #include <gtest/gtest.h>
@@ -13,8 +13,9 @@
 
 #include "gpu/cuda_device.h"
 #include "gpu/transfer.h"
+#include "harness/validate.h"
 #include "tools/cli/command.h"
-#include "tools/cli/validate_placement.h"
+#include "tools/cli/validate_text.h"
 
 namespace twinsim::cli {
 namespace {
@@ -118,11 +119,12 @@ TEST(TimingRowsTest, PerClassErrorInPercentAndNullWithoutAMeasurement) {
   s[gpu::TransferClass::kH2D] = {2, 1000, 0, 0.011};
   constexpr std::array<gpu::TransferClass, 2> kPcie = {gpu::TransferClass::kH2D,
                                                        gpu::TransferClass::kD2H};
-  EXPECT_EQ(TimingJson(m, s, kPcie),
+  const std::vector<harness::TimingRow> rows = harness::TimingRows(m, s, kPcie);
+  EXPECT_EQ(harness::TimingJson(rows),
             "[{\"class\":\"h2d\",\"count\":2,\"bytes\":1000,\"elements\":0,\"measured_s\":0.01,"
             "\"predicted_s\":0.011,\"error_pct\":10.000},{\"class\":\"d2h\",\"count\":0,"
             "\"bytes\":0,\"elements\":0,\"measured_s\":0,\"predicted_s\":0,\"error_pct\":null}]");
-  const std::string text = TimingText(m, s, kPcie);
+  const std::string text = TimingText(rows);
   EXPECT_NE(text.find("+10.0%"), std::string::npos) << text;
   EXPECT_NE(text.find("n/a"), std::string::npos) << text;
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3) << text;

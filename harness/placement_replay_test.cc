@@ -1,7 +1,7 @@
 // PlacementTransfers and ReplayPlacementMemory without a GPU: the replay runs on a HostDevice
 // (accounting only) whose capacity is the step's GPU budget, which must fit and refuse exactly
 // where the placement accounting does; a smaller device must disagree.
-#include "gpu/placement_replay.h"
+#include "harness/placement_replay.h"
 
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
@@ -18,13 +18,19 @@
 #include "core/model_presets.h"
 #include "core/parallel_layout.h"
 #include "core/topology_presets.h"
-#include "gpu/sim_replay.h"
+#include "harness/sim_replay.h"
 #include "policies/placement/placement.h"
 #include "policies/placement/placement_generators.h"
 #include "policies/placement/workload.h"
 
-namespace twinsim::gpu {
+namespace twinsim::harness {
 namespace {
+
+using gpu::Totals;
+using gpu::Transfer;
+using gpu::TransferClass;
+using gpu::TransferClassName;
+using gpu::TransferTotals;
 
 using placement::MemoryBudget;
 using placement::PlacementResult;
@@ -273,4 +279,4 @@ RC_GTEST_PROP(PlacementReplayProperty, ADeviceWithTheGpuBudgetFitsAndRefusesWher
 }
 
 }  // namespace
-}  // namespace twinsim::gpu
+}  // namespace twinsim::harness

@@ -11,7 +11,7 @@
 #include "policies/seed/policy.h"
 #include "properties/init_check.h"
 
-namespace twinsim::gpu {
+namespace twinsim {
 namespace {
 
 TEST(CudaBackendPlumbingTest, AnInjectedRunnerGivesTheHostBackendsBytes) {
@@ -55,4 +55,4 @@ TEST(CudaBackendPlumbingTest, AnInjectedRunnerGivesTheHostBackendsBytes) {
 }
 
 }  // namespace
-}  // namespace twinsim::gpu
+}  // namespace twinsim

@@ -1,14 +1,17 @@
 // The sim replay predicts what the device model says for each transfer class: B / PCIe
 // bandwidth (plus the route's latencies) for h2d and d2h, 2 B / HBM bandwidth for d2d, and
 // N / init throughput for init kernels — on a calibrated preset, the calibrated figures.
-#include "gpu/sim_replay.h"
+#include "harness/sim_replay.h"
 
 #include <gtest/gtest.h>
 
 #include "core/topology_presets.h"
 
-namespace twinsim::gpu {
+namespace twinsim::harness {
 namespace {
+
+using gpu::Transfer;
+using gpu::TransferClass;
 
 TEST(SimReplayTest, EachClassTakesWhatTheCalibratedModelSays) {
   StatusOr<core::Topology> t = core::MakeTopology("dgx-h100");
@@ -35,4 +38,4 @@ TEST(SimReplayTest, EachClassTakesWhatTheCalibratedModelSays) {
 }
 
 }  // namespace
-}  // namespace twinsim::gpu
+}  // namespace twinsim::harness

@@ -1,10 +1,10 @@
 // A placement step (policies/placement/placement.h) on a real device: its move log as transfers
-// to time (h2d loads, d2h evictions: gpu/chunk_moves.h measures them, gpu/sim_replay.h predicts
+// to time (h2d loads, d2h evictions: gpu/chunk_moves.h measures them, harness/sim_replay.h predicts
 // them), and its GPU memory replayed allocation by allocation on a core::Device under the same
 // budget, so that `twinsim validate` can check that the accounting's fit or OOM is the
 // device's too. Plain C++ over core::Device: a CudaDevice in validate, a HostDevice in tests.
-#ifndef TWINSIM_GPU_PLACEMENT_REPLAY_H_
-#define TWINSIM_GPU_PLACEMENT_REPLAY_H_
+#ifndef TWINSIM_HARNESS_PLACEMENT_REPLAY_H_
+#define TWINSIM_HARNESS_PLACEMENT_REPLAY_H_
 
 #include <cstdint>
 #include <optional>
@@ -18,12 +18,12 @@
 #include "policies/placement/placement.h"
 #include "policies/placement/workload.h"
 
-namespace twinsim::gpu {
+namespace twinsim::harness {
 
 // The step's moves in order, one Transfer each: a load (to Where::kGpu) is kH2D, an eviction
 // (to Where::kHost) kD2H, with the logged bytes and seconds 0. Totals(...) of the list give
 // result.h2d_bytes and result.d2h_bytes. Pure.
-std::vector<Transfer> PlacementTransfers(const placement::PlacementResult& result);
+std::vector<gpu::Transfer> PlacementTransfers(const placement::PlacementResult& result);
 
 // Note [Replaying a placement step's memory]
 // ------------------------------------------
@@ -68,6 +68,6 @@ StatusOr<MemoryReplay> ReplayPlacementMemory(core::Device& device,
                                              const placement::Workload& workload,
                                              const placement::PlacementResult& result);
 
-}  // namespace twinsim::gpu
+}  // namespace twinsim::harness
 
-#endif  // TWINSIM_GPU_PLACEMENT_REPLAY_H_
+#endif  // TWINSIM_HARNESS_PLACEMENT_REPLAY_H_

@@ -1,4 +1,4 @@
-#include "gpu/sim_replay.h"
+#include "harness/sim_replay.h"
 
 #include <algorithm>
 #include <cstring>
@@ -7,7 +7,10 @@
 #include "core/fill_request.h"
 #include "sim/sim_run.h"
 
-namespace twinsim::gpu {
+namespace twinsim::harness {
+
+using gpu::Transfer;
+using gpu::TransferClass;
 
 StatusOr<std::vector<Transfer>> PredictTransfers(const core::Topology& topology,
                                                  std::span<const Transfer> transfers) {
@@ -77,4 +80,4 @@ StatusOr<std::vector<Transfer>> PredictTransfers(const core::Topology& topology,
   return out;
 }
 
-}  // namespace twinsim::gpu
+}  // namespace twinsim::harness

@@ -1,4 +1,4 @@
-#include "gpu/placement_replay.h"
+#include "harness/placement_replay.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,11 @@
 
 #include "policies/placement/step_walk.h"
 
-namespace twinsim::gpu {
+namespace twinsim::harness {
+
+using gpu::Transfer;
+using gpu::TransferClass;
+
 namespace {
 
 using placement::PlacementResult;
@@ -246,4 +250,4 @@ StatusOr<MemoryReplay> ReplayPlacementMemory(core::Device& device,
   return out;
 }
 
-}  // namespace twinsim::gpu
+}  // namespace twinsim::harness
