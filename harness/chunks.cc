@@ -14,15 +14,14 @@
 #include "core/json.h"
 #include "core/parallel_layout.h"
 #include "core/text.h"
+#include "harness/internal/checks.h"
 
 namespace twinsim::harness {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using internal::ForOptionOf;
 
-Status ForOptionOf(std::string_view option, const Status& status) {
-  return Status::InvalidArgument(std::string(option) + ": " + std::string(status.message()));
-}
+using Json = nlohmann::ordered_json;
 
 // The option a search error is most likely about (as tools/cli/chunk_search_args.h blames it).
 std::string_view SearchOption(const placement::ChunkSearchOptions& search) {

@@ -11,6 +11,7 @@
 #include "core/text.h"
 #include "core/topology.h"
 #include "core/topology_presets.h"
+#include "harness/internal/checks.h"
 #include "kernels/torch/cuda_layout.h"
 #include "properties/memory_need.h"
 #include "properties/shard_dump.h"
@@ -18,41 +19,15 @@
 namespace twinsim::harness {
 namespace {
 
+using internal::ForOptionOf;
+using internal::CheckNames;
+
 using policies::seed::InitDevice;
 using policies::seed::Property;
 using policies::seed::SeedPolicy;
 using properties::PolicyCheck;
 using properties::Verdict;
 using Json = nlohmann::ordered_json;
-
-Status ForOptionOf(std::string_view option, const Status& status) {
-  return Status::InvalidArgument(std::string(option) + ": " + std::string(status.message()));
-}
-
-// The command line's list rules (no empty or repeated item; "all" alone) for `items`, the
-// comma-separated text the option was given as.
-Status CheckNames(std::string_view option, const std::vector<std::string>& items) {
-  std::string text;
-  for (size_t i = 0; i < items.size(); ++i) text += (i ? "," : "") + items[i];
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (items[i].empty()) {
-      return Status::InvalidArgument(std::string(option) +
-                                     ": expected comma-separated names without empty items, got " +
-                                     core::Quote(text));
-    }
-    if (items[i] == "all" && items.size() > 1) {
-      return Status::InvalidArgument(std::string(option) + ": 'all' must stand alone, got " +
-                                     core::Quote(text));
-    }
-    for (size_t j = 0; j < i; ++j) {
-      if (items[j] == items[i]) {
-        return Status::InvalidArgument(std::string(option) + ": " + core::Quote(items[i]) +
-                                       " given twice");
-      }
-    }
-  }
-  return Status::Ok();
-}
 
 int64_t GpusPerNode(const core::Topology& t) {
   return t.nodes.empty() || t.nodes[0].gpus.empty() ? 1

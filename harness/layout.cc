@@ -8,13 +8,12 @@
 #include "core/json.h"
 #include "core/model_presets.h"
 #include "core/text.h"
+#include "harness/internal/checks.h"
 
 namespace twinsim::harness {
 namespace {
 
-Status ForOptionOf(std::string_view option, const Status& status) {
-  return Status::InvalidArgument(std::string(option) + ": " + std::string(status.message()));
-}
+using internal::ForOptionOf;
 
 // A set degree's range; the messages are the command line's for the same value.
 Status CheckDegree(std::string_view option, int64_t value, int64_t max) {

@@ -12,6 +12,7 @@
 #include "core/model_presets.h"
 #include "core/text.h"
 #include "core/topology_presets.h"
+#include "harness/internal/checks.h"
 #include "policies/placement/registry.h"
 #include "policies/seed/policy.h"
 #include "properties/init_check.h"
@@ -216,9 +217,7 @@ class PreparedPlace {
 
 namespace {
 
-Status ForOptionOf(std::string_view option, const Status& status) {
-  return Status::InvalidArgument(std::string(option) + ": " + std::string(status.message()));
-}
+using internal::ForOptionOf;
 
 // Refuses steps whose activation bytes could overflow the workload's 64-bit arithmetic: a
 // generous bound on the largest op's non-model bytes (Note [Activation memory]) must stay
@@ -251,17 +250,6 @@ Status CheckPositive(std::string_view option, int64_t value, uint64_t max) {
         fmt::format("{}: expected a positive integer <= {}, got '{}'", option, max, value));
   }
   return Status::Ok();
-}
-
-// Rows of the model's learned position embedding (GPT-2's wpe); 0 when it has none.
-int64_t PositionsOfModel(const core::ModelSpec& model) {
-  for (const core::ParamSpec& p : model.params) {
-    if (p.role == core::ParamRole::kEmbedding && p.name.find("wpe") != std::string::npos &&
-        !p.shape.empty()) {
-      return p.shape[0];
-    }
-  }
-  return 0;
 }
 
 }  // namespace
@@ -353,7 +341,7 @@ StatusOr<PreparedPlacePtr> PreparePlace(const PlaceRequest& request) {
         fmt::format("--heads: the hidden size {} is not a multiple of {} heads", hidden, *heads));
   }
   p.config.heads = *heads;
-  const int64_t positions = PositionsOfModel(model);
+  const int64_t positions = internal::LearnedPositions(model);
   if (positions > 0 && p.config.seq_len > positions) {
     return Status::InvalidArgument(fmt::format("--seq: {} has {} positions, got {}",
                                                core::Quote(model.name), positions,

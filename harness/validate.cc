@@ -17,6 +17,7 @@
 #include "core/topology_presets.h"
 #include "gpu/chunk_moves.h"
 #include "gpu/cuda_device.h"
+#include "harness/internal/checks.h"
 #include "harness/placement_replay.h"
 #include "harness/sim_replay.h"
 #include "policies/placement/registry.h"
@@ -24,6 +25,9 @@
 
 namespace twinsim::harness {
 namespace {
+
+using internal::ForOptionOf;
+using internal::CheckNames;
 
 using policies::seed::Property;
 using policies::seed::SeedPolicy;
@@ -34,46 +38,6 @@ constexpr std::array<gpu::TransferClass, gpu::kNumTransferClasses> kEveryClass =
     gpu::TransferClass::kInitKernel};
 constexpr std::array<gpu::TransferClass, 2> kPcie = {gpu::TransferClass::kH2D,
                                                      gpu::TransferClass::kD2H};
-
-Status ForOptionOf(std::string_view option, const Status& status) {
-  return Status::InvalidArgument(std::string(option) + ": " + std::string(status.message()));
-}
-
-// The command line's list rules (no empty or repeated item; "all" alone) for `items`, the
-// comma-separated text the option was given as.
-Status CheckNames(std::string_view option, const std::vector<std::string>& items) {
-  std::string text;
-  for (size_t i = 0; i < items.size(); ++i) text += (i ? "," : "") + items[i];
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (items[i].empty()) {
-      return Status::InvalidArgument(std::string(option) +
-                                     ": expected comma-separated names without empty items, got " +
-                                     core::Quote(text));
-    }
-    if (items[i] == "all" && items.size() > 1) {
-      return Status::InvalidArgument(std::string(option) + ": 'all' must stand alone, got " +
-                                     core::Quote(text));
-    }
-    for (size_t j = 0; j < i; ++j) {
-      if (items[j] == items[i]) {
-        return Status::InvalidArgument(std::string(option) + ": " + core::Quote(items[i]) +
-                                       " given twice");
-      }
-    }
-  }
-  return Status::Ok();
-}
-
-// Rows of the model's learned position embedding (GPT-2's wpe); 0 when it has none.
-int64_t PositionsOf(const core::ModelSpec& model) {
-  for (const core::ParamSpec& p : model.params) {
-    if (p.role == core::ParamRole::kEmbedding && p.name.find("wpe") != std::string::npos &&
-        !p.shape.empty()) {
-      return p.shape[0];
-    }
-  }
-  return 0;
-}
 
 // The placement step's checks and build (batch 1, rank 0), in the command line's order.
 Status PreparePlacement(const ValidateRequest& request, PreparedValidate& p) {
@@ -113,7 +77,7 @@ Status PreparePlacement(const ValidateRequest& request, PreparedValidate& p) {
     }
     p.config.seq_len = static_cast<int64_t>(*request.seq);
   }
-  const int64_t positions = PositionsOf(model);
+  const int64_t positions = internal::LearnedPositions(model);
   if (positions > 0 && p.config.seq_len > positions) {
     return Status::InvalidArgument(fmt::format("--seq: {} has {} positions, got {}",
                                                core::Quote(model.name), positions,

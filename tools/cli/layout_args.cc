@@ -148,14 +148,4 @@ std::string LayoutLine(const core::ParallelLayout& layout, int rank) {
       coords.dp, coords.pp, coords.tp, coords.cp);
 }
 
-int64_t PositionsOf(const core::ModelSpec& model) {
-  for (const core::ParamSpec& p : model.params) {
-    if (p.role == core::ParamRole::kEmbedding && p.name.find("wpe") != std::string::npos &&
-        !p.shape.empty()) {
-      return p.shape[0];
-    }
-  }
-  return 0;
-}
-
 }  // namespace twinsim::cli

@@ -67,10 +67,6 @@ class LayoutArgs {
 // tp 1, cp 0)". REQUIRES: 0 <= rank < layout.world_size(). Pure.
 std::string LayoutLine(const core::ParallelLayout& layout, int rank);
 
-// Rows of the model's learned position embedding (GPT-2's wpe): the longest sequence it
-// takes; 0 when it has none. Pure.
-int64_t PositionsOf(const core::ModelSpec& model);
-
 }  // namespace twinsim::cli
 
 #endif  // TWINSIM_TOOLS_CLI_LAYOUT_ARGS_H_
