@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "harness/json_line.h"
@@ -72,6 +73,81 @@ TEST(RunRngFillTest, ABlockHoldsTheFlatParametersElements) {
   ASSERT_TRUE(part.ok());
   EXPECT_EQ(part->values, std::vector<float>(whole->values.begin() + 3, whole->values.begin() + 9));
   EXPECT_EQ(RoundTrip(*part), *part);
+}
+
+// Every init kind and dtype: a sub-range or a 2-D block holds exactly the elements of the whole
+// flat fill it names (what `rng fill --begin/--end` and `--row-begin ...` print; the CLI test
+// keeps one case of each).
+const char* const kDists[] = {"normal:std=0.02", "uniform:a=-0.5,b=0.5", "trunc_normal:std=0.02",
+                              "kaiming_uniform:fan_in=63,a=2.2360679775", "constant:value=0.25"};
+const char* const kDtypes[] = {"fp32", "bf16", "fp16"};
+
+RngFillRequest Whole(const char* dist, const char* dtype, uint64_t numel) {
+  RngFillRequest q;
+  q.seed = 0x5eed;
+  q.param = "layers.3.mlp.w1.weight";
+  q.dist = dist;
+  q.dtype = dtype;
+  q.numel = numel;
+  return q;
+}
+
+TEST(RunRngFillTest, SubRangesEqualTheSameElementsOfTheWholeFill) {
+  constexpr uint64_t kNumel = 1001;  // not a multiple of the 4-element Philox block
+  for (const char* dist : kDists) {
+    for (const char* dtype : kDtypes) {
+      StatusOr<RngFillReport> whole = RunRngFill(Whole(dist, dtype, kNumel));
+      ASSERT_TRUE(whole.ok()) << whole.status().message();
+      ASSERT_EQ(whole->values.size(), kNumel);
+      const std::pair<uint64_t, uint64_t> ranges[] = {{0, 0},      {0, 1},     {1, 2},
+                                                      {3, 17},     {5, 9},     {500, 500},
+                                                      {998, 1001}, {1000, 1001}, {0, kNumel},
+                                                      {2, 1000}};
+      for (const auto& [b, e] : ranges) {
+        RngFillRequest q = Whole(dist, dtype, kNumel);
+        q.begin = b;
+        q.end = e;
+        StatusOr<RngFillReport> part = RunRngFill(q);
+        ASSERT_TRUE(part.ok()) << part.status().message();
+        EXPECT_EQ(part->values, std::vector<float>(whole->values.begin() + b,
+                                                   whole->values.begin() + e))
+            << dist << " " << dtype << " [" << b << ", " << e << ")";
+      }
+    }
+  }
+}
+
+TEST(RunRngFillTest, BlocksEqualTheCorrespondingEntriesOfTheWholeFill) {
+  constexpr uint64_t kRows = 7, kCols = 9;
+  struct Block {
+    uint64_t r0, r1, c0, c1;
+  };
+  const Block blocks[] = {{0, 7, 0, 9}, {2, 5, 3, 8}, {0, 1, 0, 9}, {6, 7, 8, 9},
+                          {0, 7, 4, 5}, {3, 3, 0, 9}, {1, 6, 0, 0}, {4, 7, 1, 9}};
+  for (const char* dist : kDists) {
+    for (const char* dtype : kDtypes) {
+      StatusOr<RngFillReport> whole = RunRngFill(Whole(dist, dtype, kRows * kCols));
+      ASSERT_TRUE(whole.ok()) << whole.status().message();
+      for (const Block& b : blocks) {
+        RngFillRequest q = Whole(dist, dtype, 0);
+        q.numel.reset();
+        q.rows = kRows;
+        q.cols = kCols;
+        q.row_begin = b.r0;
+        q.row_end = b.r1;
+        q.col_begin = b.c0;
+        q.col_end = b.c1;
+        StatusOr<RngFillReport> got = RunRngFill(q);
+        ASSERT_TRUE(got.ok()) << got.status().message();
+        std::vector<float> expected;
+        for (uint64_t r = b.r0; r < b.r1; ++r) {
+          for (uint64_t c = b.c0; c < b.c1; ++c) expected.push_back(whole->values[r * kCols + c]);
+        }
+        EXPECT_EQ(got->values, expected) << dist << " " << dtype << " rows [" << b.r0 << ", "
+                                         << b.r1 << ") cols [" << b.c0 << ", " << b.c1 << ")";
+      }
+    }
+  }
 }
 
 TEST(RunRngFillTest, BatchesStopWhenTheCallerSaysSo) {
