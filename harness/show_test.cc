@@ -156,9 +156,11 @@ TEST(RunShowPolicyTest, ReportsSeedAndPlacementPolicies) {
 
 TEST(RunShowPolicyTest, RefusesAnUnknownPolicyListingBothKinds) {
   const std::string message = ShowPolicyRequest{"gemini"}.Validate().message();
-  EXPECT_TRUE(StartsWith(message, "unknown policy 'gemini'")) << message;
-  EXPECT_NE(message.find("seed policies: torch-serial"), std::string::npos) << message;
-  EXPECT_NE(message.find("placement policies: "), std::string::npos) << message;
+  // As `twinsim show policy gemini` prints it: no near name, then both lists.
+  EXPECT_TRUE(StartsWith(message, "unknown policy 'gemini' (seed policies: torch-serial, "))
+      << message;
+  EXPECT_NE(message.find("; placement policies: "), std::string::npos) << message;
+  EXPECT_EQ(message.back(), ')') << message;
 }
 
 }  // namespace
