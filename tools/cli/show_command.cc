@@ -10,7 +10,9 @@
 #include <string_view>
 #include <utility>
 
+#include "core/model_spec.h"
 #include "harness/json_line.h"
+#include "harness/layout.h"
 #include "harness/show.h"
 #include "tools/cli/args.h"
 #include "tools/cli/layout_args.h"
@@ -116,7 +118,11 @@ class ShowLayoutCommand final : public Command {
   }
 
   Status Validate() override {
+    // The model's errors come first, as LayoutArgs::Make gives them.
+    TWINSIM_ASSIGN_OR_RETURN(core::ModelSpec model,
+                             harness::LoadModel(layout_args_.model_text()));
     TWINSIM_ASSIGN_OR_RETURN(request_.layout, layout_args_.Request());
+    request_.layout.model_spec = std::move(model);
     if (!json_) request_.max_ranks = kShowTextMaxRanks;
     return request_.Validate();
   }
