@@ -1,72 +1,46 @@
+// `twinsim rng philox|fill|torch-cpu|torch-cuda` (and `rng invariance`,
+// invariance_command.h): declares the options, parses their text into the requests of
+// harness/rng.h, runs them and prints the values, one C99 hex float per line or one JSON line.
 #include "tools/cli/rng_command.h"
 
-#include "tools/cli/invariance_command.h"
-
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
-#include <tuple>
+#include <string_view>
 #include <utility>
 #include <vector>
 
-#include "kernels/dtype.h"
-#include "kernels/fill.h"
-#include "kernels/resolve.h"
-#include "kernels/philox.h"
-#include "kernels/torch/cpu_generator.h"
+#include "harness/json_line.h"
+#include "harness/rng.h"
 #include "kernels/torch/cuda_layout.h"
 #include "tools/cli/args.h"
+#include "tools/cli/invariance_command.h"
 
 namespace twinsim::cli {
 namespace {
 
-using kernels::DType;
-
 constexpr char kSeedExpected[] = "an unsigned 64-bit integer (decimal or 0x hex)";
 
-// Elements computed per batch: bounds memory for any range while keeping calls large.
-constexpr uint64_t kBatchElements = uint64_t{1} << 16;
-
-// Prefixes a library status message with the option it is about.
-// Writes a sequence of floats as hex floats: one per line, or as the elements of a JSON array
-// of strings (the caller writes the brackets).
-class ValueWriter {
- public:
-  ValueWriter(Output& out, bool json) : out_(out), json_(json) {}
-
-  void Add(float value) {
-    if (json_) {
-      if (!first_) out_.Append(',');
-      out_.Append('"');
-      out_.AppendHexFloat(value);
-      out_.Append('"');
-    } else {
-      out_.AppendHexFloat(value);
-      out_.Append('\n');
-    }
-    first_ = false;
+// Each value on its own line as a C99 hex float.
+void PrintValues(Output& out, std::span<const float> values) {
+  for (const float v : values) {
+    out.AppendHexFloat(v);
+    out.Append('\n');
   }
+}
 
-  void AddAll(const std::vector<float>& values) {
-    for (const float v : values) Add(v);
-  }
-
- private:
-  Output& out_;
-  bool json_;
-  bool first_ = true;
-};
-
-// Writes `"key":` (after a comma unless it is the first key of the object).
-void JsonKey(Output& out, std::string_view key, bool first = false) {
-  if (!first) out.Append(',');
-  out.AppendJsonString(key);
-  out.Append(':');
+// Parses `text` into `field` when the option was given (`text` not empty).
+Status ParseGivenDouble(std::string_view option, const std::string& text,
+                        std::optional<double>& field) {
+  if (text.empty()) return Status::Ok();
+  TWINSIM_ASSIGN_OR_RETURN(field, ParseFiniteDouble(option, text));
+  return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -89,28 +63,27 @@ class PhiloxCommand final : public Command {
   }
 
   Status Validate() override {
-    StatusOr<std::vector<uint32_t>> key = ParseHexWords32("--key", key_text_, 2);
-    if (!key.ok()) return key.status();
-    StatusOr<std::vector<uint32_t>> counter = ParseHexWords32("--counter", counter_text_, 4);
-    if (!counter.ok()) return counter.status();
-    std::copy(key->begin(), key->end(), key_.w);
-    std::copy(counter->begin(), counter->end(), counter_.w);
+    TWINSIM_ASSIGN_OR_RETURN(const std::vector<uint32_t> key,
+                             ParseHexWords32("--key", key_text_, 2));
+    TWINSIM_ASSIGN_OR_RETURN(const std::vector<uint32_t> counter,
+                             ParseHexWords32("--counter", counter_text_, 4));
+    std::copy(key.begin(), key.end(), request_.key.begin());
+    std::copy(counter.begin(), counter.end(), request_.counter.begin());
     return Status::Ok();
   }
 
   Status Execute(Output& out) override {
-    const kernels::PhiloxCounter r = kernels::Philox4x32(counter_, key_);
+    const harness::RngPhiloxReport r = harness::RunRngPhilox(request_);
     char line[64];
     std::snprintf(line, sizeof line, "%08" PRIx32 " %08" PRIx32 " %08" PRIx32 " %08" PRIx32 "\n",
-                  r.w[0], r.w[1], r.w[2], r.w[3]);
+                  r.words[0], r.words[1], r.words[2], r.words[3]);
     out.Append(line);
     return Status::Ok();
   }
 
  private:
   std::string key_text_, counter_text_;
-  kernels::PhiloxKey key_{};
-  kernels::PhiloxCounter counter_{};
+  harness::RngPhiloxRequest request_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -122,10 +95,10 @@ class FillCommand final : public Command {
     app.add_option("--seed", seed_text_, "Root seed: unsigned 64-bit, decimal or 0x hex")
         ->type_name("S")
         ->required();
-    app.add_option("--param", param_, "Stable parameter name, e.g. layers.0.attn.wq.weight")
+    app.add_option("--param", request_.param, "Stable parameter name, e.g. layers.0.attn.wq.weight")
         ->type_name("NAME")
         ->required();
-    app.add_option("--dist", dist_text_, "Initializer spec KIND[:key=value,...]; see below")
+    app.add_option("--dist", request_.dist, "Initializer spec KIND[:key=value,...]; see below")
         ->type_name("SPEC")
         ->required();
     app.add_option("--numel", numel_text_, "Number of elements of a flat parameter")
@@ -145,7 +118,7 @@ class FillCommand final : public Command {
         ->type_name("C0");
     app.add_option("--col-end", col_end_text_, "One past the last column (default C)")
         ->type_name("C1");
-    app.add_option("--dtype", dtype_text_, "Storage dtype: fp32 (default), bf16 or fp16")
+    app.add_option("--dtype", request_.dtype, "Storage dtype: fp32 (default), bf16 or fp16")
         ->type_name("DTYPE");
     app.add_option("--draw", draw_text_, "Draw index, 0 for the first init (default 0)")
         ->type_name("D");
@@ -166,224 +139,67 @@ class FillCommand final : public Command {
   }
 
   Status Validate() override {
-    StatusOr<uint64_t> seed = ParseUint64("--seed", seed_text_, kSeedExpected);
-    if (!seed.ok()) return seed.status();
-    if (param_.empty()) {
-      return Status::InvalidArgument("--param: expected a non-empty parameter name, got ''");
-    }
-    if (!IsValidUtf8(param_)) {
-      return Status::InvalidArgument("--param: expected a name in UTF-8, got " + Quote(param_));
-    }
-    StatusOr<core::InitSpec> spec = core::ParseInitSpec(dist_text_);
-    if (!spec.ok()) return ForOption("--dist", spec.status());
-    StatusOr<kernels::Transform> transform = kernels::Resolve(*spec);
-    if (!transform.ok()) return ForOption("--dist", transform.status());
-    if (!dtype_text_.empty()) {
-      StatusOr<DType> dtype = kernels::ParseDType(dtype_text_);
-      if (!dtype.ok()) return ForOption("--dtype", dtype.status());
-      dtype_ = *dtype;
-    }
+    harness::RngFillRequest& q = request_;
+    TWINSIM_ASSIGN_OR_RETURN(q.seed, ParseUint64("--seed", seed_text_, kSeedExpected));
     if (!draw_text_.empty()) {
-      StatusOr<uint64_t> draw =
-          ParseUint64AtMost("--draw", draw_text_, std::numeric_limits<uint32_t>::max());
-      if (!draw.ok()) return draw.status();
-      stream_.draw = static_cast<uint32_t>(*draw);
+      TWINSIM_ASSIGN_OR_RETURN(
+          const uint64_t draw,
+          ParseUint64AtMost("--draw", draw_text_, std::numeric_limits<uint32_t>::max()));
+      q.draw = static_cast<uint32_t>(draw);
     }
-    seed_ = *seed;
-    stream_.key = kernels::DeriveParamKey(seed_, param_);
-    spec_ = *spec;
-    transform_ = *transform;
-    return numel_text_.empty() && (!rows_text_.empty() || !cols_text_.empty()) ? Validate2D()
-                                                                               : ValidateFlat();
+    const std::pair<const char*, std::pair<const std::string*, std::optional<uint64_t>*>>
+        sizes[] = {{"--numel", {&numel_text_, &q.numel}},
+                   {"--begin", {&begin_text_, &q.begin}},
+                   {"--end", {&end_text_, &q.end}},
+                   {"--rows", {&rows_text_, &q.rows}},
+                   {"--cols", {&cols_text_, &q.cols}},
+                   {"--row-begin", {&row_begin_text_, &q.row_begin}},
+                   {"--row-end", {&row_end_text_, &q.row_end}},
+                   {"--col-begin", {&col_begin_text_, &q.col_begin}},
+                   {"--col-end", {&col_end_text_, &q.col_end}}};
+    for (const auto& [name, text_and_field] : sizes) {
+      const auto& [text, field] = text_and_field;
+      if (text->empty()) continue;
+      TWINSIM_ASSIGN_OR_RETURN(*field, ParseUint64(name, *text));
+    }
+    TWINSIM_ASSIGN_OR_RETURN(plan_, harness::PlanRngFill(q));
+    return Status::Ok();
   }
 
   Status Execute(Output& out) override {
-    ValueWriter values(out, json_);
-    if (json_) WriteJsonHeader(out);
-    std::vector<float> batch(kBatchElements);  // float-aligned storage for any dtype
-    if (is_block_) {
-      // Bands of whole rows when a row is short, else one row at a time in column segments.
-      // Steps are computed so that no index ever passes the block's end (no wrap-around).
-      const uint64_t width = block_.col_end - block_.col_begin;
-      const uint64_t band_rows =
-          std::max<uint64_t>(1, kBatchElements / std::max<uint64_t>(width, 1));
-      for (uint64_t r = block_.row_begin; width > 0 && r < block_.row_end && out.ok();) {
-        kernels::Block2D part = block_;
-        part.row_begin = r;
-        part.row_end = r + std::min(band_rows, block_.row_end - r);
-        for (uint64_t c = block_.col_begin; c < block_.col_end;) {
-          part.col_begin = c;
-          part.col_end = c + std::min(kBatchElements, block_.col_end - c);
-          kernels::FillBlock2D(stream_, transform_, dtype_, part, batch.data());
-          const uint64_t n = (part.row_end - part.row_begin) * (part.col_end - part.col_begin);
-          for (uint64_t i = 0; i < n; ++i) {
-            values.Add(kernels::LoadAsFloat(dtype_, batch.data(), i));
-          }
-          c = part.col_end;
-        }
-        r = part.row_end;
-      }
-    } else {
-      for (uint64_t e = begin_; e < end_ && out.ok();) {
-        const uint64_t n = std::min(kBatchElements, end_ - e);
-        kernels::FillRange(stream_, transform_, dtype_, e, e + n, batch.data());
-        for (uint64_t i = 0; i < n; ++i) {
-          values.Add(kernels::LoadAsFloat(dtype_, batch.data(), i));
-        }
-        e += n;
-      }
+    if (json_) {
+      // The header's JSON without its empty value list ("[]}"), then the values as they come.
+      std::string header = harness::CompactJson(harness::FillReportHeader(*plan_));
+      header.resize(header.size() - 2);
+      out.Append(header);
     }
+    bool first = true;
+    harness::ForEachFillBatch(*plan_, [&](std::span<const float> values) {
+      if (!json_) {
+        PrintValues(out, values);
+        return out.ok();
+      }
+      for (const float v : values) {
+        if (!first) out.Append(',');
+        first = false;
+        out.Append('"');
+        out.AppendHexFloat(v);
+        out.Append('"');
+      }
+      return out.ok();
+    });
     if (json_) out.Append("]}\n");
     return Status::Ok();
   }
 
  private:
-  // --numel with optional --begin/--end.
-  Status ValidateFlat() {
-    for (const auto& [name, text] : BlockOptions()) {
-      if (!text->empty()) {
-        return Status::InvalidArgument(std::string(name) +
-                                       ": cannot be combined with --numel (a flat parameter); "
-                                       "use --begin/--end");
-      }
-    }
-    if (numel_text_.empty()) {
-      return Status::InvalidArgument(
-          "--numel: missing; give --numel N for a flat parameter or --rows R --cols C for a "
-          "2-D one");
-    }
-    StatusOr<uint64_t> numel = ParseUint64("--numel", numel_text_);
-    if (!numel.ok()) return numel.status();
-    numel_ = *numel;
-    end_ = numel_;
-    if (!end_text_.empty()) {
-      StatusOr<uint64_t> end = ParseUint64("--end", end_text_);
-      if (!end.ok()) return end.status();
-      if (*end > numel_) {
-        return Status::InvalidArgument("--end: expected at most --numel (" +
-                                       std::to_string(numel_) + "), got " + Quote(end_text_));
-      }
-      end_ = *end;
-    }
-    if (!begin_text_.empty()) {
-      StatusOr<uint64_t> begin = ParseUint64("--begin", begin_text_);
-      if (!begin.ok()) return begin.status();
-      if (*begin > end_) {
-        return Status::InvalidArgument(std::string("--begin: expected at most ") +
-                                       (end_text_.empty() ? "--numel (" : "--end (") +
-                                       std::to_string(end_) + "), got " + Quote(begin_text_));
-      }
-      begin_ = *begin;
-    }
-    return Status::Ok();
-  }
-
-  // --rows/--cols with optional --row-begin/--row-end/--col-begin/--col-end.
-  Status Validate2D() {
-    for (const auto& [name, text] : {std::pair{"--begin", &begin_text_}, {"--end", &end_text_}}) {
-      if (!text->empty()) {
-        return Status::InvalidArgument(
-            std::string(name) +
-            ": only valid with --numel; for a 2-D block use --row-begin/--row-end and "
-            "--col-begin/--col-end");
-      }
-    }
-    if (rows_text_.empty()) return Status::InvalidArgument("--rows: missing; --cols needs --rows");
-    if (cols_text_.empty()) return Status::InvalidArgument("--cols: missing; --rows needs --cols");
-    is_block_ = true;
-    StatusOr<uint64_t> rows = ParseUint64("--rows", rows_text_);
-    if (!rows.ok()) return rows.status();
-    StatusOr<uint64_t> cols = ParseUint64("--cols", cols_text_);
-    if (!cols.ok()) return cols.status();
-    block_.rows = *rows;
-    block_.cols = *cols;
-    block_.row_end = block_.rows;
-    block_.col_end = block_.cols;
-    const std::pair<const char*, std::pair<const std::string*, uint64_t*>> bounds[] = {
-        {"--row-begin", {&row_begin_text_, &block_.row_begin}},
-        {"--row-end", {&row_end_text_, &block_.row_end}},
-        {"--col-begin", {&col_begin_text_, &block_.col_begin}},
-        {"--col-end", {&col_end_text_, &block_.col_end}},
-    };
-    for (const auto& [name, text_and_field] : bounds) {
-      const auto& [text, field] = text_and_field;
-      if (text->empty()) continue;
-      StatusOr<uint64_t> value = ParseUint64(name, *text);
-      if (!value.ok()) return value.status();
-      *field = *value;
-    }
-    if (const Status valid = kernels::ValidateBlock(block_); !valid.ok()) {
-      const kernels::Block2D& b = block_;
-      const char* options =
-          (b.row_begin > b.row_end || b.row_end > b.rows)   ? "--row-begin/--row-end"
-          : (b.col_begin > b.col_end || b.col_end > b.cols) ? "--col-begin/--col-end"
-                                                            : "--rows/--cols";
-      return ForOption(options, valid);
-    }
-    numel_ = block_.rows * block_.cols;  // ValidateBlock checked that it fits
-    return Status::Ok();
-  }
-
-  std::vector<std::pair<const char*, const std::string*>> BlockOptions() const {
-    return {{"--rows", &rows_text_},           {"--cols", &cols_text_},
-            {"--row-begin", &row_begin_text_}, {"--row-end", &row_end_text_},
-            {"--col-begin", &col_begin_text_}, {"--col-end", &col_end_text_}};
-  }
-
-  void WriteJsonHeader(Output& out) const {
-    out.Append('{');
-    JsonKey(out, "seed", /*first=*/true);
-    out.AppendUnsigned(seed_);
-    JsonKey(out, "param");
-    out.AppendJsonString(param_);
-    if (is_block_) {
-      JsonKey(out, "rows");
-      out.AppendUnsigned(block_.rows);
-      JsonKey(out, "cols");
-      out.AppendUnsigned(block_.cols);
-    }
-    JsonKey(out, "numel");
-    out.AppendUnsigned(numel_);
-    JsonKey(out, "dist");
-    out.AppendJsonString(core::FormatInitSpec(spec_));
-    JsonKey(out, "dtype");
-    out.AppendJsonString(kernels::DTypeName(dtype_));
-    JsonKey(out, "draw");
-    out.AppendUnsigned(stream_.draw);
-    if (is_block_) {
-      const std::pair<const char*, uint64_t> bounds[] = {{"row_begin", block_.row_begin},
-                                                         {"row_end", block_.row_end},
-                                                         {"col_begin", block_.col_begin},
-                                                         {"col_end", block_.col_end}};
-      for (const auto& [key, value] : bounds) {
-        JsonKey(out, key);
-        out.AppendUnsigned(value);
-      }
-    } else {
-      JsonKey(out, "begin");
-      out.AppendUnsigned(begin_);
-      JsonKey(out, "end");
-      out.AppendUnsigned(end_);
-    }
-    JsonKey(out, "values");
-    out.Append('[');
-  }
-
-  // As given on the command line.
-  std::string seed_text_, param_, dist_text_, numel_text_, begin_text_, end_text_;
+  std::string seed_text_, numel_text_, begin_text_, end_text_;
   std::string rows_text_, cols_text_, row_begin_text_, row_end_text_, col_begin_text_,
       col_end_text_;
-  std::string dtype_text_, draw_text_;
+  std::string draw_text_;
   bool json_ = false;
-  // Validated.
-  uint64_t seed_ = 0;
-  core::InitSpec spec_;
-  kernels::Transform transform_;
-  kernels::ParamStream stream_;
-  DType dtype_ = DType::kFp32;
-  bool is_block_ = false;
-  uint64_t numel_ = 0, begin_ = 0, end_ = 0;
-  kernels::Block2D block_;
+  harness::RngFillRequest request_;
+  std::optional<harness::RngFillPlan> plan_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -395,7 +211,7 @@ class TorchCpuCommand final : public Command {
     app.add_option("--seed", seed_text_, "torch.manual_seed(S): unsigned 64-bit, decimal or 0x hex")
         ->type_name("S")
         ->required();
-    app.add_option("--op", op_, "rand, normal or linear")->type_name("OP")->required();
+    app.add_option("--op", request_.op, "rand, normal or linear")->type_name("OP")->required();
     app.add_option("--shape", shape_text_,
                    "rand/normal: the tensor shape A[,B,...]; linear: OUT,IN")
         ->type_name("SHAPE")
@@ -403,7 +219,7 @@ class TorchCpuCommand final : public Command {
     app.add_option("--mean", mean_text_, "normal only: the mean (default 0)")->type_name("M");
     app.add_option("--std", std_text_, "normal only: the standard deviation (default 1)")
         ->type_name("SD");
-    app.add_flag("--no-bias", no_bias_, "linear only: nn.Linear(IN, OUT, bias=False)");
+    app.add_flag("--no-bias", request_.no_bias, "linear only: nn.Linear(IN, OUT, bias=False)");
     app.add_option("--capability", capability_text_,
                    "ATen CPU capability: avx2 (default for rand, linear) or default "
                    "(ATEN_CPU_CAPABILITY=default; the only one modelled for normal)")
@@ -422,119 +238,47 @@ class TorchCpuCommand final : public Command {
   }
 
   Status Validate() override {
-    StatusOr<uint64_t> seed = ParseUint64("--seed", seed_text_, kSeedExpected);
-    if (!seed.ok()) return seed.status();
-    seed_ = *seed;
-    if (op_ != "rand" && op_ != "normal" && op_ != "linear") {
-      return Status::InvalidArgument("--op: expected one of rand, normal, linear, got " +
-                                     Quote(op_));
+    harness::RngTorchCpuRequest& q = request_;
+    TWINSIM_ASSIGN_OR_RETURN(q.seed, ParseUint64("--seed", seed_text_, kSeedExpected));
+    const bool linear = q.op == "linear";
+    if (q.op == "rand" || q.op == "normal" || linear) {
+      TWINSIM_ASSIGN_OR_RETURN(q.shape, linear ? ParseShape("--shape", shape_text_, 2, 2)
+                                               : ParseShape("--shape", shape_text_, 1, 8));
     }
-    const bool linear = op_ == "linear";
-    StatusOr<std::vector<int64_t>> shape = linear ? ParseShape("--shape", shape_text_, 2, 2)
-                                                  : ParseShape("--shape", shape_text_, 1, 8);
-    if (!shape.ok()) return shape.status();
-    shape_ = *shape;
-    if (op_ != "normal") {
-      for (const auto& [name, text] : {std::pair{"--mean", &mean_text_}, {"--std", &std_text_}}) {
-        if (!text->empty()) {
-          return Status::InvalidArgument(std::string(name) + ": only valid with --op normal");
-        }
-      }
+    if (q.op != "normal") {
+      // Given at all is what the request refuses, before their values are read.
+      if (!mean_text_.empty()) q.mean = 0.0;
+      if (!std_text_.empty()) q.std = 1.0;
     } else {
-      if (!mean_text_.empty()) {
-        StatusOr<double> mean = ParseFiniteDouble("--mean", mean_text_);
-        if (!mean.ok()) return mean.status();
-        mean_ = *mean;
-      }
+      TWINSIM_RETURN_IF_ERROR(ParseGivenDouble("--mean", mean_text_, q.mean));
       if (!std_text_.empty()) {
         StatusOr<double> std = ParseFiniteDouble("--std", std_text_);
-        if (!std.ok() || *std < 0) {
+        if (!std.ok()) {
           return Status::InvalidArgument("--std: expected a non-negative number, got " +
                                          Quote(std_text_));
         }
-        std_ = *std;
+        q.std = *std;
       }
     }
-    if (no_bias_ && !linear) {
-      return Status::InvalidArgument("--no-bias: only valid with --op linear");
-    }
-    if (!capability_text_.empty()) {
-      if (capability_text_ == "avx2") {
-        capability_ = kernels::torch::CpuCapability::kAvx2;
-      } else if (capability_text_ == "default") {
-        capability_ = kernels::torch::CpuCapability::kDefault;
-      } else {
-        return Status::InvalidArgument("--capability: expected avx2 or default, got " +
-                                       Quote(capability_text_));
-      }
-      if (op_ == "normal" && capability_ != kernels::torch::CpuCapability::kDefault) {
-        return Status::InvalidArgument(
-            "--capability: normal is modelled only under 'default' (ATEN_CPU_CAPABILITY="
-            "default); PyTorch's AVX2 normal_ differs in the last bits for 16 or more "
-            "elements");
-      }
-    }
-    return Status::Ok();
+    q.capability = capability_text_;
+    return q.Validate();
   }
 
   Status Execute(Output& out) override {
-    namespace torch = kernels::torch;
+    TWINSIM_ASSIGN_OR_RETURN(const harness::RngTorchCpuReport r, harness::RunRngTorchCpu(request_));
     if (json_) {
-      out.Append('{');
-      JsonKey(out, "seed", /*first=*/true);
-      out.AppendUnsigned(seed_);
-      JsonKey(out, "op");
-      out.AppendJsonString(op_);
-      JsonKey(out, "shape");
-      out.Append('[');
-      for (size_t i = 0; i < shape_.size(); ++i) {
-        if (i > 0) out.Append(',');
-        out.AppendUnsigned(static_cast<uint64_t>(shape_[i]));
-      }
-      out.Append(']');
-    }
-    if (op_ == "linear") {
-      const torch::LinearParams params =
-          torch::Linear(seed_, shape_[0], shape_[1], /*bias=*/!no_bias_, capability_);
-      if (json_) {
-        JsonKey(out, "weight");
-        out.Append('[');
-        ValueWriter(out, true).AddAll(params.weight);
-        out.Append(']');
-        JsonKey(out, "bias");
-        out.Append('[');
-        ValueWriter(out, true).AddAll(params.bias);
-        out.Append("]}\n");
-      } else {
-        ValueWriter values(out, false);
-        values.AddAll(params.weight);
-        values.AddAll(params.bias);
-      }
-      return Status::Ok();
-    }
-    int64_t numel = 1;
-    for (const int64_t d : shape_) numel *= d;  // ParseShape checked that it fits
-    const std::vector<float> values =
-        op_ == "rand" ? torch::Rand(seed_, numel) : torch::Normal(seed_, numel, mean_, std_);
-    if (json_) {
-      JsonKey(out, "values");
-      out.Append('[');
-      ValueWriter(out, true).AddAll(values);
-      out.Append("]}\n");
+      out.Append(harness::CompactJson(r) + "\n");
     } else {
-      ValueWriter(out, false).AddAll(values);
+      PrintValues(out, r.op == "linear" ? r.weight : r.values);
+      PrintValues(out, r.bias);
     }
     return Status::Ok();
   }
 
  private:
-  std::string seed_text_, op_, shape_text_, mean_text_, std_text_, capability_text_;
-  bool no_bias_ = false;
+  std::string seed_text_, shape_text_, mean_text_, std_text_, capability_text_;
   bool json_ = false;
-  uint64_t seed_ = 0;
-  std::vector<int64_t> shape_;
-  double mean_ = 0.0, std_ = 1.0;
-  kernels::torch::CpuCapability capability_ = kernels::torch::CpuCapability::kAvx2;
+  harness::RngTorchCpuRequest request_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -557,7 +301,7 @@ class TorchCudaCommand final : public Command {
     app.add_option("--from", from_text_, "uniform_(from, to): lower bound (default 0)")
         ->type_name("A");
     app.add_option("--to", to_text_, "uniform_(from, to): upper bound (default 1)")->type_name("B");
-    app.add_option("--op", op_, "uniform (default) or normal")->type_name("OP");
+    app.add_option("--op", request_.op, "uniform (default) or normal")->type_name("OP");
     app.add_option("--mean", mean_text_, "normal_(mean, std): the mean (default 0)")
         ->type_name("M");
     app.add_option("--std", std_text_, "normal_(mean, std): the standard deviation (default 1)")
@@ -577,88 +321,37 @@ class TorchCudaCommand final : public Command {
   }
 
   Status Validate() override {
-    StatusOr<uint64_t> seed = ParseUint64("--seed", seed_text_, kSeedExpected);
-    if (!seed.ok()) return seed.status();
-    seed_ = *seed;
-    StatusOr<uint64_t> numel =
-        ParseUint64AtMost("--numel", numel_text_, std::numeric_limits<int64_t>::max());
-    if (!numel.ok()) return numel.status();
-    numel_ = static_cast<int64_t>(*numel);
-    StatusOr<kernels::torch::CudaDeviceProfile> profile =
-        kernels::torch::CudaDeviceProfileByName(gpu_text_);
-    if (!profile.ok()) return ForOption("--gpu", profile.status());
-    profile_ = *profile;
+    harness::RngTorchCudaRequest& q = request_;
+    TWINSIM_ASSIGN_OR_RETURN(q.seed, ParseUint64("--seed", seed_text_, kSeedExpected));
+    TWINSIM_ASSIGN_OR_RETURN(
+        const uint64_t numel,
+        ParseUint64AtMost("--numel", numel_text_, std::numeric_limits<int64_t>::max()));
+    q.numel = static_cast<int64_t>(numel);
+    q.gpu = gpu_text_;
     if (!offset_text_.empty()) {
-      StatusOr<uint64_t> offset = ParseUint64("--offset", offset_text_);
-      if (!offset.ok()) return offset.status();
-      offset_ = *offset;
+      TWINSIM_ASSIGN_OR_RETURN(q.offset, ParseUint64("--offset", offset_text_));
     }
-    for (const auto& [name, text, field] :
-         {std::tuple{"--from", &from_text_, &from_}, std::tuple{"--to", &to_text_, &to_}}) {
-      if (text->empty()) continue;
-      StatusOr<double> value = ParseFiniteDouble(name, *text);
-      if (!value.ok()) return value.status();
-      *field = *value;
+    TWINSIM_RETURN_IF_ERROR(ParseGivenDouble("--from", from_text_, q.from));
+    TWINSIM_RETURN_IF_ERROR(ParseGivenDouble("--to", to_text_, q.to));
+    if (q.op != "normal") {
+      // Given at all is what the request refuses, before their values are read.
+      if (!mean_text_.empty()) q.mean = 0.0;
+      if (!std_text_.empty()) q.std = 1.0;
+    } else {
+      TWINSIM_RETURN_IF_ERROR(ParseGivenDouble("--mean", mean_text_, q.mean));
+      TWINSIM_RETURN_IF_ERROR(ParseGivenDouble("--std", std_text_, q.std));
     }
-    if (from_ > to_) {
-      return Status::InvalidArgument("--from: expected at most --to (" + FormatNumber(to_) +
-                                     "), got " + Quote(from_text_));
-    }
-    if (op_ != "uniform" && op_ != "normal") {
-      return Status::InvalidArgument("--op: expected uniform or normal, got " + Quote(op_));
-    }
-    if (op_ == "uniform" && (!mean_text_.empty() || !std_text_.empty())) {
-      return Status::InvalidArgument(std::string(mean_text_.empty() ? "--std" : "--mean") + ": only valid with --op normal");
-    }
-    if (op_ == "normal" && (!from_text_.empty() || !to_text_.empty())) {
-      return Status::InvalidArgument(std::string(from_text_.empty() ? "--to" : "--from") + ": only valid with --op uniform");
-    }
-    for (const auto& [name, text, field] : {std::tuple{"--mean", &mean_text_, &mean_},
-                                            std::tuple{"--std", &std_text_, &std_}}) {
-      if (text->empty()) continue;
-      StatusOr<double> value = ParseFiniteDouble(name, *text);
-      if (!value.ok()) return value.status();
-      *field = *value;
-    }
-    if (std_ < 0) {
-      return Status::InvalidArgument("--std: expected a non-negative number, got " + Quote(std_text_));
-    }
-    return Status::Ok();
+    return q.Validate();
   }
 
   Status Execute(Output& out) override {
-    namespace torch = kernels::torch;
-    const std::vector<float> values =
-        op_ == "normal" ? torch::CudaNormal(seed_, offset_, numel_, profile_, mean_, std_)
-                        : torch::CudaUniform(seed_, offset_, numel_, profile_, from_, to_);
-    if (!json_) {
-      ValueWriter(out, false).AddAll(values);
-      return Status::Ok();
+    TWINSIM_ASSIGN_OR_RETURN(const harness::RngTorchCudaReport r,
+                             harness::RunRngTorchCuda(request_));
+    if (json_) {
+      out.Append(harness::CompactJson(r) + "\n");
+    } else {
+      PrintValues(out, r.values);
     }
-    const torch::CudaLaunch launch = torch::TorchCudaLaunch(numel_, profile_);
-    out.Append('{');
-    JsonKey(out, "seed", /*first=*/true);
-    out.AppendUnsigned(seed_);
-    JsonKey(out, "numel");
-    out.AppendUnsigned(static_cast<uint64_t>(numel_));
-    JsonKey(out, "offset");
-    out.AppendUnsigned(offset_);
-    JsonKey(out, "gpu");
-    out.AppendJsonString(profile_.name);
-    JsonKey(out, "op");
-    out.AppendJsonString(op_);
-    JsonKey(out, "grid");
-    out.AppendUnsigned(launch.grid);
-    JsonKey(out, "block");
-    out.AppendUnsigned(launch.block);
-    JsonKey(out, "counter_offset");
-    out.AppendUnsigned(launch.counter_offset);
-    JsonKey(out, "offset_after");
-    out.AppendUnsigned(offset_ + torch::TorchCudaUniformPlan(numel_, profile_).offset_advance);
-    JsonKey(out, "values");
-    out.Append('[');
-    ValueWriter(out, true).AddAll(values);
-    out.Append("]}\n");
     return Status::Ok();
   }
 
@@ -672,19 +365,10 @@ class TorchCudaCommand final : public Command {
     return names;
   }
 
-  static std::string FormatNumber(double v) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.17g", v);
-    return text;
-  }
-
   std::string seed_text_, numel_text_, gpu_text_, offset_text_, from_text_, to_text_;
-  std::string op_ = "uniform", mean_text_, std_text_;
+  std::string mean_text_, std_text_;
   bool json_ = false;
-  uint64_t seed_ = 0, offset_ = 0;
-  int64_t numel_ = 0;
-  double from_ = 0.0, to_ = 1.0, mean_ = 0.0, std_ = 1.0;
-  kernels::torch::CudaDeviceProfile profile_;
+  harness::RngTorchCudaRequest request_;
 };
 
 }  // namespace

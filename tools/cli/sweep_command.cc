@@ -5,11 +5,8 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -26,6 +23,8 @@
 #include "scenarios/sweep.h"
 #include "tools/cli/args.h"
 #include "tools/cli/output.h"
+#include "tools/cli/sweep_process.h"
+#include "tools/cli/sweep_text.h"
 
 namespace twinsim::cli {
 namespace {
@@ -35,35 +34,6 @@ using scenarios::Scenario;
 using scenarios::ScenarioCase;
 
 constexpr uint64_t kMaxJobs = 1024;
-
-// The signal (SIGINT, SIGTERM) that asked the sweep to stop, or 0; see RunSweep.
-std::atomic<int> stop_signal{0};
-static_assert(std::atomic<int>::is_always_lock_free, "stored from a signal handler");
-
-extern "C" void OnStopSignal(int signal) { stop_signal.store(signal); }
-
-// Catches SIGINT and SIGTERM for the sweep's loop (which stops and discards the running
-// cases); the command re-raises the signal once the folder is left resumable.
-void WatchStopSignals() {
-  struct sigaction action = {};
-  action.sa_handler = OnStopSignal;
-  sigemptyset(&action.sa_mask);
-  for (const int signal : {SIGINT, SIGTERM}) sigaction(signal, &action, nullptr);
-}
-
-// Dies of `signal` as if it had not been caught, so that a shell sees an interrupted command
-// (exit status 128 + signal) and a script's own Ctrl-C handling works.
-[[noreturn]] void DieOf(int signal) {
-  std::fflush(stdout);
-  std::fflush(stderr);
-  struct sigaction action = {};
-  action.sa_handler = SIG_DFL;
-  sigemptyset(&action.sa_mask);
-  sigaction(signal, &action, nullptr);
-  raise(signal);
-  std::_Exit(128 + signal);
-}
-
 
 // The scenario keys of each runnable command: its options, without the --json the sweep adds.
 std::vector<scenarios::CommandSchema> Schemas(const std::vector<CommandGroup>& groups) {
@@ -132,33 +102,7 @@ class SweepCommand final : public Command {
                    "Merge the case records of finished sweeps in DIR1,DIR2,... (e.g. the shards "
                    "of a Bazel test) into one report in --out; no FILE")
         ->type_name("DIR[,DIR...]");
-    app.footer(
-        "A scenario file lists `twinsim init`, `place` and `chunks` runs: [[init]] blocks whose\n"
-        "keys are the command's options (tp = 4 is --tp 4; flags take true/false). A list in any\n"
-        "key sweeps it (cartesian product); [[init.case]] tables give explicit cases. Every case\n"
-        "is checked before anything runs: a bad file gets one line naming FILE:LINE and the key,\n"
-        "exit status 2, and nothing is written.\n"
-        "\n"
-        "Cases run --jobs at a time, with a progress line on stderr: inside this process\n"
-        "through the commands' library calls, or as a child process (`twinsim <command> ...\n"
-        "--json`) when the case runs the simulation (backend sim, place's default), writes a\n"
-        "trace, or the sweep has a --case-timeout (a thread cannot be killed); --isolate runs\n"
-        "every case as a child. A record is the same bytes either way. DIR/cases/<case-id>.json is written whole (with a\n"
-        "checksum) as each case finishes, so --resume continues an interrupted sweep, even one\n"
-        "killed with kill -9, and reruns a record found truncated or corrupted. Ctrl-C or\n"
-        "SIGTERM stops the running cases, discards them and leaves DIR resumable. One sweep at a\n"
-        "time writes to a DIR (DIR/.lock names the one that does). Then DIR gets results.jsonl,\n"
-        "results.csv, summary.md, index.html (plots drawn by gnuplot, inline SVG) and plots/;\n"
-        "traces/ holds Perfetto traces of cases with trace = true. These files are identical for\n"
-        "any --jobs; wall times go to DIR/timings.jsonl.\n"
-        "Exit status: 0 when every case exited 0, 1 when a case failed (an init case broke a\n"
-        "claimed property, errored or timed out) or DIR could not be written (a full disk),\n"
-        "2 for a bad command line or scenario file or a DIR another sweep holds; killed by\n"
-        "the signal (130 for Ctrl-C) when interrupted.\n"
-        "Examples:\n"
-        "  twinsim sweep                      (the default scenario, into twinsim-sweep/)\n"
-        "  twinsim sweep scenarios/smoke.toml --out /tmp/smoke --jobs 2\n"
-        "  twinsim sweep my.toml --filter 'command=place gpu-memory=16GB' --resume");
+    app.footer(SweepHelpFooter());
   }
 
   Status Validate() override {
@@ -266,12 +210,7 @@ class SweepCommand final : public Command {
 
   Status Execute(Output& out) override {
     if (list_) {
-      for (const ScenarioCase& c : selected_) {
-        std::string line = c.id + "  twinsim " + c.command;
-        for (const std::string& a : c.Arguments()) line += " " + a;
-        if (c.trace) line += " --trace traces/" + c.id + ".json";
-        out.Append(line + "\n");
-      }
+      for (const ScenarioCase& c : selected_) out.Append(SweepCaseLine(c));
       return Status::Ok();
     }
     if (!merge_text_.empty()) return Merge(out);
@@ -284,7 +223,7 @@ class SweepCommand final : public Command {
     options.progress = stderr;
     options.progress_is_tty = isatty(STDERR_FILENO) == 1;
     options.case_timeout_s = case_timeout_s_;
-    options.stop_signal = &stop_signal;
+    options.stop_signal = &SweepStopSignal();
     if (!isolate_) {
       options.run_in_process = [this](const std::vector<std::string>& args) {
         return RunInProcess(args);
@@ -295,13 +234,7 @@ class SweepCommand final : public Command {
     StatusOr<scenarios::SweepTally> tally = scenarios::RunSweep(selected_, options);
     if (!tally.ok()) return tally.status();
     if (tally->interrupted_by != 0) {
-      const int done = tally->ok + tally->failed + tally->errors + tally->timed_out;
-      std::fprintf(stderr,
-                   "%stwinsim sweep: interrupted by %s: %d of %d cases finished and kept in %s, "
-                   "%d running discarded; run the same command with --resume to finish\n",
-                   options.progress_is_tty ? "\n" : "",
-                   tally->interrupted_by == SIGINT ? "SIGINT" : "SIGTERM", done, tally->total,
-                   out_.c_str(), tally->discarded);
+      std::fputs(SweepInterruptedText(*tally, out_, options.progress_is_tty).c_str(), stderr);
       DieOf(tally->interrupted_by);
     }
     Json about;
@@ -383,21 +316,6 @@ class SweepCommand final : public Command {
     return Status::Ok();
   }
 
-  static std::string UtcNow() {
-    const std::time_t now = std::time(nullptr);
-    std::tm utc = {};
-    gmtime_r(&now, &utc);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return buffer;
-  }
-
-  static std::string SelfPath() {
-    char buffer[4096];
-    const ssize_t n = readlink("/proc/self/exe", buffer, sizeof buffer - 1);
-    return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : "/proc/self/exe";
-  }
-
   Status Report(Output& out, const std::string& title, const std::string& description,
                 std::vector<Json> records) {
     int ok = 0;
@@ -413,11 +331,7 @@ class SweepCommand final : public Command {
     const size_t total = input.cases.size();
     StatusOr<int> plots = reports::WriteSweepReport(input, out_);
     if (!plots.ok()) return plots.status();
-    out.Append("twinsim sweep: " + title + ": " + std::to_string(total) + " cases, " +
-               std::to_string(ok) + " ok, " + std::to_string(bad.size()) + " failed\n");
-    out.Append("report: " + out_ + "/index.html (" + std::to_string(*plots) +
-               " plots), summary.md, results.jsonl, results.csv\n");
-    if (*plots == 0) out.Append("no plots drawn (nothing to plot, or gnuplot missing)\n");
+    out.Append(SweepSummaryText(title, total, ok, bad.size(), out_, *plots));
     if (bad.empty()) return Status::Ok();
     std::string list;
     for (size_t i = 0; i < bad.size() && i < 10; ++i) list += (i ? ", " : "") + bad[i];
