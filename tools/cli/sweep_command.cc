@@ -228,7 +228,7 @@ class SweepCommand final : public Command {
       options.run_in_process = [this](const std::vector<std::string>& args) {
         return RunInProcess(args);
       };
-      options.needs_process = RunsTheSimulation;
+      options.needs_process = CaseRunsTheSimulation;
     }
     WatchStopSignals();
     StatusOr<scenarios::SweepTally> tally = scenarios::RunSweep(selected_, options);
@@ -256,20 +256,6 @@ class SweepCommand final : public Command {
     argv.insert(argv.end(), args.begin(), args.end());
     CapturedRun run = DispatchCaptured(runnable_, argv);
     return scenarios::CaseOutput{run.exit_code, std::move(run.out), std::move(run.err)};
-  }
-
-  // Whether a case runs the SimGrid simulation (its engine is one per process): `init` and
-  // `place` with --backend sim, `place` without --backend (sim is its default), and `place`
-  // with --init-policy (each seed policy's init runs as a timing-only simulation).
-  static bool RunsTheSimulation(const ScenarioCase& c) {
-    if (c.command != "init" && c.command != "place") return false;
-    std::string backend = c.command == "place" ? "sim" : "host";
-    for (const scenarios::CaseOption& option : c.options) {
-      if (!option.set) continue;
-      if (option.key == "backend") backend = option.value;
-      if (option.key == "init-policy" && c.command == "place") return true;
-    }
-    return backend == "sim";
   }
 
   // Checks one case with its command's own parser and Validate(); the message names the

@@ -54,4 +54,15 @@ std::string UtcNow() {
   return buffer;
 }
 
+bool CaseRunsTheSimulation(const scenarios::ScenarioCase& c) {
+  if (c.command != "init" && c.command != "place") return false;
+  std::string backend = c.command == "place" ? "sim" : "host";
+  for (const scenarios::CaseOption& option : c.options) {
+    if (!option.set) continue;
+    if (option.key == "backend") backend = option.value;
+    if (option.key == "init-policy" && c.command == "place") return true;
+  }
+  return backend == "sim";
+}
+
 }  // namespace twinsim::cli
