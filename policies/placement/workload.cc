@@ -231,6 +231,9 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
     d.op.phase = OpPhase::kForward;
     d.op.chunks = ChunksOf(chunks, tensors);
     d.op.units = Fp16Units(d.op.chunks);
+    d.op.tensors = tensors;
+    std::sort(d.op.tensors.begin(), d.op.tensors.end());
+    d.op.tensors.erase(std::unique(d.op.tensors.begin(), d.op.tensors.end()), d.op.tensors.end());
     d.stores = stores;
     d.transient = transient;
     fwd.push_back(std::move(d));
@@ -248,6 +251,12 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
 
   Workload w;
   w.stage = stage;
+  w.layout = lc;
+  w.coords = coords;
+  w.dp_shards = std::max(1, chunks.dp_shards());
+  for (const TensorSpec& t : chunks.tensors()) {
+    w.tensor_elements.push_back(static_cast<uint64_t>(t.numel));
+  }
   w.layer_activation = a_full;
   for (const Draft& d : fwd) w.stage_activation += d.stores;
   uint64_t others;
@@ -268,6 +277,7 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   for (Draft& d : fwd) {
     stored += d.stores;
     d.op.non_model_bytes = others + stored + d.transient;
+    d.op.transient_bytes = d.transient;
     w.ops.push_back(d.op);
   }
   for (auto it = fwd.rbegin(); it != fwd.rend(); ++it) {
@@ -286,6 +296,7 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
         transient = 4 * sbh + rebuild;
     }
     op.non_model_bytes = others + stored + transient;
+    op.transient_bytes = transient;
     // Recomputation re-runs a layer's forward in its backward (Note [Op cost]).
     op.flops = (config.recompute && op.kind == OpKind::kLayer ? 3.0 : 2.0) * it->op.flops;
     stored -= it->stores;

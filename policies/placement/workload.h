@@ -133,6 +133,12 @@ struct Op {
   std::vector<int> chunks;       // chunks it touches, ascending, unique
   std::vector<int> units;        // units it needs on the GPU, ascending, unique
   uint64_t non_model_bytes = 0;  // activations held + temporaries (Note [Activation memory])
+  // Of non_model_bytes, the part only held while the op runs (its "transient" in Note
+  // [Activation memory]); the rest is stored activations.
+  uint64_t transient_bytes = 0;
+  // The rank's tensors it computes with (indices into Workload::tensor_elements), ascending,
+  // unique; empty for Adam. Systems that do not use chunks (FSDP2, Megatron) group by these.
+  std::vector<int> tensors;
   double flops = 0;              // Note [Op cost]
   uint64_t hbm_bytes = 0;        // Note [Op cost]
 };
@@ -145,6 +151,13 @@ struct Workload {
   std::vector<uint64_t> chunk_elements;        // per chunk: elements of that shard
   std::vector<uint64_t> chunk_valid_elements;  // per chunk: of those, tensor (not padding) ones
   std::vector<int> chunk_num_tensors;          // per chunk: tensors in the whole chunk
+  // Per tensor of the rank (RankTensors order: stage, then registration): its elements, whole
+  // (the TP shard, not split over DP).
+  std::vector<uint64_t> tensor_elements;
+  // The layout's degrees and this rank's coordinates, for policies that shard without chunks.
+  core::LayoutConfig layout;
+  core::ParallelCoords coords;
+  int dp_shards = 1;  // ranks the chunks are sharded over (ChunkManager::dp_shards)
   int stage = 0;
   int held_microbatches = 0;      // K
   uint64_t layer_activation = 0;  // A, per layer per microbatch, without recomputation
