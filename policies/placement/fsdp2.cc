@@ -84,7 +84,7 @@ PlacementResult Fsdp2Policy::Run(const Workload& w, const MemoryBudget& budget) 
   const uint64_t d = static_cast<uint64_t>(std::max(1, w.dp_shards));
   const uint64_t pb = o_.param_dtype_bytes, rb = o_.reduce_dtype_bytes;
   const size_t n = plan.units.size();
-  std::vector<uint64_t> unsharded(n), ag(n), grad(n), rs(n), rso(n), h2d(n), shard_grad(n);
+  std::vector<uint64_t> unsharded(n), ag(n), grad(n), rs(n), rso(n), staging(n), shard_grad(n);
   for (size_t u = 0; u < n; ++u) {
     const uint64_t s = plan.units[u].shard_elements;
     unsharded[u] = pb * d * s;
@@ -92,7 +92,10 @@ PlacementResult Fsdp2Policy::Run(const Workload& w, const MemoryBudget& budget) 
     grad[u] = pb * plan.units[u].elements;
     rs[u] = rb * d * s;
     rso[u] = rb * s;
-    h2d[u] = o_.cpu_offload ? (4 + pb) * s : 0;  // the fp32 shard on the GPU, and its cast
+    // The all-gather inputs, copied into the output: the shard cast to param dtype (with
+    // offload, from its fp32 copy on the GPU, freed before the output is allocated). None when
+    // the sharded parameter itself is the input, or without an all-gather (d = 1).
+    staging[u] = d > 1 && (pb != 4 || o_.cpu_offload) ? pb * s : 0;
     shard_grad[u] = 4 * s;
   }
   const uint64_t params_sharded = 4 * plan.shard_elements;
@@ -142,8 +145,11 @@ PlacementResult Fsdp2Policy::Run(const Workload& w, const MemoryBudget& budget) 
     base.activations = op.non_model_bytes - std::min(op.non_model_bytes, op.transient_bytes);
     base.other = std::min(op.non_model_bytes, op.transient_bytes);
     Moment best = base;
-    auto consider = [&](uint64_t params, uint64_t grads, uint64_t buffers) {
+    // A moment of the op: before its compute (`transient` false: the op's temporaries are not
+    // yet allocated) or during it.
+    auto consider = [&](uint64_t params, uint64_t grads, uint64_t buffers, bool transient) {
       Moment m = base;
+      if (!transient) m.other = 0;
       m.params += params;
       m.grads += grads;
       m.buffers += buffers;
@@ -154,14 +160,14 @@ PlacementResult Fsdp2Policy::Run(const Workload& w, const MemoryBudget& budget) 
       if (!is_unsharded[u]) {
         // The all-gather is issued beside the previous unit's held output; the copy-out comes
         // after that output is freed.
-        consider(live_unsharded, 0, held_fwd_ag + ag[u] + h2d[u]);
-        consider(live_unsharded + unsharded[u], 0, ag[u]);
+        consider(live_unsharded, 0, held_fwd_ag + ag[u] + staging[u], false);
+        consider(live_unsharded + unsharded[u], 0, ag[u], false);
         is_unsharded[u] = true;
         live_unsharded += unsharded[u];
         held_fwd_ag = ag[u];
         if (o_.cpu_offload) r.h2d_bytes += 4 * plan.units[u].shard_elements;
       }
-      consider(live_unsharded, 0, held_fwd_ag);
+      consider(live_unsharded, 0, held_fwd_ag, true);
       if (plan.units[u].reshard_after_forward) {
         is_unsharded[u] = false;
         live_unsharded -= unsharded[u];
@@ -172,8 +178,9 @@ PlacementResult Fsdp2Policy::Run(const Workload& w, const MemoryBudget& budget) 
         // Gathered now, or by the previous backward op's prefetch (its H2D counted there).
         const bool was_prefetched = prefetched == u;
         if (was_prefetched) prefetched = -1;
-        consider(live_unsharded + unsharded[u], live_grads,
-                 ag[u] + (was_prefetched ? 0 : h2d[u]) + held_rs);
+        consider(live_unsharded, live_grads, ag[u] + (was_prefetched ? 0 : staging[u]) + held_rs,
+                 false);
+        consider(live_unsharded + unsharded[u], live_grads, ag[u] + held_rs, false);
         is_unsharded[u] = true;
         live_unsharded += unsharded[u];
         if (o_.cpu_offload && !was_prefetched) r.h2d_bytes += 4 * plan.units[u].shard_elements;
@@ -186,7 +193,7 @@ PlacementResult Fsdp2Policy::Run(const Workload& w, const MemoryBudget& budget) 
           if (v < 0 || v == u) continue;
           if (!is_unsharded[v]) {
             prefetched = v;
-            consider(live_unsharded, live_grads, held_rs + ag[v] + h2d[v]);
+            consider(live_unsharded, live_grads, held_rs + ag[v] + staging[v], false);
             if (o_.cpu_offload) r.h2d_bytes += 4 * plan.units[v].shard_elements;
           }
           break;
@@ -198,13 +205,13 @@ PlacementResult Fsdp2Policy::Run(const Workload& w, const MemoryBudget& budget) 
         grad_live[u] = true;
         live_grads += grad[u];
       }
-      consider(live_unsharded, live_grads, held_pf + held_rs);
+      consider(live_unsharded, live_grads, held_pf + held_rs, true);
       if (i == last_bwd[u]) {
         // post_backward: reshard, free the previous reduce-scatter input, reduce this unit.
         is_unsharded[u] = false;
         live_unsharded -= unsharded[u];
         consider(live_unsharded, live_grads + (o_.cpu_offload ? 0 : shard_grad[u]),
-                 held_pf + rs[u] + rso[u]);
+                 held_pf + rs[u] + rso[u], false);
         live_grads -= grad[u];
         grad_live[u] = false;
         held_rs = rs[u];

@@ -46,11 +46,14 @@ namespace twinsim::placement {
 //   all-gather output   p * d * s_u (foreach_all_gather's one buffer, copied out per parameter)
 //   unsharded grads     p * E_u (autograd's grads of the unsharded parameters)
 //   reduce-scatter in   r * d * s_u, and its output r * s_u
+//   all-gather inputs   p * s_u when d > 1 and the shard must be cast (p != 4) or copied from
+//                       the host: foreach_all_gather copies them into the output
 // with p, r the param and reduce dtypes' bytes. In flight (FSDPParamGroup):
 // - forward (wait_for_unshard, [Note: Overlapping all-gather copy-in and all-gather]): a unit's
 //   all-gather output is kept in comm_ctx.all_gather_state until the next unit's
 //   wait_for_unshard, so the next all-gather is issued beside it; that wait frees it before the
-//   copy-out. While u computes: its unsharded params and its all-gather output.
+//   copy-out. While u computes: its unsharded params and its all-gather output. Moments before
+//   an op's compute (gathers, copy-outs, prefetches, post_backward) do not count its transient.
 // - backward (pre_backward, _backward_prefetch): u's all-gather output is freed right after its
 //   copy-out; then the next unit in reverse post-forward order is all-gathered (its output held
 //   until its own pre_backward). post_backward reshards u, waits for (frees) the previous

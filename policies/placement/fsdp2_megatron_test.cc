@@ -103,13 +103,15 @@ TEST(Fsdp2Test, ForwardHoldsTheUnitsAllGatherOutputBesideItsParams) {
   const Workload w = Step(kLlama, Sharded(2));
   const Fsdp2Plan plan = PlanFsdp2(w, {});
   const PlacementResult r = Fsdp2()->Run(w, kRoomy);
-  // fwd layer 1 (op 2): the gather of layer 1 beside layer 0's held output, or the copy-out.
+  // fwd layer 1 (op 2): the gather of layer 1 (its output and its bf16 inputs) beside layer
+  // 0's held output, or the copy-out beside its own output.
   const uint64_t u1 = 2 * 2 * plan.units[2].shard_elements;
   const uint64_t u0 = 2 * 2 * plan.units[1].shard_elements;
+  const uint64_t cast = 2 * plan.units[2].shard_elements;
   const uint64_t params = 4 * plan.shard_elements, optim = 8 * plan.shard_elements;
   ASSERT_EQ(w.ops[2].name, "fwd layer 1");
   EXPECT_EQ(r.timeline[2].gpu_bytes,
-            params + optim + w.ops[2].non_model_bytes + u1 + std::max(u0, u1));
+            params + optim + w.ops[2].non_model_bytes + std::max(u0 + u1 + cast, 2 * u1));
 }
 
 // _fsdp_param_group.py post_backward / foreach_reduce: gradients arrive as fp32 shards, so
