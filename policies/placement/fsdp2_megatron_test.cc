@@ -21,7 +21,7 @@ Workload Step(const std::string& text, core::LayoutConfig lc, int rank = 0, bool
   core::ModelSpec model = core::MakeModel(text).value();
   core::ParallelLayout layout = core::ParallelLayout::Make(lc, model).value();
   ChunkOptions co;
-  co.chunk_size = 1 << 20;
+  co.chunk_size = text == "llama3-8b" ? int64_t{1} << 30 : 1 << 20;
   co.dp_shards = layout.shard_group_size();
   ChunkManager chunks = ChunkManager::Make(RankTensors(layout, rank), co).value();
   WorkloadConfig wc;
@@ -237,6 +237,32 @@ TEST(MegatronDistOptTest, SixPlusTwelveOverDBytesPerParameter) {
   bf16.grad_reduce_in_fp32 = false;
   const PlacementResult h = std::move(MakeMegatronDistOptPolicy(bf16)).value()->Run(w, kRoomy);
   EXPECT_EQ(h.final_gpu_bytes, 4 * b.numel + 12 * b.shard_param_elements);
+}
+
+// Megatron-LM @d98e8a64 training/theoretical_memory_usage.py:12-305
+// (compute_weight_and_optimizer_memory) for Llama 3 8B (hidden 4096, 32 heads, 8 query groups,
+// kv_channels 128, ffn 14336, SwiGLU, RMSNorm, untied, padded vocab 128256) at tp = pp = 1,
+// dp = 8 with --use-distributed-optimizer: 8,030,261,248 parameters x (6 + 12 / 8) bytes =
+// 60,226,959,360 B. Every llama3-8b tensor is a multiple of 64 elements and the whole buffer a
+// multiple of lcm(8, 128), so Megatron's padding is zero and the layouts agree to the byte.
+TEST(MegatronDistOptTest, Llama3EightBMatchesTheoreticalMemoryUsageAtDp8) {
+  core::LayoutConfig lc;
+  lc.dp = 8;
+  const Workload w = Step("llama3-8b", lc);
+  const MegatronBufferLayout b = LayoutMegatronBuffer(w, {});
+  EXPECT_EQ(b.numel_unpadded, 8030261248u);
+  EXPECT_EQ(b.numel, b.numel_unpadded);
+  const PlacementResult r =
+      std::move(MakeMegatronDistOptPolicy()).value()->Run(w, {uint64_t{1} << 40, 0});
+  EXPECT_EQ(r.final_gpu_bytes, 60226959360u);
+}
+
+// FSDP2's steady state for Llama 3 8B over 8 shards: 16 bytes per parameter / 8 after the
+// optimizer step (fp32 parameter, gradient, Adam m and v), 16,060,522,496 B.
+TEST(Fsdp2Test, Llama3EightBShardedStateAtDp8) {
+  const Workload w = Step("llama3-8b", Sharded(8));
+  const PlacementResult r = Fsdp2()->Run(w, {uint64_t{1} << 40, 0});
+  EXPECT_EQ(r.final_gpu_bytes, 16060522496u);
 }
 
 TEST(MegatronDistOptTest, ProvenanceCitesTheCommit) {
