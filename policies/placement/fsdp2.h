@@ -64,7 +64,11 @@ namespace twinsim::placement {
 //   goes back to the host (grad_offload_event); the optimizer steps on the CPU.
 // Not modelled: dim-0 padding (FSDP2 pads dim 0 to a multiple of d; twinsim pads numel),
 // the caching allocator's per-stream pools (freed bytes count as free at once), foreach or
-// fused Adam temporaries, the root's buffers, one FSDP unit per MoE expert mesh.
+// fused Adam temporaries, the root's buffers, one FSDP unit per MoE expert mesh, and gradient
+// accumulation: with several microbatches (and under pipelining) FSDP2 skips the
+// reduce-scatter of all but the last and keeps unsharded accumulated gradients
+// (FSDPParam.to_accumulated_grad_if_needed, in reduce dtype); the step here reduces every unit
+// once, as with one microbatch.
 struct Fsdp2Options {
   // torchtitan's fsdp_reshard_after_forward (config/configs.py:145).
   enum class Reshard : uint8_t { kDefault = 0, kAlways, kNever };
