@@ -153,6 +153,8 @@ TEST(PlaceCliTest, HelpExplainsOptionsPoliciesUnitsAndExamples) {
                              "--schedule",
                              "--rank",
                              "--recompute",
+                             "--recompute-selective",
+                             "--sequence-parallel",
                              "--dp-shard",
                              "--dp-replicate",
                              "--cp",
@@ -529,7 +531,9 @@ TEST(PlaceCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
        "--gpu-memory: expected a size like 24GB or 32GiB, got 'GB'"},
       {Place({"--policy", "fast"}),
        "--policy: unknown policy 'fast'; expected cuda, cpu, static, static-documented, auto, "
-       "optimal or all"},
+       "optimal, fsdp2, fsdp2-no-reshard, fsdp2-cpu-offload, megatron-distopt or all"},
+      {Place({"--policy", "fsdp2", "--recompute", "--recompute-selective"}),
+       "--recompute-selective: not with --recompute (full)"},
       {Place({"--policy", "auto", "--gpu-margin-mem-ratio", "1.5"}),
        "--gpu-margin-mem-ratio: expected a ratio in [0, 1], got '1.5'"},
       {Place({"--policy", "cuda", "--gpu-margin-mem-ratio", "0.5"}),
@@ -840,6 +844,27 @@ TEST(PlaceCliTest, TimelineShowsMemoryWhileEachOpRan) {
   const std::string text = Ok(Place({"--policy", "cuda", "--timeline"}));
   EXPECT_NE(text.find("  timeline    op, GPU and host memory while it ran"), std::string::npos);
   EXPECT_NE(text.find("bwd layer 11"), std::string::npos) << text;
+}
+
+// fsdp2 and megatron-distopt by name; selective recomputation and sequence parallelism shrink
+// what a layer stores (Korthikanti et al. 2022 Table 2).
+TEST(PlaceCliTest, ShardedSystemsAndActivationOptions) {
+  auto peak = [](std::vector<std::string> extra) {
+    extra.insert(extra.end(), {"--tp", "2", "--dp", "2", "--dp-shard", "--backend", "accounting",
+                               "--policy", "fsdp2,fsdp2-cpu-offload,megatron-distopt"});
+    std::vector<std::string> args = {"place", "--cluster", "dgx-a100-80g", "--model", "gpt2-small"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const std::vector<json> lines = OkJsonLines(args);
+    EXPECT_EQ(lines.size(), 3u);
+    EXPECT_EQ(lines[1]["policy"], "fsdp2-cpu-offload");
+    EXPECT_GT(lines[1]["h2d_bytes"].get<uint64_t>(), 0u);
+    return lines[2]["peak_gpu_bytes"].get<uint64_t>();
+  };
+  const uint64_t plain = peak({});
+  const uint64_t selective = peak({"--recompute-selective"});
+  const uint64_t both = peak({"--recompute-selective", "--sequence-parallel"});
+  EXPECT_LT(selective, plain);
+  EXPECT_LT(both, selective);
 }
 
 // Gemini's HybridAdam (the default) against twinsim's GPU-Adam variant (--gpu-adam).

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "policies/placement/placement.h"
+#include "policies/placement/registry.h"
 #include "policies/seed/policy.h"
 
 namespace twinsim {
@@ -68,6 +69,11 @@ TEST(ProvenanceTest, EveryPlacementPolicyCitesItsSource) {
   documented.documented = true;
   ExpectCited("placement:static-documented",
               std::move(placement::MakeStaticPolicy(documented)).value()->provenance());
+  // And every name the registry makes (fsdp2, megatron-distopt, ...), with default options.
+  for (const std::string& name : placement::PlacementPolicyNames()) {
+    ExpectCited("placement:" + name,
+                std::move(placement::MakePlacementPolicy(name)).value()->provenance());
+  }
 }
 
 }  // namespace

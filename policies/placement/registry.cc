@@ -14,7 +14,7 @@ struct Entry {
 };
 
 // The one table of placement policies; its order is PlacementPolicyNames()'s.
-constexpr std::array<Entry, 6> kEntries = {{
+constexpr std::array<Entry, 10> kEntries = {{
     {"cuda", "static(1,0,0): every chunk on the GPU; nothing moves; GPU Adam", true},
     {"cpu", "static(1,1,1): every evictable chunk is evicted before each op; HybridAdam's CPU Adam",
      true},
@@ -26,6 +26,20 @@ constexpr std::array<Entry, 6> kEntries = {{
      true},
     {"optimal", "offline Belady over the step: the least PCIe traffic any GPU-Adam policy moves",
      true},
+    // Not in "all", which stays Gemini's family and its bound.
+    {"fsdp2",
+     "PyTorch fully_shard as torchtitan applies it: sharded fp32 state, a unit's bf16 copy "
+     "gathered while it computes, resharded after forward unless pp",
+     false},
+    {"fsdp2-no-reshard", "fsdp2 with reshard_after_forward never: units stay gathered until backward",
+     false},
+    {"fsdp2-cpu-offload",
+     "fsdp2 with CPUOffloadPolicy: sharded params, grads and Adam state on the host, CPU step",
+     false},
+    {"megatron-distopt",
+     "Megatron-LM's distributed optimizer: bf16 params and fp32 grad buffer whole, fp32 main "
+     "params and Adam sharded over dp x cp",
+     false},
 }};
 
 }  // namespace
@@ -90,6 +104,13 @@ StatusOr<std::unique_ptr<PlacementPolicy>> MakePlacementPolicy(
     return MakeAutoPolicy(a);
   }
   if (name == "optimal") return MakeOptimalPolicy();
+  if (name == "fsdp2" || name == "fsdp2-no-reshard" || name == "fsdp2-cpu-offload") {
+    Fsdp2Options f = options.fsdp2;
+    if (name == "fsdp2-no-reshard") f.reshard_after_forward = Fsdp2Options::Reshard::kNever;
+    if (name == "fsdp2-cpu-offload") f.cpu_offload = true;
+    return MakeFsdp2Policy(f);
+  }
+  if (name == "megatron-distopt") return MakeMegatronDistOptPolicy(options.megatron_distopt);
   return Status::InvalidArgument("unknown placement policy " + core::Quote(name) + "; expected " +
                                  ExpectedPlacementPolicies());
 }

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "core/status.h"
+#include "policies/placement/fsdp2.h"
+#include "policies/placement/megatron_distopt.h"
 #include "policies/placement/placement.h"
 
 namespace twinsim::placement {
@@ -25,9 +27,15 @@ struct PlacementPolicyOptions {
   // twinsim's GPU-Adam variant of cpu, static and auto (Note [GPU-Adam variant]); not a
   // variant of static-documented, which keeps HybridAdam.
   bool gpu_adam = false;
+  // fsdp2 and its named variants (fsdp2.h Note [FSDP2 step]); the factory sets
+  // reshard_after_forward to "never" for fsdp2-no-reshard and cpu_offload for fsdp2-cpu-offload.
+  Fsdp2Options fsdp2;
+  // megatron-distopt (megatron_distopt.h Note [Megatron distributed optimizer]).
+  MegatronDistOptOptions megatron_distopt;
 };
 
-// Every policy, in a stable order: cuda, cpu, static, static-documented, auto, optimal.
+// Every policy, in a stable order: cuda, cpu, static, static-documented, auto, optimal, fsdp2,
+// fsdp2-no-reshard, fsdp2-cpu-offload, megatron-distopt.
 const std::vector<std::string>& PlacementPolicyNames();
 // What "all" runs, in this order: cuda, cpu, static, auto, optimal (static-documented, the
 // docs' intent, is asked for by name).

@@ -18,7 +18,8 @@ TEST(RegistryTest, AllIsEveryPolicyButStaticDocumentedInOrder) {
   EXPECT_EQ(AllPlacementPolicyNames(),
             (std::vector<std::string>{"cuda", "cpu", "static", "auto", "optimal"}));
   EXPECT_EQ(ExpectedPlacementPolicies(),
-            "cuda, cpu, static, static-documented, auto, optimal or all");
+            "cuda, cpu, static, static-documented, auto, optimal, fsdp2, fsdp2-no-reshard, "
+            "fsdp2-cpu-offload, megatron-distopt or all");
 }
 
 TEST(RegistryTest, UnknownNameIsInvalidArgumentListingTheNames) {
@@ -26,7 +27,7 @@ TEST(RegistryTest, UnknownNameIsInvalidArgumentListingTheNames) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().message(),
             "unknown placement policy 'gemini'; expected cuda, cpu, static, static-documented, "
-            "auto, optimal or all");
+            "auto, optimal, fsdp2, fsdp2-no-reshard, fsdp2-cpu-offload, megatron-distopt or all");
   EXPECT_FALSE(IsPlacementPolicyName("all"));
 }
 
@@ -43,6 +44,14 @@ TEST(RegistryTest, OptionsReachThePolicy) {
   EXPECT_TRUE(MakePlacementPolicy("static-documented", g).ok());
   EXPECT_NE(MakePlacementPolicy("cpu", g).value()->Name(),
             MakePlacementPolicy("cpu").value()->Name());
+  // The fsdp2 names set their variant over the options' other fields.
+  EXPECT_EQ(MakePlacementPolicy("fsdp2-no-reshard").value()->Name(), "fsdp2-no-reshard");
+  EXPECT_EQ(MakePlacementPolicy("fsdp2-cpu-offload").value()->Name(), "fsdp2-cpu-offload");
+  PlacementPolicyOptions f;
+  f.fsdp2.param_dtype_bytes = 3;
+  EXPECT_FALSE(MakePlacementPolicy("fsdp2", f).ok());
+  f.megatron_distopt.bucket_size = 0;
+  EXPECT_FALSE(MakePlacementPolicy("megatron-distopt", f).ok());
 }
 
 }  // namespace

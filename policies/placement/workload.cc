@@ -55,10 +55,18 @@ uint64_t Workload::OpGatherBytes(const Op& op, const std::vector<bool>& kept) co
 }
 
 uint64_t LayerActivationBytes(int64_t s, int64_t b, int64_t h, int64_t a, int64_t t) {
+  return LayerActivationBytes(s, b, h, a, t, /*sequence_parallel=*/false,
+                              /*attention_core=*/true);
+}
+
+uint64_t LayerActivationBytes(int64_t s, int64_t b, int64_t h, int64_t a, int64_t t,
+                              bool sequence_parallel, bool attention_core) {
   const uint64_t sbh = static_cast<uint64_t>(s) * b * h;
-  const uint64_t split = 24 * sbh + 5 * static_cast<uint64_t>(a) * s * s * b;
+  const uint64_t core = attention_core ? 5 * static_cast<uint64_t>(a) * s * s * b : 0;
+  const uint64_t whole = sequence_parallel ? 0 : 10 * sbh;  // kept whole on every TP rank
+  const uint64_t split = (sequence_parallel ? 34 : 24) * sbh + core;
   const uint64_t tt = static_cast<uint64_t>(t);
-  return 10 * sbh + (split + tt - 1) / tt;
+  return whole + (split + tt - 1) / tt;
 }
 
 int HeldMicrobatches(PipelineSchedule schedule, int num_microbatches, int pp, int pp_rank) {
@@ -118,6 +126,11 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
         "got {}",
         lc.vpp, lc.pp, config.num_microbatches));
   }
+  if (config.recompute && config.selective_recompute) {
+    return Status::InvalidArgument(
+        "workload: recompute (full) and selective_recompute are exclusive, as Megatron's "
+        "--recompute-granularity");
+  }
   if (config.micro_batch_size < 1 || config.seq_len < 1 || config.heads < 1 ||
       config.num_microbatches < 1) {
     return Status::InvalidArgument(fmt::format(
@@ -171,9 +184,15 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   // Note [Context parallelism in the step]: the rank's s / cp tokens.
   const int64_t s = config.seq_len / lc.cp, b = config.micro_batch_size, t = lc.tp;
   const uint64_t sbh = static_cast<uint64_t>(s) * b * h;
-  const uint64_t a_full = LayerActivationBytes(s, b, h, config.heads, t);
-  const uint64_t layer_store = config.recompute ? 2 * sbh : a_full;
-  const uint64_t rebuild = config.recompute ? a_full - 2 * sbh : 0;
+  // Note [Activation memory]: Table 2's row for the config; full or selective recomputation
+  // rebuilds the rest in the layer's backward. Megatron has no sequence parallelism at tp = 1.
+  const bool sp = config.sequence_parallel && t > 1;
+  const uint64_t a_full = LayerActivationBytes(s, b, h, config.heads, t, sp, true);
+  const uint64_t layer_store =
+      config.recompute             ? (sp ? (2 * sbh + t - 1) / t : 2 * sbh)
+      : config.selective_recompute ? LayerActivationBytes(s, b, h, config.heads, t, sp, false)
+                                   : a_full;
+  const uint64_t rebuild = a_full - layer_store;
 
   // Group the rank's tensors by the op that uses them.
   const std::vector<core::OwnedShard> owned = layout.OwnedBy(config.rank);
@@ -231,6 +250,9 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
     d.op.phase = OpPhase::kForward;
     d.op.chunks = ChunksOf(chunks, tensors);
     d.op.units = Fp16Units(d.op.chunks);
+    d.op.tensors = tensors;
+    std::sort(d.op.tensors.begin(), d.op.tensors.end());
+    d.op.tensors.erase(std::unique(d.op.tensors.begin(), d.op.tensors.end()), d.op.tensors.end());
     d.stores = stores;
     d.transient = transient;
     fwd.push_back(std::move(d));
@@ -248,6 +270,12 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
 
   Workload w;
   w.stage = stage;
+  w.layout = lc;
+  w.coords = coords;
+  w.dp_shards = std::max(1, chunks.dp_shards());
+  for (const TensorSpec& t : chunks.tensors()) {
+    w.tensor_elements.push_back(static_cast<uint64_t>(t.numel));
+  }
   w.layer_activation = a_full;
   for (const Draft& d : fwd) w.stage_activation += d.stores;
   uint64_t others;
@@ -268,6 +296,7 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   for (Draft& d : fwd) {
     stored += d.stores;
     d.op.non_model_bytes = others + stored + d.transient;
+    d.op.transient_bytes = d.transient;
     w.ops.push_back(d.op);
   }
   for (auto it = fwd.rbegin(); it != fwd.rend(); ++it) {
@@ -286,8 +315,11 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
         transient = 4 * sbh + rebuild;
     }
     op.non_model_bytes = others + stored + transient;
+    op.transient_bytes = transient;
     // Recomputation re-runs a layer's forward in its backward (Note [Op cost]).
     op.flops = (config.recompute && op.kind == OpKind::kLayer ? 3.0 : 2.0) * it->op.flops;
+    // Selective recomputation re-runs the attention core's QK^T and AV.
+    if (config.selective_recompute && op.kind == OpKind::kLayer) op.flops += attention;
     stored -= it->stores;
     w.ops.push_back(std::move(op));
   }

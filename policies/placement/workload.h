@@ -32,6 +32,13 @@ struct WorkloadConfig {
   PipelineSchedule schedule = PipelineSchedule::k1F1B;
   int num_microbatches = 1;  // M
   bool recompute = false;    // full activation recomputation (checkpoint every layer)
+  // Megatron's --sequence-parallel: the layer norms' and dropouts' activations split over the
+  // TP ranks too (Note [Activation memory]); Megatron turns it off at tp = 1
+  // (megatron/training/arguments.py:1434-1439 @d98e8a64), where it changes nothing.
+  bool sequence_parallel = false;
+  // Megatron's --recompute-granularity selective: the attention core (scores, softmax, its
+  // dropout) is rebuilt in backward, not stored. Exclusive with `recompute`.
+  bool selective_recompute = false;
 };
 
 // Note [Activation memory]
@@ -43,6 +50,16 @@ struct WorkloadConfig {
 // (t = 1 gives the paper's sbh(34 + 5as/h)). The 10sbh are the layer norms' inputs and dropout
 // masks that every TP rank keeps whole. With full recomputation a layer keeps only its fp16
 // input, 2sbh, and rebuilds A during its backward.
+// Table 2's other rows: sequence parallelism splits those 10sbh over t as well,
+//     A_sp = sbh(34/t + 5as/(ht))  =  ceil((34sbh + 5as^2b) / t);
+// selective recomputation stores A without the attention core's 5as^2b / t (sbh(10 + 24/t),
+// or sbh(34/t) with sequence parallelism) and rebuilds that term during the layer's backward
+// (a transient there, and its QK^T and AV matmuls again in Note [Op cost]). With sequence
+// parallelism the hidden states between layers are [s/t, b, h], so full recomputation keeps
+// ceil(2sbh / t). (Megatron-LM's estimate, training/theoretical_memory_usage.py:308-379,
+// compute_activation_memory, uses sbh(18 + 4 ffn/h)/t for sequence parallelism with selective
+// recomputation: Table 2's 34/t with the MLP's 16 written as 4 ffn/h.) The other terms below
+// (embedding output, logits, gradients) are not split by sequence parallelism here.
 // With context parallelism s is the rank's own s = seq_len / cp tokens in every term (Note
 // [Context parallelism in the step]).
 // Per op (n = the peak microbatch's stored bytes so far on this stage):
@@ -133,6 +150,12 @@ struct Op {
   std::vector<int> chunks;       // chunks it touches, ascending, unique
   std::vector<int> units;        // units it needs on the GPU, ascending, unique
   uint64_t non_model_bytes = 0;  // activations held + temporaries (Note [Activation memory])
+  // Of non_model_bytes, the part only held while the op runs (its "transient" in Note
+  // [Activation memory]); the rest is stored activations.
+  uint64_t transient_bytes = 0;
+  // The rank's tensors it computes with (indices into Workload::tensor_elements), ascending,
+  // unique; empty for Adam. Systems that do not use chunks (FSDP2, Megatron) group by these.
+  std::vector<int> tensors;
   double flops = 0;              // Note [Op cost]
   uint64_t hbm_bytes = 0;        // Note [Op cost]
 };
@@ -145,6 +168,13 @@ struct Workload {
   std::vector<uint64_t> chunk_elements;        // per chunk: elements of that shard
   std::vector<uint64_t> chunk_valid_elements;  // per chunk: of those, tensor (not padding) ones
   std::vector<int> chunk_num_tensors;          // per chunk: tensors in the whole chunk
+  // Per tensor of the rank (RankTensors order: stage, then registration): its elements, whole
+  // (the TP shard, not split over DP).
+  std::vector<uint64_t> tensor_elements;
+  // The layout's degrees and this rank's coordinates, for policies that shard without chunks.
+  core::LayoutConfig layout;
+  core::ParallelCoords coords;
+  int dp_shards = 1;  // ranks the chunks are sharded over (ChunkManager::dp_shards)
   int stage = 0;
   int held_microbatches = 0;      // K
   uint64_t layer_activation = 0;  // A, per layer per microbatch, without recomputation
@@ -170,6 +200,10 @@ struct Workload {
 // A per layer, per microbatch (Note [Activation memory]). REQUIRES all >= 1; no overflow
 // (inputs from validated configs stay far below 2^63).
 uint64_t LayerActivationBytes(int64_t s, int64_t b, int64_t h, int64_t a, int64_t t);
+// Table 2's row with or without sequence parallelism, with or without the attention core's
+// 5as^2b / t (what selective recomputation does not store).
+uint64_t LayerActivationBytes(int64_t s, int64_t b, int64_t h, int64_t a, int64_t t,
+                              bool sequence_parallel, bool attention_core);
 // K: microbatches of activations stage `pp_rank` holds at its peak.
 int HeldMicrobatches(PipelineSchedule schedule, int num_microbatches, int pp, int pp_rank);
 // With vpp > 1 model chunks per pipeline rank: the model-chunk microbatches pipeline rank
@@ -184,8 +218,8 @@ int64_t HiddenSizeOf(const core::ModelSpec& model);
 // names, same order); when they are sharded over layout.shard_group_size() ranks the rank keeps
 // shard ShardIndex of each chunk. InvalidArgument, naming the field, for: rank out of range,
 // vpp > 1 with 1F1B and M not a multiple of pp, b, s, heads or M < 1, seq_len not a multiple
-// of 2 * cp when cp > 1, no hidden size, hidden not a multiple of heads, or chunks not
-// matching the rank's tensors. Pure; O(tensors + chunks).
+// of 2 * cp when cp > 1, no hidden size, hidden not a multiple of heads, recompute with
+// selective_recompute, or chunks not matching the rank's tensors. Pure; O(tensors + chunks).
 StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const ChunkManager& chunks,
                                  const WorkloadConfig& config);
 

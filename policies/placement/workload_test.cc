@@ -203,6 +203,50 @@ TEST(BuildWorkloadTest, TensorParallelDividesTheSplitPart) {
   EXPECT_EQ(b->workload.ops[3].non_model_bytes, 2 * 1568u + 256);
 }
 
+// Korthikanti et al. 2022 Table 2, the rows with sequence parallelism and selective
+// recomputation: s=4, b=2, h=8, a=2 (sbh = 64, 5as^2b = 320), t=2.
+TEST(LayerActivationBytesTest, SequenceParallelAndSelectiveRowsOfTable2) {
+  // sbh(34/t + 5as/(ht)) = 64 * (17 + 2.5).
+  EXPECT_EQ(LayerActivationBytes(4, 2, 8, 2, 2, /*sequence_parallel=*/true, true), 1248u);
+  // Selective: sbh(10 + 24/t) = 64 * 22; with sequence parallelism sbh(34/t) = 64 * 17.
+  EXPECT_EQ(LayerActivationBytes(4, 2, 8, 2, 2, false, /*attention_core=*/false), 1408u);
+  EXPECT_EQ(LayerActivationBytes(4, 2, 8, 2, 2, true, false), 1088u);
+  // Megatron-LM @d98e8a64 theoretical_memory_usage.py:317-319 (compute_activation_memory):
+  // sbh(18 + 4 ffn/h) / t with ffn = 4h is Table 2's 34/t row without the attention core.
+  EXPECT_EQ(LayerActivationBytes(4, 2, 8, 2, 2, true, false), 64u * (18 + 4 * 4) / 2);
+  // At t = 1 sequence parallelism changes nothing.
+  EXPECT_EQ(LayerActivationBytes(4, 2, 8, 2, 1, true, true), LayerActivationBytes(4, 2, 8, 2, 1));
+}
+
+TEST(BuildWorkloadTest, SelectiveRecomputationStoresAllButTheAttentionCore) {
+  core::LayoutConfig lc = Plain();
+  lc.tp = 2;
+  WorkloadConfig wc = Small();
+  wc.selective_recompute = true;
+  StatusOr<Built> b = Build(lc, wc, 1 << 20);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  const Workload& w = b->workload;
+  EXPECT_EQ(w.layer_activation, 1568u);
+  EXPECT_EQ(w.ops[3].non_model_bytes, 2 * 1408u + 256);  // fwd head
+  // bwd layer 1: two layers stored; 4sbh of gradients and the 160 rebuilt as its transient.
+  ASSERT_EQ(w.ops[5].name, "bwd layer 1");
+  EXPECT_EQ(w.ops[5].transient_bytes, 256u + 160);
+  EXPECT_EQ(w.ops[5].non_model_bytes, 2 * 1408u + 256 + 160);
+  wc.sequence_parallel = true;
+  StatusOr<Built> sp = Build(lc, wc, 1 << 20);
+  ASSERT_TRUE(sp.ok()) << sp.status().ToString();
+  EXPECT_EQ(sp->workload.ops[3].non_model_bytes, 2 * 1088u + 256);
+  // Full recomputation with sequence parallelism keeps the [s/t, b, h] input: 64 bytes.
+  wc.selective_recompute = false;
+  wc.recompute = true;
+  StatusOr<Built> full = Build(lc, wc, 1 << 20);
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  EXPECT_EQ(full->workload.ops[3].non_model_bytes, 2 * 64u + 256);
+  EXPECT_EQ(full->workload.ops[5].transient_bytes, 256u + (1248 - 64));
+  wc.selective_recompute = true;
+  EXPECT_FALSE(Build(lc, wc, 1 << 20).ok());
+}
+
 TEST(BuildWorkloadTest, SmallChunksSpreadOpsOverSeveralChunks) {
   // Tiny chunks: each op touches its own chunks; Adam touches every chunk once.
   StatusOr<Built> b = Build(Plain(), Small(), 64);

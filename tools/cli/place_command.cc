@@ -136,6 +136,12 @@ class PlaceCommand final : public Command {
     app.add_flag("--timeline", timeline_,
                  "Also print GPU and host memory while each op ran (JSON: \"timeline\")");
     app.add_flag("--json", json_, "Print one JSON object per policy and line instead of text");
+    app.add_flag("--sequence-parallel", sequence_parallel_,
+                 "Megatron's sequence parallelism: layer norm and dropout activations split over "
+                 "--tp as well (Korthikanti et al. 2022 Table 2)");
+    app.add_flag("--recompute-selective", recompute_selective_,
+                 "Selective recomputation (Megatron's --recompute-granularity selective): the "
+                 "attention core is rebuilt in backward instead of stored");
     app.footer(PlaceHelpFooter());
   }
 
@@ -210,6 +216,11 @@ class PlaceCommand final : public Command {
                                      Quote(schedule_text_));
     }
     q.step.recompute = recompute_;
+    if (recompute_ && recompute_selective_) {
+      return Status::InvalidArgument("--recompute-selective: not with --recompute (full)");
+    }
+    q.step.sequence_parallel = sequence_parallel_;
+    q.step.selective_recompute = recompute_selective_;
     q.policies = SplitList(policy_text_);
     q.gpu_adam = gpu_adam_;
     if (!margin_text_.empty()) {
@@ -336,6 +347,7 @@ class PlaceCommand final : public Command {
   std::string max_memory_text_, margin_text_, pinned_memory_text_;
   bool recompute_ = false, grad_accumulation_ = false, json_ = false;
   bool timeline_ = false, gpu_adam_ = false, pin_memory_ = false;
+  bool sequence_parallel_ = false, recompute_selective_ = false;
 
   harness::ModelFamily family_;  // --max-model
   harness::PlaceRequest request_;
