@@ -674,6 +674,9 @@ StatusOr<PlaceReport> RunPlace(const PreparedPlace& p,
     }
     x.peak_gpu_bytes = r.peak_gpu_bytes;
     x.peak_host_bytes = r.peak_host_bytes;
+    const placement::PeakBreakdown& pb = r.peak_breakdown;
+    x.peak_breakdown = PeakBreakdownReport{pb.params,  pb.grads,  pb.optimizer, pb.activations,
+                                           pb.buffers, pb.other, pb.op_name,   pb.op};
     x.h2d_bytes = r.h2d_bytes;
     x.d2h_bytes = r.d2h_bytes;
     if (r.fits && std::isfinite(r.ratio_to_optimal)) x.ratio_to_optimal = r.ratio_to_optimal;
@@ -978,6 +981,27 @@ void from_json(const Json& j, TimelineEntry& t) {
   j.at("host_bytes").get_to(t.host_bytes);
 }
 
+void to_json(Json& j, const PeakBreakdownReport& b) {
+  j = Json{{"params", b.params},
+           {"grads", b.grads},
+           {"optimizer", b.optimizer},
+           {"activations", b.activations},
+           {"buffers", b.buffers},
+           {"other", b.other},
+           {"op", b.op},
+           {"op_index", b.op_index}};
+}
+void from_json(const Json& j, PeakBreakdownReport& b) {
+  j.at("params").get_to(b.params);
+  j.at("grads").get_to(b.grads);
+  j.at("optimizer").get_to(b.optimizer);
+  j.at("activations").get_to(b.activations);
+  j.at("buffers").get_to(b.buffers);
+  j.at("other").get_to(b.other);
+  j.at("op").get_to(b.op);
+  j.at("op_index").get_to(b.op_index);
+}
+
 void to_json(Json& j, const PlacePolicyReport& r) {
   j = Json{{"policy", r.policy},
            {"model", r.model},
@@ -1012,6 +1036,7 @@ void to_json(Json& j, const PlacePolicyReport& r) {
            {"oom", OrNull(r.oom)},
            {"peak_gpu_bytes", r.peak_gpu_bytes},
            {"peak_host_bytes", r.peak_host_bytes},
+           {"peak_breakdown", r.peak_breakdown},
            {"h2d_bytes", r.h2d_bytes},
            {"d2h_bytes", r.d2h_bytes},
            {"ratio_to_optimal", OrNull(r.ratio_to_optimal)},
@@ -1063,6 +1088,7 @@ void from_json(const Json& j, PlacePolicyReport& r) {
   GetOptional(j, "oom", r.oom);
   j.at("peak_gpu_bytes").get_to(r.peak_gpu_bytes);
   j.at("peak_host_bytes").get_to(r.peak_host_bytes);
+  j.at("peak_breakdown").get_to(r.peak_breakdown);
   j.at("h2d_bytes").get_to(r.h2d_bytes);
   j.at("d2h_bytes").get_to(r.d2h_bytes);
   GetOptional(j, "ratio_to_optimal", r.ratio_to_optimal);

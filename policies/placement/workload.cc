@@ -268,6 +268,7 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   for (Draft& d : fwd) {
     stored += d.stores;
     d.op.non_model_bytes = others + stored + d.transient;
+    d.op.stored_activation_bytes = others + stored;
     w.ops.push_back(d.op);
   }
   for (auto it = fwd.rbegin(); it != fwd.rend(); ++it) {
@@ -286,6 +287,7 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
         transient = 4 * sbh + rebuild;
     }
     op.non_model_bytes = others + stored + transient;
+    op.stored_activation_bytes = others + stored;
     // Recomputation re-runs a layer's forward in its backward (Note [Op cost]).
     op.flops = (config.recompute && op.kind == OpKind::kLayer ? 3.0 : 2.0) * it->op.flops;
     stored -= it->stores;

@@ -133,6 +133,9 @@ struct Op {
   std::vector<int> chunks;       // chunks it touches, ascending, unique
   std::vector<int> units;        // units it needs on the GPU, ascending, unique
   uint64_t non_model_bytes = 0;  // activations held + temporaries (Note [Activation memory])
+  // Of non_model_bytes, the stored activations: (K - 1) * S + n (Note [Activation memory]);
+  // the rest is the op's transient. 0 in a workload built by hand: all of it transient.
+  uint64_t stored_activation_bytes = 0;
   double flops = 0;              // Note [Op cost]
   uint64_t hbm_bytes = 0;        // Note [Op cost]
 };
