@@ -439,12 +439,17 @@ StatusOr<PreparedPlacePtr> PreparePlace(const PlaceRequest& request) {
     policy_options.fractions.documented = false;
     policy_options.fractions.gpu_adam = false;
   }
+  policy_options.zero = request.zero;
   p.fractions = policy_options.fractions;
   for (const std::string& name : selected) {
     StatusOr<std::unique_ptr<placement::PlacementPolicy>> made =
         placement::MakePlacementPolicy(name, policy_options);
     const bool is_static = name == "static" || name == "static-documented";
-    if (!made.ok()) return ForOptionOf(is_static ? "--static" : "--policy", made.status());
+    const bool is_zero = name.rfind("zero", 0) == 0;
+    if (!made.ok()) {
+      return ForOptionOf(is_static ? "--static" : is_zero ? "--zero-offload" : "--policy",
+                         made.status());
+    }
     if (name == "static") p.static_index = p.policies.size();
     p.policies.push_back(std::move(*made));
   }

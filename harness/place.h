@@ -22,6 +22,7 @@
 #include "policies/placement/chunk.h"
 #include "policies/placement/placement.h"
 #include "policies/placement/workload.h"
+#include "policies/placement/zero.h"
 
 namespace twinsim::harness {
 
@@ -135,6 +136,7 @@ struct PlaceRequest {
   bool gpu_adam = false;
   std::optional<double> gpu_margin_mem_ratio;           // auto only
   std::optional<placement::StaticFractions> fractions;  // static, static-documented only
+  placement::ZeroOptions zero;  // zero1, zero2, zero3 (stage set by name)
   std::vector<std::string> init_policies;               // seed policy names, or {"all"}
   bool timeline = false;                                // report memory while each op ran
 

@@ -145,7 +145,7 @@ TEST(RunPlaceTest, BadRequestsGiveTheCommandLinesMessages) {
   policy.policies = {"cuda", "gemini"};
   EXPECT_EQ(policy.Validate().message(),
             "--policy: unknown policy 'gemini'; expected cuda, cpu, static, static-documented, "
-            "auto, optimal or all");
+            "auto, optimal, zero1, zero2, zero3 or all");
   PlaceRequest pinned = SmallPlace();
   pinned.pinned_memory = 1 << 30;
   EXPECT_EQ(pinned.Validate().message(), "--pinned-memory: only with --pin-memory");

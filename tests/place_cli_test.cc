@@ -529,7 +529,7 @@ TEST(PlaceCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
        "--gpu-memory: expected a size like 24GB or 32GiB, got 'GB'"},
       {Place({"--policy", "fast"}),
        "--policy: unknown policy 'fast'; expected cuda, cpu, static, static-documented, auto, "
-       "optimal or all"},
+       "optimal, zero1, zero2, zero3 or all"},
       {Place({"--policy", "auto", "--gpu-margin-mem-ratio", "1.5"}),
        "--gpu-margin-mem-ratio: expected a ratio in [0, 1], got '1.5'"},
       {Place({"--policy", "cuda", "--gpu-margin-mem-ratio", "0.5"}),

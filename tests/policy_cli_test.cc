@@ -56,7 +56,7 @@ TEST(ShowPolicyCliTest, PlacementPolicyAndListing) {
   EXPECT_TRUE(j["provenance"].contains("sources"));
   const nlohmann::json list = nlohmann::json::parse(Ok({"show", "policy", "--json"}).out);
   EXPECT_EQ(list["seed"].size(), 14u);
-  EXPECT_EQ(list["placement"].size(), 6u);  // static-documented too
+  EXPECT_EQ(list["placement"].size(), 9u);  // static-documented and zero1-3 too
 }
 
 TEST(ShowPolicyCliTest, UnknownPolicyExitsTwoListingTheKnownOnes) {

@@ -14,7 +14,7 @@ struct Entry {
 };
 
 // The one table of placement policies; its order is PlacementPolicyNames()'s.
-constexpr std::array<Entry, 6> kEntries = {{
+constexpr std::array<Entry, 9> kEntries = {{
     {"cuda", "static(1,0,0): every chunk on the GPU; nothing moves; GPU Adam", true},
     {"cpu", "static(1,1,1): every evictable chunk is evicted before each op; HybridAdam's CPU Adam",
      true},
@@ -26,6 +26,12 @@ constexpr std::array<Entry, 6> kEntries = {{
      true},
     {"optimal", "offline Belady over the step: the least PCIe traffic any GPU-Adam policy moves",
      true},
+    // ---- DeepSpeed ZeRO (zero.h), not in "all"
+    {"zero1", "DeepSpeed ZeRO-1: fp32 master and Adam m, v partitioned over DP", false},
+    {"zero2", "DeepSpeed ZeRO-2: optimizer state and 16-bit gradients partitioned over DP", false},
+    {"zero3",
+     "DeepSpeed ZeRO-3: parameters partitioned too, gathered per op with prefetch and release",
+     false},
 }};
 
 }  // namespace
@@ -90,6 +96,12 @@ StatusOr<std::unique_ptr<PlacementPolicy>> MakePlacementPolicy(
     return MakeAutoPolicy(a);
   }
   if (name == "optimal") return MakeOptimalPolicy();
+  // ---- DeepSpeed ZeRO
+  if (name == "zero1" || name == "zero2" || name == "zero3") {
+    ZeroOptions z = options.zero;
+    z.stage = name.back() - '0';
+    return MakeZeroPolicy(z);
+  }
   return Status::InvalidArgument("unknown placement policy " + core::Quote(name) + "; expected " +
                                  ExpectedPlacementPolicies());
 }

@@ -12,6 +12,7 @@
 
 #include "core/status.h"
 #include "policies/placement/placement.h"
+#include "policies/placement/zero.h"
 
 namespace twinsim::placement {
 
@@ -25,12 +26,15 @@ struct PlacementPolicyOptions {
   // twinsim's GPU-Adam variant of cpu, static and auto (Note [GPU-Adam variant]); not a
   // variant of static-documented, which keeps HybridAdam.
   bool gpu_adam = false;
+  // ---- DeepSpeed ZeRO (zero.h): zero1, zero2, zero3; the factory sets `stage` by name.
+  ZeroOptions zero;
 };
 
-// Every policy, in a stable order: cuda, cpu, static, static-documented, auto, optimal.
+// Every policy, in a stable order: cuda, cpu, static, static-documented, auto, optimal, zero1,
+// zero2, zero3.
 const std::vector<std::string>& PlacementPolicyNames();
 // What "all" runs, in this order: cuda, cpu, static, auto, optimal (static-documented, the
-// docs' intent, is asked for by name).
+// docs' intent, and the ZeRO stages, another system than Gemini, are asked for by name).
 const std::vector<std::string>& AllPlacementPolicyNames();
 // Whether `name` is one of PlacementPolicyNames().
 bool IsPlacementPolicyName(std::string_view name);

@@ -18,7 +18,7 @@ TEST(RegistryTest, AllIsEveryPolicyButStaticDocumentedInOrder) {
   EXPECT_EQ(AllPlacementPolicyNames(),
             (std::vector<std::string>{"cuda", "cpu", "static", "auto", "optimal"}));
   EXPECT_EQ(ExpectedPlacementPolicies(),
-            "cuda, cpu, static, static-documented, auto, optimal or all");
+            "cuda, cpu, static, static-documented, auto, optimal, zero1, zero2, zero3 or all");
 }
 
 TEST(RegistryTest, UnknownNameIsInvalidArgumentListingTheNames) {
@@ -26,7 +26,7 @@ TEST(RegistryTest, UnknownNameIsInvalidArgumentListingTheNames) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().message(),
             "unknown placement policy 'gemini'; expected cuda, cpu, static, static-documented, "
-            "auto, optimal or all");
+            "auto, optimal, zero1, zero2, zero3 or all");
   EXPECT_FALSE(IsPlacementPolicyName("all"));
 }
 

@@ -231,6 +231,7 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
     d.op.phase = OpPhase::kForward;
     d.op.chunks = ChunksOf(chunks, tensors);
     d.op.units = Fp16Units(d.op.chunks);
+    d.op.tensors = tensors;
     d.stores = stores;
     d.transient = transient;
     fwd.push_back(std::move(d));
@@ -248,6 +249,8 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
 
   Workload w;
   w.stage = stage;
+  w.dp = lc.dp;
+  for (const TensorSpec& t : chunks.tensors()) w.tensor_numel.push_back(t.numel);
   w.layer_activation = a_full;
   for (const Draft& d : fwd) w.stage_activation += d.stores;
   uint64_t others;

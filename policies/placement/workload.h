@@ -132,6 +132,9 @@ struct Op {
   OpPhase phase = OpPhase::kForward;
   std::vector<int> chunks;       // chunks it touches, ascending, unique
   std::vector<int> units;        // units it needs on the GPU, ascending, unique
+  // Tensors it uses (indices into Workload::tensor_numel; the head's tied embedding included);
+  // empty for Adam, which works per chunk. For policies without chunks (zero.h).
+  std::vector<int> tensors;
   uint64_t non_model_bytes = 0;  // activations held + temporaries (Note [Activation memory])
   // Of non_model_bytes, the stored activations: (K - 1) * S + n (Note [Activation memory]);
   // the rest is the op's transient. 0 in a workload built by hand: all of it transient.
@@ -148,6 +151,10 @@ struct Workload {
   std::vector<uint64_t> chunk_elements;        // per chunk: elements of that shard
   std::vector<uint64_t> chunk_valid_elements;  // per chunk: of those, tensor (not padding) ones
   std::vector<int> chunk_num_tensors;          // per chunk: tensors in the whole chunk
+  // Per tensor of the rank (ChunkManager::tensors() order): its elements, whole (TP shard of
+  // the stage, not DP-sharded). For policies without chunks (zero.h).
+  std::vector<uint64_t> tensor_numel;
+  int dp = 1;  // the layout's data-parallel size, dp_replicate x dp_shard
   int stage = 0;
   int held_microbatches = 0;      // K
   uint64_t layer_activation = 0;  // A, per layer per microbatch, without recomputation
