@@ -414,6 +414,17 @@ class ZeroPolicy : public PlacementPolicy {
     }
     PB grads_held;  // stages 1, 2: 16-bit gradients held until the step
     std::vector<bool> sent(w.tensor_numel.size(), false);  // stage 3 offload: grads D2H
+    uint64_t bucket_elements = 0;  // stages 1, 2: gradients in the IPG bucket
+    // grads_in_partition (stages 1, 2 without offload: with offload they go to the host).
+    const PB partition_grads = Part(&PB::grads, offload ? 0 : 2 * std::min(s.part, s.p));
+    bool partition_allocated = false;
+    auto allocate_partition_grads = [&](int op) -> std::optional<PlacementOom> {
+      if (partition_allocated) return std::nullopt;
+      partition_allocated = true;
+      if (auto oom = a.Gpu(op, partition_grads, "grads_in_partition")) return oom;
+      if (o_.stage == 2) grads_held = partition_grads;
+      return std::nullopt;
+    };
     for (size_t i = 0; i < w.ops.size(); ++i) {
       const int op = static_cast<int>(i);
       const Op& o = w.ops[i];
@@ -438,12 +449,7 @@ class ZeroPolicy : public PlacementPolicy {
         }
         PB step;
         if (o_.stage < 3) {
-          // :2346 frees the gradients outside the partition (stage 1 holds them all).
-          a.GpuFree(grads_held);
-          grads_held = Part(&PB::grads, 2 * std::min(s.part, s.p));
-          if (auto oom = a.Gpu(op, grads_held, "the partition's 16-bit gradients")) {
-            return a.Finish(oom);
-          }
+          // grads_held is grads_in_partition: the others are freed or bucket views (:2346).
           step.grads = 2 * s.part + 4 * s.part;  // the flat 16-bit copy, its fp32 cast
         } else {
           step.grads = 4 * std::min(o_.sub_group_size, s.part3);
@@ -458,11 +464,16 @@ class ZeroPolicy : public PlacementPolicy {
       const bool bwd = o.phase == OpPhase::kBackward;
       if (bwd && op == first_bwd) {
         if (auto oom = a.Gpu(op, backward_buffers, "IPG buckets")) return a.Finish(oom);
-        if (o_.stage == 2 && !offload) {
-          grads_held = Part(&PB::grads, 2 * std::min(s.part, s.p));  // grads_in_partition
-          if (auto oom = a.Gpu(op, grads_held, "grads_in_partition")) return a.Finish(oom);
-        }
       }
+      // Stage 2 reduces a full bucket before the next gradients go in
+      // (reduce_independent_p_g_buckets_and_remove_grads :1201-1204); the first reduction
+      // allocates grads_in_partition (:1650-1690).
+      if (bwd && o_.stage == 2 && bucket_elements > 0 &&
+          bucket_elements + OpElements(w, o) > o_.reduce_bucket_size) {
+        if (auto oom = allocate_partition_grads(op)) return a.Finish(oom);
+        bucket_elements = 0;
+      }
+      if (bwd) bucket_elements += OpElements(w, o);
       PB gathered;
       if (o_.stage == 3) {
         const uint64_t before = coord.live();
@@ -498,6 +509,17 @@ class ZeroPolicy : public PlacementPolicy {
         }
       }
       if (op == last_bwd) {
+        if (o_.stage == 1) {
+          // reduce_gradients after backward (:861-884): the partition's gradients are copied
+          // into grads_in_partition while every other gradient is still held, then those are
+          // views of the bucket.
+          if (auto oom = allocate_partition_grads(op)) return a.Finish(oom);
+          a.GpuFree(grads_held);
+          grads_held = partition_grads;
+        }
+        if (o_.stage == 2) {
+          if (auto oom = allocate_partition_grads(op)) return a.Finish(oom);
+        }
         a.GpuFree(backward_buffers);
         if (o_.stage == 3) a.GpuFree(Part(&PB::params, 2 * coord.ReleaseAll()));
         if (o_.stage < 3 && offload) a.Move(op, true, Where::kHost, 2 * s.part);

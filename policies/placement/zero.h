@@ -38,10 +38,14 @@ namespace twinsim::placement {
 //   offload, :260), and a second one with overlap_comm (default: only for stage 3,
 //   config.py:383-386); they are released after backward (_release_ipg_buffers, :828-835, from
 //   independent_gradient_partition_epilogue :960). Each op's autograd gradients (2 x its
-//   elements) exist while it runs. Stage 2 copies the partition's gradients into
-//   grads_in_partition (2 part, copy_grads_in_partition :1650-1690) and clears the others
-//   (reduce_ipg_grads :1742-1756); stage 1 ("partition only optimizer state", :1753) clears
-//   none: the whole 16-bit gradients, 2P, are held when backward ends.
+//   elements) exist while it runs. Stage 2 copies them into the bucket and reduces a full
+//   bucket before the next gradients go in (:1201-1204); a reduction copies the partition's
+//   gradients into grads_in_partition (2 part, allocated at the first, copy_grads_in_partition
+//   :1650-1690) and clears the others (reduce_ipg_grads :1742-1756). Stage 1 reduces nothing
+//   during backward (process_gradients :1758-1765 reduces only with partition_gradients or
+//   overlap_comm): the whole 16-bit gradients, 2P, are held when backward ends, and
+//   reduce_gradients (:861-884) then allocates grads_in_partition beside them before the
+//   others become views of the bucket (:1229-1235).
 // - step (:2279-2400), no offload: the gradients outside the partition are freed
 //   (:2346), the partition's are flattened (a 16-bit copy, 2 part: flat_partition is never set,
 //   :2198-2203) and cast to fp32 (4 part, :2361), then the 16-bit ones and the copy are freed;
