@@ -222,7 +222,9 @@ void PrintText(Output& out, const harness::PlaceSetup& s, const harness::PlacePo
         r.host_replay->moves, core::FormatByteSize(r.host_replay->bytes_moved),
         r.host_replay->checksums, core::FormatByteSize(r.host_replay->peak_device_bytes)));
   } else if (r.backend == "host" && r.fits) {
-    out.Append("  host bytes  n/a (optimal is a bound, not a placement)\n");
+    out.Append(
+        "  host bytes  n/a (no whole-unit placement to replay: optimal is a bound, ZeRO has no "
+        "chunk units)\n");
   }
   if (r.static_plan) PrintStaticPlan(out, s);
 }
