@@ -303,7 +303,7 @@ class ZeroPolicy : public PlacementPolicy {
           "the flat 16-bit group is padded to a multiple of nccl_start_alignment_factor (2) x "
           "the DP size and split into equal partitions"));
       p.sources.push_back(
-          DeepSpeed("zero/stage_1_and_2.py", "DeepSpeedZeroOptimizer.setup_buckets", 2498, 2516,
+          DeepSpeed("zero/stage_1_and_2.py", "DeepSpeedZeroOptimizer.setup_buckets", 2493, 2516,
                     "contiguous_gradients: an IPG bucket of reduce_bucket_size elements for "
                     "backward, two with overlap_comm"));
       p.sources.push_back(DeepSpeed(
@@ -338,7 +338,7 @@ class ZeroPolicy : public PlacementPolicy {
           329, "parameters of at most param_persistence_threshold elements stay gathered"));
       p.sources.push_back(DeepSpeed(
           "zero/partitioned_param_coordinator.py",
-          "PartitionedParameterCoordinator.fetch_sub_module", 353, 490,
+          "PartitionedParameterCoordinator._fetch_sub_module_impl", 353, 490,
           "gather the module's parameters, then prefetch up to min(max_live - available, "
           "prefetch_bucket_size) elements of the trace's next parameters"));
       p.sources.push_back(DeepSpeed(

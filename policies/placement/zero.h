@@ -33,7 +33,7 @@ namespace twinsim::placement {
 //   keeps the whole 16-bit parameters (2P, bit16_groups_flat) and its partition's fp32 master,
 //   Adam m and v (12 part) on the GPU, or on the host with offload_optimizer (the device is 'cpu',
 //   :238).
-// - Backward: setup_buckets (:2498-2516) allocates the IPG bucket, reduce_bucket_size elements
+// - Backward: setup_buckets (:2493-2516) allocates the IPG bucket, reduce_bucket_size elements
 //   of the 16-bit dtype, when contiguous_gradients (default True, config.py:102; forced on with
 //   offload, :260), and a second one with overlap_comm (default: only for stage 3,
 //   config.py:383-386); they are released after backward (_release_ipg_buffers, :828-835, from
@@ -69,7 +69,7 @@ namespace twinsim::placement {
 //   gradient_accumulation_dtype (fp32: the constructor default, stage3.py:189), on the GPU or
 //   with offload_optimizer the host (_setup_for_real_optimizer :741-746); the IPG bucket,
 //   reduce_bucket_size elements, allocated once for the run (:731-735).
-// - Gathers (PartitionedParameterCoordinator.fetch_sub_module, :353-490): before an op its
+// - Gathers (PartitionedParameterCoordinator._fetch_sub_module_impl, :353-490): before an op its
 //   parameters are all-gathered whole (2 x numel each); with a complete trace (every step after
 //   the first: the one twinsim reports), the parameters of the next ops in trace order are
 //   prefetched while fewer than min(max_live_parameters - available, prefetch_bucket_size)
