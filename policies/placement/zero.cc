@@ -17,8 +17,13 @@ constexpr char kDeepSpeedCommit[] = "edaa72212";
 
 core::SourceRef DeepSpeed(std::string file, std::string function, int first, int last,
                           std::string fact) {
-  return core::SourceRef{kDeepSpeed, kDeepSpeedCommit, "deepspeed/runtime/" + std::move(file),
-                         std::move(function), first, last, std::move(fact)};
+  return core::SourceRef{kDeepSpeed,
+                         kDeepSpeedCommit,
+                         "deepspeed/runtime/" + std::move(file),
+                         std::move(function),
+                         first,
+                         last,
+                         std::move(fact)};
 }
 
 uint64_t CeilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
@@ -334,13 +339,13 @@ class ZeroPolicy : public PlacementPolicy {
                                     "each parameter is padded to a multiple of the DP size and "
                                     "split: ceil(numel / N) elements per rank"));
       p.sources.push_back(DeepSpeed(
-          "zero/parameter_offload.py", "DeepSpeedZeRoOffload.mark_persistent_parameters", 311,
-          329, "parameters of at most param_persistence_threshold elements stay gathered"));
-      p.sources.push_back(DeepSpeed(
-          "zero/partitioned_param_coordinator.py",
-          "PartitionedParameterCoordinator._fetch_sub_module_impl", 353, 490,
-          "gather the module's parameters, then prefetch up to min(max_live - available, "
-          "prefetch_bucket_size) elements of the trace's next parameters"));
+          "zero/parameter_offload.py", "DeepSpeedZeRoOffload.mark_persistent_parameters", 311, 329,
+          "parameters of at most param_persistence_threshold elements stay gathered"));
+      p.sources.push_back(
+          DeepSpeed("zero/partitioned_param_coordinator.py",
+                    "PartitionedParameterCoordinator._fetch_sub_module_impl", 353, 490,
+                    "gather the module's parameters, then prefetch up to min(max_live - available, "
+                    "prefetch_bucket_size) elements of the trace's next parameters"));
       p.sources.push_back(DeepSpeed(
           "zero/partitioned_param_coordinator.py",
           "PartitionedParameterCoordinator.__params_to_release", 634, 665,
@@ -350,12 +355,11 @@ class ZeroPolicy : public PlacementPolicy {
           "zero/stage3.py", "DeepSpeedZeroOptimizer_Stage3._setup_for_real_optimizer", 712, 755,
           "the IPG bucket (reduce_bucket_size elements) is allocated once; gradient partitions "
           "in one flat buffer of gradient_accumulation_dtype on the optimizer's device"));
-      p.sources.push_back(DeepSpeed("zero/stage3.py", "DeepSpeedZeroOptimizer_Stage3.__init__",
-                                    161, 189,
-                                    "gradient_accumulation_dtype defaults to torch.float32"));
+      p.sources.push_back(DeepSpeed("zero/stage3.py", "DeepSpeedZeroOptimizer_Stage3.__init__", 161,
+                                    189, "gradient_accumulation_dtype defaults to torch.float32"));
       p.sources.push_back(DeepSpeed(
-          "zero/stage3.py", "DeepSpeedZeroOptimizer_Stage3._prepare_fp32_grad_for_sub_group",
-          2398, 2418, "the sub group's fp32 gradients are flattened into a new tensor for Adam"));
+          "zero/stage3.py", "DeepSpeedZeroOptimizer_Stage3._prepare_fp32_grad_for_sub_group", 2398,
+          2418, "the sub group's fp32 gradients are flattened into a new tensor for Adam"));
     }
     p.deviations = {
         "DP group = the layout's dp (dp_replicate x dp_shard); cp ranks are outside it "

@@ -94,16 +94,16 @@ namespace twinsim::placement {
 // DeepSpeed's zero_optimization options twinsim models, with DeepSpeed's defaults
 // (config.py, cited in Note [ZeRO placement]).
 struct ZeroOptions {
-  int stage = 1;                   // 1, 2 or 3; the factory sets it from the name
-  bool offload_optimizer = false;  // offload_optimizer.device = "cpu"
-  bool offload_param = false;      // offload_param.device = "cpu" (stage 3 only)
-  uint64_t reduce_bucket_size = 500000000;     // elements (config.py:113)
-  uint64_t allgather_bucket_size = 500000000;  // elements (config.py:132); in place
-  bool contiguous_gradients = true;            // (config.py:102)
-  std::optional<bool> overlap_comm;            // none: stage == 3 (config.py:383-386)
-  uint64_t prefetch_bucket_size = 50000000;    // stage3_prefetch_bucket_size (config.py:215)
-  uint64_t max_live_parameters = 1000000000;   // stage3_max_live_parameters (config.py:238)
-  uint64_t max_reuse_distance = 1000000000;    // stage3_max_reuse_distance (config.py:244)
+  int stage = 1;                                  // 1, 2 or 3; the factory sets it from the name
+  bool offload_optimizer = false;                 // offload_optimizer.device = "cpu"
+  bool offload_param = false;                     // offload_param.device = "cpu" (stage 3 only)
+  uint64_t reduce_bucket_size = 500000000;        // elements (config.py:113)
+  uint64_t allgather_bucket_size = 500000000;     // elements (config.py:132); in place
+  bool contiguous_gradients = true;               // (config.py:102)
+  std::optional<bool> overlap_comm;               // none: stage == 3 (config.py:383-386)
+  uint64_t prefetch_bucket_size = 50000000;       // stage3_prefetch_bucket_size (config.py:215)
+  uint64_t max_live_parameters = 1000000000;      // stage3_max_live_parameters (config.py:238)
+  uint64_t max_reuse_distance = 1000000000;       // stage3_max_reuse_distance (config.py:244)
   uint64_t param_persistence_threshold = 100000;  // stage3_... (config.py:221)
   uint64_t sub_group_size = 1000000000;           // (config.py:175)
 };

@@ -47,7 +47,7 @@ Workload TwoLayers() {
 constexpr MemoryBudget kRoomy{uint64_t{1} << 40, uint64_t{1} << 40};
 
 PlacementResult RunZero(ZeroOptions o, const Workload& w = TwoLayers(),
-                    const MemoryBudget& b = kRoomy) {
+                        const MemoryBudget& b = kRoomy) {
   o.reduce_bucket_size = 1000;  // 2,000 B buckets, to keep the figures small
   StatusOr<std::unique_ptr<PlacementPolicy>> p = MakeZeroPolicy(o);
   EXPECT_TRUE(p.ok()) << p.status().message();
@@ -60,15 +60,15 @@ void ExpectAddsUp(const PlacementResult& r) {
 
 TEST(ZeroTest, DefaultsAreDeepSpeedsConfigDefaults) {
   const ZeroOptions o;
-  EXPECT_TRUE(o.contiguous_gradients);                     // zero/config.py:102
-  EXPECT_EQ(o.reduce_bucket_size, 500000000u);             // zero/config.py:113
-  EXPECT_EQ(o.allgather_bucket_size, 500000000u);          // zero/config.py:132
-  EXPECT_FALSE(o.overlap_comm.has_value());                // zero/config.py:138, 383-386
-  EXPECT_EQ(o.sub_group_size, 1000000000u);                // zero/config.py:175
-  EXPECT_EQ(o.prefetch_bucket_size, 50000000u);            // zero/config.py:215
-  EXPECT_EQ(o.param_persistence_threshold, 100000u);       // zero/config.py:221
-  EXPECT_EQ(o.max_live_parameters, 1000000000u);           // zero/config.py:238
-  EXPECT_EQ(o.max_reuse_distance, 1000000000u);            // zero/config.py:244
+  EXPECT_TRUE(o.contiguous_gradients);                // zero/config.py:102
+  EXPECT_EQ(o.reduce_bucket_size, 500000000u);        // zero/config.py:113
+  EXPECT_EQ(o.allgather_bucket_size, 500000000u);     // zero/config.py:132
+  EXPECT_FALSE(o.overlap_comm.has_value());           // zero/config.py:138, 383-386
+  EXPECT_EQ(o.sub_group_size, 1000000000u);           // zero/config.py:175
+  EXPECT_EQ(o.prefetch_bucket_size, 50000000u);       // zero/config.py:215
+  EXPECT_EQ(o.param_persistence_threshold, 100000u);  // zero/config.py:221
+  EXPECT_EQ(o.max_live_parameters, 1000000000u);      // zero/config.py:238
+  EXPECT_EQ(o.max_reuse_distance, 1000000000u);       // zero/config.py:244
 }
 
 TEST(ZeroTest, Stage1KeepsEveryGradientUntilBackwardEnds) {
