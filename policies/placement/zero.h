@@ -77,7 +77,10 @@ namespace twinsim::placement {
 //   (release_sub_module :494-536, __params_to_release :634-665) its parameters are released
 //   unless persistent, prefetched for a later use, or used again within max_reuse_distance
 //   elements of the ops that follow (1e9, config.py:244). With offload_param a gather first
-//   copies the partition H2D.
+//   copies the partition H2D. prefetch_bucket_size bounds each fetch's new prefetches, not
+//   what is in flight: every fetch adds up to that many more, so the prefetch runs ahead
+//   until max_live_parameters are available (1e9 elements, 2 GB of 16-bit parameters, at the
+//   defaults), and the last layers of the forward stay gathered into the backward (reuse).
 // - step: per sub group (sub_group_size 1e9, config.py:175) the fp32 gradients are flattened
 //   into a new fp32 tensor (_prepare_fp32_grad_for_sub_group :2398-2418), 4 x min(sub group,
 //   partition) beside the state. With offload_optimizer, Adam runs on the CPU and the updated
