@@ -427,12 +427,17 @@ StatusOr<PreparedPlacePtr> PreparePlace(const PlaceRequest& request) {
     policy_options.fractions.documented = false;
     policy_options.fractions.gpu_adam = false;
   }
+  policy_options.zero = request.zero;
   p.fractions = policy_options.fractions;
   for (const std::string& name : selected) {
     StatusOr<std::unique_ptr<placement::PlacementPolicy>> made =
         placement::MakePlacementPolicy(name, policy_options);
     const bool is_static = name == "static" || name == "static-documented";
-    if (!made.ok()) return ForOptionOf(is_static ? "--static" : "--policy", made.status());
+    const bool is_zero = name.rfind("zero", 0) == 0;
+    if (!made.ok()) {
+      return ForOptionOf(is_static ? "--static" : is_zero ? "--zero-offload" : "--policy",
+                         made.status());
+    }
     if (name == "static") p.static_index = p.policies.size();
     p.policies.push_back(std::move(*made));
   }
@@ -662,6 +667,9 @@ StatusOr<PlaceReport> RunPlace(const PreparedPlace& p,
     }
     x.peak_gpu_bytes = r.peak_gpu_bytes;
     x.peak_host_bytes = r.peak_host_bytes;
+    const placement::PeakBreakdown& pb = r.peak_breakdown;
+    x.peak_breakdown = PeakBreakdownReport{pb.params,  pb.grads,  pb.optimizer, pb.activations,
+                                           pb.buffers, pb.other, pb.op_name,   pb.op};
     x.h2d_bytes = r.h2d_bytes;
     x.d2h_bytes = r.d2h_bytes;
     if (r.fits && std::isfinite(r.ratio_to_optimal)) x.ratio_to_optimal = r.ratio_to_optimal;
@@ -966,6 +974,27 @@ void from_json(const Json& j, TimelineEntry& t) {
   j.at("host_bytes").get_to(t.host_bytes);
 }
 
+void to_json(Json& j, const PeakBreakdownReport& b) {
+  j = Json{{"params", b.params},
+           {"grads", b.grads},
+           {"optimizer", b.optimizer},
+           {"activations", b.activations},
+           {"buffers", b.buffers},
+           {"other", b.other},
+           {"op", b.op},
+           {"op_index", b.op_index}};
+}
+void from_json(const Json& j, PeakBreakdownReport& b) {
+  j.at("params").get_to(b.params);
+  j.at("grads").get_to(b.grads);
+  j.at("optimizer").get_to(b.optimizer);
+  j.at("activations").get_to(b.activations);
+  j.at("buffers").get_to(b.buffers);
+  j.at("other").get_to(b.other);
+  j.at("op").get_to(b.op);
+  j.at("op_index").get_to(b.op_index);
+}
+
 void to_json(Json& j, const PlacePolicyReport& r) {
   j = Json{{"policy", r.policy},
            {"model", r.model},
@@ -1000,6 +1029,7 @@ void to_json(Json& j, const PlacePolicyReport& r) {
            {"oom", OrNull(r.oom)},
            {"peak_gpu_bytes", r.peak_gpu_bytes},
            {"peak_host_bytes", r.peak_host_bytes},
+           {"peak_breakdown", r.peak_breakdown},
            {"h2d_bytes", r.h2d_bytes},
            {"d2h_bytes", r.d2h_bytes},
            {"ratio_to_optimal", OrNull(r.ratio_to_optimal)},
@@ -1051,6 +1081,7 @@ void from_json(const Json& j, PlacePolicyReport& r) {
   GetOptional(j, "oom", r.oom);
   j.at("peak_gpu_bytes").get_to(r.peak_gpu_bytes);
   j.at("peak_host_bytes").get_to(r.peak_host_bytes);
+  j.at("peak_breakdown").get_to(r.peak_breakdown);
   j.at("h2d_bytes").get_to(r.h2d_bytes);
   j.at("d2h_bytes").get_to(r.d2h_bytes);
   GetOptional(j, "ratio_to_optimal", r.ratio_to_optimal);

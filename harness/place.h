@@ -22,6 +22,7 @@
 #include "policies/placement/chunk.h"
 #include "policies/placement/placement.h"
 #include "policies/placement/workload.h"
+#include "policies/placement/zero.h"
 
 namespace twinsim::harness {
 
@@ -135,6 +136,7 @@ struct PlaceRequest {
   bool gpu_adam = false;
   std::optional<double> gpu_margin_mem_ratio;           // auto only
   std::optional<placement::StaticFractions> fractions;  // static, static-documented only
+  placement::ZeroOptions zero;  // zero1, zero2, zero3 (stage set by name)
   std::vector<std::string> init_policies;               // seed policy names, or {"all"}
   bool timeline = false;                                // report memory while each op ran
 
@@ -192,6 +194,15 @@ struct StaticPlanReport {
   double true_chunk_mem = 0;
   StaticPlanSide code, documented;
 };
+// What the GPU held at the policy's peak (placement::PeakBreakdown, Note [Peak breakdown]):
+// JSON keys params, grads, optimizer, activations, buffers, other (bytes), op (the op's name,
+// "initial placement" before the first), op_index (-1 for the initial placement).
+struct PeakBreakdownReport {
+  uint64_t params = 0, grads = 0, optimizer = 0, activations = 0, buffers = 0, other = 0;
+  std::string op;
+  int op_index = -1;
+  uint64_t total() const { return params + grads + optimizer + activations + buffers + other; }
+};
 struct TimelineEntry {
   std::string op;
   uint64_t gpu_bytes = 0, host_bytes = 0;
@@ -216,6 +227,7 @@ struct PlacePolicyReport {
   bool feasible = false, fits = false;
   std::optional<PlaceOomReport> oom;
   uint64_t peak_gpu_bytes = 0, peak_host_bytes = 0, h2d_bytes = 0, d2h_bytes = 0;
+  PeakBreakdownReport peak_breakdown;  // sums to peak_gpu_bytes
   std::optional<double> ratio_to_optimal;  // none: did not fit, or infinite
   bool ratio_infinite = false;
   bool pin_memory = false;

@@ -145,7 +145,8 @@ TEST(RunPlaceTest, BadRequestsGiveTheCommandLinesMessages) {
   policy.policies = {"cuda", "gemini"};
   EXPECT_EQ(policy.Validate().message(),
             "--policy: unknown policy 'gemini'; expected cuda, cpu, static, static-documented, "
-            "auto, optimal, fsdp2, fsdp2-no-reshard, fsdp2-cpu-offload, megatron-distopt or all");
+            "auto, optimal, zero1, zero2, zero3, fsdp2, fsdp2-no-reshard, fsdp2-cpu-offload, "
+            "megatron-distopt or all");
   PlaceRequest pinned = SmallPlace();
   pinned.pinned_memory = 1 << 30;
   EXPECT_EQ(pinned.Validate().message(), "--pinned-memory: only with --pin-memory");
@@ -157,13 +158,20 @@ TEST(RunPlaceTest, BadRequestsGiveTheCommandLinesMessages) {
 
 TEST(RunPlaceTest, PolicyReportRoundTripsThroughJson) {
   PlaceRequest request = SmallPlace();
-  request.policies = {"all"};
+  request.policies = {"cuda", "cpu", "static", "auto", "optimal", "zero1", "zero2", "zero3"};
+  request.zero.offload_optimizer = true;
   request.timeline = true;
   request.gpu_memory = uint64_t{1} << 30;  // some OOM, some moves
   StatusOr<PlaceReport> report = RunPlace(request);
   ASSERT_TRUE(report.ok()) << report.status().message();
   for (const PlacePolicyReport& r : report->policies) {
+    // Note [Peak breakdown]: the parts add up to the peak, under their place --json keys.
+    EXPECT_EQ(r.peak_breakdown.total(), r.peak_gpu_bytes) << r.policy;
     const nlohmann::ordered_json j = r;
+    for (const char* key : {"params", "grads", "optimizer", "activations", "buffers", "other",
+                            "op", "op_index"}) {
+      EXPECT_TRUE(j.at("peak_breakdown").contains(key)) << r.policy << " " << key;
+    }
     const PlacePolicyReport back = j.get<PlacePolicyReport>();
     EXPECT_EQ(PlaceJsonLine(back), PlaceJsonLine(r)) << r.policy;
     EXPECT_EQ(nlohmann::ordered_json::parse(PlaceJsonLine(r)), j) << r.policy;

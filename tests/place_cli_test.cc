@@ -531,7 +531,7 @@ TEST(PlaceCliTest, BadInvocationsExitTwoWithOneLineAndNoOutput) {
        "--gpu-memory: expected a size like 24GB or 32GiB, got 'GB'"},
       {Place({"--policy", "fast"}),
        "--policy: unknown policy 'fast'; expected cuda, cpu, static, static-documented, auto, "
-       "optimal, fsdp2, fsdp2-no-reshard, fsdp2-cpu-offload, megatron-distopt or all"},
+       "optimal, zero1, zero2, zero3, fsdp2, fsdp2-no-reshard, fsdp2-cpu-offload, megatron-distopt or all"},
       {Place({"--policy", "fsdp2", "--recompute", "--recompute-selective"}),
        "--recompute-selective: not with --recompute (full)"},
       {Place({"--policy", "auto", "--gpu-margin-mem-ratio", "1.5"}),
@@ -699,7 +699,8 @@ TEST(PlaceCliTest, HostBackendChecksumsEveryMove) {
   EXPECT_TRUE(ByPolicy(lines, "optimal")["host_replay"].is_null());
   const std::string text = Ok(args);
   EXPECT_NE(text.find(" checksums match (peak "), std::string::npos) << text;
-  EXPECT_NE(text.find("host bytes  n/a (optimal is a bound, not a placement)"), std::string::npos);
+  EXPECT_NE(text.find("host bytes  n/a (no whole-unit placement to replay: optimal is a bound"),
+            std::string::npos);
 }
 
 TEST(PlaceCliTest, MaxModelFindsTheLastFittingDepth) {

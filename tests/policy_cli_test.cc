@@ -56,8 +56,8 @@ TEST(ShowPolicyCliTest, PlacementPolicyAndListing) {
   EXPECT_TRUE(j["provenance"].contains("sources"));
   const nlohmann::json list = nlohmann::json::parse(Ok({"show", "policy", "--json"}).out);
   EXPECT_EQ(list["seed"].size(), 14u);
-  // static-documented too, fsdp2 and its two variants, megatron-distopt
-  EXPECT_EQ(list["placement"].size(), 10u);
+  // static-documented too, zero1-3, fsdp2 and its two variants, megatron-distopt
+  EXPECT_EQ(list["placement"].size(), 13u);
 }
 
 TEST(ShowPolicyCliTest, UnknownPolicyExitsTwoListingTheKnownOnes) {

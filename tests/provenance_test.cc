@@ -17,6 +17,7 @@
 
 #include "policies/placement/placement.h"
 #include "policies/placement/registry.h"
+#include "policies/placement/zero.h"
 #include "policies/seed/policy.h"
 
 namespace twinsim {
@@ -65,6 +66,10 @@ TEST(ProvenanceTest, EveryPlacementPolicyCitesItsSource) {
   ExpectCited("placement:static", std::move(placement::MakeStaticPolicy({})).value()->provenance());
   ExpectCited("placement:auto", std::move(placement::MakeAutoPolicy()).value()->provenance());
   ExpectCited("placement:optimal", placement::MakeOptimalPolicy()->provenance());
+  for (int stage : {1, 2, 3}) {
+    ExpectCited("placement:zero" + std::to_string(stage),
+                std::move(placement::MakeZeroPolicy({.stage = stage})).value()->provenance());
+  }
   placement::StaticFractions documented;
   documented.documented = true;
   ExpectCited("placement:static-documented",

@@ -29,6 +29,48 @@ std::string UnitName(int unit) {
   return fmt::format("chunk {} {}", ChunkOfUnit(unit), UnitTag(unit));
 }
 
+// What a unit's bytes are for (Note [Peak breakdown]): an fp16 unit is the parameters, plus
+// the separate fp16 gradient shard when the chunks keep one (its bytes beyond the param shard);
+// an optimizer unit is the optimizer's.
+PeakBreakdown UnitParts(const Workload& w, int unit, uint64_t bytes) {
+  PeakBreakdown p;
+  if (unit % 2 == 1) {
+    p.optimizer = bytes;
+    return p;
+  }
+  const int c = ChunkOfUnit(unit);
+  const uint64_t param =
+      c < static_cast<int>(w.chunk_param_bytes.size()) ? w.chunk_param_bytes[c] : bytes;
+  p.params = std::min(bytes, param);
+  p.grads = bytes - p.params;
+  return p;
+}
+
+// An op's non-model bytes: stored activations, and the rest (its temporaries).
+PeakBreakdown NonModelParts(const Op& op) {
+  PeakBreakdown p;
+  p.activations = std::min(op.stored_activation_bytes, op.non_model_bytes);
+  p.other = op.non_model_bytes - p.activations;
+  return p;
+}
+
+void AddParts(PeakBreakdown& into, const PeakBreakdown& x) {
+  into.params += x.params;
+  into.grads += x.grads;
+  into.optimizer += x.optimizer;
+  into.activations += x.activations;
+  into.buffers += x.buffers;
+  into.other += x.other;
+}
+void SubParts(PeakBreakdown& from, const PeakBreakdown& x) {
+  from.params -= x.params;
+  from.grads -= x.grads;
+  from.optimizer -= x.optimizer;
+  from.activations -= x.activations;
+  from.buffers -= x.buffers;
+  from.other -= x.other;
+}
+
 // For each unit, the ascending op indices that use it: next use by binary search.
 class NextUse {
  public:
@@ -87,7 +129,7 @@ class Step {
   std::optional<PlacementOom> Place(int unit, Where where) {
     if (where == Where::kGpu) {
       if (auto oom = GpuTake(-1, w_.unit_bytes[unit], UnitTag(unit), UnitName(unit),
-                             &unit_handle_[unit])) {
+                             &unit_handle_[unit], UnitParts(w_, unit, w_.unit_bytes[unit]))) {
         return oom;
       }
     } else if (host_.TryCharge(w_.unit_bytes[unit], UnitTag(unit))) {
@@ -102,20 +144,29 @@ class Step {
   // Charges a buffer that stays on the GPU for the whole step (static's kept-gathered chunks).
   std::optional<PlacementOom> PlacePinned(uint64_t bytes) {
     uint64_t handle = 0;  // kept for the whole step
-    return GpuTake(-1, bytes, "gathered", "kept-gathered buffers", &handle);
+    PeakBreakdown parts;
+    parts.params = bytes;  // gathered parameters
+    return GpuTake(-1, bytes, "gathered", "kept-gathered buffers", &handle, parts);
   }
 
   // Charges `bytes` to the GPU ledger and, with the caching allocator, takes a block for them;
   // an OOM (the ledger's, or the allocator's "fragmentation") leaves nothing charged.
+  // `parts`: what the bytes are for (their total is `bytes`), for the peak's breakdown.
   std::optional<PlacementOom> GpuTake(int op, uint64_t bytes, std::string_view tag,
-                                      const std::string& what, uint64_t* handle) {
+                                      const std::string& what, uint64_t* handle,
+                                      const PeakBreakdown& parts) {
     if (gpu_.TryCharge(bytes, tag)) {
       return MakeOom(w_, op, "gpu", bytes, gpu_.available(), what);
     }
+    // The ledger's peak counts the charge even when the allocator then refuses it: so does
+    // the breakdown.
+    AddParts(live_, parts);
+    NotePeak(op);
     if (alloc_) {
       const std::optional<uint64_t> h = alloc_->Allocate(bytes);
       if (!h) {
         gpu_.Release(bytes, tag);
+        SubParts(live_, parts);
         const uint64_t room =
             std::max(alloc_->LargestFreeBlock(), alloc_->capacity() - alloc_->reserved());
         return MakeOom(w_, op, "gpu", bytes, std::min(room, bytes - 1),
@@ -130,8 +181,9 @@ class Step {
     return std::nullopt;
   }
 
-  void GpuGive(uint64_t bytes, std::string_view tag, uint64_t handle) {
+  void GpuGive(uint64_t bytes, std::string_view tag, uint64_t handle, const PeakBreakdown& parts) {
     gpu_.Release(bytes, tag);
+    SubParts(live_, parts);
     if (alloc_) alloc_->Free(handle);
   }
 
@@ -146,7 +198,7 @@ class Step {
     std::vector<int> pending = evict;
     auto evict_unit = [&](int u) {
       host_.TryCharge(w_.unit_bytes[u], UnitTag(u));  // REQUIRES: room (checked by the caller)
-      GpuGive(w_.unit_bytes[u], UnitTag(u), unit_handle_[u]);
+      GpuGive(w_.unit_bytes[u], UnitTag(u), unit_handle_[u], UnitParts(w_, u, w_.unit_bytes[u]));
       gpu_model_ -= w_.unit_bytes[u];
       where_[u] = Where::kHost;
       d2h_ += w_.unit_bytes[u];
@@ -165,7 +217,7 @@ class Step {
         pending.erase(fit);
       }
       if (auto oom = GpuTake(op, w_.unit_bytes[u], UnitTag(u), "loading " + UnitName(u),
-                             &unit_handle_[u])) {
+                             &unit_handle_[u], UnitParts(w_, u, w_.unit_bytes[u]))) {
         return oom;
       }
       gpu_model_ += w_.unit_bytes[u];
@@ -195,15 +247,18 @@ class Step {
   std::optional<PlacementOom> Run(int op, uint64_t gather) {
     const uint64_t non_model = w_.ops[op].non_model_bytes;
     uint64_t nh = 0, gh = 0;
-    if (auto oom = GpuTake(op, non_model, "non-model", "non-model memory", &nh)) return oom;
-    if (auto oom = GpuTake(op, gather, "gather", "gather buffers", &gh)) {
-      GpuGive(non_model, "non-model", nh);
+    const PeakBreakdown nm = NonModelParts(w_.ops[op]);
+    PeakBreakdown gp;
+    gp.params = gather;  // the rest of each gathered chunk: parameters
+    if (auto oom = GpuTake(op, non_model, "non-model", "non-model memory", &nh, nm)) return oom;
+    if (auto oom = GpuTake(op, gather, "gather", "gather buffers", &gh, gp)) {
+      GpuGive(non_model, "non-model", nh, nm);
       return oom;
     }
     timeline_.push_back({gpu_.in_use(), host_.in_use()});
     on_cpu_.resize(op + 1, false);
-    GpuGive(gather, "gather", gh);
-    GpuGive(non_model, "non-model", nh);
+    GpuGive(gather, "gather", gh, gp);
+    GpuGive(non_model, "non-model", nh, nm);
     return std::nullopt;
   }
 
@@ -213,6 +268,11 @@ class Step {
     r.fits = !oom.has_value();
     r.oom = std::move(oom);
     r.peak_gpu_bytes = gpu_.peak();
+    r.peak_breakdown = peak_parts_;
+    if (r.peak_breakdown.op == -2) {
+      r.peak_breakdown.op = -1;
+      r.peak_breakdown.op_name = "initial placement";
+    }
     r.peak_reserved_bytes = alloc_ ? alloc_->peak_reserved() : 0;
     r.peak_host_bytes = host_.peak();
     r.h2d_bytes = h2d_;
@@ -232,9 +292,21 @@ class Step {
   }
 
  private:
+  // Keeps the breakdown of the first moment the GPU ledger reached its peak.
+  void NotePeak(int op) {
+    if (gpu_.in_use() <= peak_parts_.total() && peak_parts_.op != -2) return;
+    peak_parts_ = live_;
+    peak_parts_.op = op;
+    peak_parts_.op_name = op < 0 ? "initial placement" : w_.ops[op].name;
+  }
+
   const Workload& w_;
   core::MemoryLedger gpu_;
   core::MemoryLedger host_;
+  PeakBreakdown live_;  // what the GPU ledger holds now, by part
+  // At the peak; op -2 until the first charge (an empty step's peak is 0 at the initial
+  // placement).
+  PeakBreakdown peak_parts_{.op = -2};
   std::vector<Where> where_;
   std::vector<Where> initial_;
   std::vector<uint64_t> unit_handle_;  // the caching allocator's block of each GPU unit
@@ -884,6 +956,7 @@ class OptimalPolicy : public PlacementPolicy {
     PlacementResult r;
     r.policy = Name();
     r.fits = true;
+    r.peak_breakdown.op_name = "initial placement";
     const uint64_t cap = budget.gpu_bytes;
     const NextUse next(w);
     std::vector<uint64_t> resident(w.num_units(), 0);
@@ -945,6 +1018,17 @@ class OptimalPolicy : public PlacementPolicy {
         r.h2d_bytes += w.unit_bytes[u] - resident[u];
         on_gpu += w.unit_bytes[u] - resident[u];
         resident[u] = w.unit_bytes[u];
+      }
+      if (on_gpu + transient(op) > r.peak_gpu_bytes || i == 0) {
+        // Note [Peak breakdown]: the resident bytes by unit, the op's transient.
+        PeakBreakdown parts = NonModelParts(o);
+        parts.params += w.OpGatherBytes(o);
+        for (int u = 0; u < w.num_units(); ++u) {
+          if (resident[u] > 0) AddParts(parts, UnitParts(w, u, resident[u]));
+        }
+        parts.op = op;
+        parts.op_name = o.name;
+        r.peak_breakdown = std::move(parts);
       }
       r.peak_gpu_bytes = std::max(r.peak_gpu_bytes, on_gpu + transient(op));
       r.timeline.push_back({on_gpu + transient(op), w.total_model_bytes - on_gpu});

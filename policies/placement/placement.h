@@ -104,6 +104,28 @@ struct PeakBreakdown {
   uint64_t total() const { return params + grads + optimizer + activations + buffers + other; }
 };
 
+// Note [Peak breakdown]
+// ~~~~~~~~~~~~~~~~~~~~~~
+// Every GPU charge of a step (Note [Step accounting]) says what its bytes are for, and the
+// breakdown is what the GPU ledger held, by part, the first time it reached its peak (the
+// moment a charge took it there, even a charge the caching allocator then refused, as the
+// ledger's peak counts it). For the chunk policies (cuda, cpu, static, static-documented,
+// auto, their GPU-Adam variants, optimal):
+// - params: fp16 units' param shards (Workload::chunk_param_bytes), the gathered rest of a
+//   DP-sharded chunk while an op runs ("gather"), static's kept-gathered chunks ("gathered").
+// - grads: an fp16 unit's bytes beyond its param shard, i.e. the separate fp16 gradient chunk
+//   (separate_grad, with gradient accumulation). Without it Gemini writes each gradient into
+//   the fp16 chunk's own storage (ColossalAI 4f9953be zero/gemini/gemini_ddp.py:379-400,
+//   grad_handle: with reuse_fp16_chunk grad_chunk is the chunk, and copy_tensor_to_chunk_slice
+//   puts the gradient in the weight's slice), so grads is 0 and the gradients are in params.
+// - optimizer: optimizer units (fp32 master shard, Adam m and v) on the GPU.
+// - activations: of the running op's non-model bytes, the stored activations
+//   (Op::stored_activation_bytes: (K - 1) * S + n of Note [Activation memory]); other: the
+//   rest, the op's temporaries (logit and input gradients, recomputation's rebuilt layer).
+// - buffers: 0; Gemini's chunk policies charge no communication buffers apart from the gather.
+// Optimal, byte-granular, counts a partly resident fp16 unit's bytes as param bytes first.
+// total() == peak_gpu_bytes (placement_property_test, PeakBreakdownAddsUpToThePeak).
+
 struct PlacementResult {
   std::string policy;  // PlacementPolicy::Name()
   bool fits = false;

@@ -7,7 +7,12 @@
 //   traffic       every GPU-Adam policy that finishes moves at least optimal's H2D bytes;
 //   conservation  after a step every unit is in exactly one place, the ledgers hold exactly
 //                 the units placed there, and no transient is left charged.
-// and for the systems that do not place chunks (fsdp2, its variants, megatron-distopt):
+//   breakdown     every policy's peak_breakdown sums to its peak (Note [Peak breakdown]).
+// And for DeepSpeed's ZeRO stages (zero.h): no-oom at the reported peak, conservation (moves
+// add up, H2D == D2H with offload, the GPU ends holding what it held for the run), monotone in
+// GPU memory, and zero3 <= zero2 <= zero1 model-state bytes where ZeRO-3's fp32 gradient
+// partitions allow it.
+// And for the systems that do not place chunks (fsdp2, its variants, megatron-distopt):
 //   no-oom        a budget at or above the step's peak (GPU and host) fits;
 //   monotone      more GPU or host memory never turns a fitting step into an OOM, nor moves
 //                 its peak; the peak's breakdown sums to it;
@@ -33,6 +38,7 @@
 #include "policies/placement/placement.h"
 #include "policies/placement/placement_generators.h"
 #include "policies/placement/workload.h"
+#include "policies/placement/zero.h"
 
 namespace twinsim::placement {
 namespace {
@@ -312,6 +318,133 @@ RC_GTEST_PROP(PlacementProperty, Fsdp2ReshardingAfterForwardNeverRaisesThePeak, 
   RC_ASSERT(a.peak_gpu_bytes <= n.peak_gpu_bytes);
   // Regathering for backward costs traffic only with offload: the shard crosses PCIe again.
   RC_ASSERT(a.h2d_bytes >= n.h2d_bytes);
+}
+
+// ---- peak breakdown and ZeRO ---------------------------------------------------------------
+
+// A ZeRO policy of a generated stage and offload, with generated small buckets.
+ZeroOptions GenZeroOptions() {
+  ZeroOptions o;
+  o.stage = *rc::gen::inRange(1, 4);
+  o.offload_optimizer = *rc::gen::arbitrary<bool>();
+  o.offload_param = o.stage == 3 && *rc::gen::arbitrary<bool>();
+  o.reduce_bucket_size = *rc::gen::inRange<uint64_t>(1, 5000);
+  o.prefetch_bucket_size = *rc::gen::inRange<uint64_t>(0, 5000);
+  o.max_live_parameters = *rc::gen::inRange<uint64_t>(0, 20000);
+  o.max_reuse_distance = *rc::gen::inRange<uint64_t>(0, 20000);
+  o.param_persistence_threshold = *rc::gen::inRange<uint64_t>(0, 200);
+  return o;
+}
+
+std::unique_ptr<PlacementPolicy> MakeZero(const ZeroOptions& o) {
+  return std::move(MakeZeroPolicy(o)).value();
+}
+
+RC_GTEST_PROP(PlacementProperty, PeakBreakdownAddsUpToThePeak, ()) {
+  const Workload w = GenWorkload();
+  const MemoryBudget b = GenBudget(w);
+  std::vector<std::unique_ptr<PlacementPolicy>> policies = GenPolicies();
+  policies.push_back(MakeOptimalPolicy());
+  policies.push_back(MakeZero(GenZeroOptions()));
+  for (const auto& policy : policies) {
+    const PlacementResult r = policy->Run(w, b);
+    const PeakBreakdown& p = r.peak_breakdown;
+    RC_LOG() << r.policy << ": peak " << r.peak_gpu_bytes << " = params " << p.params
+             << " + grads " << p.grads << " + optimizer " << p.optimizer << " + activations "
+             << p.activations << " + buffers " << p.buffers << " + other " << p.other
+             << " at op " << p.op << "\n";
+    RC_ASSERT(p.total() == r.peak_gpu_bytes);
+    RC_ASSERT(p.op >= -1 && p.op < static_cast<int>(w.ops.size()));
+    RC_ASSERT(p.op_name == (p.op < 0 ? std::string("initial placement") : w.ops[p.op].name));
+  }
+}
+
+RC_GTEST_PROP(PlacementProperty, ZeroFitsUnderItsOwnReportedPeak, ()) {
+  const Workload w = GenWorkload();
+  const auto policy = MakeZero(GenZeroOptions());
+  const PlacementResult roomy = policy->Run(w, {uint64_t{1} << 50, uint64_t{1} << 50});
+  RC_ASSERT(roomy.fits);
+  const PlacementResult exact = policy->Run(w, {roomy.peak_gpu_bytes, roomy.peak_host_bytes});
+  if (!exact.fits) RC_LOG() << exact.policy << ": " << exact.oom->message << "\n";
+  RC_ASSERT(exact.fits);
+  RC_ASSERT(exact.peak_gpu_bytes == roomy.peak_gpu_bytes);
+  if (roomy.peak_gpu_bytes > 0) {
+    const PlacementResult short_by_one =
+        policy->Run(w, {roomy.peak_gpu_bytes - 1, roomy.peak_host_bytes});
+    RC_ASSERT(!short_by_one.fits);
+    RC_ASSERT(short_by_one.oom->shortfall > 0);
+  }
+}
+
+RC_GTEST_PROP(PlacementProperty, ZeroConservesBytes, ()) {
+  const Workload w = GenWorkload();
+  const ZeroOptions o = GenZeroOptions();
+  const PlacementResult r = MakeZero(o)->Run(w, {uint64_t{1} << 50, uint64_t{1} << 50});
+  RC_ASSERT(r.fits);
+  uint64_t moved = 0;
+  for (const Transfer& t : r.transfers) moved += t.bytes;
+  RC_ASSERT(moved == r.h2d_bytes + r.d2h_bytes);
+  // What goes down as gradients comes back as updated 16-bit parameters (offload_param keeps
+  // stage 3's on the host: what comes up is then the gathers').
+  if (o.offload_optimizer && !o.offload_param) RC_ASSERT(r.h2d_bytes == r.d2h_bytes);
+  if (!o.offload_optimizer && !o.offload_param) RC_ASSERT(moved == 0u);
+  // The GPU ends the step holding what it holds for the run: model states and run buffers.
+  const ZeroModelStates m = ZeroModelStatesOf(w, o);
+  uint64_t largest = 0;
+  for (uint64_t n : w.tensor_elements) largest = std::max(largest, n);
+  uint64_t run = m.params_gpu + m.optimizer_gpu;
+  if (o.stage == 3) run += m.grads_gpu + (o.contiguous_gradients ? 2 * o.reduce_bucket_size : 0);
+  if (o.stage < 3 && o.offload_optimizer) run += 2 * largest;
+  RC_LOG() << r.policy << ": final " << r.final_gpu_bytes << ", run " << run << "\n";
+  RC_ASSERT(r.final_gpu_bytes == run);
+  RC_ASSERT(r.timeline.size() == w.ops.size());
+}
+
+RC_GTEST_PROP(PlacementProperty, MoreGpuMemoryNeverTurnsZeroIntoAnOom, ()) {
+  const Workload w = GenWorkload();
+  const MemoryBudget b = GenBudget(w);
+  const auto policy = MakeZero(GenZeroOptions());
+  const PlacementResult small = policy->Run(w, {b.gpu_bytes, uint64_t{1} << 50});
+  RC_CLASSIFY(small.fits, "fits");
+  if (!small.fits) return;
+  const uint64_t extra = *rc::gen::inRange<uint64_t>(0, w.total_model_bytes + 2);
+  const PlacementResult big = policy->Run(w, {b.gpu_bytes + extra, uint64_t{1} << 50});
+  if (!big.fits) RC_LOG() << big.policy << ": " << big.oom->message << "\n";
+  RC_ASSERT(big.fits);
+  RC_ASSERT(big.peak_gpu_bytes == small.peak_gpu_bytes);
+}
+
+RC_GTEST_PROP(PlacementProperty, HigherZeroStagesHoldFewerModelStateBytes, ()) {
+  const Workload w = GenWorkload();
+  ZeroOptions o = GenZeroOptions();
+  o.offload_param = false;
+  auto states = [&](int stage) {
+    ZeroOptions s = o;
+    s.stage = stage;
+    return ZeroModelStatesOf(w, s).gpu();
+  };
+  RC_ASSERT(states(2) <= states(1));
+  // ZeRO-3 keeps fp32 gradient partitions (4 B, stage3.py:189) where ZeRO-2 keeps 16-bit ones,
+  // pads every parameter (ceil(numel / N)) and keeps persistent parameters whole: it holds
+  // fewer bytes once 18 part3 + 2 persistent <= 2P + 14 part, which needs N >= 3. At N = 1
+  // ZeRO-3 holds more: 18P + 2 persistent against 16P.
+  uint64_t p = 0, part3 = 0, persistent = 0;
+  const uint64_t n = static_cast<uint64_t>(std::max(1, w.layout.dp));
+  for (uint64_t x : w.tensor_elements) {
+    p += x;
+    part3 += (x + n - 1) / n;
+    if (x <= o.param_persistence_threshold) persistent += x;
+  }
+  const uint64_t part = (p + 2 * n - 1) / (2 * n) * 2;
+  const bool room = 18 * part3 + 2 * persistent <= 2 * p + 12 * part + 2 * std::min(part, p);
+  RC_CLASSIFY(room, "zero3 can be smaller");
+  if (o.offload_optimizer) {
+    // Only the 16-bit parameters stay: ZeRO-3's partitions and persistent ones against 2P.
+    RC_ASSERT(states(3) <= states(2) || 2 * part3 + 2 * persistent > 2 * p);
+  } else {
+    if (room) RC_ASSERT(states(3) <= states(2));
+    if (n == 1) RC_ASSERT(states(3) > states(2));
+  }
 }
 
 }  // namespace

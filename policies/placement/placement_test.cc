@@ -467,5 +467,48 @@ TEST(PlacementTest, RejectsFractionsOutsideTheUnitInterval) {
   EXPECT_FALSE(MakeStaticPolicy({1, 0.5, 0, true, true}).ok());
 }
 
+// Note [Peak breakdown], by hand: cuda holds both chunks' fp16 units (100 B: 60 B of
+// parameters and, with separate gradient chunks, 40 B of gradients each) and optimizer units
+// (300 B each) from the start; its peak is the second backward op, whose 50 non-model bytes
+// are 20 B of stored activations and 30 B of temporaries.
+TEST(PeakBreakdownTest, CudaSplitsItsPeakByPartAtTheOpThatReachedIt) {
+  Workload w = Training(2, {{0}, {1}}, {{1}, {0}}, 300);
+  w.chunk_param_bytes = {60, 60};
+  w.ops[3].non_model_bytes = 50;
+  w.ops[3].stored_activation_bytes = 20;
+  w.ops[2].non_model_bytes = 40;
+  const PlacementResult r = MakeCudaPolicy()->Run(w, {1000, 1000});
+  ASSERT_TRUE(r.fits);
+  EXPECT_EQ(r.peak_gpu_bytes, 850u);
+  EXPECT_EQ(r.peak_breakdown.op, 3);
+  EXPECT_EQ(r.peak_breakdown.op_name, "bwd");
+  EXPECT_EQ(r.peak_breakdown.params, 120u);
+  EXPECT_EQ(r.peak_breakdown.grads, 80u);
+  EXPECT_EQ(r.peak_breakdown.optimizer, 600u);
+  EXPECT_EQ(r.peak_breakdown.activations, 20u);
+  EXPECT_EQ(r.peak_breakdown.other, 30u);
+  EXPECT_EQ(r.peak_breakdown.buffers, 0u);
+  EXPECT_EQ(r.peak_breakdown.total(), r.peak_gpu_bytes);
+  // Optimal at the same op: everything fits, so the same parts.
+  const PlacementResult o = MakeOptimalPolicy()->Run(w, {1000, 1000});
+  EXPECT_EQ(o.peak_breakdown.op, 3);
+  EXPECT_EQ(o.peak_breakdown.total(), o.peak_gpu_bytes);
+}
+
+// Without separate gradient chunks Gemini's gradients live in the fp16 chunk (Note [Peak
+// breakdown]): grads 0. An empty step's peak is the initial placement.
+TEST(PeakBreakdownTest, GradientsInsideTheFp16ChunkAndEmptySteps) {
+  const Workload w = Training(2, {{0}, {1}}, {{1}, {0}}, 300);
+  const PlacementResult r = MakeCudaPolicy()->Run(w, {1000, 1000});
+  EXPECT_EQ(r.peak_breakdown.grads, 0u);
+  EXPECT_EQ(r.peak_breakdown.params, 200u);
+  // No op adds non-model bytes: the peak is reached placing the units.
+  EXPECT_EQ(r.peak_breakdown.op, -1);
+  const PlacementResult e = MakeCudaPolicy()->Run(Workload{}, {1000, 1000});
+  EXPECT_EQ(e.peak_breakdown.op, -1);
+  EXPECT_EQ(e.peak_breakdown.op_name, "initial placement");
+  EXPECT_EQ(e.peak_breakdown.total(), 0u);
+}
+
 }  // namespace
 }  // namespace twinsim::placement

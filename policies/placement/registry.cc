@@ -14,7 +14,7 @@ struct Entry {
 };
 
 // The one table of placement policies; its order is PlacementPolicyNames()'s.
-constexpr std::array<Entry, 10> kEntries = {{
+constexpr std::array<Entry, 13> kEntries = {{
     {"cuda", "static(1,0,0): every chunk on the GPU; nothing moves; GPU Adam", true},
     {"cpu", "static(1,1,1): every evictable chunk is evicted before each op; HybridAdam's CPU Adam",
      true},
@@ -27,6 +27,12 @@ constexpr std::array<Entry, 10> kEntries = {{
     {"optimal", "offline Belady over the step: the least PCIe traffic any GPU-Adam policy moves",
      true},
     // Not in "all", which stays Gemini's family and its bound.
+    // ---- DeepSpeed ZeRO (zero.h)
+    {"zero1", "DeepSpeed ZeRO-1: fp32 master and Adam m, v partitioned over DP", false},
+    {"zero2", "DeepSpeed ZeRO-2: optimizer state and 16-bit gradients partitioned over DP", false},
+    {"zero3",
+     "DeepSpeed ZeRO-3: parameters partitioned too, gathered per op with prefetch and release",
+     false},
     {"fsdp2",
      "PyTorch fully_shard as torchtitan applies it: sharded fp32 state, a unit's bf16 copy "
      "gathered while it computes, resharded after forward unless pp",
@@ -104,6 +110,12 @@ StatusOr<std::unique_ptr<PlacementPolicy>> MakePlacementPolicy(
     return MakeAutoPolicy(a);
   }
   if (name == "optimal") return MakeOptimalPolicy();
+  // ---- DeepSpeed ZeRO
+  if (name == "zero1" || name == "zero2" || name == "zero3") {
+    ZeroOptions z = options.zero;
+    z.stage = name.back() - '0';
+    return MakeZeroPolicy(z);
+  }
   if (name == "fsdp2" || name == "fsdp2-no-reshard" || name == "fsdp2-cpu-offload") {
     Fsdp2Options f = options.fsdp2;
     if (name == "fsdp2-no-reshard") f.reshard_after_forward = Fsdp2Options::Reshard::kNever;

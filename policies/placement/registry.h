@@ -14,6 +14,7 @@
 #include "policies/placement/fsdp2.h"
 #include "policies/placement/megatron_distopt.h"
 #include "policies/placement/placement.h"
+#include "policies/placement/zero.h"
 
 namespace twinsim::placement {
 
@@ -27,6 +28,8 @@ struct PlacementPolicyOptions {
   // twinsim's GPU-Adam variant of cpu, static and auto (Note [GPU-Adam variant]); not a
   // variant of static-documented, which keeps HybridAdam.
   bool gpu_adam = false;
+  // ---- DeepSpeed ZeRO (zero.h): zero1, zero2, zero3; the factory sets `stage` by name.
+  ZeroOptions zero;
   // fsdp2 and its named variants (fsdp2.h Note [FSDP2 step]); the factory sets
   // reshard_after_forward to "never" for fsdp2-no-reshard and cpu_offload for fsdp2-cpu-offload.
   Fsdp2Options fsdp2;
@@ -34,11 +37,11 @@ struct PlacementPolicyOptions {
   MegatronDistOptOptions megatron_distopt;
 };
 
-// Every policy, in a stable order: cuda, cpu, static, static-documented, auto, optimal, fsdp2,
-// fsdp2-no-reshard, fsdp2-cpu-offload, megatron-distopt.
+// Every policy, in a stable order: cuda, cpu, static, static-documented, auto, optimal, zero1,
+// zero2, zero3, fsdp2, fsdp2-no-reshard, fsdp2-cpu-offload, megatron-distopt.
 const std::vector<std::string>& PlacementPolicyNames();
 // What "all" runs, in this order: cuda, cpu, static, auto, optimal (static-documented, the
-// docs' intent, is asked for by name).
+// docs' intent, and the ZeRO stages, another system than Gemini, are asked for by name).
 const std::vector<std::string>& AllPlacementPolicyNames();
 // Whether `name` is one of PlacementPolicyNames().
 bool IsPlacementPolicyName(std::string_view name);

@@ -18,8 +18,8 @@ TEST(RegistryTest, AllIsEveryPolicyButStaticDocumentedInOrder) {
   EXPECT_EQ(AllPlacementPolicyNames(),
             (std::vector<std::string>{"cuda", "cpu", "static", "auto", "optimal"}));
   EXPECT_EQ(ExpectedPlacementPolicies(),
-            "cuda, cpu, static, static-documented, auto, optimal, fsdp2, fsdp2-no-reshard, "
-            "fsdp2-cpu-offload, megatron-distopt or all");
+            "cuda, cpu, static, static-documented, auto, optimal, zero1, zero2, zero3, fsdp2, "
+            "fsdp2-no-reshard, fsdp2-cpu-offload, megatron-distopt or all");
 }
 
 TEST(RegistryTest, UnknownNameIsInvalidArgumentListingTheNames) {
@@ -27,7 +27,8 @@ TEST(RegistryTest, UnknownNameIsInvalidArgumentListingTheNames) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().message(),
             "unknown placement policy 'gemini'; expected cuda, cpu, static, static-documented, "
-            "auto, optimal, fsdp2, fsdp2-no-reshard, fsdp2-cpu-offload, megatron-distopt or all");
+            "auto, optimal, zero1, zero2, zero3, fsdp2, fsdp2-no-reshard, fsdp2-cpu-offload, "
+            "megatron-distopt or all");
   EXPECT_FALSE(IsPlacementPolicyName("all"));
 }
 

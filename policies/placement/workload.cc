@@ -296,6 +296,7 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
   for (Draft& d : fwd) {
     stored += d.stores;
     d.op.non_model_bytes = others + stored + d.transient;
+    d.op.stored_activation_bytes = others + stored;
     d.op.transient_bytes = d.transient;
     w.ops.push_back(d.op);
   }
@@ -315,6 +316,7 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
         transient = 4 * sbh + rebuild;
     }
     op.non_model_bytes = others + stored + transient;
+    op.stored_activation_bytes = others + stored;
     op.transient_bytes = transient;
     // Recomputation re-runs a layer's forward in its backward (Note [Op cost]).
     op.flops = (config.recompute && op.kind == OpKind::kLayer ? 3.0 : 2.0) * it->op.flops;

@@ -149,13 +149,18 @@ struct Op {
   OpPhase phase = OpPhase::kForward;
   std::vector<int> chunks;       // chunks it touches, ascending, unique
   std::vector<int> units;        // units it needs on the GPU, ascending, unique
-  uint64_t non_model_bytes = 0;  // activations held + temporaries (Note [Activation memory])
-  // Of non_model_bytes, the part only held while the op runs (its "transient" in Note
-  // [Activation memory]); the rest is stored activations.
-  uint64_t transient_bytes = 0;
-  // The rank's tensors it computes with (indices into Workload::tensor_elements), ascending,
-  // unique; empty for Adam. Systems that do not use chunks (FSDP2, Megatron) group by these.
+  // The rank's tensors it computes with (indices into Workload::tensor_elements; the head's
+  // tied embedding included), ascending, unique; empty for Adam, which works per chunk. Systems
+  // that do not use chunks (ZeRO, FSDP2, Megatron) group by these.
   std::vector<int> tensors;
+  uint64_t non_model_bytes = 0;  // activations held + temporaries (Note [Activation memory])
+  // non_model_bytes in its two parts (BuildWorkload sets both; they sum to non_model_bytes):
+  // the stored activations, (K - 1) * S + n, and the op's transient, only held while it runs
+  // (Note [Activation memory]). In a workload built by hand, each policy reads the one it uses
+  // (zero.h and the breakdown read stored_activation_bytes, 0: all transient; fsdp2.h and
+  // megatron_distopt.h read transient_bytes, 0: all stored).
+  uint64_t stored_activation_bytes = 0;
+  uint64_t transient_bytes = 0;
   double flops = 0;              // Note [Op cost]
   uint64_t hbm_bytes = 0;        // Note [Op cost]
 };
@@ -168,10 +173,11 @@ struct Workload {
   std::vector<uint64_t> chunk_elements;        // per chunk: elements of that shard
   std::vector<uint64_t> chunk_valid_elements;  // per chunk: of those, tensor (not padding) ones
   std::vector<int> chunk_num_tensors;          // per chunk: tensors in the whole chunk
-  // Per tensor of the rank (RankTensors order: stage, then registration): its elements, whole
-  // (the TP shard, not split over DP).
+  // Per tensor of the rank (ChunkManager::tensors() order: stage, then registration): its
+  // elements, whole (the TP shard, not split over DP). For policies without chunks.
   std::vector<uint64_t> tensor_elements;
-  // The layout's degrees and this rank's coordinates, for policies that shard without chunks.
+  // The layout's degrees (layout.dp = dp_replicate x dp_shard: ZeRO's DP group) and this rank's
+  // coordinates, for policies that shard without chunks.
   core::LayoutConfig layout;
   core::ParallelCoords coords;
   int dp_shards = 1;  // ranks the chunks are sharded over (ChunkManager::dp_shards)

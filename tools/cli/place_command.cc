@@ -128,6 +128,10 @@ class PlaceCommand final : public Command {
                    "offload_optim_frac, offload_param_frac, each in [0, 1] (default 1,0,0, as "
                    "ColossalAI)")
         ->type_name("SHARD,OPTIM,PARAM");
+    app.add_option("--zero-offload", zero_offload_text_,
+                   "zero1/zero2/zero3: DeepSpeed's offload to cpu: optimizer (offload_optimizer), "
+                   "param (offload_param, zero3 only), or both as optimizer,param")
+        ->type_name("optimizer[,param]");
     app.add_option("--policy", policy_text_,
                    "Placement policies to run, comma-separated, or 'all' (listed below; all but "
                    "static-documented)")
@@ -241,6 +245,14 @@ class PlaceCommand final : public Command {
       }
       q.fractions = f;
     }
+    for (const std::string& part :
+         zero_offload_text_.empty() ? std::vector<std::string>{} : SplitList(zero_offload_text_)) {
+      if (part != "optimizer" && part != "param") {
+        return Status::InvalidArgument("--zero-offload: expected optimizer, param or both, got " +
+                                       Quote(zero_offload_text_));
+      }
+      (part == "optimizer" ? q.zero.offload_optimizer : q.zero.offload_param) = true;
+    }
     q.grad_accumulation = grad_accumulation_;
     // The library shards chunks over the layout's shard group; --chunk-size is checked against
     // it here so that the message names the shards.
@@ -344,7 +356,7 @@ class PlaceCommand final : public Command {
   std::string schedule_text_ = "1f1b";
   std::string max_model_text_, backend_text_, trace_text_, init_policy_text_;
   std::string allocator_text_ = "exact";
-  std::string max_memory_text_, margin_text_, pinned_memory_text_;
+  std::string max_memory_text_, margin_text_, pinned_memory_text_, zero_offload_text_;
   bool recompute_ = false, grad_accumulation_ = false, json_ = false;
   bool timeline_ = false, gpu_adam_ = false, pin_memory_ = false;
   bool sequence_parallel_ = false, recompute_selective_ = false;

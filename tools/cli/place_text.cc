@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/memory_ledger.h"
 #include "core/text.h"
@@ -190,6 +191,17 @@ void PrintText(Output& out, const harness::PlaceSetup& s, const harness::PlacePo
                   r.peak_reserved_bytes > 0
                       ? fmt::format(", reserved {}", core::FormatByteSize(r.peak_reserved_bytes))
                       : std::string()));
+  {
+    // Note [Peak breakdown]: what the GPU held at its peak.
+    const harness::PeakBreakdownReport& b = r.peak_breakdown;
+    out.Append(fmt::format("  at the peak {}\n", b.op_index < 0 ? b.op : "op '" + b.op + "'"));
+    const std::pair<const char*, uint64_t> parts[] = {
+        {"params", b.params},           {"grads", b.grads},     {"optimizer", b.optimizer},
+        {"activations", b.activations}, {"buffers", b.buffers}, {"other", b.other}};
+    for (const auto& [name, bytes] : parts) {
+      out.Append(fmt::format("    {:<12} {:>12}\n", name, core::FormatByteSize(bytes)));
+    }
+  }
   out.Append(fmt::format("  peak host   {}\n", Bytes(r.peak_host_bytes)));
   out.Append(fmt::format("  PCIe/step   H2D {}, D2H {}{}\n", Bytes(r.h2d_bytes), Bytes(r.d2h_bytes),
                          r.fits ? "" : " (up to the OOM)"));
@@ -210,7 +222,9 @@ void PrintText(Output& out, const harness::PlaceSetup& s, const harness::PlacePo
         r.host_replay->moves, core::FormatByteSize(r.host_replay->bytes_moved),
         r.host_replay->checksums, core::FormatByteSize(r.host_replay->peak_device_bytes)));
   } else if (r.backend == "host" && r.fits) {
-    out.Append("  host bytes  n/a (optimal is a bound, not a placement)\n");
+    out.Append(
+        "  host bytes  n/a (no whole-unit placement to replay: optimal is a bound, ZeRO has no "
+        "chunk units)\n");
   }
   if (r.static_plan) PrintStaticPlan(out, s);
 }
