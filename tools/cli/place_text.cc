@@ -289,6 +289,8 @@ std::string PlaceHelpFooter() {
         "           use first; gradients go to the host and CPU Adam updates them there\n"
         "  optimal  twinsim's offline Belady over the step: the least PCIe traffic any GPU-Adam\n"
         "           policy can achieve (CPU Adam policies may move less)\n"
+        "  zero1, zero2, zero3  DeepSpeed ZeRO's stages (--zero-offload optimizer[,param]):\n"
+        "           partitioned optimizer state, gradients, parameters over the DP group\n"
         "  fsdp2, fsdp2-no-reshard, fsdp2-cpu-offload, megatron-distopt  PyTorch fully_shard as\n"
         "           torchtitan applies it, and Megatron-LM's distributed optimizer, accounted op\n"
         "           by op (no chunks: --backend accounting is their model)\n"
