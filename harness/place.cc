@@ -13,6 +13,7 @@
 #include "core/text.h"
 #include "core/topology_presets.h"
 #include "harness/internal/checks.h"
+#include "harness/json_line.h"
 #include "policies/placement/registry.h"
 #include "policies/seed/policy.h"
 #include "properties/init_check.h"
@@ -802,60 +803,6 @@ void GetOptional(const Json& j, const char* key, std::optional<T>& v) {
   }
 }
 
-// Compact JSON as the hand-written writers printed it: doubles as fmt's shortest "{}" (so 2.0
-// is "2"), non-finite ones as null, strings through core::AppendJsonString.
-void WriteJson(const Json& j, std::string& out) {
-  switch (j.type()) {
-    case Json::value_t::null:
-    case Json::value_t::discarded:
-      out += "null";
-      return;
-    case Json::value_t::boolean:
-      out += j.get<bool>() ? "true" : "false";
-      return;
-    case Json::value_t::number_integer:
-      out += std::to_string(j.get<int64_t>());
-      return;
-    case Json::value_t::number_unsigned:
-      out += std::to_string(j.get<uint64_t>());
-      return;
-    case Json::value_t::number_float: {
-      const double d = j.get<double>();
-      out += std::isfinite(d) ? fmt::format("{}", d) : "null";
-      return;
-    }
-    case Json::value_t::string:
-      core::AppendJsonString(j.get_ref<const std::string&>(), out);
-      return;
-    case Json::value_t::array: {
-      out += '[';
-      bool first = true;
-      for (const Json& e : j) {
-        if (!first) out += ',';
-        first = false;
-        WriteJson(e, out);
-      }
-      out += ']';
-      return;
-    }
-    case Json::value_t::object: {
-      out += '{';
-      bool first = true;
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        if (!first) out += ',';
-        first = false;
-        core::AppendJsonString(it.key(), out);
-        out += ':';
-        WriteJson(it.value(), out);
-      }
-      out += '}';
-      return;
-    }
-    case Json::value_t::binary:
-      out += "null";
-      return;
-  }
-}
 
 }  // namespace
 
@@ -1101,7 +1048,7 @@ void from_json(const Json& j, PlacePolicyReport& r) {
 
 std::string PlaceJsonLine(const PlacePolicyReport& r) {
   std::string out;
-  WriteJson(Json(r), out);
+  AppendCompactJson(Json(r), out);
   return out;
 }
 
