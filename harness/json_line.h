@@ -7,6 +7,7 @@
 #define TWINSIM_HARNESS_JSON_LINE_H_
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 namespace twinsim::harness {
@@ -21,11 +22,16 @@ void AppendCompactJson(const nlohmann::ordered_json& j, std::string& out);
 //   template <typename Io, typename R> void Fields(Io& io, R& r) { io("name", r.name); ... }
 // and serves to_json (JsonFieldWriter, keys in the listed order) and from_json
 // (JsonFieldReader: nlohmann's exceptions on a missing key or a wrong type).
+// An empty std::optional is written as null, and null read back as empty.
 struct JsonFieldWriter {
   nlohmann::ordered_json& j;
   template <typename T>
   void operator()(const char* key, const T& value) const {
     j[key] = value;
+  }
+  template <typename T>
+  void operator()(const char* key, const std::optional<T>& value) const {
+    j[key] = value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
   }
 };
 struct JsonFieldReader {
@@ -34,7 +40,28 @@ struct JsonFieldReader {
   void operator()(const char* key, T& value) const {
     j.at(key).get_to(value);
   }
+  template <typename T>
+  void operator()(const char* key, std::optional<T>& value) const {
+    if (j.at(key).is_null()) {
+      value.reset();
+    } else {
+      value = j.at(key).get<T>();
+    }
+  }
 };
+
+// Defines to_json and from_json of `Type` (in the enclosing namespace, where nlohmann finds
+// them) from `Fields(io, r)`, the one function that lists its fields.
+#define TWINSIM_JSON_FROM_FIELDS(Type, Fields)                                    \
+  void to_json(nlohmann::ordered_json& j, const Type& r) {                        \
+    j = nlohmann::ordered_json::object();                                        \
+    ::twinsim::harness::JsonFieldWriter io{j};                                    \
+    Fields(io, r);                                                                \
+  }                                                                               \
+  void from_json(const nlohmann::ordered_json& j, Type& r) {                      \
+    ::twinsim::harness::JsonFieldReader io{j};                                    \
+    Fields(io, r);                                                                \
+  }
 
 }  // namespace twinsim::harness
 

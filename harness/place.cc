@@ -34,50 +34,27 @@ const std::vector<std::pair<int, int>>& Gpt2WidthLadder() {
   return kLadder;
 }
 
-void to_json(nlohmann::ordered_json& j, const LargestModelReport& r) {
-  j = nlohmann::ordered_json{{"policy", r.policy},
-                             {"family", r.family},
-                             {"cluster", r.cluster},
-                             {"tp", r.tp},
-                             {"pp", r.pp},
-                             {"dp", r.dp},
-                             {"cp", r.cp},
-                             {"dp_shard", r.dp_shard},
-                             {"dp_replicate", r.dp_replicate},
-                             {"mesh", r.mesh},
-                             {"gpu_memory", r.gpu_memory},
-                             {"host_memory", r.host_memory},
-                             {"batch", r.batch},
-                             {"seq", r.seq},
-                             {"largest", nullptr},
-                             {"params", r.params},
-                             {"next_fails", r.next_fails}};
-  if (r.largest) j["largest"] = *r.largest;
+template <typename Io, typename R>
+void LargestModelFields(Io& io, R& r) {
+  io("policy", r.policy);
+  io("family", r.family);
+  io("cluster", r.cluster);
+  io("tp", r.tp);
+  io("pp", r.pp);
+  io("dp", r.dp);
+  io("cp", r.cp);
+  io("dp_shard", r.dp_shard);
+  io("dp_replicate", r.dp_replicate);
+  io("mesh", r.mesh);
+  io("gpu_memory", r.gpu_memory);
+  io("host_memory", r.host_memory);
+  io("batch", r.batch);
+  io("seq", r.seq);
+  io("largest", r.largest);
+  io("params", r.params);
+  io("next_fails", r.next_fails);
 }
-
-void from_json(const nlohmann::ordered_json& j, LargestModelReport& r) {
-  j.at("policy").get_to(r.policy);
-  j.at("family").get_to(r.family);
-  j.at("cluster").get_to(r.cluster);
-  j.at("tp").get_to(r.tp);
-  j.at("pp").get_to(r.pp);
-  j.at("dp").get_to(r.dp);
-  j.at("cp").get_to(r.cp);
-  j.at("dp_shard").get_to(r.dp_shard);
-  j.at("dp_replicate").get_to(r.dp_replicate);
-  j.at("mesh").get_to(r.mesh);
-  j.at("gpu_memory").get_to(r.gpu_memory);
-  j.at("host_memory").get_to(r.host_memory);
-  j.at("batch").get_to(r.batch);
-  j.at("seq").get_to(r.seq);
-  if (j.at("largest").is_null()) {
-    r.largest.reset();
-  } else {
-    r.largest = j.at("largest").get<std::string>();
-  }
-  j.at("params").get_to(r.params);
-  j.at("next_fails").get_to(r.next_fails);
-}
+TWINSIM_JSON_FROM_FIELDS(LargestModelReport, LargestModelFields)
 
 namespace {
 
@@ -789,41 +766,19 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-template <typename T>
-Json OrNull(const std::optional<T>& v) {
-  return v ? Json(*v) : Json(nullptr);
-}
-
-template <typename T>
-void GetOptional(const Json& j, const char* key, std::optional<T>& v) {
-  if (j.at(key).is_null()) {
-    v.reset();
-  } else {
-    v = j.at(key).get<T>();
-  }
-}
-
-
 }  // namespace
 
-void to_json(Json& j, const PlaceOomReport& o) {
-  j = Json{{"op", o.op},
-           {"op_name", o.op_name},
-           {"device", o.device},
-           {"requested", o.requested},
-           {"available", o.available},
-           {"shortfall", o.shortfall},
-           {"message", o.message}};
+template <typename Io, typename R>
+void PlaceOomFields(Io& io, R& o) {
+  io("op", o.op);
+  io("op_name", o.op_name);
+  io("device", o.device);
+  io("requested", o.requested);
+  io("available", o.available);
+  io("shortfall", o.shortfall);
+  io("message", o.message);
 }
-void from_json(const Json& j, PlaceOomReport& o) {
-  j.at("op").get_to(o.op);
-  j.at("op_name").get_to(o.op_name);
-  j.at("device").get_to(o.device);
-  j.at("requested").get_to(o.requested);
-  j.at("available").get_to(o.available);
-  j.at("shortfall").get_to(o.shortfall);
-  j.at("message").get_to(o.message);
-}
+TWINSIM_JSON_FROM_FIELDS(PlaceOomReport, PlaceOomFields)
 
 void to_json(Json& j, const PlaceSimReport& s) {
   Json links = Json::object();
@@ -846,205 +801,123 @@ void from_json(const Json& j, PlaceSimReport& s) {
   j.at("wall_s").get_to(s.wall_s);
 }
 
-void to_json(Json& j, const PlaceReplayReport& r) {
-  j = Json{{"moves", r.moves},
-           {"bytes_moved", r.bytes_moved},
-           {"checksums", r.checksums},
-           {"intact", r.intact},
-           {"peak_device_bytes", r.peak_device_bytes}};
+template <typename Io, typename R>
+void PlaceReplayFields(Io& io, R& r) {
+  io("moves", r.moves);
+  io("bytes_moved", r.bytes_moved);
+  io("checksums", r.checksums);
+  io("intact", r.intact);
+  io("peak_device_bytes", r.peak_device_bytes);
 }
-void from_json(const Json& j, PlaceReplayReport& r) {
-  j.at("moves").get_to(r.moves);
-  j.at("bytes_moved").get_to(r.bytes_moved);
-  j.at("checksums").get_to(r.checksums);
-  j.at("intact").get_to(r.intact);
-  j.at("peak_device_bytes").get_to(r.peak_device_bytes);
-}
+TWINSIM_JSON_FROM_FIELDS(PlaceReplayReport, PlaceReplayFields)
 
-void to_json(Json& j, const InitMeetsPlacementReport& m) {
-  j = Json{{"seed_policy", m.seed_policy},
-           {"applicable", m.applicable},
-           {"fits", m.fits},
-           {"why", m.why},
-           {"build_peak_gpu_bytes", m.build_peak_gpu_bytes},
-           {"build_peak_host_bytes", m.build_peak_host_bytes}};
+template <typename Io, typename R>
+void InitMeetsPlacementFields(Io& io, R& m) {
+  io("seed_policy", m.seed_policy);
+  io("applicable", m.applicable);
+  io("fits", m.fits);
+  io("why", m.why);
+  io("build_peak_gpu_bytes", m.build_peak_gpu_bytes);
+  io("build_peak_host_bytes", m.build_peak_host_bytes);
 }
-void from_json(const Json& j, InitMeetsPlacementReport& m) {
-  j.at("seed_policy").get_to(m.seed_policy);
-  j.at("applicable").get_to(m.applicable);
-  j.at("fits").get_to(m.fits);
-  j.at("why").get_to(m.why);
-  j.at("build_peak_gpu_bytes").get_to(m.build_peak_gpu_bytes);
-  j.at("build_peak_host_bytes").get_to(m.build_peak_host_bytes);
-}
+TWINSIM_JSON_FROM_FIELDS(InitMeetsPlacementReport, InitMeetsPlacementFields)
 
-void to_json(Json& j, const StaticPlanSide& s) {
-  j = Json{{"total_chunk_mem", s.total_chunk_mem},
-           {"keep_gathered_chunk_mem", s.keep_gathered_chunk_mem},
-           {"keep_cuda_chunk_mem", s.keep_cuda_chunk_mem},
-           {"cpu_offload", s.cpu_offload},
-           {"offloaded_optim_chunks", s.offloaded_optim_chunks},
-           {"offloaded_optim_bytes", s.offloaded_optim_bytes},
-           {"optim_on_host", s.optim_on_host}};
+template <typename Io, typename R>
+void StaticPlanSideFields(Io& io, R& s) {
+  io("total_chunk_mem", s.total_chunk_mem);
+  io("keep_gathered_chunk_mem", s.keep_gathered_chunk_mem);
+  io("keep_cuda_chunk_mem", s.keep_cuda_chunk_mem);
+  io("cpu_offload", s.cpu_offload);
+  io("offloaded_optim_chunks", s.offloaded_optim_chunks);
+  io("offloaded_optim_bytes", s.offloaded_optim_bytes);
+  io("optim_on_host", s.optim_on_host);
 }
-void from_json(const Json& j, StaticPlanSide& s) {
-  j.at("total_chunk_mem").get_to(s.total_chunk_mem);
-  j.at("keep_gathered_chunk_mem").get_to(s.keep_gathered_chunk_mem);
-  j.at("keep_cuda_chunk_mem").get_to(s.keep_cuda_chunk_mem);
-  j.at("cpu_offload").get_to(s.cpu_offload);
-  j.at("offloaded_optim_chunks").get_to(s.offloaded_optim_chunks);
-  j.at("offloaded_optim_bytes").get_to(s.offloaded_optim_bytes);
-  j.at("optim_on_host").get_to(s.optim_on_host);
-}
+TWINSIM_JSON_FROM_FIELDS(StaticPlanSide, StaticPlanSideFields)
 
-void to_json(Json& j, const StaticPlanReport& s) {
-  j = Json{{"differ", s.differ},
-           {"param_frac_ignored", s.param_frac_ignored},
-           {"true_chunk_mem", s.true_chunk_mem},
-           {"code", s.code},
-           {"documented", s.documented}};
+template <typename Io, typename R>
+void StaticPlanFields(Io& io, R& s) {
+  io("differ", s.differ);
+  io("param_frac_ignored", s.param_frac_ignored);
+  io("true_chunk_mem", s.true_chunk_mem);
+  io("code", s.code);
+  io("documented", s.documented);
 }
-void from_json(const Json& j, StaticPlanReport& s) {
-  j.at("differ").get_to(s.differ);
-  j.at("param_frac_ignored").get_to(s.param_frac_ignored);
-  j.at("true_chunk_mem").get_to(s.true_chunk_mem);
-  j.at("code").get_to(s.code);
-  j.at("documented").get_to(s.documented);
-}
+TWINSIM_JSON_FROM_FIELDS(StaticPlanReport, StaticPlanFields)
 
-void to_json(Json& j, const TimelineEntry& t) {
-  j = Json{{"op", t.op}, {"gpu_bytes", t.gpu_bytes}, {"host_bytes", t.host_bytes}};
+template <typename Io, typename R>
+void TimelineEntryFields(Io& io, R& t) {
+  io("op", t.op);
+  io("gpu_bytes", t.gpu_bytes);
+  io("host_bytes", t.host_bytes);
 }
-void from_json(const Json& j, TimelineEntry& t) {
-  j.at("op").get_to(t.op);
-  j.at("gpu_bytes").get_to(t.gpu_bytes);
-  j.at("host_bytes").get_to(t.host_bytes);
-}
+TWINSIM_JSON_FROM_FIELDS(TimelineEntry, TimelineEntryFields)
 
-void to_json(Json& j, const PeakBreakdownReport& b) {
-  j = Json{{"params", b.params},
-           {"grads", b.grads},
-           {"optimizer", b.optimizer},
-           {"activations", b.activations},
-           {"buffers", b.buffers},
-           {"other", b.other},
-           {"op", b.op},
-           {"op_index", b.op_index}};
+template <typename Io, typename R>
+void PeakBreakdownFields(Io& io, R& b) {
+  io("params", b.params);
+  io("grads", b.grads);
+  io("optimizer", b.optimizer);
+  io("activations", b.activations);
+  io("buffers", b.buffers);
+  io("other", b.other);
+  io("op", b.op);
+  io("op_index", b.op_index);
 }
-void from_json(const Json& j, PeakBreakdownReport& b) {
-  j.at("params").get_to(b.params);
-  j.at("grads").get_to(b.grads);
-  j.at("optimizer").get_to(b.optimizer);
-  j.at("activations").get_to(b.activations);
-  j.at("buffers").get_to(b.buffers);
-  j.at("other").get_to(b.other);
-  j.at("op").get_to(b.op);
-  j.at("op_index").get_to(b.op_index);
-}
+TWINSIM_JSON_FROM_FIELDS(PeakBreakdownReport, PeakBreakdownFields)
 
-void to_json(Json& j, const PlacePolicyReport& r) {
-  j = Json{{"policy", r.policy},
-           {"model", r.model},
-           {"cluster", r.cluster},
-           {"tp", r.tp},
-           {"pp", r.pp},
-           {"dp", r.dp},
-           {"cp", r.cp},
-           {"dp_shard", r.dp_shard},
-           {"dp_replicate", r.dp_replicate},
-           {"mesh", r.mesh},
-           {"rank", r.rank},
-           {"stage", r.stage},
-           {"heads", r.heads},
-           {"batch", r.batch},
-           {"seq", r.seq},
-           {"microbatches", r.microbatches},
-           {"schedule", r.schedule},
-           {"held_microbatches", r.held_microbatches},
-           {"recompute", r.recompute},
-           {"dp_shards", r.dp_shards},
-           {"chunk_size", r.chunk_size},
-           {"num_chunks", r.num_chunks},
-           {"bytes_per_param", r.bytes_per_param},
-           {"model_bytes", r.model_bytes},
-           {"layer_activation_bytes", r.layer_activation_bytes},
-           {"stage_activation_bytes", r.stage_activation_bytes},
-           {"gpu_memory", r.gpu_memory},
-           {"host_memory", r.host_memory},
-           {"feasible", r.feasible},
-           {"fits", r.fits},
-           {"oom", OrNull(r.oom)},
-           {"peak_gpu_bytes", r.peak_gpu_bytes},
-           {"peak_host_bytes", r.peak_host_bytes},
-           {"peak_breakdown", r.peak_breakdown},
-           {"h2d_bytes", r.h2d_bytes},
-           {"d2h_bytes", r.d2h_bytes},
-           {"ratio_to_optimal", OrNull(r.ratio_to_optimal)},
-           {"ratio_infinite", r.ratio_infinite},
-           {"pin_memory", r.pin_memory},
-           {"allocator", r.allocator},
-           {"peak_reserved_bytes", r.peak_reserved_bytes},
-           {"backend", r.backend},
-           {"step_time_s", OrNull(r.step_time_s)},
-           {"sim", OrNull(r.sim)},
-           {"sim_note", r.sim_note},
-           {"host_replay", OrNull(r.host_replay)},
-           {"init_meets_placement", r.init_meets_placement},
-           {"static_plan", OrNull(r.static_plan)},
-           {"timeline", OrNull(r.timeline)}};
+template <typename Io, typename R>
+void PlacePolicyFields(Io& io, R& r) {
+  io("policy", r.policy);
+  io("model", r.model);
+  io("cluster", r.cluster);
+  io("tp", r.tp);
+  io("pp", r.pp);
+  io("dp", r.dp);
+  io("cp", r.cp);
+  io("dp_shard", r.dp_shard);
+  io("dp_replicate", r.dp_replicate);
+  io("mesh", r.mesh);
+  io("rank", r.rank);
+  io("stage", r.stage);
+  io("heads", r.heads);
+  io("batch", r.batch);
+  io("seq", r.seq);
+  io("microbatches", r.microbatches);
+  io("schedule", r.schedule);
+  io("held_microbatches", r.held_microbatches);
+  io("recompute", r.recompute);
+  io("dp_shards", r.dp_shards);
+  io("chunk_size", r.chunk_size);
+  io("num_chunks", r.num_chunks);
+  io("bytes_per_param", r.bytes_per_param);
+  io("model_bytes", r.model_bytes);
+  io("layer_activation_bytes", r.layer_activation_bytes);
+  io("stage_activation_bytes", r.stage_activation_bytes);
+  io("gpu_memory", r.gpu_memory);
+  io("host_memory", r.host_memory);
+  io("feasible", r.feasible);
+  io("fits", r.fits);
+  io("oom", r.oom);
+  io("peak_gpu_bytes", r.peak_gpu_bytes);
+  io("peak_host_bytes", r.peak_host_bytes);
+  io("peak_breakdown", r.peak_breakdown);
+  io("h2d_bytes", r.h2d_bytes);
+  io("d2h_bytes", r.d2h_bytes);
+  io("ratio_to_optimal", r.ratio_to_optimal);
+  io("ratio_infinite", r.ratio_infinite);
+  io("pin_memory", r.pin_memory);
+  io("allocator", r.allocator);
+  io("peak_reserved_bytes", r.peak_reserved_bytes);
+  io("backend", r.backend);
+  io("step_time_s", r.step_time_s);
+  io("sim", r.sim);
+  io("sim_note", r.sim_note);
+  io("host_replay", r.host_replay);
+  io("init_meets_placement", r.init_meets_placement);
+  io("static_plan", r.static_plan);
+  io("timeline", r.timeline);
 }
-
-void from_json(const Json& j, PlacePolicyReport& r) {
-  j.at("policy").get_to(r.policy);
-  j.at("model").get_to(r.model);
-  j.at("cluster").get_to(r.cluster);
-  j.at("tp").get_to(r.tp);
-  j.at("pp").get_to(r.pp);
-  j.at("dp").get_to(r.dp);
-  j.at("cp").get_to(r.cp);
-  j.at("dp_shard").get_to(r.dp_shard);
-  j.at("dp_replicate").get_to(r.dp_replicate);
-  j.at("mesh").get_to(r.mesh);
-  j.at("rank").get_to(r.rank);
-  j.at("stage").get_to(r.stage);
-  j.at("heads").get_to(r.heads);
-  j.at("batch").get_to(r.batch);
-  j.at("seq").get_to(r.seq);
-  j.at("microbatches").get_to(r.microbatches);
-  j.at("schedule").get_to(r.schedule);
-  j.at("held_microbatches").get_to(r.held_microbatches);
-  j.at("recompute").get_to(r.recompute);
-  j.at("dp_shards").get_to(r.dp_shards);
-  j.at("chunk_size").get_to(r.chunk_size);
-  j.at("num_chunks").get_to(r.num_chunks);
-  j.at("bytes_per_param").get_to(r.bytes_per_param);
-  j.at("model_bytes").get_to(r.model_bytes);
-  j.at("layer_activation_bytes").get_to(r.layer_activation_bytes);
-  j.at("stage_activation_bytes").get_to(r.stage_activation_bytes);
-  j.at("gpu_memory").get_to(r.gpu_memory);
-  j.at("host_memory").get_to(r.host_memory);
-  j.at("feasible").get_to(r.feasible);
-  j.at("fits").get_to(r.fits);
-  GetOptional(j, "oom", r.oom);
-  j.at("peak_gpu_bytes").get_to(r.peak_gpu_bytes);
-  j.at("peak_host_bytes").get_to(r.peak_host_bytes);
-  j.at("peak_breakdown").get_to(r.peak_breakdown);
-  j.at("h2d_bytes").get_to(r.h2d_bytes);
-  j.at("d2h_bytes").get_to(r.d2h_bytes);
-  GetOptional(j, "ratio_to_optimal", r.ratio_to_optimal);
-  j.at("ratio_infinite").get_to(r.ratio_infinite);
-  j.at("pin_memory").get_to(r.pin_memory);
-  j.at("allocator").get_to(r.allocator);
-  j.at("peak_reserved_bytes").get_to(r.peak_reserved_bytes);
-  j.at("backend").get_to(r.backend);
-  GetOptional(j, "step_time_s", r.step_time_s);
-  GetOptional(j, "sim", r.sim);
-  j.at("sim_note").get_to(r.sim_note);
-  GetOptional(j, "host_replay", r.host_replay);
-  j.at("init_meets_placement").get_to(r.init_meets_placement);
-  GetOptional(j, "static_plan", r.static_plan);
-  GetOptional(j, "timeline", r.timeline);
-}
+TWINSIM_JSON_FROM_FIELDS(PlacePolicyReport, PlacePolicyFields)
 
 std::string PlaceJsonLine(const PlacePolicyReport& r) {
   std::string out;

@@ -100,23 +100,12 @@ void LayoutFields(Io& io, R& r) {
   io("ranks", r.ranks);
 }
 
-#define TWINSIM_SHOW_JSON(Type, Fields)                                     \
-  void to_json(Json& j, const Type& r) {                                    \
-    j = Json::object();                                                     \
-    JsonFieldWriter io{j};                                                  \
-    Fields(io, r);                                                          \
-  }                                                                         \
-  void from_json(const Json& j, Type& r) {                                  \
-    JsonFieldReader io{j};                                                  \
-    Fields(io, r);                                                          \
-  }
-TWINSIM_SHOW_JSON(ShowRoleTotal, RoleFields)
-TWINSIM_SHOW_JSON(ShowParamReport, ParamFields)
-TWINSIM_SHOW_JSON(ShowModelPreset, PresetFields)
-TWINSIM_SHOW_JSON(ShowStageReport, StageFields)
-TWINSIM_SHOW_JSON(ShowRankReport, RankFields)
-TWINSIM_SHOW_JSON(ShowLayoutReport, LayoutFields)
-#undef TWINSIM_SHOW_JSON
+TWINSIM_JSON_FROM_FIELDS(ShowRoleTotal, RoleFields)
+TWINSIM_JSON_FROM_FIELDS(ShowParamReport, ParamFields)
+TWINSIM_JSON_FROM_FIELDS(ShowModelPreset, PresetFields)
+TWINSIM_JSON_FROM_FIELDS(ShowStageReport, StageFields)
+TWINSIM_JSON_FROM_FIELDS(ShowRankReport, RankFields)
+TWINSIM_JSON_FROM_FIELDS(ShowLayoutReport, LayoutFields)
 
 // ---------------------------------------------------------------------------------------------
 // show model

@@ -195,22 +195,11 @@ void PolicyListFields(Io& io, R& r) {
   io("placement", r.placement);
 }
 
-#define TWINSIM_SHOW_JSON(Type, Fields) \
-  void to_json(Json& j, const Type& r) {  \
-    j = Json::object();                   \
-    JsonFieldWriter io{j};                \
-    Fields(io, r);                        \
-  }                                       \
-  void from_json(const Json& j, Type& r) {  \
-    JsonFieldReader io{j};                \
-    Fields(io, r);                        \
-  }
-TWINSIM_SHOW_JSON(ShowSourceReport, SourceFields)
-TWINSIM_SHOW_JSON(ShowProvenanceReport, ProvenanceFields)
-TWINSIM_SHOW_JSON(ShowClaimReport, ClaimFields)
-TWINSIM_SHOW_JSON(ShowSeedPolicyEntry, SeedEntryFields)
-TWINSIM_SHOW_JSON(ShowPolicyList, PolicyListFields)
-#undef TWINSIM_SHOW_JSON
+TWINSIM_JSON_FROM_FIELDS(ShowSourceReport, SourceFields)
+TWINSIM_JSON_FROM_FIELDS(ShowProvenanceReport, ProvenanceFields)
+TWINSIM_JSON_FROM_FIELDS(ShowClaimReport, ClaimFields)
+TWINSIM_JSON_FROM_FIELDS(ShowSeedPolicyEntry, SeedEntryFields)
+TWINSIM_JSON_FROM_FIELDS(ShowPolicyList, PolicyListFields)
 
 namespace {
 
