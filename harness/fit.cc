@@ -161,12 +161,17 @@ std::optional<PlacePolicyReport> Fits(const FitRequest& r, const Config& c, Reco
   return report->policies[0];
 }
 
-// The largest batch <= max that fits and its report; 0 when batch 1 does not.
+// The largest batch <= min(max_batch, limit) that fits and its report; 0 when batch 1 does
+// not. `limit`: a batch above it is known to fail (a mode that stores more fails wherever one
+// that stores less does), so the search bisects below limit + 1 instead of doubling.
 std::pair<int64_t, std::optional<PlacePolicyReport>> LargestBatch(const FitRequest& r,
-                                                                  const Config& c, Recompute mode) {
+                                                                  const Config& c, Recompute mode,
+                                                                  int64_t limit) {
+  if (limit < 1) return {0, std::nullopt};
   std::optional<PlacePolicyReport> best = Fits(r, c, mode, 1);
   if (!best) return {0, std::nullopt};
   int64_t lo = 1, hi = 0;  // lo fits; hi (when > 0) fails
+  if (limit < r.max_batch) hi = limit + 1;
   while (hi == 0 && lo < r.max_batch) {
     const int64_t next = std::min(lo * 2, r.max_batch);
     if (std::optional<PlacePolicyReport> at = Fits(r, c, mode, next)) {
@@ -220,8 +225,13 @@ FitRow Search(const FitRequest& r, const Config& config) {
   row.dp_shard = lc.dp_shard;
   row.policy = config.policy;
   auto run = [&](const Config& c) {
+    // Full recomputation first: its batch bounds selective's, which bounds none's.
     std::array<std::pair<int64_t, std::optional<PlacePolicyReport>>, 3> found;
-    for (size_t i = 0; i < kModes.size(); ++i) found[i] = LargestBatch(r, c, kModes[i]);
+    int64_t limit = r.max_batch;
+    for (size_t i = kModes.size(); i-- > 0;) {
+      found[i] = LargestBatch(r, c, kModes[i], limit);
+      limit = found[i].first;
+    }
     return found;
   };
   auto found = run(config);

@@ -33,7 +33,10 @@ namespace twinsim::harness {
 // micro-batch b <= max_batch whose step fits the rank's GPU and host: b = 1, 2, 4, ... until a
 // step fails, then bisection between the last fit and the first failure. That assumes a step
 // that fails at b fails at every b' > b (activations grow with b; the model states do not
-// change): a search, not a proof. When batch 1 fits in no mode, the offload variant is tried
+// change): a search, not a proof. Full recomputation is searched first and its batch bounds
+// selective's search, whose batch bounds none's (a mode that stores more activations fails
+// wherever one that stores less does; harness/fit_test checks every bound found against
+// RunPlace at b and b + 1). When batch 1 fits in no mode, the offload variant is tried
 // (zero1/zero2: offload_optimizer; zero3: offload_optimizer, then also offload_param; fsdp2:
 // fsdp2-cpu-offload) and, if it fits, the row reports that variant's batches.
 // Order: layouts by tp, then pp (ascending); within a layout, policies in the request's order.
