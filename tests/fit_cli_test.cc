@@ -40,7 +40,7 @@ TEST(FitCliTest, HelpNamesTheOptionsAndTheSearch) {
                            "twinsim fit --model llama3-8b --cluster dgx-h100 --gpus 8"}) {
     EXPECT_NE(out.find(text), std::string::npos) << text << "\n" << out;
   }
-  EXPECT_NE(Ok({"--help"}).find("fit"), std::string::npos);
+  EXPECT_NE(Ok({"--help"}).find("twinsim fit [options]"), std::string::npos);
 }
 
 TEST(FitCliTest, JsonPrintsOneObjectPerRow) {
