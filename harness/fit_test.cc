@@ -119,6 +119,13 @@ TEST(FitTest, OffloadIsReportedWhenOnlyItFits) {
   r.policies = {"zero1", "zero3"};
   StatusOr<FitReport> report = RunFit(r);
   ASSERT_TRUE(report.ok()) << report.status().message();
+  ASSERT_EQ(report->rows.size(), 2u);
+  // zero3 fits only with its optimizer states and its parameters on the host.
+  EXPECT_TRUE(report->rows[1].needs_offload);
+  EXPECT_EQ(report->rows[1].offload, "offload_optimizer+offload_param");
+  FitRow without = report->rows[1];
+  without.offload.clear();
+  EXPECT_FALSE(PlaceFits(without, "full", 1));
   for (const FitRow& row : report->rows) {
     SCOPED_TRACE(nlohmann::ordered_json(row).dump());
     if (!row.needs_offload) continue;

@@ -35,11 +35,11 @@ std::string Batch(int64_t b) { return b > 0 ? std::to_string(b) : "-"; }
 void PrintText(Output& out, const harness::FitRequest& q, const harness::FitReport& r) {
   const uint64_t gpu = r.rows.empty() ? 0 : r.rows.front().gpu_memory;
   const uint64_t host = r.rows.empty() ? 0 : r.rows.front().host_memory;
-  out.Append(
-      fmt::format("model    {}\ncluster  {} ({} GPUs of {}, {} host memory each)\nstep     seq {}, "
-                  "micro-batch searched up to {}; {} layouts\n\n",
-                  q.model, q.cluster, q.gpus, core::FormatByteSize(gpu), core::FormatByteSize(host),
-                  q.seq, q.max_batch, r.layouts));
+  out.Append(fmt::format(
+      "model    {}\ncluster  {} ({} GPU{} of {}, {} host memory each)\nstep     seq {}, "
+      "micro-batch searched up to {}; {} layouts\n\n",
+      q.model, q.cluster, q.gpus, q.gpus == 1 ? "" : "s", core::FormatByteSize(gpu),
+      core::FormatByteSize(host), q.seq, q.max_batch, r.layouts));
   const std::vector<std::string> header = {"tp",  "pp",   "dp",    "policy",   "fits", "none",
                                            "sel", "full", "needs", "peak GPU", "at"};
   const std::vector<bool> right = {true, true, true,  false, false, true,
