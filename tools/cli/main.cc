@@ -12,6 +12,7 @@
 #include "tools/cli/chunks_command.h"
 #include "tools/cli/command.h"
 #include "tools/cli/findings_command.h"
+#include "tools/cli/fit_command.h"
 #include "tools/cli/init_command.h"
 #include "tools/cli/place_command.h"
 #include "tools/cli/rng_command.h"
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
       twinsim::cli::InitCommandGroup(),
       twinsim::cli::ChunksCommandGroup(),
       twinsim::cli::PlaceCommandGroup(),
+      twinsim::cli::FitCommandGroup(),
       twinsim::cli::CalibrateCommandGroup(),
       twinsim::cli::ValidateCommandGroup(),
       twinsim::cli::SweepCommandGroup(runnable),
