@@ -14,6 +14,7 @@
 #include "core/model_spec.h"
 #include "core/param_list.h"
 #include "core/status.h"
+#include "harness/fit.h"
 #include "harness/init.h"
 #include "harness/layout.h"
 #include "harness/place.h"
@@ -206,6 +207,30 @@ py::object Place(const py::object& model, const py::dict& layout, const std::str
   return out;
 }
 
+// `twinsim fit`'s search (harness::RunFit): one dict per (layout, policy), as `fit --json`.
+py::list Fit(const std::string& model, const std::string& cluster, int64_t gpus,
+             const std::vector<std::string>& policies, int64_t seq, std::optional<int64_t> tp,
+             std::optional<int64_t> pp, int64_t max_batch) {
+  harness::FitRequest request;
+  request.model = model;
+  request.cluster = cluster;
+  request.gpus = gpus;
+  request.policies = policies;
+  request.seq = seq;
+  request.tp = tp;
+  request.pp = pp;
+  request.max_batch = max_batch;
+  if (const Status valid = request.Validate(); !valid.ok()) Raise(valid);
+  StatusOr<harness::FitReport> report = [&] {
+    py::gil_scoped_release release;
+    return harness::RunFit(request);
+  }();
+  const harness::FitReport fitted = ValueOrRaise(std::move(report));
+  py::list out;
+  for (const harness::FitRow& r : fitted.rows) out.append(JsonToPython(nlohmann::ordered_json(r)));
+  return out;
+}
+
 core::ModelSpec ModelFromParamList(const std::string& text, const std::string& source) {
   nlohmann::json doc;
   try {
@@ -284,4 +309,6 @@ PYBIND11_MODULE(_twinsim, m) {
   m.def("place", &python::Place, py::arg("model"), py::arg("layout"), py::arg("cluster"),
         py::arg("policies"), py::arg("batch"), py::arg("seq"), py::arg("gpu_memory"),
         py::arg("host_memory"), py::arg("backend"), py::arg("rank"));
+  m.def("fit", &python::Fit, py::arg("model"), py::arg("cluster"), py::arg("gpus"),
+        py::arg("policies"), py::arg("seq"), py::arg("tp"), py::arg("pp"), py::arg("max_batch"));
 }

@@ -4,7 +4,7 @@
 Imports the built extension, reads small torch modules (on the meta device, and a real one that
 must stay untouched) with model_from_module, checks init properties that hold and fail, bad
 requests (ValueError with the command line's message), check_init's dict against `twinsim init
---json`, place, and runs examples/pytest_init_parity.py as a script.
+--json`, place, fit against `twinsim fit --json`, and runs examples/pytest_init_parity.py as a script.
 
 Usage (from Bazel): twinsim_test.py TWINSIM EXAMPLE
 """
@@ -140,6 +140,20 @@ def test_place():
     assert [r["policy"] for r in reports] == ["cuda", "cpu"], reports
     assert all(r["fits"] for r in reports), reports
     expect_value_error("--cluster: ", twinsim.place, "tiny-mlp", "no-such-cluster")
+
+
+def test_fit():
+    rows = twinsim.fit("gpt2:n_layer=2,n_embd=64,n_head=4,vocab_size=512", "v100-32g", 1,
+                       policy="zero2,fsdp2", seq=64, max_batch=8)
+    assert [r["policy"] for r in rows] == ["zero2", "fsdp2"], rows
+    # A tiny model on a 32 GB GPU: the search reaches its cap in every mode.
+    assert all(r["fits"] and r["max_batch"]["none"] == 8 for r in rows), rows
+    cli = subprocess.run([TWINSIM, "fit", "--model", "gpt2:n_layer=2,n_embd=64,n_head=4,vocab_size=512",
+                          "--cluster", "v100-32g", "--gpus", "1", "--policy", "zero2,fsdp2",
+                          "--seq", "64", "--max-batch", "8", "--json"],
+                         stdout=subprocess.PIPE, text=True, check=True)
+    assert [json.loads(line) for line in cli.stdout.splitlines()] == rows, cli.stdout
+    expect_value_error("--gpus: ", twinsim.fit, "tiny-mlp", "v100-32g", 0)
 
 
 def test_example_runs_as_a_script():

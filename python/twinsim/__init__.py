@@ -146,6 +146,22 @@ def place(model, cluster, tp=1, pp=1, dp=None, policy="all", *, cp=None, ep=None
         _bytes("--host-memory", host_memory), backend, _int_or_none("rank", rank))
 
 
+def fit(model, cluster, gpus, policy=None, *, seq=2048, tp=None, pp=None, max_batch=1024):
+    """What fits on `gpus` GPUs of `cluster`, as `twinsim fit --json`: a list with one dict per
+    (layout, memory system): the largest micro-batch with no, selective and full recomputation,
+    whether offload is needed, and the peak and its breakdown at the best batch. policy: names
+    (a list or "a,b"); None: zero1, zero2, zero3, fsdp2, megatron-distopt, auto."""
+    if not isinstance(model, str):
+        raise TypeError("model: fit takes a preset, spec string or model file path, got %s"
+                        % type(model).__name__)
+    if gpus is None:
+        raise TypeError("gpus: expected an int, got None")
+    return _twinsim.fit(model, cluster, _int_or_none("gpus", gpus),
+                        _names("--policy", policy) if policy is not None else [],
+                        _int_or_none("seq", seq), _int_or_none("tp", tp),
+                        _int_or_none("pp", pp), _int_or_none("max_batch", max_batch))
+
+
 # --- model_from_module ---------------------------------------------------------------------------
 
 def _dump_params():
