@@ -36,29 +36,6 @@ std::string Mebi(int64_t elements) {
   return fmt::format("{:.4g} m", static_cast<double>(elements) / (1 << 20));
 }
 
-// A table with a header row; columns are left-aligned unless marked right-aligned.
-void PrintTable(Output& out, const std::vector<std::string>& header,
-                const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right) {
-  std::vector<size_t> width(header.size());
-  for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-  }
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string text;
-    for (size_t c = 0; c < cells.size(); ++c) {
-      const std::string pad(width[c] - cells[c].size(), ' ');
-      if (c) text += "  ";
-      text += right[c] ? pad + cells[c] : cells[c] + pad;
-    }
-    while (!text.empty() && text.back() == ' ') text.pop_back();
-    out.Append(text);
-    out.Append('\n');
-  };
-  line(header);
-  for (const auto& row : rows) line(row);
-}
-
 // The report as tables: the search, the sizes and one row per chunk.
 void PrintText(Output& out, const ChunksReport& r) {
   const int64_t allocated = r.total_elements + r.padding;

@@ -55,24 +55,7 @@ void PrintText(Output& out, const harness::FitRequest& q, const harness::FitRepo
                     row.fits ? core::FormatByteSize(row.peak_gpu_bytes) : "-",
                     row.fits ? fmt::format("b={} {}", row.best_batch, row.best_recompute) : "-"});
   }
-  std::vector<size_t> width(header.size());
-  for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-  }
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string text;
-    for (size_t c = 0; c < cells.size(); ++c) {
-      const std::string pad(width[c] - cells[c].size(), ' ');
-      if (c) text += "  ";
-      text += right[c] ? pad + cells[c] : cells[c] + pad;
-    }
-    while (!text.empty() && text.back() == ' ') text.pop_back();
-    out.Append(text);
-    out.Append('\n');
-  };
-  line(header);
-  for (const auto& row : rows) line(row);
+  PrintTable(out, header, rows, right);
 }
 
 class FitCommand final : public Command {

@@ -1,9 +1,11 @@
 #include "tools/cli/output.h"
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <vector>
 
 #include "core/json.h"
 
@@ -84,6 +86,34 @@ Status Output::Finish() {
                                std::strerror(error_));
   }
   return Status::Ok();
+}
+
+void PrintTable(Output& out, const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right) {
+  std::vector<size_t> width(header.size());
+  for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string text;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      const bool last = c + 1 == cells.size();
+      const std::string pad(width[c] - cells[c].size(), ' ');
+      if (c) text += "  ";
+      if (right[c]) {
+        text += pad + cells[c];
+      } else {
+        text += cells[c];
+        if (!last) text += pad;
+      }
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    out.Append(text);
+    out.Append('\n');
+  };
+  line(header);
+  for (const auto& row : rows) line(row);
 }
 
 }  // namespace twinsim::cli

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -77,6 +78,11 @@ class Output {
   std::string buffer_;
   int error_ = 0;  // errno of the first failed write
 };
+
+// A table with a header row, columns two blanks apart, left-aligned unless marked in `right`;
+// trailing blanks of each line are dropped. Every command's text tables.
+void PrintTable(Output& out, const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right);
 
 }  // namespace twinsim::cli
 

@@ -66,34 +66,6 @@ void PrintProvenance(Output& out, const harness::ShowProvenanceReport& prov) {
 
 }  // namespace
 
-void PrintTable(Output& out, const std::vector<std::string>& header,
-                const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right) {
-  std::vector<size_t> width(header.size());
-  for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-  }
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string text;
-    for (size_t c = 0; c < cells.size(); ++c) {
-      const bool last = c + 1 == cells.size();
-      const std::string pad(width[c] - cells[c].size(), ' ');
-      if (c) text += "  ";
-      if (right[c]) {
-        text += pad + cells[c];
-      } else {
-        text += cells[c];
-        if (!last) text += pad;
-      }
-    }
-    while (!text.empty() && text.back() == ' ') text.pop_back();
-    out.Append(text);
-    out.Append('\n');
-  };
-  line(header);
-  for (const auto& row : rows) line(row);
-}
-
 void PrintShowModel(Output& out, const harness::ShowModelReport& r) {
   out.Append(fmt::format("model       {}\nparameters  {} ({})\ntensors     {}\nlayers      {}\n\n",
                          r.name, Thousands(r.num_params), Billions(r.num_params), r.num_tensors,

@@ -23,11 +23,6 @@ void PrintClusterList(Output& out, const harness::ShowClusterList& list);
 void PrintShowPolicy(Output& out, const harness::ShowPolicyReport& r);
 void PrintPolicyList(Output& out, const harness::ShowPolicyList& list);
 
-// A table with a header row; columns are left-aligned unless marked in `right`. Trailing
-// blanks of each line are dropped.
-void PrintTable(Output& out, const std::vector<std::string>& header,
-                const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right);
-
 }  // namespace twinsim::cli
 
 #endif  // TWINSIM_TOOLS_CLI_SHOW_TEXT_H_
