@@ -762,11 +762,7 @@ StatusOr<std::vector<LargestModelReport>> FindLargestModel(
 // ---------------------------------------------------------------------------------------------
 // JSON
 
-namespace {
-
 using Json = nlohmann::ordered_json;
-
-}  // namespace
 
 template <typename Io, typename R>
 void PlaceOomFields(Io& io, R& o) {

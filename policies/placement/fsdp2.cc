@@ -142,8 +142,8 @@ PlacementResult Fsdp2Policy::Run(const Workload& w, const MemoryBudget& budget) 
     base.params = gpu_params;
     base.optimizer = gpu_optim;
     base.grads = (o_.cpu_offload ? 0 : grads_done);
-    base.activations = op.non_model_bytes - std::min(op.non_model_bytes, op.transient_bytes);
-    base.other = std::min(op.non_model_bytes, op.transient_bytes);
+    base.other = op.transient_bytes();
+    base.activations = op.non_model_bytes - base.other;
     Moment best = base;
     // A moment of the op: before its compute (`transient` false: the op's temporaries are not
     // yet allocated) or during it.

@@ -63,7 +63,7 @@ class MegatronDistOptPolicy : public PlacementPolicy {
     r.fits = true;
     for (int i = 0; i < static_cast<int>(w.ops.size()); ++i) {
       const Op& op = w.ops[i];
-      const uint64_t other = std::min(op.non_model_bytes, op.transient_bytes);
+      const uint64_t other = op.transient_bytes();
       const uint64_t activations = op.non_model_bytes - other;
       const uint64_t gpu = state + op.non_model_bytes;
       r.timeline.push_back({gpu, 0});

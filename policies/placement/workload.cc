@@ -297,7 +297,6 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
     stored += d.stores;
     d.op.non_model_bytes = others + stored + d.transient;
     d.op.stored_activation_bytes = others + stored;
-    d.op.transient_bytes = d.transient;
     w.ops.push_back(d.op);
   }
   for (auto it = fwd.rbegin(); it != fwd.rend(); ++it) {
@@ -317,7 +316,6 @@ StatusOr<Workload> BuildWorkload(const core::ParallelLayout& layout, const Chunk
     }
     op.non_model_bytes = others + stored + transient;
     op.stored_activation_bytes = others + stored;
-    op.transient_bytes = transient;
     // Recomputation re-runs a layer's forward in its backward (Note [Op cost]).
     op.flops = (config.recompute && op.kind == OpKind::kLayer ? 3.0 : 2.0) * it->op.flops;
     // Selective recomputation re-runs the attention core's QK^T and AV.

@@ -8,6 +8,7 @@
 #ifndef TWINSIM_POLICIES_PLACEMENT_WORKLOAD_H_
 #define TWINSIM_POLICIES_PLACEMENT_WORKLOAD_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -154,13 +155,13 @@ struct Op {
   // that do not use chunks (ZeRO, FSDP2, Megatron) group by these.
   std::vector<int> tensors;
   uint64_t non_model_bytes = 0;  // activations held + temporaries (Note [Activation memory])
-  // non_model_bytes in its two parts (BuildWorkload sets both; they sum to non_model_bytes):
-  // the stored activations, (K - 1) * S + n, and the op's transient, only held while it runs
-  // (Note [Activation memory]). In a workload built by hand, each policy reads the one it uses
-  // (zero.h and the breakdown read stored_activation_bytes, 0: all transient; fsdp2.h and
-  // megatron_distopt.h read transient_bytes, 0: all stored).
+  // Of non_model_bytes, the stored activations: (K - 1) * S + n (Note [Activation memory]).
+  // 0 in a workload built by hand: all of it transient.
   uint64_t stored_activation_bytes = 0;
-  uint64_t transient_bytes = 0;
+  // The rest of non_model_bytes: the op's transient, only held while it runs.
+  uint64_t transient_bytes() const {
+    return non_model_bytes - std::min(stored_activation_bytes, non_model_bytes);
+  }
   double flops = 0;              // Note [Op cost]
   uint64_t hbm_bytes = 0;        // Note [Op cost]
 };
